@@ -1,0 +1,140 @@
+import fastifyCors from '@fastify/cors';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import { AppError } from './errors.js';
+import { errorHandler, sendProblem } from './http/error-handler.js';
+import { latchkey } from './plugin.js';
+import type { Store } from './store/types.js';
+
+export interface AppDeps {
+  store?: Store;
+  clock?: Clock;
+  /** Where log lines go (tests capture them); default stdout. */
+  logStream?: DestinationStream;
+}
+
+/** Paths only: a query string could carry something secret and is never logged. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+export function createLogger(config: Config, stream?: DestinationStream): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      // Belt and braces: nothing logs these, and if something ever did they would be masked.
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          '*.password',
+          '*.new_password',
+          '*.current_password',
+          '*.refresh_token',
+          '*.access_token',
+          '*.passwordHash',
+          '*.password_hash',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    stream,
+  );
+}
+
+/**
+ * Builds the standalone server: Latchkey's routes plus CORS, OpenAPI (/openapi.json, /docs),
+ * one log line per request and problem+json for unknown routes. Never listens.
+ *
+ * @example
+ * const app = await buildApp(loadConfig(readEnvironment()));
+ * await app.listen({ port: 3000 });
+ */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: createLogger(config, deps.logStream),
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
+    genReqId: () => randomUUID(),
+    maxParamLength: 200,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, allErrors: true } },
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route ${request.method} ${pathOf(request.url)}.` }));
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        path: pathOf(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ip: request.ip,
+      },
+      'request',
+    );
+  });
+
+  const allowed = new Set(config.corsOrigins);
+  await app.register(fastifyCors, {
+    // Only configured origins are echoed, with credentials; any other origin gets no CORS headers.
+    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
+    credentials: true,
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Auth-Mode', 'X-CSRF-Token'],
+    maxAge: 600,
+    strictPreflight: true,
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    // A preflight from an origin we do not trust is refused outright, not just left bare.
+    const origin = request.headers.origin;
+    if (request.method === 'OPTIONS' && origin !== undefined && !allowed.has(origin)) {
+      return sendProblem(reply, new AppError('CORS_ORIGIN_DENIED', { detail: 'This origin is not allowed.' }));
+    }
+    return undefined;
+  });
+
+  if (config.docsEnabled) {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Latchkey',
+          version: '0.1.0',
+          description: 'Authentication server: register, login, refresh rotation, sessions and JWKS.',
+        },
+        servers: [{ url: config.issuer }],
+        components: {
+          securitySchemes: {
+            OAuth2PasswordBearer: {
+              type: 'oauth2',
+              description: 'Log in with email (as username) and password; the docs page sends the access token.',
+              flows: { password: { tokenUrl: '/auth/login', scopes: {} } },
+            },
+            BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+            RefreshCookie: { type: 'apiKey', in: 'cookie', name: 'lk_refresh' },
+          },
+        },
+      },
+    });
+  }
+
+  await app.register(latchkey, { config, store: deps.store, clock: deps.clock });
+
+  if (config.docsEnabled) {
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false } });
+  }
+  return app;
+}

@@ -1,0 +1,179 @@
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { normaliseEmail } from './features/auth/service.js';
+import { newId } from './lib/ids.js';
+import { PasswordHasher } from './passwords/hasher.js';
+import { checkPasswordPolicy } from './passwords/policy.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/types.js';
+import { systemClock } from './clock.js';
+import { KeyRing } from './tokens/keys.js';
+
+const USAGE = `Usage: latchkey <command>
+
+Commands:
+  serve                       start the server (PORT, HOST, DATABASE_URL, ...)
+  migrate                     apply pending database migrations
+  keys rotate                 make a new signing key active; old keys stay published until their tokens expire
+  keys list                   list signing keys (never the private parts)
+  users create-admin --email E [--name N]
+                              create an admin (password from LATCHKEY_ADMIN_PASSWORD or a prompt)
+  help                        this text
+`;
+
+function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+function fail(message: string): number {
+  process.stderr.write(`latchkey: ${message}\n`);
+  return 1;
+}
+
+async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config.databaseUrl, { poolSize: 2 });
+  try {
+    await store.migrate();
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Reads a password without echoing it; never from argv, where `ps` and shell history see it. */
+async function promptPassword(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  const rlo = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WriteStream };
+  let muted = false;
+  rlo._writeToOutput = (s: string) => {
+    if (!muted) rlo.output.write(s);
+  };
+  return new Promise((resolve) => {
+    rl.question(prompt, (answer) => {
+      rl.close();
+      process.stdout.write('\n');
+      resolve(answer);
+    });
+    muted = true;
+  });
+}
+
+async function serve(config: Config): Promise<number> {
+  const app = await buildApp(config);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) process.exit(1);
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await app.listen({ port: config.port, host: config.host });
+  return new Promise<number>(() => undefined);
+}
+
+async function keys(config: Config, sub: string | undefined): Promise<number> {
+  return withStore(config, async (store) => {
+    const ring = new KeyRing(store, config.jwtAlg, systemClock, config.accessTokenTtlMs + config.jwtLeewayMs);
+    if (sub === 'rotate') {
+      await ring.init(0);
+      const key = await ring.rotate();
+      out(`new active key ${key.kid} (${key.alg}); previous keys stay published until their tokens expire`);
+      out(`running servers pick it up within KEY_RELOAD_INTERVAL (${config.keyReloadIntervalMs / 1000}s)`);
+      return 0;
+    }
+    if (sub === 'list') {
+      const now = Date.now();
+      for (const k of await store.listSigningKeys()) {
+        const state = k.retiredAt === null ? 'active' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'retired';
+        const until = k.expiresAt ? ` until ${new Date(k.expiresAt).toISOString()}` : '';
+        out(`${k.kid}\t${k.alg}\t${state}${until}\tcreated ${new Date(k.createdAt).toISOString()}`);
+      }
+      return 0;
+    }
+    return fail('usage: latchkey keys rotate|list');
+  });
+}
+
+async function createAdmin(config: Config, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' } } });
+  if (!values.email) return fail('usage: latchkey users create-admin --email EMAIL [--name NAME]');
+  const password = process.env.LATCHKEY_ADMIN_PASSWORD ?? (await promptPassword('Password: '));
+  const policy = checkPasswordPolicy('password', password);
+  if (policy) return fail(`password ${policy.message}`);
+  return withStore(config, async (store) => {
+    const email = normaliseEmail(values.email!);
+    const hasher = new PasswordHasher(
+      { memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
+      1,
+      0,
+    );
+    const existing = await store.findUserByEmail(email);
+    if (existing) {
+      const roles = existing.roles.includes('admin') ? existing.roles : [...existing.roles, 'admin'];
+      await store.updateUser(existing.id, { roles }, Date.now());
+      out(`${email} already exists; role admin granted (password unchanged)`);
+      return 0;
+    }
+    const user = await store.createUser({
+      id: newId(),
+      email,
+      name: values.name ?? null,
+      passwordHash: await hasher.hash(password),
+      roles: ['admin'],
+      emailVerified: true,
+      createdAt: Date.now(),
+    });
+    if (!user) return fail(`${email} was created concurrently; run again to grant the admin role`);
+    out(`admin ${email} created (id ${user.id})`);
+    return 0;
+  });
+}
+
+/** The `latchkey` command line. Returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out(USAGE);
+    return command ? 0 : 1;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(readEnvironment());
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(`invalid configuration: ${err.message}`);
+    throw err;
+  }
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(config);
+      case 'migrate':
+        return await withStore(config, async (store) => {
+          const applied = await store.migrate();
+          out(applied.length ? `applied migrations ${applied.join(', ')}` : 'database is up to date');
+          return 0;
+        });
+      case 'keys':
+        return await keys(config, sub);
+      case 'users':
+        if (sub === 'create-admin') return await createAdmin(config, rest);
+        return fail('usage: latchkey users create-admin --email EMAIL');
+      default:
+        return fail(`unknown command "${command}"\n${USAGE}`);
+    }
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+}

@@ -1,0 +1,194 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseEnv } from 'node:util';
+
+/** Signing algorithms Latchkey can issue access tokens with. */
+export const SIGNING_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'HS256'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+export type SameSite = 'lax' | 'strict' | 'none';
+
+/** The validated, frozen configuration every component receives. Durations are milliseconds. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly databasePoolSize: number;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly accessTokenTtlMs: number;
+  readonly jwtAlg: SigningAlgorithm;
+  readonly jwtLeewayMs: number;
+  readonly keyReloadIntervalMs: number;
+  readonly sessionIdleTimeoutMs: number;
+  readonly sessionMaxAgeMs: number;
+  readonly refreshGraceMs: number;
+  readonly corsOrigins: readonly string[];
+  readonly cookieSecure: boolean;
+  readonly cookieSameSite: SameSite;
+  readonly logLevel: string;
+  readonly trustProxy: readonly string[];
+  readonly hashConcurrency: number;
+  readonly hashQueueMax: number;
+  readonly argon2MemoryKib: number;
+  readonly argon2TimeCost: number;
+  readonly argon2Parallelism: number;
+  readonly bodyLimitBytes: number;
+  readonly docsEnabled: boolean;
+  readonly purgeIntervalMs: number;
+}
+
+/** Thrown when a setting is invalid; the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "900", "900s", "15m", "7d", "250ms" (a bare number is seconds). */
+export function parseDuration(variable: string, raw: string): number {
+  const m = DURATION.exec(raw.trim());
+  if (!m) throw new ConfigError(variable, `expected a duration like 900, 15m, 7d or 250ms, got "${raw}"`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * UNIT_MS[unit]!;
+}
+
+function readInt(env: Env, variable: string, fallback: number, min: number, max: number): number {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(variable, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(variable, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function readDuration(env: Env, variable: string, fallback: string, minMs: number, maxMs: number): number {
+  const raw = env[variable];
+  const ms = parseDuration(variable, raw === undefined || raw === '' ? fallback : raw);
+  if (ms < minMs || ms > maxMs) {
+    throw new ConfigError(variable, `must be between ${minMs / 1000}s and ${maxMs / 1000}s`);
+  }
+  return ms;
+}
+
+function readBool(env: Env, variable: string, fallback: boolean): boolean {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(variable, `expected true or false, got "${raw}"`);
+}
+
+function readEnum<T extends string>(env: Env, variable: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const hit = allowed.find((a) => a.toLowerCase() === raw.trim().toLowerCase());
+  if (!hit) throw new ConfigError(variable, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return hit;
+}
+
+function readList(env: Env, variable: string): string[] {
+  const raw = env[variable];
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function readUrl(variable: string, raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    return raw.replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(variable, `expected an http(s) URL, got "${raw}"`);
+  }
+}
+
+function readDatabaseUrl(env: Env): string {
+  const raw = env.DATABASE_URL?.trim() || 'sqlite:./data/latchkey.db';
+  if (raw.startsWith('sqlite:') || raw.startsWith('postgres://') || raw.startsWith('postgresql://')) return raw;
+  throw new ConfigError('DATABASE_URL', `expected sqlite:PATH or postgres://..., got a value with another scheme`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Reads an optional `.env` file (variables already in the environment win) and returns the
+ * merged variables. Never writes to process.env.
+ */
+export function readEnvironment(env: Env = process.env, envFile = '.env'): Env {
+  if (!existsSync(envFile)) return { ...env };
+  const fromFile = parseEnv(readFileSync(envFile, 'utf8')) as Env;
+  return { ...fromFile, ...env };
+}
+
+/**
+ * Parses and validates the configuration once; the result is frozen.
+ *
+ * @example
+ * const config = loadConfig(readEnvironment());
+ */
+export function loadConfig(env: Env): Config {
+  const port = readInt(env, 'PORT', 3000, 0, 65535);
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const issuer = readUrl('ISSUER', env.ISSUER?.trim() || `http://localhost:${port}`);
+  const audience = env.AUDIENCE?.trim() || 'latchkey';
+  const cookieSameSite = readEnum<SameSite>(env, 'COOKIE_SAMESITE', ['lax', 'strict', 'none'], 'lax');
+  const cookieSecure = readBool(env, 'COOKIE_SECURE', true);
+  if (cookieSameSite === 'none' && !cookieSecure) {
+    throw new ConfigError('COOKIE_SAMESITE', 'SameSite=None requires COOKIE_SECURE=true');
+  }
+  const corsOrigins = readList(env, 'CORS_ORIGINS');
+  for (const origin of corsOrigins) {
+    if (origin === '*') throw new ConfigError('CORS_ORIGINS', 'a wildcard cannot be used with credentials; list origins');
+    readUrl('CORS_ORIGINS', origin);
+  }
+  const cores = availableParallelism();
+  const sessionIdleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', 60_000, 365 * 86_400_000);
+  const sessionMaxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', 60_000, 365 * 86_400_000);
+  if (sessionIdleTimeoutMs > sessionMaxAgeMs) {
+    throw new ConfigError('SESSION_IDLE_TIMEOUT', 'must not exceed SESSION_MAX_AGE');
+  }
+  const config: Config = {
+    port,
+    host,
+    databaseUrl: readDatabaseUrl(env),
+    databasePoolSize: readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    issuer,
+    audience,
+    accessTokenTtlMs: readDuration(env, 'ACCESS_TOKEN_TTL', '15m', 1000, 86_400_000),
+    jwtAlg: readEnum(env, 'JWT_ALG', SIGNING_ALGORITHMS, 'RS256'),
+    jwtLeewayMs: readDuration(env, 'JWT_LEEWAY', '5s', 0, 60_000),
+    keyReloadIntervalMs: readDuration(env, 'KEY_RELOAD_INTERVAL', '30s', 1000, 3_600_000),
+    sessionIdleTimeoutMs,
+    sessionMaxAgeMs,
+    refreshGraceMs: readDuration(env, 'REFRESH_GRACE', '10s', 0, 300_000),
+    corsOrigins,
+    cookieSecure,
+    cookieSameSite,
+    logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    trustProxy: readList(env, 'TRUST_PROXY'),
+    hashConcurrency: readInt(env, 'HASH_CONCURRENCY', cores, 1, 64),
+    hashQueueMax: readInt(env, 'HASH_QUEUE_MAX', 64, 0, 10_000),
+    argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, 1_048_576),
+    argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, 20),
+    argon2Parallelism: readInt(env, 'ARGON2_PARALLELISM', 1, 1, 16),
+    bodyLimitBytes: readInt(env, 'BODY_LIMIT', 16_384, 1024, 1_048_576),
+    docsEnabled: readBool(env, 'DOCS_ENABLED', true),
+    purgeIntervalMs: readDuration(env, 'PURGE_INTERVAL', '10m', 1000, 86_400_000),
+  };
+  return Object.freeze(config);
+}

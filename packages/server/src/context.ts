@@ -1,0 +1,45 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { PasswordHasher } from './passwords/hasher.js';
+import type { Store } from './store/types.js';
+import type { AccessTokens } from './tokens/access-token.js';
+import type { KeyRing } from './tokens/keys.js';
+
+/** Everything a feature needs, built once by `createContext` and passed down explicitly. */
+export interface LatchkeyContext {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly hasher: PasswordHasher;
+  readonly keys: KeyRing;
+  readonly tokens: AccessTokens;
+  readonly log: FastifyBaseLogger;
+}
+
+/** Who made a request: recorded on sessions and security events. */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** An expected failure of a service operation; the HTTP layer maps `code` to a response. */
+export interface Failure {
+  ok: false;
+  code: import('./errors.js').ErrorCode;
+  detail?: string;
+  fields?: import('./errors.js').FieldError[];
+}
+
+export type Outcome<T> = { ok: true; value: T } | Failure;
+
+export function success<T>(value: T): Outcome<T> {
+  return { ok: true, value };
+}
+
+export function failure(code: Failure['code'], detail?: string, fields?: Failure['fields']): Failure {
+  const f: Failure = { ok: false, code };
+  if (detail !== undefined) f.detail = detail;
+  if (fields !== undefined) f.fields = fields;
+  return f;
+}

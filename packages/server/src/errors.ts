@@ -1,0 +1,108 @@
+/**
+ * The one registry of public error codes: code -> HTTP status, title and (for the OAuth2
+ * endpoints) the RFC 6749 `error` value. docs/errors.md documents every code; a test fails
+ * when one is missing there.
+ */
+export const ERROR_CODES = {
+  INVALID_REQUEST: { status: 400, title: 'Malformed request' },
+  VALIDATION_FAILED: { status: 422, title: 'Validation failed' },
+  INVALID_CREDENTIALS: { status: 400, title: 'Invalid email or password' },
+  UNSUPPORTED_GRANT_TYPE: { status: 400, title: 'Unsupported grant type' },
+  EMAIL_TAKEN: { status: 409, title: 'Email already registered' },
+  UNAUTHORIZED: { status: 401, title: 'Authentication required' },
+  INVALID_TOKEN: { status: 401, title: 'Invalid access token' },
+  INVALID_REFRESH_TOKEN: { status: 401, title: 'Invalid refresh token' },
+  REFRESH_TOKEN_REUSED: { status: 401, title: 'Refresh token reused' },
+  SESSION_EXPIRED: { status: 401, title: 'Session expired' },
+  ACCOUNT_DISABLED: { status: 403, title: 'Account disabled' },
+  EMAIL_NOT_VERIFIED: { status: 403, title: 'Email not verified' },
+  FORBIDDEN: { status: 403, title: 'Forbidden' },
+  CSRF_FAILED: { status: 403, title: 'CSRF check failed' },
+  CORS_ORIGIN_DENIED: { status: 403, title: 'Origin not allowed' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  PASSWORD_UNCHANGED: { status: 422, title: 'New password must differ' },
+  TOKEN_INVALID: { status: 400, title: 'Invalid or expired token' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  OVERLOADED: { status: 503, title: 'Server busy' },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  INTERNAL_ERROR: { status: 500, title: 'Internal server error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** RFC 6749 error values used on the token endpoints. */
+export type OAuthError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_client';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** The problem+json body every error response carries (RFC 9457, plus a stable `code`). */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  error?: OAuthError;
+  errors?: FieldError[];
+}
+
+export interface AppErrorOptions {
+  detail?: string;
+  oauthError?: OAuthError;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/**
+ * An expected failure on its way to the client. The HTTP layer turns it into problem+json
+ * in one place; messages never contain a token, a hash or a password.
+ */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+  readonly detail: string;
+  readonly oauthError: OAuthError | undefined;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    options: AppErrorOptions = {},
+  ) {
+    super(options.detail ?? ERROR_CODES[code].title, { cause: options.cause });
+    this.status = ERROR_CODES[code].status;
+    this.detail = options.detail ?? ERROR_CODES[code].title;
+    this.oauthError = options.oauthError;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+
+  /** Lets a host app's own error handler (embedded mode) answer with the right status. */
+  get statusCode(): number {
+    return this.status;
+  }
+}
+
+/** Every problem's `type` is a URN naming its code; docs/errors.md lists them all. */
+export const ERROR_TYPE_BASE = 'urn:latchkey:error:';
+
+export function toProblem(err: AppError): Problem {
+  const problem: Problem = {
+    type: ERROR_TYPE_BASE + err.code.toLowerCase(),
+    title: ERROR_CODES[err.code].title,
+    status: err.status,
+    detail: err.detail,
+    code: err.code,
+  };
+  if (err.oauthError) problem.error = err.oauthError;
+  if (err.errors) problem.errors = err.errors;
+  return problem;
+}

@@ -1,0 +1,151 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { LatchkeyContext } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { authenticate, requestMeta } from '../../http/auth-guard.js';
+import { unwrap } from '../../http/error-handler.js';
+import {
+  bearerSecurity,
+  emailProperty,
+  nameProperty,
+  passwordProperty,
+  problems,
+  tokenResponseSchema,
+  userEnvelopeSchema,
+} from '../../http/schemas.js';
+import { sendTokens, wantsCookieMode } from '../sessions/transport.js';
+import { login, publicUser, register, updateProfile } from './service.js';
+
+interface RegisterBody {
+  email: string;
+  password: string;
+  name?: string | null;
+}
+
+interface LoginBody {
+  email?: string;
+  username?: string;
+  password?: string;
+  grant_type?: string;
+}
+
+const loginJsonSchema = {
+  type: 'object',
+  required: ['email', 'password'],
+  additionalProperties: false,
+  properties: { email: { type: 'string', maxLength: 254 }, password: passwordProperty },
+} as const;
+
+const loginFormSchema = {
+  type: 'object',
+  required: ['username', 'password'],
+  properties: {
+    grant_type: { type: 'string', description: 'Must be "password" when present' },
+    username: { type: 'string', maxLength: 254, description: 'The email address' },
+    password: passwordProperty,
+    scope: { type: 'string' },
+    client_id: { type: 'string' },
+    client_secret: { type: 'string' },
+  },
+} as const;
+
+export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+  const { ctx } = opts;
+
+  app.post<{ Body: RegisterBody }>(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account',
+        body: {
+          type: 'object',
+          required: ['email', 'password'],
+          additionalProperties: false,
+          properties: { email: emailProperty, password: passwordProperty, name: nameProperty },
+        },
+        response: { 201: userEnvelopeSchema, ...problems(409, 413, 415, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const user = unwrap(await register(ctx, request.body, requestMeta(request)));
+      return reply.code(201).send({ user: publicUser(user) });
+    },
+  );
+
+  app.post<{ Body: LoginBody }>(
+    '/auth/login',
+    {
+      config: { oauth: true },
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with email and password (JSON, or the OAuth2 password form)',
+        description:
+          'JSON `{email, password}`, or `application/x-www-form-urlencoded` `username`, `password` and optional ' +
+          '`grant_type=password` (the OAuth2 password flow used by the Authorize button). Send `X-Auth-Mode: cookie` ' +
+          'to receive the refresh token in an HttpOnly cookie instead of the body.',
+        body: {
+          content: {
+            'application/json': { schema: loginJsonSchema },
+            'application/x-www-form-urlencoded': { schema: loginFormSchema },
+          },
+        },
+        response: { 200: tokenResponseSchema, ...problems(400, 403, 413, 415, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { email, password } = loginFields(request);
+      const result = unwrap(await login(ctx, email, password, requestMeta(request)), true);
+      return sendTokens(ctx, request, reply, result.tokens, wantsCookieMode(request));
+    },
+  );
+
+  app.get(
+    '/auth/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The current user',
+        security: bearerSecurity,
+        response: { 200: userEnvelopeSchema, ...problems(401) },
+      },
+    },
+    async (request) => {
+      const auth = await authenticate(ctx, request);
+      return { user: publicUser(auth.user) };
+    },
+  );
+
+  app.patch<{ Body: { name?: string | null } }>(
+    '/auth/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Update the current user’s profile',
+        security: bearerSecurity,
+        body: { type: 'object', additionalProperties: false, properties: { name: nameProperty } },
+        response: { 200: userEnvelopeSchema, ...problems(401, 422) },
+      },
+    },
+    async (request) => {
+      const auth = await authenticate(ctx, request);
+      const user = unwrap(await updateProfile(ctx, auth.user.id, request.body));
+      return { user: publicUser(user) };
+    },
+  );
+}
+
+/** Reads email and password from either body shape; the form is the OAuth2 password grant. */
+function loginFields(request: FastifyRequest<{ Body: LoginBody }>): { email: string; password: string } {
+  const body = request.body;
+  const isForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+  if (isForm) {
+    if (body.grant_type !== undefined && body.grant_type !== 'password') {
+      throw new AppError('UNSUPPORTED_GRANT_TYPE', {
+        detail: 'Only grant_type=password is supported here.',
+        oauthError: 'unsupported_grant_type',
+      });
+    }
+    return { email: body.username ?? '', password: body.password ?? '' };
+  }
+  return { email: body.email ?? '', password: body.password ?? '' };
+}

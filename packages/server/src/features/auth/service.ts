@@ -1,0 +1,122 @@
+import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
+import { newId } from '../../lib/ids.js';
+import { checkPasswordPolicy } from '../../passwords/policy.js';
+import type { UserRecord } from '../../store/types.js';
+import { recordEvent } from '../events/service.js';
+import { startSession, type IssuedTokens } from '../sessions/service.js';
+
+/** Emails are compared and stored trimmed and lower-cased: one account per address. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** The user as every response shows it: never the hash. */
+export interface PublicUser {
+  id: string;
+  email: string;
+  name: string | null;
+  roles: string[];
+  email_verified: boolean;
+  disabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export function publicUser(u: UserRecord): PublicUser {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    roles: u.roles,
+    email_verified: u.emailVerified,
+    disabled: u.disabled,
+    created_at: new Date(u.createdAt).toISOString(),
+    updated_at: new Date(u.updatedAt).toISOString(),
+  };
+}
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name?: string | null | undefined;
+}
+
+export async function register(ctx: LatchkeyContext, input: RegisterInput, meta: RequestMeta): Promise<Outcome<UserRecord>> {
+  const email = normaliseEmail(input.email);
+  const policy = checkPasswordPolicy('password', input.password);
+  if (policy) return failure('VALIDATION_FAILED', 'The password does not meet the policy.', [policy]);
+  // Checked before hashing so that a duplicate costs no hash; the unique index still decides.
+  if (await ctx.store.findUserByEmail(email)) return failure('EMAIL_TAKEN', 'An account with this email already exists.');
+  const passwordHash = await ctx.hasher.hash(input.password);
+  const user = await ctx.store.createUser({
+    id: newId(),
+    email,
+    name: input.name?.trim() || null,
+    passwordHash,
+    roles: [],
+    emailVerified: false,
+    createdAt: ctx.clock(),
+  });
+  if (!user) return failure('EMAIL_TAKEN', 'An account with this email already exists.');
+  await recordEvent(ctx, user.id, 'register', meta);
+  return success(user);
+}
+
+/**
+ * Checks an email and password. Unknown email and wrong password give the same failure and
+ * cost the same single hash verification, so neither the body nor the timing tells them apart.
+ */
+export async function checkCredentials(
+  ctx: LatchkeyContext,
+  emailInput: string,
+  password: string,
+): Promise<Outcome<UserRecord>> {
+  const user = await ctx.store.findUserByEmail(normaliseEmail(emailInput));
+  if (!user) {
+    await ctx.hasher.verifyDummy(password);
+    return failure('INVALID_CREDENTIALS');
+  }
+  const result = await ctx.hasher.verify(user.passwordHash, password);
+  if (!result.ok) return failure('INVALID_CREDENTIALS');
+  if (result.needsRehash) scheduleRehash(ctx, user, password);
+  return success(user);
+}
+
+/** Upgrades a legacy or weaker hash after a successful login, off the response path. */
+function scheduleRehash(ctx: LatchkeyContext, user: UserRecord, password: string): void {
+  void (async () => {
+    const newHash = await ctx.hasher.hash(password);
+    const replaced = await ctx.store.replacePasswordHash(user.id, user.passwordHash, newHash, ctx.clock());
+    if (replaced) ctx.log.info({ userId: user.id }, 'password hash upgraded to argon2id');
+  })().catch((err: unknown) => ctx.log.warn({ err, userId: user.id }, 'password rehash failed'));
+}
+
+export async function login(
+  ctx: LatchkeyContext,
+  email: string,
+  password: string,
+  meta: RequestMeta,
+): Promise<Outcome<{ user: UserRecord; tokens: IssuedTokens }>> {
+  const checked = await checkCredentials(ctx, email, password);
+  if (!checked.ok) {
+    const known = await ctx.store.findUserByEmail(normaliseEmail(email));
+    if (known) await recordEvent(ctx, known.id, 'login_failed', meta);
+    return checked;
+  }
+  const user = checked.value;
+  if (user.disabled) return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
+  const tokens = await startSession(ctx, user, meta);
+  await recordEvent(ctx, user.id, 'login_succeeded', meta, { session_id: tokens.session_id });
+  return success({ user, tokens });
+}
+
+export async function updateProfile(
+  ctx: LatchkeyContext,
+  userId: string,
+  patch: { name?: string | null | undefined },
+): Promise<Outcome<UserRecord>> {
+  const name = patch.name === undefined ? undefined : patch.name?.trim() || null;
+  const user = await ctx.store.updateUser(userId, name === undefined ? {} : { name }, ctx.clock());
+  if (!user) return failure('NOT_FOUND', 'The user no longer exists.');
+  return success(user);
+}

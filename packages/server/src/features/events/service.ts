@@ -1,0 +1,39 @@
+import type { LatchkeyContext, RequestMeta } from '../../context.js';
+import { newId } from '../../lib/ids.js';
+
+/** Security event types recorded for a user (GET /auth/events, the admin view). */
+export type SecurityEventType =
+  | 'register'
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'refresh_token_reused'
+  | 'logout'
+  | 'logout_all'
+  | 'password_changed'
+  | 'session_revoked';
+
+/**
+ * Records a security event. A failure to record is logged and swallowed: losing an audit row
+ * must not fail the user's request.
+ */
+export async function recordEvent(
+  ctx: LatchkeyContext,
+  userId: string | null,
+  type: SecurityEventType,
+  meta: { ip: string | null; userAgent: string | null } | RequestMeta,
+  detail: Record<string, unknown> | null = null,
+): Promise<void> {
+  try {
+    await ctx.store.recordEvent({
+      id: newId(),
+      userId,
+      type,
+      ip: meta.ip,
+      userAgent: meta.userAgent?.slice(0, 512) ?? null,
+      detail,
+      createdAt: ctx.clock(),
+    });
+  } catch (err) {
+    ctx.log.error({ err, event: type }, 'could not record security event');
+  }
+}

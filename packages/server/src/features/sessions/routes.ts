@@ -1,0 +1,191 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { LatchkeyContext } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { authenticate, bearerToken, requestMeta } from '../../http/auth-guard.js';
+import { unwrap } from '../../http/error-handler.js';
+import { bearerSecurity, passwordProperty, problems, tokenResponseSchema } from '../../http/schemas.js';
+import { hashToken } from '../../lib/ids.js';
+import { recordEvent } from '../events/service.js';
+import { changePassword, listSessions, logoutAll, revokeOwnSession } from './account.js';
+import { refreshSession } from './service.js';
+import { assertCsrf, clearAuthCookies, refreshCookie, sendTokens, wantsCookieMode } from './transport.js';
+
+const sessionSchema = {
+  type: 'object',
+  required: ['id', 'created_at', 'last_used_at', 'expires_at', 'user_agent', 'ip', 'current'],
+  properties: {
+    id: { type: 'string' },
+    created_at: { type: 'string', format: 'date-time' },
+    last_used_at: { type: 'string', format: 'date-time' },
+    expires_at: { type: 'string', format: 'date-time' },
+    user_agent: { type: ['string', 'null'] },
+    ip: { type: ['string', 'null'] },
+    current: { type: 'boolean' },
+  },
+} as const;
+
+const cookieSecurity: Array<Record<string, string[]>> = [{ RefreshCookie: [] }];
+
+/** Refresh with the body token (bearer mode) or the cookie (cookie mode, CSRF-checked). */
+function refreshTokenFrom(request: FastifyRequest<{ Body: { refresh_token?: string } | undefined }>): {
+  token: string;
+  viaCookie: boolean;
+} {
+  const fromBody = request.body?.refresh_token;
+  if (fromBody) return { token: fromBody, viaCookie: false };
+  const fromCookie = refreshCookie(request);
+  if (fromCookie) {
+    assertCsrf(request);
+    return { token: fromCookie, viaCookie: true };
+  }
+  throw new AppError('INVALID_REFRESH_TOKEN', {
+    detail: 'Send {"refresh_token": ...} or the refresh cookie.',
+    oauthError: 'invalid_request',
+  });
+}
+
+export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+  const { ctx } = opts;
+
+  app.post<{ Body: { refresh_token?: string } | undefined }>(
+    '/auth/refresh',
+    {
+      config: { oauth: true },
+      schema: {
+        tags: ['sessions'],
+        summary: 'Exchange a refresh token for a new token pair (rotation)',
+        description:
+          'Bearer mode: `{refresh_token}` in the body. Cookie mode: the `lk_refresh` cookie plus `X-CSRF-Token`. ' +
+          'A token spent within REFRESH_GRACE is answered with a new token of the same session; one spent ' +
+          'earlier revokes the session (401 REFRESH_TOKEN_REUSED).',
+        security: [{}, ...cookieSecurity],
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { refresh_token: { type: 'string', minLength: 1, maxLength: 512 } },
+        },
+        response: { 200: tokenResponseSchema, ...problems(401, 403, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      if (bearerToken(request) && !request.body?.refresh_token && !refreshCookie(request)) {
+        // An access token is not a refresh token: say so instead of a confusing "missing" error.
+        throw new AppError('INVALID_REFRESH_TOKEN', { detail: 'An access token cannot be used to refresh.', oauthError: 'invalid_grant' });
+      }
+      const { token, viaCookie } = refreshTokenFrom(request);
+      const outcome = await refreshSession(ctx, token, requestMeta(request));
+      if (!outcome.ok && viaCookie) clearAuthCookies(ctx, request, reply);
+      const tokens = unwrap(outcome, true);
+      return sendTokens(ctx, request, reply, tokens, viaCookie || wantsCookieMode(request));
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'End the current session',
+        description: 'Authenticated by the access token, or by the refresh cookie plus X-CSRF-Token.',
+        security: [...bearerSecurity, ...cookieSecurity],
+        response: { 204: { type: 'null', description: 'Logged out' }, ...problems(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const now = ctx.clock();
+      if (bearerToken(request)) {
+        const auth = await authenticate(ctx, request);
+        await ctx.store.revokeSession(auth.user.id, auth.session.id, 'logout', now);
+        await recordEvent(ctx, auth.user.id, 'logout', requestMeta(request), { session_id: auth.session.id });
+      } else {
+        const cookie = refreshCookie(request);
+        if (!cookie) throw new AppError('UNAUTHORIZED', { detail: 'Send an access token or the refresh cookie.' });
+        assertCsrf(request);
+        const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(cookie), 'logout', now);
+        if (revoked) await recordEvent(ctx, revoked.userId, 'logout', requestMeta(request), { session_id: revoked.sessionId });
+      }
+      clearAuthCookies(ctx, request, reply);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'End every session of the current user',
+        security: bearerSecurity,
+        response: { 204: { type: 'null', description: 'Logged out everywhere' }, ...problems(401) },
+      },
+    },
+    async (request, reply) => {
+      const auth = await authenticate(ctx, request);
+      await logoutAll(ctx, auth.user.id, requestMeta(request));
+      clearAuthCookies(ctx, request, reply);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/auth/sessions',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'The current user’s live sessions',
+        security: bearerSecurity,
+        response: {
+          200: { type: 'object', required: ['sessions'], properties: { sessions: { type: 'array', items: sessionSchema } } },
+          ...problems(401),
+        },
+      },
+    },
+    async (request) => {
+      const auth = await authenticate(ctx, request);
+      return { sessions: await listSessions(ctx, auth.user.id, auth.session.id) };
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/auth/sessions/:id',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Revoke one of the current user’s sessions',
+        security: bearerSecurity,
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+        response: { 204: { type: 'null', description: 'Revoked' }, ...problems(401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const auth = await authenticate(ctx, request);
+      unwrap(await revokeOwnSession(ctx, auth.user.id, request.params.id, requestMeta(request)));
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Body: { current_password: string; new_password: string } }>(
+    '/auth/change-password',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Change the password; every other session is ended',
+        security: bearerSecurity,
+        body: {
+          type: 'object',
+          required: ['current_password', 'new_password'],
+          additionalProperties: false,
+          properties: { current_password: passwordProperty, new_password: passwordProperty },
+        },
+        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      const auth = await authenticate(ctx, request);
+      unwrap(
+        await changePassword(ctx, auth, request.body.current_password, request.body.new_password, requestMeta(request)),
+      );
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,104 @@
+import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
+import { hashToken, newId, newOpaqueToken } from '../../lib/ids.js';
+import type { SessionRecord, UserRecord } from '../../store/types.js';
+import { recordEvent } from '../events/service.js';
+
+/** What login and refresh return; `refresh_token` is withheld from the body in cookie mode. */
+export interface IssuedTokens {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  session_id: string;
+}
+
+async function accessTokenFor(ctx: LatchkeyContext, user: UserRecord, sessionId: string): Promise<string> {
+  return ctx.tokens.sign({
+    userId: user.id,
+    sessionId,
+    roles: user.roles,
+    emailVerified: user.emailVerified,
+  });
+}
+
+/** Starts a new session (a refresh-token family) for a user who just proved who they are. */
+export async function startSession(ctx: LatchkeyContext, user: UserRecord, meta: RequestMeta): Promise<IssuedTokens> {
+  const now = ctx.clock();
+  const refreshToken = newOpaqueToken();
+  const session = await ctx.store.createSession({
+    id: newId(),
+    userId: user.id,
+    createdAt: now,
+    expiresAt: now + ctx.config.sessionMaxAgeMs,
+    idleExpiresAt: Math.min(now + ctx.config.sessionIdleTimeoutMs, now + ctx.config.sessionMaxAgeMs),
+    userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    ip: meta.ip,
+    refreshTokenHash: hashToken(refreshToken),
+  });
+  return {
+    access_token: await accessTokenFor(ctx, user, session.id),
+    token_type: 'Bearer',
+    expires_in: ctx.tokens.expiresIn,
+    refresh_token: refreshToken,
+    session_id: session.id,
+  };
+}
+
+/**
+ * Exchanges a refresh token for a new pair. The policy (docs/sessions.md):
+ * - a live token rotates: it is spent and a new one is issued;
+ * - a token spent less than REFRESH_GRACE ago (a concurrent refresh from another tab) also
+ *   gets a new token of the same session, so racing clients all stay logged in;
+ * - a token spent longer ago is reuse: the whole session is revoked (REFRESH_TOKEN_REUSED).
+ */
+export async function refreshSession(
+  ctx: LatchkeyContext,
+  refreshToken: string,
+  meta: RequestMeta,
+): Promise<Outcome<IssuedTokens>> {
+  const newToken = newOpaqueToken();
+  const result = await ctx.store.rotateRefreshToken({
+    oldTokenHash: hashToken(refreshToken),
+    newTokenHash: hashToken(newToken),
+    now: ctx.clock(),
+    graceMs: ctx.config.refreshGraceMs,
+    idleTimeoutMs: ctx.config.sessionIdleTimeoutMs,
+  });
+  switch (result.kind) {
+    case 'rotated':
+    case 'grace':
+      return success({
+        access_token: await accessTokenFor(ctx, result.user, result.session.id),
+        token_type: 'Bearer',
+        expires_in: ctx.tokens.expiresIn,
+        refresh_token: newToken,
+        session_id: result.session.id,
+      });
+    case 'reused':
+      ctx.log.warn({ event: 'refresh_token_reused', userId: result.userId, sessionId: result.sessionId }, 'refresh token reuse: session revoked');
+      await recordEvent(ctx, result.userId, 'refresh_token_reused', meta, { session_id: result.sessionId });
+      return failure('REFRESH_TOKEN_REUSED', 'This refresh token was already used; the session has been ended.');
+    case 'invalid':
+      return failure(
+        result.reason === 'expired' || result.reason === 'idle' ? 'SESSION_EXPIRED' : 'INVALID_REFRESH_TOKEN',
+      );
+  }
+}
+
+/** A session as the API shows it to its owner. */
+export function publicSession(s: SessionRecord, currentSessionId: string | null) {
+  return {
+    id: s.id,
+    created_at: new Date(s.createdAt).toISOString(),
+    last_used_at: new Date(s.lastUsedAt).toISOString(),
+    expires_at: new Date(Math.min(s.expiresAt, s.idleExpiresAt)).toISOString(),
+    user_agent: s.userAgent,
+    ip: s.ip,
+    current: s.id === currentSessionId,
+  };
+}
+
+/** True when a session can still authenticate requests at `now`. */
+export function sessionIsLive(s: SessionRecord, now: number): boolean {
+  return s.revokedAt === null && now < s.expiresAt && now < s.idleExpiresAt;
+}

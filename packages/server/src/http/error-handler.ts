@@ -1,0 +1,151 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, toProblem, type ErrorCode, type FieldError } from '../errors.js';
+import type { Failure } from '../context.js';
+import { QueueFullError } from '../lib/work-queue.js';
+
+/** Route config flag: the route is an OAuth2 token endpoint (adds the RFC 6749 `error` member). */
+export interface LatchkeyRouteConfig {
+  oauth?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    oauth?: boolean;
+  }
+}
+
+/** Turns a service failure into the error the handler below renders. */
+export function failureToError(f: Failure, oauth = false): AppError {
+  const oauthError =
+    !oauth
+      ? undefined
+      : f.code === 'VALIDATION_FAILED' || f.code === 'INVALID_REQUEST'
+        ? 'invalid_request'
+        : f.code === 'UNSUPPORTED_GRANT_TYPE'
+          ? 'unsupported_grant_type'
+          : 'invalid_grant';
+  return new AppError(f.code, { detail: f.detail, errors: f.fields, oauthError });
+}
+
+/** Throws the failure as an AppError, or returns the value. */
+export function unwrap<T>(outcome: { ok: true; value: T } | Failure, oauth = false): T {
+  if (!outcome.ok) throw failureToError(outcome, oauth);
+  return outcome.value;
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function fieldErrors(validation: AjvError[]): FieldError[] {
+  return validation.map((v) => {
+    let field = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    if (v.keyword === 'required') field = [field, String(v.params.missingProperty)].filter(Boolean).join('.');
+    if (v.keyword === 'additionalProperties') {
+      field = [field, String(v.params.additionalProperty)].filter(Boolean).join('.');
+      return { field, message: 'is not an allowed field' };
+    }
+    return { field: field || '(body)', message: v.message ?? 'is invalid' };
+  });
+}
+
+const DATABASE_DOWN = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'SQLITE_BUSY',
+  'SQLITE_IOERR',
+  'SQLITE_CANTOPEN',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '08000',
+  '08003',
+  '08006',
+]);
+
+/** True for errors that mean "the database cannot be reached right now". */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; message?: unknown; name?: unknown };
+  if (typeof e.code === 'string' && DATABASE_DOWN.has(e.code)) return true;
+  if (e.name === 'DatabaseUnavailableError') return true;
+  return typeof e.message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message);
+}
+
+function classify(err: FastifyError | Error, oauth: boolean): AppError {
+  if (err instanceof AppError) {
+    if (oauth && !err.oauthError) {
+      return new AppError(err.code, {
+        detail: err.detail,
+        errors: err.errors,
+        headers: err.headers,
+        oauthError: failureToError({ ok: false, code: err.code }, true).oauthError,
+      });
+    }
+    return err;
+  }
+  if (err instanceof QueueFullError) {
+    return new AppError('OVERLOADED', { detail: 'Too many password operations in progress; retry shortly.', headers: { 'retry-after': '1' } });
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new AppError('SERVICE_UNAVAILABLE', { detail: 'The database is unreachable; retry shortly.', headers: { 'retry-after': '5' } });
+  }
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const e: ErrorCode = 'VALIDATION_FAILED';
+    return new AppError(e, {
+      detail: `The ${fe.validationContext ?? 'request'} is invalid.`,
+      errors: fieldErrors(fe.validation as AjvError[]),
+      oauthError: oauth ? 'invalid_request' : undefined,
+    });
+  }
+  const oauthError = oauth ? 'invalid_request' : undefined;
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('PAYLOAD_TOO_LARGE', { detail: 'The request body is too large.' });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: 'Send application/json.', oauthError });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('INVALID_REQUEST', { detail: 'The request body is not valid JSON.', oauthError });
+  }
+  if (fe.statusCode === 400 || err instanceof SyntaxError) {
+    return new AppError('INVALID_REQUEST', { detail: 'The request is malformed.', oauthError });
+  }
+  if (fe.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE');
+  if (fe.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE');
+  if (fe.statusCode === 404) return new AppError('NOT_FOUND');
+  if (fe.statusCode === 405) return new AppError('METHOD_NOT_ALLOWED');
+  if (fe.statusCode === 431) return new AppError('HEADERS_TOO_LARGE');
+  if (fe.statusCode === 429) return new AppError('RATE_LIMITED');
+  return new AppError('INTERNAL_ERROR', { detail: 'An unexpected error occurred.' });
+}
+
+/** Sends an AppError as problem+json, with WWW-Authenticate on 401 (RFC 6750). */
+export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
+  for (const [name, value] of Object.entries(err.headers)) void reply.header(name, value);
+  if (err.status === 401 && !reply.hasHeader('www-authenticate')) {
+    const invalid = err.code === 'INVALID_TOKEN' || err.code === 'SESSION_EXPIRED';
+    void reply.header('www-authenticate', invalid ? 'Bearer realm="latchkey", error="invalid_token"' : 'Bearer realm="latchkey"');
+  }
+  void reply.header('cache-control', 'no-store');
+  return reply.code(err.status).type('application/problem+json').send(toProblem(err));
+}
+
+/** The one place errors become responses. Unexpected errors are logged; nothing secret is echoed. */
+export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const oauth = (request.routeOptions.config as LatchkeyRouteConfig | undefined)?.oauth === true;
+  const appErr = classify(err, oauth);
+  if (appErr.status >= 500) {
+    request.log.error({ err: { type: err.name, message: err.message, code: (err as FastifyError).code, stack: err.stack } }, 'request failed');
+  }
+  return sendProblem(reply, appErr);
+}

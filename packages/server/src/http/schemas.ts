@@ -1,0 +1,69 @@
+/** JSON schemas shared by the routes; @fastify/swagger turns them into the OpenAPI document. */
+
+export const userSchema = {
+  type: 'object',
+  required: ['id', 'email', 'name', 'roles', 'email_verified', 'disabled', 'created_at', 'updated_at'],
+  properties: {
+    id: { type: 'string' },
+    email: { type: 'string', format: 'email' },
+    name: { type: ['string', 'null'] },
+    roles: { type: 'array', items: { type: 'string' } },
+    email_verified: { type: 'boolean' },
+    disabled: { type: 'boolean' },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const userEnvelopeSchema = {
+  type: 'object',
+  required: ['user'],
+  properties: { user: userSchema },
+} as const;
+
+export const tokenResponseSchema = {
+  type: 'object',
+  required: ['access_token', 'token_type', 'expires_in'],
+  properties: {
+    access_token: { type: 'string' },
+    token_type: { type: 'string', enum: ['Bearer'] },
+    expires_in: { type: 'integer', description: 'Lifetime of the access token in seconds' },
+    refresh_token: { type: 'string', description: 'Absent in cookie mode' },
+  },
+} as const;
+
+export const problemSchema = {
+  type: 'object',
+  description: 'RFC 9457 problem details with a stable code',
+  required: ['type', 'title', 'status', 'detail', 'code'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    error: { type: 'string', description: 'RFC 6749 error code on token endpoints' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['field', 'message'],
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+/** Error responses, keyed by status, for a route's `response` schema. */
+export function problems(...statuses: number[]): Record<number, object> {
+  const out: Record<number, object> = {};
+  for (const s of statuses) out[s] = { ...problemSchema, description: `Error (${s})` };
+  return out;
+}
+
+export const emailProperty = { type: 'string', format: 'email', maxLength: 254 } as const;
+export const passwordProperty = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+export const nameProperty = { type: ['string', 'null'], maxLength: 200 } as const;
+
+/** The OpenAPI security requirement of routes that need an access token. */
+export const bearerSecurity: Array<Record<string, string[]>> = [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }];

@@ -1,0 +1,96 @@
+import { hash as argon2Hash, parseOptions, verify as argon2Verify } from '@node-rs/argon2';
+import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { WorkQueue } from '../lib/work-queue.js';
+
+export interface Argon2Params {
+  memoryKib: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** @node-rs/argon2's `Algorithm.Argon2id` (a const enum, which isolated modules cannot import). */
+const ARGON2ID = 2;
+
+const BCRYPT = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+const ARGON2 = /^\$argon2(id|i|d)\$/;
+
+/** Which family a stored hash belongs to; `unknown` hashes never verify. */
+export function hashFamily(stored: string): 'argon2' | 'bcrypt' | 'unknown' {
+  if (ARGON2.test(stored)) return 'argon2';
+  if (BCRYPT.test(stored)) return 'bcrypt';
+  return 'unknown';
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** The hash is legacy (bcrypt, argon2i/d) or weaker than the configured argon2id: re-hash it. */
+  needsRehash: boolean;
+}
+
+/**
+ * Password hashing with argon2id. Hashing and verification run on libuv's thread pool
+ * (never on the event loop) through a bounded queue: at most `concurrency` at once and at
+ * most `maxWaiting` waiting; past that `QueueFullError` is thrown and the caller sheds load.
+ */
+export class PasswordHasher {
+  readonly queue: WorkQueue;
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly params: Argon2Params,
+    concurrency: number,
+    maxWaiting: number,
+  ) {
+    this.queue = new WorkQueue(concurrency, maxWaiting);
+  }
+
+  hash(password: string): Promise<string> {
+    return this.queue.run(() =>
+      argon2Hash(password, {
+        algorithm: ARGON2ID,
+        memoryCost: this.params.memoryKib,
+        timeCost: this.params.timeCost,
+        parallelism: this.params.parallelism,
+      }),
+    );
+  }
+
+  /** Verifies against argon2 (any variant, PHC) or bcrypt ($2a$/$2b$/$2y$). */
+  async verify(stored: string, password: string): Promise<VerifyResult> {
+    const family = hashFamily(stored);
+    if (family === 'unknown') return { ok: false, needsRehash: false };
+    const ok = await this.queue.run(async () => {
+      try {
+        if (family === 'bcrypt') return await bcryptVerify(password, stored.replace(/^\$2y\$/, '$2b$'));
+        return await argon2Verify(stored, password);
+      } catch {
+        // A malformed stored hash is a failed verification, never a crash.
+        return false;
+      }
+    });
+    return { ok, needsRehash: ok && this.needsRehash(stored) };
+  }
+
+  /**
+   * Spends the cost of one verification against a throw-away hash, so that an unknown account
+   * takes as long to refuse as a wrong password.
+   */
+  async verifyDummy(password: string): Promise<void> {
+    this.dummyHash ??= this.hash('latchkey-timing-equaliser');
+    await this.verify(await this.dummyHash, password);
+  }
+
+  needsRehash(stored: string): boolean {
+    if (!stored.startsWith('$argon2id$')) return true;
+    try {
+      const o = parseOptions(stored);
+      return (
+        o.memoryCost < this.params.memoryKib ||
+        o.timeCost < this.params.timeCost ||
+        o.parallelism !== this.params.parallelism
+      );
+    } catch {
+      return true;
+    }
+  }
+}

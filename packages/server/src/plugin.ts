@@ -1,0 +1,128 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { FastifyInstance, FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { LatchkeyContext } from './context.js';
+import { authRoutes } from './features/auth/routes.js';
+import { healthRoutes } from './features/health/routes.js';
+import { sessionRoutes } from './features/sessions/routes.js';
+import { wellKnownRoutes } from './features/wellknown/routes.js';
+import { authenticate } from './http/auth-guard.js';
+import { errorHandler } from './http/error-handler.js';
+import { PasswordHasher } from './passwords/hasher.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/types.js';
+import { AccessTokens } from './tokens/access-token.js';
+import { KeyRing } from './tokens/keys.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export interface LatchkeyOptions {
+  config: Config;
+  /** A store to use instead of opening `config.databaseUrl` (the caller then owns closing it). */
+  store?: Store;
+  clock?: Clock;
+  /** Mount point of the routes, e.g. "/identity"; default none. */
+  prefix?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Latchkey's services, for routes of the host app that need them. */
+    latchkey: LatchkeyContext;
+    /** preHandler: 401 unless the request carries a valid access token of a live session; sets request.auth. */
+    requireUser: preHandlerAsyncHookHandler;
+  }
+}
+
+/**
+ * Builds the services: store (migrated), hasher, keys (created on first start) and tokens.
+ * The caller closes the store when it opened it (see `ownsStore`).
+ */
+export async function createContext(
+  options: LatchkeyOptions,
+  log: FastifyInstance['log'],
+): Promise<{ ctx: LatchkeyContext; ownsStore: boolean }> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const ownsStore = !options.store;
+  const store = options.store ?? (await openStore(config.databaseUrl, { poolSize: config.databasePoolSize }));
+  try {
+    await store.migrate();
+    const hasher = new PasswordHasher(
+      { memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
+      config.hashConcurrency,
+      config.hashQueueMax,
+    );
+    const keys = new KeyRing(store, config.jwtAlg, clock, config.accessTokenTtlMs + config.jwtLeewayMs);
+    await keys.init(config.keyReloadIntervalMs);
+    const tokens = new AccessTokens(config, keys, clock);
+    return { ctx: { config, clock, store, hasher, keys, tokens, log }, ownsStore };
+  } catch (err) {
+    if (ownsStore) await store.close();
+    throw err;
+  }
+}
+
+/** One Ajv for Latchkey's routes, the same in standalone and embedded mode: no type coercion. */
+function validatorCompiler() {
+  const ajv = addFormats(new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false }));
+  return ({ schema }: { schema: object }) => ajv.compile(schema);
+}
+
+const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options) => {
+  const { ctx, ownsStore } = await createContext(options, app.log);
+  const purge = setInterval(() => {
+    void ctx.store
+      .purgeExpired(ctx.clock(), Math.max(ctx.config.sessionIdleTimeoutMs, ctx.config.refreshGraceMs), 1000)
+      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions and tokens'))
+      .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
+  }, ctx.config.purgeIntervalMs);
+  purge.unref();
+
+  app.decorate('latchkey', ctx);
+  app.decorateRequest('auth', null);
+  app.decorate('requireUser', async function requireUser(request) {
+    request.auth = await authenticate(ctx, request);
+  } as preHandlerAsyncHookHandler);
+
+  app.addHook('onClose', async () => {
+    clearInterval(purge);
+    ctx.keys.stop();
+    if (ownsStore) await ctx.store.close();
+  });
+
+  const prefix = options.prefix ?? '';
+  await app.register(
+    async (scope) => {
+      scope.setErrorHandler(errorHandler);
+      scope.setValidatorCompiler(validatorCompiler());
+      if (!scope.hasRequestDecorator('cookies')) await scope.register(fastifyCookie);
+      if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(fastifyFormbody);
+      scope.addHook('onRoute', (route) => {
+        route.bodyLimit ??= ctx.config.bodyLimitBytes;
+      });
+      const routeOpts = { ctx, mountPrefix: prefix };
+      await scope.register(authRoutes, routeOpts);
+      await scope.register(sessionRoutes, routeOpts);
+      await scope.register(wellKnownRoutes, routeOpts);
+      await scope.register(healthRoutes, routeOpts);
+    },
+    { prefix },
+  );
+};
+
+/**
+ * Latchkey as a Fastify plugin: `app.register(latchkey, { config, prefix })` mounts the auth
+ * routes, storage and keys inside a host app and decorates it with `requireUser`.
+ *
+ * @example
+ * const app = Fastify();
+ * await app.register(latchkey, { config: loadConfig(readEnvironment()), prefix: '/identity' });
+ * app.get('/orders', { preHandler: app.requireUser }, async (req) => ({ owner: req.auth!.user.id }));
+ */
+export const latchkey = fp(latchkeyPlugin, { fastify: '5.x', name: 'latchkey' });

@@ -1,0 +1,84 @@
+/** Versioned SQLite migrations. Append only: never edit a released entry. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        name TEXT,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL DEFAULT '[]',
+        email_verified INTEGER NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX users_email_key ON users (email);
+      CREATE INDEX users_created_idx ON users (created_at, id);
+
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        idle_expires_at INTEGER NOT NULL,
+        user_agent TEXT,
+        ip TEXT,
+        revoked_at INTEGER,
+        revoked_reason TEXT
+      );
+      CREATE INDEX sessions_user_idx ON sessions (user_id);
+      CREATE INDEX sessions_expiry_idx ON sessions (expires_at);
+
+      CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        used_at INTEGER
+      );
+      CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+      CREATE INDEX refresh_tokens_used_idx ON refresh_tokens (used_at);
+
+      CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        private_jwk TEXT NOT NULL,
+        public_jwk TEXT,
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER,
+        expires_at INTEGER
+      );
+
+      CREATE TABLE security_events (
+        id TEXT PRIMARY KEY,
+        user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        ip TEXT,
+        user_agent TEXT,
+        detail TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX security_events_user_idx ON security_events (user_id, created_at);
+      CREATE INDEX security_events_created_idx ON security_events (created_at);
+
+      CREATE TABLE one_time_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      );
+      CREATE INDEX one_time_tokens_user_idx ON one_time_tokens (user_id, purpose);
+    `,
+  },
+];

@@ -1,0 +1,408 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import type {
+  NewSession,
+  NewUser,
+  RotateInput,
+  RotateResult,
+  SecurityEvent,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserPatch,
+  UserRecord,
+} from './types.js';
+
+interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  roles: string;
+  email_verified: number;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  idle_expires_at: number;
+  user_agent: string | null;
+  ip: string | null;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+interface KeyRow {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  public_jwk: string | null;
+  created_at: number;
+  retired_at: number | null;
+  expires_at: number | null;
+}
+
+interface EventRow {
+  id: string;
+  user_id: string | null;
+  type: string;
+  ip: string | null;
+  user_agent: string | null;
+  detail: string | null;
+  created_at: number;
+}
+
+export function userFromRow(r: UserRow): UserRecord {
+  return {
+    id: r.id,
+    email: r.email,
+    name: r.name,
+    passwordHash: r.password_hash,
+    roles: JSON.parse(r.roles) as string[],
+    emailVerified: r.email_verified === 1,
+    disabled: r.disabled === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function sessionFromRow(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    expiresAt: r.expires_at,
+    idleExpiresAt: r.idle_expires_at,
+    userAgent: r.user_agent,
+    ip: r.ip,
+    revokedAt: r.revoked_at,
+    revokedReason: r.revoked_reason,
+  };
+}
+
+function keyFromRow(r: KeyRow): SigningKeyRecord {
+  return {
+    kid: r.kid,
+    alg: r.alg,
+    privateJwk: r.private_jwk,
+    publicJwk: r.public_jwk,
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+    expiresAt: r.expires_at,
+  };
+}
+
+/** Resolves `sqlite:PATH` (relative to the working directory) or `sqlite::memory:`. */
+export function sqlitePathFromUrl(url: string): string {
+  const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+  return path === '' ? ':memory:' : path;
+}
+
+/**
+ * The embedded adapter: one SQLite file in WAL mode. better-sqlite3 is synchronous, so every
+ * method runs to completion without yielding; write transactions use BEGIN IMMEDIATE so that
+ * several processes (cluster workers) on the same file still serialise correctly.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  private prepared: ReturnType<SqliteStore['prepareStatements']> | undefined;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable across a process crash in WAL mode; only an OS crash can lose the tail.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  private get s(): ReturnType<SqliteStore['prepareStatements']> {
+    this.prepared ??= this.prepareStatements();
+    return this.prepared;
+  }
+
+  private prepareStatements() {
+    const db = this.db;
+    return {
+      userByEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
+      userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+      insertUser: db.prepare(
+        `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at)
+         VALUES (@id, @email, @name, @password_hash, @roles, @email_verified, @disabled, @created_at, @created_at)
+         ON CONFLICT (email) DO NOTHING`,
+      ),
+      replaceHash: db.prepare(
+        'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?',
+      ),
+      insertSession: db.prepare(
+        `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
+         VALUES (@id, @userId, @createdAt, @createdAt, @expiresAt, @idleExpiresAt, @userAgent, @ip)`,
+      ),
+      insertToken: db.prepare('INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)'),
+      tokenByHash: db.prepare<[string], { session_id: string; used_at: number | null }>(
+        'SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = ?',
+      ),
+      spendToken: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL'),
+      sessionById: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+      touchSession: db.prepare('UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ?'),
+      revokeSessionById: db.prepare(
+        'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
+      ),
+      revokeOwnSession: db.prepare(
+        'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL',
+      ),
+      revokeUserSessions: db.prepare(
+        'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?',
+      ),
+      listSessions: db.prepare<[string, number, number], SessionRow>(
+        `SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
+         ORDER BY last_used_at DESC`,
+      ),
+      listKeys: db.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY created_at'),
+      insertKey: db.prepare(
+        `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at, expires_at)
+         VALUES (@kid, @alg, @privateJwk, @publicJwk, @createdAt, @retiredAt, @expiresAt)`,
+      ),
+      retireKeys: db.prepare('UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE retired_at IS NULL'),
+      deleteExpiredKeys: db.prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+      insertEvent: db.prepare(
+        `INSERT INTO security_events (id, user_id, type, ip, user_agent, detail, created_at)
+         VALUES (@id, @userId, @type, @ip, @userAgent, @detail, @createdAt)`,
+      ),
+      listEvents: db.prepare<[string, number], EventRow>(
+        'SELECT * FROM security_events WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+      ),
+      purgeSessions: db.prepare(
+        `DELETE FROM sessions WHERE id IN (
+           SELECT id FROM sessions WHERE expires_at <= @now OR idle_expires_at <= @now
+             OR (revoked_at IS NOT NULL AND revoked_at <= @cutoff) LIMIT @limit)`,
+      ),
+      purgeTokens: db.prepare(
+        `DELETE FROM refresh_tokens WHERE token_hash IN (
+           SELECT token_hash FROM refresh_tokens WHERE used_at IS NOT NULL AND used_at <= @cutoff LIMIT @limit)`,
+      ),
+    };
+  }
+
+  async migrate(): Promise<number[]> {
+    return this.migrateSync();
+  }
+
+  migrateSync(): number[] {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const applied: number[] = [];
+    const run = this.db.transaction(() => {
+      const done = new Set(
+        this.db
+          .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+          .all()
+          .map((r) => r.version),
+      );
+      for (const m of SQLITE_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+        applied.push(m.version);
+      }
+    });
+    run.immediate();
+    this.prepared = undefined;
+    return applied;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async createUser(u: NewUser): Promise<UserRecord | null> {
+    const info = this.s.insertUser.run({
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      password_hash: u.passwordHash,
+      roles: JSON.stringify(u.roles),
+      email_verified: u.emailVerified ? 1 : 0,
+      disabled: u.disabled ? 1 : 0,
+      created_at: u.createdAt,
+    });
+    if (info.changes === 0) return null;
+    return userFromRow(this.s.userById.get(u.id)!);
+  }
+
+  async findUserByEmail(email: string): Promise<UserRecord | null> {
+    const row = this.s.userByEmail.get(email);
+    return row ? userFromRow(row) : null;
+  }
+
+  async findUserById(id: string): Promise<UserRecord | null> {
+    const row = this.s.userById.get(id);
+    return row ? userFromRow(row) : null;
+  }
+
+  async updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | null> {
+    const sets: string[] = ['updated_at = @now'];
+    const params: Record<string, unknown> = { id, now };
+    if (patch.name !== undefined) {
+      sets.push('name = @name');
+      params.name = patch.name;
+    }
+    if (patch.roles !== undefined) {
+      sets.push('roles = @roles');
+      params.roles = JSON.stringify(patch.roles);
+    }
+    if (patch.emailVerified !== undefined) {
+      sets.push('email_verified = @emailVerified');
+      params.emailVerified = patch.emailVerified ? 1 : 0;
+    }
+    if (patch.disabled !== undefined) {
+      sets.push('disabled = @disabled');
+      params.disabled = patch.disabled ? 1 : 0;
+    }
+    const info = this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = @id`).run(params);
+    if (info.changes === 0) return null;
+    return this.findUserById(id);
+  }
+
+  async replacePasswordHash(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean> {
+    return this.s.replaceHash.run(newHash, now, id, expectedHash).changes === 1;
+  }
+
+  async createSession(n: NewSession): Promise<SessionRecord> {
+    const tx = this.db.transaction(() => {
+      this.s.insertSession.run(n);
+      this.s.insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
+    });
+    tx.immediate();
+    return sessionFromRow(this.s.sessionById.get(n.id)!);
+  }
+
+  async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
+    const session = this.s.sessionById.get(sessionId);
+    if (!session) return null;
+    const user = this.s.userById.get(session.user_id);
+    if (!user) return null;
+    return { session: sessionFromRow(session), user: userFromRow(user) };
+  }
+
+  async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
+    const tx = this.db.transaction((): RotateResult => {
+      const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
+      const token = this.s.tokenByHash.get(oldTokenHash);
+      if (!token) return { kind: 'invalid', reason: 'unknown' };
+      const session = this.s.sessionById.get(token.session_id);
+      if (!session) return { kind: 'invalid', reason: 'unknown' };
+      if (session.revoked_at !== null) return { kind: 'invalid', reason: 'revoked' };
+      if (now >= session.expires_at) return { kind: 'invalid', reason: 'expired' };
+      if (now >= session.idle_expires_at) return { kind: 'invalid', reason: 'idle' };
+      const userRow = this.s.userById.get(session.user_id);
+      if (!userRow) return { kind: 'invalid', reason: 'unknown' };
+      if (userRow.disabled === 1) return { kind: 'invalid', reason: 'disabled' };
+
+      let kind: 'rotated' | 'grace';
+      if (token.used_at === null && this.s.spendToken.run(now, oldTokenHash).changes === 1) {
+        kind = 'rotated';
+      } else if (now - (token.used_at ?? now) <= graceMs) {
+        kind = 'grace';
+      } else {
+        this.s.revokeSessionById.run(now, 'refresh_token_reused', session.id);
+        return { kind: 'reused', sessionId: session.id, userId: session.user_id };
+      }
+      this.s.insertToken.run(newTokenHash, session.id, now);
+      const idle = Math.min(now + idleTimeoutMs, session.expires_at);
+      this.s.touchSession.run(now, idle, session.id);
+      return {
+        kind,
+        session: sessionFromRow({ ...session, last_used_at: now, idle_expires_at: idle }),
+        user: userFromRow(userRow),
+      };
+    });
+    return tx.immediate();
+  }
+
+  async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    return this.s.listSessions.all(userId, now, now).map(sessionFromRow);
+  }
+
+  async revokeSessionByRefreshToken(
+    tokenHash: string,
+    reason: string,
+    now: number,
+  ): Promise<{ sessionId: string; userId: string } | null> {
+    const token = this.s.tokenByHash.get(tokenHash);
+    if (!token) return null;
+    const session = this.s.sessionById.get(token.session_id);
+    if (!session) return null;
+    if (this.s.revokeSessionById.run(now, reason, session.id).changes !== 1) return null;
+    return { sessionId: session.id, userId: session.user_id };
+  }
+
+  async revokeSession(userId: string, sessionId: string, reason: string, now: number): Promise<boolean> {
+    return this.s.revokeOwnSession.run(now, reason, sessionId, userId).changes === 1;
+  }
+
+  async revokeUserSessions(userId: string, reason: string, now: number, exceptSessionId?: string): Promise<number> {
+    return this.s.revokeUserSessions.run(now, reason, userId, exceptSessionId ?? null).changes;
+  }
+
+  async purgeExpired(now: number, retentionMs: number, limit: number): Promise<number> {
+    const cutoff = now - retentionMs;
+    const sessions = this.s.purgeSessions.run({ now, cutoff, limit }).changes;
+    const tokens = this.s.purgeTokens.run({ cutoff, limit }).changes;
+    return sessions + tokens;
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return this.s.listKeys.all().map(keyFromRow);
+  }
+
+  async insertSigningKey(key: SigningKeyRecord): Promise<void> {
+    this.s.insertKey.run(key);
+  }
+
+  async rotateSigningKey(key: SigningKeyRecord, now: number, expiresAt: number): Promise<void> {
+    const tx = this.db.transaction(() => {
+      this.s.retireKeys.run(now, expiresAt);
+      this.s.insertKey.run(key);
+    });
+    tx.immediate();
+  }
+
+  async deleteExpiredSigningKeys(now: number): Promise<number> {
+    return this.s.deleteExpiredKeys.run(now).changes;
+  }
+
+  async recordEvent(e: SecurityEvent): Promise<void> {
+    this.s.insertEvent.run({ ...e, detail: e.detail ? JSON.stringify(e.detail) : null });
+  }
+
+  async listEvents(userId: string, limit: number): Promise<SecurityEvent[]> {
+    return this.s.listEvents.all(userId, limit).map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      type: r.type,
+      ip: r.ip,
+      userAgent: r.user_agent,
+      detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+      createdAt: r.created_at,
+    }));
+  }
+}

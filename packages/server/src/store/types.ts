@@ -1,0 +1,168 @@
+/**
+ * The storage contract. Every adapter (SQLite, PostgreSQL) implements it and passes the shared
+ * conformance suite in test/store/conformance.ts. Times are epoch milliseconds, supplied by the
+ * caller (the injected clock), never read inside the store.
+ *
+ * Concurrency guarantees are stated per method; the conformance suite fires concurrent calls to
+ * prove them.
+ */
+
+export interface UserRecord {
+  id: string;
+  /** Normalised: trimmed and lower-cased. Unique. */
+  email: string;
+  name: string | null;
+  /** PHC string (argon2) or modular-crypt bcrypt; never leaves the server. */
+  passwordHash: string;
+  roles: string[];
+  emailVerified: boolean;
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewUser {
+  id: string;
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  roles: string[];
+  emailVerified: boolean;
+  disabled?: boolean;
+  createdAt: number;
+}
+
+export interface UserPatch {
+  name?: string | null;
+  roles?: string[];
+  emailVerified?: boolean;
+  disabled?: boolean;
+}
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastUsedAt: number;
+  /** Absolute end of life; the session dies then whatever its activity. */
+  expiresAt: number;
+  /** Idle deadline: last use + idle timeout. Moved forward at every refresh. */
+  idleExpiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+  revokedAt: number | null;
+  revokedReason: string | null;
+}
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  idleExpiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+  /** SHA-256 (hex) of the first refresh token of the family. */
+  refreshTokenHash: string;
+}
+
+export type RotateResult =
+  /** The caller won: the old token is now spent and `newTokenHash` is live. */
+  | { kind: 'rotated'; session: SessionRecord; user: UserRecord }
+  /**
+   * The token was already spent, but within the grace window: `newTokenHash` was added as a
+   * further live token of the same family, so concurrent callers all stay logged in.
+   */
+  | { kind: 'grace'; session: SessionRecord; user: UserRecord }
+  /** Spent after the grace window: the whole session has been revoked by this call. */
+  | { kind: 'reused'; sessionId: string; userId: string }
+  /** Unknown token, or its session is revoked, expired or idle. */
+  | { kind: 'invalid'; reason: 'unknown' | 'revoked' | 'expired' | 'idle' | 'disabled' };
+
+export interface RotateInput {
+  oldTokenHash: string;
+  newTokenHash: string;
+  now: number;
+  graceMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  /** Private JWK as JSON (or the HS256 secret as an `oct` JWK). Never served. */
+  privateJwk: string;
+  /** Public JWK as JSON; null for symmetric keys. */
+  publicJwk: string | null;
+  createdAt: number;
+  /** When it stopped signing; null while it is the active key. */
+  retiredAt: number | null;
+  /** After this it is no longer published nor accepted (retiredAt + max token lifetime). */
+  expiresAt: number | null;
+}
+
+export type OneTimeTokenPurpose = 'verify_email' | 'reset_password';
+
+export interface SecurityEvent {
+  id: string;
+  userId: string | null;
+  type: string;
+  ip: string | null;
+  userAgent: string | null;
+  detail: Record<string, unknown> | null;
+  createdAt: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Applies pending migrations; idempotent. Returns the versions applied by this call. */
+  migrate(): Promise<number[]>;
+  /** Cheap round-trip used by /health/ready. Throws when the database is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // users
+  /** Inserts a user. Returns null (and inserts nothing) when the email exists: race-safe. */
+  createUser(user: NewUser): Promise<UserRecord | null>;
+  findUserByEmail(email: string): Promise<UserRecord | null>;
+  findUserById(id: string): Promise<UserRecord | null>;
+  updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | null>;
+  /** Replaces the hash only if it is still `expectedHash` (a rehash never overwrites a change). */
+  replacePasswordHash(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean>;
+
+  // sessions and refresh tokens
+  /** Creates a session together with its first refresh token, in one transaction. */
+  createSession(session: NewSession): Promise<SessionRecord>;
+  /** The session and its user, for authenticating a request; null when either is missing. */
+  getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null>;
+  /**
+   * Rotates a refresh token atomically: of concurrent calls with the same live token exactly
+   * one receives `rotated`; the others see it spent (`grace` inside the window, else `reused`).
+   */
+  rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
+  listSessions(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Revokes the session that a refresh token (live or spent) belongs to; null when unknown or already revoked. */
+  revokeSessionByRefreshToken(tokenHash: string, reason: string, now: number): Promise<{ sessionId: string; userId: string } | null>;
+  /** Revokes one session of this user; false when it is not theirs or already revoked. */
+  revokeSession(userId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
+  /** Revokes every live session of the user except `exceptSessionId`; returns the count. */
+  revokeUserSessions(userId: string, reason: string, now: number, exceptSessionId?: string): Promise<number>;
+  /**
+   * Deletes ended sessions (expired, idle, or revoked more than `retentionMs` ago) with their
+   * tokens, and spent tokens used more than `retentionMs` ago; at most `limit` rows of each
+   * per call. Spent tokens are kept that long so that a late replay is still recognised as reuse.
+   */
+  purgeExpired(now: number, retentionMs: number, limit: number): Promise<number>;
+
+  // signing keys
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  insertSigningKey(key: SigningKeyRecord): Promise<void>;
+  /** Marks every active key retired (expiring at `expiresAt`) and inserts `key` as active, atomically. */
+  rotateSigningKey(key: SigningKeyRecord, now: number, expiresAt: number): Promise<void>;
+  deleteExpiredSigningKeys(now: number): Promise<number>;
+
+  // security events
+  recordEvent(event: SecurityEvent): Promise<void>;
+  listEvents(userId: string, limit: number): Promise<SecurityEvent[]>;
+}

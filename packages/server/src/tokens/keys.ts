@@ -1,0 +1,176 @@
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  generateSecret,
+  importJWK,
+  type JWK,
+  type CryptoKey as JoseCryptoKey,
+} from 'jose';
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { SigningAlgorithm } from '../config.js';
+import type { SigningKeyRecord, Store } from '../store/types.js';
+
+type KeyLike = JoseCryptoKey | Uint8Array;
+
+/** A key usable for verification; bound to exactly one algorithm. */
+export interface VerificationKey {
+  kid: string;
+  alg: string;
+  key: KeyLike;
+}
+
+export interface SigningKey extends VerificationKey {}
+
+/** A public key as published in the JWKS. */
+export interface PublishedJwk extends JWK {
+  kid: string;
+  alg: string;
+  use: 'sig';
+}
+
+/** Creates a new key record for `alg`: RSA 2048, P-256, Ed25519 or a 256-bit HMAC secret. */
+export async function generateSigningKey(alg: SigningAlgorithm, now: number): Promise<SigningKeyRecord> {
+  if (alg === 'HS256') {
+    const secret = await generateSecret('HS256', { extractable: true });
+    const jwk = await exportJWK(secret);
+    const kid = randomUUID();
+    return {
+      kid,
+      alg,
+      privateJwk: JSON.stringify({ ...jwk, kid, alg }),
+      publicJwk: null,
+      createdAt: now,
+      retiredAt: null,
+      expiresAt: null,
+    };
+  }
+  const options = alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true };
+  const { privateKey, publicKey } = await generateKeyPair(alg === 'EdDSA' ? 'Ed25519' : alg, options);
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const privateJwk = await exportJWK(privateKey);
+  return {
+    kid,
+    alg,
+    privateJwk: JSON.stringify({ ...privateJwk, kid, alg }),
+    publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
+    createdAt: now,
+    retiredAt: null,
+    expiresAt: null,
+  };
+}
+
+async function importKey(record: SigningKeyRecord, which: 'private' | 'public'): Promise<KeyLike> {
+  const alg = record.alg === 'EdDSA' ? 'Ed25519' : record.alg;
+  if (which === 'public' && record.publicJwk) return importJWK(JSON.parse(record.publicJwk) as JWK, alg);
+  return importJWK(JSON.parse(record.privateJwk) as JWK, alg);
+}
+
+interface KeySet {
+  signing: SigningKey;
+  verification: Map<string, VerificationKey>;
+  jwks: { keys: PublishedJwk[] };
+}
+
+/**
+ * The signing keys: the active one signs, every unexpired one verifies and (if asymmetric) is
+ * published. Keys live in the store so that every instance shares them; each instance reloads
+ * them every `reloadIntervalMs` and at once when it meets an unknown `kid` (at most once a
+ * second, so random kids cannot turn into a database flood).
+ */
+export class KeyRing {
+  private set: KeySet | undefined;
+  private loading: Promise<void> | undefined;
+  private lastReload = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly alg: SigningAlgorithm,
+    private readonly clock: Clock,
+    private readonly maxTokenLifetimeMs: number,
+  ) {}
+
+  /** Loads the keys, creating the first one (or one for a newly configured algorithm). */
+  async init(reloadIntervalMs: number): Promise<void> {
+    await this.reload();
+    if (this.set?.signing.alg !== this.alg) {
+      // No key yet, or JWT_ALG changed: a new key for the configured algorithm becomes active,
+      // the old one stays published until the tokens it signed have expired.
+      await this.rotate();
+    }
+    if (reloadIntervalMs > 0) {
+      this.timer = setInterval(() => void this.reload().catch(() => undefined), reloadIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  get signingKey(): SigningKey {
+    if (!this.set) throw new Error('KeyRing used before init()');
+    return this.set.signing;
+  }
+
+  get jwks(): { keys: PublishedJwk[] } {
+    return this.set?.jwks ?? { keys: [] };
+  }
+
+  /** The key for `kid`, or undefined. Never reads the database. */
+  lookup(kid: string): VerificationKey | undefined {
+    return this.set?.verification.get(kid);
+  }
+
+  /** Reloads on an unknown kid, at most once a second; resolves to the key if it appeared. */
+  async lookupFresh(kid: string): Promise<VerificationKey | undefined> {
+    const hit = this.lookup(kid);
+    if (hit) return hit;
+    if (Date.now() - this.lastReload >= 1000) await this.reload();
+    else if (this.loading) await this.loading;
+    return this.lookup(kid);
+  }
+
+  /** Makes a new key active; the previous keys keep verifying until their tokens expired. */
+  async rotate(): Promise<SigningKeyRecord> {
+    const now = this.clock();
+    const record = await generateSigningKey(this.alg, now);
+    await this.store.rotateSigningKey(record, now, now + this.maxTokenLifetimeMs);
+    await this.reload();
+    return record;
+  }
+
+  reload(): Promise<void> {
+    this.loading ??= this.load().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    this.lastReload = Date.now();
+    const now = this.clock();
+    const records = (await this.store.listSigningKeys()).filter((k) => k.expiresAt === null || k.expiresAt > now);
+    const active = records
+      .filter((k) => k.retiredAt === null)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? 1 : -1))[0];
+    if (!active) {
+      this.set = undefined;
+      return;
+    }
+    const verification = new Map<string, VerificationKey>();
+    const keys: PublishedJwk[] = [];
+    for (const record of records) {
+      verification.set(record.kid, { kid: record.kid, alg: record.alg, key: await importKey(record, 'public') });
+      if (record.publicJwk) keys.push(JSON.parse(record.publicJwk) as PublishedJwk);
+    }
+    this.set = {
+      signing: { kid: active.kid, alg: active.alg, key: await importKey(active, 'private') },
+      verification,
+      jwks: { keys },
+    };
+  }
+}
