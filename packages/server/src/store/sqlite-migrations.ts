@@ -79,6 +79,12 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         used_at INTEGER
       );
       CREATE INDEX one_time_tokens_user_idx ON one_time_tokens (user_id, purpose);
+
+      CREATE TABLE rate_counters (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        reset_at INTEGER NOT NULL
+      );
     `,
   },
 ];

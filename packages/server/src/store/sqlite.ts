@@ -3,7 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
+  ImportResult,
+  NewOneTimeToken,
   NewSession,
+  OneTimeTokenPurpose,
+  RateCounter,
+  UserListQuery,
+  UserPage,
   NewUser,
   RotateInput,
   RotateResult,
@@ -101,6 +107,28 @@ function keyFromRow(r: KeyRow): SigningKeyRecord {
   };
 }
 
+/** Cursor of a user page: the (created_at, id) of the last row, base64url JSON. */
+export function encodeUserCursor(createdAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+export function decodeUserCursor(cursor: string): [number, string] | null {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string') {
+      return [v[0] as number, v[1] as string];
+    }
+  } catch {
+    // fall through: a malformed cursor is treated as "no such page"
+  }
+  return null;
+}
+
+/** Escapes LIKE wildcards so a search for "a_b%" matches literally. */
+export function likePattern(search: string): string {
+  return '%' + search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+}
+
 /** Resolves `sqlite:PATH` (relative to the working directory) or `sqlite::memory:`. */
 export function sqlitePathFromUrl(url: string): string {
   const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -183,6 +211,35 @@ export class SqliteStore implements Store {
       listEvents: db.prepare<[string, number], EventRow>(
         'SELECT * FROM security_events WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
       ),
+      purgeEvents: db.prepare(
+        'DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE created_at < ? LIMIT ?)',
+      ),
+      insertOtt: db.prepare(
+        `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at)
+         VALUES (@tokenHash, @userId, @purpose, @createdAt, @expiresAt)`,
+      ),
+      consumeOtt: db.prepare<[number, string, string, number], { user_id: string }>(
+        `UPDATE one_time_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?
+         RETURNING user_id`,
+      ),
+      deleteOtts: db.prepare('DELETE FROM one_time_tokens WHERE user_id = ? AND purpose = ?'),
+      deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
+      setHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?'),
+      countRole: db.prepare<[string], { n: number }>(
+        "SELECT count(*) AS n FROM users WHERE EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = ?)",
+      ),
+      importUpdate: db.prepare(
+        `UPDATE users SET name = @name, password_hash = @password_hash, roles = @roles, email_verified = @email_verified,
+           disabled = @disabled, updated_at = @created_at WHERE email = @email`,
+      ),
+      hitCounter: db.prepare<{ key: string; now: number; reset: number }, { count: number; reset_at: number }>(
+        `INSERT INTO rate_counters (key, count, reset_at) VALUES (@key, 1, @reset)
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE WHEN rate_counters.reset_at <= @now THEN 1 ELSE rate_counters.count + 1 END,
+           reset_at = CASE WHEN rate_counters.reset_at <= @now THEN @reset ELSE rate_counters.reset_at END
+         RETURNING count, reset_at`,
+      ),
+      resetCounter: db.prepare('DELETE FROM rate_counters WHERE key = ?'),
       purgeSessions: db.prepare(
         `DELETE FROM sessions WHERE id IN (
            SELECT id FROM sessions WHERE expires_at <= @now OR idle_expires_at <= @now
@@ -404,5 +461,102 @@ export class SqliteStore implements Store {
       detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
       createdAt: r.created_at,
     }));
+  }
+
+  async purgeEvents(before: number, limit: number): Promise<number> {
+    return this.s.purgeEvents.run(before, limit).changes;
+  }
+
+  async createOneTimeToken(t: NewOneTimeToken): Promise<void> {
+    this.s.insertOtt.run(t);
+  }
+
+  async consumeOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null> {
+    return this.s.consumeOtt.get(now, tokenHash, purpose, now)?.user_id ?? null;
+  }
+
+  async deleteOneTimeTokens(userId: string, purpose: OneTimeTokenPurpose): Promise<void> {
+    this.s.deleteOtts.run(userId, purpose);
+  }
+
+  async listUsers(q: UserListQuery): Promise<UserPage> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit + 1 };
+    if (q.cursor) {
+      const c = decodeUserCursor(q.cursor);
+      if (!c) return { users: [], nextCursor: null };
+      where.push('(created_at > @cAt OR (created_at = @cAt AND id > @cId))');
+      params.cAt = c[0];
+      params.cId = c[1];
+    }
+    if (q.search) {
+      where.push("(email LIKE @search ESCAPE '\\' OR lower(coalesce(name, '')) LIKE @search ESCAPE '\\')");
+      params.search = likePattern(q.search);
+    }
+    if (q.disabled !== undefined && q.disabled !== null) {
+      where.push('disabled = @disabled');
+      params.disabled = q.disabled ? 1 : 0;
+    }
+    if (q.emailVerified !== undefined && q.emailVerified !== null) {
+      where.push('email_verified = @verified');
+      params.verified = q.emailVerified ? 1 : 0;
+    }
+    if (q.role) {
+      where.push('EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = @role)');
+      params.role = q.role;
+    }
+    const sql = `SELECT * FROM users ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+                 ORDER BY created_at, id LIMIT @limit`;
+    const rows = this.db.prepare<Record<string, unknown>, UserRow>(sql).all(params);
+    const more = rows.length > q.limit;
+    const users = rows.slice(0, q.limit).map(userFromRow);
+    const last = users[users.length - 1];
+    return { users, nextCursor: more && last ? encodeUserCursor(last.createdAt, last.id) : null };
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE, in this one statement's transaction.
+    const tx = this.db.transaction(() => this.s.deleteUser.run(id).changes === 1);
+    return tx.immediate();
+  }
+
+  async setPasswordHash(id: string, newHash: string, now: number): Promise<boolean> {
+    return this.s.setHash.run(newHash, now, id).changes === 1;
+  }
+
+  async countUsersWithRole(role: string): Promise<number> {
+    return this.s.countRole.get(role)?.n ?? 0;
+  }
+
+  async importUsers(users: NewUser[], onConflict: 'skip' | 'update'): Promise<ImportResult> {
+    const tx = this.db.transaction((): ImportResult => {
+      const result: ImportResult = { inserted: 0, updated: 0, skipped: 0 };
+      for (const u of users) {
+        const row = {
+          id: u.id,
+          email: u.email,
+          name: u.name,
+          password_hash: u.passwordHash,
+          roles: JSON.stringify(u.roles),
+          email_verified: u.emailVerified ? 1 : 0,
+          disabled: u.disabled ? 1 : 0,
+          created_at: u.createdAt,
+        };
+        if (this.s.insertUser.run(row).changes === 1) result.inserted++;
+        else if (onConflict === 'update' && this.s.importUpdate.run(row).changes === 1) result.updated++;
+        else result.skipped++;
+      }
+      return result;
+    });
+    return tx.immediate();
+  }
+
+  async hitRateCounter(key: string, now: number, windowMs: number): Promise<RateCounter> {
+    const row = this.s.hitCounter.get({ key, now, reset: now + windowMs })!;
+    return { count: row.count, resetAt: row.reset_at };
+  }
+
+  async resetRateCounter(key: string): Promise<void> {
+    this.s.resetCounter.run(key);
   }
 }

@@ -113,6 +113,44 @@ export interface SecurityEvent {
   createdAt: number;
 }
 
+export interface NewOneTimeToken {
+  /** SHA-256 (hex) of the token mailed to the user. */
+  tokenHash: string;
+  userId: string;
+  purpose: OneTimeTokenPurpose;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface UserListQuery {
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string | null;
+  limit: number;
+  /** Case-insensitive substring of the email or the name. */
+  search?: string | null;
+  disabled?: boolean | null;
+  emailVerified?: boolean | null;
+  role?: string | null;
+}
+
+export interface UserPage {
+  users: UserRecord[];
+  /** Pass back to get the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface ImportResult {
+  inserted: number;
+  updated: number;
+  skipped: number;
+}
+
+export interface RateCounter {
+  count: number;
+  /** When the current window ends (epoch ms). */
+  resetAt: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -164,5 +202,39 @@ export interface Store {
 
   // security events
   recordEvent(event: SecurityEvent): Promise<void>;
+  /** Newest first. */
   listEvents(userId: string, limit: number): Promise<SecurityEvent[]>;
+  /** Deletes events older than `before`, at most `limit`; returns the count. */
+  purgeEvents(before: number, limit: number): Promise<number>;
+
+  // one-time tokens (email verification, password reset)
+  createOneTimeToken(token: NewOneTimeToken): Promise<void>;
+  /**
+   * Spends a token atomically: of concurrent calls exactly one receives the user id; a used,
+   * expired, unknown or other-purpose token gives null.
+   */
+  consumeOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null>;
+  /** Deletes the user's outstanding tokens of one purpose (a new mail supersedes the old). */
+  deleteOneTimeTokens(userId: string, purpose: OneTimeTokenPurpose): Promise<void>;
+
+  // administration
+  /** Pages users ordered by (created_at, id); every user appears exactly once across pages. */
+  listUsers(query: UserListQuery): Promise<UserPage>;
+  /** Deletes a user with their sessions, tokens and events in one transaction. */
+  deleteUser(id: string): Promise<boolean>;
+  /** Sets the hash unconditionally (password reset, admin). */
+  setPasswordHash(id: string, newHash: string, now: number): Promise<boolean>;
+  countUsersWithRole(role: string): Promise<number>;
+
+  // import
+  /**
+   * Inserts a batch in one transaction. On an existing email: `skip` leaves it, `update`
+   * overwrites name, hash, roles, flags (never the id or created_at).
+   */
+  importUsers(users: NewUser[], onConflict: 'skip' | 'update'): Promise<ImportResult>;
+
+  // shared rate-limit counters (used when several processes share the database and no Redis)
+  /** Adds one hit to `key` in a fixed window of `windowMs`; atomic under concurrency. */
+  hitRateCounter(key: string, now: number, windowMs: number): Promise<RateCounter>;
+  resetRateCounter(key: string): Promise<void>;
 }
