@@ -240,6 +240,9 @@ export class SqliteStore implements Store {
          RETURNING count, reset_at`,
       ),
       resetCounter: db.prepare('DELETE FROM rate_counters WHERE key = ?'),
+      peekCounter: db.prepare<[string, number], { count: number; reset_at: number }>(
+        'SELECT count, reset_at FROM rate_counters WHERE key = ? AND reset_at > ?',
+      ),
       purgeSessions: db.prepare(
         `DELETE FROM sessions WHERE id IN (
            SELECT id FROM sessions WHERE expires_at <= @now OR idle_expires_at <= @now
@@ -554,6 +557,11 @@ export class SqliteStore implements Store {
   async hitRateCounter(key: string, now: number, windowMs: number): Promise<RateCounter> {
     const row = this.s.hitCounter.get({ key, now, reset: now + windowMs })!;
     return { count: row.count, resetAt: row.reset_at };
+  }
+
+  async peekRateCounter(key: string, now: number): Promise<RateCounter | null> {
+    const row = this.s.peekCounter.get(key, now);
+    return row ? { count: row.count, resetAt: row.reset_at } : null;
   }
 
   async resetRateCounter(key: string): Promise<void> {

@@ -236,5 +236,7 @@ export interface Store {
   // shared rate-limit counters (used when several processes share the database and no Redis)
   /** Adds one hit to `key` in a fixed window of `windowMs`; atomic under concurrency. */
   hitRateCounter(key: string, now: number, windowMs: number): Promise<RateCounter>;
+  /** The current window of `key` without counting a hit; null when none is open at `now`. */
+  peekRateCounter(key: string, now: number): Promise<RateCounter | null>;
   resetRateCounter(key: string): Promise<void>;
 }
