@@ -1,12 +1,13 @@
 import fastifyCors from '@fastify/cors';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { AppError } from './errors.js';
+import type { Duplex } from 'node:stream';
+import { AppError, toProblem } from './errors.js';
 import { errorHandler, sendProblem } from './http/error-handler.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
@@ -22,6 +23,27 @@ export interface AppDeps {
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
+}
+
+/**
+ * Errors before a request exists (header overflow, garbage on the socket): answered with
+ * problem+json like everything else, then the socket is closed.
+ */
+function clientError(this: { log: { trace: (o: object, m: string) => void } }, err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const problem = tooLarge
+    ? new AppError('HEADERS_TOO_LARGE', { detail: 'The request headers are too large.' })
+    : new AppError('INVALID_REQUEST', { detail: 'The request could not be parsed.' });
+  const body = JSON.stringify(toProblem(problem));
+  this.log.trace({ code: err.code }, 'client error');
+  if (socket.writable) {
+    const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 export function createLogger(config: Config, stream?: DestinationStream): Logger {
@@ -59,12 +81,15 @@ export function createLogger(config: Config, stream?: DestinationStream): Logger
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: createLogger(config, deps.logStream),
-    disableRequestLogging: true,
+    // One line per request is written by the onResponse hook below, not fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     genReqId: () => randomUUID(),
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    http: { maxHeaderSize: config.headerLimitBytes },
+    clientErrorHandler: clientError,
     ajv: { customOptions: { coerceTypes: false, allErrors: true } },
   }) as unknown as FastifyInstance;
 

@@ -8,6 +8,12 @@ export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 export type SameSite = 'lax' | 'strict' | 'none';
 
+/** A rate limit: at most `limit` requests per `windowMs`. */
+export interface RateRule {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
 /** The validated, frozen configuration every component receives. Durations are milliseconds. */
 export interface Config {
   readonly port: number;
@@ -34,8 +40,18 @@ export interface Config {
   readonly argon2TimeCost: number;
   readonly argon2Parallelism: number;
   readonly bodyLimitBytes: number;
+  readonly headerLimitBytes: number;
   readonly docsEnabled: boolean;
   readonly purgeIntervalMs: number;
+  readonly redisUrl: string | null;
+  readonly rateLimitEnabled: boolean;
+  readonly rateLimitStore: 'auto' | 'memory' | 'redis' | 'database';
+  readonly rateLimits: Readonly<Record<'login' | 'register' | 'refresh' | 'mail' | 'default', RateRule>>;
+  readonly loginBackoffThreshold: number;
+  readonly loginBackoffBaseMs: number;
+  readonly loginBackoffMaxMs: number;
+  readonly loginFailureWindowMs: number;
+  readonly eventsRetentionMs: number;
 }
 
 /** Thrown when a setting is invalid; the message names the variable. */
@@ -123,6 +139,25 @@ function readDatabaseUrl(env: Env): string {
   throw new ConfigError('DATABASE_URL', `expected sqlite:PATH or postgres://..., got a value with another scheme`);
 }
 
+/** Parses "10/1m" (10 requests a minute) or "30/60s". */
+function readRateRule(env: Env, variable: string, fallback: string): RateRule {
+  const raw = (env[variable] ?? '').trim() || fallback;
+  const m = /^(\d+)\s*\/\s*(\S+)$/.exec(raw);
+  if (!m) throw new ConfigError(variable, `expected LIMIT/WINDOW like 10/1m, got "${raw}"`);
+  const limit = Number(m[1]);
+  if (limit < 1 || limit > 1_000_000) throw new ConfigError(variable, 'the limit must be between 1 and 1000000');
+  const windowMs = parseDuration(variable, m[2]!);
+  if (windowMs < 1000 || windowMs > 86_400_000) throw new ConfigError(variable, 'the window must be between 1s and 1d');
+  return Object.freeze({ limit, windowMs });
+}
+
+function readRedisUrl(env: Env): string | null {
+  const raw = env.REDIS_URL?.trim();
+  if (!raw) return null;
+  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError('REDIS_URL', 'expected redis://host:port or rediss://...');
+  return raw;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -187,8 +222,27 @@ export function loadConfig(env: Env): Config {
     argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, 20),
     argon2Parallelism: readInt(env, 'ARGON2_PARALLELISM', 1, 1, 16),
     bodyLimitBytes: readInt(env, 'BODY_LIMIT', 16_384, 1024, 1_048_576),
+    headerLimitBytes: readInt(env, 'HEADER_LIMIT', 16_384, 4096, 262_144),
     docsEnabled: readBool(env, 'DOCS_ENABLED', true),
     purgeIntervalMs: readDuration(env, 'PURGE_INTERVAL', '10m', 1000, 86_400_000),
+    redisUrl: readRedisUrl(env),
+    rateLimitEnabled: readBool(env, 'RATE_LIMIT_ENABLED', true),
+    rateLimitStore: readEnum(env, 'RATE_LIMIT_STORE', ['auto', 'memory', 'redis', 'database'] as const, 'auto'),
+    rateLimits: Object.freeze({
+      login: readRateRule(env, 'RATE_LIMIT_LOGIN', '10/1m'),
+      register: readRateRule(env, 'RATE_LIMIT_REGISTER', '10/1m'),
+      refresh: readRateRule(env, 'RATE_LIMIT_REFRESH', '30/1m'),
+      mail: readRateRule(env, 'RATE_LIMIT_MAIL', '3/1m'),
+      default: readRateRule(env, 'RATE_LIMIT_DEFAULT', '120/1m'),
+    }),
+    loginBackoffThreshold: readInt(env, 'LOGIN_BACKOFF_THRESHOLD', 5, 1, 1000),
+    loginBackoffBaseMs: readDuration(env, 'LOGIN_BACKOFF_BASE', '1s', 1000, 3_600_000),
+    loginBackoffMaxMs: readDuration(env, 'LOGIN_BACKOFF_MAX', '15m', 1000, 86_400_000),
+    loginFailureWindowMs: readDuration(env, 'LOGIN_FAILURE_WINDOW', '15m', 1000, 86_400_000),
+    eventsRetentionMs: readDuration(env, 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
   };
+  if (config.rateLimitStore === 'redis' && !config.redisUrl) {
+    throw new ConfigError('RATE_LIMIT_STORE', 'redis needs REDIS_URL');
+  }
   return Object.freeze(config);
 }

@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { PasswordHasher } from './passwords/hasher.js';
+import type { CounterStore } from './features/ratelimit/counters.js';
+import type { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import type { Store } from './store/types.js';
 import type { AccessTokens } from './tokens/access-token.js';
 import type { KeyRing } from './tokens/keys.js';
@@ -15,6 +17,9 @@ export interface LatchkeyContext {
   readonly keys: KeyRing;
   readonly tokens: AccessTokens;
   readonly log: FastifyBaseLogger;
+  /** Rate-limit and backoff counters: memory, Redis or the database (RATE_LIMIT_STORE). */
+  readonly counters: CounterStore;
+  readonly backoff: LoginBackoff;
 }
 
 /** Who made a request: recorded on sessions and security events. */
@@ -29,6 +34,8 @@ export interface Failure {
   code: import('./errors.js').ErrorCode;
   detail?: string;
   fields?: import('./errors.js').FieldError[];
+  /** Seconds, sent as Retry-After (429, 503). */
+  retryAfter?: number;
 }
 
 export type Outcome<T> = { ok: true; value: T } | Failure;

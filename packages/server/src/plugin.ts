@@ -8,9 +8,13 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { LatchkeyContext } from './context.js';
 import { authRoutes } from './features/auth/routes.js';
+import { eventRoutes } from './features/events/routes.js';
 import { healthRoutes } from './features/health/routes.js';
 import { sessionRoutes } from './features/sessions/routes.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
+import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } from './features/ratelimit/counters.js';
+import { rateLimitHook } from './features/ratelimit/limits.js';
+import { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import { authenticate } from './http/auth-guard.js';
 import { errorHandler } from './http/error-handler.js';
 import { PasswordHasher } from './passwords/hasher.js';
@@ -61,11 +65,31 @@ export async function createContext(
     const keys = new KeyRing(store, config.jwtAlg, clock, config.accessTokenTtlMs + config.jwtLeewayMs);
     await keys.init(config.keyReloadIntervalMs);
     const tokens = new AccessTokens(config, keys, clock);
-    return { ctx: { config, clock, store, hasher, keys, tokens, log }, ownsStore };
+    const counters = await openCounters(config, store, clock);
+    const backoff = new LoginBackoff(config, counters, clock);
+    return { ctx: { config, clock, store, hasher, keys, tokens, log, counters, backoff }, ownsStore };
   } catch (err) {
     if (ownsStore) await store.close();
     throw err;
   }
+}
+
+/**
+ * Picks the counter backend: RATE_LIMIT_STORE, or with `auto` Redis when REDIS_URL is set, the
+ * database on PostgreSQL (several instances share it), memory on SQLite (one process).
+ */
+async function openCounters(config: Config, store: Store, clock: Clock): Promise<CounterStore> {
+  const kind =
+    config.rateLimitStore !== 'auto'
+      ? config.rateLimitStore
+      : config.redisUrl
+        ? 'redis'
+        : store.kind === 'postgres'
+          ? 'database'
+          : 'memory';
+  if (kind === 'redis') return RedisCounters.connect(config.redisUrl!, clock);
+  if (kind === 'database') return new DatabaseCounters(store, clock);
+  return new MemoryCounters(clock);
 }
 
 /** One Ajv for Latchkey's routes, the same in standalone and embedded mode: no type coercion. */
@@ -79,7 +103,8 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
   const purge = setInterval(() => {
     void ctx.store
       .purgeExpired(ctx.clock(), Math.max(ctx.config.sessionIdleTimeoutMs, ctx.config.refreshGraceMs), 1000)
-      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions and tokens'))
+      .then(async (n) => n + (await ctx.store.purgeEvents(ctx.clock() - ctx.config.eventsRetentionMs, 1000)))
+      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.purgeIntervalMs);
   purge.unref();
@@ -93,6 +118,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
   app.addHook('onClose', async () => {
     clearInterval(purge);
     ctx.keys.stop();
+    await ctx.counters.close();
     if (ownsStore) await ctx.store.close();
   });
 
@@ -103,12 +129,14 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       scope.setValidatorCompiler(validatorCompiler());
       if (!scope.hasRequestDecorator('cookies')) await scope.register(fastifyCookie);
       if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(fastifyFormbody);
+      scope.addHook('onRequest', rateLimitHook(ctx.config, ctx.counters, ctx.clock, prefix));
       scope.addHook('onRoute', (route) => {
         route.bodyLimit ??= ctx.config.bodyLimitBytes;
       });
       const routeOpts = { ctx, mountPrefix: prefix };
       await scope.register(authRoutes, routeOpts);
       await scope.register(sessionRoutes, routeOpts);
+      await scope.register(eventRoutes, routeOpts);
       await scope.register(wellKnownRoutes, routeOpts);
       await scope.register(healthRoutes, routeOpts);
     },

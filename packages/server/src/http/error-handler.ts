@@ -24,7 +24,8 @@ export function failureToError(f: Failure, oauth = false): AppError {
         : f.code === 'UNSUPPORTED_GRANT_TYPE'
           ? 'unsupported_grant_type'
           : 'invalid_grant';
-  return new AppError(f.code, { detail: f.detail, errors: f.fields, oauthError });
+  const headers = f.retryAfter !== undefined ? { 'retry-after': String(f.retryAfter) } : undefined;
+  return new AppError(f.code, { detail: f.detail, errors: f.fields, oauthError, headers });
 }
 
 /** Throws the failure as an AppError, or returns the value. */

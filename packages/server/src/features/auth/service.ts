@@ -97,17 +97,44 @@ export async function login(
   password: string,
   meta: RequestMeta,
 ): Promise<Outcome<{ user: UserRecord; tokens: IssuedTokens }>> {
+  const key = normaliseEmail(email);
+  const locked = await backoffCheck(ctx, key, meta);
+  if (locked > 0) return { ...failure('RATE_LIMITED', `Too many failed logins; retry in ${locked} s.`), retryAfter: locked };
   const checked = await checkCredentials(ctx, email, password);
   if (!checked.ok) {
-    const known = await ctx.store.findUserByEmail(normaliseEmail(email));
+    const known = await ctx.store.findUserByEmail(key);
     if (known) await recordEvent(ctx, known.id, 'login_failed', meta);
+    const lock = await backoffFail(ctx, key, meta);
+    if (lock.retryAfter > 0 && known) {
+      await recordEvent(ctx, known.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter });
+    }
     return checked;
   }
+  await ctx.backoff.succeed(key, meta.ip).catch(() => undefined);
   const user = checked.value;
   if (user.disabled) return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
   const tokens = await startSession(ctx, user, meta);
   await recordEvent(ctx, user.id, 'login_succeeded', meta, { session_id: tokens.session_id });
   return success({ user, tokens });
+}
+
+/** Backoff lookups fail open: an unreachable counter store must not stop logins. */
+async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMeta): Promise<number> {
+  try {
+    return (await ctx.backoff.check(email, meta.ip)).retryAfter;
+  } catch (err) {
+    ctx.log.warn({ err: { message: (err as Error).message } }, 'login backoff unavailable; attempt allowed');
+    return 0;
+  }
+}
+
+async function backoffFail(ctx: LatchkeyContext, email: string, meta: RequestMeta) {
+  try {
+    return await ctx.backoff.fail(email, meta.ip);
+  } catch (err) {
+    ctx.log.warn({ err: { message: (err as Error).message } }, 'login backoff unavailable');
+    return { retryAfter: 0, failures: 0 };
+  }
 }
 
 export async function updateProfile(

@@ -6,6 +6,7 @@ export type SecurityEventType =
   | 'register'
   | 'login_succeeded'
   | 'login_failed'
+  | 'login_backoff'
   | 'refresh_token_reused'
   | 'logout'
   | 'logout_all'

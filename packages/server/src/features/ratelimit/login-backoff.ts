@@ -1,0 +1,57 @@
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import type { CounterStore } from './counters.js';
+
+export interface BackoffState {
+  /** Seconds until the next attempt is allowed; 0 when not locked. */
+  retryAfter: number;
+}
+
+/**
+ * Exponential backoff on failed logins, keyed by account AND client IP.
+ *
+ * After LOGIN_BACKOFF_THRESHOLD failures within LOGIN_FAILURE_WINDOW, that (email, IP) pair is
+ * locked for LOGIN_BACKOFF_BASE x 2^(failures - threshold), capped at LOGIN_BACKOFF_MAX. While
+ * locked, attempts from that IP are answered 429 without checking the password.
+ *
+ * Why the real user cannot be locked out indefinitely: the lock is per (account, IP), so an
+ * attacker's failures lock only the attacker's address, not the user's; every lock expires by
+ * itself (capped), and the failure count itself expires with its window; a success resets it.
+ * Keys use the normalised email whether or not the account exists (no enumeration).
+ */
+export class LoginBackoff {
+  constructor(
+    private readonly config: Config,
+    private readonly counters: CounterStore,
+    private readonly clock: Clock,
+  ) {}
+
+  private keys(email: string, ip: string | null): { failures: string; lock: string } {
+    const id = `${email}|${ip ?? '-'}`;
+    return { failures: `lf:${id}`, lock: `ll:${id}` };
+  }
+
+  /** The remaining lock, if any. */
+  async check(email: string, ip: string | null): Promise<BackoffState> {
+    const lock = await this.counters.peek(this.keys(email, ip).lock);
+    if (!lock) return { retryAfter: 0 };
+    return { retryAfter: Math.max(1, Math.ceil((lock.resetAt - this.clock()) / 1000)) };
+  }
+
+  /** Counts a failure; returns the lock it triggered (retryAfter > 0) or none. */
+  async fail(email: string, ip: string | null): Promise<BackoffState & { failures: number }> {
+    const keys = this.keys(email, ip);
+    const { count } = await this.counters.hit(keys.failures, this.config.loginFailureWindowMs);
+    const over = count - this.config.loginBackoffThreshold;
+    if (over < 0) return { retryAfter: 0, failures: count };
+    const lockMs = Math.min(this.config.loginBackoffBaseMs * 2 ** Math.min(over, 30), this.config.loginBackoffMaxMs);
+    await this.counters.reset(keys.lock);
+    await this.counters.hit(keys.lock, lockMs);
+    return { retryAfter: Math.ceil(lockMs / 1000), failures: count };
+  }
+
+  async succeed(email: string, ip: string | null): Promise<void> {
+    const keys = this.keys(email, ip);
+    await Promise.all([this.counters.reset(keys.failures), this.counters.reset(keys.lock)]);
+  }
+}
