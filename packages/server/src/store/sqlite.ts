@@ -228,9 +228,18 @@ export class SqliteStore implements Store {
       countRole: db.prepare<[string], { n: number }>(
         "SELECT count(*) AS n FROM users WHERE EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = ?)",
       ),
+      importInsert: db.prepare(
+        `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at)
+         VALUES (@id, @email, @name, @password_hash, @roles, @email_verified, @disabled, @created_at, @updated_at)
+         ON CONFLICT (email) DO NOTHING`,
+      ),
       importUpdate: db.prepare(
         `UPDATE users SET name = @name, password_hash = @password_hash, roles = @roles, email_verified = @email_verified,
-           disabled = @disabled, updated_at = @created_at WHERE email = @email`,
+           disabled = @disabled, updated_at = @updated_at WHERE email = @email`,
+      ),
+      usersByEmailOrId: db.prepare<[string, string], UserRow>(
+        `SELECT * FROM users WHERE email IN (SELECT value FROM json_each(?))
+         UNION SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))`,
       ),
       hitCounter: db.prepare<{ key: string; now: number; reset: number }, { count: number; reset_at: number }>(
         `INSERT INTO rate_counters (key, count, reset_at) VALUES (@key, 1, @reset)
@@ -544,14 +553,20 @@ export class SqliteStore implements Store {
           email_verified: u.emailVerified ? 1 : 0,
           disabled: u.disabled ? 1 : 0,
           created_at: u.createdAt,
+          updated_at: u.updatedAt ?? u.createdAt,
         };
-        if (this.s.insertUser.run(row).changes === 1) result.inserted++;
+        if (this.s.importInsert.run(row).changes === 1) result.inserted++;
         else if (onConflict === 'update' && this.s.importUpdate.run(row).changes === 1) result.updated++;
         else result.skipped++;
       }
       return result;
     });
     return tx.immediate();
+  }
+
+  async findUsersByEmailOrId(emails: string[], ids: string[]): Promise<UserRecord[]> {
+    if (emails.length === 0 && ids.length === 0) return [];
+    return this.s.usersByEmailOrId.all(JSON.stringify(emails), JSON.stringify(ids)).map(userFromRow);
   }
 
   async hitRateCounter(key: string, now: number, windowMs: number): Promise<RateCounter> {

@@ -30,6 +30,8 @@ export interface NewUser {
   emailVerified: boolean;
   disabled?: boolean;
   createdAt: number;
+  /** Only honoured by `importUsers` (timestamps preserved on import); otherwise equal to createdAt. */
+  updatedAt?: number;
 }
 
 export interface UserPatch {
@@ -232,6 +234,11 @@ export interface Store {
    * overwrites name, hash, roles, flags (never the id or created_at).
    */
   importUsers(users: NewUser[], onConflict: 'skip' | 'update'): Promise<ImportResult>;
+  /**
+   * Read-only batch lookup for import planning and dry runs: every user whose email is in
+   * `emails` or whose id is in `ids` (each list at most a few thousand entries).
+   */
+  findUsersByEmailOrId(emails: string[], ids: string[]): Promise<UserRecord[]>;
 
   // shared rate-limit counters (used when several processes share the database and no Redis)
   /** Adds one hit to `key` in a fixed window of `windowMs`; atomic under concurrency. */
