@@ -29,6 +29,7 @@ export const tokenResponseSchema = {
     token_type: { type: 'string', enum: ['Bearer'] },
     expires_in: { type: 'integer', description: 'Lifetime of the access token in seconds' },
     refresh_token: { type: 'string', description: 'Absent in cookie mode' },
+    csrf_token: { type: 'string', description: 'Cookie mode only: the value to send as X-CSRF-Token' },
   },
 } as const;
 
