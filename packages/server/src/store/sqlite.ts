@@ -389,7 +389,8 @@ export class SqliteStore implements Store {
       let kind: 'rotated' | 'grace';
       if (token.used_at === null && this.s.spendToken.run(now, oldTokenHash).changes === 1) {
         kind = 'rotated';
-      } else if (now - (token.used_at ?? now) <= graceMs) {
+      } else if (now - (token.used_at ?? now) < graceMs) {
+        // Strictly less: spent less than graceMs ago. graceMs = 0 thus means no window at all.
         kind = 'grace';
       } else {
         this.s.revokeSessionById.run(now, 'refresh_token_reused', session.id);
