@@ -120,6 +120,7 @@ export async function login(
 
 /** Backoff lookups fail open: an unreachable counter store must not stop logins. */
 async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMeta): Promise<number> {
+  if (!ctx.config.rateLimitEnabled) return 0;
   try {
     return (await ctx.backoff.check(email, meta.ip)).retryAfter;
   } catch (err) {
@@ -129,6 +130,7 @@ async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMe
 }
 
 async function backoffFail(ctx: LatchkeyContext, email: string, meta: RequestMeta) {
+  if (!ctx.config.rateLimitEnabled) return { retryAfter: 0, failures: 0 };
   try {
     return await ctx.backoff.fail(email, meta.ip);
   } catch (err) {
