@@ -43,6 +43,18 @@ export interface Config {
   readonly headerLimitBytes: number;
   readonly docsEnabled: boolean;
   readonly purgeIntervalMs: number;
+  /** smtp:// or smtps:// URL (may carry credentials: never logged); null writes mail to `mailOutboxDir`. */
+  readonly smtpUrl: string | null;
+  readonly mailFrom: string;
+  /** Base URL of the web app; mailed links point below it (`/verify-email`, `/reset-password`). */
+  readonly appUrl: string;
+  readonly productName: string;
+  readonly requireVerifiedEmail: boolean;
+  readonly mailOutboxDir: string;
+  readonly verifyEmailTtlMs: number;
+  readonly resetTokenTtlMs: number;
+  /** Waits between delivery attempts; its length + 1 is the number of attempts. */
+  readonly mailRetryDelaysMs: readonly number[];
   readonly redisUrl: string | null;
   readonly rateLimitEnabled: boolean;
   readonly rateLimitStore: 'auto' | 'memory' | 'redis' | 'database';
@@ -158,6 +170,71 @@ function readRedisUrl(env: Env): string | null {
   return raw;
 }
 
+function readSmtpUrl(env: Env): string | null {
+  const raw = env.SMTP_URL?.trim();
+  if (!raw) return null;
+  // The URL may hold a password, so no message below echoes it.
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SMTP_URL', 'expected smtp://[user:pass@]host[:port] or smtps://...; the value is not a URL');
+  }
+  if ((url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || !url.hostname) {
+    throw new ConfigError('SMTP_URL', 'expected smtp://[user:pass@]host[:port] or smtps://...');
+  }
+  return raw;
+}
+
+const PLAIN_ADDRESS = /^[^\s<>@",;]+@[^\s<>@",;]+$/;
+const NAMED_ADDRESS = /^[^<>\r\n]*<[^\s<>@",;]+@[^\s<>@",;]+>$/;
+
+function readMailFrom(env: Env, productName: string, appUrl: string): string {
+  const raw = env.MAIL_FROM?.trim();
+  if (!raw) return `"${productName.replace(/["\\]/g, '')}" <no-reply@${new URL(appUrl).hostname}>`;
+  if (!PLAIN_ADDRESS.test(raw) && !NAMED_ADDRESS.test(raw)) {
+    throw new ConfigError('MAIL_FROM', `expected an address like no-reply@example.com or "Name <no-reply@example.com>", got "${raw}"`);
+  }
+  return raw;
+}
+
+function readProductName(env: Env): string {
+  const raw = env.PRODUCT_NAME?.trim() || 'Latchkey';
+  // It goes into mail subjects and headers: one line, printable.
+  if (raw.length > 100 || /[\u0000-\u001f\u007f]/.test(raw)) {
+    throw new ConfigError('PRODUCT_NAME', 'expected one line of at most 100 printable characters');
+  }
+  return raw;
+}
+
+function readDurationList(env: Env, variable: string, fallback: string, minMs: number, maxMs: number): number[] {
+  const raw = env[variable]?.trim() || fallback;
+  const parts = raw.split(',').map((s) => s.trim());
+  if (parts.length > 10) throw new ConfigError(variable, 'at most 10 durations');
+  return parts.map((p) => {
+    const ms = parseDuration(variable, p);
+    if (ms < minMs || ms > maxMs) throw new ConfigError(variable, `each duration must be between ${minMs}ms and ${maxMs / 1000}s`);
+    return ms;
+  });
+}
+
+/** Mail settings (docs/email.md). */
+function readMailConfig(env: Env, issuer: string) {
+  const appUrl = readUrl('APP_URL', env.APP_URL?.trim() || issuer);
+  const productName = readProductName(env);
+  return {
+    smtpUrl: readSmtpUrl(env),
+    mailFrom: readMailFrom(env, productName, appUrl),
+    appUrl,
+    productName,
+    requireVerifiedEmail: readBool(env, 'REQUIRE_VERIFIED_EMAIL', false),
+    mailOutboxDir: env.MAIL_OUTBOX_DIR?.trim() || './data/outbox',
+    verifyEmailTtlMs: readDuration(env, 'VERIFY_EMAIL_TTL', '24h', 300_000, 30 * 86_400_000),
+    resetTokenTtlMs: readDuration(env, 'RESET_TOKEN_TTL', '30m', 60_000, 86_400_000),
+    mailRetryDelaysMs: Object.freeze(readDurationList(env, 'MAIL_RETRY_DELAYS', '10s,1m', 10, 3_600_000)),
+  };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -225,6 +302,7 @@ export function loadConfig(env: Env): Config {
     headerLimitBytes: readInt(env, 'HEADER_LIMIT', 16_384, 4096, 262_144),
     docsEnabled: readBool(env, 'DOCS_ENABLED', true),
     purgeIntervalMs: readDuration(env, 'PURGE_INTERVAL', '10m', 1000, 86_400_000),
+    ...readMailConfig(env, issuer),
     redisUrl: readRedisUrl(env),
     rateLimitEnabled: readBool(env, 'RATE_LIMIT_ENABLED', true),
     rateLimitStore: readEnum(env, 'RATE_LIMIT_STORE', ['auto', 'memory', 'redis', 'database'] as const, 'auto'),
