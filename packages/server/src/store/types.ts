@@ -72,11 +72,12 @@ export type RotateResult =
   /** The caller won: the old token is now spent and `newTokenHash` is live. */
   | { kind: 'rotated'; session: SessionRecord; user: UserRecord }
   /**
-   * The token was already spent, but within the grace window: `newTokenHash` was added as a
+   * The token was already spent, but less than `graceMs` ago (`now - usedAt < graceMs`, so
+   * `graceMs = 0` never grants grace): `newTokenHash` was added as a
    * further live token of the same family, so concurrent callers all stay logged in.
    */
   | { kind: 'grace'; session: SessionRecord; user: UserRecord }
-  /** Spent after the grace window: the whole session has been revoked by this call. */
+  /** Spent `graceMs` ago or earlier: the whole session has been revoked by this call. */
   | { kind: 'reused'; sessionId: string; userId: string }
   /** Unknown token, or its session is revoked, expired or idle. */
   | { kind: 'invalid'; reason: 'unknown' | 'revoked' | 'expired' | 'idle' | 'disabled' };
