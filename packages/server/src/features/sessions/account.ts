@@ -49,7 +49,7 @@ export async function changePassword(
   const replaced = await ctx.store.replacePasswordHash(auth.user.id, auth.user.passwordHash, newHash, now);
   // Another change won the race: the current password we checked is no longer the current one.
   if (!replaced) return failure('INVALID_CREDENTIALS', 'The password was changed concurrently; try again.');
-  await ctx.store.revokeUserSessions(auth.user.id, 'password_changed', now, auth.session.id);
-  await recordEvent(ctx, auth.user.id, 'password_changed', meta);
+  const ended = await ctx.store.revokeUserSessions(auth.user.id, 'password_changed', now, auth.session.id);
+  await recordEvent(ctx, auth.user.id, 'password_changed', meta, { session_id: auth.session.id, sessions_revoked: ended });
   return success(undefined);
 }

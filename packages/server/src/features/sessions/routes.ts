@@ -8,7 +8,12 @@ import { hashToken } from '../../lib/ids.js';
 import { recordEvent } from '../events/service.js';
 import { changePassword, listSessions, logoutAll, revokeOwnSession } from './account.js';
 import { refreshSession } from './service.js';
-import { assertCsrf, clearAuthCookies, refreshCookie, sendTokens, wantsCookieMode } from './transport.js';
+import { assertCsrf, clearAuthCookies, issueCsrfToken, refreshCookie, sendTokens, wantsCookieMode } from './transport.js';
+
+interface RefreshBody {
+  refresh_token?: string;
+  grant_type?: string;
+}
 
 const sessionSchema = {
   type: 'object',
@@ -27,7 +32,10 @@ const sessionSchema = {
 const cookieSecurity: Array<Record<string, string[]>> = [{ RefreshCookie: [] }];
 
 /** Refresh with the body token (bearer mode) or the cookie (cookie mode, CSRF-checked). */
-function refreshTokenFrom(request: FastifyRequest<{ Body: { refresh_token?: string } | undefined }>): {
+function refreshTokenFrom(
+  ctx: LatchkeyContext,
+  request: FastifyRequest<{ Body: RefreshBody | null | undefined }>,
+): {
   token: string;
   viaCookie: boolean;
 } {
@@ -35,7 +43,7 @@ function refreshTokenFrom(request: FastifyRequest<{ Body: { refresh_token?: stri
   if (fromBody) return { token: fromBody, viaCookie: false };
   const fromCookie = refreshCookie(request);
   if (fromCookie) {
-    assertCsrf(request);
+    assertCsrf(ctx, request);
     return { token: fromCookie, viaCookie: true };
   }
   throw new AppError('INVALID_REFRESH_TOKEN', {
@@ -47,7 +55,17 @@ function refreshTokenFrom(request: FastifyRequest<{ Body: { refresh_token?: stri
 export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
   const { ctx } = opts;
 
-  app.post<{ Body: { refresh_token?: string } | undefined }>(
+  // Browser code often posts `Content-Type: application/json` with no body to refresh or log
+  // out with the cookie. In this scope an empty JSON body counts as no body, not as a 400;
+  // anything else goes to Fastify's own (prototype-poisoning-safe) parser.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') done(null, undefined);
+    else jsonParser(request, text, done);
+  });
+
+  app.post<{ Body: RefreshBody | null | undefined }>(
     '/auth/refresh',
     {
       config: { oauth: true },
@@ -55,16 +73,21 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
         tags: ['sessions'],
         summary: 'Exchange a refresh token for a new token pair (rotation)',
         description:
-          'Bearer mode: `{refresh_token}` in the body. Cookie mode: the `lk_refresh` cookie plus `X-CSRF-Token`. ' +
-          'A token spent within REFRESH_GRACE is answered with a new token of the same session; one spent ' +
-          'earlier revokes the session (401 REFRESH_TOKEN_REUSED).',
+          'Bearer mode: `{refresh_token}` in a JSON body (or the OAuth2 form `grant_type=refresh_token&refresh_token=...`). ' +
+          'Cookie mode: no body (or `{}`), the `lk_refresh` cookie plus `X-CSRF-Token`; the answer sets a new cookie ' +
+          'and carries `csrf_token` instead of `refresh_token`. A token spent less than REFRESH_GRACE ago is answered ' +
+          'with a new token of the same session; one spent earlier revokes the session (401 REFRESH_TOKEN_REUSED).',
         security: [{}, ...cookieSecurity],
         body: {
           type: ['object', 'null'],
           additionalProperties: false,
-          properties: { refresh_token: { type: 'string', minLength: 1, maxLength: 512 } },
+          properties: {
+            // Generous on purpose: an access token (a long JWT) sent here must get 401, not 422.
+            refresh_token: { type: 'string', minLength: 1, maxLength: 8192 },
+            grant_type: { type: 'string', maxLength: 64, description: 'Must be "refresh_token" when present' },
+          },
         },
-        response: { 200: tokenResponseSchema, ...problems(401, 403, 422, 429, 503) },
+        response: { 200: tokenResponseSchema, ...problems(400, 401, 403, 415, 422, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -72,11 +95,40 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
         // An access token is not a refresh token: say so instead of a confusing "missing" error.
         throw new AppError('INVALID_REFRESH_TOKEN', { detail: 'An access token cannot be used to refresh.', oauthError: 'invalid_grant' });
       }
-      const { token, viaCookie } = refreshTokenFrom(request);
+      const grantType = request.body?.grant_type;
+      if (grantType !== undefined && grantType !== 'refresh_token') {
+        throw new AppError('UNSUPPORTED_GRANT_TYPE', {
+          detail: 'Only grant_type=refresh_token is supported here.',
+          oauthError: 'unsupported_grant_type',
+        });
+      }
+      const { token, viaCookie } = refreshTokenFrom(ctx, request);
       const outcome = await refreshSession(ctx, token, requestMeta(request));
+      // A dead cookie is useless to the browser: drop it so that the SDK sees "logged out".
       if (!outcome.ok && viaCookie) clearAuthCookies(ctx, request, reply);
       const tokens = unwrap(outcome, true);
-      return sendTokens(ctx, request, reply, tokens, viaCookie || wantsCookieMode(request));
+      return sendTokens(ctx, request, reply, tokens, viaCookie || wantsCookieMode(request), { keepCsrf: viaCookie });
+    },
+  );
+
+  app.get(
+    '/auth/csrf',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'The CSRF token for cookie mode',
+        description:
+          'Returns the value to send as `X-CSRF-Token` with cookie-authenticated requests (refresh, logout) and ' +
+          'sets the `lk_csrf` cookie: the current one when present, else a new one. For an SDK that lost the ' +
+          '`csrf_token` of login/refresh (page reload) and cannot read the cookie (another origin).',
+        response: {
+          200: { type: 'object', required: ['csrf_token'], properties: { csrf_token: { type: 'string' } } },
+        },
+      },
+    },
+    async (request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      return { csrf_token: issueCsrfToken(ctx, reply, request) };
     },
   );
 
@@ -100,7 +152,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       } else {
         const cookie = refreshCookie(request);
         if (!cookie) throw new AppError('UNAUTHORIZED', { detail: 'Send an access token or the refresh cookie.' });
-        assertCsrf(request);
+        assertCsrf(ctx, request);
         const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(cookie), 'logout', now);
         if (revoked) await recordEvent(ctx, revoked.userId, 'logout', requestMeta(request), { session_id: revoked.sessionId });
       }

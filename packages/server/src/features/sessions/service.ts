@@ -10,6 +10,8 @@ export interface IssuedTokens {
   expires_in: number;
   refresh_token: string;
   session_id: string;
+  /** The session's absolute end (epoch ms): the refresh cookie's lifetime. */
+  session_expires_at: number;
 }
 
 async function accessTokenFor(ctx: LatchkeyContext, user: UserRecord, sessionId: string): Promise<string> {
@@ -41,6 +43,7 @@ export async function startSession(ctx: LatchkeyContext, user: UserRecord, meta:
     expires_in: ctx.tokens.expiresIn,
     refresh_token: refreshToken,
     session_id: session.id,
+    session_expires_at: session.expiresAt,
   };
 }
 
@@ -49,7 +52,9 @@ export async function startSession(ctx: LatchkeyContext, user: UserRecord, meta:
  * - a live token rotates: it is spent and a new one is issued;
  * - a token spent less than REFRESH_GRACE ago (a concurrent refresh from another tab) also
  *   gets a new token of the same session, so racing clients all stay logged in;
- * - a token spent longer ago is reuse: the whole session is revoked (REFRESH_TOKEN_REUSED).
+ * - a token spent REFRESH_GRACE ago or earlier is reuse: the whole session is revoked
+ *   (REFRESH_TOKEN_REUSED), logged at warn level and recorded as a security event.
+ * With REFRESH_GRACE=0 there is no window: any second use is reuse.
  */
 export async function refreshSession(
   ctx: LatchkeyContext,
@@ -73,9 +78,13 @@ export async function refreshSession(
         expires_in: ctx.tokens.expiresIn,
         refresh_token: newToken,
         session_id: result.session.id,
+        session_expires_at: result.session.expiresAt,
       });
     case 'reused':
-      ctx.log.warn({ event: 'refresh_token_reused', userId: result.userId, sessionId: result.sessionId }, 'refresh token reuse: session revoked');
+      ctx.log.warn(
+        { event: 'refresh_token_reused', userId: result.userId, sessionId: result.sessionId, ip: meta.ip },
+        'refresh token reuse: session revoked',
+      );
       await recordEvent(ctx, result.userId, 'refresh_token_reused', meta, { session_id: result.sessionId });
       return failure('REFRESH_TOKEN_REUSED', 'This refresh token was already used; the session has been ended.');
     case 'invalid':

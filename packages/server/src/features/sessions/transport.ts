@@ -7,19 +7,24 @@ import type { IssuedTokens } from './service.js';
 
 /** The HttpOnly cookie holding the refresh token in cookie mode (scoped to the auth routes). */
 export const REFRESH_COOKIE = 'lk_refresh';
-/** The script-readable double-submit cookie; its value must come back as X-CSRF-Token. */
+/** The double-submit cookie; its value must come back as X-CSRF-Token. */
 export const CSRF_COOKIE = 'lk_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** Cookie mode is asked for per request with `X-Auth-Mode: cookie`. */
+/** Our CSRF tokens are 32 random bytes in base64url: 43 characters. Anything else is not ours. */
+const CSRF_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/** Cookie mode is asked for per request with `X-Auth-Mode: cookie` (case-insensitive). */
 export function wantsCookieMode(request: FastifyRequest): boolean {
-  return request.headers['x-auth-mode'] === 'cookie';
+  const mode = request.headers['x-auth-mode'];
+  return typeof mode === 'string' && mode.trim().toLowerCase() === 'cookie';
 }
 
 function cookiePath(request: FastifyRequest): string {
   // The auth routes' own prefix: "/auth" standalone, "<prefix>/auth" when mounted.
   const url = request.routeOptions.url ?? '/auth';
-  return url.slice(0, url.indexOf('/auth') + '/auth'.length) || '/auth';
+  const at = url.indexOf('/auth');
+  return at < 0 ? '/auth' : url.slice(0, at + '/auth'.length);
 }
 
 function cookieOptions(ctx: LatchkeyContext, path: string, maxAgeSeconds: number, httpOnly: boolean) {
@@ -32,9 +37,30 @@ function cookieOptions(ctx: LatchkeyContext, path: string, maxAgeSeconds: number
   } as const;
 }
 
+/** The CSRF cookie's value when it has our shape, else null. */
+function csrfCookie(request: FastifyRequest): string | null {
+  const value = request.cookies[CSRF_COOKIE];
+  return value && CSRF_TOKEN_SHAPE.test(value) ? value : null;
+}
+
+/** Sets the script-readable CSRF cookie (Path=/ so that a same-origin page can read it). */
+function setCsrfCookie(ctx: LatchkeyContext, reply: FastifyReply, token: string, maxAgeSeconds: number): void {
+  void reply.setCookie(CSRF_COOKIE, token, cookieOptions(ctx, '/', maxAgeSeconds, false));
+}
+
+export interface SendTokensOptions {
+  /**
+   * Keep the caller's CSRF token instead of minting a new one. Refresh passes true when the
+   * request was CSRF-checked: concurrent tabs then keep one stable token (a new value per
+   * refresh would leave every tab but the last holding a stale one). Login always mints.
+   */
+  keepCsrf?: boolean;
+}
+
 /**
- * Answers login/refresh with a TokenResponse. In cookie mode the refresh token goes only into
- * the HttpOnly cookie and a fresh CSRF token into the double-submit cookie.
+ * Answers login/refresh with a TokenResponse (`Cache-Control: no-store`). In cookie mode the
+ * refresh token goes only into the HttpOnly cookie, and the CSRF token is both set as the
+ * double-submit cookie and returned as `csrf_token` (a cross-origin SDK cannot read the cookie).
  */
 export function sendTokens(
   ctx: LatchkeyContext,
@@ -42,6 +68,7 @@ export function sendTokens(
   reply: FastifyReply,
   tokens: IssuedTokens,
   cookieMode: boolean,
+  options: SendTokensOptions = {},
 ): FastifyReply {
   void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   const body: Record<string, unknown> = {
@@ -50,16 +77,29 @@ export function sendTokens(
     expires_in: tokens.expires_in,
   };
   if (cookieMode) {
-    const maxAge = Math.floor(ctx.config.sessionMaxAgeMs / 1000);
-    const path = cookiePath(request);
-    void reply.setCookie(REFRESH_COOKIE, tokens.refresh_token, cookieOptions(ctx, path, maxAge, true));
-    void reply.setCookie(CSRF_COOKIE, newOpaqueToken(), cookieOptions(ctx, '/', maxAge, false));
+    // The cookie lives exactly as long as the session can (its absolute end); never longer.
+    const maxAge = Math.max(0, Math.floor((tokens.session_expires_at - ctx.clock()) / 1000));
+    void reply.setCookie(REFRESH_COOKIE, tokens.refresh_token, cookieOptions(ctx, cookiePath(request), maxAge, true));
+    const csrf = (options.keepCsrf ? csrfCookie(request) : null) ?? newOpaqueToken();
+    setCsrfCookie(ctx, reply, csrf, maxAge);
+    body.csrf_token = csrf;
   } else {
     body.refresh_token = tokens.refresh_token;
   }
   return reply.code(200).send(body);
 }
 
+/**
+ * The CSRF token for GET /auth/csrf: the current cookie's value (so that open tabs stay valid),
+ * or a new one when there is none. Sets the cookie either way.
+ */
+export function issueCsrfToken(ctx: LatchkeyContext, reply: FastifyReply, request: FastifyRequest): string {
+  const token = csrfCookie(request) ?? newOpaqueToken();
+  setCsrfCookie(ctx, reply, token, Math.floor(ctx.config.sessionMaxAgeMs / 1000));
+  return token;
+}
+
+/** Expires both cookies (same name, path and attributes as when they were set). */
 export function clearAuthCookies(ctx: LatchkeyContext, request: FastifyRequest, reply: FastifyReply): void {
   void reply.clearCookie(REFRESH_COOKIE, cookieOptions(ctx, cookiePath(request), 0, true));
   void reply.clearCookie(CSRF_COOKIE, cookieOptions(ctx, '/', 0, false));
@@ -72,18 +112,46 @@ export function refreshCookie(request: FastifyRequest): string | null {
 }
 
 /**
- * Double-submit check for requests authenticated by cookie: the X-CSRF-Token header must equal
- * the CSRF cookie. A cross-site page can make the browser send the cookie but can neither read
- * it nor set a custom header without a CORS preflight we refuse.
+ * True when the request's Origin (if the browser sent one) is this server's own origin, the
+ * ISSUER's, or one of CORS_ORIGINS. A request without Origin (curl, older browsers on
+ * same-origin GET-like flows) is left to the token check alone.
  */
-export function assertCsrf(request: FastifyRequest): void {
+function originAllowed(ctx: LatchkeyContext, request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (ctx.config.corsOrigins.includes(origin)) return true;
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return false; // "null" (sandboxed frames, opaque redirects) and garbage
+  }
+  if (parsed.origin === new URL(ctx.config.issuer).origin) return true;
+  return parsed.host === request.host;
+}
+
+const csrfFailed = (detail: string) => new AppError('CSRF_FAILED', { detail });
+
+/**
+ * CSRF proof for requests authenticated by the refresh cookie (refresh, logout):
+ * 1. the X-CSRF-Token header must equal the lk_csrf cookie (double submit). A cross-site page
+ *    can make the browser send the cookies but can neither read them nor add a custom header
+ *    without a CORS preflight, which only CORS_ORIGINS pass;
+ * 2. a browser-sent Origin, when present, must be ours, ISSUER's or in CORS_ORIGINS. This also
+ *    stops a sibling subdomain that planted its own lk_csrf cookie (cookie tossing).
+ */
+export function assertCsrf(ctx: LatchkeyContext, request: FastifyRequest): void {
   const header = request.headers[CSRF_HEADER];
-  const cookie = request.cookies[CSRF_COOKIE];
-  if (typeof header !== 'string' || !cookie || header.length !== cookie.length) {
-    throw new AppError('CSRF_FAILED', { detail: 'Send the lk_csrf cookie value in the X-CSRF-Token header.' });
+  const cookie = csrfCookie(request);
+  // Shape first: both are then 43 ASCII bytes, which timingSafeEqual needs (equal lengths).
+  if (typeof header !== 'string' || !CSRF_TOKEN_SHAPE.test(header) || !cookie) {
+    throw csrfFailed('Send the lk_csrf cookie value (or the csrf_token from login/refresh, GET /auth/csrf) in X-CSRF-Token.');
   }
   // Constant-time: the token is a secret a timing oracle must not reveal byte by byte.
   if (!timingSafeEqual(Buffer.from(header), Buffer.from(cookie))) {
-    throw new AppError('CSRF_FAILED', { detail: 'Send the lk_csrf cookie value in the X-CSRF-Token header.' });
+    throw csrfFailed('Send the lk_csrf cookie value (or the csrf_token from login/refresh, GET /auth/csrf) in X-CSRF-Token.');
+  }
+  if (!originAllowed(ctx, request)) {
+    throw csrfFailed('This Origin may not use the refresh cookie; add it to CORS_ORIGINS.');
   }
 }
