@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
 
@@ -124,6 +125,30 @@ function readEnum<T extends string>(env: Env, variable: string, allowed: readonl
   const hit = allowed.find((a) => a.toLowerCase() === raw.trim().toLowerCase());
   if (!hit) throw new ConfigError(variable, `expected one of ${allowed.join(', ')}, got "${raw}"`);
   return hit;
+}
+
+/** The proxy-addr names Fastify's trustProxy understands besides addresses and CIDRs. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY entries: an IP, IP/prefix, IP/netmask or a proxy-addr name. Checked here so that
+ * a typo stops start-up naming the variable instead of crashing inside Fastify.
+ */
+function readTrustProxy(env: Env): string[] {
+  const entries = readList(env, 'TRUST_PROXY');
+  for (const entry of entries) {
+    if (PROXY_NAMES.has(entry)) continue;
+    const [address = '', range, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const validRange =
+      range === undefined ||
+      (/^\d{1,3}$/.test(range) && Number(range) <= (family === 4 ? 32 : 128)) ||
+      (family === 4 && isIP(range) === 4);
+    if (family === 0 || rest.length > 0 || !validRange) {
+      throw new ConfigError('TRUST_PROXY', `expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal), got "${entry}"`);
+    }
+  }
+  return entries;
 }
 
 function readList(env: Env, variable: string): string[] {
@@ -292,7 +317,7 @@ export function loadConfig(env: Env): Config {
     cookieSecure,
     cookieSameSite,
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    trustProxy: readList(env, 'TRUST_PROXY'),
+    trustProxy: readTrustProxy(env),
     hashConcurrency: readInt(env, 'HASH_CONCURRENCY', cores, 1, 64),
     hashQueueMax: readInt(env, 'HASH_QUEUE_MAX', 64, 0, 10_000),
     argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, 1_048_576),
