@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CSRF_FAILED: { status: 403, title: 'CSRF check failed' },
   CORS_ORIGIN_DENIED: { status: 403, title: 'Origin not allowed' },
   NOT_FOUND: { status: 404, title: 'Not found' },
+  LAST_ADMIN: { status: 409, title: 'Last admin' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   PASSWORD_UNCHANGED: { status: 422, title: 'New password must differ' },
   TOKEN_INVALID: { status: 400, title: 'Invalid or expired token' },

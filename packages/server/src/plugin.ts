@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { LatchkeyContext } from './context.js';
+import { adminRoutes } from './features/admin/routes.js';
 import { authRoutes } from './features/auth/routes.js';
 import { eventRoutes } from './features/events/routes.js';
 import { healthRoutes } from './features/health/routes.js';
@@ -137,6 +138,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       await scope.register(authRoutes, routeOpts);
       await scope.register(sessionRoutes, routeOpts);
       await scope.register(eventRoutes, routeOpts);
+      await scope.register(adminRoutes, routeOpts);
       await scope.register(wellKnownRoutes, routeOpts);
       await scope.register(healthRoutes, routeOpts);
     },

@@ -11,7 +11,11 @@ export type SecurityEventType =
   | 'logout'
   | 'logout_all'
   | 'password_changed'
-  | 'session_revoked';
+  | 'session_revoked'
+  | 'admin_user_created'
+  | 'admin_user_updated'
+  | 'admin_user_deleted'
+  | 'admin_sessions_revoked';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row
