@@ -10,6 +10,8 @@ export interface Argon2Params {
 
 /** @node-rs/argon2's `Algorithm.Argon2id` (a const enum, which isolated modules cannot import). */
 const ARGON2ID = 2;
+/** @node-rs/argon2's `Version.V0x13` (v=19), as `parseOptions` reports it. */
+const ARGON2_VERSION_19 = 1;
 
 const BCRYPT = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 const ARGON2 = /^\$argon2(id|i|d)\$/;
@@ -80,13 +82,29 @@ export class PasswordHasher {
     await this.verify(await this.dummyHash, password);
   }
 
+  /**
+   * Computes the throw-away hash ahead of time (called at start-up), so that even the first
+   * unknown-email login costs one verification, not a hash plus a verification.
+   */
+  async prepare(): Promise<void> {
+    this.dummyHash ??= this.hash('latchkey-timing-equaliser');
+    await this.dummyHash;
+  }
+
+  /**
+   * True unless the hash is argon2id v=19 with exactly the configured parameters. Every other
+   * hash (bcrypt, argon2i/d, version 0x10, or another system's parameters, weaker or stronger)
+   * is re-hashed at the next login, so the store converges on one known profile and a change
+   * of ARGON2_* takes effect user by user.
+   */
   needsRehash(stored: string): boolean {
     if (!stored.startsWith('$argon2id$')) return true;
     try {
       const o = parseOptions(stored);
       return (
-        o.memoryCost < this.params.memoryKib ||
-        o.timeCost < this.params.timeCost ||
+        o.version !== ARGON2_VERSION_19 ||
+        o.memoryCost !== this.params.memoryKib ||
+        o.timeCost !== this.params.timeCost ||
         o.parallelism !== this.params.parallelism
       );
     } catch {
