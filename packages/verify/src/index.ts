@@ -1,1 +1,12 @@
-export {};
+export {
+  Verifier,
+  createVerifier,
+  verifyAccessToken,
+  type VerifierOptions,
+  type SharedVerifierOptions,
+  type VerifierStats,
+} from './verifier.js';
+export type { AccessTokenClaims } from './claims.js';
+export { VerifyError, InvalidTokenError, JwksUnavailableError, type VerifyErrorCode } from './errors.js';
+export { SUPPORTED_ALGORITHMS, type SupportedAlgorithm } from './jwks-cache.js';
+export { bearerToken } from './http.js';

@@ -1,0 +1,97 @@
+import type { AccessTokenClaims } from './claims.js';
+import { JwksUnavailableError } from './errors.js';
+
+/**
+ * The token of an `Authorization: Bearer <token>` header, or null. The scheme is
+ * case-insensitive (RFC 7235); a token in the URL or the body is never read (RFC 6750 §5.3).
+ */
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined || header.length < 8) return null;
+  // Fast path for the usual spelling: one slice, no case folding.
+  if (!header.startsWith('Bearer ') && header.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+  let start = 7;
+  while (start < header.length && header.charCodeAt(start) === 32) start++;
+  if (start === header.length) return null;
+  return start === 7 ? header.slice(7) : header.slice(start);
+}
+
+/** Does `claims` carry every one of `roles`? */
+export function hasRoles(claims: AccessTokenClaims, roles: readonly string[]): boolean {
+  for (let i = 0; i < roles.length; i++) if (!claims.roles.includes(roles[i]!)) return false;
+  return true;
+}
+
+/** One refusal, fully rendered once at start-up so that sending it allocates nothing. */
+export interface Refusal {
+  readonly status: 401 | 403 | 503;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+function quote(value: string): string {
+  return value.replace(/["\\]/g, '');
+}
+
+function problem(status: number, code: string, title: string, detail: string): string {
+  // The same problem+json shape (and type URNs) as the Latchkey server's own errors.
+  return JSON.stringify({ type: `urn:latchkey:error:${code.toLowerCase()}`, title, status, detail, code });
+}
+
+function refusal(status: Refusal['status'], challenge: string | null, body: string, extra: Record<string, string> = {}): Refusal {
+  const headers: Record<string, string> = {
+    'content-type': 'application/problem+json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...extra,
+  };
+  if (challenge !== null) headers['www-authenticate'] = challenge;
+  return Object.freeze({ status, headers: Object.freeze(headers), body });
+}
+
+/** The answers of the HTTP helpers, with RFC 6750 challenges. */
+export interface Refusals {
+  /** No bearer token: 401, challenge without an error code (RFC 6750 §3.1). */
+  missing: Refusal;
+  /** Token refused: 401, error="invalid_token". */
+  invalid: Refusal;
+  /** Key unknown and JWKS unreachable: 503 with Retry-After. */
+  unavailable: Refusal;
+  /** Valid token without the roles the route requires: 403, error="insufficient_scope". */
+  forbidden(roles: readonly string[]): Refusal;
+}
+
+export function buildRefusals(realm: string | undefined, retryAfterSeconds: number): Refusals {
+  const base = realm === undefined ? 'Bearer' : `Bearer realm="${quote(realm)}"`;
+  const withError = (error: string, description: string) =>
+    `${base}${realm === undefined ? ' ' : ', '}error="${error}", error_description="${description}"`;
+  return {
+    missing: refusal(
+      401,
+      base,
+      problem(401, 'UNAUTHORIZED', 'Authentication required', 'Send an access token as Authorization: Bearer <token>.'),
+    ),
+    invalid: refusal(
+      401,
+      withError('invalid_token', 'The access token is invalid or has expired'),
+      problem(401, 'INVALID_TOKEN', 'Invalid access token', 'The access token is invalid or has expired.'),
+    ),
+    unavailable: refusal(
+      503,
+      null,
+      problem(503, 'SERVICE_UNAVAILABLE', 'Service unavailable', 'The signing keys cannot be fetched; retry shortly.'),
+      { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    ),
+    forbidden(roles) {
+      const scope = roles.map(quote).join(' ');
+      return refusal(
+        403,
+        `${withError('insufficient_scope', 'The access token lacks a required role')}, scope="${scope}"`,
+        problem(403, 'FORBIDDEN', 'Forbidden', `This route requires the role(s): ${roles.join(', ')}.`),
+      );
+    },
+  };
+}
+
+/** Which refusal an error from `Verifier.verify` calls for. */
+export function refusalFor(refusals: Refusals, err: unknown): Refusal {
+  return err instanceof JwksUnavailableError ? refusals.unavailable : refusals.invalid;
+}
