@@ -9,5 +9,7 @@ export default defineConfig({
     // Two cores: argon2id hashing dominates; more workers only add contention.
     maxWorkers: 2,
     minWorkers: 1,
+    // One throwaway PostgreSQL cluster and Redis server for the whole run: inject('postgresUrl').
+    globalSetup: ['packages/server/test/global-setup.ts'],
   },
 });
