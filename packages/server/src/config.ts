@@ -65,6 +65,8 @@ export interface Config {
   readonly loginBackoffMaxMs: number;
   readonly loginFailureWindowMs: number;
   readonly eventsRetentionMs: number;
+  readonly metricsToken: string | null;
+  readonly metricsPort: number | null;
 }
 
 /** Thrown when a setting is invalid; the message names the variable. */
@@ -343,7 +345,12 @@ export function loadConfig(env: Env): Config {
     loginBackoffMaxMs: readDuration(env, 'LOGIN_BACKOFF_MAX', '15m', 1000, 86_400_000),
     loginFailureWindowMs: readDuration(env, 'LOGIN_FAILURE_WINDOW', '15m', 1000, 86_400_000),
     eventsRetentionMs: readDuration(env, 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
+    metricsToken: env.METRICS_TOKEN?.trim() || null,
+    metricsPort: env.METRICS_PORT ? readInt(env, 'METRICS_PORT', 0, 1, 65535) : null,
   };
+  if (config.metricsToken !== null && config.metricsToken.length < 16) {
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+  }
   if (config.rateLimitStore === 'redis' && !config.redisUrl) {
     throw new ConfigError('RATE_LIMIT_STORE', 'redis needs REDIS_URL');
   }

@@ -1,8 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import type { MailDispatcher } from './features/email/dispatcher.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import type { CounterStore } from './features/ratelimit/counters.js';
+import type { Metrics } from './features/metrics/registry.js';
 import type { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import type { Store } from './store/types.js';
 import type { AccessTokens } from './tokens/access-token.js';
@@ -17,9 +19,13 @@ export interface LatchkeyContext {
   readonly keys: KeyRing;
   readonly tokens: AccessTokens;
   readonly log: FastifyBaseLogger;
+  /** Background mail delivery (SMTP or the outbox directory), see docs/email.md. */
+  readonly mail: MailDispatcher;
   /** Rate-limit and backoff counters: memory, Redis or the database (RATE_LIMIT_STORE). */
   readonly counters: CounterStore;
   readonly backoff: LoginBackoff;
+  /** Prometheus metrics; served only when METRICS_TOKEN or METRICS_PORT is set. */
+  readonly metrics: Metrics;
 }
 
 /** Who made a request: recorded on sessions and security events. */

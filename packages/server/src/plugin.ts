@@ -9,10 +9,16 @@ import type { Config } from './config.js';
 import type { LatchkeyContext } from './context.js';
 import { adminRoutes } from './features/admin/routes.js';
 import { authRoutes } from './features/auth/routes.js';
+import { MailDispatcher } from './features/email/dispatcher.js';
+import { createMailer, type Mailer } from './features/email/mailer.js';
+import { emailRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
 import { healthRoutes } from './features/health/routes.js';
 import { sessionRoutes } from './features/sessions/routes.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
+import { Metrics } from './features/metrics/registry.js';
+import { metricsRoutes } from './features/metrics/routes.js';
+import { startMetricsServer } from './features/metrics/server.js';
 import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } from './features/ratelimit/counters.js';
 import { rateLimitHook } from './features/ratelimit/limits.js';
 import { LoginBackoff } from './features/ratelimit/login-backoff.js';
@@ -31,6 +37,8 @@ export interface LatchkeyOptions {
   /** A store to use instead of opening `config.databaseUrl` (the caller then owns closing it). */
   store?: Store;
   clock?: Clock;
+  /** Where mail goes instead of SMTP_URL / the outbox, e.g. `new SmtpMailer(transport, from)`; closed with the app. */
+  mailer?: Mailer;
   /** Mount point of the routes, e.g. "/identity"; default none. */
   prefix?: string;
 }
@@ -66,9 +74,17 @@ export async function createContext(
     const keys = new KeyRing(store, config.jwtAlg, clock, config.accessTokenTtlMs + config.jwtLeewayMs);
     await keys.init(config.keyReloadIntervalMs);
     const tokens = new AccessTokens(config, keys, clock);
+    const mail = new MailDispatcher(options.mailer ?? createMailer(config), log, config.mailRetryDelaysMs);
+    if (!options.mailer && !config.smtpUrl) {
+      log.warn({ outbox: mail.mailer.description }, 'SMTP_URL is not set: mail is written to MAIL_OUTBOX_DIR instead of being sent');
+    }
     const counters = await openCounters(config, store, clock);
     const backoff = new LoginBackoff(config, counters, clock);
-    return { ctx: { config, clock, store, hasher, keys, tokens, log, counters, backoff }, ownsStore };
+    const metrics = new Metrics({
+      hashQueue: () => ({ depth: hasher.queue.depth, active: hasher.queue.active }),
+      pool: () => store.poolStats?.() ?? null,
+    });
+    return { ctx: { config, clock, store, hasher, keys, tokens, log, mail, counters, backoff, metrics }, ownsStore };
   } catch (err) {
     if (ownsStore) await store.close();
     throw err;
@@ -116,10 +132,22 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
     request.auth = await authenticate(ctx, request);
   } as preHandlerAsyncHookHandler);
 
+  let metricsServer: import('node:http').Server | undefined;
+  if (ctx.config.metricsPort !== null) {
+    const port = ctx.config.metricsPort;
+    app.addHook('onListen', async () => {
+      metricsServer = await startMetricsServer(ctx, port, ctx.config.host);
+      ctx.log.info({ port }, 'metrics listening');
+    });
+  }
+
   app.addHook('onClose', async () => {
+    metricsServer?.close();
     clearInterval(purge);
     ctx.keys.stop();
     await ctx.counters.close();
+    // Before the store closes: a message being prepared may still write its token.
+    await ctx.mail.close();
     if (ownsStore) await ctx.store.close();
   });
 
@@ -130,15 +158,24 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       scope.setValidatorCompiler(validatorCompiler());
       if (!scope.hasRequestDecorator('cookies')) await scope.register(fastifyCookie);
       if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(fastifyFormbody);
-      scope.addHook('onRequest', rateLimitHook(ctx.config, ctx.counters, ctx.clock, prefix));
+      scope.addHook('onRequest', rateLimitHook(ctx.config, ctx.counters, ctx.clock, prefix, ctx.metrics));
+      if (ctx.config.metricsToken !== null || ctx.config.metricsPort !== null) {
+        scope.addHook('onResponse', async (request, reply) => {
+          const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+          ctx.metrics.httpRequests.inc(labels);
+          ctx.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+        });
+      }
       scope.addHook('onRoute', (route) => {
         route.bodyLimit ??= ctx.config.bodyLimitBytes;
       });
       const routeOpts = { ctx, mountPrefix: prefix };
       await scope.register(authRoutes, routeOpts);
       await scope.register(sessionRoutes, routeOpts);
+      await scope.register(emailRoutes, routeOpts);
       await scope.register(eventRoutes, routeOpts);
       await scope.register(adminRoutes, routeOpts);
+      await scope.register(metricsRoutes, routeOpts);
       await scope.register(wellKnownRoutes, routeOpts);
       await scope.register(healthRoutes, routeOpts);
     },

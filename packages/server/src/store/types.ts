@@ -162,6 +162,8 @@ export interface Store {
   /** Cheap round-trip used by /health/ready. Throws when the database is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Connection-pool figures for /metrics; adapters without a pool omit it. */
+  poolStats?(): { total: number; idle: number; waiting: number } | null;
 
   // users
   /** Inserts a user. Returns null (and inserts nothing) when the email exists: race-safe. */

@@ -2,6 +2,7 @@ import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta 
 import { newId } from '../../lib/ids.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { UserRecord } from '../../store/types.js';
+import { refuseUnverifiedLogin, scheduleVerificationMail } from '../email/service.js';
 import { recordEvent } from '../events/service.js';
 import { startSession, type IssuedTokens } from '../sessions/service.js';
 
@@ -59,6 +60,8 @@ export async function register(ctx: LatchkeyContext, input: RegisterInput, meta:
   });
   if (!user) return failure('EMAIL_TAKEN', 'An account with this email already exists.');
   await recordEvent(ctx, user.id, 'register', meta);
+  // In the background, after the commit: the account exists whatever the mail server does.
+  scheduleVerificationMail(ctx, user);
   return success(user);
 }
 
@@ -99,9 +102,14 @@ export async function login(
 ): Promise<Outcome<{ user: UserRecord; tokens: IssuedTokens }>> {
   const key = normaliseEmail(email);
   const locked = await backoffCheck(ctx, key, meta);
-  if (locked > 0) return { ...failure('RATE_LIMITED', `Too many failed logins; retry in ${locked} s.`), retryAfter: locked };
+  if (locked > 0) {
+    ctx.metrics.logins.inc({ result: 'locked' });
+    ctx.metrics.rateLimited.inc({ bucket: 'backoff' });
+    return { ...failure('RATE_LIMITED', `Too many failed logins; retry in ${locked} s.`), retryAfter: locked };
+  }
   const checked = await checkCredentials(ctx, email, password);
   if (!checked.ok) {
+    ctx.metrics.logins.inc({ result: 'failed' });
     const known = await ctx.store.findUserByEmail(key);
     if (known) await recordEvent(ctx, known.id, 'login_failed', meta);
     const lock = await backoffFail(ctx, key, meta);
@@ -112,8 +120,13 @@ export async function login(
   }
   await ctx.backoff.succeed(key, meta.ip).catch(() => undefined);
   const user = checked.value;
-  if (user.disabled) return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
+  if (user.disabled) {
+    ctx.metrics.logins.inc({ result: 'disabled' });
+    return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
+  }
+  if (ctx.config.requireVerifiedEmail && !user.emailVerified) return refuseUnverifiedLogin(ctx, user);
   const tokens = await startSession(ctx, user, meta);
+  ctx.metrics.logins.inc({ result: 'succeeded' });
   await recordEvent(ctx, user.id, 'login_succeeded', meta, { session_id: tokens.session_id });
   return success({ user, tokens });
 }

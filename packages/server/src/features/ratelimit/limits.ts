@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.js';
 import type { Config, RateRule } from '../../config.js';
 import { AppError } from '../../errors.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { CounterStore } from './counters.js';
 
 export type RateBucket = 'login' | 'register' | 'refresh' | 'mail' | 'default';
@@ -34,7 +35,7 @@ function ruleFor(config: Config, bucket: RateBucket): RateRule {
  * When the counter backend fails the request is let through (fail open) and a warning logged:
  * an outage of Redis must not become an outage of login.
  */
-export function rateLimitHook(config: Config, counters: CounterStore, clock: Clock, mountPrefix: string) {
+export function rateLimitHook(config: Config, counters: CounterStore, clock: Clock, mountPrefix: string, metrics?: Metrics) {
   return async function rateLimit(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (!config.rateLimitEnabled || request.method === 'OPTIONS') return;
     const url = request.routeOptions.url;
@@ -55,6 +56,7 @@ export function rateLimitHook(config: Config, counters: CounterStore, clock: Clo
     void reply.header('ratelimit-remaining', String(Math.max(0, rule.limit - count)));
     void reply.header('ratelimit-reset', String(resetSeconds));
     if (count > rule.limit) {
+      metrics?.rateLimited.inc({ bucket });
       throw new AppError('RATE_LIMITED', {
         detail: `Too many requests; retry in ${Math.max(1, resetSeconds)} s.`,
         headers: { 'retry-after': String(Math.max(1, resetSeconds)) },

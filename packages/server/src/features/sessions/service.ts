@@ -69,6 +69,8 @@ export async function refreshSession(
     graceMs: ctx.config.refreshGraceMs,
     idleTimeoutMs: ctx.config.sessionIdleTimeoutMs,
   });
+  ctx.metrics.refreshes.inc({ result: result.kind });
+  if (result.kind === 'reused') ctx.metrics.reuseDetections.inc();
   switch (result.kind) {
     case 'rotated':
     case 'grace':

@@ -1,0 +1,34 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { LatchkeyContext } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { bearerToken } from '../../http/auth-guard.js';
+
+/** Constant-time comparison of the scrape token: it is a secret. */
+function tokenMatches(sent: string | null, expected: string): boolean {
+  if (!sent) return false;
+  const a = Buffer.from(sent);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function sendMetrics(ctx: LatchkeyContext, reply: FastifyReply): Promise<FastifyReply> {
+  const text = await ctx.metrics.registry.metrics();
+  return reply.header('cache-control', 'no-store').type(ctx.metrics.registry.contentType).send(text);
+}
+
+/**
+ * GET /metrics on the main port, only when METRICS_TOKEN is set, and only with
+ * `Authorization: Bearer <METRICS_TOKEN>`. (METRICS_PORT serves it on a separate listener instead.)
+ */
+export async function metricsRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+  const { ctx } = opts;
+  const token = ctx.config.metricsToken;
+  if (!token) return;
+  app.get('/metrics', { schema: { hide: true } }, async (request: FastifyRequest, reply) => {
+    if (!tokenMatches(bearerToken(request), token)) {
+      throw new AppError('UNAUTHORIZED', { detail: 'Send Authorization: Bearer <METRICS_TOKEN>.' });
+    }
+    return sendMetrics(ctx, reply);
+  });
+}
