@@ -127,7 +127,13 @@ function originAllowed(ctx: LatchkeyContext, request: FastifyRequest): boolean {
     return false; // "null" (sandboxed frames, opaque redirects) and garbage
   }
   if (parsed.origin === new URL(ctx.config.issuer).origin) return true;
-  return parsed.host === request.host;
+  // Same origin: the Host the request was sent to, read with the Origin's scheme so that a
+  // default port (":80" in Host, absent from Origin) compares equal.
+  try {
+    return new URL(`${parsed.protocol}//${request.host}`).host === parsed.host;
+  } catch {
+    return false;
+  }
 }
 
 const csrfFailed = (detail: string) => new AppError('CSRF_FAILED', { detail });
