@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { LatchkeyContext } from './context.js';
+import { AppError } from './errors.js';
 import { adminRoutes } from './features/admin/routes.js';
 import { authRoutes } from './features/auth/routes.js';
 import { MailDispatcher } from './features/email/dispatcher.js';
@@ -71,6 +72,8 @@ export async function createContext(
       config.hashConcurrency,
       config.hashQueueMax,
     );
+    // The unknown-email dummy hash is built now, so that even the first such login costs one verification.
+    await hasher.prepare();
     const keys = new KeyRing(store, config.jwtAlg, clock, config.accessTokenTtlMs + config.jwtLeewayMs);
     await keys.init(config.keyReloadIntervalMs);
     const tokens = new AccessTokens(config, keys, clock);
@@ -158,6 +161,15 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       scope.setValidatorCompiler(validatorCompiler());
       if (!scope.hasRequestDecorator('cookies')) await scope.register(fastifyCookie);
       if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(fastifyFormbody);
+      // Latchkey speaks JSON; the OAuth2 endpoints (login, refresh) also take the form encoding.
+      // Any other body is 415 UNSUPPORTED_MEDIA_TYPE, not a confusing 422 (this scope only).
+      if (scope.hasContentTypeParser('text/plain')) scope.removeContentTypeParser('text/plain');
+      scope.addHook('preValidation', async (request) => {
+        const type = request.headers['content-type'];
+        if (type?.startsWith('application/x-www-form-urlencoded') && request.routeOptions.config.oauth !== true) {
+          throw new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: 'Send application/json.' });
+        }
+      });
       scope.addHook('onRequest', rateLimitHook(ctx.config, ctx.counters, ctx.clock, prefix, ctx.metrics));
       if (ctx.config.metricsToken !== null || ctx.config.metricsPort !== null) {
         scope.addHook('onResponse', async (request, reply) => {

@@ -65,6 +65,11 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
         },
         response: { 201: userEnvelopeSchema, ...problems(409, 413, 415, 422, 429, 503) },
       },
+      // Emails are trimmed before the format check, so " ada@example.com " registers as login accepts it.
+      preValidation: async (request) => {
+        const body = request.body as { email?: unknown } | null;
+        if (body && typeof body === 'object' && typeof body.email === 'string') body.email = body.email.trim();
+      },
     },
     async (request, reply) => {
       const user = unwrap(await register(ctx, request.body, requestMeta(request)));
