@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
 import { normaliseEmail } from './features/auth/service.js';
+import { runUsersExport, runUsersImport } from './features/import/command.js';
 import { newId } from './lib/ids.js';
 import { PasswordHasher } from './passwords/hasher.js';
 import { checkPasswordPolicy } from './passwords/policy.js';
@@ -20,6 +21,10 @@ Commands:
   keys list                   list signing keys (never the private parts)
   users create-admin --email E [--name N]
                               create an admin (password from LATCHKEY_ADMIN_PASSWORD or a prompt)
+  users import FILE --format mongo|sql|kv|jsonl [--dry-run] [--on-conflict skip|update]
+                              bring users over with their password hashes (docs/import.md)
+  users export --format jsonl [--output FILE]
+                              every user with hash and metadata, one JSON object per line
   help                        this text
 `;
 
@@ -169,7 +174,9 @@ export async function main(argv: string[]): Promise<number> {
         return await keys(config, sub);
       case 'users':
         if (sub === 'create-admin') return await createAdmin(config, rest);
-        return fail('usage: latchkey users create-admin --email EMAIL');
+        if (sub === 'import') return await runUsersImport(config, rest);
+        if (sub === 'export') return await runUsersExport(config, rest);
+        return fail('usage: latchkey users create-admin|import|export ...');
       default:
         return fail(`unknown command "${command}"\n${USAGE}`);
     }
