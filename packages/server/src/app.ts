@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import type { Mailer } from './features/email/mailer.js';
 import type { Duplex } from 'node:stream';
 import { AppError, toProblem } from './errors.js';
 import { errorHandler, sendProblem } from './http/error-handler.js';
@@ -15,6 +16,8 @@ import type { Store } from './store/types.js';
 export interface AppDeps {
   store?: Store;
   clock?: Clock;
+  /** Where mail goes instead of SMTP_URL / the outbox (tests pass a real nodemailer transport). */
+  mailer?: Mailer;
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
@@ -155,7 +158,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     });
   }
 
-  await app.register(latchkey, { config, store: deps.store, clock: deps.clock });
+  await app.register(latchkey, { config, store: deps.store, clock: deps.clock, mailer: deps.mailer });
 
   if (config.docsEnabled) {
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   INVALID_CREDENTIALS: { status: 400, title: 'Invalid email or password' },
   UNSUPPORTED_GRANT_TYPE: { status: 400, title: 'Unsupported grant type' },
   EMAIL_TAKEN: { status: 409, title: 'Email already registered' },
+  EMAIL_ALREADY_VERIFIED: { status: 409, title: 'Email already verified' },
   UNAUTHORIZED: { status: 401, title: 'Authentication required' },
   INVALID_TOKEN: { status: 401, title: 'Invalid access token' },
   INVALID_REFRESH_TOKEN: { status: 401, title: 'Invalid refresh token' },

@@ -50,6 +50,8 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { cl
     DATABASE_URL: `sqlite:${join(dir, 'latchkey.db')}`,
     ISSUER: 'http://latchkey.test',
     LOG_LEVEL: 'info',
+    // No SMTP in tests unless one sets SMTP_URL: mail goes to the temp directory, not ./data/outbox.
+    MAIL_OUTBOX_DIR: join(dir, 'outbox'),
     // Tests log in far more often than a person; the rate-limit tests turn this back on.
     RATE_LIMIT_ENABLED: 'false',
     ...env,

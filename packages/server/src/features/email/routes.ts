@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify';
+import type { LatchkeyContext, Outcome } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { authenticate, requestMeta } from '../../http/auth-guard.js';
+import { unwrap } from '../../http/error-handler.js';
+import { bearerSecurity, emailProperty, passwordProperty, problems, userEnvelopeSchema } from '../../http/schemas.js';
+import { publicUser } from '../auth/service.js';
+import { forgotPassword, requestVerificationMail, resetPassword, verifyEmail, type Throttled } from './service.js';
+
+/** A token from a mailed link: opaque, 43 base64url characters when Latchkey made it. */
+const tokenProperty = { type: 'string', minLength: 1, maxLength: 512, description: 'The `token` parameter of the mailed link' } as const;
+
+const accepted = (description: string) => ({ type: 'null', description });
+
+/** 429 with Retry-After for a throttled mail request; otherwise the usual unwrap. */
+function unwrapMailRequest(outcome: Outcome<void> | Throttled): void {
+  if (!outcome.ok && outcome.code === 'RATE_LIMITED' && 'retryAfterSeconds' in outcome) {
+    throw new AppError('RATE_LIMITED', {
+      detail: `A mail was sent recently; retry in ${outcome.retryAfterSeconds} s.`,
+      headers: { 'retry-after': String(outcome.retryAfterSeconds) },
+    });
+  }
+  unwrap(outcome as Outcome<void>);
+}
+
+/** Email verification and password reset by mailed single-use links (docs/email.md). */
+export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+  const { ctx } = opts;
+
+  app.post(
+    '/auth/email/verify-request',
+    {
+      schema: {
+        tags: ['email'],
+        summary: 'Mail a new verification link to the signed-in user',
+        description:
+          'Sends a fresh single-use link (the previous one stops working), valid VERIFY_EMAIL_TTL. ' +
+          'At most one per user per minute (429 with Retry-After). The mail is sent in the background after the answer.',
+        security: bearerSecurity,
+        response: { 202: accepted('Accepted: the mail is on its way'), ...problems(401, 409, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const auth = await authenticate(ctx, request);
+      unwrapMailRequest(await requestVerificationMail(ctx, auth.user));
+      return reply.code(202).send();
+    },
+  );
+
+  app.post<{ Body: { token: string } }>(
+    '/auth/email/verify',
+    {
+      schema: {
+        tags: ['email'],
+        summary: 'Confirm an email address with the token of the mailed link',
+        description: 'No access token needed: the link may be opened on another device. Access tokens issued from now on carry `email_verified: true`.',
+        body: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: tokenProperty } },
+        response: { 200: userEnvelopeSchema, ...problems(400, 413, 415, 422, 503) },
+      },
+    },
+    async (request) => {
+      const user = unwrap(await verifyEmail(ctx, request.body.token, requestMeta(request)));
+      return { user: publicUser(user) };
+    },
+  );
+
+  app.post<{ Body: { email: string } }>(
+    '/auth/password/forgot',
+    {
+      schema: {
+        tags: ['email'],
+        summary: 'Mail a password-reset link',
+        description:
+          'Always 202, whether or not an account has this address, answered before the account is looked up. ' +
+          'At most 3 requests per address per 15 minutes (429 with Retry-After, for every address alike).',
+        body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: emailProperty } },
+        response: { 202: accepted('Accepted: a mail is sent if an active account has this address'), ...problems(413, 415, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      unwrapMailRequest(await forgotPassword(ctx, request.body.email, requestMeta(request)));
+      return reply.code(202).send();
+    },
+  );
+
+  app.post<{ Body: { token: string; new_password: string } }>(
+    '/auth/password/reset',
+    {
+      schema: {
+        tags: ['email'],
+        summary: 'Set a new password with the token of the mailed link',
+        description: 'Every session of the account is revoked; the address counts as verified from now on.',
+        body: {
+          type: 'object',
+          required: ['token', 'new_password'],
+          additionalProperties: false,
+          properties: { token: tokenProperty, new_password: passwordProperty },
+        },
+        response: { 204: accepted('Password changed; every session revoked'), ...problems(400, 413, 415, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      unwrap(await resetPassword(ctx, request.body.token, request.body.new_password, requestMeta(request)));
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,166 @@
+import { failure, success, type Failure, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
+import { hashToken, newOpaqueToken } from '../../lib/ids.js';
+import { checkPasswordPolicy } from '../../passwords/policy.js';
+import type { OneTimeTokenPurpose, UserRecord } from '../../store/types.js';
+import { recordEvent } from '../events/service.js';
+import { passwordResetMail, verificationMail, type MailBrand } from './templates.js';
+
+/** One verification mail per user per minute, whether asked for or triggered by a refused login. */
+export const VERIFY_MAIL_COOLDOWN_MS = 60_000;
+/** At most this many reset mails per address per window: an inbox cannot be flooded. */
+export const RESET_MAIL_LIMIT = 3;
+export const RESET_MAIL_WINDOW_MS = 15 * 60_000;
+
+/** Web-app paths the mailed links point to, below APP_URL; the token is the `token` query parameter. */
+export const VERIFY_EMAIL_PATH = 'verify-email';
+export const RESET_PASSWORD_PATH = 'reset-password';
+
+/** A refusal to send more mail for now; the route answers 429 with Retry-After. */
+export interface Throttled {
+  ok: false;
+  code: 'RATE_LIMITED';
+  retryAfterSeconds: number;
+}
+
+function brand(ctx: LatchkeyContext): MailBrand {
+  return { productName: ctx.config.productName, appUrl: ctx.config.appUrl };
+}
+
+function linkTo(ctx: LatchkeyContext, path: string, token: string): string {
+  const url = new URL(path, ctx.config.appUrl + '/');
+  url.searchParams.set('token', token);
+  return url.toString();
+}
+
+/** Counts one mail against `key`; returns the seconds to wait when over `limit`, else 0. */
+async function throttle(ctx: LatchkeyContext, key: string, limit: number, windowMs: number): Promise<number> {
+  const now = ctx.clock();
+  const counter = await ctx.store.hitRateCounter(key, now, windowMs);
+  return counter.count > limit ? Math.max(1, Math.ceil((counter.resetAt - now) / 1000)) : 0;
+}
+
+/** Stores a new single-use token (its hash only), replacing any earlier one of the same purpose. */
+async function storeToken(ctx: LatchkeyContext, userId: string, purpose: OneTimeTokenPurpose, tokenHash: string, ttlMs: number): Promise<void> {
+  const now = ctx.clock();
+  await ctx.store.deleteOneTimeTokens(userId, purpose);
+  // Only the hash is stored: a copy of the database cannot be used to verify or reset.
+  await ctx.store.createOneTimeToken({ tokenHash, userId, purpose, createdAt: now, expiresAt: now + ttlMs });
+}
+
+/**
+ * Mails a fresh verification link in the background (after the caller's commit). Never throws:
+ * a failure to build or deliver it is logged, and the user can ask again.
+ */
+export function scheduleVerificationMail(ctx: LatchkeyContext, user: UserRecord): void {
+  ctx.mail.dispatch('verify_email', async () => {
+    const token = newOpaqueToken();
+    await storeToken(ctx, user.id, 'verify_email', hashToken(token), ctx.config.verifyEmailTtlMs);
+    return verificationMail(brand(ctx), {
+      to: user.email,
+      name: user.name,
+      link: linkTo(ctx, VERIFY_EMAIL_PATH, token),
+      validForMs: ctx.config.verifyEmailTtlMs,
+    });
+  });
+}
+
+/** POST /auth/email/verify-request: another verification mail for the signed-in user. */
+export async function requestVerificationMail(ctx: LatchkeyContext, user: UserRecord): Promise<Outcome<void> | Throttled> {
+  if (user.emailVerified) return failure('EMAIL_ALREADY_VERIFIED', 'This email address is already verified.');
+  const wait = await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS);
+  if (wait > 0) return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: wait };
+  scheduleVerificationMail(ctx, user);
+  return success(undefined);
+}
+
+/**
+ * Login with the right password but an unverified address while REQUIRE_VERIFIED_EMAIL is on:
+ * refused, and a new link is mailed (at most once a minute) since the user cannot call
+ * verify-request without logging in.
+ */
+export async function refuseUnverifiedLogin(ctx: LatchkeyContext, user: UserRecord): Promise<Failure> {
+  try {
+    if ((await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS)) === 0) scheduleVerificationMail(ctx, user);
+  } catch (err) {
+    ctx.log.warn({ err: { message: (err as Error).message }, userId: user.id }, 'could not resend the verification mail');
+  }
+  return failure('EMAIL_NOT_VERIFIED', 'Confirm your email address first: a new link has been sent to it.');
+}
+
+/** POST /auth/email/verify: spends the token and marks the address verified. */
+export async function verifyEmail(ctx: LatchkeyContext, token: string, meta: RequestMeta): Promise<Outcome<UserRecord>> {
+  const now = ctx.clock();
+  const userId = await ctx.store.consumeOneTimeToken(hashToken(token), 'verify_email', now);
+  if (!userId) return failure('TOKEN_INVALID', 'This verification link is invalid, already used or expired.');
+  const user = await ctx.store.updateUser(userId, { emailVerified: true }, now);
+  if (!user) return failure('TOKEN_INVALID', 'This verification link is invalid, already used or expired.');
+  await recordEvent(ctx, user.id, 'email_verified', meta);
+  return success(user);
+}
+
+/**
+ * POST /auth/password/forgot. The caller is answered (202) before the account is even looked
+ * up, so neither the status nor the time of the answer depends on whether it exists; the
+ * background job then does the same work either way (a token, its hash, the rendered mail) and
+ * only stores and sends it for an active account. The per-address limit counts every address
+ * alike, existing or not.
+ */
+export async function forgotPassword(ctx: LatchkeyContext, emailInput: string, meta: RequestMeta): Promise<Outcome<void> | Throttled> {
+  const email = emailInput.trim().toLowerCase();
+  const wait = await throttle(ctx, `mail:reset:${hashToken(email)}`, RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS);
+  if (wait > 0) return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: wait };
+  ctx.mail.dispatch('reset_password', async () => {
+    const user = await ctx.store.findUserByEmail(email);
+    const active = user !== null && !user.disabled;
+    // The same work whether or not the account exists: a token, its hash, the rendered mail.
+    const token = newOpaqueToken();
+    const tokenHash = hashToken(token);
+    if (active) await storeToken(ctx, user.id, 'reset_password', tokenHash, ctx.config.resetTokenTtlMs);
+    const message = passwordResetMail(brand(ctx), {
+      to: user?.email ?? email,
+      name: user?.name ?? null,
+      link: linkTo(ctx, RESET_PASSWORD_PATH, token),
+      validForMs: ctx.config.resetTokenTtlMs,
+    });
+    if (!active) {
+      ctx.log.info({ mail: 'reset_password' }, 'password reset asked for an address with no active account: no mail sent');
+      return null;
+    }
+    await recordEvent(ctx, user.id, 'password_reset_requested', meta);
+    return message;
+  });
+  return success(undefined);
+}
+
+/**
+ * POST /auth/password/reset: spends the token, sets the new password and revokes every
+ * session. The new password is hashed before the token is spent, so that an overloaded hasher
+ * (503) leaves the link usable. A successful reset also marks the address verified: the user
+ * has just proved they read mail sent to it.
+ */
+export async function resetPassword(
+  ctx: LatchkeyContext,
+  token: string,
+  newPassword: string,
+  meta: RequestMeta,
+): Promise<Outcome<void>> {
+  const policy = checkPasswordPolicy('new_password', newPassword);
+  if (policy) return failure('VALIDATION_FAILED', 'The new password does not meet the policy.', [policy]);
+  const newHash = await ctx.hasher.hash(newPassword);
+  const now = ctx.clock();
+  const userId = await ctx.store.consumeOneTimeToken(hashToken(token), 'reset_password', now);
+  if (!userId) return failure('TOKEN_INVALID', 'This password-reset link is invalid, already used or expired.');
+  if (!(await ctx.store.setPasswordHash(userId, newHash, now))) {
+    return failure('TOKEN_INVALID', 'This password-reset link is invalid, already used or expired.');
+  }
+  const revoked = await ctx.store.revokeUserSessions(userId, 'password_reset', now);
+  // Any other reset link still in a mailbox dies with this one.
+  await ctx.store.deleteOneTimeTokens(userId, 'reset_password');
+  const user = await ctx.store.findUserById(userId);
+  if (user && !user.emailVerified) {
+    await ctx.store.updateUser(userId, { emailVerified: true }, now);
+    await ctx.store.deleteOneTimeTokens(userId, 'verify_email');
+  }
+  await recordEvent(ctx, userId, 'password_reset', meta, { sessions_revoked: revoked });
+  return success(undefined);
+}
