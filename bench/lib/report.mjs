@@ -1,0 +1,85 @@
+// The machine description and the Markdown report.
+import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
+
+export function describeMachine() {
+  const list = cpus();
+  return {
+    hostname: hostname(),
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    totalMemGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${release()}`,
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+const fmt = (x, digits = 0) =>
+  x === null || x === undefined || Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ms = (x) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x < 10 ? fmt(x, 2) : fmt(x, 1));
+const mb = (bytes) => (bytes ? fmt(bytes / 2 ** 20, 0) : '–');
+
+/** The results as Markdown: settings, the main table, targets, peers, start-up. */
+export function renderMarkdown(r) {
+  const m = r.machine;
+  const out = [];
+  out.push(`# Latchkey benchmark — ${r.startedAt}`);
+  out.push('');
+  out.push(
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.totalMemGiB} GiB, ${m.platform}, Node ${m.node}, host \`${m.hostname}\`. ` +
+      `Load average at start: ${m.loadavgAtStart.join(' / ')}.`,
+  );
+  out.push('');
+  out.push(
+    `Settings: ${r.settings.mode} run; ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per scenario; ` +
+      `${r.settings.connections} connections; load generator ${r.settings.generator} (one thread, so it takes up to one ` +
+      `of the ${m.cores} cores, on the same machine as the server); server LOG_LEVEL=${r.settings.logLevel}, ` +
+      `JWT_ALG=${r.settings.alg}, rate limits on with limits the load cannot reach. Everything ran one after the other.`,
+  );
+  out.push('');
+  out.push(
+    `Baseline (bare Fastify route returning \`{}\`, same Node): **${fmt(r.baseline.rps)} req/s** ` +
+      `(measured ${r.baseline.samples.map((s) => fmt(s.rps)).join(' and ')} at the start and the end of the run; ratios use the mean), ` +
+      `p50 ${ms(r.baseline.p50Ms)} ms, p99 ${ms(r.baseline.p99Ms)} ms.`,
+  );
+  out.push(
+    `Signing bound: ${m.cores} cores × ${fmt(r.limits.signaturesPerSecond)} ${r.limits.alg} signatures/s = ` +
+      `**${fmt(r.limits.signingBound)} /s**. Hash bound: ${m.cores} cores / ${fmt(r.limits.argon2Ms, 1)} ms per argon2id hash ` +
+      `(m=${r.limits.argon2Params.memoryKib}, t=${r.limits.argon2Params.timeCost}, p=${r.limits.argon2Params.parallelism}) = ` +
+      `**${fmt(r.limits.hashBound)} /s**.`,
+  );
+  out.push('');
+  out.push('| scenario | db | req/s | p50 ms | p99 ms | peak RSS MB | ratio | of | target | met |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---|---|---|');
+  for (const s of r.scenarios) {
+    out.push(
+      `| ${s.label} | ${s.db ?? ''} | ${fmt(s.rps)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${mb(s.peakRss)} | ` +
+        `${s.ratio === undefined ? '' : fmt(s.ratio, 2)} | ${s.ratioOf ?? ''} | ${s.target ?? ''} | ${s.met === undefined ? '' : s.met ? 'yes' : '**no**'} |`,
+    );
+  }
+  const withErrors = r.scenarios.filter((s) => s.errors > 0);
+  if (withErrors.length) {
+    out.push('');
+    out.push('Requests that failed (non-2xx, socket errors or timeouts): ' + withErrors.map((s) => `${s.label} ${s.db ?? ''}: ${s.errors}`).join('; ') + '.');
+  }
+  out.push('');
+  out.push('Targets:');
+  out.push('');
+  for (const t of r.targets) out.push(`- ${t.met ? 'met' : '**missed**'}: ${t.text}`);
+  out.push('');
+  if (r.startup.length) {
+    out.push('Start-up, from process spawn to the first 200 from /health/ready (5 ms polling):');
+    out.push('');
+    out.push('| db | database | runs | median ms | max ms | peak RSS MB |');
+    out.push('|---|---|---:|---:|---:|---:|');
+    for (const s of r.startup) out.push(`| ${s.db} | ${s.kind} | ${s.times.length} | ${fmt(s.medianMs)} | ${fmt(s.maxMs)} | ${mb(s.peakRss)} |`);
+    out.push('');
+  }
+  if (r.notes.length) {
+    out.push('Notes:');
+    out.push('');
+    for (const n of r.notes) out.push(`- ${n}`);
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,516 @@
+#!/usr/bin/env node
+// Latchkey's load benchmark: `npm run bench` (about 5 minutes) or `npm run bench:quick` (a smoke
+// run of about a minute). Starts everything itself on 127.0.0.1, one thing at a time, and prints
+// req/s, p50/p99 latency and peak RSS per scenario, each as a ratio to a baseline measured in the
+// same run (a bare Fastify route returning `{}`). Results go to bench/results/. See
+// docs/benchmarks.md for what each scenario means.
+//
+// Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,peers
+// (a comma list), --seconds=N, --warmup=N, --connections=N, --load-generator=wrk|autocannon,
+// --log-level=info, --no-peers, --cpu-prof (profiles of the server go to bench/results/profiles/),
+// --update-docs (replace the table in docs/benchmarks.md), --no-save.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultGenerator, runLoad } from './lib/load.mjs';
+import { findPgBin, startPostgres } from './lib/postgres.mjs';
+import { freePort, ROOT, startProcess, waitForHttp } from './lib/processes.mjs';
+import { describeMachine, renderMarkdown } from './lib/report.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    pg: { type: 'boolean', default: process.env.BENCH_PG === '1' },
+    only: { type: 'string' },
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    'load-generator': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    'no-peers': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    'update-docs': { type: 'boolean', default: false },
+    'no-save': { type: 'boolean', default: false },
+  },
+});
+
+const settings = {
+  mode: flags.quick ? 'quick' : 'full',
+  seconds: Number(flags.seconds ?? (flags.quick ? 3 : 10)),
+  warmupSeconds: Number(flags.warmup ?? (flags.quick ? 1 : 3)),
+  connections: Number(flags.connections),
+  generator: flags['load-generator'] ?? defaultGenerator(),
+  logLevel: flags['log-level'],
+  alg: 'RS256',
+  argon2: { memoryKib: 19456, timeCost: 2, parallelism: 1 },
+};
+const only = flags.only ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
+const wants = (key) => !only || only.has(key);
+const cores = availableParallelism();
+const SERVER_BIN = join(ROOT, 'packages/server/bin/latchkey.js');
+const PROFILE_DIR = join(ROOT, 'bench/results/profiles');
+
+const tmp = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
+const started = new Date();
+const results = {
+  startedAt: started.toISOString(),
+  machine: describeMachine(),
+  settings,
+  limits: null,
+  baseline: null,
+  scenarios: [],
+  startup: [],
+  targets: [],
+  notes: [],
+};
+const live = new Set();
+let seq = 0;
+
+function log(line) {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+async function cleanup() {
+  for (const p of live) await p.stop().catch(() => undefined);
+  live.clear();
+}
+process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+
+// ---------------------------------------------------------------------------------------------
+// processes
+
+async function start(label, command, args, { env = {}, readyPath = '/', readyStatus = 200, port } = {}) {
+  const p = port ?? (await freePort());
+  const t0 = performance.now();
+  const proc = startProcess(label, command, args, { env: { PORT: String(p), ...env }, logFile: join(tmp, `${label}-${++seq}.log`) });
+  live.add(proc);
+  const readyMs = await waitForHttp(`http://127.0.0.1:${p}${readyPath}`, { since: t0, proc, status: readyStatus, timeoutMs: 60_000 });
+  return Object.assign(proc, { port: p, base: `http://127.0.0.1:${p}`, readyMs });
+}
+
+async function stop(proc) {
+  const peak = proc.peakRss();
+  await proc.stop();
+  live.delete(proc);
+  return peak;
+}
+
+function latchkeyEnv(db, port) {
+  const limit = '1000000/1s';
+  return {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: db.url,
+    ISSUER: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: settings.logLevel,
+    JWT_ALG: settings.alg,
+    // The limiter stays on, so that its cost is measured, with limits the load cannot reach.
+    RATE_LIMIT_LOGIN: limit,
+    RATE_LIMIT_REGISTER: limit,
+    RATE_LIMIT_REFRESH: limit,
+    RATE_LIMIT_DEFAULT: limit,
+  };
+}
+
+async function startLatchkey(db, label) {
+  const port = await freePort();
+  const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${db.name}-${Date.now()}.cpuprofile`] : [];
+  if (flags['cpu-prof']) mkdirSync(PROFILE_DIR, { recursive: true });
+  return start(`latchkey-${label}`, process.execPath, [...nodeArgs, SERVER_BIN, 'serve'], {
+    env: latchkeyEnv(db, port),
+    readyPath: '/health/ready',
+    port,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP helpers for setting up users and tokens
+
+async function postJson(url, body, headers = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  return { res, json: text ? JSON.parse(text) : null };
+}
+
+const BENCH_EMAIL = 'bench.user@example.com';
+const BENCH_PASSWORD = `bench-${Math.random().toString(36).slice(2)}-passphrase`;
+
+/** n logins, `parallel` at a time; returns their TokenResponses. */
+async function logins(base, n, parallel = cores) {
+  const out = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < n) {
+        next++;
+        out.push((await postJson(`${base}/auth/login`, { email: BENCH_EMAIL, password: BENCH_PASSWORD })).json);
+      }
+    }),
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// measuring
+
+/** Warm-up then the measured run; returns the measured LoadResult. */
+async function measure(spec, warmSpec = spec) {
+  if (settings.warmupSeconds > 0) await runLoad(settings.generator, { ...warmSpec, seconds: settings.warmupSeconds, connections: settings.connections }, tmp);
+  const load1 = loadavg()[0];
+  const r = await runLoad(settings.generator, { ...spec, seconds: settings.seconds, connections: settings.connections }, tmp);
+  return { ...r, loadavg1: Math.round(load1 * 100) / 100 };
+}
+
+async function probe(spec) {
+  const child = spawn(process.execPath, [join(ROOT, 'bench/lib/probe.mjs'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`probe exited with ${code}`);
+  return JSON.parse(out);
+}
+
+function record(s) {
+  results.scenarios.push(s);
+  log(
+    `${s.label}${s.db ? ` [${s.db}]` : ''}: ${Math.round(s.rps)} req/s, p50 ${s.p50Ms?.toFixed(2)} ms, p99 ${s.p99Ms?.toFixed(2)} ms` +
+      (s.peakRss ? `, peak RSS ${Math.round(s.peakRss / 2 ** 20)} MB` : '') +
+      (s.errors ? `, ${s.errors} errors` : ''),
+  );
+  return s;
+}
+
+async function measureLimits() {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bench/lib/limits-child.mjs'), JSON.stringify({ alg: settings.alg, ...settings.argon2, seconds: flags.quick ? 1 : 3 })],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`limits child exited with ${code}`);
+  const l = JSON.parse(out);
+  results.limits = { ...l, cores, signingBound: cores * l.signaturesPerSecond, hashBound: (cores * 1000) / l.argon2Ms };
+  log(`limits: ${Math.round(l.signaturesPerSecond)} ${l.alg} signatures/s per core, argon2id ${l.argon2Ms.toFixed(1)} ms per hash`);
+}
+
+async function measureBaseline() {
+  const b = await start('baseline', process.execPath, [join(ROOT, 'bench/peers/baseline.mjs')]);
+  const r = await measure({ url: `${b.base}/` });
+  r.peakRss = await stop(b);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latchkey scenarios on one database
+
+async function latchkeyScenarios(db) {
+  // Set-up: one user, registered through the API on a fresh database.
+  let server = await startLatchkey(db, 'setup');
+  await postJson(`${server.base}/auth/register`, { email: BENCH_EMAIL, password: BENCH_PASSWORD, name: 'Bench User' });
+  await stop(server);
+
+  const c = settings.connections;
+
+  if (wants('b') || wants('a') || wants('e')) {
+    server = await startLatchkey(db, 'me');
+    const tokens = (await logins(server.base, 64)).map((t) => t.access_token);
+    db.accessTokens = tokens;
+    if (wants('b')) {
+      const r = await measure({ url: `${server.base}/auth/me`, bearerTokens: tokens });
+      r.peakRss = await stop(server);
+      record({ key: 'b', label: '(b) GET /auth/me', db: db.name, ...r });
+    } else await stop(server);
+  }
+
+  if (wants('a') && db.name === 'sqlite') await verifyScenario(db);
+
+  if (wants('c')) {
+    server = await startLatchkey(db, 'refresh');
+    // One pool for the warm-up and a fresh one for the measured run: each holds 2 sessions per connection.
+    const warm = (await logins(server.base, 2 * c)).map((t) => t.refresh_token);
+    const main = (await logins(server.base, 2 * c)).map((t) => t.refresh_token);
+    const r = await measure(
+      { url: `${server.base}/auth/refresh`, method: 'POST', refreshTokens: main },
+      { url: `${server.base}/auth/refresh`, method: 'POST', refreshTokens: warm },
+    );
+    r.peakRss = await stop(server);
+    record({ key: 'c', label: '(c) POST /auth/refresh', db: db.name, ...r });
+  }
+
+  const loginSpec = (base) => ({
+    url: `${base}/auth/login`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: BENCH_EMAIL, password: BENCH_PASSWORD }),
+  });
+
+  if (wants('d')) {
+    server = await startLatchkey(db, 'login');
+    const r = await measure(loginSpec(server.base));
+    r.peakRss = await stop(server);
+    record({ key: 'd', label: '(d) POST /auth/login', db: db.name, ...r });
+  }
+
+  if (wants('e')) {
+    server = await startLatchkey(db, 'health');
+    const [token] = await logins(server.base, 1);
+    const probeSpec = {
+      url: `${server.base}/auth/me`,
+      headers: { authorization: `Bearer ${token.access_token}` },
+      connections: 4,
+      pauseMs: 5,
+      seconds: settings.seconds,
+    };
+    await probe({ ...probeSpec, seconds: settings.warmupSeconds || 1 });
+    const idle = await probe(probeSpec);
+    // 32 logins at once for the whole probe: wrk starts a second before and ends a second after.
+    const loginLoad = runLoad(settings.generator, { ...loginSpec(server.base), connections: 32, seconds: settings.seconds + 2 }, tmp);
+    await new Promise((r) => setTimeout(r, 1000));
+    const loaded = await probe(probeSpec);
+    const logins32 = await loginLoad;
+    const peakRss = await stop(server);
+    record({ key: 'e-idle', label: '(e) GET /auth/me probe, idle', db: db.name, ...idle });
+    record({ key: 'e', label: '(e) GET /auth/me probe, 32 logins at once', db: db.name, ...loaded, peakRss, idleP99Ms: idle.p99Ms });
+    record({ key: 'e-logins', label: '(e) the 32 concurrent logins', db: db.name, ...logins32 });
+  }
+
+  if (wants('f')) {
+    for (const kind of ['empty', 'existing']) {
+      const times = [];
+      let peak = 0;
+      for (let i = 0; i < (flags.quick ? 3 : 5); i++) {
+        const target = kind === 'empty' ? db.fresh(`startup${i}`) : db;
+        const s = await startLatchkey(target, 'startup');
+        times.push(s.readyMs);
+        peak = Math.max(peak, (await stop(s)) ?? 0);
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      const entry = { db: db.name, kind: kind === 'empty' ? 'new (migrations + key generation)' : 'existing', times, medianMs: sorted[Math.floor(sorted.length / 2)], maxMs: sorted.at(-1), peakRss: peak };
+      results.startup.push(entry);
+      log(`(f) start-up [${db.name}, ${kind}]: median ${entry.medianMs.toFixed(0)} ms, max ${entry.maxMs.toFixed(0)} ms`);
+    }
+  }
+}
+
+/** (a): a resource server protecting a route with packages/verify, against Latchkey's JWKS. */
+async function verifyScenario(db) {
+  const verifyEntry = join(ROOT, 'packages/verify/dist/fastify.js');
+  if (!existsSync(verifyEntry)) {
+    results.notes.push('(a) skipped: packages/verify is not built (npm run build).');
+    log('(a) skipped: packages/verify/dist/fastify.js missing');
+    return;
+  }
+  const server = await startLatchkey(db, 'jwks');
+  const tokens = db.accessTokens ?? (await logins(server.base, 64)).map((t) => t.access_token);
+  const app = await start('verify-app', process.execPath, [join(ROOT, 'bench/peers/verify-app.mjs')], {
+    env: { LATCHKEY_URL: server.base, AUDIENCE: 'latchkey' },
+    readyPath: '/health',
+  });
+  const r = await measure({ url: `${app.base}/protected`, bearerTokens: tokens });
+  r.peakRss = await stop(app);
+  await stop(server);
+  record({ key: 'a', label: '(a) route protected by packages/verify', db: 'none (JWKS)', ...r });
+}
+
+// ---------------------------------------------------------------------------------------------
+// peers
+
+async function peers() {
+  const data = join(tmp, 'peers');
+  mkdirSync(data, { recursive: true });
+  const env = { DATA_DIR: data, BENCH_EMAIL, BENCH_PASSWORD };
+
+  // The tutorials' stack: FastAPI + PyJWT + passlib bcrypt on uvicorn (Debian's python3).
+  if (existsSync('/usr/bin/python3')) {
+    const port = await freePort();
+    const app = await start(
+      'fastapi',
+      '/usr/bin/python3',
+      ['-m', 'uvicorn', 'fastapi_app:app', '--app-dir', join(ROOT, 'bench/peers'), '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warning', '--no-access-log'],
+      { env, readyPath: '/docs', port },
+    );
+    const form = new URLSearchParams({ username: BENCH_EMAIL, password: BENCH_PASSWORD });
+    const res = await fetch(`${app.base}/token`, { method: 'POST', body: form });
+    if (!res.ok) throw new Error(`fastapi /token: ${res.status} ${await res.text()}`);
+    const { access_token } = await res.json();
+    const r = await measure({ url: `${app.base}/users/me/`, headers: { authorization: `Bearer ${access_token}` } });
+    r.peakRss = await stop(app);
+    record({ key: 'peer-fastapi', label: 'peer: FastAPI + PyJWT HS256, GET /users/me/', db: 'sqlite', ...r });
+  } else results.notes.push('FastAPI peer skipped: /usr/bin/python3 is missing.');
+
+  // A typical Node stack: Express + jsonwebtoken + bcryptjs.
+  {
+    const app = await start('express', process.execPath, [join(ROOT, 'bench/peers/express-app.mjs')], { env, readyPath: '/me', readyStatus: 401 });
+    const { json } = await postJson(`${app.base}/login`, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
+    const r = await measure({ url: `${app.base}/me`, headers: { authorization: `Bearer ${json.access_token}` } });
+    r.peakRss = await stop(app);
+    record({ key: 'peer-express', label: 'peer: Express + jsonwebtoken RS256, GET /me', db: 'sqlite', ...r });
+  }
+
+  // better-auth on SQLite: its get-session against our GET /auth/me.
+  const baDir = join(ROOT, 'bench/peers/better-auth');
+  try {
+    if (!existsSync(join(baDir, 'node_modules/better-auth'))) {
+      log('installing better-auth for its peer (npm ci in bench/peers/better-auth)');
+      await new Promise((resolve, reject) => {
+        const npm = spawn('flock', ['/tmp/latchkey-npm.lock', 'npm', 'ci', '--no-audit', '--no-fund'], { cwd: baDir, stdio: 'inherit' });
+        npm.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm ci exited with ${code}`))));
+        npm.on('error', reject);
+      });
+    }
+    const app = await start('better-auth', process.execPath, [join(baDir, 'server.mjs')], { env, readyPath: '/api/auth/ok' });
+    const { res } = await postJson(`${app.base}/api/auth/sign-up/email`, { email: BENCH_EMAIL, password: BENCH_PASSWORD, name: 'Bench User' });
+    const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    if (!cookie.includes('session_token')) throw new Error('better-auth set no session cookie');
+    const r = await measure({ url: `${app.base}/api/auth/get-session`, headers: { cookie } });
+    r.peakRss = await stop(app);
+    record({ key: 'peer-better-auth', label: 'peer: better-auth, GET /api/auth/get-session', db: 'sqlite', ...r });
+  } catch (err) {
+    results.notes.push(`better-auth peer not measured: ${err.message}`);
+    log(`better-auth peer failed: ${err.stack}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// targets
+
+function evaluate() {
+  const base = results.baseline.rps;
+  const find = (key, db = 'sqlite') => results.scenarios.find((s) => s.key === key && (s.db === db || db === null));
+  const target = (s, ratio, of, text, limit) => {
+    s.ratio = ratio;
+    s.ratioOf = of;
+    s.target = text;
+    s.met = ratio >= limit;
+  };
+  for (const s of results.scenarios) if (s.ratio === undefined && s.rps && !s.key.startsWith('e')) {
+    s.ratio = s.rps / base;
+    s.ratioOf = 'baseline';
+  }
+  const dbs = [...new Set(results.scenarios.map((s) => s.db).filter((d) => d === 'sqlite' || d === 'postgres'))];
+  const a = find('a', null);
+  if (a) {
+    target(a, a.rps / base, 'baseline', '≥ 0.80 × baseline', 0.8);
+    results.targets.push({ met: a.met, text: `(a) verify: ${a.ratio.toFixed(2)} × baseline (target ≥ 0.80)` });
+  }
+  const fastapi = find('peer-fastapi');
+  for (const db of dbs) {
+    const b = find('b', db);
+    if (b) {
+      target(b, b.rps / base, 'baseline', '≥ 0.50 × baseline', 0.5);
+      results.targets.push({ met: b.met, text: `(b) /auth/me [${db}]: ${b.ratio.toFixed(2)} × baseline (target ≥ 0.50)` });
+      if (fastapi) {
+        const x = b.rps / fastapi.rps;
+        b.vsFastapi = x;
+        results.targets.push({ met: x >= 10, text: `(b) /auth/me [${db}]: ${x.toFixed(1)} × the FastAPI peer (target ≥ 10)` });
+      }
+    }
+    const c = find('c', db);
+    if (c) {
+      target(c, c.rps / results.limits.signingBound, 'signing bound', '≥ 0.70 × signing bound', 0.7);
+      results.targets.push({ met: c.met, text: `(c) refresh [${db}]: ${c.ratio.toFixed(2)} × signing bound of ${Math.round(results.limits.signingBound)}/s (target ≥ 0.70)` });
+    }
+    const d = find('d', db);
+    if (d) {
+      target(d, d.rps / results.limits.hashBound, 'hash bound', '≥ 0.90 × hash bound', 0.9);
+      results.targets.push({ met: d.met, text: `(d) login [${db}]: ${d.ratio.toFixed(2)} × hash bound of ${Math.round(results.limits.hashBound)}/s (target ≥ 0.90)` });
+    }
+    const e = find('e', db);
+    if (e) {
+      e.ratio = e.p99Ms / e.idleP99Ms;
+      e.ratioOf = 'idle p99';
+      e.target = 'p99 ≤ 2 × idle p99';
+      e.met = e.ratio <= 2;
+      results.targets.push({ met: e.met, text: `(e) /auth/me p99 under 32 logins [${db}]: ${e.p99Ms.toFixed(2)} ms = ${e.ratio.toFixed(2)} × idle p99 of ${e.idleP99Ms.toFixed(2)} ms (target ≤ 2)` });
+    }
+    const rss = results.scenarios.filter((s) => s.db === db && s.key.match(/^[bcde]$/) && s.peakRss);
+    if (rss.length) {
+      const peak = Math.max(...rss.map((s) => s.peakRss));
+      results.targets.push({ met: peak < 150 * 2 ** 20, text: `peak RSS of the server [${db}]: ${Math.round(peak / 2 ** 20)} MB (target < 150 MB)` });
+    }
+    for (const st of results.startup.filter((x) => x.db === db)) {
+      results.targets.push({ met: st.maxMs < 1000, text: `(f) start-up [${db}, ${st.kind}]: median ${Math.round(st.medianMs)} ms, max ${Math.round(st.maxMs)} ms (target < 1 s)` });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  if (!existsSync(join(ROOT, 'packages/server/dist/cli.js'))) throw new Error('packages/server is not built: run npm run build first');
+  log(`${settings.mode} run, ${settings.generator}, ${settings.seconds} s per scenario, ${settings.connections} connections; temp dir ${tmp}`);
+  await measureLimits();
+  const baselines = [await measureBaseline()];
+  log(`baseline: ${Math.round(baselines[0].rps)} req/s`);
+
+  const dbs = [{ name: 'sqlite', url: `sqlite:${join(tmp, 'sqlite', 'latchkey.db')}`, fresh: (n) => ({ name: 'sqlite', url: `sqlite:${join(tmp, 'sqlite-' + n, 'latchkey.db')}` }) }];
+  let pg = null;
+  if (flags.pg) {
+    const bin = findPgBin();
+    if (!bin) results.notes.push('--pg given but no PostgreSQL binaries were found: PostgreSQL not measured.');
+    else {
+      pg = await startPostgres(bin);
+      dbs.push({ name: 'postgres', url: pg.url, fresh: (n) => ({ name: 'postgres', url: pg.freshDatabase(`fresh_${n}_${Date.now()}`) }) });
+    }
+  }
+  try {
+    for (const db of dbs) await latchkeyScenarios(db);
+    if (!flags['no-peers'] && wants('peers')) await peers();
+  } finally {
+    await cleanup();
+    pg?.stop();
+  }
+
+  baselines.push(await measureBaseline());
+  log(`baseline again: ${Math.round(baselines[1].rps)} req/s`);
+  const mean = (k) => baselines.reduce((s, b) => s + b[k], 0) / baselines.length;
+  results.baseline = { rps: mean('rps'), p50Ms: mean('p50Ms'), p99Ms: mean('p99Ms'), peakRss: Math.max(...baselines.map((b) => b.peakRss ?? 0)), samples: baselines };
+  evaluate();
+
+  results.notes.push(
+    `The load generator and the server share the machine's ${cores} cores; other work on the machine during the run ` +
+      `shows in each scenario's 1-minute load average (in the JSON).`,
+  );
+  const md = renderMarkdown(results);
+  process.stdout.write('\n' + md + '\n');
+  if (!flags['no-save']) {
+    const dir = join(ROOT, 'bench/results');
+    mkdirSync(dir, { recursive: true });
+    const stamp = started.toISOString().replace(/[:]/g, '').replace(/\..*/, '');
+    const name = `${stamp}-${results.machine.hostname}${flags.quick ? '-quick' : ''}`;
+    writeFileSync(join(dir, `${name}.md`), md + '\n');
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+    log(`results written to bench/results/${name}.{md,json}`);
+  }
+  if (flags['update-docs']) updateDocs(md);
+}
+
+/** Replaces the text between the markers in docs/benchmarks.md with this run's report. */
+function updateDocs(md) {
+  const file = join(ROOT, 'docs/benchmarks.md');
+  const text = readFileSync(file, 'utf8');
+  const startMark = '<!-- bench:results:start -->';
+  const endMark = '<!-- bench:results:end -->';
+  const i = text.indexOf(startMark);
+  const j = text.indexOf(endMark);
+  if (i < 0 || j < i) throw new Error('docs/benchmarks.md has no results markers');
+  const body = md.replace(/^# .*\n/, '').trim().replace(/^/, `Latest run: ${results.startedAt}.\n`);
+  writeFileSync(file, text.slice(0, i + startMark.length) + '\n' + body + '\n' + text.slice(j));
+  log('docs/benchmarks.md updated');
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${err.stack ?? err}`);
+  await cleanup();
+  process.exitCode = 1;
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
