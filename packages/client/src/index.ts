@@ -1,1 +1,24 @@
-export {};
+/**
+ * Latchkey browser SDK: the access token in memory only, silent refresh through the HttpOnly
+ * refresh cookie, one refresh at a time across tabs, logout everywhere.
+ *
+ * @example
+ * import { createClient } from '@latchkey/client';
+ * const auth = createClient({ baseUrl: '' });
+ * await auth.restore();
+ */
+export { createClient } from './client.js';
+export { LatchkeyError, type FieldError } from './errors.js';
+export type {
+  AuthChangeListener,
+  AuthEvent,
+  AuthState,
+  ClientOptions,
+  Credentials,
+  LatchkeyClient,
+  PasswordChange,
+  ProfileUpdate,
+  RegisterInput,
+  Session,
+  User,
+} from './types.js';

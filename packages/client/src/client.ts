@@ -1,0 +1,582 @@
+import { createCoordinator, type TabMessage } from './coordinator.js';
+import { errorFromResponse, LatchkeyError, networkError } from './errors.js';
+import { createTokenStore, sessionIdOf, type AccessToken } from './token-store.js';
+import type {
+  AuthChangeListener,
+  AuthEvent,
+  AuthState,
+  ClientOptions,
+  Credentials,
+  LatchkeyClient,
+  PasswordChange,
+  ProfileUpdate,
+  RegisterInput,
+  Session,
+  User,
+} from './types.js';
+
+const CSRF_COOKIE = 'lk_csrf';
+/** Refresh this long before expiry at most (a quarter of the lifetime for short-lived tokens). */
+const MAX_MARGIN_MS = 60_000;
+/** Random extra lead so that many tabs and clients do not refresh at the same instant. */
+const MAX_JITTER_MS = 10_000;
+/**
+ * A tab that had to wait for the refresh lock waits this long for the holder's broadcast (which
+ * may arrive just after the lock) before refreshing itself. Only efficiency depends on it: the
+ * refreshes are serialised either way, so a late broadcast costs one extra rotation, never reuse.
+ */
+const ADOPT_WAIT_MS = 250;
+/** A timer refresh that failed for a transient reason (network, 5xx, 429) is retried after this. */
+const RETRY_MS = 5_000;
+
+interface TokenBody {
+  access_token: string;
+  expires_in: number;
+  csrf_token?: string;
+}
+
+const ANONYMOUS: AuthState = Object.freeze({ status: 'anonymous', user: null });
+const LOADING: AuthState = Object.freeze({ status: 'loading', user: null });
+
+function documentCookie(name: string): string | null {
+  const doc = (globalThis as { document?: { cookie?: unknown } }).document;
+  if (!doc || typeof doc.cookie !== 'string') return null;
+  for (const part of doc.cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return null;
+}
+
+function pageLocation(): { href: string; origin: string } | null {
+  const loc = (globalThis as { location?: { href?: unknown; origin?: unknown } }).location;
+  return loc && typeof loc.href === 'string' && typeof loc.origin === 'string' ? { href: loc.href, origin: loc.origin } : null;
+}
+
+function marginOf(token: AccessToken): number {
+  return Math.min(MAX_MARGIN_MS, token.lifetimeMs / 4);
+}
+
+function sameUser(a: User | null, b: User | null): boolean {
+  return a === b || (a !== null && b !== null && JSON.stringify(a) === JSON.stringify(b));
+}
+
+function reportListenerError(error: unknown): void {
+  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
+  if (report) report(error);
+  else console.error(error);
+}
+
+/**
+ * Creates the browser SDK. The access token lives only in this client's closure; the refresh
+ * token only in Latchkey's HttpOnly cookie. Call {@link LatchkeyClient.restore} once at start-up
+ * (the React `AuthProvider` does) to pick the session up again after a page load.
+ *
+ * @example
+ * const auth = createClient({ baseUrl: '' }); // /auth/* proxied on the page's origin
+ * await auth.restore();
+ * auth.onAuthChange((state) => render(state.user));
+ * await auth.login({ email: 'ada@example.com', password: 'correct horse battery staple' });
+ * const orders = await auth.fetch('/api/orders').then((r) => r.json());
+ */
+export function createClient(options: ClientOptions): LatchkeyClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const now = options.now ?? Date.now;
+  const readCookie = options.readCookie ?? documentCookie;
+  const autoRefresh = options.autoRefresh ?? true;
+  const tokens = createTokenStore();
+  const coordinator = createCoordinator(options.channelName ?? 'latchkey');
+  const listeners = new Set<AuthChangeListener>();
+  const externalChange = new Set<() => void>();
+
+  const page = pageLocation();
+  const trustedOrigins = new Set<string>();
+  if (page) trustedOrigins.add(page.origin);
+  if (/^https?:\/\//i.test(baseUrl)) trustedOrigins.add(new URL(baseUrl).origin);
+  for (const origin of options.apiOrigins ?? []) trustedOrigins.add(new URL(origin).origin);
+  const cookiesReadable =
+    options.readCookie !== undefined ||
+    (page !== null && (baseUrl === '' || baseUrl.startsWith('/') || new URL(baseUrl).origin === page.origin));
+
+  let state: AuthState = LOADING;
+  let csrfFromBody: string | null = null;
+  /** Bumped by every sign-out and login: answers to older requests are dropped. */
+  let epoch = 0;
+  let refreshing: Promise<string | null> | null = null;
+  let restoring: Promise<User | null> | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let closed = false;
+
+  // ---------------------------------------------------------------- state and events
+
+  function setState(next: AuthState, event: AuthEvent): void {
+    if (next.status === state.status && sameUser(next.user, state.user)) {
+      if (event !== 'refreshed') return;
+    } else {
+      state = next.status === 'anonymous' ? ANONYMOUS : Object.freeze({ ...next });
+    }
+    for (const listener of [...listeners]) {
+      try {
+        listener(state, event);
+      } catch (error) {
+        reportListenerError(error);
+      }
+    }
+  }
+
+  function notifyExternalChange(): void {
+    for (const wake of [...externalChange]) wake();
+  }
+
+  function signOutLocally(): void {
+    epoch += 1;
+    setToken(null);
+    csrfFromBody = null;
+    notifyExternalChange();
+    if (state.status === 'authenticated') setState(ANONYMOUS, 'signed_out');
+  }
+
+  // ---------------------------------------------------------------- tokens and timers
+
+  function csrf(): string | null {
+    return readCookie(CSRF_COOKIE) ?? csrfFromBody;
+  }
+
+  /**
+   * The CSRF token for a cookie request. When the page can read Latchkey's cookies (same origin,
+   * or a readCookie option) a missing cookie means no session; otherwise (Latchkey on another
+   * origin, after a reload) GET /auth/csrf returns it.
+   */
+  async function csrfForRefresh(): Promise<string | null> {
+    const known = csrf();
+    if (known || cookiesReadable) return known;
+    try {
+      const response = await fetchImpl(authUrl('/auth/csrf'), { credentials: 'include' });
+      if (!response.ok) return null;
+      const body = (await response.json()) as { csrf_token?: unknown };
+      if (typeof body.csrf_token === 'string') csrfFromBody = body.csrf_token;
+      return csrfFromBody;
+    } catch (error) {
+      throw networkError(error);
+    }
+  }
+
+  function setToken(token: AccessToken | null): void {
+    tokens.set(token);
+    schedule(token === null ? null : Math.max(0, token.expiresAt - marginOf(token) - jitter(token) - now()));
+  }
+
+  function jitter(token: AccessToken): number {
+    return Math.random() * Math.min(MAX_JITTER_MS, token.lifetimeMs / 10);
+  }
+
+  function schedule(delayMs: number | null): void {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    if (delayMs === null || !autoRefresh || closed) return;
+    timer = setTimeout(onTimer, Math.min(delayMs, 2_147_483_647));
+    // In Node (tests, SSR) a pending refresh must not keep the process alive.
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  function onTimer(): void {
+    timer = null;
+    if (state.status !== 'authenticated') return;
+    refresh().catch(() => {
+      const token = tokens.get();
+      if (token && token.expiresAt > now()) schedule(Math.min(RETRY_MS, (token.expiresAt - now()) / 2));
+    });
+  }
+
+  function acceptTokens(body: TokenBody): AccessToken {
+    if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
+      throw new LatchkeyError('UNEXPECTED_RESPONSE', 'The token response has no access_token.', 200);
+    }
+    const lifetimeMs = Math.max(1, body.expires_in) * 1000;
+    const token: AccessToken = { value: body.access_token, expiresAt: now() + lifetimeMs, lifetimeMs };
+    if (typeof body.csrf_token === 'string') csrfFromBody = body.csrf_token;
+    setToken(token);
+    return token;
+  }
+
+  function broadcastTokens(token: AccessToken, reason: 'login' | 'refresh'): void {
+    coordinator.broadcast({
+      type: 'tokens',
+      reason,
+      access_token: token.value,
+      expires_at: token.expiresAt,
+      lifetime_ms: token.lifetimeMs,
+      user: state.user,
+    });
+  }
+
+  /** Resolves when another tab's result arrives (or a sign-out), or after `ms`. */
+  function waitForExternalChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        externalChange.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      externalChange.add(done);
+    });
+  }
+
+  /**
+   * Gets a new access token through the refresh cookie. Single flight inside this client; one
+   * tab at a time across tabs (the cookie rotates, so a second concurrent use would be reuse).
+   * A tab that waited while another refreshed adopts the broadcast result instead of
+   * refreshing again. Resolves to null when there is no session.
+   */
+  function refresh(): Promise<string | null> {
+    if (refreshing) return refreshing;
+    const startGeneration = tokens.generation();
+    const startEpoch = epoch;
+    const run = new Promise<string | null>((resolve, reject) => {
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        externalChange.delete(onExternal);
+        fn();
+      };
+      const current = () => tokens.get()?.value ?? null;
+      const onExternal = () => settle(() => resolve(current()));
+      externalChange.add(onExternal);
+      coordinator
+        .exclusive(async (contended) => {
+          if (settled || tokens.generation() !== startGeneration || epoch !== startEpoch) return;
+          if (contended) {
+            // Another tab held the lock, most likely refreshing: its broadcast is on the way.
+            await waitForExternalChange(ADOPT_WAIT_MS);
+            if (settled || tokens.generation() !== startGeneration || epoch !== startEpoch) return;
+          }
+          await refreshNow(startEpoch);
+        })
+        .then(
+          () => settle(() => resolve(current())),
+          (error: unknown) => settle(() => reject(error)),
+        );
+    });
+    refreshing = run;
+    const clear = () => {
+      if (refreshing === run) refreshing = null;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  /** The refresh request itself; runs under the cross-tab lock. */
+  async function refreshNow(startEpoch: number): Promise<void> {
+    const csrfToken = await csrfForRefresh();
+    const wasAuthenticated = state.status === 'authenticated';
+    if (epoch !== startEpoch) return;
+    if (!csrfToken) {
+      // No CSRF cookie means no refresh cookie either (they are set and cleared together).
+      signOutLocally();
+      return;
+    }
+    let response: Response;
+    try {
+      response = await fetchImpl(authUrl('/auth/refresh'), {
+        method: 'POST',
+        credentials: 'include',
+        headers: { 'content-type': 'application/json', 'x-auth-mode': 'cookie', 'x-csrf-token': csrfToken },
+        body: '{}',
+      });
+    } catch (error) {
+      throw networkError(error);
+    }
+    if (epoch !== startEpoch) return; // signed out while the request was in flight
+    if (response.ok) {
+      const token = acceptTokens((await response.json()) as TokenBody);
+      broadcastTokens(token, 'refresh');
+      if (state.status === 'authenticated') setState(state, 'refreshed');
+      return;
+    }
+    const error = await errorFromResponse(response);
+    if (response.status === 401 || response.status === 403) {
+      // The session is over (revoked, expired, reused) for every tab: they share the cookie.
+      signOutLocally();
+      if (wasAuthenticated) coordinator.broadcast({ type: 'signed_out' });
+      return;
+    }
+    throw error;
+  }
+
+  /** A usable access token: refreshed first when missing or about to expire; null when signed out. */
+  async function validToken(): Promise<string | null> {
+    if (state.status === 'loading') await restore().catch(() => null);
+    if (state.status !== 'authenticated') return null;
+    const token = tokens.get();
+    if (token && token.expiresAt - now() > marginOf(token)) return token.value;
+    try {
+      return await refresh();
+    } catch (error) {
+      // A transient failure while the old token is still valid: use it rather than fail.
+      if (token && token.expiresAt > now() && tokens.get() === token) return token.value;
+      throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  function authUrl(path: string): string {
+    return `${baseUrl}${path}`;
+  }
+
+  function toRequest(input: RequestInfo | URL, init?: RequestInit): Request {
+    if (input instanceof Request) return new Request(input, init);
+    const base = page?.href ?? (baseUrl || undefined);
+    return new Request(new URL(String(input), base), init);
+  }
+
+  function send(request: Request, token: string | null): Promise<Response> {
+    const attempt = request.clone();
+    if (token === null || attempt.headers.has('authorization')) return fetchImpl(attempt);
+    const headers = new Headers(attempt.headers);
+    headers.set('authorization', `Bearer ${token}`);
+    return fetchImpl(new Request(attempt, { headers }));
+  }
+
+  async function authorizedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const request = toRequest(input, init);
+    if (!trustedOrigins.has(new URL(request.url).origin)) return fetchImpl(request);
+    const token = await validToken();
+    const first = await send(request, token);
+    if (first.status !== 401 || token === null) return first;
+    // Once: a token refreshed meanwhile (by this tab or another) or a fresh refresh, then one retry.
+    const latest = tokens.get();
+    let retryToken: string | null = latest && latest.value !== token ? latest.value : null;
+    if (retryToken === null) retryToken = await refresh().catch(() => null);
+    if (retryToken === null) return first;
+    return send(request, retryToken);
+  }
+
+  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await authorizedFetch(authUrl(path), {
+        method,
+        credentials: 'include',
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw error instanceof LatchkeyError ? error : networkError(error);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return (response.status === 204 ? undefined : await response.json()) as T;
+  }
+
+  async function publicRequest(path: string, init: RequestInit): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetchImpl(authUrl(path), { credentials: 'include', ...init });
+    } catch (error) {
+      throw networkError(error);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return response;
+  }
+
+  /** GET /auth/me with a given token; null when the token is refused. */
+  async function fetchUser(token: string): Promise<User | null> {
+    let response: Response;
+    try {
+      response = await send(toRequest(authUrl('/auth/me'), { credentials: 'include' }), token);
+    } catch (error) {
+      throw networkError(error);
+    }
+    if (response.status === 401) return null;
+    if (!response.ok) throw await errorFromResponse(response);
+    return ((await response.json()) as { user: User }).user;
+  }
+
+  // ---------------------------------------------------------------- other tabs
+
+  const unsubscribe = coordinator.subscribe((message: TabMessage) => {
+    if (closed) return;
+    switch (message.type) {
+      case 'tokens': {
+        // A refresh of a session this tab has left (signed out) is not this tab's business.
+        if (message.reason === 'refresh' && state.status === 'anonymous') return;
+        if (message.reason === 'login') epoch += 1;
+        setToken({ value: message.access_token, expiresAt: message.expires_at, lifetimeMs: message.lifetime_ms });
+        notifyExternalChange();
+        const user = message.user ?? state.user;
+        if (user) setState({ status: 'authenticated', user }, state.status === 'authenticated' && message.reason === 'refresh' ? 'refreshed' : 'signed_in');
+        else if (state.status === 'anonymous') {
+          // A login elsewhere without the user attached: load it.
+          void fetchUser(message.access_token).then((u) => {
+            if (u) setState({ status: 'authenticated', user: u }, 'signed_in');
+          }, () => undefined);
+        }
+        return;
+      }
+      case 'signed_out':
+        signOutLocally();
+        return;
+      case 'user':
+        if (state.status === 'authenticated' && state.user?.id === message.user.id) {
+          setState({ status: 'authenticated', user: message.user }, 'user_updated');
+        }
+        return;
+      default:
+        return;
+    }
+  });
+
+  // A hidden tab's timers are throttled: catch up as soon as it is visible again.
+  const doc = (globalThis as { document?: Document }).document;
+  const onVisible = () => {
+    if (doc?.visibilityState !== 'visible' || state.status !== 'authenticated') return;
+    const token = tokens.get();
+    if (!token || token.expiresAt - now() <= marginOf(token)) refresh().catch(() => undefined);
+  };
+  doc?.addEventListener?.('visibilitychange', onVisible);
+
+  // ---------------------------------------------------------------- public API
+
+  function restore(): Promise<User | null> {
+    if (restoring) return restoring;
+    if (state.status !== 'loading') return Promise.resolve(state.user);
+    const run = (async () => {
+      const existing = tokens.get();
+      const token = existing && existing.expiresAt - now() > marginOf(existing) ? existing.value : await refresh();
+      const user = token ? await fetchUser(token) : null;
+      if (state.status === 'loading' || (user && !sameUser(user, state.user))) {
+        setState(user ? { status: 'authenticated', user } : ANONYMOUS, 'restored');
+      }
+      return state.user;
+    })();
+    restoring = run;
+    run.then(
+      () => {
+        restoring = null;
+      },
+      () => {
+        restoring = null; // a transient failure: a later call tries again
+      },
+    );
+    return run;
+  }
+
+  async function login(credentials: Credentials): Promise<User> {
+    const token = await coordinator.exclusive(async () => {
+      const response = await publicRequest('/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-auth-mode': 'cookie' },
+        body: JSON.stringify({ email: credentials.email, password: credentials.password }),
+      });
+      epoch += 1; // answers to requests of the previous session no longer count
+      return acceptTokens((await response.json()) as TokenBody);
+    });
+    const user = await fetchUser(token.value);
+    if (!user) throw new LatchkeyError('INVALID_TOKEN', 'The new session was ended before it could be used.', 401);
+    setState({ status: 'authenticated', user }, 'signed_in');
+    broadcastTokens(token, 'login');
+    return user;
+  }
+
+  async function logout(): Promise<void> {
+    const token = tokens.get()?.value ?? null;
+    let failure: LatchkeyError | null = null;
+    try {
+      let response: Response | null = null;
+      if (token) {
+        response = await fetchImpl(authUrl('/auth/logout'), {
+          method: 'POST',
+          credentials: 'include',
+          headers: { authorization: `Bearer ${token}` },
+        });
+      }
+      const csrfToken = !response || response.status === 401 ? await csrfForRefresh() : null;
+      if (csrfToken) {
+        // No usable access token: end the session by its cookie instead.
+        response = await fetchImpl(authUrl('/auth/logout'), {
+          method: 'POST',
+          credentials: 'include',
+          headers: { 'x-csrf-token': csrfToken },
+        });
+      }
+      if (response && !response.ok && response.status !== 401) failure = await errorFromResponse(response);
+    } catch (error) {
+      failure = networkError(error);
+    }
+    signOutLocally();
+    coordinator.broadcast({ type: 'signed_out' });
+    if (failure) throw failure;
+  }
+
+  return {
+    getState: () => state,
+    onAuthChange(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    restore,
+    async register(input: RegisterInput) {
+      const body: Record<string, string> = { email: input.email, password: input.password };
+      if (input.name !== undefined && input.name !== '') body.name = input.name;
+      const response = await publicRequest('/auth/register', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return ((await response.json()) as { user: User }).user;
+    },
+    login,
+    logout,
+    async logoutAll() {
+      try {
+        await api<void>('POST', '/auth/logout-all');
+      } catch (error) {
+        if (!(error instanceof LatchkeyError && error.status === 401)) throw error;
+      }
+      signOutLocally();
+      coordinator.broadcast({ type: 'signed_out' });
+    },
+    async me() {
+      const { user } = await api<{ user: User }>('GET', '/auth/me');
+      if (state.status === 'authenticated') setState({ status: 'authenticated', user }, 'user_updated');
+      return user;
+    },
+    async updateMe(update: ProfileUpdate) {
+      const { user } = await api<{ user: User }>('PATCH', '/auth/me', update);
+      setState({ status: 'authenticated', user }, 'user_updated');
+      coordinator.broadcast({ type: 'user', user });
+      return user;
+    },
+    async changePassword(change: PasswordChange) {
+      await api<void>('POST', '/auth/change-password', {
+        current_password: change.currentPassword,
+        new_password: change.newPassword,
+      });
+    },
+    async sessions() {
+      return (await api<{ sessions: Session[] }>('GET', '/auth/sessions')).sessions;
+    },
+    async revokeSession(id: string) {
+      const token = tokens.get()?.value;
+      await api<void>('DELETE', `/auth/sessions/${encodeURIComponent(id)}`);
+      if (token && sessionIdOf(token) === id) {
+        signOutLocally();
+        coordinator.broadcast({ type: 'signed_out' });
+      }
+    },
+    fetch: authorizedFetch,
+    getAccessToken: validToken,
+    close() {
+      closed = true;
+      schedule(null);
+      unsubscribe();
+      coordinator.close();
+      doc?.removeEventListener?.('visibilitychange', onVisible);
+      listeners.clear();
+    },
+  };
+}
