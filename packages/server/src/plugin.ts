@@ -16,6 +16,7 @@ import { emailRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
 import { healthRoutes } from './features/health/routes.js';
 import { sessionRoutes } from './features/sessions/routes.js';
+import { purgeSessions } from './features/sessions/purge.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
 import { Metrics } from './features/metrics/registry.js';
 import { metricsRoutes } from './features/metrics/routes.js';
@@ -121,8 +122,7 @@ function validatorCompiler() {
 const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options) => {
   const { ctx, ownsStore } = await createContext(options, app.log);
   const purge = setInterval(() => {
-    void ctx.store
-      .purgeExpired(ctx.clock(), Math.max(ctx.config.sessionIdleTimeoutMs, ctx.config.refreshGraceMs), 1000)
+    void purgeSessions(ctx)
       .then(async (n) => n + (await ctx.store.purgeEvents(ctx.clock() - ctx.config.eventsRetentionMs, 1000)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));

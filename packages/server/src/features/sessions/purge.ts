@@ -1,0 +1,44 @@
+import type { Config } from '../../config.js';
+import type { LatchkeyContext } from '../../context.js';
+
+/** Rows of each kind (sessions, spent tokens) deleted per statement. */
+export const PURGE_BATCH_SIZE = 1000;
+/** Batches per purge run; the rest waits for the next PURGE_INTERVAL. */
+export const PURGE_MAX_BATCHES = 50;
+
+/**
+ * How long spent refresh tokens (and revoked sessions) are kept: the idle timeout. A replay of
+ * a spent token within that time is still recognised as reuse and ends the session; after it
+ * the token is simply unknown (401 INVALID_REFRESH_TOKEN).
+ */
+export function purgeRetentionMs(config: Config): number {
+  return Math.max(config.sessionIdleTimeoutMs, config.refreshGraceMs);
+}
+
+export interface PurgeOptions {
+  batchSize?: number;
+  maxBatches?: number;
+}
+
+/**
+ * Deletes ended sessions (expired, idle, revoked longer than the retention ago) and old spent
+ * refresh tokens in bounded batches, yielding to the event loop between batches so that a
+ * large backlog never holds the database (or, with SQLite, the process) for long.
+ * Returns the number of rows deleted (tokens removed with their session are not counted).
+ *
+ * @example
+ * const deleted = await purgeSessions(ctx); // what the PURGE_INTERVAL timer runs
+ */
+export async function purgeSessions(ctx: LatchkeyContext, options: PurgeOptions = {}): Promise<number> {
+  const batchSize = options.batchSize ?? PURGE_BATCH_SIZE;
+  const maxBatches = options.maxBatches ?? PURGE_MAX_BATCHES;
+  const retentionMs = purgeRetentionMs(ctx.config);
+  let total = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const deleted = await ctx.store.purgeExpired(ctx.clock(), retentionMs, batchSize);
+    total += deleted;
+    if (deleted === 0) break;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return total;
+}
