@@ -16,7 +16,7 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
   if (databaseUrl.startsWith('postgres://') || databaseUrl.startsWith('postgresql://')) {
     // Loaded lazily so that the embedded default never pays for the PostgreSQL driver.
     const { PostgresStore } = await import('./postgres.js');
-    return new PostgresStore(databaseUrl, { poolSize: options.poolSize ?? 10 }) as unknown as Store;
+    return new PostgresStore(databaseUrl, { poolSize: options.poolSize ?? 10 });
   }
   throw new Error('DATABASE_URL: unsupported scheme');
 }

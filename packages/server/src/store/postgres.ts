@@ -1,6 +1,647 @@
-/** Placeholder until the PostgreSQL adapter lands. */
-export class PostgresStore {
-  constructor(_url: string, _options: { poolSize: number }) {
-    throw new Error('DATABASE_URL: the PostgreSQL adapter is not available in this build');
+import { Pool, types as pgTypes, type CustomTypesConfig, type PoolClient, type QueryResultRow } from 'pg';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { decodeUserCursor, encodeUserCursor, likePattern } from './sqlite.js';
+import type {
+  ImportResult,
+  NewOneTimeToken,
+  NewSession,
+  NewUser,
+  OneTimeTokenPurpose,
+  RateCounter,
+  RotateInput,
+  RotateResult,
+  SecurityEvent,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserListQuery,
+  UserPage,
+  UserPatch,
+  UserRecord,
+} from './types.js';
+
+interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  roles: string[];
+  email_verified: boolean;
+  disabled: boolean;
+  created_at: number;
+  updated_at: number;
+}
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  idle_expires_at: number;
+  user_agent: string | null;
+  ip: string | null;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+interface KeyRow {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  public_jwk: string | null;
+  created_at: number;
+  retired_at: number | null;
+  expires_at: number | null;
+}
+
+interface EventRow {
+  id: string;
+  user_id: string | null;
+  type: string;
+  ip: string | null;
+  user_agent: string | null;
+  detail: Record<string, unknown> | null;
+  created_at: number;
+}
+
+const INT8_OID = 20;
+
+/**
+ * BIGINT columns hold epoch milliseconds, far below 2^53: read them as numbers. Set per pool so
+ * that a host application sharing the `pg` module keeps its own parsers.
+ */
+const typeParsers: CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pgTypes.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+};
+
+/** Transaction failures that succeed when simply run again. */
+const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+
+function userFromRow(r: UserRow): UserRecord {
+  return {
+    id: r.id,
+    email: r.email,
+    name: r.name,
+    passwordHash: r.password_hash,
+    roles: r.roles,
+    emailVerified: r.email_verified,
+    disabled: r.disabled,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function sessionFromRow(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    createdAt: Number(r.created_at),
+    lastUsedAt: Number(r.last_used_at),
+    expiresAt: Number(r.expires_at),
+    idleExpiresAt: Number(r.idle_expires_at),
+    userAgent: r.user_agent,
+    ip: r.ip,
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    revokedReason: r.revoked_reason,
+  };
+}
+
+function keyFromRow(r: KeyRow): SigningKeyRecord {
+  return {
+    kid: r.kid,
+    alg: r.alg,
+    privateJwk: r.private_jwk,
+    publicJwk: r.public_jwk,
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+    expiresAt: r.expires_at,
+  };
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+// An error on a client that is checked out but between queries would otherwise be an unhandled
+// 'error' event and end the process; the failure surfaces on the next query instead.
+function ignoreClientError(): void {}
+
+export interface PostgresStoreOptions {
+  /** Connections this process keeps at most (DATABASE_POOL_SIZE). */
+  poolSize: number;
+  /** How long a request waits for a connection before failing (then answered 503); default 5 s. */
+  connectionTimeoutMs?: number;
+}
+
+/**
+ * The multi-node adapter: PostgreSQL 15+ through a `pg` pool. Several Latchkey processes share
+ * one database; every guarantee of the Store contract holds across processes:
+ * - createUser relies on the unique index (`ON CONFLICT DO NOTHING`), so one insert wins;
+ * - rotateRefreshToken locks the session row (`SELECT ... FOR UPDATE`), so rotations of one
+ *   family run one at a time and exactly one of them spends the live token;
+ * - single-use tokens and counters are one conditional `UPDATE`/upsert each;
+ * - migrations and signing-key rotation take an advisory lock, so instances starting at once or
+ *   two `keys rotate` at once do not collide.
+ * Transactions run at READ COMMITTED: each statement after a lock sees the winner's commit.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly pool: Pool;
+  private closed = false;
+
+  constructor(url: string, options: PostgresStoreOptions) {
+    this.pool = new Pool({
+      connectionString: url,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'latchkey',
+      types: typeParsers,
+    });
+    // An idle connection that the server drops (restart, failover, idle timeout) is reported
+    // here. The pool has already discarded it and the next query opens a new one, so there is
+    // nothing to do, but without a listener the event would crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  private async query<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.pool.query<R>(text, values)).rows;
+  }
+
+  private async execute(text: string, values: unknown[] = []): Promise<number> {
+    return (await this.pool.query(text, values)).rowCount ?? 0;
+  }
+
+  /** Runs `fn` in one transaction on one connection; retried on deadlock or serialization failure. */
+  private async tx<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      client.on('error', ignoreClientError);
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+          // The connection itself failed: destroy it rather than return it to the pool.
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error('rollback failed');
+        });
+        if (!broken && attempt < 3 && RETRYABLE.has(errorCode(err) ?? '')) continue;
+        throw err;
+      } finally {
+        client.off('error', ignoreClientError);
+        client.release(broken);
+      }
+    }
+  }
+
+  async migrate(): Promise<number[]> {
+    return this.tx(async (c) => {
+      // Instances starting together queue here; the first applies, the others find nothing to do.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('latchkey.migrations'))");
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+      );
+      const done = new Set((await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      const applied: number[] = [];
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+        applied.push(m.version);
+      }
+      return applied;
+    });
+  }
+
+  async pendingMigrations(): Promise<number[]> {
+    const exists = await this.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
+    const done = new Set(
+      exists[0]?.t ? (await this.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version) : [],
+    );
+    return POSTGRES_MIGRATIONS.map((m) => m.version).filter((v) => !done.has(v));
+  }
+
+  async serverTime(): Promise<number> {
+    const [row] = await this.query<{ ms: string }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms');
+    return Number(row!.ms);
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  // users
+
+  async createUser(u: NewUser): Promise<UserRecord | null> {
+    const rows = await this.query<UserRow>(
+      `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+       ON CONFLICT (email) DO NOTHING
+       RETURNING *`,
+      [u.id, u.email, u.name, u.passwordHash, u.roles, u.emailVerified, u.disabled ?? false, u.createdAt],
+    );
+    return rows[0] ? userFromRow(rows[0]) : null;
+  }
+
+  async findUserByEmail(email: string): Promise<UserRecord | null> {
+    const rows = await this.query<UserRow>('SELECT * FROM users WHERE email = $1', [email]);
+    return rows[0] ? userFromRow(rows[0]) : null;
+  }
+
+  async findUserById(id: string): Promise<UserRecord | null> {
+    const rows = await this.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+    return rows[0] ? userFromRow(rows[0]) : null;
+  }
+
+  async updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | null> {
+    const values: unknown[] = [id, now];
+    const sets = ['updated_at = $2'];
+    const set = (column: string, value: unknown) => {
+      values.push(value);
+      sets.push(`${column} = $${values.length}`);
+    };
+    if (patch.name !== undefined) set('name', patch.name);
+    if (patch.roles !== undefined) set('roles', patch.roles);
+    if (patch.emailVerified !== undefined) set('email_verified', patch.emailVerified);
+    if (patch.disabled !== undefined) set('disabled', patch.disabled);
+    const rows = await this.query<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
+    return rows[0] ? userFromRow(rows[0]) : null;
+  }
+
+  async replacePasswordHash(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean> {
+    const n = await this.execute('UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4', [
+      newHash,
+      now,
+      id,
+      expectedHash,
+    ]);
+    return n === 1;
+  }
+
+  // sessions and refresh tokens
+
+  async createSession(n: NewSession): Promise<SessionRecord> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<SessionRow>(
+        `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
+         VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING *`,
+        [n.id, n.userId, n.createdAt, n.expiresAt, n.idleExpiresAt, n.userAgent, n.ip],
+      );
+      await c.query('INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)', [
+        n.refreshTokenHash,
+        n.id,
+        n.createdAt,
+      ]);
+      return sessionFromRow(rows[0]!);
+    });
+  }
+
+  async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
+    // One round trip on the hot path (every authenticated request): both rows as JSON.
+    const rows = await this.query<{ s: SessionRow; u: UserRow }>(
+      'SELECT to_jsonb(s) AS s, to_jsonb(u) AS u FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
+      [sessionId],
+    );
+    const row = rows[0];
+    return row ? { session: sessionFromRow(row.s), user: userFromRow(row.u) } : null;
+  }
+
+  async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
+    const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
+    return this.tx(async (c): Promise<RotateResult> => {
+      // Every rotation of one family queues on its session row. Once through, the statements
+      // below read the state that the previous holder committed (READ COMMITTED).
+      const locked = await c.query<SessionRow>(
+        `SELECT s.* FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+         WHERE t.token_hash = $1 FOR UPDATE OF s`,
+        [oldTokenHash],
+      );
+      const session = locked.rows[0];
+      if (!session) return { kind: 'invalid', reason: 'unknown' };
+      const current = await c.query<{ used_at: number | null; u: UserRow; s: SessionRow }>(
+        `SELECT t.used_at, to_jsonb(u) AS u, to_jsonb(s) AS s FROM refresh_tokens t
+         JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+         WHERE t.token_hash = $1`,
+        [oldTokenHash],
+      );
+      const row = current.rows[0];
+      if (!row) return { kind: 'invalid', reason: 'unknown' };
+      const s = sessionFromRow(row.s);
+      if (s.revokedAt !== null) return { kind: 'invalid', reason: 'revoked' };
+      if (now >= s.expiresAt) return { kind: 'invalid', reason: 'expired' };
+      if (now >= s.idleExpiresAt) return { kind: 'invalid', reason: 'idle' };
+      const user = userFromRow(row.u);
+      if (user.disabled) return { kind: 'invalid', reason: 'disabled' };
+
+      let kind: 'rotated' | 'grace';
+      if (row.used_at === null) {
+        const spent = await c.query('UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL', [
+          now,
+          oldTokenHash,
+        ]);
+        if (spent.rowCount !== 1) throw new Error('refresh token changed under the session lock');
+        kind = 'rotated';
+      } else if (now - Number(row.used_at) < graceMs) {
+        kind = 'grace';
+      } else {
+        await c.query('UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL', [
+          now,
+          'refresh_token_reused',
+          s.id,
+        ]);
+        return { kind: 'reused', sessionId: s.id, userId: s.userId };
+      }
+      await c.query('INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)', [
+        newTokenHash,
+        s.id,
+        now,
+      ]);
+      const idle = Math.min(now + idleTimeoutMs, s.expiresAt);
+      await c.query('UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3', [now, idle, s.id]);
+      return { kind, session: { ...s, lastUsedAt: now, idleExpiresAt: idle }, user };
+    });
+  }
+
+  async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    const rows = await this.query<SessionRow>(
+      `SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
+       ORDER BY last_used_at DESC`,
+      [userId, now],
+    );
+    return rows.map(sessionFromRow);
+  }
+
+  async revokeSessionByRefreshToken(
+    tokenHash: string,
+    reason: string,
+    now: number,
+  ): Promise<{ sessionId: string; userId: string } | null> {
+    const rows = await this.query<{ id: string; user_id: string }>(
+      `UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+       WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $3) AND revoked_at IS NULL
+       RETURNING id, user_id`,
+      [now, reason, tokenHash],
+    );
+    return rows[0] ? { sessionId: rows[0].id, userId: rows[0].user_id } : null;
+  }
+
+  async revokeSession(userId: string, sessionId: string, reason: string, now: number): Promise<boolean> {
+    const n = await this.execute(
+      'UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL',
+      [now, reason, sessionId, userId],
+    );
+    return n === 1;
+  }
+
+  async revokeUserSessions(userId: string, reason: string, now: number, exceptSessionId?: string): Promise<number> {
+    return this.execute(
+      `UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+       WHERE user_id = $3 AND revoked_at IS NULL AND id IS DISTINCT FROM $4`,
+      [now, reason, userId, exceptSessionId ?? null],
+    );
+  }
+
+  async purgeExpired(now: number, retentionMs: number, limit: number): Promise<number> {
+    const cutoff = now - retentionMs;
+    // SKIP LOCKED: a purge on one instance never waits for (nor blocks) a rotation on another.
+    const sessions = await this.execute(
+      `DELETE FROM sessions WHERE id IN (
+         SELECT id FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1
+           OR (revoked_at IS NOT NULL AND revoked_at <= $2)
+         LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+      [now, cutoff, limit],
+    );
+    const tokens = await this.execute(
+      `DELETE FROM refresh_tokens WHERE token_hash IN (
+         SELECT token_hash FROM refresh_tokens WHERE used_at IS NOT NULL AND used_at <= $1
+         LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [cutoff, limit],
+    );
+    return sessions + tokens;
+  }
+
+  // signing keys
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return (await this.query<KeyRow>('SELECT * FROM signing_keys ORDER BY created_at, kid')).map(keyFromRow);
+  }
+
+  private async insertKey(c: PoolClient | Pool, key: SigningKeyRecord): Promise<void> {
+    await c.query(
+      `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, key.retiredAt, key.expiresAt],
+    );
+  }
+
+  async insertSigningKey(key: SigningKeyRecord): Promise<void> {
+    await this.insertKey(this.pool, key);
+  }
+
+  async rotateSigningKey(key: SigningKeyRecord, now: number, expiresAt: number): Promise<void> {
+    await this.tx(async (c) => {
+      // Two rotations at once (two instances creating their first key) would otherwise each
+      // retire only what they saw and leave two active keys.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('latchkey.signing_keys'))");
+      await c.query('UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL', [now, expiresAt]);
+      await this.insertKey(c, key);
+    });
+  }
+
+  async deleteExpiredSigningKeys(now: number): Promise<number> {
+    return this.execute('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= $1', [now]);
+  }
+
+  // security events
+
+  async recordEvent(e: SecurityEvent): Promise<void> {
+    await this.execute(
+      `INSERT INTO security_events (id, user_id, type, ip, user_agent, detail, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [e.id, e.userId, e.type, e.ip, e.userAgent, e.detail === null ? null : JSON.stringify(e.detail), e.createdAt],
+    );
+  }
+
+  async listEvents(userId: string, limit: number): Promise<SecurityEvent[]> {
+    const rows = await this.query<EventRow>(
+      'SELECT * FROM security_events WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2',
+      [userId, limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      type: r.type,
+      ip: r.ip,
+      userAgent: r.user_agent,
+      detail: r.detail,
+      createdAt: r.created_at,
+    }));
+  }
+
+  async purgeEvents(before: number, limit: number): Promise<number> {
+    return this.execute(
+      'DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)',
+      [before, limit],
+    );
+  }
+
+  // one-time tokens
+
+  async createOneTimeToken(t: NewOneTimeToken): Promise<void> {
+    await this.execute(
+      `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+      [t.tokenHash, t.userId, t.purpose, t.createdAt, t.expiresAt],
+    );
+  }
+
+  async consumeOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null> {
+    // Concurrent updates of the row queue on its lock and re-check `used_at IS NULL`: one wins.
+    const rows = await this.query<{ user_id: string }>(
+      `UPDATE one_time_tokens SET used_at = $1
+       WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
+       RETURNING user_id`,
+      [now, tokenHash, purpose],
+    );
+    return rows[0]?.user_id ?? null;
+  }
+
+  async deleteOneTimeTokens(userId: string, purpose: OneTimeTokenPurpose): Promise<void> {
+    await this.execute('DELETE FROM one_time_tokens WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
+  }
+
+  // administration
+
+  async listUsers(q: UserListQuery): Promise<UserPage> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (value: unknown): string => {
+      values.push(value);
+      return `$${values.length}`;
+    };
+    if (q.cursor) {
+      const c = decodeUserCursor(q.cursor);
+      if (!c) return { users: [], nextCursor: null };
+      where.push(`(created_at, id) > (${param(c[0])}, ${param(c[1])})`);
+    }
+    if (q.search) {
+      const p = param(likePattern(q.search));
+      where.push(`(lower(email) LIKE ${p} ESCAPE '\\' OR lower(coalesce(name, '')) LIKE ${p} ESCAPE '\\')`);
+    }
+    if (q.disabled !== undefined && q.disabled !== null) where.push(`disabled = ${param(q.disabled)}`);
+    if (q.emailVerified !== undefined && q.emailVerified !== null) where.push(`email_verified = ${param(q.emailVerified)}`);
+    if (q.role) where.push(`${param(q.role)} = ANY (roles)`);
+    const limit = param(q.limit + 1);
+    const rows = await this.query<UserRow>(
+      `SELECT * FROM users ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ${limit}`,
+      values,
+    );
+    const more = rows.length > q.limit;
+    const users = rows.slice(0, q.limit).map(userFromRow);
+    const last = users[users.length - 1];
+    return { users, nextCursor: more && last ? encodeUserCursor(last.createdAt, last.id) : null };
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE, in this statement.
+    return (await this.execute('DELETE FROM users WHERE id = $1', [id])) === 1;
+  }
+
+  async setPasswordHash(id: string, newHash: string, now: number): Promise<boolean> {
+    return (await this.execute('UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3', [newHash, now, id])) === 1;
+  }
+
+  async countUsersWithRole(role: string): Promise<number> {
+    const rows = await this.query<{ n: number }>('SELECT count(*) AS n FROM users WHERE $1 = ANY (roles)', [role]);
+    return rows[0]?.n ?? 0;
+  }
+
+  // import
+
+  async importUsers(users: NewUser[], onConflict: 'skip' | 'update'): Promise<ImportResult> {
+    return this.tx(async (c) => {
+      const result: ImportResult = { inserted: 0, updated: 0, skipped: 0 };
+      for (const u of users) {
+        const updatedAt = u.updatedAt ?? u.createdAt;
+        const row = [u.id, u.email, u.name, u.passwordHash, u.roles, u.emailVerified, u.disabled ?? false, updatedAt, u.createdAt];
+        const inserted = await c.query(
+          `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, updated_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (email) DO NOTHING`,
+          row,
+        );
+        if (inserted.rowCount === 1) {
+          result.inserted++;
+          continue;
+        }
+        if (onConflict === 'update') {
+          // Never the id nor created_at: the existing account keeps its identity.
+          const updated = await c.query(
+            `UPDATE users SET name = $2, password_hash = $3, roles = $4, email_verified = $5, disabled = $6, updated_at = $7
+             WHERE email = $1`,
+            row.slice(1, 8),
+          );
+          if (updated.rowCount === 1) {
+            result.updated++;
+            continue;
+          }
+        }
+        result.skipped++;
+      }
+      return result;
+    });
+  }
+
+  async findUsersByEmailOrId(emails: string[], ids: string[]): Promise<UserRecord[]> {
+    if (emails.length === 0 && ids.length === 0) return [];
+    const rows = await this.query<UserRow>('SELECT * FROM users WHERE email = ANY ($1::text[]) OR id = ANY ($2::text[])', [
+      emails,
+      ids,
+    ]);
+    return rows.map(userFromRow);
+  }
+
+  // shared rate-limit counters
+
+  async hitRateCounter(key: string, now: number, windowMs: number): Promise<RateCounter> {
+    const rows = await this.query<{ count: number; reset_at: number }>(
+      `INSERT INTO rate_counters (key, count, reset_at) VALUES ($1, 1, $3)
+       ON CONFLICT (key) DO UPDATE SET
+         count = CASE WHEN rate_counters.reset_at <= $2 THEN 1 ELSE rate_counters.count + 1 END,
+         reset_at = CASE WHEN rate_counters.reset_at <= $2 THEN $3 ELSE rate_counters.reset_at END
+       RETURNING count, reset_at`,
+      [key, now, now + windowMs],
+    );
+    const row = rows[0]!;
+    return { count: row.count, resetAt: row.reset_at };
+  }
+
+  async peekRateCounter(key: string, now: number): Promise<RateCounter | null> {
+    const rows = await this.query<{ count: number; reset_at: number }>(
+      'SELECT count, reset_at FROM rate_counters WHERE key = $1 AND reset_at > $2',
+      [key, now],
+    );
+    return rows[0] ? { count: rows[0].count, resetAt: rows[0].reset_at } : null;
+  }
+
+  async resetRateCounter(key: string): Promise<void> {
+    await this.execute('DELETE FROM rate_counters WHERE key = $1', [key]);
   }
 }

@@ -1,0 +1,98 @@
+import type { Migration } from './sqlite-migrations.js';
+
+/**
+ * Versioned PostgreSQL migrations. Append only: never edit a released entry. Every version here
+ * has the same number, name and meaning as in sqlite-migrations.ts (a test checks that the two
+ * lists match), so a database moved between adapters is at the same schema version.
+ *
+ * Differences from SQLite are in types only: times are BIGINT epoch milliseconds, flags are
+ * BOOLEAN, roles are TEXT[], event details JSONB. Identifiers and emails use the "C" collation so
+ * that ordering (the admin list's cursor) is bytewise, as in SQLite, whatever the database locale.
+ */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+      CREATE TABLE users (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        email TEXT COLLATE "C" NOT NULL,
+        name TEXT,
+        password_hash TEXT NOT NULL,
+        roles TEXT[] NOT NULL DEFAULT '{}',
+        email_verified BOOLEAN NOT NULL DEFAULT false,
+        disabled BOOLEAN NOT NULL DEFAULT false,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE UNIQUE INDEX users_email_key ON users (email);
+      CREATE INDEX users_created_idx ON users (created_at, id);
+
+      CREATE TABLE sessions (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        idle_expires_at BIGINT NOT NULL,
+        user_agent TEXT,
+        ip TEXT,
+        revoked_at BIGINT,
+        revoked_reason TEXT
+      );
+      CREATE INDEX sessions_user_idx ON sessions (user_id);
+      CREATE INDEX sessions_expiry_idx ON sessions (expires_at);
+      CREATE INDEX sessions_idle_idx ON sessions (idle_expires_at);
+      CREATE INDEX sessions_revoked_idx ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+
+      CREATE TABLE refresh_tokens (
+        token_hash TEXT COLLATE "C" PRIMARY KEY,
+        session_id TEXT COLLATE "C" NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        used_at BIGINT
+      );
+      CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+      CREATE INDEX refresh_tokens_used_idx ON refresh_tokens (used_at) WHERE used_at IS NOT NULL;
+
+      CREATE TABLE signing_keys (
+        kid TEXT COLLATE "C" PRIMARY KEY,
+        alg TEXT NOT NULL,
+        private_jwk TEXT NOT NULL,
+        public_jwk TEXT,
+        created_at BIGINT NOT NULL,
+        retired_at BIGINT,
+        expires_at BIGINT
+      );
+
+      CREATE TABLE security_events (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        user_id TEXT COLLATE "C" REFERENCES users (id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        ip TEXT,
+        user_agent TEXT,
+        detail JSONB,
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX security_events_user_idx ON security_events (user_id, created_at);
+      CREATE INDEX security_events_created_idx ON security_events (created_at);
+
+      CREATE TABLE one_time_tokens (
+        token_hash TEXT COLLATE "C" PRIMARY KEY,
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+      );
+      CREATE INDEX one_time_tokens_user_idx ON one_time_tokens (user_id, purpose);
+
+      -- Counters live for one window: losing them in a crash only resets a rate limit, so the
+      -- table skips the write-ahead log (UNLOGGED) and costs no WAL traffic on every hit.
+      CREATE UNLOGGED TABLE rate_counters (
+        key TEXT COLLATE "C" PRIMARY KEY,
+        count INTEGER NOT NULL,
+        reset_at BIGINT NOT NULL
+      );
+    `,
+  },
+];

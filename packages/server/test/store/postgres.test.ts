@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-migrations.js';
+import { PostgresStore } from '../../src/store/postgres.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
+import type { Store } from '../../src/store/types.js';
+import { createTestDatabase } from '../support/postgres.js';
+import { describeStoreConformance } from './conformance.js';
+
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events'];
+
+// Each case gets its own database on the run's throwaway cluster; a pool of 10 makes the
+// concurrent cases run on several connections at once.
+describeStoreConformance('postgres', async () => new PostgresStore(await createTestDatabase('latchkey_store'), { poolSize: 10 }), {
+  async countRows(store: Store) {
+    const pool = (store as PostgresStore).pool;
+    const counts: Record<string, number> = {};
+    for (const t of TABLES) counts[t] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`)).rows[0]!.n;
+    return counts;
+  },
+});
+
+describe('PostgreSQL migrations', () => {
+  it('have the same versions and names as the SQLite ones', () => {
+    const strip = (ms: readonly { version: number; name: string }[]) => ms.map(({ version, name }) => ({ version, name }));
+    expect(strip(POSTGRES_MIGRATIONS)).toEqual(strip(SQLITE_MIGRATIONS));
+  });
+
+  it('five instances migrating one database at once: one applies, the others find nothing to do', async () => {
+    const url = await createTestDatabase('latchkey_migrate');
+    const stores = Array.from({ length: 5 }, () => new PostgresStore(url, { poolSize: 2 }));
+    try {
+      const applied = await Promise.all(stores.map((s) => s.migrate()));
+      expect(applied.filter((a) => a.length > 0)).toEqual([POSTGRES_MIGRATIONS.map((m) => m.version)]);
+      const { rows } = await stores[0]!.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+});

@@ -1,0 +1,20 @@
+import { afterAll } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
+import { tempDir } from '../helpers.js';
+import { describeStoreConformance } from './conformance.js';
+
+const { dir, cleanup } = tempDir('latchkey-store-sqlite-');
+afterAll(cleanup);
+let n = 0;
+
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events'];
+
+describeStoreConformance('sqlite', async () => new SqliteStore(`${dir}/store-${++n}.db`), {
+  async countRows(store: Store) {
+    const db = (store as SqliteStore).db;
+    const counts: Record<string, number> = {};
+    for (const t of TABLES) counts[t] = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${t}`).get()!.n;
+    return counts;
+  },
+});
