@@ -30,7 +30,7 @@ import { PasswordHasher } from './passwords/hasher.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { AccessTokens } from './tokens/access-token.js';
-import { KeyRing } from './tokens/keys.js';
+import { KeyRing, retiredKeyLifetimeMs } from './tokens/keys.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -75,7 +75,7 @@ export async function createContext(
     );
     // The unknown-email dummy hash is built now, so that even the first such login costs one verification.
     await hasher.prepare();
-    const keys = new KeyRing(store, config.jwtAlg, clock, config.accessTokenTtlMs + config.jwtLeewayMs);
+    const keys = new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config));
     await keys.init(config.keyReloadIntervalMs);
     const tokens = new AccessTokens(config, keys, clock);
     const mail = new MailDispatcher(options.mailer ?? createMailer(config), log, config.mailRetryDelaysMs);
@@ -131,8 +131,15 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
 
   app.decorate('latchkey', ctx);
   app.decorateRequest('auth', null);
-  app.decorate('requireUser', async function requireUser(request) {
-    request.auth = await authenticate(ctx, request);
+  app.decorate('requireUser', async function requireUser(request, reply) {
+    try {
+      request.auth = await authenticate(ctx, request);
+    } catch (err) {
+      // Answered here, not by the host app's error handler: host routes get the same
+      // problem+json and WWW-Authenticate challenge as Latchkey's own routes.
+      return errorHandler(err as Error, request, reply);
+    }
+    return undefined;
   } as preHandlerAsyncHookHandler);
 
   let metricsServer: import('node:http').Server | undefined;

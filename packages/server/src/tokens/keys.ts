@@ -9,7 +9,7 @@ import {
 } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import type { SigningAlgorithm } from '../config.js';
+import type { Config, SigningAlgorithm } from '../config.js';
 import type { SigningKeyRecord, Store } from '../store/types.js';
 
 type KeyLike = JoseCryptoKey | Uint8Array;
@@ -62,6 +62,18 @@ export async function generateSigningKey(alg: SigningAlgorithm, now: number): Pr
   };
 }
 
+/**
+ * How long a retired key stays published and accepted: the longest life of a token it signed
+ * (lifetime + leeway), plus one KEY_RELOAD_INTERVAL, because another instance goes on signing
+ * with it until its next reload.
+ *
+ * @example
+ * new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config));
+ */
+export function retiredKeyLifetimeMs(config: Pick<Config, 'accessTokenTtlMs' | 'jwtLeewayMs' | 'keyReloadIntervalMs'>): number {
+  return config.accessTokenTtlMs + config.jwtLeewayMs + config.keyReloadIntervalMs;
+}
+
 async function importKey(record: SigningKeyRecord, which: 'private' | 'public'): Promise<KeyLike> {
   const alg = record.alg === 'EdDSA' ? 'Ed25519' : record.alg;
   if (which === 'public' && record.publicJwk) return importJWK(JSON.parse(record.publicJwk) as JWK, alg);
@@ -90,7 +102,8 @@ export class KeyRing {
     private readonly store: Store,
     private readonly alg: SigningAlgorithm,
     private readonly clock: Clock,
-    private readonly maxTokenLifetimeMs: number,
+    /** How long a retired key stays published: see `retiredKeyLifetimeMs`. */
+    private readonly retiredLifetimeMs: number,
   ) {}
 
   /** Loads the keys, creating the first one (or one for a newly configured algorithm). */
@@ -138,7 +151,7 @@ export class KeyRing {
   async rotate(): Promise<SigningKeyRecord> {
     const now = this.clock();
     const record = await generateSigningKey(this.alg, now);
-    await this.store.rotateSigningKey(record, now, now + this.maxTokenLifetimeMs);
+    await this.store.rotateSigningKey(record, now, now + this.retiredLifetimeMs);
     await this.reload();
     return record;
   }
