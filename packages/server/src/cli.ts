@@ -10,7 +10,7 @@ import { checkPasswordPolicy } from './passwords/policy.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { systemClock } from './clock.js';
-import { KeyRing } from './tokens/keys.js';
+import { KeyRing, retiredKeyLifetimeMs } from './tokens/keys.js';
 
 const USAGE = `Usage: latchkey <command>
 
@@ -90,7 +90,7 @@ async function serve(config: Config): Promise<number> {
 
 async function keys(config: Config, sub: string | undefined): Promise<number> {
   return withStore(config, async (store) => {
-    const ring = new KeyRing(store, config.jwtAlg, systemClock, config.accessTokenTtlMs + config.jwtLeewayMs);
+    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
     if (sub === 'rotate') {
       await ring.init(0);
       const key = await ring.rotate();
