@@ -154,7 +154,7 @@ describe('cookie-mode lifecycle', () => {
 
   it('logout with an unknown or dead cookie still answers 204 and clears the cookies', async () => {
     const u = await user();
-    const jar = { ...u.jar, lk_refresh: 'B'.repeat(43) };
+    const jar: Record<string, string> = { ...u.jar, lk_refresh: 'B'.repeat(43) };
     const out = await t.app.inject({ method: 'POST', url: '/auth/logout', cookies: jar, headers: { 'x-csrf-token': jar.lk_csrf! } });
     expect(out.statusCode).toBe(204);
     expect(updateJar(jar, out)).toEqual({});
