@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
+import { createTestDatabase, dropTestDatabase } from './support/postgres.js';
 
 /** A clock tests can move: `clock.now` is read, `clock.advance(ms)` steps it. */
 export interface TestClock {
@@ -40,14 +41,27 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Which adapter createTestApp uses by default: LATCHKEY_TEST_DB=postgres runs a suite on PostgreSQL. */
+export type TestDb = 'sqlite' | 'postgres';
+
+function defaultTestDb(): TestDb {
+  return process.env.LATCHKEY_TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
+}
+
 /**
  * Builds the real app on a real SQLite file in a temp directory (or on `env.DATABASE_URL`),
- * capturing log lines. Pass `clock: true` for a steppable clock.
+ * capturing log lines. Pass `clock: true` for a steppable clock. With `db: 'postgres'` (or
+ * LATCHKEY_TEST_DB=postgres in the environment) the app gets a fresh database of its own on the
+ * run's throwaway PostgreSQL cluster, dropped again by close().
  */
-export async function createTestApp(env: Record<string, string> = {}, opts: { clock?: boolean | TestClock } = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  opts: { clock?: boolean | TestClock; db?: TestDb } = {},
+): Promise<TestApp> {
   const { dir, cleanup } = tempDir();
+  const pgUrl = (opts.db ?? defaultTestDb()) === 'postgres' && !env.DATABASE_URL ? await createTestDatabase() : undefined;
   const config = loadConfig({
-    DATABASE_URL: `sqlite:${join(dir, 'latchkey.db')}`,
+    DATABASE_URL: pgUrl ?? `sqlite:${join(dir, 'latchkey.db')}`,
     ISSUER: 'http://latchkey.test',
     LOG_LEVEL: 'info',
     // No SMTP in tests unless one sets SMTP_URL: mail goes to the temp directory, not ./data/outbox.
@@ -75,6 +89,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { cl
     async close() {
       await app.close();
       cleanup();
+      if (pgUrl) await dropTestDatabase(pgUrl);
     },
   };
 }
