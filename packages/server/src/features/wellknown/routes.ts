@@ -21,6 +21,17 @@ const jwkSchema = {
 /** Fields of a public JWK; anything else (a private member) is never serialised. */
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'n', 'e', 'crv', 'x', 'y'] as const;
 
+/**
+ * Where the routes are, as an absolute URL: ISSUER plus the mount prefix, unless ISSUER already
+ * ends with it (an embedded Latchkey at /identity may well use ISSUER=https://shop.example/identity,
+ * which is where OpenID discovery expects its document).
+ */
+export function endpointRoot(issuer: string, prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, '');
+  if (trimmed === '' || issuer.endsWith(trimmed)) return issuer;
+  return issuer + trimmed;
+}
+
 export async function wellKnownRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix?: string }): Promise<void> {
   const { ctx } = opts;
   const base = ctx.config.issuer;
@@ -74,14 +85,14 @@ export async function wellKnownRoutes(app: FastifyInstance, opts: { ctx: Latchke
       },
     },
     async () => {
-      const prefix = opts.mountPrefix ?? "";
+      const root = endpointRoot(base, opts.mountPrefix ?? '');
       return {
         issuer: base,
-        jwks_uri: `${base}${prefix}/.well-known/jwks.json`,
-        token_endpoint: `${base}${prefix}/auth/login`,
-        registration_endpoint: `${base}${prefix}/auth/register`,
-        userinfo_endpoint: `${base}${prefix}/auth/me`,
-        revocation_endpoint: `${base}${prefix}/auth/logout`,
+        jwks_uri: `${root}/.well-known/jwks.json`,
+        token_endpoint: `${root}/auth/login`,
+        registration_endpoint: `${root}/auth/register`,
+        userinfo_endpoint: `${root}/auth/me`,
+        revocation_endpoint: `${root}/auth/logout`,
         grant_types_supported: ['password', 'refresh_token'],
         token_endpoint_auth_methods_supported: ['none'],
         id_token_signing_alg_values_supported: [ctx.config.jwtAlg],
