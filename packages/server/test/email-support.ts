@@ -20,9 +20,12 @@ export interface TestSmtp {
 
 /**
  * A real SMTP server (smtp-server) on 127.0.0.1. No STARTTLS (a plain local link); with
- * `auth`, it requires exactly those credentials (AUTH PLAIN/LOGIN over the plain link).
+ * `auth`, it requires exactly those credentials (AUTH PLAIN/LOGIN over the plain link);
+ * `rejectRecipients` are refused with 550 at RCPT TO.
  */
-export async function startSmtp(opts: { port?: number; auth?: { user: string; pass: string } } = {}): Promise<TestSmtp> {
+export async function startSmtp(
+  opts: { port?: number; auth?: { user: string; pass: string }; rejectRecipients?: string[] } = {},
+): Promise<TestSmtp> {
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
@@ -32,6 +35,11 @@ export async function startSmtp(opts: { port?: number; auth?: { user: string; pa
     onAuth(auth, _session, cb) {
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) cb(null, { user: auth.username });
       else cb(new Error('Invalid username or password'));
+    },
+    onRcptTo(address, _session, cb) {
+      if (!opts.rejectRecipients?.includes(address.address)) return cb();
+      const err = Object.assign(new Error('No such mailbox here'), { responseCode: 550 });
+      return cb(err);
     },
     onData(stream, session, cb) {
       // The 250 reply (and so nodemailer's success) comes only after the message is parsed and kept.

@@ -11,10 +11,16 @@ function describeError(err: unknown): Record<string, unknown> {
   return { type: e.name, message: e.message, code: e.code, responseCode: e.responseCode, command: e.command };
 }
 
+/** An SMTP 5xx reply (e.g. 550 no such mailbox): asking again would get the same answer. */
+function isPermanentRejection(err: unknown): boolean {
+  const code = (err as { responseCode?: unknown } | null)?.responseCode;
+  return typeof code === 'number' && code >= 500 && code < 600;
+}
+
 /**
  * Sends mail in the background, after the request that asked for it has been answered, so that
  * neither the answer nor its timing depends on the mail server. A failed delivery is retried
- * after each of `retryDelaysMs`, then given up; every outcome is logged (recipient, subject,
+ * after each of `retryDelaysMs` (a 5xx refusal is not), then given up; every outcome is logged (recipient, subject,
  * attempt) and nothing logged ever contains the message body, which holds the token.
  */
 export class MailDispatcher {
@@ -71,9 +77,13 @@ export class MailDispatcher {
         else this.log.info({ ...about, attempt, via: this.mailer.description }, 'mail sent');
         return;
       } catch (err) {
-        const delay = this.retryDelaysMs[attempt - 1];
+        const permanent = isPermanentRejection(err);
+        const delay = permanent ? undefined : this.retryDelaysMs[attempt - 1];
         if (delay === undefined || this.closing) {
-          this.log.error({ ...about, attempts: attempt, via: this.mailer.description, err: describeError(err) }, 'mail not delivered: giving up');
+          this.log.error(
+            { ...about, attempts: attempt, via: this.mailer.description, err: describeError(err) },
+            permanent ? 'mail not delivered: the server refused it permanently' : 'mail not delivered: giving up',
+          );
           return;
         }
         this.log.warn(

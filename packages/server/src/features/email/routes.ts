@@ -76,6 +76,11 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
         body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: emailProperty } },
         response: { 202: accepted('Accepted: a mail is sent if an active account has this address'), ...problems(413, 415, 422, 429, 503) },
       },
+      // Trimmed before the format check, as at register and login.
+      preValidation: async (request) => {
+        const body = request.body as { email?: unknown } | null;
+        if (body && typeof body === 'object' && typeof body.email === 'string') body.email = body.email.trim();
+      },
     },
     async (request, reply) => {
       unwrapMailRequest(await forgotPassword(ctx, request.body.email, requestMeta(request)));
