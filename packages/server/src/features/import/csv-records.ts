@@ -73,7 +73,8 @@ export class CsvRecordSplitter {
 
   private toRecord(fields: string[], quoted: boolean[], header: string[]): SourceRecord {
     if (fields.length !== header.length) {
-      return { line: this.startLine, error: `expected ${header.length} fields as in the header, found ${fields.length}` };
+      const hint = fields.length > header.length ? ' (fields containing commas, like argon2 hashes, must be in double quotes)' : '';
+      return { line: this.startLine, error: `expected ${header.length} fields as in the header, found ${fields.length}${hint}` };
     }
     const value: Record<string, string> = {};
     header.forEach((name, i) => {
