@@ -218,6 +218,23 @@ describe('refresh request shapes', () => {
   });
 });
 
+describe('logout without a valid access token', () => {
+  it('ends the session of a refresh token sent in the body (the access token has expired); alone, an expired access token is 401', async () => {
+    const u = await registerAndLogin(t.app);
+    t.clock!.advance(16 * 60_000); // past the 15-minute access token and the 5 s leeway
+    expectProblem(await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(u.access) }), 401, 'INVALID_TOKEN');
+    expectProblem(await t.app.inject({ method: 'POST', url: '/auth/logout' }), 401, 'UNAUTHORIZED');
+
+    const out = await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(u.access), payload: { refresh_token: u.refresh } });
+    expect(out.statusCode, out.body).toBe(204);
+    expectProblem(await bearerRefresh(t.app, u.refresh), 401, 'INVALID_REFRESH_TOKEN');
+    // Idempotent: an ended or unknown refresh token still answers 204.
+    expect((await t.app.inject({ method: 'POST', url: '/auth/logout', payload: { refresh_token: u.refresh } })).statusCode).toBe(204);
+    expect((await t.app.inject({ method: 'POST', url: '/auth/logout', payload: { refresh_token: 'E'.repeat(43) } })).statusCode).toBe(204);
+    expect((await eventsOf(t.app, u.userId)).filter((e) => e.type === 'logout')).toHaveLength(1);
+  });
+});
+
 describe('logout-all, the session list and revoking one session', () => {
   it('logout-all ends every session of the user at once', async () => {
     const u = await registerAndLogin(t.app);

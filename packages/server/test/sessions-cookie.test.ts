@@ -152,6 +152,22 @@ describe('cookie-mode lifecycle', () => {
     expectProblem(await cookieRefresh(t.app, u.jar), 401, 'INVALID_REFRESH_TOKEN');
   });
 
+  it('with an expired access token, logout falls back to the cookie when the CSRF header is sent, else answers 401', async () => {
+    const u = await user();
+    t.clock!.advance(16 * 60_000);
+    const bare = await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(u.access), cookies: u.jar });
+    expectProblem(bare, 401, 'INVALID_TOKEN');
+    const out = await t.app.inject({
+      method: 'POST',
+      url: '/auth/logout',
+      headers: { ...bearer(u.access), 'x-csrf-token': u.csrf },
+      cookies: u.jar,
+    });
+    expect(out.statusCode, out.body).toBe(204);
+    expect(updateJar(u.jar, out)).toEqual({});
+    expectProblem(await cookieRefresh(t.app, u.jar), 401, 'INVALID_REFRESH_TOKEN');
+  });
+
   it('logout with an unknown or dead cookie still answers 204 and clears the cookies', async () => {
     const u = await user();
     const jar: Record<string, string> = { ...u.jar, lk_refresh: 'B'.repeat(43) };

@@ -8,7 +8,7 @@ import { hashToken } from '../../lib/ids.js';
 import { recordEvent } from '../events/service.js';
 import { changePassword, listSessions, logoutAll, revokeOwnSession } from './account.js';
 import { refreshSession } from './service.js';
-import { assertCsrf, clearAuthCookies, issueCsrfToken, refreshCookie, sendTokens, wantsCookieMode } from './transport.js';
+import { assertCsrf, clearAuthCookies, CSRF_HEADER, issueCsrfToken, refreshCookie, sendTokens, wantsCookieMode } from './transport.js';
 
 interface RefreshBody {
   refresh_token?: string;
@@ -132,30 +132,54 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
     },
   );
 
-  app.post(
+  app.post<{ Body: { refresh_token?: string } | null | undefined }>(
     '/auth/logout',
     {
       schema: {
         tags: ['sessions'],
         summary: 'End the current session',
-        description: 'Authenticated by the access token, or by the refresh cookie plus X-CSRF-Token.',
+        description:
+          'Ends the session of the access token. Without a valid access token (e.g. it has expired), the session ' +
+          'of a refresh token: `{refresh_token}` in the body, or the `lk_refresh` cookie plus `X-CSRF-Token`. ' +
+          'Clears the cookies. An unknown or already ended refresh token still answers 204.',
         security: [...bearerSecurity, ...cookieSecurity],
-        response: { 204: { type: 'null', description: 'Logged out' }, ...problems(401, 403) },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { refresh_token: { type: 'string', minLength: 1, maxLength: 8192 } },
+        },
+        response: { 204: { type: 'null', description: 'Logged out' }, ...problems(401, 403, 422) },
       },
     },
     async (request, reply) => {
-      const now = ctx.clock();
+      const meta = requestMeta(request);
+      let bearerFailure: AppError | null = null;
       if (bearerToken(request)) {
-        const auth = await authenticate(ctx, request);
-        await ctx.store.revokeSession(auth.user.id, auth.session.id, 'logout', now);
-        await recordEvent(ctx, auth.user.id, 'logout', requestMeta(request), { session_id: auth.session.id });
-      } else {
-        const cookie = refreshCookie(request);
-        if (!cookie) throw new AppError('UNAUTHORIZED', { detail: 'Send an access token or the refresh cookie.' });
-        assertCsrf(ctx, request);
-        const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(cookie), 'logout', now);
-        if (revoked) await recordEvent(ctx, revoked.userId, 'logout', requestMeta(request), { session_id: revoked.sessionId });
+        try {
+          const auth = await authenticate(ctx, request);
+          await ctx.store.revokeSession(auth.user.id, auth.session.id, 'logout', ctx.clock());
+          await recordEvent(ctx, auth.user.id, 'logout', meta, { session_id: auth.session.id });
+          clearAuthCookies(ctx, request, reply);
+          return reply.code(204).send();
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          bearerFailure = err;
+        }
       }
+      // No valid access token: a refresh token proves the session instead. After a failed bearer
+      // the cookie is used only with its CSRF header, so that a plain retry-less client still
+      // sees the 401 of its access token rather than a CSRF error.
+      const cookie = refreshCookie(request);
+      let token = request.body?.refresh_token ?? null;
+      if (!token && cookie && (!bearerFailure || request.headers[CSRF_HEADER] !== undefined)) {
+        assertCsrf(ctx, request);
+        token = cookie;
+      }
+      if (!token) {
+        throw bearerFailure ?? new AppError('UNAUTHORIZED', { detail: 'Send an access token, a refresh token or the refresh cookie.' });
+      }
+      const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(token), 'logout', ctx.clock());
+      if (revoked) await recordEvent(ctx, revoked.userId, 'logout', meta, { session_id: revoked.sessionId });
       clearAuthCookies(ctx, request, reply);
       return reply.code(204).send();
     },
