@@ -5,6 +5,8 @@ import { ConfigError, loadConfig, readEnvironment, type Config } from './config.
 import { normaliseEmail } from './features/auth/service.js';
 import { runUsersExport, runUsersImport } from './features/import/command.js';
 import { newId } from './lib/ids.js';
+import { backupSqlite, restoreSqlite } from './ops/backup.js';
+import { formatDoctor, runDoctor } from './ops/doctor.js';
 import { PasswordHasher } from './passwords/hasher.js';
 import { checkPasswordPolicy } from './passwords/policy.js';
 import { openStore } from './store/index.js';
@@ -25,6 +27,9 @@ Commands:
                               bring users over with their password hashes (docs/import.md)
   users export --format jsonl [--output FILE]
                               every user with hash and metadata, one JSON object per line
+  backup FILE                 online backup of the SQLite database (safe while serving)
+  restore FILE                replace the SQLite database with a backup (stop the server first)
+  doctor                      check configuration, database, migrations, keys, clock and mail
   help                        this text
 `;
 
@@ -153,6 +158,11 @@ export async function main(argv: string[]): Promise<number> {
     out(USAGE);
     return command ? 0 : 1;
   }
+  if (command === 'doctor') {
+    const results = await runDoctor(readEnvironment());
+    out(formatDoctor(results));
+    return results.some((r) => r.status === 'fail') ? 1 : 0;
+  }
   let config: Config;
   try {
     config = loadConfig(readEnvironment());
@@ -177,6 +187,18 @@ export async function main(argv: string[]): Promise<number> {
         if (sub === 'import') return await runUsersImport(config, rest);
         if (sub === 'export') return await runUsersExport(config, rest);
         return fail('usage: latchkey users create-admin|import|export ...');
+      case 'backup': {
+        if (!sub) return fail('usage: latchkey backup FILE');
+        const done = await backupSqlite(config.databaseUrl, sub);
+        out(`backup written to ${sub}: ${done.users} users, ${done.bytes} bytes`);
+        return 0;
+      }
+      case 'restore': {
+        if (!sub) return fail('usage: latchkey restore FILE');
+        const done = restoreSqlite(config.databaseUrl, sub);
+        out(`restored ${done.users} users from ${sub}; the previous database is kept as *.before-restore`);
+        return 0;
+      }
       default:
         return fail(`unknown command "${command}"\n${USAGE}`);
     }

@@ -294,6 +294,14 @@ export class SqliteStore implements Store {
     return applied;
   }
 
+  async pendingMigrations(): Promise<number[]> {
+    const table = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+    const done = new Set(
+      table ? this.db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version) : [],
+    );
+    return SQLITE_MIGRATIONS.map((m) => m.version).filter((v) => !done.has(v));
+  }
+
   async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get();
   }

@@ -159,6 +159,10 @@ export interface Store {
 
   /** Applies pending migrations; idempotent. Returns the versions applied by this call. */
   migrate(): Promise<number[]>;
+  /** Versions not applied yet (read only; `latchkey doctor`). */
+  pendingMigrations(): Promise<number[]>;
+  /** The database server's clock (epoch ms), where it has one; used to detect skew. */
+  serverTime?(): Promise<number>;
   /** Cheap round-trip used by /health/ready. Throws when the database is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,97 @@
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { sqlitePathFromUrl } from '../store/sqlite.js';
+
+export class BackupError extends Error {
+  override name = 'BackupError';
+}
+
+function sqliteFile(databaseUrl: string): string {
+  if (!databaseUrl.startsWith('sqlite:')) {
+    throw new BackupError(
+      'backup and restore are for the embedded SQLite database; for PostgreSQL use pg_dump / pg_restore (docs/deploy.md)',
+    );
+  }
+  const path = sqlitePathFromUrl(databaseUrl);
+  if (path === ':memory:') throw new BackupError('an in-memory database cannot be backed up');
+  return path;
+}
+
+/** Checks that `file` is a consistent Latchkey SQLite database; returns its user count. */
+export function checkLatchkeyDatabase(file: string): { users: number; schemaVersion: number } {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const integrity = db.pragma('integrity_check', { simple: true });
+    if (integrity !== 'ok') throw new BackupError(`${file} fails the integrity check: ${String(integrity)}`);
+    const hasSchema = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+    if (!hasSchema) throw new BackupError(`${file} is not a Latchkey database (no schema_migrations table)`);
+    const { v } = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number };
+    const { n } = db.prepare('SELECT count(*) AS n FROM users').get() as { n: number };
+    return { users: n, schemaVersion: v };
+  } catch (err) {
+    if (err instanceof BackupError) throw err;
+    throw new BackupError(`${file} is not a readable Latchkey database: ${(err as Error).message}`);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Online backup with SQLite's backup API: safe while the server is running and writing (the
+ * copy is a consistent snapshot). Written to a temporary file first, checked, then renamed.
+ */
+export async function backupSqlite(databaseUrl: string, target: string): Promise<{ users: number; bytes: number }> {
+  const source = sqliteFile(databaseUrl);
+  if (!existsSync(source)) throw new BackupError(`no database at ${source}`);
+  if (existsSync(target)) throw new BackupError(`${target} exists; choose a new file name`);
+  const tmp = join(dirname(target), `.${Date.now()}-${process.pid}.latchkey-backup`);
+  const db = new Database(source, { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    await db.backup(tmp);
+  } finally {
+    db.close();
+  }
+  try {
+    const { users } = checkLatchkeyDatabase(tmp);
+    renameSync(tmp, target);
+    return { users, bytes: statSync(target).size };
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Replaces the database with a backup. The server must be stopped: the file is checked, then
+ * copied next to the database and renamed over it, and the old WAL files are removed so that
+ * SQLite cannot replay them onto the restored copy. The previous database is kept as
+ * `<db>.before-restore`.
+ */
+export function restoreSqlite(databaseUrl: string, backupFile: string): { users: number } {
+  const target = sqliteFile(databaseUrl);
+  const { users } = checkLatchkeyDatabase(backupFile);
+  if (existsSync(target)) {
+    // Refuse while another process has the database open: in WAL mode an EXCLUSIVE locking-mode
+    // transaction fails with SQLITE_BUSY as long as any other connection (a running server) exists.
+    const probe = new Database(target, { fileMustExist: true });
+    try {
+      probe.pragma('busy_timeout = 0');
+      probe.pragma('locking_mode = EXCLUSIVE');
+      probe.exec('BEGIN EXCLUSIVE; COMMIT;');
+    } catch {
+      throw new BackupError('the database is in use: stop the server before restoring');
+    } finally {
+      probe.close();
+    }
+    copyFileSync(target, `${target}.before-restore`);
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = `${target}.restoring`;
+  copyFileSync(backupFile, tmp);
+  rmSync(`${target}-wal`, { force: true });
+  rmSync(`${target}-shm`, { force: true });
+  renameSync(tmp, target);
+  return { users };
+}

@@ -1,0 +1,253 @@
+import { importJWK, type JWK } from 'jose';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import nodemailer from 'nodemailer';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { describeSmtpUrl } from '../features/email/mailer.js';
+import { openStore } from '../store/index.js';
+import { sqlitePathFromUrl } from '../store/sqlite.js';
+import type { Store } from '../store/types.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  name: string;
+  status: CheckStatus;
+  message: string;
+  /** How to fix it, for warn and fail. */
+  fix?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function configChecks(config: Config): CheckResult[] {
+  const out: CheckResult[] = [{ name: 'config', status: 'ok', message: 'every setting parses and validates' }];
+  const issuer = new URL(config.issuer);
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
+  if (issuer.protocol !== 'https:' && !local) {
+    out.push({
+      name: 'config.issuer',
+      status: 'warn',
+      message: `ISSUER ${config.issuer} is not https`,
+      fix: 'serve Latchkey behind TLS and set ISSUER=https://...',
+    });
+  }
+  if (!config.cookieSecure) {
+    out.push({
+      name: 'config.cookies',
+      status: 'warn',
+      message: 'COOKIE_SECURE=false: refresh cookies are sent over plain http',
+      fix: 'set COOKIE_SECURE=true outside local development',
+    });
+  }
+  if (!config.rateLimitEnabled) {
+    out.push({ name: 'config.rate-limits', status: 'warn', message: 'RATE_LIMIT_ENABLED=false', fix: 'enable rate limits in production' });
+  }
+  if (config.jwtAlg === 'HS256') {
+    out.push({
+      name: 'config.jwt',
+      status: 'warn',
+      message: 'JWT_ALG=HS256: tokens cannot be verified offline through the JWKS',
+      fix: 'use RS256, ES256 or EdDSA unless every verifier shares the secret',
+    });
+  }
+  return out;
+}
+
+async function databaseChecks(store: Store): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  try {
+    await withTimeout(store.ping(), 5000, 'the database');
+    out.push({ name: 'database', status: 'ok', message: `${store.kind} reachable` });
+  } catch (err) {
+    return [
+      {
+        name: 'database',
+        status: 'fail',
+        message: `cannot reach the database: ${(err as Error).message}`,
+        fix: store.kind === 'postgres' ? 'check DATABASE_URL, that PostgreSQL runs and accepts this user' : 'check DATABASE_URL and file permissions',
+      },
+    ];
+  }
+  try {
+    const pending = await store.pendingMigrations();
+    out.push(
+      pending.length === 0
+        ? { name: 'migrations', status: 'ok', message: 'schema is up to date' }
+        : {
+            name: 'migrations',
+            status: 'warn',
+            message: `pending migrations: ${pending.join(', ')}`,
+            fix: 'run `latchkey migrate` (serve also applies them at start-up)',
+          },
+    );
+  } catch (err) {
+    out.push({ name: 'migrations', status: 'fail', message: (err as Error).message, fix: 'run `latchkey migrate`' });
+  }
+  return out;
+}
+
+async function keyChecks(config: Config, store: Store, now: number): Promise<CheckResult[]> {
+  let keys;
+  try {
+    keys = await store.listSigningKeys();
+  } catch {
+    return [{ name: 'keys', status: 'warn', message: 'no key table yet', fix: 'run `latchkey migrate`; keys are created at first start' }];
+  }
+  const live = keys.filter((k) => k.expiresAt === null || k.expiresAt > now);
+  const active = live.filter((k) => k.retiredAt === null).sort((a, b) => b.createdAt - a.createdAt)[0];
+  if (!active) {
+    return [{ name: 'keys', status: 'warn', message: 'no active signing key yet', fix: 'start the server once (or run `latchkey keys rotate`) to create one' }];
+  }
+  const out: CheckResult[] = [];
+  try {
+    await importJWK(JSON.parse(active.privateJwk) as JWK, active.alg === 'EdDSA' ? 'Ed25519' : active.alg);
+    out.push({ name: 'keys', status: 'ok', message: `active key ${active.kid} (${active.alg}); ${live.length} key(s) published or verifying` });
+  } catch (err) {
+    out.push({ name: 'keys', status: 'fail', message: `the active key does not load: ${(err as Error).message}`, fix: 'run `latchkey keys rotate`' });
+  }
+  if (active.alg !== config.jwtAlg) {
+    out.push({
+      name: 'keys.alg',
+      status: 'warn',
+      message: `the active key is ${active.alg} but JWT_ALG=${config.jwtAlg}`,
+      fix: 'the server rotates to a new key at start-up; or run `latchkey keys rotate`',
+    });
+  }
+  const future = keys.find((k) => k.createdAt > now + 60_000);
+  if (future) {
+    out.push({
+      name: 'clock',
+      status: 'fail',
+      message: `key ${future.kid} was created ${Math.round((future.createdAt - now) / 1000)} s in the future: the clock went backwards`,
+      fix: 'synchronise the system clock (NTP); token lifetimes depend on it',
+    });
+  }
+  return out;
+}
+
+async function clockChecks(store: Store, now: number): Promise<CheckResult[]> {
+  if (now < Date.UTC(2024, 0, 1)) {
+    return [{ name: 'clock', status: 'fail', message: `the system clock reads ${new Date(now).toISOString()}`, fix: 'synchronise the system clock (NTP)' }];
+  }
+  if (!store.serverTime) return [{ name: 'clock', status: 'ok', message: `system clock ${new Date(now).toISOString()}` }];
+  const db = await store.serverTime();
+  const skew = Math.abs(db - Date.now());
+  if (skew > 5_000) {
+    return [
+      {
+        name: 'clock',
+        status: 'warn',
+        message: `this machine and the database disagree by ${Math.round(skew / 1000)} s`,
+        fix: 'synchronise the clocks (NTP); several instances must agree on token expiry',
+      },
+    ];
+  }
+  return [{ name: 'clock', status: 'ok', message: `within ${skew} ms of the database clock` }];
+}
+
+async function mailChecks(config: Config): Promise<CheckResult[]> {
+  if (!config.smtpUrl) {
+    const dir = resolve(config.mailOutboxDir);
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+      return [
+        {
+          name: 'mail',
+          status: 'warn',
+          message: `no SMTP_URL: mail is written to ${dir} and not delivered`,
+          fix: 'set SMTP_URL and MAIL_FROM to send verification and reset mails',
+        },
+      ];
+    } catch {
+      return [{ name: 'mail', status: 'fail', message: `no SMTP_URL and the outbox ${dir} is not writable`, fix: 'set SMTP_URL, or MAIL_OUTBOX_DIR to a writable directory' }];
+    }
+  }
+  const transport = nodemailer.createTransport({ url: config.smtpUrl, connectionTimeout: 5000, greetingTimeout: 5000, socketTimeout: 5000 });
+  try {
+    await withTimeout(transport.verify(), 8000, 'the SMTP server');
+    return [{ name: 'mail', status: 'ok', message: `SMTP ${describeSmtpUrl(config.smtpUrl)} accepts connections; from ${config.mailFrom}` }];
+  } catch (err) {
+    return [
+      {
+        name: 'mail',
+        status: 'fail',
+        message: `SMTP ${describeSmtpUrl(config.smtpUrl)}: ${(err as Error).message}`,
+        fix: 'check SMTP_URL (host, port, credentials) and that the mail server is up',
+      },
+    ];
+  } finally {
+    transport.close();
+  }
+}
+
+function fileChecks(config: Config): CheckResult[] {
+  if (!config.databaseUrl.startsWith('sqlite:')) return [];
+  const path = sqlitePathFromUrl(config.databaseUrl);
+  if (path === ':memory:') return [];
+  const dir = dirname(resolve(path));
+  try {
+    if (existsSync(dir)) accessSync(dir, constants.W_OK);
+    return [];
+  } catch {
+    return [{ name: 'database.file', status: 'fail', message: `${dir} is not writable`, fix: 'fix the permissions or point DATABASE_URL elsewhere' }];
+  }
+}
+
+/**
+ * `latchkey doctor`: checks configuration, database and migrations, keys, clock and mail, and
+ * says how to fix what is wrong. Never migrates or creates keys (opening a missing SQLite file
+ * creates it empty, which the migration check then reports).
+ */
+export async function runDoctor(env: Env): Promise<CheckResult[]> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      return [{ name: 'config', status: 'fail', message: err.message, fix: `correct ${err.variable} (see the README's configuration table)` }];
+    }
+    throw err;
+  }
+  const results = [...configChecks(config), ...fileChecks(config)];
+  if (results.some((r) => r.status === 'fail')) return results;
+  let store: Store;
+  try {
+    store = await openStore(config.databaseUrl, { poolSize: 1 });
+  } catch (err) {
+    return [...results, { name: 'database', status: 'fail', message: (err as Error).message, fix: 'check DATABASE_URL' }];
+  }
+  try {
+    const db = await databaseChecks(store);
+    results.push(...db);
+    if (!db.some((r) => r.status === 'fail')) {
+      const now = Date.now();
+      results.push(...(await keyChecks(config, store, now)));
+      results.push(...(await clockChecks(store, now)));
+    }
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+  results.push(...(await mailChecks(config)));
+  return results;
+}
+
+export function formatDoctor(results: CheckResult[]): string {
+  const tag: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+  const lines = results.map((r) => `${tag[r.status]} ${r.name}: ${r.message}${r.fix ? `\n     fix: ${r.fix}` : ''}`);
+  const fails = results.filter((r) => r.status === 'fail').length;
+  const warns = results.filter((r) => r.status === 'warn').length;
+  lines.push(fails ? `${fails} problem(s), ${warns} warning(s)` : `no problems${warns ? `, ${warns} warning(s)` : ''}`);
+  return lines.join('\n');
+}
