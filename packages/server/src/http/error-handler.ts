@@ -77,7 +77,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown; name?: unknown };
   if (typeof e.code === 'string' && DATABASE_DOWN.has(e.code)) return true;
   if (e.name === 'DatabaseUnavailableError') return true;
-  return typeof e.message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message);
+  return (
+    typeof e.message === 'string' &&
+    // The last one is pg-pool's: every connection busy for connectionTimeoutMillis.
+    /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message)
+  );
 }
 
 function classify(err: FastifyError | Error, oauth: boolean): AppError {
@@ -145,7 +149,10 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const oauth = (request.routeOptions.config as LatchkeyRouteConfig | undefined)?.oauth === true;
   const appErr = classify(err, oauth);
-  if (appErr.status >= 500) {
+  if (appErr.status >= 500 && isDatabaseUnavailable(err)) {
+    // Expected during an outage, once per request: a warning without a stack, not an error flood.
+    request.log.warn({ err: { type: err.name, message: err.message, code: (err as FastifyError).code } }, 'database unavailable');
+  } else if (appErr.status >= 500) {
     request.log.error({ err: { type: err.name, message: err.message, code: (err as FastifyError).code, stack: err.stack } }, 'request failed');
   }
   return sendProblem(reply, appErr);
