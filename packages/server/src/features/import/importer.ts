@@ -91,7 +91,8 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
     const byEmail = new Map(existing.map((u) => [u.email, u]));
     const byId = new Map(existing.map((u) => [u.id, u]));
     const writes: NewUser[] = [];
-    const outcomes: Array<[ImportCandidate, string, 'imported' | 'updated']> = [];
+    // In file order, emitted once the batch is written.
+    const outcomes: Array<[ImportCandidate, string, IdMapping['outcome']]> = [];
     let inserts = 0;
     let updates = 0;
     for (const c of batch) {
@@ -100,7 +101,7 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
         if (onConflict === 'skip' || sameUser(stored, c.user)) {
           summary.skipped++;
           summary.skippedReasons[onConflict === 'skip' ? 'exists' : 'unchanged']++;
-          map(c, stored.id, 'skipped');
+          outcomes.push([c, stored.id, 'skipped']);
           continue;
         }
         writes.push({ ...c.user, id: stored.id });
@@ -117,11 +118,10 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
       outcomes.push([c, c.user.id, 'imported']);
       inserts++;
     }
-    if (writes.length === 0) return;
     if (dryRun || !store) {
       summary.imported += inserts;
       summary.updated += updates;
-    } else {
+    } else if (writes.length > 0) {
       const result = await store.importUsers(writes, onConflict);
       summary.imported += result.inserted;
       summary.updated += result.updated;
