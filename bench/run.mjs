@@ -7,7 +7,7 @@
 //
 // Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,peers
 // (a comma list), --seconds=N, --warmup=N, --connections=N, --load-generator=wrk|autocannon,
-// --log-level=info, --no-peers, --cpu-prof (profiles of the server go to bench/results/profiles/),
+// --log-level=info, --no-peers, --cpu-prof (profiles of the server go to .tmp/profiles/),
 // --update-docs (replace the table in docs/benchmarks.md), --no-save.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -51,7 +51,7 @@ const only = flags.only ? new Set(flags.only.split(',').map((s) => s.trim())) : 
 const wants = (key) => !only || only.has(key);
 const cores = availableParallelism();
 const SERVER_BIN = join(ROOT, 'packages/server/bin/latchkey.js');
-const PROFILE_DIR = join(ROOT, 'bench/results/profiles');
+const PROFILE_DIR = join(ROOT, '.tmp/profiles'); // gitignored
 
 const tmp = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
 const started = new Date();
@@ -365,7 +365,12 @@ async function peers() {
       });
     }
     const app = await start('better-auth', process.execPath, [join(baDir, 'server.mjs')], { env, readyPath: '/api/auth/ok' });
-    const { res } = await postJson(`${app.base}/api/auth/sign-up/email`, { email: BENCH_EMAIL, password: BENCH_PASSWORD, name: 'Bench User' });
+    // better-auth refuses a POST without an Origin it trusts (its CSRF check), as a browser would send.
+    const { res } = await postJson(
+      `${app.base}/api/auth/sign-up/email`,
+      { email: BENCH_EMAIL, password: BENCH_PASSWORD, name: 'Bench User' },
+      { origin: app.base },
+    );
     const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     if (!cookie.includes('session_token')) throw new Error('better-auth set no session cookie');
     const r = await measure({ url: `${app.base}/api/auth/get-session`, headers: { cookie } });

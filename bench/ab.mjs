@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// Before/after comparison of one scenario between two builds of the server (or two settings),
+// interleaved A B B A ... so that drift in the machine's load hits both alike.
+//
+//   cp -r packages/server/{bin,dist,data,package.json} .tmp/before/   # before the change
+//   node bench/ab.mjs --scenario=me --a=.tmp/before --b=packages/server --rounds=4
+//   node bench/ab.mjs --scenario=me --a-env=LOG_LEVEL=info --b-env=LOG_LEVEL=warn
+//
+// Scenarios: me (GET /auth/me), refresh, login. Prints the median of each variant and B/A.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultGenerator, runLoad } from './lib/load.mjs';
+import { freePort, ROOT, startProcess, waitForHttp } from './lib/processes.mjs';
+
+const { values: f } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'me' },
+    a: { type: 'string', default: 'packages/server' },
+    b: { type: 'string', default: 'packages/server' },
+    'a-env': { type: 'string', default: '' },
+    'b-env': { type: 'string', default: '' },
+    rounds: { type: 'string', default: '4' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    'load-generator': { type: 'string' },
+  },
+});
+const tmp = mkdtempSync(join(tmpdir(), 'latchkey-ab-'));
+const generator = f['load-generator'] ?? defaultGenerator();
+const seconds = Number(f.seconds);
+const connections = Number(f.connections);
+const EMAIL = 'ab.user@example.com';
+const PASSWORD = 'ab-bench-passphrase-1234';
+const parseEnv = (s) => Object.fromEntries(s.split(',').filter(Boolean).map((kv) => kv.split('=')));
+const variants = ['a', 'b'].map((k) => ({
+  name: k.toUpperCase(),
+  dir: isAbsolute(f[k]) ? f[k] : join(ROOT, f[k]),
+  env: parseEnv(f[`${k}-env`]),
+  db: `sqlite:${join(tmp, k, 'latchkey.db')}`,
+  results: [],
+}));
+
+async function startServer(v) {
+  const port = await freePort();
+  const limit = '1000000/1s';
+  const proc = startProcess(`server-${v.name}`, process.execPath, [join(v.dir, 'bin/latchkey.js'), 'serve'], {
+    env: {
+      HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: v.db, ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
+      RATE_LIMIT_LOGIN: limit, RATE_LIMIT_REGISTER: limit, RATE_LIMIT_REFRESH: limit, RATE_LIMIT_DEFAULT: limit,
+      ...v.env,
+    },
+    logFile: join(tmp, `${v.name}.log`),
+  });
+  await waitForHttp(`http://127.0.0.1:${port}/health/ready`, { proc });
+  return Object.assign(proc, { base: `http://127.0.0.1:${port}` });
+}
+
+async function post(url, body) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+async function logins(base, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(await post(`${base}/auth/login`, { email: EMAIL, password: PASSWORD }));
+  return out;
+}
+
+async function spec(base) {
+  switch (f.scenario) {
+    case 'me':
+      return { url: `${base}/auth/me`, bearerTokens: (await logins(base, 64)).map((t) => t.access_token) };
+    case 'refresh':
+      return { url: `${base}/auth/refresh`, method: 'POST', refreshTokens: (await logins(base, 2 * connections)).map((t) => t.refresh_token) };
+    case 'login':
+      return { url: `${base}/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) };
+    default:
+      throw new Error(`unknown scenario ${f.scenario}`);
+  }
+}
+
+async function round(v) {
+  const server = await startServer(v);
+  try {
+    await runLoad(generator, { ...(await spec(server.base)), connections, seconds: 2 }, tmp);
+    const r = await runLoad(generator, { ...(await spec(server.base)), connections, seconds }, tmp);
+    r.peakRss = server.peakRss();
+    v.results.push(r);
+    process.stderr.write(`${v.name}: ${Math.round(r.rps)} req/s p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
+  } finally {
+    await server.stop();
+  }
+}
+
+try {
+  for (const v of variants) {
+    const s = await startServer(v);
+    await post(`${s.base}/auth/register`, { email: EMAIL, password: PASSWORD });
+    await s.stop();
+  }
+  const rounds = Number(f.rounds);
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? variants : [...variants].reverse();
+    for (const v of order) await round(v);
+  }
+  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const summary = variants.map((v) => ({
+    name: v.name,
+    rps: median(v.results.map((r) => r.rps)),
+    p50: median(v.results.map((r) => r.p50Ms)),
+    p99: median(v.results.map((r) => r.p99Ms)),
+    rssMb: Math.max(...v.results.map((r) => r.peakRss ?? 0)) / 2 ** 20,
+  }));
+  for (const s of summary) console.log(`${s.name}: median ${Math.round(s.rps)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, peak RSS ${Math.round(s.rssMb)} MB`);
+  console.log(`B/A req/s: ${(summary[1].rps / summary[0].rps).toFixed(2)}`);
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
