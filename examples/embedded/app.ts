@@ -1,0 +1,49 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { latchkey, type Config } from '@latchkey/server';
+
+/** An order of the shop; a real app would keep these in its own database. */
+interface Order {
+  id: string;
+  item: string;
+  quantity: number;
+}
+
+export interface ShopOptions {
+  /** Where Latchkey's routes are mounted; default "/identity". */
+  authPrefix?: string;
+}
+
+/**
+ * A user's own Fastify app with Latchkey mounted inside it: the auth routes live under
+ * `/identity` (register, login, refresh, logout, sessions, JWKS), and the shop's business route
+ * `GET /api/orders` is protected by one decorator, `app.requireUser`.
+ *
+ * @example
+ * const app = await buildShop(loadConfig(readEnvironment()));
+ * await app.listen({ port: 3000 });
+ */
+export async function buildShop(config: Config, options: ShopOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: { level: config.logLevel } });
+
+  // Same routes, storage and keys as the standalone server, mounted under a prefix.
+  await app.register(latchkey, { config, prefix: options.authPrefix ?? '/identity' });
+
+  const orders = new Map<string, Order[]>();
+
+  app.get('/', async () => ({ shop: 'open', login: `${options.authPrefix ?? '/identity'}/auth/login` }));
+
+  // The business route: a valid access token of a live session, or 401 with WWW-Authenticate.
+  // `request.auth` then holds the verified claims, the user and the session.
+  app.get('/api/orders', { preHandler: app.requireUser }, async (request) => {
+    const { user, session } = request.auth!;
+    let mine = orders.get(user.id);
+    if (!mine) {
+      // Every new customer starts with a welcome order, so the route has something to show.
+      mine = [{ id: `welcome-${user.id}`, item: 'welcome tea', quantity: 1 }];
+      orders.set(user.id, mine);
+    }
+    return { customer: { id: user.id, email: user.email, roles: user.roles }, session: session.id, orders: mine };
+  });
+
+  return app;
+}
