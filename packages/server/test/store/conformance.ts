@@ -119,6 +119,30 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
         expect(await store.migrate()).toEqual([]);
       });
 
+      it('pendingMigrations lists every version before migrate and none after', async () => {
+        const fresh = await makeStore();
+        try {
+          const pending = await fresh.pendingMigrations();
+          expect(pending.length).toBeGreaterThan(0);
+          expect(await fresh.migrate()).toEqual(pending);
+          expect(await fresh.pendingMigrations()).toEqual([]);
+        } finally {
+          await fresh.close();
+        }
+        expect(await store.pendingMigrations()).toEqual([]);
+      });
+
+      it('serverTime, where the adapter has it, is the database clock in epoch ms', async () => {
+        if (!store.serverTime) {
+          // Optional in the contract: an embedded database shares the process clock.
+          expect(store.kind).toBe('sqlite');
+          return;
+        }
+        const t = await store.serverTime();
+        expect(Number.isSafeInteger(t)).toBe(true);
+        expect(Math.abs(t - Date.now())).toBeLessThan(DAY);
+      });
+
       it('ping resolves on a reachable database', async () => {
         await expect(store.ping()).resolves.toBeUndefined();
       });
