@@ -34,6 +34,19 @@ async function register(app: TestApp, email: string) {
   return res.json().user as { id: string };
 }
 
+describe('SMTP server slow', () => {
+  it('sees at most 4 SMTP exchanges at once during a burst of registrations, and every mail arrives', async () => {
+    smtp = await startSmtp({ dataDelayMs: 800 });
+    t = await createTestApp({ SMTP_URL: smtp.url });
+    const emails = Array.from({ length: 10 }, (_, i) => `burst${i}@example.com`);
+    await Promise.all(emails.map((email) => register(t!, email)));
+    await t.app.latchkey.mail.idle();
+    expect(smtp.received.map((m) => m.envelopeTo[0]).sort()).toEqual([...emails].sort());
+    expect(smtp.maxConcurrentData()).toBeGreaterThan(1);
+    expect(smtp.maxConcurrentData()).toBeLessThanOrEqual(4);
+  });
+});
+
 describe('SMTP server down', () => {
   it('registration succeeds at once; the failure is logged and retried until the server is back', async () => {
     const port = await freePort();

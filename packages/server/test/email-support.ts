@@ -15,18 +15,22 @@ export interface TestSmtp {
   port: number;
   url: string;
   received: ReceivedMail[];
+  /** The most messages that were being received at the same moment. */
+  maxConcurrentData(): number;
   close(): Promise<void>;
 }
 
 /**
  * A real SMTP server (smtp-server) on 127.0.0.1. No STARTTLS (a plain local link); with
  * `auth`, it requires exactly those credentials (AUTH PLAIN/LOGIN over the plain link);
- * `rejectRecipients` are refused with 550 at RCPT TO.
+ * `rejectRecipients` are refused with 550 at RCPT TO; `dataDelayMs` holds each 250 reply back.
  */
 export async function startSmtp(
-  opts: { port?: number; auth?: { user: string; pass: string }; rejectRecipients?: string[] } = {},
+  opts: { port?: number; auth?: { user: string; pass: string }; rejectRecipients?: string[]; dataDelayMs?: number } = {},
 ): Promise<TestSmtp> {
   const received: ReceivedMail[] = [];
+  let inData = 0;
+  let maxInData = 0;
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
     authOptional: !opts.auth,
@@ -42,18 +46,25 @@ export async function startSmtp(
       return cb(err);
     },
     onData(stream, session, cb) {
+      inData++;
+      maxInData = Math.max(maxInData, inData);
       // The 250 reply (and so nodemailer's success) comes only after the message is parsed and kept.
       simpleParser(stream)
-        .then((parsed) => {
+        .then(async (parsed) => {
+          if (opts.dataDelayMs) await new Promise((r) => setTimeout(r, opts.dataDelayMs));
           received.push({
             parsed,
             envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
             envelopeTo: session.envelope.rcptTo.map((r) => r.address),
             authUser: typeof session.user === 'string' ? session.user : null,
           });
+          inData--;
           cb();
         })
-        .catch((err: Error) => cb(err));
+        .catch((err: Error) => {
+          inData--;
+          cb(err);
+        });
     },
   });
   await new Promise<void>((resolve, reject) => {
@@ -66,6 +77,7 @@ export async function startSmtp(
     port,
     url: `smtp://${credentials}127.0.0.1:${port}`,
     received,
+    maxConcurrentData: () => maxInData,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { WorkQueue } from '../../lib/work-queue.js';
 import type { MailMessage, Mailer } from './mailer.js';
 
 /** Builds a message (creating its token) or decides there is none to send (null). */
@@ -27,6 +28,12 @@ export class MailDispatcher {
   private readonly running = new Set<Promise<void>>();
   private readonly sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private closing = false;
+  /**
+   * At most 4 SMTP exchanges at once, and a bounded line behind them: a burst of registrations
+   * does not open hundreds of connections. A message that finds the line full counts as a
+   * failed attempt and is retried later.
+   */
+  private readonly sending = new WorkQueue(4, 10_000);
 
   constructor(
     readonly mailer: Mailer,
@@ -61,18 +68,19 @@ export class MailDispatcher {
   }
 
   private async run(kind: string, job: MailJob): Promise<void> {
-    let message: MailMessage | null;
+    let prepared: MailMessage | null;
     try {
-      message = await job();
+      prepared = await job();
     } catch (err) {
       this.log.error({ mail: kind, err: describeError(err) }, 'mail not sent: could not prepare it');
       return;
     }
-    if (!message) return;
+    if (!prepared) return;
+    const message = prepared;
     const about = { mail: kind, to: message.to, subject: message.subject };
     for (let attempt = 1; ; attempt++) {
       try {
-        const receipt = await this.mailer.send(message);
+        const receipt = await this.sending.run(() => this.mailer.send(message));
         if (receipt.file) this.log.info({ ...about, attempt, file: receipt.file }, 'mail written to the outbox (no SMTP_URL)');
         else this.log.info({ ...about, attempt, via: this.mailer.description }, 'mail sent');
         return;
