@@ -161,6 +161,8 @@ describe('progress', () => {
     const { chunks, stream } = sink(true);
     let t = 0;
     const p = new ProgressReporter(stream, 'import', { now: () => t });
+    t = 50;
+    p.update({ rows: 50, bytes: 5, totalBytes: 100 }); // within 100 ms of the start: not drawn
     t = 1000;
     p.update({ rows: 500, bytes: 50, totalBytes: 100 });
     p.update({ rows: 600, bytes: 60, totalBytes: 100 }); // within 100 ms: not redrawn
@@ -177,16 +179,18 @@ describe('progress', () => {
     let t = 0;
     const p = new ProgressReporter(stream, 'import', { now: () => t, intervalMs: 5000 });
     t = 1000;
-    p.update({ rows: 10, bytes: 10, totalBytes: 100 });
-    t = 2000;
-    p.update({ rows: 20, bytes: 20, totalBytes: 100 }); // within the interval
+    p.update({ rows: 10, bytes: 10, totalBytes: 100 }); // within the first interval
+    t = 5000;
+    p.update({ rows: 50, bytes: 50, totalBytes: 100 });
     t = 7000;
-    p.update({ rows: 70, bytes: 70, totalBytes: 100 });
+    p.update({ rows: 70, bytes: 70, totalBytes: 100 }); // within the interval
+    t = 10_000;
+    p.update({ rows: 100, bytes: 100, totalBytes: 100 });
     p.done({ rows: 100, bytes: 100, totalBytes: 100 });
     expect(chunks).toEqual([
-      'import: 10 rows (10% of the file), 10 rows/s\n',
-      'import: 70 rows (70% of the file), 10 rows/s\n',
-      'import: 100 rows (100% of the file), 14 rows/s\n',
+      'import: 50 rows (50% of the file), 10 rows/s\n',
+      'import: 100 rows (100% of the file), 10 rows/s\n',
+      'import: 100 rows (100% of the file), 10 rows/s\n',
     ]);
     expect(chunks.join('')).not.toContain('\r');
   });

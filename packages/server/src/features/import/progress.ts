@@ -28,7 +28,8 @@ function formatCount(n: number): string {
 export class ProgressReporter {
   private readonly tty: boolean;
   private readonly started: number;
-  private lastDraw = -Infinity;
+  /** Starts at construction: a run shorter than one interval prints only its final state. */
+  private lastDraw: number;
   private drawn = false;
 
   constructor(
@@ -38,6 +39,7 @@ export class ProgressReporter {
   ) {
     this.tty = stream.isTTY === true;
     this.started = this.now();
+    this.lastDraw = this.started;
   }
 
   private now(): number {
