@@ -142,7 +142,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
           version: '0.1.0',
           description: 'Authentication server: register, login, refresh rotation, sessions and JWKS.',
         },
-        servers: [{ url: config.issuer }],
+        // Relative first: the docs page (and its Authorize button, whose tokenUrl resolves against
+        // the selected server) then calls the origin it was loaded from. With the issuer first, a
+        // page opened at http://127.0.0.1:3000/docs posted to http://localhost:3000 and CORS failed.
+        servers: [
+          { url: '/', description: 'The server this page was loaded from' },
+          { url: config.issuer, description: 'ISSUER' },
+        ],
         components: {
           securitySchemes: {
             OAuth2PasswordBearer: {
