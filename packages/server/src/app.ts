@@ -97,6 +97,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler(errorHandler);
+
+  // Graceful shutdown: once closing, every response asks the client to close its connection, and
+  // idle kept-alive sockets are closed as they appear, so close() waits for in-flight requests
+  // only, not for keep-alive timeouts.
+  let closing = false;
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    closing = true;
+    sweeper = setInterval(() => app.server.closeIdleConnections?.(), 50);
+    sweeper.unref();
+  });
+  app.addHook('onClose', async () => {
+    if (sweeper) clearInterval(sweeper);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route ${request.method} ${pathOf(request.url)}.` }));
   });

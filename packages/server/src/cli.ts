@@ -10,6 +10,7 @@ import { formatDoctor, runDoctor } from './ops/doctor.js';
 import { PasswordHasher } from './passwords/hasher.js';
 import { checkPasswordPolicy } from './passwords/policy.js';
 import { openStore } from './store/index.js';
+import { isClusterWorker, parseWorkers, servePrimary, tagWorkerResponses } from './serve-cluster.js';
 import type { Store } from './store/types.js';
 import { systemClock } from './clock.js';
 import { KeyRing, retiredKeyLifetimeMs } from './tokens/keys.js';
@@ -18,6 +19,7 @@ const USAGE = `Usage: latchkey <command>
 
 Commands:
   serve                       start the server (PORT, HOST, DATABASE_URL, ...)
+    [--workers N|auto]        N processes sharing the port (auto: one per core; default 1)
   migrate                     apply pending database migrations
   keys rotate                 make a new signing key active; old keys stay published until their tokens expire
   keys list                   list signing keys (never the private parts)
@@ -75,20 +77,39 @@ async function promptPassword(prompt: string): Promise<string> {
   });
 }
 
+/**
+ * Runs the server until SIGTERM/SIGINT. Graceful shutdown: stop accepting connections, let
+ * in-flight requests finish (new requests on kept-alive connections get 503), close the
+ * database, exit 0. Past SHUTDOWN_TIMEOUT, or at a second signal, exit 1 at once.
+ */
 async function serve(config: Config): Promise<number> {
   const app = await buildApp(config);
+  tagWorkerResponses(app);
   let closing = false;
   const shutdown = (signal: string) => {
-    if (closing) process.exit(1);
+    if (closing) {
+      app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     closing = true;
-    app.log.info({ signal }, 'shutting down');
+    app.log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down');
+    const deadline = setTimeout(() => {
+      app.log.error('in-flight requests did not finish before SHUTDOWN_TIMEOUT; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
     app.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  // A cluster worker is stopped by its primary (SIGTERM). Ctrl-C reaches the whole process
+  // group, so a worker leaves SIGINT to the primary instead of counting it as a second signal.
+  process.on('SIGINT', () => (isClusterWorker() ? undefined : shutdown('SIGINT')));
   await app.listen({ port: config.port, host: config.host });
   return new Promise<number>(() => undefined);
 }
@@ -172,8 +193,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     switch (command) {
-      case 'serve':
+      case 'serve': {
+        const { values } = parseArgs({ args: [sub, ...rest].filter((a): a is string => a !== undefined), options: { workers: { type: 'string' } } });
+        const workers = parseWorkers(values.workers);
+        if (workers > 1 && !isClusterWorker()) return await servePrimary(config, workers);
         return await serve(config);
+      }
       case 'migrate':
         return await withStore(config, async (store) => {
           const applied = await store.migrate();

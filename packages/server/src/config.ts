@@ -67,6 +67,7 @@ export interface Config {
   readonly eventsRetentionMs: number;
   readonly metricsToken: string | null;
   readonly metricsPort: number | null;
+  readonly shutdownTimeoutMs: number;
 }
 
 /** Thrown when a setting is invalid; the message names the variable. */
@@ -347,6 +348,7 @@ export function loadConfig(env: Env): Config {
     eventsRetentionMs: readDuration(env, 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
     metricsToken: env.METRICS_TOKEN?.trim() || null,
     metricsPort: env.METRICS_PORT ? readInt(env, 'METRICS_PORT', 0, 1, 65535) : null,
+    shutdownTimeoutMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000),
   };
   if (config.metricsToken !== null && config.metricsToken.length < 16) {
     throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
