@@ -79,8 +79,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (e.name === 'DatabaseUnavailableError') return true;
   return (
     typeof e.message === 'string' &&
-    // The last one is pg-pool's: every connection busy for connectionTimeoutMillis.
-    /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message)
+    // The fourth is pg-pool's: every connection busy for connectionTimeoutMillis. The last is
+    // better-sqlite3's once its connection is gone (closed during shutdown, or lost).
+    /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|database connection is not open/i.test(
+      e.message,
+    )
   );
 }
 
