@@ -2,7 +2,7 @@ import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, typ
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { KeyRing } from './keys.js';
+import type { KeyRing, VerificationKey } from './keys.js';
 
 /** The claims Latchkey puts in every access token (RFC 9068 profile, plus roles). */
 export interface AccessTokenClaims {
@@ -32,6 +32,22 @@ export class InvalidTokenError extends Error {
 /** Access tokens longer than this are refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 8192;
 
+/** How many verified tokens are remembered (about 1 KiB each): enough for the active users of a busy minute. */
+export const VERIFIED_CACHE_SIZE = 10_000;
+
+/**
+ * A token that passed full verification, remembered by its exact string. The claims cannot
+ * change for the same string, so a hit only re-checks what depends on time and on the key
+ * set: `exp`/`nbf` against the clock, and that the very key object that verified it is still
+ * the ring's key for its kid (a reload or a dropped key forces a full verification again).
+ */
+interface VerifiedToken {
+  readonly claims: AccessTokenClaims;
+  readonly kid: string;
+  readonly key: VerificationKey;
+  readonly nbf: number | undefined;
+}
+
 const ASYMMETRIC_ALGS = ['RS256', 'ES256', 'EdDSA'];
 
 /**
@@ -44,6 +60,8 @@ export class AccessTokens {
   private readonly allowedAlgorithms: string[];
   private readonly ttlSeconds: number;
   private readonly leewaySeconds: number;
+  /** Insertion-ordered, so the oldest entry is the first one dropped when full. */
+  private readonly verified = new Map<string, VerifiedToken>();
 
   constructor(
     private readonly config: Config,
@@ -75,33 +93,73 @@ export class AccessTokens {
       .sign(key.key);
   }
 
-  /** Verifies a compact JWS access token; throws InvalidTokenError on any failure. */
+  /**
+   * Verifies a compact JWS access token; throws InvalidTokenError on any failure. A token seen
+   * before is answered from the cache of verified tokens after re-checking its expiry and its
+   * key (see VerifiedToken); anything else gets the full verification. Only tokens that passed
+   * are cached, so garbage cannot fill the cache, and it is bounded anyway.
+   */
   async verify(token: string): Promise<AccessTokenClaims> {
     if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError('token too long');
+    const nowSeconds = Math.floor(this.clock() / 1000);
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (this.stillValid(hit, nowSeconds)) return hit.claims;
+      this.verified.delete(token);
+    }
+    let verifiedBy: VerificationKey | undefined;
+    let claims: AccessTokenClaims;
+    let nbf: number | undefined;
     try {
-      const { payload } = await jwtVerify(token, (header) => this.resolveKey(header), {
-        algorithms: this.allowedAlgorithms,
-        issuer: this.config.issuer,
-        audience: this.config.audience,
-        typ: 'at+jwt',
-        clockTolerance: this.leewaySeconds,
-        currentDate: new Date(this.clock()),
-        requiredClaims: ['exp', 'iat', 'sub', 'sid', 'jti'],
-      });
-      return checkClaims(payload);
+      const { payload } = await jwtVerify(
+        token,
+        async (header) => {
+          verifiedBy = await this.resolveKey(header);
+          return verifiedBy.key;
+        },
+        {
+          algorithms: this.allowedAlgorithms,
+          issuer: this.config.issuer,
+          audience: this.config.audience,
+          typ: 'at+jwt',
+          clockTolerance: this.leewaySeconds,
+          currentDate: new Date(nowSeconds * 1000),
+          requiredClaims: ['exp', 'iat', 'sub', 'sid', 'jti'],
+        },
+      );
+      claims = checkClaims(payload);
+      nbf = payload.nbf;
     } catch (err) {
       if (err instanceof InvalidTokenError) throw err;
       if (err instanceof joseErrors.JOSEError) throw new InvalidTokenError(err.code);
       throw new InvalidTokenError('malformed');
     }
+    if (verifiedBy) this.remember(token, { claims, kid: verifiedBy.kid, key: verifiedBy, nbf });
+    return claims;
   }
 
-  private async resolveKey(header: JWTHeaderParameters) {
+  /** The same time checks as jose's (`exp <= now - leeway` and `nbf > now + leeway` fail), and the key is unchanged. */
+  private stillValid(entry: VerifiedToken, nowSeconds: number): boolean {
+    if (entry.claims.exp <= nowSeconds - this.leewaySeconds) return false;
+    if (entry.nbf !== undefined && entry.nbf > nowSeconds + this.leewaySeconds) return false;
+    return this.keys.lookup(entry.kid) === entry.key;
+  }
+
+  private remember(token: string, entry: VerifiedToken): void {
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      // Drop the oldest entry; a full cache under a flood of new tokens only costs hit rate.
+      const oldest = this.verified.keys().next();
+      if (!oldest.done) this.verified.delete(oldest.value);
+    }
+    this.verified.set(token, entry);
+  }
+
+  private async resolveKey(header: JWTHeaderParameters): Promise<VerificationKey> {
     if (typeof header.kid !== 'string' || header.kid.length > 256) throw new InvalidTokenError('missing kid');
     const key = this.keys.lookup(header.kid) ?? (await this.keys.lookupFresh(header.kid));
     if (!key) throw new InvalidTokenError('unknown kid');
     if (key.alg !== header.alg) throw new InvalidTokenError('alg does not match key');
-    return key.key;
+    return key;
   }
 }
 
@@ -109,7 +167,8 @@ function checkClaims(payload: JWTPayload): AccessTokenClaims {
   const { sid, roles, email_verified: emailVerified } = payload;
   if (typeof sid !== 'string' || typeof payload.jti !== 'string') throw new InvalidTokenError('bad claims');
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new InvalidTokenError('bad roles');
-  return {
+  // Frozen: the same object is handed to every request that presents this token.
+  return Object.freeze({
     iss: payload.iss!,
     aud: typeof payload.aud === 'string' ? payload.aud : payload.aud![0]!,
     sub: payload.sub!,
@@ -117,7 +176,7 @@ function checkClaims(payload: JWTPayload): AccessTokenClaims {
     jti: payload.jti,
     iat: payload.iat!,
     exp: payload.exp!,
-    roles: roles as string[],
+    roles: Object.freeze([...(roles as string[])]) as string[],
     email_verified: emailVerified === true,
-  };
+  });
 }

@@ -1,0 +1,88 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/store/sqlite.js';
+import { InvalidTokenError } from '../src/tokens/access-token.js';
+import { bearer, createTestApp, registerAndLogin, type TestApp } from './helpers.js';
+
+// The cache of verified access tokens (tokens/access-token.ts) makes a repeated token cheap; these
+// tests prove it never makes an invalid token pass: expiry, a dropped key and a revoked session
+// all still refuse a token that was verified (and cached) before.
+
+const LEEWAY_MS = 5000;
+
+describe('cache of verified access tokens', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ KEY_RELOAD_INTERVAL: '1h' }, { clock: true });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers a repeated token from the cache: the same frozen claims object', async () => {
+    const { access } = await registerAndLogin(t.app);
+    const first = await t.app.latchkey.tokens.verify(access);
+    const second = await t.app.latchkey.tokens.verify(access);
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first.roles)).toBe(true);
+  });
+
+  it('refuses a cached token once the clock passes exp + leeway, and accepts it just before', async () => {
+    const { access } = await registerAndLogin(t.app);
+    const exp = decodeJwt(access).exp! * 1000;
+    const start = t.clock!();
+    try {
+      await t.app.latchkey.tokens.verify(access);
+      t.clock!.set(exp + LEEWAY_MS - 1000);
+      expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(access) })).statusCode).toBe(200);
+      t.clock!.set(exp + LEEWAY_MS);
+      await expect(t.app.latchkey.tokens.verify(access)).rejects.toBeInstanceOf(InvalidTokenError);
+      expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(access) })).statusCode).toBe(401);
+    } finally {
+      t.clock!.set(start);
+    }
+  });
+
+  it('refuses a cached token of a session that was logged out', async () => {
+    const { access } = await registerAndLogin(t.app);
+    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(access) })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(access) })).statusCode).toBe(204);
+    const res = await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(access) });
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'INVALID_TOKEN' });
+  });
+
+  it('verifies again after the keys are reloaded, and refuses a cached token whose key was removed', async () => {
+    const ring = t.app.latchkey.keys;
+    const { access } = await registerAndLogin(t.app);
+    const kid = decodeProtectedHeader(access).kid!;
+    const cached = await t.app.latchkey.tokens.verify(access);
+
+    // A reload builds new key objects: the token is verified in full again and still passes.
+    await ring.reload();
+    const again = await t.app.latchkey.tokens.verify(access);
+    expect(again).not.toBe(cached);
+    expect(again).toEqual(cached);
+
+    // An operator removes the key (say it leaked): the cached token must stop working at once.
+    await ring.rotate();
+    const store = t.app.latchkey.store;
+    if (!(store instanceof SqliteStore)) throw new Error('this test removes a key row from the SQLite store');
+    store.db.prepare('DELETE FROM signing_keys WHERE kid = ?').run(kid);
+    await ring.reload();
+    await expect(t.app.latchkey.tokens.verify(access)).rejects.toBeInstanceOf(InvalidTokenError);
+    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(access) })).statusCode).toBe(401);
+  });
+
+  it('never caches a refused token: a tampered copy keeps failing while the original passes', async () => {
+    const { access } = await registerAndLogin(t.app);
+    const [h, p, s] = access.split('.');
+    const tampered = `${h}.${p}.${s!.slice(0, -4)}AAAA`;
+    for (let i = 0; i < 2; i++) {
+      await expect(t.app.latchkey.tokens.verify(tampered)).rejects.toBeInstanceOf(InvalidTokenError);
+      expect((await t.app.latchkey.tokens.verify(access)).sub).toBe(decodeJwt(access).sub);
+    }
+  });
+});
