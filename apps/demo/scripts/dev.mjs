@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// `npm run demo`: the Latchkey server on a demo SQLite file plus the Vite dev server that serves
+// the React app and proxies /auth to Latchkey (same origin: the refresh cookie is first-party).
+// Ctrl-C stops both.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'vite';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const demoDir = join(root, 'apps', 'demo');
+const serverPort = Number(process.env.LATCHKEY_PORT ?? 3100);
+const demoPort = Number(process.env.DEMO_PORT ?? 5173);
+const latchkeyUrl = `http://127.0.0.1:${serverPort}`;
+mkdirSync(join(root, 'data'), { recursive: true });
+let vite = null;
+const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(root, 'data', 'demo.db')}`;
+
+const server = spawn(process.execPath, [join(root, 'packages', 'server', 'bin', 'latchkey.js'), 'serve'], {
+  cwd: root,
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: {
+    ...process.env,
+    PORT: String(serverPort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    ISSUER: `http://127.0.0.1:${demoPort}`,
+    // Plain http on localhost: the cookies cannot carry Secure here. Never do this in production.
+    COOKIE_SECURE: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  },
+});
+
+let stopping = false;
+function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  server.kill('SIGTERM');
+  if (vite) void vite.close().finally(() => process.exit(code));
+  else process.exit(code);
+}
+server.on('exit', (code) => {
+  if (!stopping) {
+    console.error(`latchkey server exited (${code}); stopping the demo.`);
+    stop(1);
+  }
+});
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+async function waitForServer() {
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      if ((await fetch(`${latchkeyUrl}/health/live`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`Latchkey did not start on ${latchkeyUrl}`);
+}
+
+await waitForServer();
+process.env.LATCHKEY_URL = latchkeyUrl;
+process.env.DEMO_PORT = String(demoPort);
+vite = await createServer({ configFile: join(demoDir, 'vite.config.ts') });
+await vite.listen();
+console.log(`\n  Latchkey demo:   http://127.0.0.1:${demoPort}/`);
+console.log(`  Latchkey server: ${latchkeyUrl} (API docs at ${latchkeyUrl}/docs), database ${databaseUrl}\n`);
