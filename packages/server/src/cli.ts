@@ -199,12 +199,17 @@ export async function main(argv: string[]): Promise<number> {
         if (workers > 1 && !isClusterWorker()) return await servePrimary(config, workers);
         return await serve(config);
       }
-      case 'migrate':
-        return await withStore(config, async (store) => {
+      case 'migrate': {
+        // Not through withStore, which migrates first: this command reports what it applied.
+        const store = await openStore(config.databaseUrl, { poolSize: 2 });
+        try {
           const applied = await store.migrate();
           out(applied.length ? `applied migrations ${applied.join(', ')}` : 'database is up to date');
           return 0;
-        });
+        } finally {
+          await store.close();
+        }
+      }
       case 'keys':
         return await keys(config, sub);
       case 'users':
