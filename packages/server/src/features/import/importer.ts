@@ -132,6 +132,9 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
     for (const [c, id, outcome] of outcomes) map(c, id, outcome);
   };
 
+  const progressDetail = (): string =>
+    `${(summary.imported + summary.updated).toLocaleString('en-US')} ${dryRun ? 'would be written' : 'written'}, ` +
+    `${summary.failed.toLocaleString('en-US')} failed`;
   const source = await openSource(options.file, options.format);
   const seenEmails = new Map<string, number>();
   const seenIds = new Map<string, number>();
@@ -140,7 +143,7 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
       rows: summary.rows,
       bytes: source.bytesRead(),
       totalBytes: source.totalBytes,
-      detail: `${summary.imported + summary.updated} ${dryRun ? 'would be written' : 'written'}, ${summary.failed} failed`,
+      detail: progressDetail(),
     });
   let batch: ImportCandidate[] = [];
   for await (const record of source.records) {
@@ -184,7 +187,7 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
     rows: summary.rows,
     bytes: source.bytesRead(),
     totalBytes: source.totalBytes,
-    detail: `${summary.imported + summary.updated} ${dryRun ? 'would be written' : 'written'}, ${summary.failed} failed`,
+    detail: progressDetail(),
   });
   return summary;
 }
