@@ -2,10 +2,12 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { latchkey } from '../src/plugin.js';
 import { createTestApp, tempDir, type TestApp } from './helpers.js';
 
 interface MediaType {
@@ -113,6 +115,29 @@ describe('GET /openapi.json', () => {
         expect(media.length, `${method} ${path} ${status} has no content`).toBeGreaterThan(0);
         for (const m of media) expect(m.schema, `${method} ${path} ${status}`).toBeDefined();
       }
+    }
+  });
+
+  it('documents every route Latchkey registers (other than the hidden ones)', async () => {
+    const { dir, cleanup } = tempDir();
+    const host = Fastify();
+    const routes: Array<{ method: string; url: string; schema?: { hide?: boolean; response?: object } }> = [];
+    host.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) routes.push({ method: method.toLowerCase(), url: route.url, schema: route.schema as never });
+    });
+    try {
+      await host.register(latchkey, { config: loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, LOG_LEVEL: 'silent' }) });
+      await host.ready();
+    } finally {
+      await host.close();
+      cleanup();
+    }
+    const visible = routes.filter((r) => r.method !== 'head' && r.schema?.hide !== true);
+    expect(visible.length).toBeGreaterThanOrEqual(CONTRACT.length);
+    for (const route of visible) {
+      const path = route.url.replace(/:(\w+)/g, '{$1}');
+      expect(doc.paths[path]?.[route.method], `${route.method.toUpperCase()} ${route.url} is not in /openapi.json`).toBeDefined();
+      expect(route.schema?.response, `${route.method.toUpperCase()} ${route.url} has no response schema`).toBeDefined();
     }
   });
 
