@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers.js';
-import { bcrypt, openDb } from './import-fixtures.js';
+import { bcrypt, openDb, sha256File } from './import-fixtures.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'latchkey.js');
 const DIST = join(dirname(BIN), '..', 'dist', 'features', 'import', 'command.js');
@@ -84,6 +84,16 @@ describe('latchkey users import', () => {
     const again = await run(['users', 'import', kvFile, '--format', 'kv', '--json', '--quiet'], dbPath);
     expect(JSON.parse(again.stdout)).toMatchObject({ imported: 0, skipped: 2, failed: 1 });
     expect(again.stderr).toBe('');
+
+    // A dry run against the existing database leaves its file byte for byte as it was.
+    const more = join(tmp.dir, 'more.kv.json');
+    writeFileSync(more, JSON.stringify({ 'd@example.com': { password: hash }, 'a@example.com': { password: hash } }));
+    const digest = sha256File(dbPath);
+    const dry = await run(['users', 'import', more, '--format', 'kv', '--dry-run', '--json', '--quiet'], dbPath);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, imported: 1, skipped: 1, failed: 0 });
+    expect(sha256File(dbPath)).toBe(digest);
+    expect(existsSync(dbPath + '-wal')).toBe(false);
   });
 
   it('refuses bad arguments with the usage and exit code 1', async () => {
