@@ -3,7 +3,8 @@
  * the build in dist/) as a child process, and talk to it over real HTTP connections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,8 +81,10 @@ export async function startServer(
 ): Promise<ServerProcess> {
   requireBuild();
   const port = env.PORT ? Number(env.PORT) : await freePort();
+  // Its own working directory, so that relative defaults (./data, the mail outbox) stay out of the repository.
+  const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), 'latchkey-proc-'));
   const child = spawn(process.execPath, [CLI, ...(options.args ?? ['serve'])], {
-    cwd: options.cwd ?? SERVER_DIR,
+    cwd,
     env: {
       ...process.env,
       HOST: '127.0.0.1',
@@ -109,6 +112,7 @@ export async function startServer(
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       const code = await exited;
       clearTimeout(timer);
+      if (!options.cwd) rmSync(cwd, { recursive: true, force: true });
       return code;
     },
   };
