@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { hash as argon2Hash } from '@node-rs/argon2';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
+import { PasswordHasher } from '../src/passwords/hasher.js';
 import { CsvRecordSplitter } from '../src/features/import/csv-records.js';
 import { parseTimestamp } from '../src/features/import/fields.js';
 import { checkImportHash } from '../src/features/import/hash-check.js';
@@ -126,6 +129,25 @@ describe('hash acceptance', () => {
     const argon = '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$' + 'A'.repeat(43);
     expect(checkImportHash(argon)).toMatchObject({ ok: true, family: 'argon2' });
     expect(checkImportHash(argon.replace('v=19$', ''))).toMatchObject({ ok: true });
+  });
+
+  it('every accepted shape verifies at login: argon2id/i/d, with and without v=, bcrypt $2a/$2b/$2y', async () => {
+    const password = 'imported password 1';
+    const cheap = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+    const [id, i, d, v10, b] = await Promise.all([
+      argon2Hash(password, { ...cheap, algorithm: 2 }),
+      argon2Hash(password, { ...cheap, algorithm: 1 }),
+      argon2Hash(password, { ...cheap, algorithm: 0 }),
+      argon2Hash(password, { ...cheap, algorithm: 2, version: 0 }),
+      bcryptHash(password, 4),
+    ]);
+    const shapes = [id, i, d, v10, v10.replace('v=16$', ''), b, '$2a$' + b.slice(4), '$2y$' + b.slice(4)];
+    const hasher = new PasswordHasher({ memoryKib: 19456, timeCost: 2, parallelism: 1 }, 2, 100);
+    for (const stored of shapes) {
+      expect(checkImportHash(stored).ok, stored).toBe(true);
+      expect((await hasher.verify(stored, password)).ok, stored).toBe(true);
+      expect((await hasher.verify(stored, password + '!')).ok, stored).toBe(false);
+    }
   });
 
   it('refuses everything else with a reason that never contains the value', () => {
