@@ -6,6 +6,8 @@ const client = (file: string) => fileURLToPath(new URL(`../../packages/client/sr
 // The demo talks to Latchkey on its own origin: /auth/* is proxied to the server, so the refresh
 // cookie is first-party (SameSite=Lax works, no CORS). LATCHKEY_URL says where the server is.
 const target = process.env.LATCHKEY_URL ?? 'http://127.0.0.1:3000';
+// The admin pages (client route /#/admin) call Latchkey's /admin/users API: proxied the same way.
+const proxy = { '/auth': { target }, '/admin/': { target } };
 
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
@@ -22,8 +24,8 @@ export default defineConfig({
     port: Number(process.env.DEMO_PORT ?? 5173),
     strictPort: true,
     // The Host header is kept (no changeOrigin): Latchkey checks Origin against it on cookie requests.
-    proxy: { '/auth': { target } },
+    proxy,
   },
-  preview: { host: '127.0.0.1', proxy: { '/auth': { target } } },
+  preview: { host: '127.0.0.1', proxy },
   build: { outDir: 'dist', emptyOutDir: true },
 });

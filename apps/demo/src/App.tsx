@@ -1,5 +1,7 @@
 import { RequireAuth, useAuth } from '@latchkey/client/react';
 import type { ReactNode } from 'react';
+import { AdminArea } from './admin/AdminArea.tsx';
+import { useAdminRoute } from './admin/route.ts';
 import { LoginPage } from './pages/LoginPage.tsx';
 import { PasswordPage } from './pages/PasswordPage.tsx';
 import { ProfilePage } from './pages/ProfilePage.tsx';
@@ -13,7 +15,7 @@ const NAV: Array<{ route: Route; label: string }> = [
   { route: 'sessions', label: 'Sessions' },
 ];
 
-function Header({ route }: { route: Route }): ReactNode {
+function Header({ route, inAdmin }: { route: Route; inAdmin: boolean }): ReactNode {
   const { status, user, logout } = useAuth();
   return (
     <header className="topbar">
@@ -23,10 +25,15 @@ function Header({ route }: { route: Route }): ReactNode {
           <>
             <nav aria-label="Account">
               {NAV.map((item) => (
-                <a key={item.route} href={`#/${item.route}`} aria-current={route === item.route ? 'page' : undefined}>
+                <a key={item.route} href={`#/${item.route}`} aria-current={!inAdmin && route === item.route ? 'page' : undefined}>
                   {item.label}
                 </a>
               ))}
+              {user.roles.includes('admin') ? (
+                <a href="#/admin" aria-current={inAdmin ? 'page' : undefined}>
+                  Admin
+                </a>
+              ) : null}
             </nav>
             <div className="who">
               <span className="who-email" data-testid="signed-in-as">
@@ -49,12 +56,14 @@ function SignedOut({ route }: { route: Route }): ReactNode {
 
 export function App(): ReactNode {
   const route = useRoute();
-  const page =
-    route === 'password' ? <PasswordPage /> : route === 'sessions' ? <SessionsPage /> : <ProfilePage />;
+  const adminRoute = useAdminRoute();
+  const page = adminRoute ? (
+    <AdminArea route={adminRoute} />
+  ) : route === 'password' ? <PasswordPage /> : route === 'sessions' ? <SessionsPage /> : <ProfilePage />;
   return (
     <>
-      <Header route={route} />
-      <main className="container">
+      <Header route={route} inAdmin={adminRoute !== null} />
+      <main className={adminRoute ? 'container container-wide' : 'container'}>
         <RequireAuth
           fallback={<SignedOut route={route} />}
           loading={

@@ -107,7 +107,8 @@ function sameOriginProxy(outDir: string, latchkeyPort: number, exchanges: AuthEx
 
   return createServer((req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://demo.invalid').pathname;
-    if (pathname === '/auth' || pathname.startsWith('/auth/')) {
+    // /admin/* is Latchkey's admin API (the admin pages themselves are the client route /#/admin).
+    if (pathname === '/auth' || pathname.startsWith('/auth/') || pathname.startsWith('/admin/')) {
       forward(req, res, pathname).catch(() => {
         res.writeHead(502).end();
       });

@@ -1,0 +1,380 @@
+import { LatchkeyError, type User } from '@latchkey/client';
+import { useAuth } from '@latchkey/client/react';
+import { useEffect, useState, type ReactNode } from 'react';
+import { describeDevice, formatDate } from '../format.ts';
+import {
+  deleteUser,
+  getUser,
+  invalidRoles,
+  parseRoles,
+  revokeAllSessions,
+  revokeSession,
+  updateUser,
+  type SecurityEvent,
+  type UserDetail,
+  type UserPatch,
+} from './admin-api.ts';
+import { adminHref, goAdmin } from './route.ts';
+import { ErrorMessage, FlashMessage, formatAgo, useFlash, type Flash } from './shared.tsx';
+
+interface Props {
+  id: string;
+  /** The signed-in admin's own id: their own row gets a warning about signing themselves out. */
+  selfId: string;
+  flash: Flash | null;
+  onFlashShown: () => void;
+  onDeleted: (message: string) => void;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function sameRoles(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((r) => b.includes(r));
+}
+
+function detailText(detail: SecurityEvent['detail']): string {
+  if (!detail) return '';
+  return Object.entries(detail)
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' · ');
+}
+
+/** One user: account switches, name and roles, live sessions, recent events, delete. */
+export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: Props): ReactNode {
+  const { client } = useAuth();
+  const [shownFlash, setFlash] = useFlash(flash, onFlashShown);
+  const [detail, setDetail] = useState<UserDetail | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const [rolesText, setRolesText] = useState('');
+  const [confirmingDelete, setConfirmingDelete] = useState(false);
+
+  const fillForm = (user: User) => {
+    setName(user.name ?? '');
+    setRolesText(user.roles.join(', '));
+  };
+
+  const load = async (resetForm: boolean): Promise<void> => {
+    const next = await getUser(client, id);
+    setDetail(next);
+    setLoadError(null);
+    if (resetForm) fillForm(next.user);
+  };
+
+  useEffect(() => {
+    load(true).catch(setLoadError);
+  }, [client, id]); // eslint-disable-line react-hooks/exhaustive-deps -- load once per user
+
+  /** Runs one change, then shows the server's new state (sessions and events included). */
+  const act = async (label: string, change: () => Promise<string>, resetForm = false) => {
+    setBusy(label);
+    setError(null);
+    setFlash(null);
+    try {
+      const message = await change();
+      setFlash({ kind: 'success', text: message });
+      await load(resetForm);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  if (!detail) {
+    return (
+      <section className="card admin">
+        <p className="back">
+          <a href={adminHref({ page: 'users' })}>← All users</a>
+        </p>
+        {loadError ? (
+          <ErrorMessage error={loadError} />
+        ) : (
+          <p className="muted" role="status">
+            Loading user…
+          </p>
+        )}
+      </section>
+    );
+  }
+
+  const { user, sessions, events } = detail;
+  const isSelf = user.id === selfId;
+  const roles = parseRoles(rolesText);
+  const formChanged = (name.trim() || null) !== user.name || !sameRoles(roles, user.roles);
+  const rolesChanged = !sameRoles(roles, user.roles);
+
+  const toggleDisabled = () =>
+    act('disabled', async () => {
+      const live = sessions.length;
+      const updated = await updateUser(client, id, { disabled: !user.disabled });
+      if (!updated.disabled) return 'Account enabled. The user can log in again.';
+      return live > 0 ? `Account disabled; ${plural(live, 'session')} ended.` : 'Account disabled.';
+    });
+  const toggleVerified = () =>
+    act('verified', async () => {
+      const updated = await updateUser(client, id, { email_verified: !user.email_verified });
+      return updated.email_verified ? 'Email marked as verified.' : 'Email marked as not verified.';
+    });
+  const saveProfile = () =>
+    act(
+      'profile',
+      async () => {
+        const bad = invalidRoles(roles);
+        if (bad.length > 0) {
+          throw new LatchkeyError('VALIDATION_FAILED', 'Invalid role.', 0, [
+            { field: 'roles', message: `${bad.join(', ')}: a role is lower-case letters, digits and _ . : - (at most 64)` },
+          ]);
+        }
+        const patch: UserPatch = {};
+        if ((name.trim() || null) !== user.name) patch.name = name.trim() || null;
+        if (rolesChanged) patch.roles = roles;
+        const live = sessions.length;
+        await updateUser(client, id, patch);
+        return patch.roles && live > 0 ? `Saved; roles changed, so ${plural(live, 'session')} ended.` : 'Saved.';
+      },
+      true,
+    );
+  const revokeOne = (sessionId: string) =>
+    act(`session:${sessionId}`, async () => {
+      await revokeSession(client, id, sessionId);
+      return 'Session revoked.';
+    });
+  const revokeAll = () =>
+    act('sessions', async () => {
+      const n = await revokeAllSessions(client, id);
+      return n > 0 ? `${plural(n, 'session')} revoked.` : 'There were no live sessions.';
+    });
+  const remove = async () => {
+    setBusy('delete');
+    setError(null);
+    try {
+      await deleteUser(client, id);
+      onDeleted(`Deleted ${user.email}.`);
+      goAdmin({ page: 'users' });
+    } catch (e) {
+      setError(e);
+      setConfirmingDelete(false);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const toggleAdminRole = (on: boolean) => {
+    const next = on ? [...roles, 'admin'] : roles.filter((r) => r !== 'admin');
+    setRolesText([...new Set(next)].join(', '));
+  };
+
+  return (
+    <section className="card admin" aria-busy={busy !== null}>
+      <p className="back">
+        <a href={adminHref({ page: 'users' })}>← All users</a>
+      </p>
+      <div className="user-head">
+        <h1>{user.email}</h1>
+        {isSelf ? <span className="badge">you</span> : null}
+        {user.disabled ? <span className="badge badge-danger">disabled</span> : <span className="badge badge-ok">active</span>}
+        {user.email_verified ? <span className="badge badge-ok">verified</span> : <span className="badge">not verified</span>}
+      </div>
+      <FlashMessage flash={shownFlash} />
+      <ErrorMessage error={error} />
+
+      <dl className="facts">
+        <dt>Name</dt>
+        <dd>{user.name ?? <span className="muted">—</span>}</dd>
+        <dt>Roles</dt>
+        <dd>{user.roles.length ? user.roles.map((r) => <span key={r} className="chip">{r}</span>) : <span className="muted">none</span>}</dd>
+        <dt>Created</dt>
+        <dd>{formatDate(user.created_at)}</dd>
+        <dt>Updated</dt>
+        <dd>{formatDate(user.updated_at)}</dd>
+        <dt>ID</dt>
+        <dd>
+          <code>{user.id}</code>
+        </dd>
+      </dl>
+
+      <h2>Account</h2>
+      {isSelf ? (
+        <p className="alert alert-warn">This is your own account: disabling it or changing its roles signs you out.</p>
+      ) : null}
+      <div className="settings">
+        <div className="setting">
+          <div>
+            <div className="setting-title">
+              Status: <strong>{user.disabled ? 'disabled' : 'active'}</strong>
+            </div>
+            <p className="hint">Disabling refuses logins and ends every session at once.</p>
+          </div>
+          <button
+            type="button"
+            className={user.disabled ? 'button-quiet' : 'button-danger'}
+            disabled={busy !== null}
+            onClick={() => void toggleDisabled()}
+          >
+            {busy === 'disabled' ? 'Saving…' : user.disabled ? 'Enable account' : 'Disable account'}
+          </button>
+        </div>
+        <div className="setting">
+          <div>
+            <div className="setting-title">
+              Email: <strong>{user.email_verified ? 'verified' : 'not verified'}</strong>
+            </div>
+            <p className="hint">Marks the address as confirmed without the emailed link (or undoes it).</p>
+          </div>
+          <button type="button" className="button-quiet" disabled={busy !== null} onClick={() => void toggleVerified()}>
+            {busy === 'verified' ? 'Saving…' : user.email_verified ? 'Mark not verified' : 'Mark verified'}
+          </button>
+        </div>
+      </div>
+
+      <h2>Name and roles</h2>
+      <form
+        className="profile-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void saveProfile();
+        }}
+      >
+        <div className="field">
+          <label htmlFor="admin-user-name">Name</label>
+          <input id="admin-user-name" value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+        </div>
+        <div className="field">
+          <label htmlFor="admin-user-roles">Roles</label>
+          <input
+            id="admin-user-roles"
+            value={rolesText}
+            onChange={(e) => setRolesText(e.target.value)}
+            autoComplete="off"
+            placeholder="none"
+            aria-describedby="admin-user-roles-hint"
+          />
+          <p className="hint" id="admin-user-roles-hint">
+            Comma-separated, e.g. <code>admin, editor</code>. A change ends the user's sessions: their tokens carry the old roles.
+          </p>
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={roles.includes('admin')} onChange={(e) => toggleAdminRole(e.target.checked)} /> Admin (may use
+          these pages)
+        </label>
+        <div className="form-actions">
+          <button type="submit" className="button-primary" disabled={busy !== null || !formChanged}>
+            {busy === 'profile' ? 'Saving…' : rolesChanged ? 'Save and end sessions' : 'Save'}
+          </button>
+          {formChanged ? (
+            <button type="button" className="button-quiet" onClick={() => fillForm(user)}>
+              Undo
+            </button>
+          ) : null}
+        </div>
+      </form>
+
+      <div className="section-head">
+        <h2>Sessions ({sessions.length})</h2>
+        <button type="button" className="button-quiet" disabled={busy !== null || sessions.length === 0} onClick={() => void revokeAll()}>
+          {busy === 'sessions' ? 'Revoking…' : 'Revoke all sessions'}
+        </button>
+      </div>
+      {sessions.length === 0 ? (
+        <p className="muted" data-testid="no-sessions">
+          No live sessions.
+        </p>
+      ) : (
+        <table className="admin-table" aria-label="Sessions">
+          <thead>
+            <tr>
+              <th scope="col">Device</th>
+              <th scope="col">IP</th>
+              <th scope="col">Signed in</th>
+              <th scope="col">Last active</th>
+              <th scope="col">Expires</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.map((s) => (
+              <tr key={s.id} data-session-id={s.id}>
+                <td title={s.user_agent ?? undefined}>{describeDevice(s.user_agent)}</td>
+                <td>{s.ip ?? <span className="muted">—</span>}</td>
+                <td className="cell-date">{formatDate(s.created_at)}</td>
+                <td className="cell-date">{formatAgo(s.last_used_at)}</td>
+                <td className="cell-date">{formatDate(s.expires_at)}</td>
+                <td className="cell-action">
+                  <button
+                    type="button"
+                    className="button-quiet"
+                    disabled={busy !== null}
+                    aria-label={`Revoke session ${describeDevice(s.user_agent)} from ${s.ip ?? 'unknown address'}`}
+                    onClick={() => void revokeOne(s.id)}
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+
+      <h2>Recent events</h2>
+      {events.length === 0 ? (
+        <p className="muted">No events recorded.</p>
+      ) : (
+        <table className="admin-table events" aria-label="Recent events">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">Event</th>
+              <th scope="col">IP</th>
+              <th scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr key={e.id}>
+                <td className="cell-date">{formatDate(e.created_at)}</td>
+                <td>
+                  <code>{e.type}</code>
+                </td>
+                <td>{e.ip ?? <span className="muted">—</span>}</td>
+                <td className="cell-detail">{detailText(e.detail)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+
+      <div className="danger-zone">
+        <div>
+          <h2>Delete this user</h2>
+          <p className="muted">Removes the account with its sessions and events. This cannot be undone.</p>
+        </div>
+        {confirmingDelete ? null : (
+          <button type="button" className="button-danger" disabled={busy !== null} onClick={() => setConfirmingDelete(true)}>
+            Delete user…
+          </button>
+        )}
+      </div>
+      {confirmingDelete ? (
+        <div className="confirm" role="alertdialog" aria-labelledby="confirm-delete-text">
+          <p id="confirm-delete-text">
+            Delete <strong>{user.email}</strong> permanently?
+          </p>
+          <div className="form-actions">
+            <button type="button" className="button-danger-solid" disabled={busy !== null} onClick={() => void remove()}>
+              {busy === 'delete' ? 'Deleting…' : 'Delete permanently'}
+            </button>
+            <button type="button" className="button-quiet" autoFocus disabled={busy !== null} onClick={() => setConfirmingDelete(false)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
+    </section>
+  );
+}
