@@ -92,12 +92,16 @@ describe('argon2id hashing', () => {
   });
 
   it('keeps the event loop turning while it hashes (off-loop, on the thread pool)', async () => {
-    const during = await ticksDuring(() => hasher.hash('correct horse battery staple'));
-    const duringVerify = await ticksDuring(() => hasher.verify('$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$' + 'A'.repeat(43), 'x'));
+    // Heavier than the default, so that even on a starved CPU the hash outlasts many loop turns.
+    const heavy = { memoryKib: 65_536, timeCost: 3, parallelism: 1 };
+    const heavyHasher = new PasswordHasher(heavy, 1, 4);
+    const stored = await heavyHasher.hash('correct horse battery staple');
+    const during = await ticksDuring(() => heavyHasher.hash('correct horse battery staple'));
+    const duringVerify = await ticksDuring(() => heavyHasher.verify(stored, 'correct horse battery staple'));
     // Control: the same work done synchronously lets the loop turn not even once, so the
     // measurement can tell the two apart.
     const blocking = await ticksDuring(() =>
-      argon2HashSync('correct horse battery staple', { algorithm: ALG.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 }),
+      argon2HashSync('correct horse battery staple', { algorithm: ALG.argon2id, memoryCost: heavy.memoryKib, timeCost: heavy.timeCost, parallelism: 1 }),
     );
     expect(blocking).toBe(0);
     expect(during).toBeGreaterThanOrEqual(5);
