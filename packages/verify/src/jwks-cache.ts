@@ -73,7 +73,7 @@ export class JwksCache {
   private inflight: Promise<void> | undefined;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   private lastFetchFailed: unknown = undefined;
-  /** Completed and failed fetches; tests and metrics read it. */
+  /** HTTP requests for the JWKS so far, successful or not; tests and metrics read it. */
   fetches = 0;
   /** Clock time of the last successful fetch, or undefined before the first. */
   fetchedAt: number | undefined;
@@ -128,9 +128,17 @@ export class JwksCache {
 
   private async load(): Promise<void> {
     this.lastAttemptAt = this.options.clock();
-    this.fetches += 1;
     try {
-      const next = await this.fetchKeys();
+      let next: Map<string, BoundKey>;
+      try {
+        next = await this.fetchKeys();
+      } catch (err) {
+        // A network-level failure (fetch's TypeError) is retried once at once: after a long idle
+        // time the pooled keep-alive connection is often already closed by the server, and the
+        // rotation that sent us here should not wait a whole cooldown for that.
+        if (!(err instanceof TypeError)) throw err;
+        next = await this.fetchKeys();
+      }
       let removed = false;
       for (const kid of this.keys.keys()) if (!next.has(kid)) removed = true;
       this.keys = next;
@@ -144,6 +152,7 @@ export class JwksCache {
   }
 
   private async fetchKeys(): Promise<Map<string, BoundKey>> {
+    this.fetches += 1;
     const response = await this.options.fetch(this.options.url, {
       headers: { accept: 'application/json' },
       redirect: 'error',

@@ -112,6 +112,19 @@ describe('JWKS cache against a real HTTP server', () => {
     expect(server.hits).toBe(2);
   });
 
+  it('a dropped connection is retried once at once; two in a row make the JWKS unavailable', async () => {
+    const { server, verifier, clock } = await setup();
+    server.dropNext = 1;
+    await expect(verifier.verify(await signToken(rsa))).resolves.toMatchObject({ sub: 'user-1' });
+    expect(server.hits).toBe(2);
+    server.keys = [rsa.jwk, ec.jwk, next.jwk];
+    server.dropNext = 2;
+    clock.now += 5000;
+    await expect(verifier.verify(await signToken(next))).rejects.toBeInstanceOf(JwksUnavailableError);
+    expect(server.hits).toBe(4);
+    expect(verifier.stats.jwksFetches).toBe(4);
+  });
+
   it('an unreachable JWKS (connection refused) is JwksUnavailableError, never a crash', async () => {
     const { server } = await setup();
     const url = server.url;
@@ -120,7 +133,8 @@ describe('JWKS cache against a real HTTP server', () => {
     const down = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUrl: url, clock: () => NOW });
     await expect(down.verify(await signToken(rsa))).rejects.toBeInstanceOf(JwksUnavailableError);
     await expect(down.verify(await signToken(ec))).rejects.toBeInstanceOf(JwksUnavailableError);
-    expect(down.stats.jwksFetches).toBe(1);
+    // One attempt plus its one immediate retry; the second verification is inside the cooldown.
+    expect(down.stats.jwksFetches).toBe(2);
   });
 
   it('refresh() after a key is withdrawn forgets it and the tokens it verified', async () => {
@@ -196,6 +210,20 @@ describe('verified-token cache', () => {
     const token = await signToken(rsa);
     await off.verify(token);
     expect(off.peek(token)).toBeUndefined();
+  });
+
+  it('a tampered copy of a cached token (same signature, so same tail) is not a hit', async () => {
+    const { verifier } = await setup();
+    const token = await signToken(rsa, { claims: { sub: 'victim', roles: ['user'] } });
+    await verifier.verify(token);
+    const [h, p, s] = token.split('.');
+    const payload = JSON.parse(Buffer.from(p!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, roles: ['admin'] })).toString('base64url')}.${s}`;
+    expect(forged.slice(-32)).toBe(token.slice(-32));
+    expect(verifier.peek(forged)).toBeUndefined();
+    await expect(verifier.verify(forged)).rejects.toMatchObject({ reason: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+    // And the genuine token is still served from the cache afterwards.
+    expect(verifier.peek(token)?.sub).toBe('victim');
   });
 
   it('refused tokens are never cached', async () => {

@@ -31,14 +31,21 @@ export interface JwksServer {
   keys: JWK[];
   /** Answer with this status instead (e.g. 500) while set. */
   failWith: number | undefined;
+  /** Close the connection without an answer for this many more requests. */
+  dropNext: number;
   close(): Promise<void>;
 }
 
 export async function startJwksServer(keys: JWK[] = []): Promise<JwksServer> {
-  const state = { hits: 0, keys, failWith: undefined as number | undefined };
+  const state = { hits: 0, keys, failWith: undefined as number | undefined, dropNext: 0 };
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/.well-known/jwks.json') {
       state.hits += 1;
+      if (state.dropNext > 0) {
+        state.dropNext -= 1;
+        req.socket.destroy();
+        return;
+      }
       if (state.failWith !== undefined) {
         res.writeHead(state.failWith).end();
         return;
