@@ -2,7 +2,7 @@
 # Installs the Debian packages the test suites use (PostgreSQL, Redis, nginx, Chromium, and the
 # Python peers for interop tests) when any is missing. Needs root (or sudo) and apt-get.
 set -euo pipefail
-packages=(postgresql redis-server nginx chromium python3-fastapi python3-uvicorn python3-jwt python3-passlib python3-bcrypt python3-httpx wrk)
+packages=(postgresql redis-server nginx chromium python3-fastapi python3-uvicorn python3-jwt python3-cryptography python3-passlib python3-bcrypt python3-httpx wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
