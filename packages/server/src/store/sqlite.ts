@@ -33,6 +33,9 @@ interface UserRow {
   updated_at: number;
 }
 
+/** The users columns as the session+user join names them. */
+type PrefixedUserRow = { [K in keyof UserRow as `u_${K}`]: UserRow[K] };
+
 interface SessionRow {
   id: string;
   user_id: string;
@@ -183,6 +186,13 @@ export class SqliteStore implements Store {
       ),
       spendToken: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL'),
       sessionById: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+      // One statement on the hot path (every authenticated request): the user's columns prefixed u_.
+      sessionWithUser: db.prepare<[string], SessionRow & PrefixedUserRow>(
+        `SELECT s.*, u.id AS u_id, u.email AS u_email, u.name AS u_name, u.password_hash AS u_password_hash,
+           u.roles AS u_roles, u.email_verified AS u_email_verified, u.disabled AS u_disabled,
+           u.created_at AS u_created_at, u.updated_at AS u_updated_at
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
+      ),
       touchSession: db.prepare('UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ?'),
       revokeSessionById: db.prepare(
         'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
@@ -373,11 +383,20 @@ export class SqliteStore implements Store {
   }
 
   async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
-    const session = this.s.sessionById.get(sessionId);
-    if (!session) return null;
-    const user = this.s.userById.get(session.user_id);
-    if (!user) return null;
-    return { session: sessionFromRow(session), user: userFromRow(user) };
+    const r = this.s.sessionWithUser.get(sessionId);
+    if (!r) return null;
+    const user = userFromRow({
+      id: r.u_id,
+      email: r.u_email,
+      name: r.u_name,
+      password_hash: r.u_password_hash,
+      roles: r.u_roles,
+      email_verified: r.u_email_verified,
+      disabled: r.u_disabled,
+      created_at: r.u_created_at,
+      updated_at: r.u_updated_at,
+    });
+    return { session: sessionFromRow(r), user };
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
