@@ -86,10 +86,13 @@ async function round(v) {
   const server = await startServer(v);
   try {
     await runLoad(generator, { ...(await spec(server.base)), connections, seconds: 2 }, tmp);
-    const r = await runLoad(generator, { ...(await spec(server.base)), connections, seconds }, tmp);
+    const s = await spec(server.base);
+    const cpu0 = server.cpuTimeMs();
+    const r = await runLoad(generator, { ...s, connections, seconds }, tmp);
+    r.cpuUsPerRequest = ((server.cpuTimeMs() - cpu0) * 1000) / r.requests;
     r.peakRss = server.peakRss();
     v.results.push(r);
-    process.stderr.write(`${v.name}: ${Math.round(r.rps)} req/s p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
+    process.stderr.write(`${v.name}: ${Math.round(r.rps)} req/s p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, server CPU ${r.cpuUsPerRequest.toFixed(0)} µs/req${r.errors ? ` errors ${r.errors}` : ''}\n`);
   } finally {
     await server.stop();
   }
@@ -112,10 +115,11 @@ try {
     rps: median(v.results.map((r) => r.rps)),
     p50: median(v.results.map((r) => r.p50Ms)),
     p99: median(v.results.map((r) => r.p99Ms)),
+    cpu: median(v.results.map((r) => r.cpuUsPerRequest)),
     rssMb: Math.max(...v.results.map((r) => r.peakRss ?? 0)) / 2 ** 20,
   }));
-  for (const s of summary) console.log(`${s.name}: median ${Math.round(s.rps)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, peak RSS ${Math.round(s.rssMb)} MB`);
-  console.log(`B/A req/s: ${(summary[1].rps / summary[0].rps).toFixed(2)}`);
+  for (const s of summary) console.log(`${s.name}: median ${Math.round(s.rps)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, server CPU ${s.cpu.toFixed(0)} µs/request, peak RSS ${Math.round(s.rssMb)} MB`);
+  console.log(`B/A req/s: ${(summary[1].rps / summary[0].rps).toFixed(2)}; B/A server CPU per request: ${(summary[1].cpu / summary[0].cpu).toFixed(2)}`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

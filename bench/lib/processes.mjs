@@ -30,6 +30,23 @@ export function peakRss(pid) {
   }
 }
 
+/**
+ * CPU time (user + system, all threads) a live process has used so far, in milliseconds; null
+ * when /proc cannot tell. Differences of it give CPU per request, which the machine's other
+ * load disturbs far less than throughput does.
+ */
+export function cpuTimeMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime), counted from the state field (3) here.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -77,6 +94,7 @@ export function startProcess(label, command, args, { env = {}, cwd = ROOT, logFi
       }
     },
     peakRss: () => peakRss(child.pid),
+    cpuTimeMs: () => cpuTimeMs(child.pid),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
