@@ -4,10 +4,10 @@
 // scripts/cluster-demo.mjs. Plain JavaScript (typed by local-services.d.mts) so that node runs it
 // without a build step.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort() {
@@ -129,6 +129,26 @@ function lookupUser(name) {
 }
 
 /**
+ * A parent directory for a temp dir that another OS user (postgres, nobody) must enter: the
+ * system temp dir, unless some ancestor of it is closed to others (TMPDIR under /root, say);
+ * then /tmp.
+ */
+function sharedTmpParent() {
+  const base = tmpdir();
+  let dir = base;
+  for (;;) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) return '/tmp';
+    } catch {
+      return '/tmp';
+    }
+    const up = dirname(dir);
+    if (up === dir) return base;
+    dir = up;
+  }
+}
+
+/**
  * initdb and postgres refuse to run as root. As root, run them as the `postgres` OS user (the
  * Debian package creates it) or, failing that, `nobody`; otherwise as ourselves.
  */
@@ -150,7 +170,7 @@ export async function startPostgres(options = {}) {
   const bin = options.bin ?? findPostgresBin();
   if (!bin) throw new Error('PostgreSQL is not installed (no initdb found); run scripts/ensure-system-deps.sh');
   const identity = postgresIdentity();
-  const dir = mkdtempSync(join(options.parent ?? tmpdir(), 'latchkey-pg-'));
+  const dir = mkdtempSync(join(options.parent ?? (identity ? sharedTmpParent() : tmpdir()), 'latchkey-pg-'));
   const data = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
   mkdirSync(data, { mode: 0o700 });
@@ -392,7 +412,7 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`)
 export async function startNginx({ upstreams, port: wantedPort, parent } = {}) {
   const bin = findNginx();
   if (!bin) throw new Error('nginx is not installed; run scripts/ensure-system-deps.sh');
-  const dir = mkdtempSync(join(parent ?? tmpdir(), 'latchkey-nginx-'));
+  const dir = mkdtempSync(join(parent ?? sharedTmpParent(), 'latchkey-nginx-'));
   chmodSync(dir, 0o755);
   const port = wantedPort ?? (await freePort());
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
