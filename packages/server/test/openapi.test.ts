@@ -141,6 +141,16 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('documents error responses as application/problem+json with the problem schema', () => {
+    for (const [method, path, op] of operations()) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (!/^[45]/.test(status)) continue;
+        const schema = response.content?.['application/problem+json']?.schema as { required?: string[] } | undefined;
+        expect(schema?.required, `${method} ${path} ${status}`).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail', 'code']));
+      }
+    }
+  });
+
   it('documents the login form (username, password, grant_type) next to the JSON body', () => {
     const content = doc.paths['/auth/login']!.post!.requestBody!.content;
     const form = content['application/x-www-form-urlencoded']!.schema as { required: string[]; properties: Record<string, unknown> };

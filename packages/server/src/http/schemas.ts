@@ -58,7 +58,8 @@ export const problemSchema = {
 /** Error responses, keyed by status, for a route's `response` schema. */
 export function problems(...statuses: number[]): Record<number, object> {
   const out: Record<number, object> = {};
-  for (const s of statuses) out[s] = { ...problemSchema, description: `Error (${s})` };
+  // Documented under the media type they are sent with (RFC 9457), not application/json.
+  for (const s of statuses) out[s] = { description: `Error (${s})`, content: { 'application/problem+json': { schema: problemSchema } } };
   return out;
 }
 
