@@ -15,8 +15,10 @@ import {
 } from 'jose';
 import { createHmac, createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError, ERROR_CODES, type ErrorCode } from '../src/errors.js';
+import { errorHandler } from '../src/http/error-handler.js';
 import { bearer, createTestApp, registerAndLogin, testClock, type TestApp } from './helpers.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
@@ -403,5 +405,25 @@ describe('rotation seen by several instances sharing one database', () => {
       await b.close();
       await a.close();
     }
+  });
+});
+
+describe('WWW-Authenticate (RFC 6750)', () => {
+  it('every 401 code of the registry carries a Bearer challenge, with error="invalid_token" when a token was refused', async () => {
+    const app = Fastify();
+    app.setErrorHandler(errorHandler);
+    app.get<{ Params: { code: string } }>('/fail/:code', async (request) => {
+      throw new AppError(request.params.code as ErrorCode);
+    });
+    const codes = (Object.keys(ERROR_CODES) as ErrorCode[]).filter((c) => ERROR_CODES[c].status === 401);
+    expect(codes).toEqual(expect.arrayContaining(['UNAUTHORIZED', 'INVALID_TOKEN']));
+    for (const code of codes) {
+      const res = await app.inject({ method: 'GET', url: `/fail/${code}` });
+      expect(res.statusCode, code).toBe(401);
+      expect(res.headers['www-authenticate'], code).toMatch(/^Bearer realm="latchkey"/);
+    }
+    const invalid = await app.inject({ method: 'GET', url: '/fail/INVALID_TOKEN' });
+    expect(invalid.headers['www-authenticate']).toBe('Bearer realm="latchkey", error="invalid_token"');
+    await app.close();
   });
 });
