@@ -1,6 +1,6 @@
 import { LatchkeyError, type User } from '@latchkey/client';
 import { useAuth } from '@latchkey/client/react';
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { describeDevice, formatDate } from '../format.ts';
 import {
   deleteUser,
@@ -51,6 +51,12 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
   const [name, setName] = useState('');
   const [rolesText, setRolesText] = useState('');
   const [confirmingDelete, setConfirmingDelete] = useState(false);
+  const messages = useRef<HTMLDivElement>(null);
+
+  // The outcome of an action shows at the top: bring it into view when the action was further down.
+  useEffect(() => {
+    if (error || shownFlash) messages.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }, [error, shownFlash]);
 
   const fillForm = (user: User) => {
     setName(user.name ?? '');
@@ -178,8 +184,10 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
         {user.disabled ? <span className="badge badge-danger">disabled</span> : <span className="badge badge-ok">active</span>}
         {user.email_verified ? <span className="badge badge-ok">verified</span> : <span className="badge">not verified</span>}
       </div>
-      <FlashMessage flash={shownFlash} />
-      <ErrorMessage error={error} />
+      <div ref={messages}>
+        <FlashMessage flash={shownFlash} />
+        <ErrorMessage error={error} />
+      </div>
 
       <dl className="facts">
         <dt>Name</dt>
@@ -355,7 +363,16 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
           <p className="muted">Removes the account with its sessions and events. This cannot be undone.</p>
         </div>
         {confirmingDelete ? null : (
-          <button type="button" className="button-danger" disabled={busy !== null} onClick={() => setConfirmingDelete(true)}>
+          <button
+            type="button"
+            className="button-danger"
+            disabled={busy !== null}
+            onClick={() => {
+              setFlash(null);
+              setError(null);
+              setConfirmingDelete(true);
+            }}
+          >
             Delete user…
           </button>
         )}
