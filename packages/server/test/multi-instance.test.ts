@@ -133,7 +133,7 @@ describe('three instances on one PostgreSQL behind nginx', () => {
     // Budget: one reload interval, plus slack for a reload and a loaded two-core machine.
     const k = await keyRotationConverges(cluster, { cli: CLI, databaseUrl: cluster.databaseUrl, budgetMs: RELOAD_MS + 3000 });
     expect(k.newKid).not.toBe(k.kidBefore);
-    for (const before of k.jwksBefore) expect(before).toEqual(k.jwksBefore[0]);
+    for (const before of k.jwksBefore) expect(before).not.toContain(k.newKid);
     expect(k.converged, JSON.stringify(k.jwksAfter)).toBe(true);
     for (const after of k.jwksAfter) {
       expect(after).toContain(k.newKid);
