@@ -118,6 +118,9 @@ async function keys(config: Config, sub: string | undefined): Promise<number> {
   return withStore(config, async (store) => {
     const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
     if (sub === 'rotate') {
+      if (config.jwtPrivateKeyFile !== null || config.jwtSecret !== null) {
+        return fail('the signing key is configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): rotate by configuring a new key and restarting');
+      }
       await ring.init(0);
       const key = await ring.rotate();
       out(`new active key ${key.kid} (${key.alg}); previous keys stay published until their tokens expire`);

@@ -68,6 +68,10 @@ export interface Config {
   readonly metricsToken: string | null;
   readonly metricsPort: number | null;
   readonly shutdownTimeoutMs: number;
+  /** PEM (PKCS#8) file with the signing key for RS256/ES256/EdDSA; null = generated and stored. */
+  readonly jwtPrivateKeyFile: string | null;
+  /** The HS256 secret (32+ characters); null = generated and stored. */
+  readonly jwtSecret: string | null;
 }
 
 /** Thrown when a setting is invalid; the message names the variable. */
@@ -349,7 +353,18 @@ export function loadConfig(env: Env): Config {
     metricsToken: env.METRICS_TOKEN?.trim() || null,
     metricsPort: env.METRICS_PORT ? readInt(env, 'METRICS_PORT', 0, 1, 65535) : null,
     shutdownTimeoutMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000),
+    jwtPrivateKeyFile: env.JWT_PRIVATE_KEY_FILE?.trim() || null,
+    jwtSecret: env.JWT_SECRET || null,
   };
+  if (config.jwtSecret !== null && config.jwtAlg !== 'HS256') {
+    throw new ConfigError('JWT_SECRET', 'is only used with JWT_ALG=HS256; use JWT_PRIVATE_KEY_FILE for asymmetric keys');
+  }
+  if (config.jwtSecret !== null && config.jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (256 bits)');
+  }
+  if (config.jwtPrivateKeyFile !== null && config.jwtAlg === 'HS256') {
+    throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'is for RS256, ES256 or EdDSA; HS256 takes JWT_SECRET');
+  }
   if (config.metricsToken !== null && config.metricsToken.length < 16) {
     throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
   }

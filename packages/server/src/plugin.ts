@@ -30,7 +30,7 @@ import { PasswordHasher } from './passwords/hasher.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { AccessTokens } from './tokens/access-token.js';
-import { KeyRing, retiredKeyLifetimeMs } from './tokens/keys.js';
+import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs } from './tokens/keys.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -76,7 +76,7 @@ export async function createContext(
     // The unknown-email dummy hash is built now, so that even the first such login costs one verification.
     await hasher.prepare();
     const keys = new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config));
-    await keys.init(config.keyReloadIntervalMs);
+    await keys.init(config.keyReloadIntervalMs, await configuredSigningKey(config, clock()));
     const tokens = new AccessTokens(config, keys, clock);
     const mail = new MailDispatcher(options.mailer ?? createMailer(config), log, config.mailRetryDelaysMs);
     if (!options.mailer && !config.smtpUrl) {

@@ -6,7 +6,7 @@ import { createLogger } from './app.js';
 import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { openStore } from './store/index.js';
-import { KeyRing, retiredKeyLifetimeMs } from './tokens/keys.js';
+import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs } from './tokens/keys.js';
 
 /** The most workers `--workers` accepts; more than a few per core only adds contention. */
 export const MAX_WORKERS = 256;
@@ -54,7 +54,7 @@ async function prepareDatabase(config: Config): Promise<void> {
   try {
     await store.migrate();
     const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
-    await ring.init(0);
+    await ring.init(0, await configuredSigningKey(config, Date.now()));
     ring.stop();
   } finally {
     await store.close();

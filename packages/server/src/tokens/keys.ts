@@ -1,13 +1,15 @@
 import {
   calculateJwkThumbprint,
   exportJWK,
+  importPKCS8,
   generateKeyPair,
   generateSecret,
   importJWK,
   type JWK,
   type CryptoKey as JoseCryptoKey,
 } from 'jose';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Clock } from '../clock.js';
 import type { Config, SigningAlgorithm } from '../config.js';
 import type { SigningKeyRecord, Store } from '../store/types.js';
@@ -28,6 +30,56 @@ export interface PublishedJwk extends JWK {
   kid: string;
   alg: string;
   use: 'sig';
+}
+
+/** Private members of a JWK: stripped to get the public key. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+export class ConfiguredKeyError extends Error {
+  override name = 'ConfiguredKeyError';
+}
+
+/**
+ * The signing key given by configuration, if any: JWT_PRIVATE_KEY_FILE (PEM, PKCS#8) for
+ * RS256/ES256/EdDSA, or JWT_SECRET for HS256. Its kid is derived from the key (the RFC 7638
+ * thumbprint; for a secret, a truncated SHA-256), so every instance given the same key agrees.
+ */
+export async function configuredSigningKey(config: Config, now: number): Promise<SigningKeyRecord | null> {
+  if (config.jwtSecret !== null) {
+    const k = Buffer.from(config.jwtSecret, 'utf8').toString('base64url');
+    const kid = 'hs256-' + createHash('sha256').update(config.jwtSecret).digest('hex').slice(0, 16);
+    return { kid, alg: 'HS256', privateJwk: JSON.stringify({ kty: 'oct', k, kid, alg: 'HS256' }), publicJwk: null, createdAt: now, retiredAt: null, expiresAt: null };
+  }
+  if (config.jwtPrivateKeyFile === null) return null;
+  let pem: string;
+  try {
+    pem = readFileSync(config.jwtPrivateKeyFile, 'utf8');
+  } catch (err) {
+    throw new ConfiguredKeyError(`JWT_PRIVATE_KEY_FILE: cannot read ${config.jwtPrivateKeyFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let privateJwk: JWK;
+  try {
+    const key = await importPKCS8(pem, config.jwtAlg === 'EdDSA' ? 'Ed25519' : config.jwtAlg, { extractable: true });
+    privateJwk = await exportJWK(key);
+  } catch {
+    // The message never includes the file's content.
+    throw new ConfiguredKeyError(`JWT_PRIVATE_KEY_FILE: not a PKCS#8 PEM private key usable with ${config.jwtAlg}`);
+  }
+  if (config.jwtAlg === 'RS256' && Buffer.from(privateJwk.n ?? '', 'base64url').length * 8 < 2048) {
+    throw new ConfiguredKeyError('JWT_PRIVATE_KEY_FILE: RSA keys must be at least 2048 bits');
+  }
+  const publicJwk: JWK = { ...privateJwk };
+  for (const m of PRIVATE_MEMBERS) delete publicJwk[m];
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return {
+    kid,
+    alg: config.jwtAlg,
+    privateJwk: JSON.stringify({ ...privateJwk, kid, alg: config.jwtAlg }),
+    publicJwk: JSON.stringify({ ...publicJwk, kid, alg: config.jwtAlg, use: 'sig' }),
+    createdAt: now,
+    retiredAt: null,
+    expiresAt: null,
+  };
 }
 
 /** Creates a new key record for `alg`: RSA 2048, P-256, Ed25519 or a 256-bit HMAC secret. */
@@ -107,9 +159,11 @@ export class KeyRing {
   ) {}
 
   /** Loads the keys, creating the first one (or one for a newly configured algorithm). */
-  async init(reloadIntervalMs: number): Promise<void> {
+  async init(reloadIntervalMs: number, configured: SigningKeyRecord | null = null): Promise<void> {
     await this.reload();
-    if (this.set?.signing.alg !== this.alg) {
+    if (configured) {
+      await this.adopt(configured);
+    } else if (this.set?.signing.alg !== this.alg) {
       // No key yet, or JWT_ALG changed: a new key for the configured algorithm becomes active,
       // the old one stays published until the tokens it signed have expired.
       await this.rotate();
@@ -118,6 +172,31 @@ export class KeyRing {
       this.timer = setInterval(() => void this.reload().catch(() => undefined), reloadIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Makes the configured key the active one (once; later starts find it active). A new file
+   * means a new kid: the previous key is retired and stays published like after a rotation.
+   */
+  private async adopt(configured: SigningKeyRecord): Promise<void> {
+    if (this.set?.signing.kid === configured.kid) return;
+    const existing = (await this.store.listSigningKeys()).find((k) => k.kid === configured.kid);
+    if (existing && existing.retiredAt !== null) {
+      throw new ConfiguredKeyError(
+        `the configured signing key ${configured.kid} was retired (by \`latchkey keys rotate\`?); configure a new key`,
+      );
+    }
+    if (!existing) {
+      const now = this.clock();
+      try {
+        await this.store.rotateSigningKey({ ...configured, createdAt: now }, now, now + this.retiredLifetimeMs);
+      } catch (err) {
+        // Another instance adopted the same key at the same moment: its row is what we wanted.
+        const raced = (await this.store.listSigningKeys()).some((k) => k.kid === configured.kid);
+        if (!raced) throw err;
+      }
+    }
+    await this.reload();
   }
 
   stop(): void {
