@@ -239,6 +239,10 @@ export class PostgresStore implements Store {
     return Number(row!.ms);
   }
 
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
@@ -436,7 +440,19 @@ export class PostgresStore implements Store {
          LIMIT $2 FOR UPDATE SKIP LOCKED)`,
       [cutoff, limit],
     );
-    return sessions + tokens;
+    // One-time tokens that can no longer be used, and rate-limit windows that have ended.
+    const oneTime = await this.execute(
+      `DELETE FROM one_time_tokens WHERE token_hash IN (
+         SELECT token_hash FROM one_time_tokens WHERE expires_at <= $1 OR (used_at IS NOT NULL AND used_at <= $1)
+         LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [now, limit],
+    );
+    const counters = await this.execute(
+      `DELETE FROM rate_counters WHERE key IN (
+         SELECT key FROM rate_counters WHERE reset_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [now, limit],
+    );
+    return sessions + tokens + oneTime + counters;
   }
 
   // signing keys

@@ -267,6 +267,14 @@ export class SqliteStore implements Store {
            SELECT id FROM sessions WHERE expires_at <= @now OR idle_expires_at <= @now
              OR (revoked_at IS NOT NULL AND revoked_at <= @cutoff) LIMIT @limit)`,
       ),
+      purgeOneTime: db.prepare(
+        `DELETE FROM one_time_tokens WHERE token_hash IN (
+           SELECT token_hash FROM one_time_tokens WHERE expires_at <= @now OR (used_at IS NOT NULL AND used_at <= @now)
+           LIMIT @limit)`,
+      ),
+      purgeCounters: db.prepare(
+        'DELETE FROM rate_counters WHERE key IN (SELECT key FROM rate_counters WHERE reset_at <= @now LIMIT @limit)',
+      ),
       purgeTokens: db.prepare(
         `DELETE FROM refresh_tokens WHERE token_hash IN (
            SELECT token_hash FROM refresh_tokens WHERE used_at IS NOT NULL AND used_at <= @cutoff LIMIT @limit)`,
@@ -464,7 +472,10 @@ export class SqliteStore implements Store {
     const cutoff = now - retentionMs;
     const sessions = this.s.purgeSessions.run({ now, cutoff, limit }).changes;
     const tokens = this.s.purgeTokens.run({ cutoff, limit }).changes;
-    return sessions + tokens;
+    // One-time tokens that can no longer be used, and rate-limit windows that have ended.
+    const oneTime = this.s.purgeOneTime.run({ now, limit }).changes;
+    const counters = this.s.purgeCounters.run({ now, limit }).changes;
+    return sessions + tokens + oneTime + counters;
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {

@@ -199,6 +199,7 @@ export interface Store {
    * Deletes ended sessions (expired, idle, or revoked more than `retentionMs` ago) with their
    * tokens, and spent tokens used more than `retentionMs` ago; at most `limit` rows of each
    * per call. Spent tokens are kept that long so that a late replay is still recognised as reuse.
+   * Also deletes used or expired one-time tokens and ended rate-limit windows (at most `limit` each).
    */
   purgeExpired(now: number, retentionMs: number, limit: number): Promise<number>;
 
