@@ -6,9 +6,11 @@
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseWorkers } from '../src/serve-cluster.js';
 import { tempDir } from './helpers.js';
 import { CLI, http, startServer, type ServerProcess } from './support/latchkey-process.js';
 import { createTestDatabase } from './support/postgres.js';
@@ -144,6 +146,14 @@ describe('--workers', () => {
     } finally {
       expect(await server.stop()).toBe(0);
     }
+  });
+
+  it('parses N and auto (one worker per core); the default is 1', () => {
+    expect(parseWorkers(undefined)).toBe(1);
+    expect(parseWorkers('3')).toBe(3);
+    expect(parseWorkers('auto')).toBe(availableParallelism());
+    expect(parseWorkers(' AUTO ')).toBe(availableParallelism());
+    for (const bad of ['0', '-1', '1.5', '257', 'many', '']) expect(() => parseWorkers(bad)).toThrow(/--workers/);
   });
 
   it('rejects a bad value with a message naming the option', () => {
