@@ -40,7 +40,9 @@ export function renderMarkdown(r) {
   out.push(
     `Baseline (bare Fastify route returning \`{}\`, same Node): **${fmt(r.baseline.rps)} req/s** ` +
       `(measured ${r.baseline.samples.map((s) => fmt(s.rps)).join(' and ')} at the start and the end of the run; ratios use the mean), ` +
-      `p50 ${ms(r.baseline.p50Ms)} ms, p99 ${ms(r.baseline.p99Ms)} ms.`,
+      `p50 ${ms(r.baseline.p50Ms)} ms, p99 ${ms(r.baseline.p99Ms)} ms, ${fmt(r.baseline.cpuUsPerRequest)} µs of server CPU per request. ` +
+      `"Server CPU µs/req" is the server process's CPU time (all threads) over the measured run divided by the requests it answered: ` +
+      `less disturbed by other load on the machine than req/s.`,
   );
   out.push(
     `Signing bound: ${m.cores} cores × ${fmt(r.limits.signaturesPerSecond)} ${r.limits.alg} signatures/s = ` +
@@ -49,11 +51,11 @@ export function renderMarkdown(r) {
       `**${fmt(r.limits.hashBound)} /s**.`,
   );
   out.push('');
-  out.push('| scenario | db | req/s | p50 ms | p99 ms | peak RSS MB | ratio | of | target | met |');
-  out.push('|---|---|---:|---:|---:|---:|---:|---|---|---|');
+  out.push('| scenario | db | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MB | ratio | of | target | met |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|---|');
   for (const s of r.scenarios) {
     out.push(
-      `| ${s.label} | ${s.db ?? ''} | ${fmt(s.rps)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${mb(s.peakRss)} | ` +
+      `| ${s.label} | ${s.db ?? ''} | ${fmt(s.rps)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${s.cpuUsPerRequest ? fmt(s.cpuUsPerRequest) : '–'} | ${mb(s.peakRss)} | ` +
         `${s.ratio === undefined ? '' : fmt(s.ratio, 2)} | ${s.ratioOf ?? ''} | ${s.target ?? ''} | ${s.met === undefined ? '' : s.met ? 'yes' : '**no**'} |`,
     );
   }
