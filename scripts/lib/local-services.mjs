@@ -45,11 +45,51 @@ function tail(file, lines = 20) {
   }
 }
 
-/** Processes to kill if this process exits without stopping them (a crashed test run). */
+/**
+ * Services to stop if this process ends without stopping them: on a normal exit, an 'exit' hook;
+ * on a death by signal (a test run killed by a timeout, SIGKILL included), a small watchdog
+ * process, connected by an IPC channel that closes when we die, which then stops them.
+ */
 const orphans = new Map();
 let exitHookInstalled = false;
+let watchdog;
+
+const WATCHDOG = `
+const services = new Map();
+process.on('message', (m) => {
+  if (m.adopt) services.set(m.adopt.pid, m.adopt);
+  if (m.release) services.delete(m.release);
+});
+process.on('disconnect', () => {
+  const { rmSync } = require('node:fs');
+  for (const s of services.values()) { try { process.kill(s.pid, s.signal); } catch {} }
+  setTimeout(() => {
+    for (const s of services.values()) {
+      try { process.kill(s.pid, 'SIGKILL'); } catch {}
+      if (s.dir) { try { rmSync(s.dir, { recursive: true, force: true }); } catch {} }
+    }
+    process.exit(0);
+  }, 3000);
+});
+`;
+
+function tellWatchdog(message) {
+  try {
+    if (!watchdog) {
+      watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], detached: true });
+      watchdog.on('error', () => undefined);
+      watchdog.unref();
+      watchdog.channel?.unref();
+    }
+    if (watchdog.connected) watchdog.send(message);
+  } catch {
+    // best effort: the exit hook still covers a normal exit
+  }
+}
+
 function adopt(pid, signal, cleanupDir) {
   orphans.set(pid, { signal, cleanupDir });
+  tellWatchdog({ adopt: { pid, signal, dir: cleanupDir } });
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
@@ -61,7 +101,13 @@ function adopt(pid, signal, cleanupDir) {
       }
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
+    watchdog?.kill();
   });
+}
+
+function release(pid) {
+  orphans.delete(pid);
+  tellWatchdog({ release: pid });
 }
 
 function waitForExit(child, timeoutMs) {
@@ -236,7 +282,7 @@ export async function startPostgres(options = {}) {
     async stop() {
       if (!child) return;
       await stopChild(child, 'SIGINT');
-      orphans.delete(child.pid);
+      release(child.pid);
     },
     async destroy() {
       await cluster.stop();
@@ -346,7 +392,7 @@ export async function startRedis(options = {}) {
     url: `redis://127.0.0.1:${port}`,
     async stop() {
       await stopChild(child, 'SIGTERM');
-      orphans.delete(child.pid);
+      release(child.pid);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -442,7 +488,7 @@ export async function startNginx({ upstreams, port: wantedPort, parent } = {}) {
     async stop() {
       // SIGQUIT is nginx's graceful shutdown; SIGTERM its fast one.
       await stopChild(child, 'SIGQUIT', 5000);
-      orphans.delete(child.pid);
+      release(child.pid);
       rmSync(dir, { recursive: true, force: true });
     },
   };
