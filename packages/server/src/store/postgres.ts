@@ -1,5 +1,6 @@
 import { Pool, types as pgTypes, type CustomTypesConfig, type PoolClient, type QueryResultRow } from 'pg';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { keyFromRow, sessionFromRow, type KeyRow, type SessionRow } from './rows.js';
 import { decodeUserCursor, encodeUserCursor, likePattern } from './sqlite.js';
 import type {
   ImportResult,
@@ -32,28 +33,7 @@ interface UserRow {
   updated_at: number;
 }
 
-interface SessionRow {
-  id: string;
-  user_id: string;
-  created_at: number;
-  last_used_at: number;
-  expires_at: number;
-  idle_expires_at: number;
-  user_agent: string | null;
-  ip: string | null;
-  revoked_at: number | null;
-  revoked_reason: string | null;
-}
 
-interface KeyRow {
-  kid: string;
-  alg: string;
-  private_jwk: string;
-  public_jwk: string | null;
-  created_at: number;
-  retired_at: number | null;
-  expires_at: number | null;
-}
 
 interface EventRow {
   id: string;
@@ -95,32 +75,7 @@ function userFromRow(r: UserRow): UserRecord {
   };
 }
 
-function sessionFromRow(r: SessionRow): SessionRecord {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    createdAt: Number(r.created_at),
-    lastUsedAt: Number(r.last_used_at),
-    expiresAt: Number(r.expires_at),
-    idleExpiresAt: Number(r.idle_expires_at),
-    userAgent: r.user_agent,
-    ip: r.ip,
-    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-    revokedReason: r.revoked_reason,
-  };
-}
 
-function keyFromRow(r: KeyRow): SigningKeyRecord {
-  return {
-    kid: r.kid,
-    alg: r.alg,
-    privateJwk: r.private_jwk,
-    publicJwk: r.public_jwk,
-    createdAt: r.created_at,
-    retiredAt: r.retired_at,
-    expiresAt: r.expires_at,
-  };
-}
 
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { keyFromRow, sessionFromRow, type KeyRow, type SessionRow } from './rows.js';
 import type {
   ImportResult,
   NewOneTimeToken,
@@ -36,28 +37,7 @@ interface UserRow {
 /** The users columns as the session+user join names them. */
 type PrefixedUserRow = { [K in keyof UserRow as `u_${K}`]: UserRow[K] };
 
-interface SessionRow {
-  id: string;
-  user_id: string;
-  created_at: number;
-  last_used_at: number;
-  expires_at: number;
-  idle_expires_at: number;
-  user_agent: string | null;
-  ip: string | null;
-  revoked_at: number | null;
-  revoked_reason: string | null;
-}
 
-interface KeyRow {
-  kid: string;
-  alg: string;
-  private_jwk: string;
-  public_jwk: string | null;
-  created_at: number;
-  retired_at: number | null;
-  expires_at: number | null;
-}
 
 interface EventRow {
   id: string;
@@ -83,32 +63,7 @@ export function userFromRow(r: UserRow): UserRecord {
   };
 }
 
-function sessionFromRow(r: SessionRow): SessionRecord {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-    expiresAt: r.expires_at,
-    idleExpiresAt: r.idle_expires_at,
-    userAgent: r.user_agent,
-    ip: r.ip,
-    revokedAt: r.revoked_at,
-    revokedReason: r.revoked_reason,
-  };
-}
 
-function keyFromRow(r: KeyRow): SigningKeyRecord {
-  return {
-    kid: r.kid,
-    alg: r.alg,
-    privateJwk: r.private_jwk,
-    publicJwk: r.public_jwk,
-    createdAt: r.created_at,
-    retiredAt: r.retired_at,
-    expiresAt: r.expires_at,
-  };
-}
 
 /** Cursor of a user page: the (created_at, id) of the last row, base64url JSON. */
 export function encodeUserCursor(createdAt: number, id: string): string {

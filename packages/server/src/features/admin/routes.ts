@@ -6,6 +6,7 @@ import { unwrap } from '../../http/error-handler.js';
 import { emailProperty, nameProperty, passwordProperty, problems, userSchema } from '../../http/schemas.js';
 import { publicUser } from '../auth/service.js';
 import { publicEvent, securityEventSchema } from '../events/routes.js';
+import { sessionSchema } from '../sessions/routes.js';
 import { publicSession } from '../sessions/service.js';
 import {
   ADMIN_ROLE,
@@ -26,18 +27,6 @@ const rolesProperty = { type: 'array', maxItems: 32, items: { type: 'string', pa
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 const boolString = { type: 'string', enum: ['true', 'false'] } as const;
 
-const adminSessionSchema = {
-  type: 'object',
-  required: ['id', 'created_at', 'last_used_at', 'expires_at', 'user_agent', 'ip'],
-  properties: {
-    id: { type: 'string' },
-    created_at: { type: 'string', format: 'date-time' },
-    last_used_at: { type: 'string', format: 'date-time' },
-    expires_at: { type: 'string', format: 'date-time' },
-    user_agent: { type: ['string', 'null'] },
-    ip: { type: ['string', 'null'] },
-  },
-} as const;
 
 interface ListQuery {
   cursor?: string;
@@ -148,7 +137,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
             required: ['user', 'sessions', 'events'],
             properties: {
               user: userSchema,
-              sessions: { type: 'array', items: adminSessionSchema },
+              sessions: { type: 'array', items: sessionSchema },
               events: { type: 'array', items: securityEventSchema },
             },
           },

@@ -4,36 +4,19 @@
  * an empty database reproduces the users exactly (ids, hashes, roles, flags, timestamps).
  */
 import type { Store, UserRecord } from '../../store/types.js';
+import { publicUser, type PublicUser } from '../auth/service.js';
 import type { ProgressReporter } from './progress.js';
 
 export const EXPORT_FORMATS = ['jsonl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** One line of the export: the public user fields plus `password_hash`. */
-export interface ExportedUser {
-  id: string;
-  email: string;
-  name: string | null;
-  roles: string[];
-  email_verified: boolean;
-  disabled: boolean;
-  created_at: string;
-  updated_at: string;
+export interface ExportedUser extends PublicUser {
   password_hash: string;
 }
 
 export function exportedUser(u: UserRecord): ExportedUser {
-  return {
-    id: u.id,
-    email: u.email,
-    name: u.name,
-    roles: u.roles,
-    email_verified: u.emailVerified,
-    disabled: u.disabled,
-    created_at: new Date(u.createdAt).toISOString(),
-    updated_at: new Date(u.updatedAt).toISOString(),
-    password_hash: u.passwordHash,
-  };
+  return { ...publicUser(u), password_hash: u.passwordHash };
 }
 
 export interface ExportSink {

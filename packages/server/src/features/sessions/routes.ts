@@ -15,7 +15,8 @@ interface RefreshBody {
   grant_type?: string;
 }
 
-const sessionSchema = {
+/** A session as its owner (or an admin) sees it. */
+export const sessionSchema = {
   type: 'object',
   required: ['id', 'created_at', 'last_used_at', 'expires_at', 'user_agent', 'ip', 'current'],
   properties: {
