@@ -45,7 +45,10 @@ export function renderMarkdown(r) {
       `less disturbed by other load on the machine than req/s.`,
   );
   out.push(
-    `Signing bound: ${m.cores} cores × ${fmt(r.limits.signaturesPerSecond)} ${r.limits.alg} signatures/s = ` +
+    `Bounds measured at the start (and again right before (c) and (d), whose ratios use that adjacent measurement: ` +
+      r.limitSamples.map((l) => `${l.label}: ${fmt(l.signaturesPerSecond)} sig/s/core, ${fmt(l.argon2Ms, 1)} ms/hash`).join('; ') +
+      '). ' +
+    `Signing bound at the start: ${m.cores} cores × ${fmt(r.limits.signaturesPerSecond)} ${r.limits.alg} signatures/s = ` +
       `**${fmt(r.limits.signingBound)} /s**. Hash bound: ${m.cores} cores / ${fmt(r.limits.argon2Ms, 1)} ms per argon2id hash ` +
       `(m=${r.limits.argon2Params.memoryKib}, t=${r.limits.argon2Params.timeCost}, p=${r.limits.argon2Params.parallelism}) = ` +
       `**${fmt(r.limits.hashBound)} /s**.`,
@@ -62,7 +65,7 @@ export function renderMarkdown(r) {
   const withErrors = r.scenarios.filter((s) => s.errors > 0);
   if (withErrors.length) {
     out.push('');
-    out.push('Requests that failed (non-2xx, socket errors or timeouts): ' + withErrors.map((s) => `${s.label} ${s.db ?? ''}: ${s.errors}`).join('; ') + '.');
+    out.push('Requests that failed (non-2xx, socket errors or timeouts): ' + withErrors.map((s) => `${s.label} ${s.db ?? ''}: ${s.errors}${s.errorSample ? ` (a sample answer: ${s.errorSample.replace(/\|/g, '/')})` : ''}`).join('; ') + '.');
   }
   out.push('');
   out.push('Targets:');
