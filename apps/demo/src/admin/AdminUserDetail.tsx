@@ -63,15 +63,25 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
     setRolesText(user.roles.join(', '));
   };
 
+  // The user this page shows now, and the user the form was last filled for: a late answer for
+  // another user is dropped, and a repeated load never overwrites what the admin is editing.
+  const currentId = useRef(id);
+  currentId.current = id;
+  const formFilledFor = useRef<string | null>(null);
+
   const load = async (resetForm: boolean): Promise<void> => {
     const next = await getUser(client, id);
+    if (next.user.id !== currentId.current) return;
     setDetail(next);
     setLoadError(null);
-    if (resetForm) fillForm(next.user);
+    if (resetForm || formFilledFor.current !== next.user.id) {
+      fillForm(next.user);
+      formFilledFor.current = next.user.id;
+    }
   };
 
   useEffect(() => {
-    load(true).catch(setLoadError);
+    load(false).catch(setLoadError);
   }, [client, id]); // eslint-disable-line react-hooks/exhaustive-deps -- load once per user
 
   /** Runs one change, then shows the server's new state (sessions and events included). */
