@@ -143,6 +143,11 @@ async function keys(config: Config, sub: string | undefined): Promise<number> {
 async function createAdmin(config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' } } });
   if (!values.email) return fail('usage: latchkey users create-admin --email EMAIL [--name NAME]');
+  // The same rule the API applies (a local part, an @, a dotted domain; no spaces), so that the
+  // admin can log in and re-import from an export.
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(values.email.trim()) || values.email.trim().length > 254) {
+    return fail(`not an email address: ${values.email}`);
+  }
   const password = process.env.LATCHKEY_ADMIN_PASSWORD ?? (await promptPassword('Password: '));
   const policy = checkPasswordPolicy('password', password);
   if (policy) return fail(`password ${policy.message}`);

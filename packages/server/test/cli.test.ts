@@ -259,6 +259,10 @@ describe('latchkey users create-admin', () => {
     const noEmail = await run(['users', 'create-admin'], { cwd, env: { LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     expect(noEmail.code).not.toBe(0);
     expect(noEmail.stderr).toContain('--email');
+    const badEmail = await run(['users', 'create-admin', '--email', 'not-an-email'], { cwd, env: { LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+    expect(badEmail.code).not.toBe(0);
+    expect(badEmail.stderr).toContain('not an email address');
+    expect(await userFromStore('not-an-email')).toBeNull();
   });
 
   it('the admins log in on the served API, with the admin role in /auth/me', async () => {

@@ -124,7 +124,10 @@ export async function login(
     ctx.metrics.logins.inc({ result: 'disabled' });
     return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
   }
-  if (ctx.config.requireVerifiedEmail && !user.emailVerified) return refuseUnverifiedLogin(ctx, user);
+  if (ctx.config.requireVerifiedEmail && !user.emailVerified) {
+    ctx.metrics.logins.inc({ result: 'unverified' });
+    return refuseUnverifiedLogin(ctx, user);
+  }
   const tokens = await startSession(ctx, user, meta);
   ctx.metrics.logins.inc({ result: 'succeeded' });
   await recordEvent(ctx, user.id, 'login_succeeded', meta, { session_id: tokens.session_id });

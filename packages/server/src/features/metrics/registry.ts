@@ -39,7 +39,7 @@ export class Metrics {
     });
     this.logins = new Counter({
       name: 'latchkey_logins_total',
-      help: 'Login attempts by result (succeeded, failed, locked, disabled)',
+      help: 'Login attempts by result (succeeded, failed, locked, disabled, unverified)',
       labelNames: ['result'],
       registers,
     });
