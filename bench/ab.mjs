@@ -33,7 +33,7 @@ const seconds = Number(f.seconds);
 const connections = Number(f.connections);
 const EMAIL = 'ab.user@example.com';
 const PASSWORD = 'ab-bench-passphrase-1234';
-const parseEnv = (s) => Object.fromEntries(s.split(',').filter(Boolean).map((kv) => kv.split('=')));
+const parseEnv = (s) => Object.fromEntries(s.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const variants = ['a', 'b'].map((k) => ({
   name: k.toUpperCase(),
   dir: isAbsolute(f[k]) ? f[k] : join(ROOT, f[k]),
