@@ -158,6 +158,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
     await ctx.counters.close();
     // Before the store closes: a message being prepared may still write its token.
     await ctx.mail.close();
+    await ctx.hasher.close();
     if (ownsStore) await ctx.store.close();
   });
 

@@ -1,6 +1,6 @@
-import { hash as argon2Hash, parseOptions, verify as argon2Verify } from '@node-rs/argon2';
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { parseOptions } from '@node-rs/argon2';
 import { WorkQueue } from '../lib/work-queue.js';
+import { HashThreads } from './hash-threads.js';
 
 export interface Argon2Params {
   memoryKib: number;
@@ -8,8 +8,6 @@ export interface Argon2Params {
   parallelism: number;
 }
 
-/** @node-rs/argon2's `Algorithm.Argon2id` (a const enum, which isolated modules cannot import). */
-const ARGON2ID = 2;
 /** @node-rs/argon2's `Version.V0x13` (v=19), as `parseOptions` reports it. */
 const ARGON2_VERSION_19 = 1;
 
@@ -30,12 +28,14 @@ export interface VerifyResult {
 }
 
 /**
- * Password hashing with argon2id. Hashing and verification run on libuv's thread pool
- * (never on the event loop) through a bounded queue: at most `concurrency` at once and at
- * most `maxWaiting` waiting; past that `QueueFullError` is thrown and the caller sheds load.
+ * Password hashing with argon2id. Hashing and verification run on `concurrency` worker threads
+ * at a lower CPU priority than the event loop (never on the event loop; see hash-threads.ts),
+ * through a bounded queue: at most `concurrency` at once and at most `maxWaiting` waiting; past
+ * that `QueueFullError` is thrown and the caller sheds load.
  */
 export class PasswordHasher {
   readonly queue: WorkQueue;
+  private readonly threads: HashThreads;
   private dummyHash: Promise<string> | undefined;
 
   constructor(
@@ -44,17 +44,25 @@ export class PasswordHasher {
     maxWaiting: number,
   ) {
     this.queue = new WorkQueue(concurrency, maxWaiting);
+    this.threads = new HashThreads(concurrency);
   }
 
   hash(password: string): Promise<string> {
-    return this.queue.run(() =>
-      argon2Hash(password, {
-        algorithm: ARGON2ID,
-        memoryCost: this.params.memoryKib,
-        timeCost: this.params.timeCost,
-        parallelism: this.params.parallelism,
-      }),
+    return this.queue.run(
+      async () =>
+        (await this.threads.run({
+          op: 'argon2-hash',
+          password,
+          memoryCost: this.params.memoryKib,
+          timeCost: this.params.timeCost,
+          parallelism: this.params.parallelism,
+        })) as string,
     );
+  }
+
+  /** Stops the hashing threads (they also never keep an idle process alive). */
+  close(): Promise<void> {
+    return this.threads.close();
   }
 
   /** Verifies against argon2 (any variant, PHC) or bcrypt ($2a$/$2b$/$2y$). */
@@ -63,8 +71,10 @@ export class PasswordHasher {
     if (family === 'unknown') return { ok: false, needsRehash: false };
     const ok = await this.queue.run(async () => {
       try {
-        if (family === 'bcrypt') return await bcryptVerify(password, stored.replace(/^\$2y\$/, '$2b$'));
-        return await argon2Verify(stored, password);
+        if (family === 'bcrypt') {
+          return (await this.threads.run({ op: 'bcrypt-verify', stored: stored.replace(/^\$2y\$/, '$2b$'), password })) === true;
+        }
+        return (await this.threads.run({ op: 'argon2-verify', stored, password })) === true;
       } catch {
         // A malformed stored hash is a failed verification, never a crash.
         return false;
