@@ -8,12 +8,13 @@
 // Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,peers
 // (a comma list), --seconds=N, --warmup=N, --connections=N, --load-generator=wrk|autocannon,
 // --log-level=info, --no-peers, --cpu-prof (profiles of the server go to .tmp/profiles/),
-// --update-docs (replace the table in docs/benchmarks.md), --no-save.
+// --update-docs (replace the table in docs/benchmarks.md), --no-save, --server=DIR (another build
+// of packages/server, for before/after runs).
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
@@ -34,6 +35,7 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'update-docs': { type: 'boolean', default: false },
     'no-save': { type: 'boolean', default: false },
+    server: { type: 'string', default: 'packages/server' },
   },
 });
 
@@ -50,7 +52,7 @@ const settings = {
 const only = flags.only ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
 const wants = (key) => !only || only.has(key);
 const cores = availableParallelism();
-const SERVER_BIN = join(ROOT, 'packages/server/bin/latchkey.js');
+const SERVER_BIN = join(isAbsolute(flags.server) ? flags.server : join(ROOT, flags.server), 'bin/latchkey.js');
 const PROFILE_DIR = join(ROOT, '.tmp/profiles'); // gitignored
 
 const tmp = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
@@ -505,7 +507,7 @@ function evaluate() {
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
-  if (!existsSync(join(ROOT, 'packages/server/dist/cli.js'))) throw new Error('packages/server is not built: run npm run build first');
+  if (!existsSync(join(SERVER_BIN, '../../dist/cli.js'))) throw new Error('packages/server is not built: run npm run build first');
   log(`${settings.mode} run, ${settings.generator}, ${settings.seconds} s per scenario, ${settings.connections} connections; temp dir ${tmp}`);
   await measureLimits('start');
   const baselines = [await measureBaseline()];
