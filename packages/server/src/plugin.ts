@@ -66,15 +66,17 @@ export async function createContext(
   const clock = options.clock ?? systemClock;
   const ownsStore = !options.store;
   const store = options.store ?? (await openStore(config.databaseUrl, { poolSize: config.databasePoolSize }));
+  const hasher = new PasswordHasher(
+    { memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
+    config.hashConcurrency,
+    config.hashQueueMax,
+  );
+  // The unknown-email dummy hash is built now, so that even the first such login costs one
+  // verification; it runs while the migrations and keys load and is awaited before returning.
+  const prepared = hasher.prepare();
+  prepared.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   try {
     await store.migrate();
-    const hasher = new PasswordHasher(
-      { memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
-      config.hashConcurrency,
-      config.hashQueueMax,
-    );
-    // The unknown-email dummy hash is built now, so that even the first such login costs one verification.
-    await hasher.prepare();
     const keys = new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config));
     await keys.init(config.keyReloadIntervalMs, await configuredSigningKey(config, clock()));
     const tokens = new AccessTokens(config, keys, clock);
@@ -88,8 +90,10 @@ export async function createContext(
       hashQueue: () => ({ depth: hasher.queue.depth, active: hasher.queue.active }),
       pool: () => store.poolStats?.() ?? null,
     });
+    await prepared;
     return { ctx: { config, clock, store, hasher, keys, tokens, log, mail, counters, backoff, metrics }, ownsStore };
   } catch (err) {
+    await hasher.close();
     if (ownsStore) await store.close();
     throw err;
   }

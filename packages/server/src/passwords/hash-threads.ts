@@ -104,6 +104,8 @@ export class HashThreads {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { ...this.modules, nice: this.nice },
+      // Not the parent's flags: e.g. --input-type=module would make this CommonJS source ESM.
+      execArgv: [],
       // The thread runs a few lines of JavaScript around native hashing: a small V8 heap is plenty.
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
