@@ -1,4 +1,4 @@
-import { parseOptions } from '@node-rs/argon2';
+import { hash as argon2Hash, parseOptions } from '@node-rs/argon2';
 import { WorkQueue } from '../lib/work-queue.js';
 import { HashThreads } from './hash-threads.js';
 
@@ -8,6 +8,8 @@ export interface Argon2Params {
   parallelism: number;
 }
 
+/** @node-rs/argon2's `Algorithm.Argon2id` (a const enum, which isolated modules cannot import). */
+const ARGON2ID = 2;
 /** @node-rs/argon2's `Version.V0x13` (v=19), as `parseOptions` reports it. */
 const ARGON2_VERSION_19 = 1;
 
@@ -94,10 +96,17 @@ export class PasswordHasher {
 
   /**
    * Computes the throw-away hash ahead of time (called at start-up), so that even the first
-   * unknown-email login costs one verification, not a hash plus a verification.
+   * unknown-email login costs one verification, not a hash plus a verification. It runs on
+   * libuv's pool, not on the hashing threads: nothing else is served yet, and a server that
+   * never hashes (a read-mostly instance) then never starts those threads or pays their memory.
    */
   async prepare(): Promise<void> {
-    this.dummyHash ??= this.hash('latchkey-timing-equaliser');
+    this.dummyHash ??= argon2Hash('latchkey-timing-equaliser', {
+      algorithm: ARGON2ID,
+      memoryCost: this.params.memoryKib,
+      timeCost: this.params.timeCost,
+      parallelism: this.params.parallelism,
+    });
     await this.dummyHash;
   }
 
