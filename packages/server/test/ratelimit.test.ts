@@ -278,8 +278,10 @@ describe('hashing load shedding', () => {
       const byStatus = new Map<number, number>();
       for (const r of results) byStatus.set(r.statusCode, (byStatus.get(r.statusCode) ?? 0) + 1);
       expect([...byStatus.keys()].sort()).toEqual([400, 503]);
-      // 2 running + 16 waiting are served; the rest are shed at once.
-      expect(byStatus.get(400)).toBe(18);
+      // At least 2 running + 16 waiting are served (more if a hash finished before the burst had
+      // fully arrived); the rest are shed at once.
+      expect(byStatus.get(400)).toBeGreaterThanOrEqual(18);
+      expect(byStatus.get(503)).toBeGreaterThan(0);
       const shed = results.find((r) => r.statusCode === 503)!;
       expect(shed.json().code).toBe('OVERLOADED');
       expect(shed.headers['retry-after']).toBe('1');
