@@ -196,12 +196,13 @@ async function sampleAnswer(spec) {
 }
 
 async function probe(spec) {
+  const load1 = Math.round(loadavg()[0] * 100) / 100;
   const child = spawn(process.execPath, [join(ROOT, 'bench/lib/probe.mjs'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   const [code] = await once(child, 'exit');
   if (code !== 0) throw new Error(`probe exited with ${code}`);
-  return JSON.parse(out);
+  return { ...JSON.parse(out), loadavg1: load1 };
 }
 
 function record(s) {

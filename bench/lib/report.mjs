@@ -34,7 +34,9 @@ export function renderMarkdown(r) {
     `Settings: ${r.settings.mode} run; ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per scenario; ` +
       `${r.settings.connections} connections; load generator ${r.settings.generator} (one thread, so it takes up to one ` +
       `of the ${m.cores} cores, on the same machine as the server); server LOG_LEVEL=${r.settings.logLevel}, ` +
-      `JWT_ALG=${r.settings.alg}, rate limits on with limits the load cannot reach. Everything ran one after the other.`,
+      `JWT_ALG=${r.settings.alg}, rate limits on with limits the load cannot reach. Everything ran one after the other. ` +
+      `"load" is the machine's 1-minute load average when the measurement started: above about 2 (the load generator ` +
+      `and the server), other work was competing for the 2 cores and the row is disturbed.`,
   );
   out.push('');
   out.push(
@@ -54,12 +56,12 @@ export function renderMarkdown(r) {
       `**${fmt(r.limits.hashBound)} /s**.`,
   );
   out.push('');
-  out.push('| scenario | db | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MB | ratio | of | target | met |');
-  out.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|---|');
+  out.push('| scenario | db | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MB | ratio | of | target | met | load |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|');
   for (const s of r.scenarios) {
     out.push(
       `| ${s.label} | ${s.db ?? ''} | ${fmt(s.rps)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${s.cpuUsPerRequest ? fmt(s.cpuUsPerRequest) : '–'} | ${mb(s.peakRss)} | ` +
-        `${s.ratio === undefined ? '' : fmt(s.ratio, 2)} | ${s.ratioOf ?? ''} | ${s.target ?? ''} | ${s.met === undefined ? '' : s.met ? 'yes' : '**no**'} |`,
+        `${s.ratio === undefined ? '' : fmt(s.ratio, 2)} | ${s.ratioOf ?? ''} | ${s.target ?? ''} | ${s.met === undefined ? '' : s.met ? 'yes' : '**no**'} | ${s.loadavg1 === undefined ? '' : fmt(s.loadavg1, 1)} |`,
     );
   }
   const withErrors = r.scenarios.filter((s) => s.errors > 0);
