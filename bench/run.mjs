@@ -540,7 +540,7 @@ async function main() {
 
   results.notes.push(
     `The load generator and the server share the machine's ${cores} cores; other work on the machine during the run ` +
-      `shows in each scenario's 1-minute load average (in the JSON).`,
+      `shows in each row's load column (the 1-minute load average).`,
   );
   const md = renderMarkdown(results);
   process.stdout.write('\n' + md + '\n');
