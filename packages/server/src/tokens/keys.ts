@@ -148,6 +148,7 @@ export class KeyRing {
   private set: KeySet | undefined;
   private loading: Promise<void> | undefined;
   private lastReload = 0;
+  private nextReload: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -217,12 +218,26 @@ export class KeyRing {
     return this.set?.verification.get(kid);
   }
 
-  /** Reloads on an unknown kid, at most once a second; resolves to the key if it appeared. */
+  /**
+   * Reloads on an unknown kid, at most once a second; resolves to the key if it appeared. Within
+   * a second of the last reload the caller waits for the next one (all such callers share it), so
+   * a key created by another instance just after this one loaded is still found — e.g. when
+   * several instances start together on a new database — while random kids cost one read a second.
+   */
   async lookupFresh(kid: string): Promise<VerificationKey | undefined> {
     const hit = this.lookup(kid);
     if (hit) return hit;
-    if (Date.now() - this.lastReload >= 1000) await this.reload();
-    else if (this.loading) await this.loading;
+    const sinceReload = Date.now() - this.lastReload;
+    if (sinceReload >= 1000) {
+      await this.reload();
+    } else {
+      this.nextReload ??= new Promise<void>((resolve) => setTimeout(resolve, 1000 - sinceReload))
+        .then(() => this.reload())
+        .finally(() => {
+          this.nextReload = undefined;
+        });
+      await this.nextReload;
+    }
     return this.lookup(kid);
   }
 
