@@ -84,6 +84,21 @@ export function userFromRow(r: UserRow): UserRecord {
 
 
 
+/** A new user as the named parameters of the users INSERT/UPDATE statements. */
+function userParams(u: NewUser) {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    password_hash: u.passwordHash,
+    roles: JSON.stringify(u.roles),
+    email_verified: u.emailVerified ? 1 : 0,
+    disabled: u.disabled ? 1 : 0,
+    created_at: u.createdAt,
+    updated_at: u.updatedAt ?? u.createdAt,
+  };
+}
+
 /** Cursor of a user page: the (created_at, id) of the last row, base64url JSON. */
 export function encodeUserCursor(createdAt: number, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
@@ -306,16 +321,7 @@ export class SqliteStore implements Store {
   }
 
   async createUser(u: NewUser): Promise<UserRecord | null> {
-    const info = this.s.insertUser.run({
-      id: u.id,
-      email: u.email,
-      name: u.name,
-      password_hash: u.passwordHash,
-      roles: JSON.stringify(u.roles),
-      email_verified: u.emailVerified ? 1 : 0,
-      disabled: u.disabled ? 1 : 0,
-      created_at: u.createdAt,
-    });
+    const info = this.s.insertUser.run(userParams(u));
     if (info.changes === 0) return null;
     return userFromRow(this.s.userById.get(u.id)!);
   }
@@ -563,17 +569,7 @@ export class SqliteStore implements Store {
     const tx = this.db.transaction((): ImportResult => {
       const result: ImportResult = { inserted: 0, updated: 0, skipped: 0 };
       for (const u of users) {
-        const row = {
-          id: u.id,
-          email: u.email,
-          name: u.name,
-          password_hash: u.passwordHash,
-          roles: JSON.stringify(u.roles),
-          email_verified: u.emailVerified ? 1 : 0,
-          disabled: u.disabled ? 1 : 0,
-          created_at: u.createdAt,
-          updated_at: u.updatedAt ?? u.createdAt,
-        };
+        const row = userParams(u);
         if (this.s.importInsert.run(row).changes === 1) result.inserted++;
         else if (onConflict === 'update' && this.s.importUpdate.run(row).changes === 1) result.updated++;
         else result.skipped++;
