@@ -8,7 +8,7 @@
  * await auth.restore();
  */
 export { createClient } from './client.js';
-export { LatchkeyError, type FieldError } from './errors.js';
+export { errorFromResponse, LatchkeyError, type FieldError } from './errors.js';
 export type {
   AuthChangeListener,
   AuthEvent,

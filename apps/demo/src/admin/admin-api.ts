@@ -1,4 +1,4 @@
-import { LatchkeyError, type FieldError, type LatchkeyClient, type User } from '@latchkey/client';
+import { errorFromResponse, LatchkeyError, type LatchkeyClient, type User } from '@latchkey/client';
 
 // Latchkey's /admin/users routes, called through the SDK's authenticated fetch (bearer token
 // attached, refreshed when needed). Every failure becomes a LatchkeyError carrying the server's
@@ -66,31 +66,6 @@ export const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 
 export const PAGE_SIZE = 50;
 
-interface ProblemBody {
-  code?: unknown;
-  detail?: unknown;
-  title?: unknown;
-  errors?: unknown;
-}
-
-async function problemOf(response: Response): Promise<LatchkeyError> {
-  let body: ProblemBody = {};
-  try {
-    body = (await response.json()) as ProblemBody;
-  } catch {
-    // Not JSON (a proxy's error page): the status line has to do.
-  }
-  const code = typeof body.code === 'string' ? body.code : 'UNEXPECTED_RESPONSE';
-  const message =
-    typeof body.detail === 'string' ? body.detail : typeof body.title === 'string' ? body.title : `HTTP ${response.status}`;
-  const errors: FieldError[] = Array.isArray(body.errors)
-    ? body.errors
-        .filter((e): e is { field?: unknown; message?: unknown } => typeof e === 'object' && e !== null)
-        .map((e) => ({ field: String(e.field ?? ''), message: String(e.message ?? '') }))
-    : [];
-  return new LatchkeyError(code, message, response.status, errors);
-}
-
 async function call<T>(
   client: LatchkeyClient,
   method: string,
@@ -109,7 +84,7 @@ async function call<T>(
     if (error instanceof LatchkeyError || (error instanceof DOMException && error.name === 'AbortError')) throw error;
     throw new LatchkeyError('NETWORK_ERROR', 'The server could not be reached.', 0);
   }
-  if (!response.ok) throw await problemOf(response);
+  if (!response.ok) throw await errorFromResponse(response);
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
