@@ -135,8 +135,12 @@ describe('admin API', () => {
     const badQuery = await t.app.inject({ method: 'GET', url: '/admin/users?limit=lots', headers: bearer(admin.access) });
     expect(badQuery.statusCode).toBe(422);
     const badCursor = await t.app.inject({ method: 'GET', url: '/admin/users?cursor=%%%', headers: bearer(admin.access) });
-    expect(badCursor.statusCode).toBe(200);
-    expect(badCursor.json().users).toEqual([]);
+    expect(badCursor.statusCode).toBe(422);
+    expect(badCursor.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ field: 'cursor' }] });
+    // Well-formed base64url that does not decode to a cursor is refused the same way.
+    const forged = Buffer.from(JSON.stringify({ after: 1 })).toString('base64url');
+    const forgedRes = await t.app.inject({ method: 'GET', url: `/admin/users?cursor=${forged}`, headers: bearer(admin.access) });
+    expect(forgedRes.statusCode).toBe(422);
   });
 
   it('creates users: 409 on a duplicate, 422 on a common password', async () => {

@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import { authenticate, requestMeta, type AuthState } from '../../http/auth-guard.js';
 import { unwrap } from '../../http/error-handler.js';
 import { emailProperty, nameProperty, passwordProperty, problems, userSchema } from '../../http/schemas.js';
+import { decodeUserCursor } from '../../store/sqlite.js';
 import { publicUser } from '../auth/service.js';
 import { publicEvent, securityEventSchema } from '../events/routes.js';
 import { sessionSchema } from '../sessions/routes.js';
@@ -84,6 +85,12 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       await requireAdmin(ctx, request);
       const q = request.query;
       const limit = Math.min(200, Math.max(1, Number(q.limit ?? 50)));
+      if (q.cursor && !decodeUserCursor(q.cursor)) {
+        throw new AppError('VALIDATION_FAILED', {
+          detail: 'The paging cursor is not one this server issued.',
+          errors: [{ field: 'cursor', message: 'must be a next_cursor value from a previous page' }],
+        });
+      }
       const page = await ctx.store.listUsers({
         cursor: q.cursor ?? null,
         limit,
