@@ -9,6 +9,8 @@ import type {
   NewUser,
   OneTimeTokenPurpose,
   RateCounter,
+  RateCountIncrement,
+  RateCountTotal,
   RotateInput,
   RotateResult,
   SecurityEvent,
@@ -602,6 +604,22 @@ export class PostgresStore implements Store {
     );
     const row = rows[0]!;
     return { count: row.count, resetAt: row.reset_at };
+  }
+
+  async addRateCounts(increments: readonly RateCountIncrement[], now: number): Promise<RateCountTotal[]> {
+    if (increments.length === 0) return [];
+    // Rows are upserted in key order (ORDER BY k), so two instances flushing overlapping keys
+    // lock them in the same order and cannot deadlock each other.
+    const rows = await this.query<{ key: string; count: number; reset_at: number }>(
+      `INSERT INTO rate_counters AS c (key, count, reset_at)
+       SELECT k, n, $4::bigint + w FROM unnest($1::text[], $2::int[], $3::bigint[]) AS b(k, n, w) ORDER BY k
+       ON CONFLICT (key) DO UPDATE SET
+         count = CASE WHEN c.reset_at <= $4 THEN EXCLUDED.count ELSE c.count + EXCLUDED.count END,
+         reset_at = CASE WHEN c.reset_at <= $4 THEN EXCLUDED.reset_at ELSE c.reset_at END
+       RETURNING key, count, reset_at`,
+      [increments.map((i) => i.key), increments.map((i) => i.count), increments.map((i) => i.windowMs), now],
+    );
+    return rows.map((r) => ({ key: r.key, count: r.count, resetAt: r.reset_at }));
   }
 
   async peekRateCounter(key: string, now: number): Promise<RateCounter | null> {
