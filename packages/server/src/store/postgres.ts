@@ -79,6 +79,57 @@ function userFromRow(r: UserRow): UserRecord {
 
 
 
+// Session and user columns in one row, read as an array (no per-row object with 19 keys, no JSON).
+const SESSION_USER_COLUMNS = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent,
+  s.ip, s.revoked_at, s.revoked_reason, u.id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.disabled,
+  u.created_at, u.updated_at`;
+
+type SessionUserRow = [
+  string, string, number, number, number, number, string | null, string | null, number | null, string | null,
+  string, string, string | null, string, string[], boolean, boolean, number, number,
+];
+
+function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: UserRecord } {
+  return {
+    session: {
+      id: r[0],
+      userId: r[1],
+      createdAt: r[2],
+      lastUsedAt: r[3],
+      expiresAt: r[4],
+      idleExpiresAt: r[5],
+      userAgent: r[6],
+      ip: r[7],
+      revokedAt: r[8],
+      revokedReason: r[9],
+    },
+    user: {
+      id: r[10],
+      email: r[11],
+      name: r[12],
+      passwordHash: r[13],
+      roles: r[14],
+      emailVerified: r[15],
+      disabled: r[16],
+      createdAt: r[17],
+      updatedAt: r[18],
+    },
+  };
+}
+
+type SessionWithUser = { session: SessionRecord; user: UserRecord };
+
+interface PendingLookup {
+  id: string;
+  resolve(found: SessionWithUser | null): void;
+  reject(err: unknown): void;
+}
+
+/** Lookups sent at once at most; the others wait and go together in the next statement. */
+const LOOKUP_STATEMENTS_IN_FLIGHT = 2;
+/** Session ids in one lookup statement at most. */
+const LOOKUP_BATCH_MAX = 128;
+
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
@@ -110,6 +161,8 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly pool: Pool;
   private closed = false;
+  private readonly lookups: PendingLookup[] = [];
+  private lookupsInFlight = 0;
 
   constructor(url: string, options: PostgresStoreOptions) {
     this.pool = new Pool({
@@ -276,14 +329,54 @@ export class PostgresStore implements Store {
     });
   }
 
-  async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
-    // One round trip on the hot path (every authenticated request): both rows as JSON.
-    const rows = await this.query<{ s: SessionRow; u: UserRow }>(
-      'SELECT to_jsonb(s) AS s, to_jsonb(u) AS u FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
-      [sessionId],
-    );
-    const row = rows[0];
-    return row ? { session: sessionFromRow(row.s), user: userFromRow(row.u) } : null;
+  /**
+   * The hot path: every authenticated request. Lookups that arrive while LOOKUP_STATEMENTS_IN_FLIGHT
+   * statements are already out wait for one of them to finish, then go together in one statement
+   * (`WHERE s.id = ANY($1)`): under load one round trip (one socket write, one wake-up of a
+   * PostgreSQL backend, one execution of the prepared plan) serves many requests. Each request's
+   * rows are still read by a statement sent after the request arrived, never reused from an
+   * earlier one: a revocation committed before a request is always seen by it (no session cache).
+   */
+  getSessionWithUser(sessionId: string): Promise<SessionWithUser | null> {
+    return new Promise((resolve, reject) => {
+      this.lookups.push({ id: sessionId, resolve, reject });
+      if (this.lookupsInFlight < LOOKUP_STATEMENTS_IN_FLIGHT) this.sendLookups();
+    });
+  }
+
+  private sendLookups(): void {
+    const batch = this.lookups.splice(0, LOOKUP_BATCH_MAX);
+    if (batch.length === 0) return;
+    this.lookupsInFlight++;
+    this.pool
+      .query<SessionUserRow>({
+        name: 'latchkey_session_user',
+        text: `SELECT ${SESSION_USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ANY ($1::text[])`,
+        values: [batch.map((l) => l.id)],
+        rowMode: 'array',
+      })
+      .then(
+        ({ rows }) => {
+          if (batch.length === 1) {
+            batch[0]!.resolve(rows[0] ? sessionUserFromRow(rows[0]) : null);
+            return;
+          }
+          const byId = new Map<string, SessionUserRow>();
+          for (const row of rows) byId.set(row[0], row);
+          // Two requests for one session get their own objects: callers may keep or change them.
+          for (const l of batch) {
+            const row = byId.get(l.id);
+            l.resolve(row ? sessionUserFromRow(row) : null);
+          }
+        },
+        (err: unknown) => {
+          for (const l of batch) l.reject(err);
+        },
+      )
+      .finally(() => {
+        this.lookupsInFlight--;
+        if (this.lookups.length > 0) this.sendLookups();
+      });
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
