@@ -379,7 +379,57 @@ export class PostgresStore implements Store {
       });
   }
 
+  /**
+   * The common case, a live token of a live session, in one statement (one round trip instead
+   * of seven for BEGIN, lock, read, three writes, COMMIT); everything else in the transaction of
+   * rotateInTransaction, which classifies exactly.
+   *
+   * Why the single statement keeps "exactly one winner": it first updates the session row (the
+   * lock every rotation and revocation of the family takes first, so a concurrent one waits
+   * here, and the revoked / expiry conditions are re-checked on the row as committed after the
+   * wait), then spends the token with `used_at IS NULL`, also re-checked on the committed row
+   * after any wait: of two concurrent statements only one spends it, and only the one that spent
+   * it inserts the new token. The loser (and any token already spent, unknown, revoked, expired
+   * or disabled) returns no row; the transaction then finds the token spent and answers `grace`
+   * or `reused` as before. The loser may have moved the session's last use to `now`, which is
+   * what a `grace` answer does too, and a `reused` answer revokes the session anyway.
+   */
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
+    const { oldTokenHash, newTokenHash, now, idleTimeoutMs } = input;
+    let rows: SessionUserRow[];
+    try {
+      ({ rows } = await this.pool.query<SessionUserRow>({
+        name: 'latchkey_rotate',
+        text: `WITH s AS (
+                 UPDATE sessions SET last_used_at = $2, idle_expires_at = LEAST($2 + $4, expires_at)
+                 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL)
+                   AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
+                   AND NOT (SELECT disabled FROM users WHERE users.id = sessions.user_id)
+                 RETURNING *
+               ), spent AS (
+                 UPDATE refresh_tokens SET used_at = $2
+                 WHERE token_hash = $1 AND used_at IS NULL AND session_id = (SELECT id FROM s)
+                 RETURNING session_id
+               ), fresh AS (
+                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $3, session_id, $2 FROM spent
+               )
+               SELECT ${SESSION_USER_COLUMNS} FROM s JOIN users u ON u.id = s.user_id JOIN spent ON spent.session_id = s.id`,
+        values: [oldTokenHash, now, newTokenHash, idleTimeoutMs],
+        rowMode: 'array',
+      }));
+    } catch (err) {
+      if (!RETRYABLE.has(errorCode(err) ?? '')) throw err;
+      rows = [];
+    }
+    const row = rows[0];
+    if (row) {
+      const { session, user } = sessionUserFromRow(row);
+      return { kind: 'rotated', session, user };
+    }
+    return this.rotateInTransaction(input);
+  }
+
+  private async rotateInTransaction(input: RotateInput): Promise<RotateResult> {
     const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
     return this.tx(async (c): Promise<RotateResult> => {
       // Every rotation of one family queues on its session row. Once through, the statements
