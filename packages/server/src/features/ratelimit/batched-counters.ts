@@ -20,9 +20,9 @@ export interface BatchedCountersOptions {
   flushIntervalMs?: number;
   /** Keys held at most (expired windows are dropped first, then the oldest tenth). */
   maxKeys?: number;
-  /** Told once when flushes start failing (the hits are kept and sent again). */
+  /** Told once when statements start failing (the hits are kept and sent again). */
   onFlushError?: (err: Error) => void;
-  /** Told once when a flush succeeds again after failures. */
+  /** Told once when a statement succeeds again after failures. */
   onFlushRecovered?: () => void;
 }
 
@@ -64,10 +64,10 @@ function view(w: KeyWindow): RateCounter {
  * intervals (its total is at most two intervals old, theirs is sent within one). One instance
  * alone is exact. docs/abuse.md states the bound.
  *
- * When the database fails: a key without a known window cannot be counted and `hit` rejects (the
- * limiter then lets the request through and logs, as with every backend); a known key goes on
- * counting locally against its last shared total, and its hits are sent at the next flush that
- * succeeds (within the window).
+ * When the database fails: a key without a known open window cannot be counted and `hit`
+ * rejects (the limiter then lets the request through and logs, as with every backend); a key
+ * with one goes on counting locally against its last shared total, and its hits are sent by the
+ * first flush that succeeds (within the window).
  *
  * The login backoff must count exactly: `exact` is the unbatched DatabaseCounters.
  */
@@ -124,7 +124,9 @@ export class BatchedDatabaseCounters implements CounterStore {
    * Never rejects: on failure the hits are kept for the next flush.
    */
   flush(): Promise<void> {
-    this.chain = this.chain.then(() => this.flushOnce());
+    // flushOnce handles database errors itself; anything else is reported, never left to reject
+    // the chain (which would silently skip every later flush).
+    this.chain = this.chain.then(() => this.flushOnce()).catch((err: unknown) => this.failed(err));
     return this.chain;
   }
 
@@ -174,12 +176,25 @@ export class BatchedDatabaseCounters implements CounterStore {
         const total = totals[0];
         if (total) this.apply(target, n, total, now);
         else target.sending -= n;
+        this.succeeded();
       },
       (err: unknown) => {
         target.syncing = null;
         target.sending -= n;
-        // Never answered: forget it, so that the next hit tries again rather than trusting nothing.
-        if (target.resetAt === 0 && this.windows.get(key) === target) this.windows.delete(key);
+        this.failed(err);
+        if (target.resetAt > now) {
+          // A window with a known total (only too old to trust): count against it locally; the
+          // flushes send these hits once the database answers. Not retried per request: the
+          // total counts as fresh again, and the flushes retry every interval.
+          target.pending += n;
+          target.syncedAt = now;
+          this.dirty.set(key, target);
+          this.schedule();
+          return;
+        }
+        // Nothing to count against (a new key, or its window has ended): the caller lets the
+        // request through; forget the key so that the next hit asks the database again.
+        if (this.windows.get(key) === target) this.windows.delete(key);
         throw err;
       },
     );
@@ -238,10 +253,7 @@ export class BatchedDatabaseCounters implements CounterStore {
           if (total) this.apply(b.w, b.n, total, now);
           else b.w.sending -= b.n;
         }
-        if (this.failing) {
-          this.failing = false;
-          this.options.onFlushRecovered?.();
-        }
+        this.succeeded();
       } catch (err) {
         // Kept and sent again at the next flush; meanwhile this instance counts them locally.
         for (const b of batch) {
@@ -249,13 +261,23 @@ export class BatchedDatabaseCounters implements CounterStore {
           b.w.pending += b.n;
           if (!this.dirty.has(b.key)) this.dirty.set(b.key, b.w);
         }
-        if (!this.failing) {
-          this.failing = true;
-          this.options.onFlushError?.(err instanceof Error ? err : new Error(String(err)));
-        }
+        this.failed(err);
       }
     }
     if (this.dirty.size > 0) this.schedule();
+  }
+
+  /** Reports the first failure of a series (not every flush of an outage). */
+  private failed(err: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.options.onFlushError?.(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private succeeded(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.options.onFlushRecovered?.();
   }
 
   /** Drops ended windows, then (still full) the oldest tenth; unsent hits are still sent. */
