@@ -5,13 +5,18 @@
 //   cp -r packages/server/{bin,dist,data,package.json} .tmp/before/   # before the change
 //   node bench/ab.mjs --scenario=me --a=.tmp/before --b=packages/server --rounds=4
 //   node bench/ab.mjs --scenario=me --a-env=LOG_LEVEL=info --b-env=LOG_LEVEL=warn
+//   node bench/ab.mjs --pg --scenario=me --a=.tmp/before --b=packages/server   # on PostgreSQL
+//
+// --pg: a throwaway PostgreSQL cluster (bench/lib/postgres.mjs), one database per variant, and
+// the cluster's CPU per request (postmaster and backends) printed beside the server's.
 //
 // Scenarios: me (GET /auth/me), refresh, login. Prints the median of each variant and B/A.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
+import { findPgBin, startPostgres } from './lib/postgres.mjs';
 import { freePort, ROOT, startProcess, waitForHttp } from './lib/processes.mjs';
 
 const { values: f } = parseArgs({
@@ -25,6 +30,7 @@ const { values: f } = parseArgs({
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     'load-generator': { type: 'string' },
+    pg: { type: 'boolean', default: false },
   },
 });
 const tmp = mkdtempSync(join(tmpdir(), 'latchkey-ab-'));
@@ -34,13 +40,44 @@ const connections = Number(f.connections);
 const EMAIL = 'ab.user@example.com';
 const PASSWORD = 'ab-bench-passphrase-1234';
 const parseEnv = (s) => Object.fromEntries(s.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+let pg = null;
+if (f.pg) {
+  const bin = findPgBin();
+  if (!bin) throw new Error('--pg: no PostgreSQL binaries found (PG_BIN)');
+  pg = await startPostgres(bin);
+}
 const variants = ['a', 'b'].map((k) => ({
   name: k.toUpperCase(),
   dir: isAbsolute(f[k]) ? f[k] : join(ROOT, f[k]),
   env: parseEnv(f[`${k}-env`]),
-  db: `sqlite:${join(tmp, k, 'latchkey.db')}`,
+  db: pg ? pg.freshDatabase(`ab_${k}_${Date.now()}`) : `sqlite:${join(tmp, k, 'latchkey.db')}`,
   results: [],
 }));
+
+/** CPU ms of the PostgreSQL cluster: postmaster (with its reaped children) and live backends. */
+function pgCpuMs() {
+  if (!pg) return 0;
+  const port = new URL(pg.url).port;
+  const stats = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      stats.push({ pid: Number(pid), cmd, fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const master = stats.find((p) => p.cmd.includes(`port=${port}`) && p.cmd.split('\0')[0].endsWith('/postgres'));
+  if (!master) return 0;
+  let ticks = 0;
+  for (const p of stats) {
+    // fields: [0] state, [1] ppid, ... [11] utime, [12] stime, [13] cutime, [14] cstime
+    if (p === master) ticks += Number(p.fields[11]) + Number(p.fields[12]) + Number(p.fields[13]) + Number(p.fields[14]);
+    else if (Number(p.fields[1]) === master.pid) ticks += Number(p.fields[11]) + Number(p.fields[12]);
+  }
+  return (ticks * 1000) / 100;
+}
 
 async function startServer(v) {
   const port = await freePort();
@@ -88,11 +125,13 @@ async function round(v) {
     await runLoad(generator, { ...(await spec(server.base)), connections, seconds: 2 }, tmp);
     const s = await spec(server.base);
     const cpu0 = server.cpuTimeMs();
+    const pg0 = pgCpuMs();
     const r = await runLoad(generator, { ...s, connections, seconds }, tmp);
     r.cpuUsPerRequest = ((server.cpuTimeMs() - cpu0) * 1000) / r.requests;
+    r.pgCpuUsPerRequest = ((pgCpuMs() - pg0) * 1000) / r.requests;
     r.peakRss = server.peakRss();
     v.results.push(r);
-    process.stderr.write(`${v.name}: ${Math.round(r.rps)} req/s p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, server CPU ${r.cpuUsPerRequest.toFixed(0)} µs/req${r.errors ? ` errors ${r.errors}` : ''}\n`);
+    process.stderr.write(`${v.name}: ${Math.round(r.rps)} req/s p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, server CPU ${r.cpuUsPerRequest.toFixed(0)} µs/req${pg ? `, postgres CPU ${r.pgCpuUsPerRequest.toFixed(0)} µs/req` : ''}${r.errors ? ` errors ${r.errors}` : ''}\n`);
   } finally {
     await server.stop();
   }
@@ -116,10 +155,13 @@ try {
     p50: median(v.results.map((r) => r.p50Ms)),
     p99: median(v.results.map((r) => r.p99Ms)),
     cpu: median(v.results.map((r) => r.cpuUsPerRequest)),
+    pgCpu: median(v.results.map((r) => r.pgCpuUsPerRequest)),
     rssMb: Math.max(...v.results.map((r) => r.peakRss ?? 0)) / 2 ** 20,
   }));
-  for (const s of summary) console.log(`${s.name}: median ${Math.round(s.rps)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, server CPU ${s.cpu.toFixed(0)} µs/request, peak RSS ${Math.round(s.rssMb)} MB`);
+  for (const s of summary) console.log(`${s.name}: median ${Math.round(s.rps)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, server CPU ${s.cpu.toFixed(0)} µs/request${pg ? `, postgres CPU ${s.pgCpu.toFixed(0)} µs/request` : ''}, peak RSS ${Math.round(s.rssMb)} MB`);
   console.log(`B/A req/s: ${(summary[1].rps / summary[0].rps).toFixed(2)}; B/A server CPU per request: ${(summary[1].cpu / summary[0].cpu).toFixed(2)}`);
+  console.log(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
+  pg?.stop();
 }

@@ -21,6 +21,7 @@ import { wellKnownRoutes } from './features/wellknown/routes.js';
 import { Metrics } from './features/metrics/registry.js';
 import { metricsRoutes } from './features/metrics/routes.js';
 import { startMetricsServer } from './features/metrics/server.js';
+import { BatchedDatabaseCounters, canBatchRateCounts } from './features/ratelimit/batched-counters.js';
 import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } from './features/ratelimit/counters.js';
 import { rateLimitHook } from './features/ratelimit/limits.js';
 import { LoginBackoff } from './features/ratelimit/login-backoff.js';
@@ -84,7 +85,7 @@ export async function createContext(
     if (!options.mailer && !config.smtpUrl) {
       log.warn({ outbox: mail.mailer.description }, 'SMTP_URL is not set: mail is written to MAIL_OUTBOX_DIR instead of being sent');
     }
-    const counters = await openCounters(config, store, clock);
+    const counters = await openCounters(config, store, clock, log);
     const backoff = new LoginBackoff(config, counters, clock);
     const metrics = new Metrics({
       hashQueue: () => ({ depth: hasher.queue.depth, active: hasher.queue.active }),
@@ -101,9 +102,11 @@ export async function createContext(
 
 /**
  * Picks the counter backend: RATE_LIMIT_STORE, or with `auto` Redis when REDIS_URL is set, the
- * database on PostgreSQL (several instances share it), memory on SQLite (one process).
+ * database on PostgreSQL (several instances share it), memory on SQLite (one process). In the
+ * database, a store with a batch upsert (PostgreSQL: a round trip per statement) counts the
+ * per-IP limits in batches; SQLite's local statements count each hit exactly.
  */
-async function openCounters(config: Config, store: Store, clock: Clock): Promise<CounterStore> {
+async function openCounters(config: Config, store: Store, clock: Clock, log: FastifyInstance['log']): Promise<CounterStore> {
   const kind =
     config.rateLimitStore !== 'auto'
       ? config.rateLimitStore
@@ -113,7 +116,13 @@ async function openCounters(config: Config, store: Store, clock: Clock): Promise
           ? 'database'
           : 'memory';
   if (kind === 'redis') return RedisCounters.connect(config.redisUrl!, clock);
-  if (kind === 'database') return new DatabaseCounters(store, clock);
+  if (kind === 'database') {
+    if (!canBatchRateCounts(store)) return new DatabaseCounters(store, clock);
+    return new BatchedDatabaseCounters(store, clock, {
+      onFlushError: (err) => log.warn({ err: { message: err.message } }, 'rate-limit counters could not be saved; counting locally until the database answers'),
+      onFlushRecovered: () => log.info('rate-limit counters saved again'),
+    });
+  }
   return new MemoryCounters(clock);
 }
 

@@ -280,6 +280,26 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
         expect((await rotate(input.refreshTokenHash, T0 + 1)).kind).toBe('rotated');
       });
 
+      it('getSessionWithUser: concurrent lookups each get their own session, and see a revocation made before them', async () => {
+        const users = [await user(), await user({ roles: ['admin'], name: 'Second' })];
+        const sessions = await Promise.all(Array.from({ length: 6 }, (_, i) => store.createSession(newSession(users[i % 2]!.id))));
+        const ids = [...sessions.map((s) => s.id), randomUUID(), sessions[0]!.id];
+        const found = await Promise.all(Array.from({ length: 80 }, (_, i) => store.getSessionWithUser(ids[i % ids.length]!)));
+        found.forEach((f, i) => {
+          const k = i % ids.length;
+          if (k === 6) return expect(f).toBeNull();
+          const s = sessions[k === 7 ? 0 : k]!;
+          expect(f).toEqual({ session: s, user: users[(k === 7 ? 0 : k) % 2] });
+        });
+        // Lookups still in flight do not answer a lookup made after the revocation.
+        const target = sessions[1]!;
+        const before = Array.from({ length: 40 }, () => store.getSessionWithUser(target.id));
+        expect(await store.revokeSession(target.userId, target.id, 'logout', T0 + 5)).toBe(true);
+        const after = await Promise.all(Array.from({ length: 5 }, () => store.getSessionWithUser(target.id)));
+        for (const a of after) expect(a?.session).toMatchObject({ revokedAt: T0 + 5, revokedReason: 'logout' });
+        await Promise.all(before);
+      });
+
       it('createSession is one transaction: a duplicate first token leaves no session behind', async () => {
         const u = await user();
         const first = await session(u.id);

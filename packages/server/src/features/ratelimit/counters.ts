@@ -4,10 +4,16 @@ import type { RateCounter, Store } from '../../store/types.js';
 /**
  * Fixed-window hit counters shared by the rate limits and the login backoff. Three backends:
  * memory (one process), Redis (every instance, `REDIS_URL`), and the database (every instance,
- * when there is no Redis). `hit` is atomic in each.
+ * when there is no Redis). `hit` is atomic in each; on PostgreSQL the per-IP limits count in
+ * batches (BatchedDatabaseCounters), whose `exact` is what the login backoff uses.
  */
 export interface CounterStore {
   readonly kind: 'memory' | 'redis' | 'database';
+  /**
+   * Set when `hit` may answer from a local view of a shared count (batched counters): the same
+   * counters without that, for counts that must be exact (the login backoff). Unset: `hit` is exact.
+   */
+  readonly exact?: CounterStore;
   /** Adds one hit in a window of `windowMs` starting at the first hit; returns the new count. */
   hit(key: string, windowMs: number): Promise<RateCounter>;
   /** The current window without counting a hit; null when none is open. */
@@ -71,7 +77,7 @@ export class DatabaseCounters implements CounterStore {
   readonly kind = 'database' as const;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, 'hitRateCounter' | 'peekRateCounter' | 'resetRateCounter'>,
     private readonly clock: Clock,
   ) {}
 

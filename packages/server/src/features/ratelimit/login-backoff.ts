@@ -20,11 +20,16 @@ export interface BackoffState {
  * Keys use the normalised email whether or not the account exists (no enumeration).
  */
 export class LoginBackoff {
+  private readonly counters: CounterStore;
+
   constructor(
     private readonly config: Config,
-    private readonly counters: CounterStore,
+    counters: CounterStore,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    // Failures are few and a lock must engage at exactly the threshold: never batched.
+    this.counters = counters.exact ?? counters;
+  }
 
   private keys(email: string, ip: string | null): { failures: string; lock: string } {
     const id = `${email}|${ip ?? '-'}`;
