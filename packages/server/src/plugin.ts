@@ -18,7 +18,7 @@ import { healthRoutes } from './features/health/routes.js';
 import { sessionRoutes } from './features/sessions/routes.js';
 import { purgeSessions } from './features/sessions/purge.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
-import { Metrics } from './features/metrics/registry.js';
+import { createMetrics } from './features/metrics/registry.js';
 import { metricsRoutes } from './features/metrics/routes.js';
 import { startMetricsServer } from './features/metrics/server.js';
 import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } from './features/ratelimit/counters.js';
@@ -80,13 +80,13 @@ export async function createContext(
     const keys = new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config));
     await keys.init(config.keyReloadIntervalMs, await configuredSigningKey(config, clock()));
     const tokens = new AccessTokens(config, keys, clock);
-    const mail = new MailDispatcher(options.mailer ?? createMailer(config), log, config.mailRetryDelaysMs);
+    const mail = new MailDispatcher(options.mailer ?? (await createMailer(config)), log, config.mailRetryDelaysMs);
     if (!options.mailer && !config.smtpUrl) {
       log.warn({ outbox: mail.mailer.description }, 'SMTP_URL is not set: mail is written to MAIL_OUTBOX_DIR instead of being sent');
     }
     const counters = await openCounters(config, store, clock);
     const backoff = new LoginBackoff(config, counters, clock);
-    const metrics = new Metrics({
+    const metrics = await createMetrics(config.metricsToken !== null || config.metricsPort !== null, {
       hashQueue: () => ({ depth: hasher.queue.depth, active: hasher.queue.active }),
       pool: () => store.poolStats?.() ?? null,
     });
