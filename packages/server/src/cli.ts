@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { sqlitePathFromUrl } from './store/sqlite-path.js';
 import type { Store } from './store/types.js';
+import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
 
 // Every other module is imported by the command that needs it: `serve` never loads the import,
 // backup or doctor code, and starts making the first signing key before the HTTP stack has
@@ -44,6 +47,13 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
   } finally {
     await store.close();
   }
+}
+
+/** True for a SQLite database file that does not exist yet (the first start). */
+function isNewDatabase(config: Config): boolean {
+  if (!config.databaseUrl.startsWith('sqlite:')) return false;
+  const path = sqlitePathFromUrl(config.databaseUrl);
+  return path !== ':memory:' && !existsSync(path);
 }
 
 /** Reads a password without echoing it; never from argv, where `ps` and shell history see it. */
@@ -209,6 +219,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
+        if (isNewDatabase(config) && config.jwtSecret === null && config.jwtPrivateKeyFile === null) {
+          // The first signing key is certainly needed: its key pair starts now, before even the
+          // database and key code load (see prepareDatabase for the rest of the overlap).
+          generateKeyPairAhead(config.jwtAlg);
+        }
         const { values } = parseArgs({ args: [sub, ...rest].filter((a): a is string => a !== undefined), options: { workers: { type: 'string' } } });
         const { isClusterWorker, parseWorkers, servePrimary } = await import('./serve-cluster.js');
         const workers = parseWorkers(values.workers);
