@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { openStore } from './store/index.js';
+import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
 import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs } from './tokens/keys.js';
 
 /** The most workers `--workers` accepts; more than a few per core only adds contention. */
@@ -58,6 +59,11 @@ export function tagWorkerResponses(app: FastifyInstance): void {
 export async function prepareDatabase(config: Config): Promise<void> {
   const store = await openStore(config.databaseUrl, { poolSize: 2 });
   try {
+    if (config.jwtSecret === null && config.jwtPrivateKeyFile === null && (await store.pendingMigrations()).includes(1)) {
+      // A database without even the first migration has no key: its key pair is made during
+      // the migrations (on PostgreSQL, a few hundred ms of DDL round trips) instead of after.
+      generateKeyPairAhead(config.jwtAlg);
+    }
     await store.migrate();
     const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
     await ring.init(0, await configuredSigningKey(config, Date.now()));
