@@ -1,6 +1,4 @@
 import fastifyCors from '@fastify/cors';
-import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -10,6 +8,7 @@ import type { Mailer } from './features/email/mailer.js';
 import type { Duplex } from 'node:stream';
 import { AppError, toProblem } from './errors.js';
 import { errorHandler, sendProblem } from './http/error-handler.js';
+import { apiDocs } from './features/wellknown/docs.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
 import { redactChildBindings, redactLogObject } from './lib/log-redaction.js';
@@ -141,42 +140,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return undefined;
   });
 
-  if (config.docsEnabled) {
-    await app.register(fastifySwagger, {
-      openapi: {
-        openapi: '3.1.0',
-        info: {
-          title: 'Latchkey',
-          version: '0.1.0',
-          description: 'Authentication server: register, login, refresh rotation, sessions and JWKS.',
-        },
-        // Relative first: the docs page (and its Authorize button, whose tokenUrl resolves against
-        // the selected server) then calls the origin it was loaded from. With the issuer first, a
-        // page opened at http://127.0.0.1:3000/docs posted to http://localhost:3000 and CORS failed.
-        servers: [
-          { url: '/', description: 'The server this page was loaded from' },
-          { url: config.issuer, description: 'ISSUER' },
-        ],
-        components: {
-          securitySchemes: {
-            OAuth2PasswordBearer: {
-              type: 'oauth2',
-              description: 'Log in with email (as username) and password; the docs page sends the access token.',
-              flows: { password: { tokenUrl: '/auth/login', scopes: {} } },
-            },
-            BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-            RefreshCookie: { type: 'apiKey', in: 'cookie', name: 'lk_refresh' },
-          },
-        },
-      },
-    });
-  }
+  // /openapi.json and /docs: the plugins behind them load on the first request for them.
+  if (config.docsEnabled) await app.register(apiDocs, { issuer: config.issuer });
 
   await app.register(latchkey, { config, store: deps.store, clock: deps.clock, mailer: deps.mailer });
 
-  if (config.docsEnabled) {
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false } });
-  }
   return app;
 }

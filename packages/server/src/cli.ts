@@ -1,20 +1,14 @@
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { buildApp } from './app.js';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
-import { normaliseEmail } from './features/auth/service.js';
-import { runUsersExport, runUsersImport } from './features/import/command.js';
-import { newId } from './lib/ids.js';
-import { backupSqlite, restoreSqlite } from './ops/backup.js';
-import { formatDoctor, runDoctor } from './ops/doctor.js';
-import { PasswordHasher } from './passwords/hasher.js';
-import { checkPasswordPolicy } from './passwords/policy.js';
-import { openStore } from './store/index.js';
-import { isClusterWorker, parseWorkers, servePrimary, tagWorkerResponses } from './serve-cluster.js';
+import { sqlitePathFromUrl } from './store/sqlite-path.js';
 import type { Store } from './store/types.js';
-import { systemClock } from './clock.js';
-import { KeyRing, retiredKeyLifetimeMs } from './tokens/keys.js';
+import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
 
+// Every other module is imported by the command that needs it: `serve` never loads the import,
+// backup or doctor code, and starts making the first signing key before the HTTP stack has
+// loaded (see `serve`).
 const USAGE = `Usage: latchkey <command>
 
 Commands:
@@ -45,6 +39,7 @@ function fail(message: string): number {
 }
 
 async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { openStore } = await import('./store/index.js');
   const store = await openStore(config.databaseUrl, { poolSize: 2 });
   try {
     await store.migrate();
@@ -52,6 +47,13 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
   } finally {
     await store.close();
   }
+}
+
+/** True for a SQLite database file that does not exist yet (the first start). */
+function isNewDatabase(config: Config): boolean {
+  if (!config.databaseUrl.startsWith('sqlite:')) return false;
+  const path = sqlitePathFromUrl(config.databaseUrl);
+  return path !== ':memory:' && !existsSync(path);
 }
 
 /** Reads a password without echoing it; never from argv, where `ps` and shell history see it. */
@@ -83,6 +85,14 @@ async function promptPassword(prompt: string): Promise<string> {
  * database, exit 0. Past SHUTDOWN_TIMEOUT, or at a second signal, exit 1 at once.
  */
 async function serve(config: Config): Promise<number> {
+  const { isClusterWorker, prepareDatabase, tagWorkerResponses } = await import('./serve-cluster.js');
+  // Migrations and the first signing key start before the HTTP stack loads: an RSA key takes
+  // 100-400 ms on libuv's thread pool, which now overlaps the ~300 ms of loading Fastify and the
+  // routes on the main thread instead of following it. buildApp then finds the key in the store.
+  const prepared = prepareDatabase(config);
+  prepared.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
+  const { buildApp } = await import('./app.js');
+  await prepared;
   const app = await buildApp(config);
   tagWorkerResponses(app);
   let closing = false;
@@ -115,6 +125,8 @@ async function serve(config: Config): Promise<number> {
 }
 
 async function keys(config: Config, sub: string | undefined): Promise<number> {
+  const { KeyRing, retiredKeyLifetimeMs } = await import('./tokens/keys.js');
+  const { systemClock } = await import('./clock.js');
   return withStore(config, async (store) => {
     const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
     if (sub === 'rotate') {
@@ -148,6 +160,10 @@ async function createAdmin(config: Config, args: string[]): Promise<number> {
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(values.email.trim()) || values.email.trim().length > 254) {
     return fail(`not an email address: ${values.email}`);
   }
+  const { checkPasswordPolicy } = await import('./passwords/policy.js');
+  const { normaliseEmail } = await import('./features/auth/service.js');
+  const { PasswordHasher } = await import('./passwords/hasher.js');
+  const { newId } = await import('./lib/ids.js');
   const password = process.env.LATCHKEY_ADMIN_PASSWORD ?? (await promptPassword('Password: '));
   const policy = checkPasswordPolicy('password', password);
   if (policy) return fail(`password ${policy.message}`);
@@ -188,6 +204,7 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 1;
   }
   if (command === 'doctor') {
+    const { formatDoctor, runDoctor } = await import('./ops/doctor.js');
     const results = await runDoctor(readEnvironment());
     out(formatDoctor(results));
     return results.some((r) => r.status === 'fail') ? 1 : 0;
@@ -202,13 +219,20 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
+        if (isNewDatabase(config) && config.jwtSecret === null && config.jwtPrivateKeyFile === null) {
+          // The first signing key is certainly needed: its key pair starts now, before even the
+          // database and key code load (see prepareDatabase for the rest of the overlap).
+          generateKeyPairAhead(config.jwtAlg);
+        }
         const { values } = parseArgs({ args: [sub, ...rest].filter((a): a is string => a !== undefined), options: { workers: { type: 'string' } } });
+        const { isClusterWorker, parseWorkers, servePrimary } = await import('./serve-cluster.js');
         const workers = parseWorkers(values.workers);
         if (workers > 1 && !isClusterWorker()) return await servePrimary(config, workers);
         return await serve(config);
       }
       case 'migrate': {
         // Not through withStore, which migrates first: this command reports what it applied.
+        const { openStore } = await import('./store/index.js');
         const store = await openStore(config.databaseUrl, { poolSize: 2 });
         try {
           const applied = await store.migrate();
@@ -222,17 +246,19 @@ export async function main(argv: string[]): Promise<number> {
         return await keys(config, sub);
       case 'users':
         if (sub === 'create-admin') return await createAdmin(config, rest);
-        if (sub === 'import') return await runUsersImport(config, rest);
-        if (sub === 'export') return await runUsersExport(config, rest);
+        if (sub === 'import') return await (await import('./features/import/command.js')).runUsersImport(config, rest);
+        if (sub === 'export') return await (await import('./features/import/command.js')).runUsersExport(config, rest);
         return fail('usage: latchkey users create-admin|import|export ...');
       case 'backup': {
         if (!sub) return fail('usage: latchkey backup FILE');
+        const { backupSqlite } = await import('./ops/backup.js');
         const done = await backupSqlite(config.databaseUrl, sub);
         out(`backup written to ${sub}: ${done.users} users, ${done.bytes} bytes`);
         return 0;
       }
       case 'restore': {
         if (!sub) return fail('usage: latchkey restore FILE');
+        const { restoreSqlite } = await import('./ops/backup.js');
         const done = restoreSqlite(config.databaseUrl, sub);
         out(`restored ${done.users} users from ${sub}; the previous database is kept as *.before-restore`);
         return 0;

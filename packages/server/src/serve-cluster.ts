@@ -2,10 +2,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createLogger } from './app.js';
 import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { openStore } from './store/index.js';
+import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
 import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs } from './tokens/keys.js';
 
 /** The most workers `--workers` accepts; more than a few per core only adds contention. */
@@ -48,10 +48,22 @@ export function tagWorkerResponses(app: FastifyInstance): void {
 /**
  * Everything that must happen once before the workers start, so that they do not race each
  * other: migrations, and the first signing key (or the key for a newly configured JWT_ALG).
+ * `serve` also runs it while the HTTP stack loads, so that generating the first key overlaps
+ * module loading; on a database that has its key it only reads the keys (a few ms).
+ *
+ * @example
+ * const prepared = prepareDatabase(config);
+ * const { buildApp } = await import('./app.js');
+ * await prepared;
  */
-async function prepareDatabase(config: Config): Promise<void> {
+export async function prepareDatabase(config: Config): Promise<void> {
   const store = await openStore(config.databaseUrl, { poolSize: 2 });
   try {
+    if (config.jwtSecret === null && config.jwtPrivateKeyFile === null && (await store.pendingMigrations()).includes(1)) {
+      // A database without even the first migration has no key: its key pair is made during
+      // the migrations (on PostgreSQL, a few hundred ms of DDL round trips) instead of after.
+      generateKeyPairAhead(config.jwtAlg);
+    }
     await store.migrate();
     const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
     await ring.init(0, await configuredSigningKey(config, Date.now()));
@@ -73,7 +85,8 @@ const MAX_RESTART_DELAY_MS = 30_000;
  * worker that dies, and on SIGTERM or SIGINT stops every worker gracefully before exiting.
  * Never resolves while serving; the process exits when shutdown completes.
  */
-export async function servePrimary(config: Config, workers: number, log: Logger = createLogger(config)): Promise<number> {
+export async function servePrimary(config: Config, workers: number, logger?: Logger): Promise<number> {
+  const log = logger ?? (await import('./app.js')).createLogger(config);
   await prepareDatabase(config);
 
   let shuttingDown = false;

@@ -1,3 +1,4 @@
+import fastifySwagger from '@fastify/swagger';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -7,6 +8,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { openApiDefinition } from '../src/features/wellknown/docs.js';
 import { latchkey } from '../src/plugin.js';
 import { createTestApp, tempDir, type TestApp } from './helpers.js';
 
@@ -141,6 +143,19 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('is the document @fastify/swagger makes when registered in the app itself (the docs load lazily)', async () => {
+    const host = Fastify();
+    try {
+      await host.register(fastifySwagger, { openapi: openApiDefinition(t.config.issuer) });
+      await host.register(latchkey, { config: t.config, store: t.app.latchkey.store });
+      await host.ready();
+      expect(doc).toEqual(JSON.parse(JSON.stringify(host.swagger())));
+      expect(Object.keys(doc.paths).length).toBeGreaterThanOrEqual(CONTRACT.length);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('documents error responses as application/problem+json with the problem schema', () => {
     for (const [method, path, op] of operations()) {
       for (const [status, response] of Object.entries(op.responses)) {
@@ -188,6 +203,23 @@ describe('GET /docs', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.body).toMatch(/swagger-ui/i);
+  });
+
+  it("serves the page's assets and the HEAD of the page through the lazily built docs instance", async () => {
+    const page = await t.app.inject({ method: 'GET', url: '/docs/' });
+    expect(page.statusCode).toBe(200);
+    const script = await t.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-type']).toMatch(/javascript/);
+    expect(Number(script.headers['content-length'])).toBe(script.rawPayload.length);
+    expect(script.rawPayload.length).toBeGreaterThan(100_000);
+    const etag = script.headers.etag as string;
+    expect(etag).toBeTruthy();
+    expect((await t.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js', headers: { 'if-none-match': etag } })).statusCode).toBe(304);
+    const head = await t.app.inject({ method: 'HEAD', url: '/docs' });
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect((await t.app.inject({ method: 'GET', url: '/docs/static/no-such-file.js' })).statusCode).toBe(404);
   });
 
   it('is absent with DOCS_ENABLED=false', async () => {

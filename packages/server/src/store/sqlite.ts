@@ -121,11 +121,7 @@ export function likePattern(search: string): string {
   return '%' + search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
 }
 
-/** Resolves `sqlite:PATH` (relative to the working directory) or `sqlite::memory:`. */
-export function sqlitePathFromUrl(url: string): string {
-  const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-  return path === '' ? ':memory:' : path;
-}
+export { sqlitePathFromUrl } from './sqlite-path.js';
 
 /**
  * The embedded adapter: one SQLite file in WAL mode. better-sqlite3 is synchronous, so every

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from '../clock.js';
 import type { Config, SigningAlgorithm } from '../config.js';
 import type { SigningKeyRecord, Store } from '../store/types.js';
+import { takeKeyPairAhead } from './key-pair-ahead.js';
 
 type KeyLike = JoseCryptoKey | Uint8Array;
 
@@ -99,7 +100,8 @@ export async function generateSigningKey(alg: SigningAlgorithm, now: number): Pr
     };
   }
   const options = alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true };
-  const { privateKey, publicKey } = await generateKeyPair(alg === 'EdDSA' ? 'Ed25519' : alg, options);
+  // A pair `latchkey serve` started before the server loaded (see key-pair-ahead.ts), else a new one.
+  const { privateKey, publicKey } = await (takeKeyPairAhead(alg) ?? generateKeyPair(alg === 'EdDSA' ? 'Ed25519' : alg, options));
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const privateJwk = await exportJWK(privateKey);

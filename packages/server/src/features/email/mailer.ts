@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../../config.js';
 
 /** One rendered message: both bodies are always sent (multipart/alternative). */
@@ -47,7 +47,8 @@ export class SmtpMailer implements Mailer {
   ) {}
 
   /** A mailer for `SMTP_URL` (smtp:// with opportunistic STARTTLS, smtps:// for implicit TLS). */
-  static fromUrl(url: string, from: string): SmtpMailer {
+  static async fromUrl(url: string, from: string): Promise<SmtpMailer> {
+    const nodemailer = await import('nodemailer');
     const transport = nodemailer.createTransport({ url, ...SMTP_TIMEOUTS }) as Transporter<unknown>;
     return new SmtpMailer(transport, from, describeSmtpUrl(url));
   }
@@ -76,7 +77,8 @@ export function describeSmtpUrl(url: string): string {
 export class OutboxMailer implements Mailer {
   readonly description: string;
   private readonly dir: string;
-  private readonly compiler = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  /** nodemailer builds the message; loaded with the first one (start-up does not pay for it). */
+  private compiler: Promise<Transporter<unknown>> | undefined;
 
   constructor(
     dir: string,
@@ -87,21 +89,24 @@ export class OutboxMailer implements Mailer {
   }
 
   async send(message: MailMessage): Promise<MailReceipt> {
-    const info = await this.compiler.sendMail({ from: this.from, ...message });
+    this.compiler ??= import('nodemailer').then(
+      (nodemailer) => nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }) as Transporter<unknown>,
+    );
+    const info = (await (await this.compiler).sendMail({ from: this.from, ...message })) as { message: Buffer };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const file = join(this.dir, `${stamp}-${randomBytes(4).toString('hex')}.eml`);
-    await writeFile(file, info.message as Buffer, { mode: 0o600, flag: 'wx' });
+    await writeFile(file, info.message, { mode: 0o600, flag: 'wx' });
     return { file };
   }
 
   async close(): Promise<void> {
-    this.compiler.close();
+    if (this.compiler) (await this.compiler).close();
   }
 }
 
 /** SMTP when `SMTP_URL` is set, else the outbox directory. */
-export function createMailer(config: Config): Mailer {
+export async function createMailer(config: Config): Promise<Mailer> {
   if (config.smtpUrl) return SmtpMailer.fromUrl(config.smtpUrl, config.mailFrom);
   return new OutboxMailer(config.mailOutboxDir, config.mailFrom);
 }

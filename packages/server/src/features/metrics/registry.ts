@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 
 /** Pool figures an adapter may expose (PostgreSQL); SQLite has no pool. */
 export interface PoolStats {
@@ -7,13 +7,56 @@ export interface PoolStats {
   waiting: number;
 }
 
+/** Where the gauges read their values when scraped. */
+export interface MetricSources {
+  hashQueue: () => { depth: number; active: number };
+  pool: () => PoolStats | null;
+}
+
 /**
- * The Prometheus metrics. Created for every app (incrementing a counter is cheap) but served
- * only when METRICS_TOKEN or METRICS_PORT is set. Each app has its own registry, so several
- * apps in one process (tests, embedded mode) do not collide.
+ * What the features record. Served only when METRICS_TOKEN or METRICS_PORT is set; otherwise
+ * every method is a no-op and prom-client is never loaded (it and its default collectors cost
+ * start-up time, memory, and a callback on every garbage collection).
  */
-export class Metrics {
-  readonly registry = new Registry();
+export interface Metrics {
+  readonly httpRequests: Pick<Counter<'method' | 'route' | 'status'>, 'inc'>;
+  readonly httpDuration: Pick<Histogram<'method' | 'route' | 'status'>, 'observe'>;
+  readonly logins: Pick<Counter<'result'>, 'inc'>;
+  readonly refreshes: Pick<Counter<'result'>, 'inc'>;
+  readonly reuseDetections: Pick<Counter, 'inc'>;
+  readonly rateLimited: Pick<Counter<'bucket'>, 'inc'>;
+  /** The registry to scrape; null when metrics are not served. */
+  readonly registry: Registry | null;
+}
+
+const ignore = (): void => undefined;
+
+/** The metrics of a server that does not serve them. */
+export const DISABLED_METRICS: Metrics = Object.freeze({
+  httpRequests: { inc: ignore },
+  httpDuration: { observe: ignore },
+  logins: { inc: ignore },
+  refreshes: { inc: ignore },
+  reuseDetections: { inc: ignore },
+  rateLimited: { inc: ignore },
+  registry: null,
+});
+
+/**
+ * The Prometheus metrics when `enabled` (prom-client is loaded then), else `DISABLED_METRICS`.
+ * Each app has its own registry, so several apps in one process (tests, embedded mode) do not
+ * collide.
+ *
+ * @example
+ * const metrics = await createMetrics(config.metricsToken !== null || config.metricsPort !== null, sources);
+ */
+export async function createMetrics(enabled: boolean, sources: MetricSources): Promise<Metrics> {
+  if (!enabled) return DISABLED_METRICS;
+  return new PrometheusMetrics(await import('prom-client'), sources);
+}
+
+class PrometheusMetrics implements Metrics {
+  readonly registry: Registry;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly logins: Counter<'result'>;
@@ -21,7 +64,9 @@ export class Metrics {
   readonly reuseDetections: Counter;
   readonly rateLimited: Counter<'bucket'>;
 
-  constructor(sources: { hashQueue: () => { depth: number; active: number }; pool: () => PoolStats | null }) {
+  constructor(prom: typeof import('prom-client'), sources: MetricSources) {
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = prom;
+    this.registry = new Registry();
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_' });
     this.httpRequests = new Counter({

@@ -13,8 +13,10 @@ function tokenMatches(sent: string | null, expected: string): boolean {
 }
 
 export async function sendMetrics(ctx: LatchkeyContext, reply: FastifyReply): Promise<FastifyReply> {
-  const text = await ctx.metrics.registry.metrics();
-  return reply.header('cache-control', 'no-store').type(ctx.metrics.registry.contentType).send(text);
+  const registry = ctx.metrics.registry;
+  if (!registry) throw new AppError('NOT_FOUND', { detail: 'Metrics are not enabled.' });
+  const text = await registry.metrics();
+  return reply.header('cache-control', 'no-store').type(registry.contentType).send(text);
 }
 
 /**

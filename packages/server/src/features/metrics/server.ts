@@ -11,8 +11,13 @@ export function startMetricsServer(ctx: LatchkeyContext, port: number, host: str
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    ctx.metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType, 'cache-control': 'no-store' }).end(text),
+    const registry = ctx.metrics.registry;
+    if (!registry) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('metrics are not enabled\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text),
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
     );
   });

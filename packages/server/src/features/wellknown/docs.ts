@@ -1,0 +1,122 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface ApiDocsOptions {
+  /** ISSUER: listed as the second server of the document, after the page's own origin. */
+  issuer: string;
+}
+
+/** The document's fixed part: what @fastify/swagger is given. */
+export function openApiDefinition(issuer: string) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Latchkey',
+      version: '0.1.0',
+      description: 'Authentication server: register, login, refresh rotation, sessions and JWKS.',
+    },
+    // Relative first: the docs page (and its Authorize button, whose tokenUrl resolves against
+    // the selected server) then calls the origin it was loaded from. With the issuer first, a
+    // page opened at http://127.0.0.1:3000/docs posted to http://localhost:3000 and CORS failed.
+    servers: [
+      { url: '/', description: 'The server this page was loaded from' },
+      { url: issuer, description: 'ISSUER' },
+    ],
+    components: {
+      securitySchemes: {
+        OAuth2PasswordBearer: {
+          type: 'oauth2' as const,
+          description: 'Log in with email (as username) and password; the docs page sends the access token.',
+          flows: { password: { tokenUrl: '/auth/login', scopes: {} } },
+        },
+        BearerAuth: { type: 'http' as const, scheme: 'bearer', bearerFormat: 'JWT' },
+        RefreshCookie: { type: 'apiKey' as const, in: 'cookie' as const, name: 'lk_refresh' },
+      },
+    },
+  };
+}
+
+/** Request headers not passed on to the docs instance: they belong to the client's connection. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+/** Response headers of the docs instance not copied to the real reply (the server sets its own). */
+const NOT_COPIED = new Set([...HOP_BY_HOP, 'date', 'content-length']);
+
+/**
+ * The docs instance: a Fastify app that only knows the routes' method, URL and schema (no
+ * validation or serialisation code is compiled for them), with @fastify/swagger and
+ * @fastify/swagger-ui as the standalone server used to register them directly.
+ */
+async function buildDocsApp(routes: readonly RouteOptions[], options: ApiDocsOptions): Promise<FastifyInstance> {
+  const [{ default: fastifySwagger }, { default: fastifySwaggerUi }] = await Promise.all([
+    import('@fastify/swagger'),
+    import('@fastify/swagger-ui'),
+  ]);
+  const docs = Fastify({ logger: false, exposeHeadRoutes: true });
+  docs.setValidatorCompiler(() => () => true);
+  docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await docs.register(fastifySwagger, { openapi: openApiDefinition(options.issuer) });
+  const unused = async () => undefined;
+  for (const route of routes) {
+    const { method, url, schema, config, links } = route as RouteOptions & { links?: unknown };
+    docs.route({ method, url, schema, config, links, handler: unused } as RouteOptions);
+  }
+  await docs.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false } });
+  await docs.ready();
+  return docs;
+}
+
+/**
+ * GET /openapi.json and the interactive page at /docs, loaded on the first request for them.
+ *
+ * @fastify/swagger and @fastify/swagger-ui (with @fastify/static, yaml, a JSON-schema resolver)
+ * cost about 100-190 ms of start-up and a few MB of memory that most running servers never use.
+ * Here the app only records every route as it is registered; the first request for the document
+ * or the page builds a small Fastify instance with those routes (method, URL, schema only) and
+ * the two plugins, which answers from then on: /openapi.json is its `swagger()` document, /docs
+ * and /docs/* are passed to it with `inject`. The document is the one the plugins would have
+ * produced inside the app itself (test/openapi.test.ts compares them).
+ *
+ * @example
+ * if (config.docsEnabled) await app.register(apiDocs, { issuer: config.issuer });
+ * await app.register(latchkey, { config });
+ */
+async function apiDocsPlugin(app: FastifyInstance, options: ApiDocsOptions): Promise<void> {
+  const routes: RouteOptions[] = [];
+  let docs: Promise<FastifyInstance> | undefined;
+  const load = (): Promise<FastifyInstance> => {
+    docs ??= buildDocsApp(routes, options);
+    // A failure is not cached: the next request tries again.
+    docs.catch(() => {
+      docs = undefined;
+    });
+    return docs;
+  };
+  app.addHook('onClose', async () => {
+    if (docs) await (await docs.catch(() => undefined))?.close();
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => (await load()).swagger());
+
+  const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+    const headers: IncomingHttpHeaders = {};
+    for (const [name, value] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
+    const res = await (await load()).inject({ method: request.method as 'GET' | 'HEAD', url: request.url, headers });
+    void reply.code(res.statusCode);
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined && !NOT_COPIED.has(name)) void reply.header(name, value);
+    }
+    return reply.send(res.rawPayload);
+  };
+  app.get('/docs', { schema: { hide: true } }, forward);
+  app.get('/docs/*', { schema: { hide: true } }, forward);
+
+  // Every route registered from here on (after the three above, which the docs instance has
+  // itself). HEAD routes are made by Fastify from the GET ones, here and in the docs instance.
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'HEAD') routes.push(route);
+  });
+}
+
+/** The OpenAPI document and docs page of the standalone server, loaded on first use; see `apiDocsPlugin`. */
+export const apiDocs = fp(apiDocsPlugin, { fastify: '5.x', name: 'latchkey-api-docs' });
