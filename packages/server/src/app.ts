@@ -12,6 +12,8 @@ import { AppError, toProblem } from './errors.js';
 import { errorHandler, sendProblem } from './http/error-handler.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
+import { LazyRequestLogger } from './lib/lazy-request-logger.js';
+import { stdoutLogDestination } from './lib/log-destination.js';
 import { redactChildBindings, redactLogObject } from './lib/log-redaction.js';
 
 export interface AppDeps {
@@ -59,7 +61,8 @@ export function createLogger(config: Config, stream?: DestinationStream): Logger
       // much cheaper per line than pino's `redact` option).
       formatters: { log: redactLogObject, bindings: redactLogObject },
     },
-    stream,
+    // stdout: asynchronous, one write per event-loop turn, flushed on exit (lib/log-destination.ts).
+    stream ?? stdoutLogDestination(),
   ));
 }
 
@@ -72,10 +75,13 @@ export function createLogger(config: Config, stream?: DestinationStream): Logger
  * await app.listen({ port: 3000 });
  */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const log = createLogger(config, deps.logStream);
   const app = Fastify({
-    loggerInstance: createLogger(config, deps.logStream),
+    loggerInstance: log,
     // One line per request is written by the onResponse hook below, not fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is built only if something logs through it (the access line does not).
+    childLoggerFactory: (parent, bindings, options) => new LazyRequestLogger(parent as Logger, bindings, options),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     genReqId: () => randomUUID(),
@@ -101,17 +107,22 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addHook('onClose', async () => {
     if (sweeper) clearInterval(sweeper);
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // The per-request hooks here are callback-style, not async: each async hook costs a promise
+  // and a microtask hop on every request.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route ${request.method} ${pathOf(request.url)}.` }));
   });
 
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
+  app.addHook('onResponse', (request, reply, done) => {
+    // Through the root logger with the reqId that request.log would bind: the same line, without
+    // building the request's child logger.
+    log.info(
       {
+        reqId: request.id,
         method: request.method,
         path: pathOf(request.url),
         status: reply.statusCode,
@@ -120,6 +131,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       },
       'request',
     );
+    done();
   });
 
   const allowed = new Set(config.corsOrigins);
@@ -132,13 +144,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     maxAge: 600,
     strictPreflight: true,
   });
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     // A preflight from an origin we do not trust is refused outright, not just left bare.
-    const origin = request.headers.origin;
-    if (request.method === 'OPTIONS' && origin !== undefined && !allowed.has(origin)) {
-      return sendProblem(reply, new AppError('CORS_ORIGIN_DENIED', { detail: 'This origin is not allowed.' }));
+    if (request.method === 'OPTIONS') {
+      const origin = request.headers.origin;
+      if (origin !== undefined && !allowed.has(origin)) {
+        sendProblem(reply, new AppError('CORS_ORIGIN_DENIED', { detail: 'This origin is not allowed.' }));
+        return;
+      }
     }
-    return undefined;
+    done();
   });
 
   if (config.docsEnabled) {
