@@ -1,4 +1,3 @@
-import fastifyCors from '@fastify/cors';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
@@ -9,6 +8,7 @@ import type { Config } from './config.js';
 import type { Mailer } from './features/email/mailer.js';
 import type { Duplex } from 'node:stream';
 import { AppError, toProblem } from './errors.js';
+import { registerCors } from './http/cors.js';
 import { errorHandler, sendProblem } from './http/error-handler.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
@@ -134,27 +134,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     done();
   });
 
-  const allowed = new Set(config.corsOrigins);
-  await app.register(fastifyCors, {
-    // Only configured origins are echoed, with credentials; any other origin gets no CORS headers.
-    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
-    credentials: true,
-    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-Auth-Mode', 'X-CSRF-Token'],
-    maxAge: 600,
-    strictPreflight: true,
-  });
-  app.addHook('onRequest', (request, reply, done) => {
-    // A preflight from an origin we do not trust is refused outright, not just left bare.
-    if (request.method === 'OPTIONS') {
-      const origin = request.headers.origin;
-      if (origin !== undefined && !allowed.has(origin)) {
-        sendProblem(reply, new AppError('CORS_ORIGIN_DENIED', { detail: 'This origin is not allowed.' }));
-        return;
-      }
-    }
-    done();
-  });
+  // Only configured origins are echoed, with credentials; others get no CORS headers, and
+  // their preflights a 403.
+  registerCors(app, config.corsOrigins);
 
   if (config.docsEnabled) {
     await app.register(fastifySwagger, {
