@@ -12,6 +12,7 @@ import { registerCors } from './http/cors.js';
 import { errorHandler, sendProblem } from './http/error-handler.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
+import { accessLogWriter } from './lib/access-log.js';
 import { LazyRequestLogger } from './lib/lazy-request-logger.js';
 import { stdoutLogDestination } from './lib/log-destination.js';
 import { redactChildBindings, redactLogObject } from './lib/log-redaction.js';
@@ -117,20 +118,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route ${request.method} ${pathOf(request.url)}.` }));
   });
 
+  // One access line per request, with the reqId that request.log would bind: the same line,
+  // without building the request's child logger (lib/access-log.ts).
+  const writeAccess = accessLogWriter(log);
   app.addHook('onResponse', (request, reply, done) => {
-    // Through the root logger with the reqId that request.log would bind: the same line, without
-    // building the request's child logger.
-    log.info(
-      {
-        reqId: request.id,
-        method: request.method,
-        path: pathOf(request.url),
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        ip: request.ip,
-      },
-      'request',
-    );
+    writeAccess({
+      reqId: request.id,
+      method: request.method,
+      path: pathOf(request.url),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ip: request.ip,
+    });
     done();
   });
 
