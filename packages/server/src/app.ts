@@ -1,4 +1,3 @@
-import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -7,10 +6,14 @@ import type { Config } from './config.js';
 import type { Mailer } from './features/email/mailer.js';
 import type { Duplex } from 'node:stream';
 import { AppError, toProblem } from './errors.js';
+import { registerCors } from './http/cors.js';
 import { errorHandler, sendProblem } from './http/error-handler.js';
 import { apiDocs } from './features/wellknown/docs.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
+import { accessLogWriter } from './lib/access-log.js';
+import { LazyRequestLogger } from './lib/lazy-request-logger.js';
+import { stdoutLogDestination } from './lib/log-destination.js';
 import { redactChildBindings, redactLogObject } from './lib/log-redaction.js';
 
 export interface AppDeps {
@@ -58,7 +61,8 @@ export function createLogger(config: Config, stream?: DestinationStream): Logger
       // much cheaper per line than pino's `redact` option).
       formatters: { log: redactLogObject, bindings: redactLogObject },
     },
-    stream,
+    // stdout: asynchronous, one write per event-loop turn, flushed on exit (lib/log-destination.ts).
+    stream ?? stdoutLogDestination(),
   ));
 }
 
@@ -71,10 +75,13 @@ export function createLogger(config: Config, stream?: DestinationStream): Logger
  * await app.listen({ port: 3000 });
  */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const log = createLogger(config, deps.logStream);
   const app = Fastify({
-    loggerInstance: createLogger(config, deps.logStream),
+    loggerInstance: log,
     // One line per request is written by the onResponse hook below, not fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is built only if something logs through it (the access line does not).
+    childLoggerFactory: (parent, bindings, options) => new LazyRequestLogger(parent as Logger, bindings, options),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     genReqId: () => randomUUID(),
@@ -100,45 +107,34 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addHook('onClose', async () => {
     if (sweeper) clearInterval(sweeper);
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // The per-request hooks here are callback-style, not async: each async hook costs a promise
+  // and a microtask hop on every request.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route ${request.method} ${pathOf(request.url)}.` }));
   });
 
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        path: pathOf(request.url),
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        ip: request.ip,
-      },
-      'request',
-    );
+  // One access line per request, with the reqId that request.log would bind: the same line,
+  // without building the request's child logger (lib/access-log.ts).
+  const writeAccess = accessLogWriter(log);
+  app.addHook('onResponse', (request, reply, done) => {
+    writeAccess({
+      reqId: request.id,
+      method: request.method,
+      path: pathOf(request.url),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ip: request.ip,
+    });
+    done();
   });
 
-  const allowed = new Set(config.corsOrigins);
-  await app.register(fastifyCors, {
-    // Only configured origins are echoed, with credentials; any other origin gets no CORS headers.
-    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
-    credentials: true,
-    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-Auth-Mode', 'X-CSRF-Token'],
-    maxAge: 600,
-    strictPreflight: true,
-  });
-  app.addHook('onRequest', async (request, reply) => {
-    // A preflight from an origin we do not trust is refused outright, not just left bare.
-    const origin = request.headers.origin;
-    if (request.method === 'OPTIONS' && origin !== undefined && !allowed.has(origin)) {
-      return sendProblem(reply, new AppError('CORS_ORIGIN_DENIED', { detail: 'This origin is not allowed.' }));
-    }
-    return undefined;
-  });
+  // Only configured origins are echoed, with credentials; others get no CORS headers, and
+  // their preflights a 403.
+  registerCors(app, config.corsOrigins);
 
   // /openapi.json and /docs: the plugins behind them load on the first request for them.
   if (config.docsEnabled) await app.register(apiDocs, { issuer: config.issuer });

@@ -49,6 +49,30 @@ describe('preflight', () => {
   });
 });
 
+describe('preflight details', () => {
+  it('caches 10 minutes, needs Access-Control-Request-Method, and OPTIONS without Origin is no preflight', async () => {
+    const ok = await preflight(ALLOWED);
+    expect(ok.headers['access-control-max-age']).toBe('600');
+    expect(String(ok.headers.vary).toLowerCase()).toContain('origin');
+    expect(ok.body).toBe('');
+
+    const noMethod = await t.app.inject({ method: 'OPTIONS', url: '/auth/refresh', headers: { origin: ALLOWED } });
+    expect(noMethod.statusCode).toBe(400);
+
+    const noOrigin = await t.app.inject({ method: 'OPTIONS', url: '/auth/refresh', headers: { 'access-control-request-method': 'POST' } });
+    expectProblem(noOrigin, 404, 'NOT_FOUND');
+    expect(noOrigin.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('a request without Origin still carries Vary: Origin and no CORS header', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+    expect(res.statusCode).toBe(200);
+    expect(String(res.headers.vary).toLowerCase()).toContain('origin');
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+  });
+});
+
 describe('actual requests', () => {
   it('reflect a configured origin (with Vary: Origin) and never an unknown one', async () => {
     const u = await registerAndLogin(t.app);

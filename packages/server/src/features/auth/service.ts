@@ -31,9 +31,26 @@ export function publicUser(u: UserRecord): PublicUser {
     roles: u.roles,
     email_verified: u.emailVerified,
     disabled: u.disabled,
-    created_at: new Date(u.createdAt).toISOString(),
-    updated_at: new Date(u.updatedAt).toISOString(),
+    created_at: isoTime(u.createdAt),
+    updated_at: isoTime(u.updatedAt),
   };
+}
+
+const isoTimes = new Map<number, string>();
+
+/**
+ * `new Date(ms).toISOString()`, remembered: the same users' timestamps are formatted on every
+ * `GET /auth/me`, and the two Date objects and their formatting were about 2 % of it. Bounded:
+ * emptied when it reaches 10,000 entries.
+ */
+function isoTime(ms: number): string {
+  let iso = isoTimes.get(ms);
+  if (iso === undefined) {
+    if (isoTimes.size >= 10_000) isoTimes.clear();
+    iso = new Date(ms).toISOString();
+    isoTimes.set(ms, iso);
+  }
+  return iso;
 }
 
 export interface RegisterInput {

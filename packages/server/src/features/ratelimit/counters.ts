@@ -16,6 +16,11 @@ export interface CounterStore {
   readonly exact?: CounterStore;
   /** Adds one hit in a window of `windowMs` starting at the first hit; returns the new count. */
   hit(key: string, windowMs: number): Promise<RateCounter>;
+  /**
+   * `hit` without a promise, for backends that answer in-process (memory): the rate-limit hook
+   * runs on every request. The result is only valid until the next call (it may be live state).
+   */
+  hitNow?(key: string, windowMs: number): Readonly<RateCounter>;
   /** The current window without counting a hit; null when none is open. */
   peek(key: string): Promise<RateCounter | null>;
   reset(key: string): Promise<void>;
@@ -33,6 +38,10 @@ export class MemoryCounters implements CounterStore {
   ) {}
 
   async hit(key: string, windowMs: number): Promise<RateCounter> {
+    return { ...this.hitNow(key, windowMs) };
+  }
+
+  hitNow(key: string, windowMs: number): Readonly<RateCounter> {
     const now = this.clock();
     let w = this.windows.get(key);
     if (!w || w.resetAt <= now) {
@@ -43,7 +52,7 @@ export class MemoryCounters implements CounterStore {
       this.windows.set(key, w);
     }
     w.count++;
-    return { ...w };
+    return w;
   }
 
   async peek(key: string): Promise<RateCounter | null> {

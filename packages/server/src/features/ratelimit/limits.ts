@@ -3,6 +3,7 @@ import type { Clock } from '../../clock.js';
 import type { Config, RateRule } from '../../config.js';
 import { AppError } from '../../errors.js';
 import type { Metrics } from '../metrics/registry.js';
+import type { RateCounter } from '../../store/types.js';
 import type { CounterStore } from './counters.js';
 
 export type RateBucket = 'login' | 'register' | 'refresh' | 'mail' | 'default';
@@ -34,33 +35,64 @@ function ruleFor(config: Config, bucket: RateBucket): RateRule {
  * The client IP is `request.ip`: X-Forwarded-For counts only from TRUST_PROXY addresses.
  * When the counter backend fails the request is let through (fail open) and a warning logged:
  * an outage of Redis must not become an outage of login.
+ *
+ * A callback-style onRequest hook: with the in-memory counters (`hitNow`) a request costs no
+ * promise at all; the other backends answer asynchronously.
  */
 export function rateLimitHook(config: Config, counters: CounterStore, clock: Clock, mountPrefix: string, metrics?: Metrics) {
-  return async function rateLimit(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (!config.rateLimitEnabled || request.method === 'OPTIONS') return;
-    const url = request.routeOptions.url;
-    if (!url) return;
-    const bucket = bucketFor(url.slice(mountPrefix.length));
-    if (!bucket) return;
-    const rule = ruleFor(config, bucket);
-    let count: number;
-    let resetAt: number;
-    try {
-      ({ count, resetAt } = await counters.hit(`ip:${bucket}:${request.ip}`, rule.windowMs));
-    } catch (err) {
-      request.log.warn({ err: { message: (err as Error).message }, bucket }, 'rate-limit counter unavailable; request allowed');
-      return;
+  // Per route: its bucket, rule and RateLimit-Limit value, worked out on its first request.
+  const routes = new Map<string, { bucket: RateBucket; rule: RateRule; limit: string } | null>();
+  const limitOf = (url: string) => {
+    let route = routes.get(url);
+    if (route === undefined) {
+      const bucket = bucketFor(url.slice(mountPrefix.length));
+      const rule = bucket ? ruleFor(config, bucket) : null;
+      route = bucket && rule ? { bucket, rule, limit: String(rule.limit) } : null;
+      routes.set(url, route);
     }
+    return route;
+  };
+
+  /** Sets the RateLimit-* headers; returns the 429 when the window is over its limit. */
+  function apply(reply: FastifyReply, route: { bucket: RateBucket; rule: RateRule; limit: string }, count: number, resetAt: number): AppError | undefined {
     const resetSeconds = Math.max(0, Math.ceil((resetAt - clock()) / 1000));
-    void reply.header('ratelimit-limit', String(rule.limit));
-    void reply.header('ratelimit-remaining', String(Math.max(0, rule.limit - count)));
+    void reply.header('ratelimit-limit', route.limit);
+    void reply.header('ratelimit-remaining', String(Math.max(0, route.rule.limit - count)));
     void reply.header('ratelimit-reset', String(resetSeconds));
-    if (count > rule.limit) {
-      metrics?.rateLimited.inc({ bucket });
-      throw new AppError('RATE_LIMITED', {
-        detail: `Too many requests; retry in ${Math.max(1, resetSeconds)} s.`,
-        headers: { 'retry-after': String(Math.max(1, resetSeconds)) },
-      });
+    if (count <= route.rule.limit) return undefined;
+    metrics?.rateLimited.inc({ bucket: route.bucket });
+    return new AppError('RATE_LIMITED', {
+      detail: `Too many requests; retry in ${Math.max(1, resetSeconds)} s.`,
+      headers: { 'retry-after': String(Math.max(1, resetSeconds)) },
+    });
+  }
+
+  function counterFailed(request: FastifyRequest, bucket: RateBucket, err: unknown): void {
+    request.log.warn({ err: { message: (err as Error).message }, bucket }, 'rate-limit counter unavailable; request allowed');
+  }
+
+  return function rateLimit(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    if (!config.rateLimitEnabled || request.method === 'OPTIONS') return done();
+    const url = request.routeOptions.url;
+    const route = url ? limitOf(url) : null;
+    if (!route) return done();
+    const key = `ip:${route.bucket}:${request.ip}`;
+    if (counters.hitNow) {
+      let w: Readonly<RateCounter>;
+      try {
+        w = counters.hitNow(key, route.rule.windowMs);
+      } catch (err) {
+        counterFailed(request, route.bucket, err);
+        return done();
+      }
+      return done(apply(reply, route, w.count, w.resetAt));
     }
+    counters.hit(key, route.rule.windowMs).then(
+      (w) => done(apply(reply, route, w.count, w.resetAt)),
+      (err: unknown) => {
+        counterFailed(request, route.bucket, err);
+        done();
+      },
+    );
   };
 }
