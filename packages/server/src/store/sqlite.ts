@@ -404,7 +404,19 @@ export class SqliteStore implements Store {
       this.s.insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
     });
     tx.immediate();
-    return sessionFromRow(this.s.sessionById.get(n.id)!);
+    // Exactly the row just inserted (last_used_at = created_at, nothing revoked): no read back.
+    return {
+      id: n.id,
+      userId: n.userId,
+      createdAt: n.createdAt,
+      lastUsedAt: n.createdAt,
+      expiresAt: n.expiresAt,
+      idleExpiresAt: n.idleExpiresAt,
+      userAgent: n.userAgent,
+      ip: n.ip,
+      revokedAt: null,
+      revokedReason: null,
+    };
   }
 
   async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
