@@ -159,6 +159,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private prepared: ReturnType<SqliteStore['prepareStatements']> | undefined;
+  private rotateTx: ((input: RotateInput) => RotateResult) | undefined;
+  private createSessionTx: ((session: NewSession) => void) | undefined;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -399,11 +401,11 @@ export class SqliteStore implements Store {
   }
 
   async createSession(n: NewSession): Promise<SessionRecord> {
-    const tx = this.db.transaction(() => {
-      this.s.insertSession.run(n);
-      this.s.insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
-    });
-    tx.immediate();
+    this.createSessionTx ??= this.db.transaction((session: NewSession) => {
+      this.s.insertSession.run(session);
+      this.s.insertToken.run(session.refreshTokenHash, session.id, session.createdAt);
+    }).immediate;
+    this.createSessionTx(n);
     // Exactly the row just inserted (last_used_at = created_at, nothing revoked): no read back.
     return {
       id: n.id,
@@ -440,57 +442,61 @@ export class SqliteStore implements Store {
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
-    const tx = this.db.transaction((): RotateResult => {
-      const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
-      // A token whose session or user no longer exists joins to nothing: unknown, as before.
-      const row = this.s.rotationRow.get(oldTokenHash);
-      if (!row) return { kind: 'invalid', reason: 'unknown' };
-      const [usedAt, sessionId, userId, createdAt, , expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason] = row;
-      const [, , , , , , , , , , , email, name, passwordHash, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt] = row;
-      if (revokedAt !== null) return { kind: 'invalid', reason: 'revoked' };
-      if (now >= expiresAt) return { kind: 'invalid', reason: 'expired' };
-      if (now >= idleExpiresAt) return { kind: 'invalid', reason: 'idle' };
-      if (disabled === 1) return { kind: 'invalid', reason: 'disabled' };
+    // Built once: better-sqlite3 makes four wrapper functions and defines their properties on
+    // every db.transaction() call, a cost paid per refresh otherwise.
+    this.rotateTx ??= this.db.transaction((i: RotateInput) => this.rotateInTransaction(i)).immediate;
+    return this.rotateTx(input);
+  }
 
-      let kind: 'rotated' | 'grace';
-      if (usedAt === null && this.s.spendToken.run(now, oldTokenHash).changes === 1) {
-        kind = 'rotated';
-      } else if (now - (usedAt ?? now) < graceMs) {
-        // Strictly less: spent less than graceMs ago. graceMs = 0 thus means no window at all.
-        kind = 'grace';
-      } else {
-        this.s.revokeSessionById.run(now, 'refresh_token_reused', sessionId);
-        return { kind: 'reused', sessionId, userId };
-      }
-      this.s.insertToken.run(newTokenHash, sessionId, now);
-      const idle = Math.min(now + idleTimeoutMs, expiresAt);
-      this.s.touchSession.run(now, idle, sessionId);
-      const session: SessionRecord = {
-        id: sessionId,
-        userId,
-        createdAt,
-        lastUsedAt: now,
-        expiresAt,
-        idleExpiresAt: idle,
-        userAgent,
-        ip,
-        revokedAt,
-        revokedReason,
-      };
-      const user: UserRecord = {
-        id: userId,
-        email,
-        name,
-        passwordHash,
-        roles: JSON.parse(roles) as string[],
-        emailVerified: emailVerified === 1,
-        disabled: false,
-        createdAt: userCreatedAt,
-        updatedAt: userUpdatedAt,
-      };
-      return { kind, session, user };
-    });
-    return tx.immediate();
+  private rotateInTransaction(input: RotateInput): RotateResult {
+    const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
+    // A token whose session or user no longer exists joins to nothing: unknown, as before.
+    const row = this.s.rotationRow.get(oldTokenHash);
+    if (!row) return { kind: 'invalid', reason: 'unknown' };
+    const [usedAt, sessionId, userId, createdAt, , expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason] = row;
+    const [, , , , , , , , , , , email, name, passwordHash, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt] = row;
+    if (revokedAt !== null) return { kind: 'invalid', reason: 'revoked' };
+    if (now >= expiresAt) return { kind: 'invalid', reason: 'expired' };
+    if (now >= idleExpiresAt) return { kind: 'invalid', reason: 'idle' };
+    if (disabled === 1) return { kind: 'invalid', reason: 'disabled' };
+
+    let kind: 'rotated' | 'grace';
+    if (usedAt === null && this.s.spendToken.run(now, oldTokenHash).changes === 1) {
+      kind = 'rotated';
+    } else if (now - (usedAt ?? now) < graceMs) {
+      // Strictly less: spent less than graceMs ago. graceMs = 0 thus means no window at all.
+      kind = 'grace';
+    } else {
+      this.s.revokeSessionById.run(now, 'refresh_token_reused', sessionId);
+      return { kind: 'reused', sessionId, userId };
+    }
+    this.s.insertToken.run(newTokenHash, sessionId, now);
+    const idle = Math.min(now + idleTimeoutMs, expiresAt);
+    this.s.touchSession.run(now, idle, sessionId);
+    const session: SessionRecord = {
+      id: sessionId,
+      userId,
+      createdAt,
+      lastUsedAt: now,
+      expiresAt,
+      idleExpiresAt: idle,
+      userAgent,
+      ip,
+      revokedAt,
+      revokedReason,
+    };
+    const user: UserRecord = {
+      id: userId,
+      email,
+      name,
+      passwordHash,
+      roles: JSON.parse(roles) as string[],
+      emailVerified: emailVerified === 1,
+      disabled: false,
+      createdAt: userCreatedAt,
+      updatedAt: userUpdatedAt,
+    };
+    return { kind, session, user };
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
