@@ -91,6 +91,16 @@ describe('argon2id hashing', () => {
     expect(await hasher.verify(stored, 'correct horse battery stapler')).toEqual({ ok: false, needsRehash: false });
   });
 
+  it('asks for a rehash when a parameter merely begins like the configured one (m=194560, p=10)', async () => {
+    const stored = await hasher.hash('correct horse battery staple');
+    const { m, t, p } = parsePhc(stored);
+    expect(hasher.needsRehash(stored)).toBe(false);
+    expect(hasher.needsRehash(stored.replace(`,p=${p}$`, `,p=${p}0$`))).toBe(true);
+    expect(hasher.needsRehash(stored.replace(`$m=${m},`, `$m=${m}0,`))).toBe(true);
+    expect(hasher.needsRehash(stored.replace(`,t=${t},`, `,t=${t + 1},`))).toBe(true);
+    expect(hasher.needsRehash(stored.replace('$v=19$', '$v=16$'))).toBe(true);
+  });
+
   it('keeps the event loop turning while it hashes (off-loop, on the thread pool)', async () => {
     // Heavier than the default, so that even on a starved CPU the hash outlasts many loop turns.
     const heavy = { memoryKib: 65_536, timeCost: 3, parallelism: 1 };

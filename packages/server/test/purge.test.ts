@@ -112,6 +112,19 @@ describe('store.purgeExpired (frozen clock)', () => {
     expect(liveTokens.filter((r) => r.used_at !== null)).toHaveLength(5);
     expect(count(store, 'refresh_tokens')).toBe(6 + 2);
   });
+
+  it('finds old spent tokens through the partial used_at index, which holds no live token', async () => {
+    const plan = store.db
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT token_hash FROM refresh_tokens WHERE used_at IS NOT NULL AND used_at <= 1 LIMIT 10`,
+      )
+      .all() as Array<{ detail: string }>;
+    expect(plan.map((r) => r.detail).join('\n')).toMatch(/USING (COVERING )?INDEX refresh_tokens_used_idx/);
+    const index = store.db
+      .prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'refresh_tokens_used_idx'")
+      .get();
+    expect(index?.sql).toMatch(/WHERE used_at IS NOT NULL/);
+  });
 });
 
 describe('purgeSessions (the batch loop)', () => {

@@ -39,6 +39,8 @@ export class PasswordHasher {
   readonly queue: WorkQueue;
   private readonly threads: HashThreads;
   private dummyHash: Promise<string> | undefined;
+  /** How every hash of the configured profile begins: such a hash needs no re-hash. */
+  private readonly currentPrefix: string;
 
   constructor(
     private readonly params: Argon2Params,
@@ -47,6 +49,7 @@ export class PasswordHasher {
   ) {
     this.queue = new WorkQueue(concurrency, maxWaiting);
     this.threads = new HashThreads(concurrency);
+    this.currentPrefix = `$argon2id$v=19$m=${params.memoryKib},t=${params.timeCost},p=${params.parallelism}$`;
   }
 
   hash(password: string): Promise<string> {
@@ -117,6 +120,8 @@ export class PasswordHasher {
    * of ARGON2_* takes effect user by user.
    */
   needsRehash(stored: string): boolean {
+    // The PHC string of the configured profile, as argon2 writes it: decided without parsing.
+    if (stored.startsWith(this.currentPrefix)) return false;
     if (!stored.startsWith('$argon2id$')) return true;
     try {
       const o = parseOptions(stored);

@@ -95,4 +95,13 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'spent refresh tokens only in the used_at index',
+    // Version 1 on PostgreSQL already made this index partial; the SQLite migration of the same
+    // version catches up. Kept so that both stores carry the same versions.
+    sql: `
+      CREATE INDEX IF NOT EXISTS refresh_tokens_used_idx ON refresh_tokens (used_at) WHERE used_at IS NOT NULL;
+    `,
+  },
 ];

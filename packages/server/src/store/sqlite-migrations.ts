@@ -87,4 +87,15 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'spent refresh tokens only in the used_at index',
+    // Live tokens (used_at NULL) were all in this index, so every rotation rewrote a page of
+    // its NULL region as well as its tail; only the purge of spent tokens reads it, and its
+    // condition (used_at IS NOT NULL AND used_at <= ?) implies the partial index's.
+    sql: `
+      DROP INDEX refresh_tokens_used_idx;
+      CREATE INDEX refresh_tokens_used_idx ON refresh_tokens (used_at) WHERE used_at IS NOT NULL;
+    `,
+  },
 ];

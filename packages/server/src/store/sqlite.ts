@@ -58,6 +58,29 @@ type SessionWithUserTuple = [
 
 
 
+/** A row of the token+session+user join that a rotation reads (see rotationRow). */
+type RotationTuple = [
+  used_at: number | null,
+  id: string,
+  user_id: string,
+  created_at: number,
+  last_used_at: number,
+  expires_at: number,
+  idle_expires_at: number,
+  user_agent: string | null,
+  ip: string | null,
+  revoked_at: number | null,
+  revoked_reason: string | null,
+  email: string,
+  name: string | null,
+  password_hash: string,
+  roles: string,
+  email_verified: number,
+  disabled: number,
+  user_created_at: number,
+  user_updated_at: number,
+];
+
 interface EventRow {
   id: string;
   user_id: string | null;
@@ -132,6 +155,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private prepared: ReturnType<SqliteStore['prepareStatements']> | undefined;
+  private rotateTx: ((input: RotateInput) => RotateResult) | undefined;
+  private createSessionTx: ((session: NewSession) => void) | undefined;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -179,6 +204,17 @@ export class SqliteStore implements Store {
              s.revoked_at, s.revoked_reason, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.disabled,
              u.created_at, u.updated_at
            FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
+        )
+        .raw(true),
+      // A rotation reads the token, its session and the user in one statement, as an array:
+      // three statements and three row objects cost about as much as the writes.
+      rotationRow: db
+        .prepare<[string], RotationTuple>(
+          `SELECT t.used_at, s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent,
+             s.ip, s.revoked_at, s.revoked_reason, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.disabled,
+             u.created_at, u.updated_at
+           FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+           WHERE t.token_hash = ?`,
         )
         .raw(true),
       touchSession: db.prepare('UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ?'),
@@ -361,12 +397,24 @@ export class SqliteStore implements Store {
   }
 
   async createSession(n: NewSession): Promise<SessionRecord> {
-    const tx = this.db.transaction(() => {
-      this.s.insertSession.run(n);
-      this.s.insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
-    });
-    tx.immediate();
-    return sessionFromRow(this.s.sessionById.get(n.id)!);
+    this.createSessionTx ??= this.db.transaction((session: NewSession) => {
+      this.s.insertSession.run(session);
+      this.s.insertToken.run(session.refreshTokenHash, session.id, session.createdAt);
+    }).immediate;
+    this.createSessionTx(n);
+    // Exactly the row just inserted (last_used_at = created_at, nothing revoked): no read back.
+    return {
+      id: n.id,
+      userId: n.userId,
+      createdAt: n.createdAt,
+      lastUsedAt: n.createdAt,
+      expiresAt: n.expiresAt,
+      idleExpiresAt: n.idleExpiresAt,
+      userAgent: n.userAgent,
+      ip: n.ip,
+      revokedAt: null,
+      revokedReason: null,
+    };
   }
 
   async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
@@ -390,39 +438,61 @@ export class SqliteStore implements Store {
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
-    const tx = this.db.transaction((): RotateResult => {
-      const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
-      const token = this.s.tokenByHash.get(oldTokenHash);
-      if (!token) return { kind: 'invalid', reason: 'unknown' };
-      const session = this.s.sessionById.get(token.session_id);
-      if (!session) return { kind: 'invalid', reason: 'unknown' };
-      if (session.revoked_at !== null) return { kind: 'invalid', reason: 'revoked' };
-      if (now >= session.expires_at) return { kind: 'invalid', reason: 'expired' };
-      if (now >= session.idle_expires_at) return { kind: 'invalid', reason: 'idle' };
-      const userRow = this.s.userById.get(session.user_id);
-      if (!userRow) return { kind: 'invalid', reason: 'unknown' };
-      if (userRow.disabled === 1) return { kind: 'invalid', reason: 'disabled' };
+    // Built once: better-sqlite3 makes four wrapper functions and defines their properties on
+    // every db.transaction() call, a cost paid per refresh otherwise.
+    this.rotateTx ??= this.db.transaction((i: RotateInput) => this.rotateInTransaction(i)).immediate;
+    return this.rotateTx(input);
+  }
 
-      let kind: 'rotated' | 'grace';
-      if (token.used_at === null && this.s.spendToken.run(now, oldTokenHash).changes === 1) {
-        kind = 'rotated';
-      } else if (now - (token.used_at ?? now) < graceMs) {
-        // Strictly less: spent less than graceMs ago. graceMs = 0 thus means no window at all.
-        kind = 'grace';
-      } else {
-        this.s.revokeSessionById.run(now, 'refresh_token_reused', session.id);
-        return { kind: 'reused', sessionId: session.id, userId: session.user_id };
-      }
-      this.s.insertToken.run(newTokenHash, session.id, now);
-      const idle = Math.min(now + idleTimeoutMs, session.expires_at);
-      this.s.touchSession.run(now, idle, session.id);
-      return {
-        kind,
-        session: sessionFromRow({ ...session, last_used_at: now, idle_expires_at: idle }),
-        user: userFromRow(userRow),
-      };
-    });
-    return tx.immediate();
+  private rotateInTransaction(input: RotateInput): RotateResult {
+    const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
+    // A token whose session or user no longer exists joins to nothing: unknown, as before.
+    const row = this.s.rotationRow.get(oldTokenHash);
+    if (!row) return { kind: 'invalid', reason: 'unknown' };
+    const [usedAt, sessionId, userId, createdAt, , expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason] = row;
+    const [, , , , , , , , , , , email, name, passwordHash, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt] = row;
+    if (revokedAt !== null) return { kind: 'invalid', reason: 'revoked' };
+    if (now >= expiresAt) return { kind: 'invalid', reason: 'expired' };
+    if (now >= idleExpiresAt) return { kind: 'invalid', reason: 'idle' };
+    if (disabled === 1) return { kind: 'invalid', reason: 'disabled' };
+
+    let kind: 'rotated' | 'grace';
+    if (usedAt === null && this.s.spendToken.run(now, oldTokenHash).changes === 1) {
+      kind = 'rotated';
+    } else if (now - (usedAt ?? now) < graceMs) {
+      // Strictly less: spent less than graceMs ago. graceMs = 0 thus means no window at all.
+      kind = 'grace';
+    } else {
+      this.s.revokeSessionById.run(now, 'refresh_token_reused', sessionId);
+      return { kind: 'reused', sessionId, userId };
+    }
+    this.s.insertToken.run(newTokenHash, sessionId, now);
+    const idle = Math.min(now + idleTimeoutMs, expiresAt);
+    this.s.touchSession.run(now, idle, sessionId);
+    const session: SessionRecord = {
+      id: sessionId,
+      userId,
+      createdAt,
+      lastUsedAt: now,
+      expiresAt,
+      idleExpiresAt: idle,
+      userAgent,
+      ip,
+      revokedAt,
+      revokedReason,
+    };
+    const user: UserRecord = {
+      id: userId,
+      email,
+      name,
+      passwordHash,
+      roles: JSON.parse(roles) as string[],
+      emailVerified: emailVerified === 1,
+      disabled: false,
+      createdAt: userCreatedAt,
+      updatedAt: userUpdatedAt,
+    };
+    return { kind, session, user };
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {

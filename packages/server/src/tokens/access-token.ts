@@ -1,7 +1,8 @@
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import { JwsSigner } from './jws-signer.js';
 import type { KeyRing, VerificationKey } from './keys.js';
 
 /** The claims Latchkey puts in every access token (RFC 9068 profile, plus roles). */
@@ -62,6 +63,8 @@ export class AccessTokens {
   private readonly leewaySeconds: number;
   /** Insertion-ordered, so the oldest entry is the first one dropped when full. */
   private readonly verified = new Map<string, VerifiedToken>();
+  /** The signer of the ring's current signing key; rebuilt when a reload brings another key object. */
+  private signer: JwsSigner | undefined;
 
   constructor(
     private readonly config: Config,
@@ -81,16 +84,21 @@ export class AccessTokens {
 
   async sign(subject: AccessTokenSubject): Promise<string> {
     const key = this.keys.signingKey;
+    if (this.signer?.key !== key) this.signer = new JwsSigner(key, { typ: 'at+jwt' });
     const iat = Math.floor(this.clock() / 1000);
-    return new SignJWT({ sid: subject.sessionId, roles: subject.roles, email_verified: subject.emailVerified })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuer(this.config.issuer)
-      .setAudience(this.config.audience)
-      .setSubject(subject.userId)
-      .setJti(randomUUID())
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + this.ttlSeconds)
-      .sign(key.key);
+    // The claim order jose's SignJWT produced: the private claims, then iss, aud, sub, jti, iat, exp.
+    const claims = {
+      sid: subject.sessionId,
+      roles: subject.roles,
+      email_verified: subject.emailVerified,
+      iss: this.config.issuer,
+      aud: this.config.audience,
+      sub: subject.userId,
+      jti: randomUUID(),
+      iat,
+      exp: iat + this.ttlSeconds,
+    };
+    return this.signer.sign(JSON.stringify(claims));
   }
 
   /**
