@@ -85,4 +85,19 @@ describe('cache of verified access tokens', () => {
       expect((await t.app.latchkey.tokens.verify(access)).sub).toBe(decodeJwt(access).sub);
     }
   });
+
+  it('a token that ends like a cached one but differs before is verified in full and refused', async () => {
+    const victim = await registerAndLogin(t.app);
+    const other = await registerAndLogin(t.app);
+    await t.app.latchkey.tokens.verify(victim.access);
+    // The cached token's signature under another user's claims: same last characters, other string.
+    const [h, , s] = victim.access.split('.');
+    const forged = `${h}.${other.access.split('.')[1]}.${s}`;
+    expect(forged.slice(-24)).toBe(victim.access.slice(-24));
+    for (let i = 0; i < 2; i++) {
+      await expect(t.app.latchkey.tokens.verify(forged)).rejects.toBeInstanceOf(InvalidTokenError);
+      expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(forged) })).statusCode).toBe(401);
+      expect((await t.app.latchkey.tokens.verify(victim.access)).sub).toBe(decodeJwt(victim.access).sub);
+    }
+  });
 });
