@@ -2,13 +2,14 @@ import type { FastifyRequest } from 'fastify';
 import type { LatchkeyContext, RequestMeta } from '../context.js';
 import { AppError } from '../errors.js';
 import { sessionIsLive } from '../features/sessions/service.js';
-import type { SessionRecord, UserRecord } from '../store/types.js';
+import type { AuthUser, SessionRecord } from '../store/types.js';
 import { InvalidTokenError, type AccessTokenClaims } from '../tokens/access-token.js';
 
 /** What an authenticated request knows about its caller. */
 export interface AuthState {
   claims: AccessTokenClaims;
-  user: UserRecord;
+  /** The caller's user record without its password hash (change-password loads that itself). */
+  user: AuthUser;
   session: SessionRecord;
 }
 

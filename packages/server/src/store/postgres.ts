@@ -21,6 +21,7 @@ import type {
   UserPage,
   UserPatch,
   UserRecord,
+  AuthUser,
 } from './types.js';
 
 interface UserRow {
@@ -82,15 +83,15 @@ function userFromRow(r: UserRow): UserRecord {
 
 // Session and user columns in one row, read as an array (no per-row object with 19 keys, no JSON).
 const SESSION_USER_COLUMNS = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent,
-  s.ip, s.revoked_at, s.revoked_reason, u.id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.disabled,
+  s.ip, s.revoked_at, s.revoked_reason, u.id, u.email, u.name, u.roles, u.email_verified, u.disabled,
   u.created_at, u.updated_at`;
 
 type SessionUserRow = [
   string, string, number, number, number, number, string | null, string | null, number | null, string | null,
-  string, string, string | null, string, string[], boolean, boolean, number, number,
+  string, string, string | null, string[], boolean, boolean, number, number,
 ];
 
-function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: UserRecord } {
+function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: AuthUser } {
   return {
     session: {
       id: r[0],
@@ -108,17 +109,16 @@ function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: 
       id: r[10],
       email: r[11],
       name: r[12],
-      passwordHash: r[13],
-      roles: r[14],
-      emailVerified: r[15],
-      disabled: r[16],
-      createdAt: r[17],
-      updatedAt: r[18],
+      roles: r[13],
+      emailVerified: r[14],
+      disabled: r[15],
+      createdAt: r[16],
+      updatedAt: r[17],
     },
   };
 }
 
-type SessionWithUser = { session: SessionRecord; user: UserRecord };
+type SessionWithUser = { session: SessionRecord; user: AuthUser };
 
 interface PendingLookup {
   id: string;

@@ -20,6 +20,7 @@ import type {
   Store,
   UserPatch,
   UserRecord,
+  AuthUser,
 } from './types.js';
 
 interface UserRow {
@@ -48,7 +49,6 @@ type SessionWithUserTuple = [
   revoked_reason: string | null,
   email: string,
   name: string | null,
-  password_hash: string,
   roles: string,
   email_verified: number,
   disabled: number,
@@ -63,19 +63,18 @@ type RotationTuple = [...SessionWithUserTuple, used_at: number | null];
 
 /** The session+user columns, in the order of SessionWithUserTuple. */
 const SESSION_USER_COLUMNS = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent, s.ip,
-  s.revoked_at, s.revoked_reason, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.disabled,
+  s.revoked_at, s.revoked_reason, u.email, u.name, u.roles, u.email_verified, u.disabled,
   u.created_at, u.updated_at`;
 
 /** The records of one session+user row (a rotation row's extra used_at at the end is ignored). */
-function sessionUserFromTuple(row: SessionWithUserTuple | RotationTuple): { session: SessionRecord; user: UserRecord } {
+function sessionUserFromTuple(row: SessionWithUserTuple | RotationTuple): { session: SessionRecord; user: AuthUser } {
   const [id, userId, createdAt, lastUsedAt, expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason] = row;
-  const [, , , , , , , , , , email, name, passwordHash, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt] = row;
+  const [, , , , , , , , , , email, name, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt] = row;
   const session: SessionRecord = { id, userId, createdAt, lastUsedAt, expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason };
-  const user: UserRecord = {
+  const user: AuthUser = {
     id: userId,
     email,
     name,
-    passwordHash,
     roles: JSON.parse(roles) as string[],
     emailVerified: emailVerified === 1,
     disabled: disabled === 1,
@@ -416,7 +415,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null> {
+  async getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: AuthUser } | null> {
     const row = this.s.sessionWithUser.get(sessionId);
     return row ? sessionUserFromTuple(row) : null;
   }
@@ -433,7 +432,7 @@ export class SqliteStore implements Store {
     // A token whose session or user no longer exists joins to nothing: unknown, as before.
     const row = this.s.rotationRow.get(oldTokenHash);
     if (!row) return { kind: 'invalid', reason: 'unknown' };
-    const usedAt = row[18];
+    const usedAt = row[17];
     const { session, user } = sessionUserFromTuple(row);
     const { id: sessionId, userId, expiresAt, idleExpiresAt, revokedAt } = session;
     if (revokedAt !== null) return { kind: 'invalid', reason: 'revoked' };

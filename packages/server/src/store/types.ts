@@ -68,15 +68,21 @@ export interface NewSession {
   refreshTokenHash: string;
 }
 
+/**
+ * The user as an authenticated request sees it: every field but the password hash, which only
+ * the password paths read (and load themselves), so it is never on `request.auth`.
+ */
+export type AuthUser = Omit<UserRecord, 'passwordHash'>;
+
 export type RotateResult =
   /** The caller won: the old token is now spent and `newTokenHash` is live. */
-  | { kind: 'rotated'; session: SessionRecord; user: UserRecord }
+  | { kind: 'rotated'; session: SessionRecord; user: AuthUser }
   /**
    * The token was already spent, but less than `graceMs` ago (`now - usedAt < graceMs`, so
    * `graceMs = 0` never grants grace): `newTokenHash` was added as a
    * further live token of the same family, so concurrent callers all stay logged in.
    */
-  | { kind: 'grace'; session: SessionRecord; user: UserRecord }
+  | { kind: 'grace'; session: SessionRecord; user: AuthUser }
   /** Spent `graceMs` ago or earlier: the whole session has been revoked by this call. */
   | { kind: 'reused'; sessionId: string; userId: string }
   /** Unknown token, or its session is revoked, expired or idle. */
@@ -194,7 +200,7 @@ export interface Store {
   /** Creates a session together with its first refresh token, in one transaction. */
   createSession(session: NewSession): Promise<SessionRecord>;
   /** The session and its user, for authenticating a request; null when either is missing. */
-  getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | null>;
+  getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: AuthUser } | null>;
   /**
    * Rotates a refresh token atomically: of concurrent calls with the same live token exactly
    * one receives `rotated`; the others see it spent (`grace` inside the window, else `reused`).

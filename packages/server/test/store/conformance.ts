@@ -275,13 +275,17 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
           revokedAt: null,
           revokedReason: null,
         });
-        expect(await store.getSessionWithUser(s.id)).toEqual({ session: s, user: u });
+        // The user without its password hash: request.auth never carries it.
+        const { passwordHash: _hash, ...authUser } = u;
+        const found = await store.getSessionWithUser(s.id);
+        expect(found).toEqual({ session: s, user: authUser });
+        expect(found!.user).not.toHaveProperty('passwordHash');
         expect(await store.getSessionWithUser(randomUUID())).toBeNull();
         expect((await rotate(input.refreshTokenHash, T0 + 1)).kind).toBe('rotated');
       });
 
       it('getSessionWithUser: concurrent lookups each get their own session, and see a revocation made before them', async () => {
-        const users = [await user(), await user({ roles: ['admin'], name: 'Second' })];
+        const users = [await user(), await user({ roles: ['admin'], name: 'Second' })].map(({ passwordHash: _hash, ...u }) => u);
         const sessions = await Promise.all(Array.from({ length: 6 }, (_, i) => store.createSession(newSession(users[i % 2]!.id))));
         const ids = [...sessions.map((s) => s.id), randomUUID(), sessions[0]!.id];
         const found = await Promise.all(Array.from({ length: 80 }, (_, i) => store.getSessionWithUser(ids[i % ids.length]!)));
@@ -315,7 +319,9 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
         const r = await store.rotateRefreshToken({ oldTokenHash: s.token, newTokenHash: next, now: T0 + 60 * SECOND, graceMs: 10 * SECOND, idleTimeoutMs: IDLE });
         expect(r.kind).toBe('rotated');
         if (r.kind !== 'rotated') return;
-        expect(r.user).toEqual(u);
+        const { passwordHash: _hash, ...authUser } = u;
+        expect(r.user).toEqual(authUser);
+        expect(r.user).not.toHaveProperty('passwordHash');
         expect(r.session).toMatchObject({ id: s.id, lastUsedAt: T0 + 60 * SECOND, idleExpiresAt: T0 + 60 * SECOND + IDLE });
         expect((await store.getSessionWithUser(s.id))?.session).toEqual(r.session);
         expect((await rotate(next, T0 + 120 * SECOND)).kind).toBe('rotated');

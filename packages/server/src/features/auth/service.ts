@@ -1,7 +1,7 @@
 import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
 import { newId } from '../../lib/ids.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
-import type { UserRecord } from '../../store/types.js';
+import type { AuthUser, UserRecord } from '../../store/types.js';
 import { refuseUnverifiedLogin, scheduleVerificationMail } from '../email/service.js';
 import { recordEvent } from '../events/service.js';
 import { startSession, type IssuedTokens } from '../sessions/service.js';
@@ -23,7 +23,7 @@ export interface PublicUser {
   updated_at: string;
 }
 
-export function publicUser(u: UserRecord): PublicUser {
+export function publicUser(u: AuthUser): PublicUser {
   return {
     id: u.id,
     email: u.email,

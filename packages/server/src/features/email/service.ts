@@ -1,7 +1,7 @@
 import { failure, success, type Failure, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
 import { hashToken, newOpaqueToken } from '../../lib/ids.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
-import type { OneTimeTokenPurpose, UserRecord } from '../../store/types.js';
+import type { AuthUser, OneTimeTokenPurpose, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
 import { passwordResetMail, verificationMail, type MailBrand } from './templates.js';
 
@@ -51,7 +51,7 @@ async function storeToken(ctx: LatchkeyContext, userId: string, purpose: OneTime
  * Mails a fresh verification link in the background (after the caller's commit). Never throws:
  * a failure to build or deliver it is logged, and the user can ask again.
  */
-export function scheduleVerificationMail(ctx: LatchkeyContext, user: UserRecord): void {
+export function scheduleVerificationMail(ctx: LatchkeyContext, user: AuthUser): void {
   ctx.mail.dispatch('verify_email', async () => {
     const token = newOpaqueToken();
     await storeToken(ctx, user.id, 'verify_email', hashToken(token), ctx.config.verifyEmailTtlMs);
@@ -65,7 +65,7 @@ export function scheduleVerificationMail(ctx: LatchkeyContext, user: UserRecord)
 }
 
 /** POST /auth/email/verify-request: another verification mail for the signed-in user. */
-export async function requestVerificationMail(ctx: LatchkeyContext, user: UserRecord): Promise<Outcome<void> | Throttled> {
+export async function requestVerificationMail(ctx: LatchkeyContext, user: AuthUser): Promise<Outcome<void> | Throttled> {
   if (user.emailVerified) return failure('EMAIL_ALREADY_VERIFIED', 'This email address is already verified.');
   const wait = await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS);
   if (wait > 0) return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: wait };

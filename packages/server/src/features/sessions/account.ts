@@ -42,11 +42,14 @@ export async function changePassword(
   const policy = checkPasswordPolicy('new_password', newPassword);
   if (policy) return failure('VALIDATION_FAILED', 'The new password does not meet the policy.', [policy]);
   if (currentPassword === newPassword) return failure('PASSWORD_UNCHANGED', 'The new password must differ from the current one.');
-  const checked = await ctx.hasher.verify(auth.user.passwordHash, currentPassword);
+  // The hash is not on request.auth: read it here, the one path that needs it.
+  const user = await ctx.store.findUserById(auth.user.id);
+  if (!user) return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
+  const checked = await ctx.hasher.verify(user.passwordHash, currentPassword);
   if (!checked.ok) return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
   const newHash = await ctx.hasher.hash(newPassword);
   const now = ctx.clock();
-  const replaced = await ctx.store.replacePasswordHash(auth.user.id, auth.user.passwordHash, newHash, now);
+  const replaced = await ctx.store.replacePasswordHash(user.id, user.passwordHash, newHash, now);
   // Another change won the race: the current password we checked is no longer the current one.
   if (!replaced) return failure('INVALID_CREDENTIALS', 'The password was changed concurrently; try again.');
   const ended = await ctx.store.revokeUserSessions(auth.user.id, 'password_changed', now, auth.session.id);

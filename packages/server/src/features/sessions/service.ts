@@ -1,6 +1,6 @@
 import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
 import { hashToken, newId, newOpaqueToken } from '../../lib/ids.js';
-import type { SessionRecord, UserRecord } from '../../store/types.js';
+import type { AuthUser, SessionRecord, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
 
 /** What login and refresh return; `refresh_token` is withheld from the body in cookie mode. */
@@ -14,7 +14,7 @@ export interface IssuedTokens {
   session_expires_at: number;
 }
 
-async function accessTokenFor(ctx: LatchkeyContext, user: UserRecord, sessionId: string): Promise<string> {
+async function accessTokenFor(ctx: LatchkeyContext, user: AuthUser, sessionId: string): Promise<string> {
   return ctx.tokens.sign({
     userId: user.id,
     sessionId,
