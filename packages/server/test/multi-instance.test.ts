@@ -22,7 +22,7 @@ import {
   tokenWorksEverywhere,
   type ClusterInfo,
 } from '../../../scripts/lib/cluster-walkthrough.mjs';
-import { CLI, requireBuild, SERVER_DIR } from './support/latchkey-process.js';
+import { CLI, pidAlive, requireBuild, SERVER_DIR } from './support/latchkey-process.js';
 import { createTestDatabase } from './support/postgres.js';
 
 const DEMO = join(SERVER_DIR, '..', '..', 'scripts', 'cluster-demo.mjs');
@@ -39,15 +39,6 @@ let demo: ChildProcess;
 let output = '';
 let cluster: Ready;
 let exited: Promise<number | null>;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   requireBuild();
@@ -149,10 +140,10 @@ describe('three instances on one PostgreSQL behind nginx', () => {
 
   it('SIGTERM to the demo stops nginx and every instance', async () => {
     const pids = [cluster.nginxPid, ...cluster.instances.map((i) => i.pid)];
-    for (const pid of pids) expect(alive(pid)).toBe(true);
+    for (const pid of pids) expect(pidAlive(pid)).toBe(true);
     demo.kill('SIGTERM');
     expect(await exited).toBe(0);
-    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+    for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
     expect(output).not.toMatch(/uncaught|unhandled|"level":50/i);
   });
 });

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkers } from '../src/serve-cluster.js';
 import { tempDir } from './helpers.js';
-import { CLI, http, startServer, type ServerProcess } from './support/latchkey-process.js';
+import { CLI, http, pidAlive, startServer, type ServerProcess } from './support/latchkey-process.js';
 import { createTestDatabase } from './support/postgres.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -21,15 +21,6 @@ function workerOf(res: { headers: Record<string, string | string[] | undefined> 
   const pid = res.headers['x-latchkey-worker'];
   if (typeof pid !== 'string') throw new Error('response without x-latchkey-worker');
   return pid;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Sends requests (each on its own connection) until `want` distinct workers have answered; bounded. */
@@ -132,7 +123,7 @@ describe.each(adapters)('latchkey serve --workers 2 on $name', (adapter) => {
   it('SIGTERM stops every worker and the primary exits 0', async () => {
     const workers = await collectWorkers(server.url, 2);
     expect(await server.stop()).toBe(0);
-    for (const pid of workers) expect(processExists(Number(pid))).toBe(false);
+    for (const pid of workers) expect(pidAlive(Number(pid))).toBe(false);
   });
 });
 

@@ -1,18 +1,11 @@
-import { errorFromResponse, LatchkeyError, type LatchkeyClient, type User } from '@latchkey/client';
+import { errorFromResponse, LatchkeyError, type LatchkeyClient, type Session, type User } from '@latchkey/client';
 
 // Latchkey's /admin/users routes, called through the SDK's authenticated fetch (bearer token
 // attached, refreshed when needed). Every failure becomes a LatchkeyError carrying the server's
 // problem+json `code` and `detail`, so the pages can show the server's own words.
 
 /** A session of some user, as an admin sees it (no `current` flag: it is not the admin's). */
-export interface AdminSession {
-  id: string;
-  created_at: string;
-  last_used_at: string;
-  expires_at: string;
-  user_agent: string | null;
-  ip: string | null;
-}
+export type AdminSession = Omit<Session, 'current'>;
 
 export interface SecurityEvent {
   id: string;

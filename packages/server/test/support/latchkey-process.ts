@@ -13,6 +13,16 @@ import { freePort } from '../../../../scripts/lib/local-services.mjs';
 export const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(SERVER_DIR, 'bin', 'latchkey.js');
 
+/** True while a process with this pid exists (signal 0 only checks). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Fails with a clear message when the build that the CLI runs is missing. */
 export function requireBuild(): void {
   if (!existsSync(join(SERVER_DIR, 'dist', 'cli.js'))) {
