@@ -85,6 +85,9 @@ async function promptPassword(prompt: string): Promise<string> {
  * database, exit 0. Past SHUTDOWN_TIMEOUT, or at a second signal, exit 1 at once.
  */
 async function serve(config: Config): Promise<number> {
+  // First, before anything else uses libuv's pool: its threads (signatures, the RSA key, file
+  // system calls) run below the event loop's priority (THREAD_POOL_NICE, src/lib/pool-priority.ts).
+  const pool = config.threadPoolNice > 0 ? await (await import('./lib/pool-priority.js')).lowerThreadPoolPriority(config.threadPoolNice) : [];
   const { isClusterWorker, prepareDatabase, tagWorkerResponses } = await import('./serve-cluster.js');
   // Migrations and the first signing key start before the HTTP stack loads: an RSA key takes
   // 100-400 ms on libuv's thread pool, which now overlaps the ~300 ms of loading Fastify and the
@@ -95,6 +98,7 @@ async function serve(config: Config): Promise<number> {
   await prepared;
   const app = await buildApp(config);
   tagWorkerResponses(app);
+  if (config.threadPoolNice > 0) app.log.info({ threads: pool.length, nice: config.threadPoolNice }, 'thread pool priority lowered');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) {

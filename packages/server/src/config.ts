@@ -36,6 +36,8 @@ export interface Config {
   readonly logLevel: string;
   readonly trustProxy: readonly string[];
   readonly hashConcurrency: number;
+  /** Linux nice of libuv's pool threads under `latchkey serve` (0 = unchanged; never in embedded use). */
+  readonly threadPoolNice: number;
   readonly hashQueueMax: number;
   readonly argon2MemoryKib: number;
   readonly argon2TimeCost: number;
@@ -326,6 +328,7 @@ export function loadConfig(env: Env): Config {
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     trustProxy: readTrustProxy(env),
     hashConcurrency: readInt(env, 'HASH_CONCURRENCY', cores, 1, 64),
+    threadPoolNice: readInt(env, 'THREAD_POOL_NICE', 10, 0, 19),
     hashQueueMax: readInt(env, 'HASH_QUEUE_MAX', 64, 0, 10_000),
     argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, 1_048_576),
     argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, 20),

@@ -120,6 +120,8 @@ describe('validation', () => {
     ['LOG_LEVEL', 'verbose'],
     ['HASH_CONCURRENCY', '0'],
     ['HASH_QUEUE_MAX', '-1'],
+    ['THREAD_POOL_NICE', '20'],
+    ['THREAD_POOL_NICE', '-5'],
     ['ARGON2_MEMORY_KIB', '4096'],
     ['ARGON2_MEMORY_KIB', '19MiB'],
     ['ARGON2_TIME_COST', '1'],
