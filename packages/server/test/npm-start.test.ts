@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
 import { http, pidAlive, requireBuild, SERVER_DIR } from './support/latchkey-process.js';
-import { freePort } from './support/server-process.js';
+import { freePort } from '../../../scripts/lib/local-services.mjs';
 
 const ROOT = join(SERVER_DIR, '..', '..');
 
