@@ -85,9 +85,6 @@ async function promptPassword(prompt: string): Promise<string> {
  * database, exit 0. Past SHUTDOWN_TIMEOUT, or at a second signal, exit 1 at once.
  */
 async function serve(config: Config): Promise<number> {
-  // First, before anything else uses libuv's pool: its threads (signatures, the RSA key, file
-  // system calls) run below the event loop's priority (THREAD_POOL_NICE, src/lib/pool-priority.ts).
-  const pool = config.threadPoolNice > 0 ? await (await import('./lib/pool-priority.js')).lowerThreadPoolPriority(config.threadPoolNice) : [];
   const { isClusterWorker, prepareDatabase, tagWorkerResponses } = await import('./serve-cluster.js');
   // Migrations and the first signing key start before the HTTP stack loads: an RSA key takes
   // 100-400 ms on libuv's thread pool, which now overlaps the ~300 ms of loading Fastify and the
@@ -98,7 +95,17 @@ async function serve(config: Config): Promise<number> {
   await prepared;
   const app = await buildApp(config);
   tagWorkerResponses(app);
-  if (config.threadPoolNice > 0) app.log.info({ threads: pool.length, nice: config.threadPoolNice }, 'thread pool priority lowered');
+  // From here on libuv's pool (token signatures, file system calls) runs below the event loop's
+  // priority (THREAD_POOL_NICE, src/lib/pool-priority.ts). Not before: start-up work on the pool
+  // (a first RSA key, the dummy hash) would then wait behind the main thread loading the server,
+  // and a pool thread busy with it would hold up finding the pool's threads. It is done by now.
+  if (config.threadPoolNice > 0) {
+    const { lowerThreadPoolPriority } = await import('./lib/pool-priority.js');
+    const started = performance.now();
+    const pool = await lowerThreadPoolPriority(config.threadPoolNice);
+    const ms = Math.round(performance.now() - started);
+    app.log.info({ threads: pool.length, nice: config.threadPoolNice, ms }, 'thread pool priority lowered');
+  }
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) {
