@@ -79,7 +79,7 @@ describe.runIf(process.platform === 'linux')('thread pool priority', () => {
     const nice = niceByThread(pid);
     expect(count(nice, 10)).toBe(6);
     expect(nice.get(pid)).toBe(0);
-    expect(server.output()).toMatch(/"threads":6,"nice":10,"msg":"thread pool priority lowered"/);
+    expect(server.output()).toMatch(/"threads":6,"nice":10,"ms":\d+,"msg":"thread pool priority lowered"/);
     // The server still signs tokens (on the lowered pool) and answers.
     const reg = await http(`${server.url}/auth/register`, { json: { email: 'pool@example.com', password: 'a long enough passphrase' } });
     expect(reg.status).toBe(201);
