@@ -41,7 +41,7 @@ export function renderMarkdown(r) {
   out.push('');
   out.push(
     `Baseline (bare Fastify route returning \`{}\`, same Node): **${fmt(r.baseline.rps)} req/s** ` +
-      `(measured ${r.baseline.samples.map((s) => fmt(s.rps)).join(' and ')} at the start and the end of the run; ratios use the mean), ` +
+      `(measured ${r.baseline.samples.map((s) => fmt(s.rps)).join(' and ')} at the start and the end of the run; ratios use the mean, except (a) and (b): each is compared with the mean of the baseline measured again right before and right after it, listed under Targets, as this machine's speed drifts within a run), ` +
       `p50 ${ms(r.baseline.p50Ms)} ms, p99 ${ms(r.baseline.p99Ms)} ms, ${fmt(r.baseline.cpuUsPerRequest)} µs of server CPU per request. ` +
       `"Server CPU µs/req" is the server process's CPU time (all threads) over the measured run divided by the requests it answered: ` +
       `less disturbed by other load on the machine than req/s.`,
