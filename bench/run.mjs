@@ -18,7 +18,7 @@ import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
-import { freePort, ROOT, startProcess, waitForHttp } from './lib/processes.mjs';
+import { freePort, ROOT, SERVER_NODE_OPTIONS, startProcess, waitForHttp } from './lib/processes.mjs';
 import { describeMachine, renderMarkdown } from './lib/report.mjs';
 
 const { values: flags } = parseArgs({
@@ -47,6 +47,7 @@ const settings = {
   generator: flags['load-generator'] ?? defaultGenerator(),
   logLevel: flags['log-level'],
   alg: 'RS256',
+  nodeOptions: SERVER_NODE_OPTIONS,
   argon2: { memoryKib: 19456, timeCost: 2, parallelism: 1 },
 };
 const only = flags.only ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
@@ -129,7 +130,7 @@ async function startLatchkey(db, label) {
   const port = await freePort();
   const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${db.name}-${Date.now()}.cpuprofile`] : [];
   if (flags['cpu-prof']) mkdirSync(PROFILE_DIR, { recursive: true });
-  return start(`latchkey-${label}`, process.execPath, [...nodeArgs, SERVER_BIN, 'serve'], {
+  return start(`latchkey-${label}`, process.execPath, [...SERVER_NODE_OPTIONS, ...nodeArgs, SERVER_BIN, 'serve'], {
     env: latchkeyEnv(db, port),
     readyPath: '/health/ready',
     port,

@@ -10,6 +10,18 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; closed again before use). */
+/**
+ * The Node options the server runs with as users start it: those of the root package's `start`
+ * script (`exec node <options> packages/server/bin/latchkey.js serve`), so that the benchmarks
+ * measure the server the way `npm start` and docs/deploy.md run it.
+ */
+export const SERVER_NODE_OPTIONS = (() => {
+  const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const m = /\bnode((?: --?[\w-]+(?:=\S+)?)*) packages\/server\/bin\/latchkey\.js serve/.exec(script);
+  if (!m) throw new Error(`bench: cannot read the node options from the start script: ${script}`);
+  return m[1].trim().split(/\s+/).filter(Boolean);
+})();
+
 export async function freePort() {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
@@ -41,6 +42,10 @@ describe('npm start', () => {
     }
     const serverPid = Number(/"pid":(\d+)/.exec(out)?.[1]);
     expect(serverPid).toBeGreaterThan(0);
+    // It runs with the Node options docs/deploy.md recommends (a capped young generation).
+    if (process.platform === 'linux') {
+      expect(readFileSync(`/proc/${serverPid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=8');
+    }
 
     npm.kill('SIGTERM');
     expect(await exited).toBe(0);
