@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; closed again before use). */
 /**
  * The Node options the server runs with as users start it: those of the root package's `start`
  * script (`exec node <options> packages/server/bin/latchkey.js serve`), so that the benchmarks
@@ -22,6 +21,7 @@ export const SERVER_NODE_OPTIONS = (() => {
   return m[1].trim().split(/\s+/).filter(Boolean);
 })();
 
+/** A free TCP port on 127.0.0.1 (the kernel picks it; closed again before use). */
 export async function freePort() {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');

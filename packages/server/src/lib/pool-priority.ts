@@ -21,7 +21,8 @@ export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
  * /proc/thread-self/stat is opened on a pool thread, and the first field of that file is the
  * id of the thread that opened it. Reads go out in rounds until every one of the pool's fixed
  * number of threads has answered (one round in practice: the idle threads all wake up), or the
- * deadline passes; the threads found by then are reniced. Never throws.
+ * deadline passes; the threads found by then are reniced. Resolves to the ids of the threads
+ * whose priority was lowered. Never throws.
  *
  * Why (see docs/benchmarks.md, scenario (c)): on a machine whose cores are all busy, a
  * signature handed to the pool wakes a pool thread that preempts the event loop; below the
@@ -40,9 +41,17 @@ export async function lowerThreadPoolPriority(nice: number, deadlineMs = 2000): 
         if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) found.add(tid);
       }
     }
-    for (const tid of found) setPriority(tid, nice);
   } catch {
-    return [];
+    return []; // no /proc/thread-self
   }
-  return [...found];
+  const lowered: number[] = [];
+  for (const tid of found) {
+    try {
+      setPriority(tid, nice);
+      lowered.push(tid);
+    } catch {
+      // not permitted (e.g. a seccomp profile): that thread keeps its priority
+    }
+  }
+  return lowered;
 }
