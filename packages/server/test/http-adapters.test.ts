@@ -85,7 +85,7 @@ describe.each<TestDb>(['sqlite', 'postgres'])('HTTP flow on %s', (db) => {
   });
 
   it('20 parallel refreshes of one token inside the grace window: all 200, and every new token works', async () => {
-    const u = await registerAndLogin(t.app, `refresh-race-${db}@example.com`);
+    const u = await registerAndLogin(t.app, `refresh-race-${db}-${Date.now()}@example.com`);
     const results = await Promise.all(
       Array.from({ length: 20 }, () => t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: u.refresh } })),
     );
@@ -99,7 +99,7 @@ describe.each<TestDb>(['sqlite', 'postgres'])('HTTP flow on %s', (db) => {
   });
 
   it('20 parallel refreshes with REFRESH_GRACE=0: one 200, the others 401, and the session is ended', async () => {
-    const u = await registerAndLogin(noGrace.app, `no-grace-${db}@example.com`);
+    const u = await registerAndLogin(noGrace.app, `no-grace-${db}-${Date.now()}@example.com`);
     const results = await Promise.all(
       Array.from({ length: 20 }, () => noGrace.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: u.refresh } })),
     );

@@ -469,7 +469,9 @@ export class PostgresStore implements Store {
         ]);
         if (spent.rowCount !== 1) throw new Error('refresh token changed under the session lock');
         kind = 'rotated';
-      } else if (now - Number(row.used_at) < graceMs) {
+      } else if (Math.max(0, now - Number(row.used_at)) < graceMs) {
+        // Spent less than graceMs ago; graceMs = 0 is no window at all. A concurrent rotation
+        // may have spent it at a `now` read after ours: its age is then 0, never negative.
         kind = 'grace';
       } else {
         await c.query('UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL', [

@@ -443,8 +443,10 @@ export class SqliteStore implements Store {
     let kind: 'rotated' | 'grace';
     if (usedAt === null && this.s.spendToken.run(now, oldTokenHash).changes === 1) {
       kind = 'rotated';
-    } else if (now - (usedAt ?? now) < graceMs) {
-      // Strictly less: spent less than graceMs ago. graceMs = 0 thus means no window at all.
+    } else if (Math.max(0, now - (usedAt ?? now)) < graceMs) {
+      // Strictly less: spent less than graceMs ago. graceMs = 0 thus means no window at all. A
+      // concurrent rotation may have spent it at a `now` read after ours: its age is then 0, not
+      // negative (a negative age was "inside" even a zero window).
       kind = 'grace';
     } else {
       this.s.revokeSessionById.run(now, 'refresh_token_reused', sessionId);

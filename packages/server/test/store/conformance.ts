@@ -367,6 +367,18 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
         expect((await rotate(s.token, T0 + 5, { graceMs: 0 })).kind).toBe('reused');
       });
 
+      it('rotate: graceMs 0 grants no grace to a rotation whose clock read before the one that spent the token', async () => {
+        // Concurrent requests: the winner read its clock at T0 + 5 and spent the token; a loser
+        // that read T0 + 3 arrives after it. The token is spent, not spent "in the future".
+        const u = await user();
+        const s = await session(u.id);
+        expect((await rotate(s.token, T0 + 5, { graceMs: 0 })).kind).toBe('rotated');
+        expect((await rotate(s.token, T0 + 3, { graceMs: 0 })).kind).toBe('reused');
+        const t = await session(u.id);
+        expect((await rotate(t.token, T0 + 5, { graceMs: 10 * SECOND })).kind).toBe('rotated');
+        expect((await rotate(t.token, T0 + 3, { graceMs: 10 * SECOND })).kind).toBe('grace');
+      });
+
       it('rotate: unknown, revoked, expired, idle and disabled are invalid and spend nothing', async () => {
         const u = await user();
         expect(await rotate(hash(), T0)).toEqual({ kind: 'invalid', reason: 'unknown' });
