@@ -318,20 +318,24 @@ export class PostgresStore implements Store {
 
   // sessions and refresh tokens
 
+  /**
+   * The session and its first refresh token in one statement (one round trip instead of four
+   * for BEGIN, two INSERTs and COMMIT): a statement is atomic, so either both rows exist or
+   * neither does, as with the transaction it replaces.
+   */
   async createSession(n: NewSession): Promise<SessionRecord> {
-    return this.tx(async (c) => {
-      const { rows } = await c.query<SessionRow>(
-        `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
-         VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING *`,
-        [n.id, n.userId, n.createdAt, n.expiresAt, n.idleExpiresAt, n.userAgent, n.ip],
-      );
-      await c.query('INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)', [
-        n.refreshTokenHash,
-        n.id,
-        n.createdAt,
-      ]);
-      return sessionFromRow(rows[0]!);
+    const { rows } = await this.pool.query<SessionRow>({
+      name: 'latchkey_create_session',
+      text: `WITH s AS (
+                 INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING *
+               ), t AS (
+                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, created_at FROM s
+               )
+               SELECT * FROM s`,
+      values: [n.id, n.userId, n.createdAt, n.expiresAt, n.idleExpiresAt, n.userAgent, n.ip, n.refreshTokenHash],
     });
+    return sessionFromRow(rows[0]!);
   }
 
   /**
