@@ -1,22 +1,10 @@
 import { hash as argon2Hash } from '@node-rs/argon2';
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HASH_THREAD_NICE, HashThreads } from '../src/passwords/hash-threads.js';
+import { niceByThread } from './support/threads.js';
 
 // Password hashing runs on worker threads at a lower CPU priority than the event loop, so that a
 // login flood does not delay other requests (bench scenario (e)).
-
-/** The nice value of every thread of this process (Linux /proc), by thread id. */
-function threadNiceValues(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    // Fields after the ")" of the command name: state is field 3, nice is field 19.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(Number(tid), Number(fields[16]));
-  }
-  return out;
-}
 
 const PARAMS = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
@@ -43,7 +31,7 @@ describe('hashing threads', () => {
       threads.run({ op: 'argon2-verify', stored, password: 'pw' }),
       threads.run({ op: 'argon2-verify', stored, password: 'pw' }),
     ]);
-    const after = threadNiceValues();
+    const after = niceByThread();
     // Both hashing threads are niced; the event loop's thread (tid = pid) is not.
     expect([...after.values()].filter((nice) => nice === HASH_THREAD_NICE).length).toBeGreaterThanOrEqual(2);
     expect(after.get(process.pid)).toBe(0);

@@ -1,25 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { threadPoolSize } from '../src/lib/pool-priority.js';
 import { http, requireBuild, SERVER_DIR, startServer, type ServerProcess } from './support/latchkey-process.js';
+import { niceByThread } from './support/threads.js';
 
 // `latchkey serve` runs libuv's pool (signatures, file system calls) below the event loop's CPU
 // priority: THREAD_POOL_NICE, default 10 (docs/benchmarks.md, scenario (c)).
-
-/** Thread id -> nice value of every thread of a process (Linux /proc; nice is field 19). */
-function niceByThread(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return out;
-}
 
 const count = (m: Map<number, number>, nice: number) => [...m.values()].filter((n) => n === nice).length;
 

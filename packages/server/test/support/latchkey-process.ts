@@ -83,17 +83,19 @@ export interface ServerProcess {
 
 /**
  * Starts `latchkey <args>` (default `serve`) on 127.0.0.1:<free port> with `env` added to the
- * environment, and waits until /health/live answers (at most `startTimeoutMs`).
+ * environment, and waits until /health/live answers (at most `startTimeoutMs`). `command`
+ * starts it another way instead (e.g. `npm start`); `stop()` then signals that process.
  */
 export async function startServer(
   env: Record<string, string>,
-  options: { args?: string[]; startTimeoutMs?: number; cwd?: string } = {},
+  options: { args?: string[]; startTimeoutMs?: number; cwd?: string; command?: { file: string; args: string[] } } = {},
 ): Promise<ServerProcess> {
   requireBuild();
   const port = env.PORT ? Number(env.PORT) : await freePort();
   // Its own working directory, so that relative defaults (./data, the mail outbox) stay out of the repository.
   const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), 'latchkey-proc-'));
-  const child = spawn(process.execPath, [CLI, ...(options.args ?? ['serve'])], {
+  const { file, args } = options.command ?? { file: process.execPath, args: [CLI, ...(options.args ?? ['serve'])] };
+  const child = spawn(file, args, {
     cwd,
     env: {
       ...process.env,
