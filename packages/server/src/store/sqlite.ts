@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { keyFromRow, sessionFromRow, type KeyRow, type SessionRow } from './rows.js';
+import { SqliteWriteBatch } from './sqlite-write-batch.js';
 import type {
   ImportResult,
   NewOneTimeToken,
@@ -152,14 +153,16 @@ export { sqlitePathFromUrl } from './sqlite-path.js';
 /**
  * The embedded adapter: one SQLite file in WAL mode. better-sqlite3 is synchronous, so every
  * method runs to completion without yielding; write transactions use BEGIN IMMEDIATE so that
- * several processes (cluster workers) on the same file still serialise correctly.
+ * several processes (cluster workers) on the same file still serialise correctly. The writes of
+ * the hot paths (refresh rotations, new sessions, security events) are queued instead and run
+ * together at the end of the event-loop turn, in one transaction (sqlite-write-batch.ts).
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private prepared: ReturnType<SqliteStore['prepareStatements']> | undefined;
-  private rotateTx: ((input: RotateInput) => RotateResult) | undefined;
-  private createSessionTx: ((session: NewSession) => void) | undefined;
+  /** The hot writes (rotations, new sessions, security events) share one commit per turn. */
+  private readonly writes: SqliteWriteBatch;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -169,6 +172,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    this.writes = new SqliteWriteBatch(this.db);
   }
 
   private get s(): ReturnType<SqliteStore['prepareStatements']> {
@@ -347,7 +351,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.writes.flush();
+    this.db.close();
   }
 
   async createUser(u: NewUser): Promise<UserRecord | null> {
@@ -395,11 +401,10 @@ export class SqliteStore implements Store {
   }
 
   async createSession(n: NewSession): Promise<SessionRecord> {
-    this.createSessionTx ??= this.db.transaction((session: NewSession) => {
-      this.s.insertSession.run(session);
-      this.s.insertToken.run(session.refreshTokenHash, session.id, session.createdAt);
-    }).immediate;
-    this.createSessionTx(n);
+    await this.writes.run(() => {
+      this.s.insertSession.run(n);
+      this.s.insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
+    });
     // Exactly the row just inserted (last_used_at = created_at, nothing revoked): no read back.
     return {
       id: n.id,
@@ -420,11 +425,8 @@ export class SqliteStore implements Store {
     return row ? sessionUserFromTuple(row) : null;
   }
 
-  async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
-    // Built once: better-sqlite3 makes four wrapper functions and defines their properties on
-    // every db.transaction() call, a cost paid per refresh otherwise.
-    this.rotateTx ??= this.db.transaction((i: RotateInput) => this.rotateInTransaction(i)).immediate;
-    return this.rotateTx(input);
+  rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
+    return this.writes.run(() => this.rotateInTransaction(input));
   }
 
   private rotateInTransaction(input: RotateInput): RotateResult {
@@ -516,7 +518,10 @@ export class SqliteStore implements Store {
   }
 
   async recordEvent(e: SecurityEvent): Promise<void> {
-    this.s.insertEvent.run({ ...e, detail: e.detail ? JSON.stringify(e.detail) : null });
+    const row = { ...e, detail: e.detail ? JSON.stringify(e.detail) : null };
+    await this.writes.run(() => {
+      this.s.insertEvent.run(row);
+    });
   }
 
   async listEvents(userId: string, limit: number): Promise<SecurityEvent[]> {
