@@ -17,7 +17,7 @@ import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
-import { freePort, ROOT, SERVER_NODE_OPTIONS, startProcess, waitForHttp } from './lib/processes.mjs';
+import { freePort, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startProcess, waitForHttp } from './lib/processes.mjs';
 
 const { values: f } = parseArgs({
   options: {
@@ -84,7 +84,7 @@ async function startServer(v) {
   const limit = '1000000/1s';
   const proc = startProcess(`server-${v.name}`, process.execPath, [...SERVER_NODE_OPTIONS, join(v.dir, 'bin/latchkey.js'), 'serve'], {
     env: {
-      HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: v.db, ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
+      ...SERVER_ENV, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: v.db, ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
       RATE_LIMIT_LOGIN: limit, RATE_LIMIT_REGISTER: limit, RATE_LIMIT_REFRESH: limit, RATE_LIMIT_DEFAULT: limit,
       ...v.env,
     },

@@ -18,7 +18,7 @@ import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
-import { freePort, ROOT, SERVER_NODE_OPTIONS, startProcess, waitForHttp } from './lib/processes.mjs';
+import { freePort, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startProcess, waitForHttp } from './lib/processes.mjs';
 import { describeMachine, renderMarkdown } from './lib/report.mjs';
 
 const { values: flags } = parseArgs({
@@ -48,6 +48,7 @@ const settings = {
   logLevel: flags['log-level'],
   alg: 'RS256',
   nodeOptions: SERVER_NODE_OPTIONS,
+  serverEnv: SERVER_ENV,
   argon2: { memoryKib: 19456, timeCost: 2, parallelism: 1 },
 };
 const only = flags.only ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
@@ -111,6 +112,7 @@ const BENCH_ISSUER = 'http://latchkey.bench.test';
 function latchkeyEnv(db, port) {
   const limit = '1000000/1s';
   return {
+    ...SERVER_ENV,
     HOST: '127.0.0.1',
     PORT: String(port),
     DATABASE_URL: db.url,

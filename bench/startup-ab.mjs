@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, ROOT, SERVER_NODE_OPTIONS, waitForHttp } from './lib/processes.mjs';
+import { freePort, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, waitForHttp } from './lib/processes.mjs';
 
 const { values: f, positionals } = parseArgs({
   allowPositionals: true,
@@ -40,7 +40,7 @@ async function startOnce(v, dbFile) {
   const child = spawn(process.execPath, [...SERVER_NODE_OPTIONS, join(v.dir, 'bin/latchkey.js'), 'serve'], {
     cwd: ROOT,
     env: {
-      ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `sqlite:${dbFile}`,
+      ...process.env, NODE_ENV: 'production', ...SERVER_ENV, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `sqlite:${dbFile}`,
       ISSUER: 'http://latchkey.bench.test', LOG_LEVEL: 'info', JWT_ALG: 'RS256', MAIL_OUTBOX_DIR: join(tmp, 'outbox'), ...v.env,
     },
     stdio: 'ignore',

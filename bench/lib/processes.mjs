@@ -10,16 +10,23 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * The Node options the server runs with as users start it: those of the root package's `start`
- * script (`exec node <options> packages/server/bin/latchkey.js serve`), so that the benchmarks
- * measure the server the way `npm start` and docs/deploy.md run it.
+ * How the server runs as users start it: the environment defaults and Node options of the root
+ * package's `start` script (`[NAME=${NAME:-default} ...] exec node <options>
+ * packages/server/bin/latchkey.js serve`), so that the benchmarks measure the server the way
+ * `npm start` and docs/deploy.md run it. A variable already set in this environment wins, as in
+ * the script.
  */
-export const SERVER_NODE_OPTIONS = (() => {
-  const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
-  const m = /\bnode((?: --?[\w-]+(?:=\S+)?)*) packages\/server\/bin\/latchkey\.js serve/.exec(script);
-  if (!m) throw new Error(`bench: cannot read the node options from the start script: ${script}`);
-  return m[1].trim().split(/\s+/).filter(Boolean);
-})();
+const START_SCRIPT = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+const START = /^((?:\w+=\S+ )*)exec node((?: --?[\w-]+(?:=\S+)?)*) packages\/server\/bin\/latchkey\.js serve$/.exec(START_SCRIPT);
+if (!START) throw new Error(`bench: cannot read the start script: ${START_SCRIPT}`);
+export const SERVER_NODE_OPTIONS = START[2].trim().split(/\s+/).filter(Boolean);
+export const SERVER_ENV = Object.fromEntries(
+  START[1].trim().split(/\s+/).filter(Boolean).map((assignment) => {
+    const [, name, value] = /^(\w+)=(.*)$/.exec(assignment);
+    const withDefault = /^\$\{(\w+):-([^}]*)\}$/.exec(value);
+    return [name, withDefault ? (process.env[withDefault[1]] || withDefault[2]) : value];
+  }),
+);
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; closed again before use). */
 export async function freePort() {

@@ -33,7 +33,7 @@ export function renderMarkdown(r) {
   out.push(
     `Settings: ${r.settings.mode} run; ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per scenario; ` +
       `${r.settings.connections} connections; load generator ${r.settings.generator} (one thread, so it takes up to one ` +
-      `of the ${m.cores} cores, on the same machine as the server); server started as \`npm start\` starts it (node ${(r.settings.nodeOptions ?? []).join(' ') || 'without options'}), LOG_LEVEL=${r.settings.logLevel}, ` +
+      `of the ${m.cores} cores, on the same machine as the server); server started as \`npm start\` starts it (${Object.entries(r.settings.serverEnv ?? {}).map(([k, v]) => `${k}=${v} `).join('')}node ${(r.settings.nodeOptions ?? []).join(' ') || 'without options'}), LOG_LEVEL=${r.settings.logLevel}, ` +
       `JWT_ALG=${r.settings.alg}, rate limits on with limits the load cannot reach. Everything ran one after the other. ` +
       `"load" is the machine's 1-minute load average when the measurement started: above about 2 (the load generator ` +
       `and the server), other work was competing for the 2 cores and the row is disturbed.`,

@@ -13,16 +13,19 @@ describe('npm start', () => {
   it('passes SIGTERM to the server, which shuts down and frees its port', async () => {
     const { dir, cleanup } = tempDir();
     const server = await startServer(
-      { DATABASE_URL: `sqlite:${join(dir, 'start.db')}`, MAIL_OUTBOX_DIR: join(dir, 'outbox'), LOG_LEVEL: 'info' },
+      // MALLOC_ARENA_MAX empty: the script's default applies, whatever this environment holds.
+      { DATABASE_URL: `sqlite:${join(dir, 'start.db')}`, MAIL_OUTBOX_DIR: join(dir, 'outbox'), LOG_LEVEL: 'info', MALLOC_ARENA_MAX: '' },
       { cwd: ROOT, command: { file: 'npm', args: ['start', '--silent'] }, startTimeoutMs: 60_000 },
     );
     expect((await http(`${server.url}/health/ready`)).status).toBe(200);
     const serverPid = Number(/"pid":(\d+)/.exec(server.output())?.[1]);
     expect(serverPid).toBeGreaterThan(0);
     expect(serverPid).not.toBe(server.child.pid); // npm's child, not npm
-    // It runs with the Node options docs/deploy.md recommends (a capped young generation).
+    // It runs with the Node option and the environment docs/deploy.md recommends: a capped young
+    // generation, two glibc malloc arenas.
     if (process.platform === 'linux') {
       expect(readFileSync(`/proc/${serverPid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=8');
+      expect(readFileSync(`/proc/${serverPid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
     }
 
     expect(await server.stop()).toBe(0); // SIGTERM to npm
