@@ -2,7 +2,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifyInstance, FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -212,6 +212,9 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       }
       scope.addHook('onRoute', (route) => {
         route.bodyLimit ??= ctx.config.bodyLimitBytes;
+        // Answers about a user, a session or a credential are never stored by a browser or a
+        // shared cache (`Cache-Control: no-store`); only the public documents may be cached.
+        if (!isPublicDocument(route.url.slice(prefix.length))) route.onRequest = [noStore, ...hookList(route.onRequest)];
       });
       const routeOpts = { ctx, mountPrefix: prefix };
       await scope.register(authRoutes, routeOpts);
@@ -226,6 +229,20 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
     { prefix },
   );
 };
+
+/** Routes whose answers are the same for everyone and may be cached: keys, discovery, API docs. */
+function isPublicDocument(path: string): boolean {
+  return path.startsWith('/.well-known/') || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+}
+
+function noStore(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  void reply.header('cache-control', 'no-store');
+  done();
+}
+
+function hookList<T>(hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}
 
 /**
  * Latchkey as a Fastify plugin: `app.register(latchkey, { config, prefix })` mounts the auth

@@ -56,6 +56,7 @@ describe('admin API', () => {
     for (const r of routes) {
       const res = await t.app.inject({ method: r.method, url: r.url, headers: bearer(admin.access), ...(r.payload ? { payload: r.payload } : {}) });
       expect(res.statusCode, `${r.method} ${r.url} admin: ${res.body}`).toBe(r.ok);
+      expect(res.headers['cache-control'], `${r.method} ${r.url}`).toBe('no-store');
     }
   });
 
