@@ -17,7 +17,7 @@ import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
-import { freePort, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startProcess, waitForHttp } from './lib/processes.mjs';
+import { freePort, latchkeyArgs, ROOT, SERVER_ENV, startProcess, UNREACHABLE_RATE_LIMITS, waitForHttp } from './lib/processes.mjs';
 
 const { values: f } = parseArgs({
   options: {
@@ -81,11 +81,10 @@ function pgCpuMs() {
 
 async function startServer(v) {
   const port = await freePort();
-  const limit = '1000000/1s';
-  const proc = startProcess(`server-${v.name}`, process.execPath, [...SERVER_NODE_OPTIONS, join(v.dir, 'bin/latchkey.js'), 'serve'], {
+  const proc = startProcess(`server-${v.name}`, process.execPath, latchkeyArgs(v.dir), {
     env: {
       ...SERVER_ENV, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: v.db, ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
-      RATE_LIMIT_LOGIN: limit, RATE_LIMIT_REGISTER: limit, RATE_LIMIT_REFRESH: limit, RATE_LIMIT_DEFAULT: limit,
+      ...UNREACHABLE_RATE_LIMITS,
       ...v.env,
     },
     logFile: join(tmp, `${v.name}.log`),

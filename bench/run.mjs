@@ -18,7 +18,7 @@ import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
-import { freePort, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startProcess, waitForHttp } from './lib/processes.mjs';
+import { freePort, latchkeyArgs, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startProcess, UNREACHABLE_RATE_LIMITS, waitForHttp } from './lib/processes.mjs';
 import { describeMachine, renderMarkdown } from './lib/report.mjs';
 
 const { values: flags } = parseArgs({
@@ -54,7 +54,7 @@ const settings = {
 const only = flags.only ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
 const wants = (key) => !only || only.has(key);
 const cores = availableParallelism();
-const SERVER_BIN = join(isAbsolute(flags.server) ? flags.server : join(ROOT, flags.server), 'bin/latchkey.js');
+const SERVER_DIR = isAbsolute(flags.server) ? flags.server : join(ROOT, flags.server);
 const PROFILE_DIR = join(ROOT, '.tmp/profiles'); // gitignored
 
 const tmp = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
@@ -110,7 +110,6 @@ async function stop(proc) {
 const BENCH_ISSUER = 'http://latchkey.bench.test';
 
 function latchkeyEnv(db, port) {
-  const limit = '1000000/1s';
   return {
     ...SERVER_ENV,
     HOST: '127.0.0.1',
@@ -120,11 +119,7 @@ function latchkeyEnv(db, port) {
     ISSUER: BENCH_ISSUER,
     LOG_LEVEL: settings.logLevel,
     JWT_ALG: settings.alg,
-    // The limiter stays on, so that its cost is measured, with limits the load cannot reach.
-    RATE_LIMIT_LOGIN: limit,
-    RATE_LIMIT_REGISTER: limit,
-    RATE_LIMIT_REFRESH: limit,
-    RATE_LIMIT_DEFAULT: limit,
+    ...UNREACHABLE_RATE_LIMITS,
   };
 }
 
@@ -132,7 +127,7 @@ async function startLatchkey(db, label) {
   const port = await freePort();
   const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${db.name}-${Date.now()}.cpuprofile`] : [];
   if (flags['cpu-prof']) mkdirSync(PROFILE_DIR, { recursive: true });
-  return start(`latchkey-${label}`, process.execPath, [...SERVER_NODE_OPTIONS, ...nodeArgs, SERVER_BIN, 'serve'], {
+  return start(`latchkey-${label}`, process.execPath, latchkeyArgs(SERVER_DIR, nodeArgs), {
     env: latchkeyEnv(db, port),
     readyPath: '/health/ready',
     port,
@@ -532,7 +527,7 @@ function evaluate() {
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
-  if (!existsSync(join(SERVER_BIN, '../../dist/cli.js'))) throw new Error('packages/server is not built: run npm run build first');
+  if (!existsSync(join(SERVER_DIR, 'dist/cli.js'))) throw new Error('packages/server is not built: run npm run build first');
   log(`${settings.mode} run, ${settings.generator}, ${settings.seconds} s per scenario, ${settings.connections} connections; temp dir ${tmp}`);
   await measureLimits('start');
   const baselines = [await measureBaseline()];

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, waitForHttp } from './lib/processes.mjs';
+import { freePort, latchkeyArgs, ROOT, SERVER_ENV, waitForHttp } from './lib/processes.mjs';
 
 const { values: f, positionals } = parseArgs({
   allowPositionals: true,
@@ -37,7 +37,7 @@ const status = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(rea
 async function startOnce(v, dbFile) {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...SERVER_NODE_OPTIONS, join(v.dir, 'bin/latchkey.js'), 'serve'], {
+  const child = spawn(process.execPath, latchkeyArgs(v.dir), {
     cwd: ROOT,
     env: {
       ...process.env, NODE_ENV: 'production', ...SERVER_ENV, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `sqlite:${dbFile}`,

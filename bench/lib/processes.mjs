@@ -28,6 +28,16 @@ export const SERVER_ENV = Object.fromEntries(
   }),
 );
 
+/** The server's command line as `npm start` runs it, for the build in `dir` (`nodeArgs` before the script). */
+export function latchkeyArgs(dir, nodeArgs = []) {
+  return [...SERVER_NODE_OPTIONS, ...nodeArgs, join(dir, 'bin/latchkey.js'), 'serve'];
+}
+
+/** The rate limiter stays on, so that its cost is measured, with limits no load here can reach. */
+export const UNREACHABLE_RATE_LIMITS = Object.fromEntries(
+  ['RATE_LIMIT_LOGIN', 'RATE_LIMIT_REGISTER', 'RATE_LIMIT_REFRESH', 'RATE_LIMIT_DEFAULT'].map((k) => [k, '1000000/1s']),
+);
+
 /** A free TCP port on 127.0.0.1 (the kernel picks it; closed again before use). */
 export async function freePort() {
   const srv = createServer();
