@@ -12,6 +12,7 @@ import type {
   ProfileUpdate,
   RegisterInput,
   Session,
+  SignOutReason,
   User,
 } from './types.js';
 
@@ -35,8 +36,39 @@ interface TokenBody {
   csrf_token?: string;
 }
 
-const ANONYMOUS: AuthState = Object.freeze({ status: 'anonymous', user: null });
-const LOADING: AuthState = Object.freeze({ status: 'loading', user: null });
+const ANONYMOUS: AuthState = Object.freeze({ status: 'anonymous', user: null, reason: null });
+const LOADING: AuthState = Object.freeze({ status: 'loading', user: null, reason: null });
+
+function anonymous(reason: SignOutReason | null): AuthState {
+  return reason === null ? ANONYMOUS : { status: 'anonymous', user: null, reason };
+}
+
+function signedIn(user: User): AuthState {
+  return { status: 'authenticated', user, reason: null };
+}
+
+/**
+ * What a refused refresh says about the session's end. INVALID_REFRESH_TOKEN covers a revoked
+ * session whatever revoked it (another device, an admin, a password change, new roles, a
+ * disabled account): the server does not tell them apart.
+ */
+const REASON_BY_CODE: Readonly<Record<string, SignOutReason>> = {
+  INVALID_REFRESH_TOKEN: 'session_revoked',
+  SESSION_EXPIRED: 'session_expired',
+  REFRESH_TOKEN_REUSED: 'reuse_detected',
+  ACCOUNT_DISABLED: 'account_disabled',
+};
+
+/**
+ * The {@link SignOutReason} for the code of a refresh that found the session over.
+ *
+ * @example
+ * signOutReasonFor('REFRESH_TOKEN_REUSED'); // 'reuse_detected'
+ * signOutReasonFor('SOMETHING_NEW');        // 'session_ended'
+ */
+export function signOutReasonFor(code: string): SignOutReason {
+  return REASON_BY_CODE[code] ?? 'session_ended';
+}
 
 function documentCookie(name: string): string | null {
   const doc = (globalThis as { document?: { cookie?: unknown } }).document;
@@ -107,14 +139,20 @@ export function createClient(options: ClientOptions): LatchkeyClient {
   let restoring: Promise<User | null> | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let closed = false;
+  /** Why the last session ended; restore() reports it when the page load finds the session over. */
+  let lastEndReason: SignOutReason | null = null;
+  /** Set while this client knows better than the server's code why a session may end (a password reset). */
+  let endReasonOverride: SignOutReason | null = null;
+  /** Verifications in flight by token: the token is single-use, so a second POST would fail. */
+  const verifying = new Map<string, Promise<User>>();
 
   // ---------------------------------------------------------------- state and events
 
   function setState(next: AuthState, event: AuthEvent): void {
-    if (next.status === state.status && sameUser(next.user, state.user)) {
+    if (next.status === state.status && sameUser(next.user, state.user) && next.reason === state.reason) {
       if (event !== 'refreshed') return;
     } else {
-      state = next.status === 'anonymous' ? ANONYMOUS : Object.freeze({ ...next });
+      state = next === ANONYMOUS ? ANONYMOUS : Object.freeze({ ...next });
     }
     for (const listener of [...listeners]) {
       try {
@@ -129,12 +167,19 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     for (const wake of [...externalChange]) wake();
   }
 
-  function signOutLocally(): void {
+  function signOutLocally(reason: SignOutReason | null): void {
     epoch += 1;
     setToken(null);
     csrfFromBody = null;
+    lastEndReason = reason;
     notifyExternalChange();
-    if (state.status === 'authenticated') setState(ANONYMOUS, 'signed_out');
+    if (state.status === 'authenticated') setState(anonymous(reason), 'signed_out');
+  }
+
+  /** Signs this tab out and tells the others why. */
+  function endSession(reason: SignOutReason): void {
+    signOutLocally(reason);
+    coordinator.broadcast({ type: 'signed_out', reason });
   }
 
   // ---------------------------------------------------------------- tokens and timers
@@ -275,7 +320,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     if (epoch !== startEpoch) return;
     if (!csrfToken) {
       // No CSRF cookie means no refresh cookie either (they are set and cleared together).
-      signOutLocally();
+      signOutLocally(wasAuthenticated ? (endReasonOverride ?? 'session_ended') : null);
       return;
     }
     let response: Response;
@@ -299,8 +344,9 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     const error = await errorFromResponse(response);
     if (response.status === 401 || response.status === 403) {
       // The session is over (revoked, expired, reused) for every tab: they share the cookie.
-      signOutLocally();
-      if (wasAuthenticated) coordinator.broadcast({ type: 'signed_out' });
+      const reason = endReasonOverride ?? signOutReasonFor(error.code);
+      signOutLocally(reason);
+      if (wasAuthenticated) coordinator.broadcast({ type: 'signed_out', reason });
       return;
     }
     throw error;
@@ -367,7 +413,9 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       throw error instanceof LatchkeyError ? error : networkError(error);
     }
     if (!response.ok) throw await errorFromResponse(response);
-    return (response.status === 204 ? undefined : await response.json()) as T;
+    // 202 and 204 answers have no body.
+    const text = await response.text();
+    return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
   async function publicRequest(path: string, init: RequestInit): Promise<Response> {
@@ -406,21 +454,21 @@ export function createClient(options: ClientOptions): LatchkeyClient {
         setToken({ value: message.access_token, expiresAt: message.expires_at, lifetimeMs: message.lifetime_ms });
         notifyExternalChange();
         const user = message.user ?? state.user;
-        if (user) setState({ status: 'authenticated', user }, state.status === 'authenticated' && message.reason === 'refresh' ? 'refreshed' : 'signed_in');
+        if (user) setState(signedIn(user), state.status === 'authenticated' && message.reason === 'refresh' ? 'refreshed' : 'signed_in');
         else if (state.status === 'anonymous') {
           // A login elsewhere without the user attached: load it.
           void fetchUser(message.access_token).then((u) => {
-            if (u) setState({ status: 'authenticated', user: u }, 'signed_in');
+            if (u) setState(signedIn(u), 'signed_in');
           }, () => undefined);
         }
         return;
       }
       case 'signed_out':
-        signOutLocally();
+        signOutLocally(message.reason ?? null);
         return;
       case 'user':
         if (state.status === 'authenticated' && state.user?.id === message.user.id) {
-          setState({ status: 'authenticated', user: message.user }, 'user_updated');
+          setState(signedIn(message.user), 'user_updated');
         }
         return;
       default:
@@ -447,7 +495,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       const token = existing && existing.expiresAt - now() > marginOf(existing) ? existing.value : await refresh();
       const user = token ? await fetchUser(token) : null;
       if (state.status === 'loading' || (user && !sameUser(user, state.user))) {
-        setState(user ? { status: 'authenticated', user } : ANONYMOUS, 'restored');
+        setState(user ? signedIn(user) : anonymous(lastEndReason), 'restored');
       }
       return state.user;
     })();
@@ -475,7 +523,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     });
     const user = await fetchUser(token.value);
     if (!user) throw new LatchkeyError('INVALID_TOKEN', 'The new session was ended before it could be used.', 401);
-    setState({ status: 'authenticated', user }, 'signed_in');
+    lastEndReason = null;
+    setState(signedIn(user), 'signed_in');
     broadcastTokens(token, 'login');
     return user;
   }
@@ -505,9 +554,77 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     } catch (error) {
       failure = networkError(error);
     }
-    signOutLocally();
-    coordinator.broadcast({ type: 'signed_out' });
+    endSession('logged_out');
     if (failure) throw failure;
+  }
+
+  async function me(): Promise<User> {
+    const { user } = await api<{ user: User }>('GET', '/auth/me');
+    if (state.status === 'authenticated') setState(signedIn(user), 'user_updated');
+    return user;
+  }
+
+  function verifyEmail(token: string): Promise<User> {
+    const running = verifying.get(token);
+    if (running) return running;
+    const run = (async () => {
+      // A page opened from the mail is often still restoring its session: settle that first, so
+      // that the verified user below is not overwritten by a profile loaded before it.
+      if (state.status === 'loading') await restore().catch(() => null);
+      const response = await publicRequest('/auth/email/verify', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
+      const { user } = (await response.json()) as { user: User };
+      if (state.status === 'authenticated' && state.user?.id === user.id) {
+        setState(signedIn(user), 'user_updated');
+        coordinator.broadcast({ type: 'user', user });
+        // The access token carries email_verified: a new one, so that APIs see the change now.
+        await refresh().catch(() => null);
+      }
+      return user;
+    })();
+    verifying.set(token, run);
+    const clear = () => {
+      if (verifying.get(token) === run) verifying.delete(token);
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  async function resendVerification(): Promise<void> {
+    try {
+      await api<void>('POST', '/auth/email/verify-request');
+    } catch (error) {
+      if (error instanceof LatchkeyError && error.code === 'EMAIL_ALREADY_VERIFIED' && state.status === 'authenticated') {
+        // Verified meanwhile (another browser, or the link opened elsewhere): show it.
+        const user = await me().catch(() => null);
+        if (user) coordinator.broadcast({ type: 'user', user });
+      }
+      throw error;
+    }
+  }
+
+  async function resetPassword(token: string, newPassword: string): Promise<void> {
+    if (state.status === 'loading') await restore().catch(() => null);
+    await publicRequest('/auth/password/reset', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, new_password: newPassword }),
+    });
+    if (state.status !== 'authenticated') return;
+    // The server ended every session of the reset account. Was this one among them? (The
+    // reset account need not be the signed-in one: the link may be another person's.)
+    endReasonOverride = 'password_reset';
+    try {
+      const access = await validToken().catch(() => null);
+      if (state.status !== 'authenticated' || access === null) return; // a refresh found it over
+      const user = await fetchUser(access).catch(() => undefined);
+      if (user === null) endSession('password_reset');
+    } finally {
+      endReasonOverride = null;
+    }
   }
 
   return {
@@ -537,17 +654,12 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       } catch (error) {
         if (!(error instanceof LatchkeyError && error.status === 401)) throw error;
       }
-      signOutLocally();
-      coordinator.broadcast({ type: 'signed_out' });
+      endSession('logged_out');
     },
-    async me() {
-      const { user } = await api<{ user: User }>('GET', '/auth/me');
-      if (state.status === 'authenticated') setState({ status: 'authenticated', user }, 'user_updated');
-      return user;
-    },
+    me,
     async updateMe(update: ProfileUpdate) {
       const { user } = await api<{ user: User }>('PATCH', '/auth/me', update);
-      setState({ status: 'authenticated', user }, 'user_updated');
+      setState(signedIn(user), 'user_updated');
       coordinator.broadcast({ type: 'user', user });
       return user;
     },
@@ -563,11 +675,18 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     async revokeSession(id: string) {
       const token = tokens.get()?.value;
       await api<void>('DELETE', `/auth/sessions/${encodeURIComponent(id)}`);
-      if (token && sessionIdOf(token) === id) {
-        signOutLocally();
-        coordinator.broadcast({ type: 'signed_out' });
-      }
+      if (token && sessionIdOf(token) === id) endSession('logged_out');
     },
+    verifyEmail,
+    resendVerification,
+    async requestPasswordReset(email: string) {
+      await publicRequest('/auth/password/forgot', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email }),
+      });
+    },
+    resetPassword,
     fetch: authorizedFetch,
     getAccessToken: validToken,
     close() {

@@ -1,9 +1,9 @@
-import type { User } from './types.js';
+import type { SignOutReason, User } from './types.js';
 
 /** What tabs tell each other over the BroadcastChannel. Only same-origin scripts can listen. */
 export type TabMessage =
   | { type: 'tokens'; from: string; reason: 'login' | 'refresh'; access_token: string; expires_at: number; lifetime_ms: number; user: User | null }
-  | { type: 'signed_out'; from: string }
+  | { type: 'signed_out'; from: string; reason: SignOutReason | null }
   | { type: 'user'; from: string; user: User }
   | { type: 'claim'; from: string }
   | { type: 'release'; from: string };

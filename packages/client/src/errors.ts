@@ -5,23 +5,70 @@ export interface FieldError {
 }
 
 /**
+ * The codes Latchkey answers with (docs/errors.md), plus the SDK's own `NETWORK_ERROR` (no answer)
+ * and `UNEXPECTED_RESPONSE` (an answer that is not Latchkey's problem+json).
+ */
+export type LatchkeyErrorCode =
+  | 'INVALID_REQUEST'
+  | 'VALIDATION_FAILED'
+  | 'INVALID_CREDENTIALS'
+  | 'UNSUPPORTED_GRANT_TYPE'
+  | 'EMAIL_TAKEN'
+  | 'EMAIL_ALREADY_VERIFIED'
+  | 'UNAUTHORIZED'
+  | 'INVALID_TOKEN'
+  | 'INVALID_REFRESH_TOKEN'
+  | 'REFRESH_TOKEN_REUSED'
+  | 'SESSION_EXPIRED'
+  | 'ACCOUNT_DISABLED'
+  | 'EMAIL_NOT_VERIFIED'
+  | 'FORBIDDEN'
+  | 'CSRF_FAILED'
+  | 'CORS_ORIGIN_DENIED'
+  | 'NOT_FOUND'
+  | 'LAST_ADMIN'
+  | 'METHOD_NOT_ALLOWED'
+  | 'PASSWORD_UNCHANGED'
+  | 'TOKEN_INVALID'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'HEADERS_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'OVERLOADED'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL_ERROR'
+  | 'NETWORK_ERROR'
+  | 'UNEXPECTED_RESPONSE';
+
+/**
  * An error answered by Latchkey (problem+json), or `NETWORK_ERROR` when the server could not
  * be reached. Branch on `code`, never on `message`.
  *
  * @example
  * try { await client.login({ email, password }); }
- * catch (e) { if (e instanceof LatchkeyError && e.code === 'INVALID_CREDENTIALS') showWrongPassword(); }
+ * catch (e) {
+ *   if (e instanceof LatchkeyError && e.code === 'INVALID_CREDENTIALS') showWrongPassword();
+ *   if (e instanceof LatchkeyError && e.code === 'RATE_LIMITED') showRetryIn(e.retryAfter);
+ * }
  */
 export class LatchkeyError extends Error {
   override name = 'LatchkeyError';
   constructor(
-    /** Latchkey's stable UPPER_SNAKE code, or NETWORK_ERROR / UNEXPECTED_RESPONSE. */
-    readonly code: string,
+    /**
+     * Latchkey's stable UPPER_SNAKE code, or NETWORK_ERROR / UNEXPECTED_RESPONSE. Typed as the
+     * known codes, but a newer server may answer one this SDK does not list yet.
+     */
+    readonly code: LatchkeyErrorCode | (string & {}),
     message: string,
     /** The HTTP status; 0 when no response arrived. */
     readonly status: number,
     /** Per-field problems of VALIDATION_FAILED. */
     readonly errors: FieldError[] = [],
+    /**
+     * Seconds to wait before trying again, from the `Retry-After` header (429 RATE_LIMITED,
+     * 503 OVERLOADED / SERVICE_UNAVAILABLE); null when the answer had none.
+     */
+    readonly retryAfter: number | null = null,
   ) {
     super(message);
   }
@@ -41,6 +88,24 @@ function fieldErrors(raw: unknown): FieldError[] {
     .map((e) => ({ field: String(e.field ?? ''), message: String(e.message ?? '') }));
 }
 
+/**
+ * `Retry-After` as whole seconds from `now`: delta-seconds (what Latchkey sends) or an HTTP date
+ * (what a proxy in front of it may send), RFC 9110 §10.2.3. Null when absent or unreadable.
+ *
+ * @example
+ * parseRetryAfter('30');                                              // 30
+ * parseRetryAfter('Wed, 21 Oct 2015 07:28:30 GMT', Date.UTC(2015, 9, 21, 7, 28)); // 30
+ */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  // Every HTTP-date form names a day and month; Date.parse alone would take '-5' for a year.
+  if (!/[A-Za-z]{3}/.test(trimmed)) return null;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
 /** Turns a non-2xx response into a LatchkeyError (reads the body). */
 export async function errorFromResponse(response: Response): Promise<LatchkeyError> {
   let body: ProblemBody = {};
@@ -52,7 +117,7 @@ export async function errorFromResponse(response: Response): Promise<LatchkeyErr
   const code = typeof body.code === 'string' ? body.code : 'UNEXPECTED_RESPONSE';
   const message =
     typeof body.detail === 'string' ? body.detail : typeof body.title === 'string' ? body.title : `HTTP ${response.status}`;
-  return new LatchkeyError(code, message, response.status, fieldErrors(body.errors));
+  return new LatchkeyError(code, message, response.status, fieldErrors(body.errors), parseRetryAfter(response.headers.get('retry-after')));
 }
 
 export function networkError(cause: unknown): LatchkeyError {

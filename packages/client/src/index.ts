@@ -7,8 +7,8 @@
  * const auth = createClient({ baseUrl: '' });
  * await auth.restore();
  */
-export { createClient } from './client.js';
-export { errorFromResponse, LatchkeyError, type FieldError } from './errors.js';
+export { createClient, signOutReasonFor } from './client.js';
+export { errorFromResponse, LatchkeyError, parseRetryAfter, type FieldError, type LatchkeyErrorCode } from './errors.js';
 export type {
   AuthChangeListener,
   AuthEvent,
@@ -20,5 +20,6 @@ export type {
   ProfileUpdate,
   RegisterInput,
   Session,
+  SignOutReason,
   User,
 } from './types.js';

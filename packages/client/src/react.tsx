@@ -1,4 +1,5 @@
-import { createContext, useContext, useEffect, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { LatchkeyError } from './errors.js';
 import type { AuthState, LatchkeyClient, User } from './types.js';
 
 const ClientContext = createContext<LatchkeyClient | null>(null);
@@ -41,15 +42,20 @@ export interface UseAuthResult extends AuthState {
   login: LatchkeyClient['login'];
   logout: LatchkeyClient['logout'];
   register: LatchkeyClient['register'];
+  verifyEmail: LatchkeyClient['verifyEmail'];
+  resendVerification: LatchkeyClient['resendVerification'];
+  requestPasswordReset: LatchkeyClient['requestPasswordReset'];
+  resetPassword: LatchkeyClient['resetPassword'];
 }
 
 /**
  * The auth state (re-renders on sign-in, sign-out and profile changes, in any tab) plus the
- * client's main actions.
+ * client's main actions. `reason` says why the last session ended, for the sign-in page.
  *
  * @example
- * const { status, user, logout } = useAuth();
+ * const { status, user, reason, logout } = useAuth();
  * if (status === 'authenticated') return <button onClick={() => logout()}>Log out {user.email}</button>;
+ * if (reason === 'session_expired') return <p>Your session expired. Please sign in again.</p>;
  */
 export function useAuth(): UseAuthResult {
   const client = useLatchkeyClient();
@@ -58,7 +64,49 @@ export function useAuth(): UseAuthResult {
     client.getState,
     client.getState,
   );
-  return { ...state, client, login: client.login, logout: client.logout, register: client.register };
+  return {
+    ...state,
+    client,
+    login: client.login,
+    logout: client.logout,
+    register: client.register,
+    verifyEmail: client.verifyEmail,
+    resendVerification: client.resendVerification,
+    requestPasswordReset: client.requestPasswordReset,
+    resetPassword: client.resetPassword,
+  };
+}
+
+/**
+ * Seconds left before a call refused with a `Retry-After` (429 RATE_LIMITED, 503) may be tried
+ * again, counting down once a second from the server's value; 0 for any other error or none.
+ * The countdown starts when the hook first sees the error object.
+ *
+ * @example
+ * const wait = useRetryAfter(error);
+ * <button disabled={wait > 0}>{wait > 0 ? `Try again in ${wait} s` : 'Sign in'}</button>
+ */
+export function useRetryAfter(error: unknown): number {
+  const seconds = error instanceof LatchkeyError ? error.retryAfter : null;
+  // Keyed on the error object: each refusal starts its own countdown.
+  const span = useMemo(() => {
+    if (seconds === null || seconds <= 0) return null;
+    const start = Date.now();
+    return { start, end: start + seconds * 1000 };
+  }, [error, seconds]);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (span === null) return;
+    setNow(Date.now());
+    const timer = setInterval(() => {
+      const t = Date.now();
+      setNow(t);
+      if (t >= span.end) clearInterval(timer);
+    }, 250);
+    return () => clearInterval(timer);
+  }, [span]);
+  if (span === null) return 0;
+  return Math.max(0, Math.ceil((span.end - Math.max(now, span.start)) / 1000));
 }
 
 /**

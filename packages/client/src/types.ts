@@ -23,12 +23,41 @@ export interface Session {
 }
 
 /**
+ * Why the session ended, as far as the client can tell:
+ * - `logged_out`: `logout`, `logoutAll` or revoking the current session, in this tab or another;
+ * - `session_expired`: the server answered SESSION_EXPIRED (idle timeout or absolute lifetime);
+ * - `session_revoked`: the server answered INVALID_REFRESH_TOKEN: the session was revoked (from
+ *   another device, by an admin, by a password change or reset elsewhere, or because the
+ *   account's roles changed or it was disabled; the server does not say which);
+ * - `account_disabled`: the server answered ACCOUNT_DISABLED;
+ * - `reuse_detected`: the server answered REFRESH_TOKEN_REUSED: a spent refresh token was used
+ *   again, which can mean it was copied, and the server ended the session;
+ * - `password_reset`: {@link LatchkeyClient.resetPassword} in this browser ended the session
+ *   (a reset ends every session of the account);
+ * - `session_ended`: the session is gone for a reason the client cannot tell (its cookie
+ *   vanished, or an error code this SDK does not know).
+ */
+export type SignOutReason =
+  | 'logged_out'
+  | 'session_expired'
+  | 'session_revoked'
+  | 'account_disabled'
+  | 'reuse_detected'
+  | 'password_reset'
+  | 'session_ended';
+
+/**
  * Where the client stands: `loading` until the first {@link LatchkeyClient.restore} settles,
  * then `authenticated` (with a user) or `anonymous`.
  */
 export interface AuthState {
   readonly status: 'loading' | 'authenticated' | 'anonymous';
   readonly user: User | null;
+  /**
+   * Why the last session ended, while `anonymous` after one did (also when a page load found the
+   * session over); null otherwise, and again after the next sign-in.
+   */
+  readonly reason: SignOutReason | null;
 }
 
 /** Why the state changed. `refreshed` is emitted for every new access token, in every tab. */
@@ -107,6 +136,36 @@ export interface LatchkeyClient {
   sessions(): Promise<Session[]>;
   /** Revokes one session; revoking the current one signs every tab out. */
   revokeSession(id: string): Promise<void>;
+  /**
+   * Confirms an email address with the `token` of the mailed link (`POST /auth/email/verify`;
+   * no session needed). Resolves to the user, now `email_verified: true`. When this client is
+   * signed in as that user, its state (and every tab's) is updated and the access token
+   * refreshed so that it carries `email_verified: true` too. Calls with the same token while one
+   * is in flight share its request (the token is single-use). A used, expired or superseded
+   * link rejects with `TOKEN_INVALID`.
+   */
+  verifyEmail(token: string): Promise<User>;
+  /**
+   * Mails a new verification link to the signed-in user (`POST /auth/email/verify-request`).
+   * Rejects with `RATE_LIMITED` (see `retryAfter`) within a minute of the last link,
+   * `EMAIL_ALREADY_VERIFIED` (and the state's user is reloaded) when there is nothing to verify,
+   * `UNAUTHORIZED` when signed out: a signed-out user gets a new link by trying to log in while
+   * the server requires verified addresses (the refused login mails one).
+   */
+  resendVerification(): Promise<void>;
+  /**
+   * Asks for a password-reset mail (`POST /auth/password/forgot`). Resolves whether or not an
+   * account has this address (the server does not say). Rejects with `RATE_LIMITED` after 3
+   * requests for one address within 15 minutes, `VALIDATION_FAILED` for a malformed address.
+   */
+  requestPasswordReset(email: string): Promise<void>;
+  /**
+   * Sets a new password with the `token` of the mailed link (`POST /auth/password/reset`). The
+   * server ends every session of the account: when this client's session was one of them, every
+   * tab signs out with reason `password_reset`. Rejects with `VALIDATION_FAILED` (field
+   * `new_password`; the link stays usable) or `TOKEN_INVALID`.
+   */
+  resetPassword(token: string, newPassword: string): Promise<void>;
   /**
    * `fetch` with the access token: refreshes first when the token is missing or about to
    * expire, and once more (then retries once) when the response is 401.

@@ -2,8 +2,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../server/test/helpers.js';
-import { createClient, LatchkeyError, type AuthEvent, type AuthState, type ClientOptions, type LatchkeyClient } from '../src/index.js';
+import {
+  createClient,
+  errorFromResponse,
+  LatchkeyError,
+  parseRetryAfter,
+  signOutReasonFor,
+  type ClientOptions,
+  type LatchkeyClient,
+} from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
+import { MINUTE, newChannel, newEmail, PASSWORD, recordEvents, skewableClock, waitForState } from './support.js';
 
 // The SDK against a real Latchkey (real SQLite file, real HTTP on 127.0.0.1). Node has fetch and
 // BroadcastChannel but no Web Locks, so the cross-tab tests here exercise the BroadcastChannel
@@ -11,13 +20,9 @@ import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
 // REFRESH_GRACE=0: any uncoordinated second use of a refresh token is punished as reuse, so the
 // SDK cannot lean on the server's grace window. The server clock is frozen and stepped.
 
-const PASSWORD = 'correct horse battery staple';
-const MINUTE = 60_000;
-
 let server: TestApp;
 let baseUrl: string;
 const open: LatchkeyClient[] = [];
-let channelCounter = 0;
 
 beforeAll(async () => {
   server = await createTestApp({ COOKIE_SECURE: 'false', REFRESH_GRACE: '0', JWT_LEEWAY: '0', LOG_LEVEL: 'silent' }, { clock: true });
@@ -40,44 +45,11 @@ function tab(browser: CookieJarBrowser, channel: string, extra: Partial<ClientOp
   return client;
 }
 
-function newChannel(): string {
-  channelCounter += 1;
-  return `latchkey-test-${process.pid}-${channelCounter}`;
-}
-
-function newEmail(): string {
-  return `sdk-${Math.random().toString(36).slice(2)}@example.com`;
-}
-
 async function signUp(client: LatchkeyClient, name = 'Ada'): Promise<string> {
   const email = newEmail();
   await client.register({ email, password: PASSWORD, name });
   await client.login({ email, password: PASSWORD });
   return email;
-}
-
-function recordEvents(client: LatchkeyClient): AuthEvent[] {
-  const events: AuthEvent[] = [];
-  client.onAuthChange((_state, event) => events.push(event));
-  return events;
-}
-
-function waitForState(client: LatchkeyClient, predicate: (s: AuthState) => boolean): Promise<AuthState> {
-  if (predicate(client.getState())) return Promise.resolve(client.getState());
-  return new Promise((resolve) => {
-    const off = client.onAuthChange((state) => {
-      if (predicate(state)) {
-        off();
-        resolve(state);
-      }
-    });
-  });
-}
-
-/** A clock the test can move forward for the client (the server's is stepped separately). */
-function skewableClock(): { now: () => number; skip(ms: number): void } {
-  let skew = 0;
-  return { now: () => Date.now() + skew, skip: (ms) => (skew += ms) };
 }
 
 describe('login, restore and tokens', () => {
@@ -190,8 +162,8 @@ describe('login, restore and tokens', () => {
     const response = await client.fetch(`${baseUrl}/auth/me`);
     expect(response.status).toBe(401);
     expect(browser.count('POST', '/auth/refresh')).toBe(refreshesBefore + 1);
-    expect(client.getState().status).toBe('anonymous');
-    await siblingOut;
+    expect(client.getState()).toMatchObject({ status: 'anonymous', reason: 'session_revoked' });
+    expect((await siblingOut).reason).toBe('session_revoked');
     expect(browser.cookie('lk_refresh')).toBeUndefined();
     await expect(client.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', status: 401 });
     expect(browser.count('POST', '/auth/refresh')).toBe(refreshesBefore + 1);
@@ -249,7 +221,8 @@ describe('several tabs (BroadcastChannel fallback)', () => {
     const bOut = waitForState(b, (s) => s.status === 'anonymous');
 
     await a.logout();
-    await bOut;
+    expect(a.getState()).toMatchObject({ status: 'anonymous', reason: 'logged_out' });
+    expect((await bOut).reason).toBe('logged_out');
     expect(events).toEqual(['signed_out']);
     expect(await b.getAccessToken()).toBeNull();
     expect(browser.cookie('lk_refresh')).toBeUndefined();
@@ -328,7 +301,11 @@ describe('account calls', () => {
     expect(invalid).toBeInstanceOf(LatchkeyError);
     expect(invalid).toMatchObject({ code: 'VALIDATION_FAILED', status: 422 });
     expect((invalid as LatchkeyError).errors.map((e) => e.field)).toContain('password');
-    await expect(client.login({ email, password: 'not the password' })).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS', status: 400 });
+    await expect(client.login({ email, password: 'not the password' })).rejects.toMatchObject({
+      code: 'INVALID_CREDENTIALS',
+      status: 400,
+      retryAfter: null,
+    });
     expect(client.getState().status).not.toBe('authenticated');
 
     const closed = createServer();
@@ -338,6 +315,93 @@ describe('account calls', () => {
     const offline = createClient({ baseUrl: `http://127.0.0.1:${port}`, channelName: newChannel() });
     open.push(offline);
     await expect(offline.login({ email, password: PASSWORD })).rejects.toMatchObject({ code: 'NETWORK_ERROR', status: 0 });
+  });
+});
+
+describe('why the session ended (state.reason)', () => {
+  it('a spent refresh token used again: the client that hit it says reuse_detected, the other finds its session over', async () => {
+    const browser = cookieJarBrowser();
+    const clock = skewableClock();
+    const a = tab(browser, newChannel(), { now: clock.now, autoRefresh: false });
+    const b = tab(browser, newChannel(), { now: clock.now, autoRefresh: false });
+    await signUp(a);
+    await b.restore();
+    clock.skip(15 * MINUTE);
+    server.clock!.advance(15 * MINUTE);
+    // Different channels: no coordination, so one of the two refreshes is reuse (REFRESH_GRACE=0).
+    await Promise.all([a.getAccessToken(), b.getAccessToken()]);
+    await Promise.all([a.me().catch(() => null), b.me().catch(() => null)]);
+    const states = [a.getState(), b.getState()];
+    expect(states.map((s) => s.status)).toEqual(['anonymous', 'anonymous']);
+    const reasons = states.map((s) => s.reason);
+    expect(reasons).toContain('reuse_detected');
+    // The winner's session was revoked with the other's reuse. Which of the two answers last
+    // decided the shared cookie jar: the winner's new cookie (refused: revoked) or none at all.
+    const other = reasons.find((r) => r !== 'reuse_detected') ?? 'reuse_detected';
+    expect(['session_revoked', 'session_ended']).toContain(other);
+  });
+
+  it('past the idle timeout: session_expired, both for the signed-in tab and for a later page load', async () => {
+    const browser = cookieJarBrowser();
+    const channel = newChannel();
+    const a = tab(browser, channel, { autoRefresh: false });
+    const b = tab(browser, channel, { autoRefresh: false });
+    await signUp(a);
+    await b.restore();
+    const bOut = waitForState(b, (s) => s.status === 'anonymous');
+    server.clock!.advance(8 * 24 * 60 * MINUTE); // SESSION_IDLE_TIMEOUT is 7 days
+    await expect(a.me()).rejects.toMatchObject({ status: 401 });
+    expect(a.getState()).toMatchObject({ status: 'anonymous', user: null, reason: 'session_expired' });
+    expect((await bOut).reason).toBe('session_expired');
+
+    // A page load that finds the session over says so too (the cookies are still there).
+    const other = cookieJarBrowser();
+    const first = tab(other, newChannel());
+    await signUp(first);
+    first.close();
+    server.clock!.advance(8 * 24 * 60 * MINUTE);
+    const reloaded = tab(other, newChannel());
+    expect(await reloaded.restore()).toBeNull();
+    expect(reloaded.getState()).toMatchObject({ status: 'anonymous', reason: 'session_expired' });
+  });
+
+  it('signing in again clears the reason; a page load with no session has none', async () => {
+    const browser = cookieJarBrowser();
+    const a = tab(browser, newChannel());
+    const email = await signUp(a);
+    await a.logout();
+    expect(a.getState().reason).toBe('logged_out');
+    await a.login({ email, password: PASSWORD });
+    expect(a.getState()).toMatchObject({ status: 'authenticated', reason: null });
+    const stranger = tab(cookieJarBrowser(), newChannel());
+    await stranger.restore();
+    expect(stranger.getState()).toMatchObject({ status: 'anonymous', reason: null });
+  });
+
+  it('maps the refusal codes to reasons, and an unknown one to session_ended', () => {
+    expect(signOutReasonFor('INVALID_REFRESH_TOKEN')).toBe('session_revoked');
+    expect(signOutReasonFor('SESSION_EXPIRED')).toBe('session_expired');
+    expect(signOutReasonFor('REFRESH_TOKEN_REUSED')).toBe('reuse_detected');
+    expect(signOutReasonFor('ACCOUNT_DISABLED')).toBe('account_disabled');
+    expect(signOutReasonFor('CSRF_FAILED')).toBe('session_ended');
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads delta-seconds and HTTP dates; anything else is null', async () => {
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+    expect(parseRetryAfter('30', now)).toBe(30);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter(new Date(now + 90_500).toUTCString(), now)).toBe(90);
+    expect(parseRetryAfter(new Date(now - 5_000).toUTCString(), now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter('-5', now)).toBeNull();
+    expect(parseRetryAfter(null, now)).toBeNull();
+    const problem = new Response(JSON.stringify({ code: 'RATE_LIMITED', detail: 'Too many requests; retry in 42 s.' }), {
+      status: 429,
+      headers: { 'content-type': 'application/problem+json', 'retry-after': '42' },
+    });
+    expect(await errorFromResponse(problem)).toMatchObject({ code: 'RATE_LIMITED', status: 429, retryAfter: 42 });
   });
 });
 
