@@ -1,13 +1,17 @@
 import { RequireAuth, useAuth } from '@latchkey/client/react';
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { AdminArea } from './admin/AdminArea.tsx';
 import { useAdminRoute } from './admin/route.ts';
+import type { MailLink } from './mail-link.ts';
+import { ForgotPasswordPage } from './pages/ForgotPasswordPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
 import { PasswordPage } from './pages/PasswordPage.tsx';
 import { ProfilePage } from './pages/ProfilePage.tsx';
 import { RegisterPage } from './pages/RegisterPage.tsx';
+import { ResetPasswordPage } from './pages/ResetPasswordPage.tsx';
 import { SessionsPage } from './pages/SessionsPage.tsx';
-import { useRoute, type Route } from './route.ts';
+import { VerifyEmailPage } from './pages/VerifyEmailPage.tsx';
+import { isPublicRoute, useRoute, type PublicRoute, type Route } from './route.ts';
 
 const NAV: Array<{ route: Route; label: string }> = [
   { route: 'profile', label: 'Profile' },
@@ -54,9 +58,29 @@ function SignedOut({ route }: { route: Route }): ReactNode {
   return route === 'register' ? <RegisterPage /> : <LoginPage />;
 }
 
-export function App(): ReactNode {
+/** The pages for everyone, signed in or not: the mailed links' pages and "forgot password". */
+function PublicPage({ route, link, onSpent }: { route: PublicRoute; link: MailLink | null; onSpent: () => void }): ReactNode {
+  const token = link?.kind === route ? link.token : null;
+  if (route === 'verify-email') return <VerifyEmailPage token={token} onSpent={onSpent} />;
+  if (route === 'reset-password') return <ResetPasswordPage token={token} onSpent={onSpent} />;
+  return <ForgotPasswordPage />;
+}
+
+export function App({ link: initialLink = null }: { link?: MailLink | null }): ReactNode {
   const route = useRoute();
   const adminRoute = useAdminRoute();
+  // A mailed link's token, in memory only, until its page has posted it.
+  const [link, setLink] = useState(initialLink);
+  if (!adminRoute && isPublicRoute(route)) {
+    return (
+      <>
+        <Header route={route} inAdmin={false} />
+        <main className="container">
+          <PublicPage route={route} link={link} onSpent={() => setLink(null)} />
+        </main>
+      </>
+    );
+  }
   const page = adminRoute ? (
     <AdminArea route={adminRoute} />
   ) : route === 'password' ? <PasswordPage /> : route === 'sessions' ? <SessionsPage /> : <ProfilePage />;

@@ -1,5 +1,15 @@
-import { LatchkeyError } from '@latchkey/client';
+import { LatchkeyError, type LatchkeyErrorCode, type SignOutReason } from '@latchkey/client';
 import { useState, type ReactNode } from 'react';
+
+export function isCode(error: unknown, code: LatchkeyErrorCode): error is LatchkeyError {
+  return error instanceof LatchkeyError && error.code === code;
+}
+
+/** "42 seconds", "1 minute", "15 minutes": a wait the server asked for, for people. */
+export function formatWait(seconds: number): string {
+  if (seconds < 120) return `${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
 
 /** A user-facing message for a failed call. */
 export function describe(error: unknown): string {
@@ -9,8 +19,12 @@ export function describe(error: unknown): string {
         return 'That email and password do not match.';
       case 'EMAIL_TAKEN':
         return 'An account with this email already exists.';
+      case 'ACCOUNT_DISABLED':
+        return 'This account has been disabled. Contact the administrator.';
       case 'RATE_LIMITED':
-        return 'Too many attempts. Please wait a moment and try again.';
+        return error.retryAfter
+          ? `Too many attempts. Try again in ${formatWait(error.retryAfter)}.`
+          : 'Too many attempts. Please wait a moment and try again.';
       case 'NETWORK_ERROR':
         return 'The server could not be reached. Check your connection.';
       case 'VALIDATION_FAILED':
@@ -83,10 +97,47 @@ export function Field(props: {
   );
 }
 
-export function Alert({ kind, children }: { kind: 'error' | 'success'; children: ReactNode }): ReactNode {
+export function Alert({ kind, children }: { kind: 'error' | 'success' | 'info'; children: ReactNode }): ReactNode {
   return (
-    <p className={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
+    <div className={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
       {children}
-    </p>
+    </div>
   );
+}
+
+/**
+ * A failed call, said for people. A 429 gets `limited` (what was refused) and the live countdown
+ * `wait` from the server's Retry-After (useRetryAfter), the same sentence on every attempt.
+ */
+export function ErrorAlert({ error, wait = 0, limited = 'Too many attempts.' }: { error: unknown; wait?: number; limited?: string }): ReactNode {
+  if (!error) return null;
+  if (isCode(error, 'RATE_LIMITED')) {
+    const then = wait > 0 ? `Try again in ${formatWait(wait)}.` : error.retryAfter ? 'You can try again now.' : 'Please wait a moment and try again.';
+    return (
+      <Alert kind="error">
+        {limited} {then}
+      </Alert>
+    );
+  }
+  return <Alert kind="error">{describe(error)}</Alert>;
+}
+
+/** The sign-in page's sentence for why the last session ended (AuthState.reason). */
+export function signOutMessage(reason: SignOutReason): string {
+  switch (reason) {
+    case 'logged_out':
+      return 'You have signed out.';
+    case 'session_expired':
+      return 'Your session expired. Please sign in again.';
+    case 'session_revoked':
+      return 'You were signed out: this session was ended from another device, by an administrator, or by a change to your account (a new password, new roles, or the account being disabled).';
+    case 'account_disabled':
+      return 'You were signed out because this account has been disabled. Contact the administrator.';
+    case 'reuse_detected':
+      return 'You were signed out for your safety: this session’s sign-in was used from two places at once, which can mean it was copied. Sign in again, and consider changing your password.';
+    case 'password_reset':
+      return 'Your password was changed and every session was signed out. Sign in with your new password.';
+    case 'session_ended':
+      return 'Your session has ended. Please sign in again.';
+  }
 }

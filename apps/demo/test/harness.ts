@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { startSmtp, type TestSmtp } from '../../../packages/server/test/email-support.js';
 import { createTestApp, tempDir, type TestApp } from '../../../packages/server/test/helpers.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -31,6 +32,8 @@ export interface DemoHarness {
   browser: Browser;
   server: TestApp;
   exchanges: AuthExchange[];
+  /** The SMTP server Latchkey mails to, when started with `{ mail: true }`. */
+  mail: TestSmtp | null;
   close(): Promise<void>;
 }
 
@@ -65,7 +68,7 @@ function readBody(stream: IncomingMessage): Promise<Buffer> {
  * origin. Static files from `outDir`; /auth/* forwarded to Latchkey with the Host header kept
  * (Latchkey compares Origin with it on cookie requests). Every /auth exchange is recorded.
  */
-function sameOriginProxy(outDir: string, latchkeyPort: number, exchanges: AuthExchange[]): Server {
+function sameOriginProxy(outDir: string, latchkeyPort: () => number, exchanges: AuthExchange[]): Server {
   const root = resolve(outDir);
   const serveStatic = (pathname: string, res: ServerResponse) => {
     let file = resolve(root, `.${decodeURIComponent(pathname)}`);
@@ -78,7 +81,7 @@ function sameOriginProxy(outDir: string, latchkeyPort: number, exchanges: AuthEx
     const startedAt = performance.now();
     const body = await readBody(req);
     const upstream = await new Promise<IncomingMessage>((done, fail) => {
-      const out = httpRequest({ host: '127.0.0.1', port: latchkeyPort, method: req.method, path: req.url, headers: req.headers }, done);
+      const out = httpRequest({ host: '127.0.0.1', port: latchkeyPort(), method: req.method, path: req.url, headers: req.headers }, done);
       out.on('error', fail);
       out.end(body);
     });
@@ -129,27 +132,66 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** Builds the demo, starts Latchkey (real SQLite file) and the proxy, launches Debian's Chromium. */
-export async function startDemo(env: Record<string, string>): Promise<DemoHarness> {
-  const build = tempDir('latchkey-demo-build-');
-  await buildDemo(build.dir);
-  const server = await createTestApp({ COOKIE_SECURE: 'false', LOG_LEVEL: 'silent', ...env });
-  await server.app.listen({ host: '127.0.0.1', port: 0 });
+/**
+ * One Vite build per test file, shared by every harness it starts (a build takes seconds of a
+ * shared CPU); removed when the last of them closes.
+ */
+let sharedBuild: { ready: Promise<string>; users: number; cleanup: () => void } | null = null;
+
+function acquireBuild(): Promise<string> {
+  if (!sharedBuild) {
+    const build = tempDir('latchkey-demo-build-');
+    sharedBuild = { ready: buildDemo(build.dir).then(() => build.dir), users: 0, cleanup: build.cleanup };
+  }
+  sharedBuild.users += 1;
+  return sharedBuild.ready;
+}
+
+function releaseBuild(): void {
+  if (!sharedBuild) return;
+  sharedBuild.users -= 1;
+  if (sharedBuild.users === 0) {
+    sharedBuild.cleanup();
+    sharedBuild = null;
+  }
+}
+
+/**
+ * Builds the demo, starts Latchkey (real SQLite file) and the proxy, launches Debian's Chromium.
+ * APP_URL is the proxy's URL, so the mailed links open the demo. With `mail: true` Latchkey sends
+ * real mail over SMTP to an smtp-server on 127.0.0.1 (`harness.mail.received`).
+ */
+export async function startDemo(env: Record<string, string>, opts: { mail?: boolean } = {}): Promise<DemoHarness> {
+  const outDir = await acquireBuild();
   const exchanges: AuthExchange[] = [];
-  const proxy = sameOriginProxy(build.dir, (server.app.server.address() as AddressInfo).port, exchanges);
+  let latchkeyPort = 0;
+  const proxy = sameOriginProxy(outDir, () => latchkeyPort, exchanges);
   await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', done));
+  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const mail = opts.mail ? await startSmtp() : null;
+  const server = await createTestApp({
+    COOKIE_SECURE: 'false',
+    LOG_LEVEL: 'silent',
+    APP_URL: url,
+    ...(mail ? { SMTP_URL: mail.url } : {}),
+    ...env,
+  });
+  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  latchkeyPort = (server.app.server.address() as AddressInfo).port;
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    url,
     browser,
     server,
     exchanges,
+    mail,
     async close() {
       await browser.close();
       proxy.closeAllConnections();
       await new Promise<void>((done) => proxy.close(() => done()));
       await server.close();
-      build.cleanup();
+      await mail?.close();
+      releaseBuild();
     },
   };
 }

@@ -1,6 +1,6 @@
-import { useAuth } from '@latchkey/client/react';
+import { useAuth, useRetryAfter } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
-import { Alert, describe, Field, fieldError, useAction } from '../forms.tsx';
+import { Alert, describe, ErrorAlert, Field, fieldError, useAction } from '../forms.tsx';
 import { formatDate } from '../format.ts';
 
 export function ProfilePage(): ReactNode {
@@ -30,6 +30,7 @@ export function ProfilePage(): ReactNode {
           </>
         ) : null}
       </dl>
+      {user.email_verified ? null : <ConfirmAddress email={user.email} />}
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -46,5 +47,28 @@ export function ProfilePage(): ReactNode {
         </button>
       </form>
     </section>
+  );
+}
+
+/** For an unconfirmed address: a new verification link (the one from registration may be lost or expired). */
+function ConfirmAddress({ email }: { email: string }): ReactNode {
+  const { resendVerification } = useAuth();
+  const [sent, setSent] = useState(false);
+  const resend = useAction(async () => {
+    setSent(false);
+    await resendVerification();
+    setSent(true);
+  });
+  const wait = useRetryAfter(resend.error);
+  return (
+    <div className="notice">
+      <h2>Confirm your email address</h2>
+      <p className="muted">We mailed a link to {email} when you registered. Lost it, or did it expire?</p>
+      {sent ? <Alert kind="success">A new link is on its way to {email}. It replaces any earlier one.</Alert> : null}
+      <ErrorAlert error={resend.error} wait={wait} limited="A link was sent less than a minute ago." />
+      <button type="button" className="button-quiet" disabled={resend.busy || wait > 0} onClick={() => void resend.run()}>
+        Send a new link
+      </button>
+    </div>
   );
 }

@@ -1,6 +1,6 @@
 import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
-import { Alert, describe, Field, fieldError, useAction } from '../forms.tsx';
+import { Alert, describe, Field, fieldError, isCode, useAction } from '../forms.tsx';
 import { go } from '../route.ts';
 
 export function RegisterPage(): ReactNode {
@@ -8,11 +8,40 @@ export function RegisterPage(): ReactNode {
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  /** Set when the server wants the address confirmed before the first sign-in. */
+  const [confirmFirst, setConfirmFirst] = useState<string | null>(null);
   // Registering does not sign in by itself; the demo signs in right after, as most apps do.
   const action = useAction(async () => {
     await register({ email, password, name: name.trim() });
-    await login({ email, password });
+    try {
+      await login({ email, password });
+      go('profile');
+    } catch (error) {
+      // REQUIRE_VERIFIED_EMAIL=true on the server: the account exists, sign-in waits for the link.
+      if (!isCode(error, 'EMAIL_NOT_VERIFIED')) throw error;
+      setConfirmFirst(email.trim());
+    }
   });
+
+  if (confirmFirst !== null) {
+    return (
+      <section className="card narrow">
+        <h1>Check your inbox</h1>
+        <Alert kind="success">
+          <p>
+            Your account has been created. We have sent a link to <strong>{confirmFirst}</strong>: open it to confirm your address, then
+            sign in.
+          </p>
+        </Alert>
+        <p className="muted">
+          No mail? Each sign-in attempt before you confirm sends a new link (at most one a minute). If several arrive, use the newest.
+        </p>
+        <p className="switch">
+          <a href="#/login">Go to sign in</a>
+        </p>
+      </section>
+    );
+  }
 
   return (
     <section className="card narrow">
@@ -20,7 +49,7 @@ export function RegisterPage(): ReactNode {
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          void action.run().then((ok) => ok && go('profile'));
+          void action.run();
         }}
       >
         {action.error ? <Alert kind="error">{describe(action.error)}</Alert> : null}
