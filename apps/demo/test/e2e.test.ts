@@ -255,7 +255,8 @@ describe('demo app in Chromium', () => {
         const phone = await device.newPage();
         await login(phone, email);
         await a.getByRole('link', { name: 'Sessions' }).click();
-        await a.getByRole('button', { name: 'Log out everywhere' }).first().waitFor();
+        // The button is there before the list has loaded: wait for the rows themselves.
+        await a.locator('.session').nth(1).waitFor();
         expect(await a.locator('.session').count()).toBe(2);
         await a.getByRole('button', { name: 'Log out everywhere' }).click();
         await Promise.all([signInPage(a), signInPage(c)]);
