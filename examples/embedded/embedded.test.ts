@@ -111,6 +111,47 @@ describe('embedded mode: Latchkey mounted under /identity in a shop app', () => 
     expect(orders.json().customer.email).toBe('dan@shop.test');
   });
 
+  it('under /authn the refresh cookie is Path=/authn/auth (not /auth), and cookie refresh and logout work there', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'latchkey-embedded-'));
+    const shop = await buildShop(loadConfig({ DATABASE_URL: `sqlite:${join(d, 'x.db')}`, ISSUER: 'http://shop.test', LOG_LEVEL: 'silent' }), {
+      authPrefix: '/authn',
+    });
+    try {
+      await shop.inject({ method: 'POST', url: '/authn/auth/register', payload: { email: 'eve@shop.test', password: PASSWORD } });
+      const login = await shop.inject({
+        method: 'POST',
+        url: '/authn/auth/login',
+        headers: { 'x-auth-mode': 'cookie' },
+        payload: { email: 'eve@shop.test', password: PASSWORD },
+      });
+      const cookies = login.cookies as { name: string; value: string; path?: string }[];
+      const refresh = cookies.find((c) => c.name === 'lk_refresh')!;
+      const csrf = cookies.find((c) => c.name === 'lk_csrf')!;
+      expect(refresh.path).toBe('/authn/auth');
+      expect(csrf.path).toBe('/');
+      const jar = { lk_refresh: refresh.value, lk_csrf: csrf.value };
+      const refreshed = await shop.inject({ method: 'POST', url: '/authn/auth/refresh', headers: { 'x-csrf-token': csrf.value }, cookies: jar });
+      expect(refreshed.statusCode).toBe(200);
+      const rotated = (refreshed.cookies as { name: string; value: string; path?: string }[]).find((c) => c.name === 'lk_refresh')!;
+      expect(rotated.path).toBe('/authn/auth');
+      const out = await shop.inject({
+        method: 'POST',
+        url: '/authn/auth/logout',
+        headers: { 'x-csrf-token': csrf.value },
+        cookies: { lk_refresh: rotated.value, lk_csrf: csrf.value },
+      });
+      expect(out.statusCode).toBe(204);
+      const cleared = out.cookies as { name: string; value: string; path?: string }[];
+      expect(cleared.map((c) => [c.name, c.value, c.path]).sort()).toEqual([
+        ['lk_csrf', '', '/'],
+        ['lk_refresh', '', '/authn/auth'],
+      ]);
+    } finally {
+      await shop.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('discovery points at the mounted URLs', async () => {
     const doc = (await app.inject({ url: '/identity/.well-known/openid-configuration' })).json();
     expect(doc).toMatchObject({

@@ -182,9 +182,13 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
     if (ownsStore) await ctx.store.close();
   });
 
-  const prefix = options.prefix ?? '';
   await app.register(
     async (scope) => {
+      // Where the routes really are: the prefix as given, inside any prefix the host registered
+      // Latchkey under, without a trailing slash (Fastify joins "/identity/" + "/auth/login" as
+      // "/identity/auth/login"). Rate-limit buckets, discovery URLs and the refresh cookie's
+      // Path are worked out from it.
+      const prefix = scope.prefix.replace(/\/+$/, '');
       scope.setErrorHandler(errorHandler);
       scope.setValidatorCompiler(validatorCompiler());
       if (!scope.hasRequestDecorator('cookies')) await scope.register(fastifyCookie);
@@ -226,7 +230,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       await scope.register(wellKnownRoutes, routeOpts);
       await scope.register(healthRoutes, routeOpts);
     },
-    { prefix },
+    { prefix: options.prefix ?? '' },
   );
 };
 

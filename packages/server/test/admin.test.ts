@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqliteStore } from '../src/store/sqlite.js';
 import { bearer, createTestApp, registerAndLogin, type TestApp } from './helpers.js';
@@ -274,4 +275,56 @@ describe('paging and search', () => {
     expect(await pageAll('&role=auditor', 3)).toHaveLength(10);
     expect(await pageAll('&search=%25', 10)).toHaveLength(0); // a literal %, not a wildcard
   });
+});
+
+describe.each(['sqlite', 'postgres'] as const)('last-admin rule under concurrency (%s)', (db) => {
+  let t: TestApp;
+  let passwordHash: string;
+  beforeAll(async () => {
+    t = await createTestApp({}, { db });
+    passwordHash = await t.app.latchkey.hasher.hash(PASSWORD);
+  });
+  afterAll(() => t.close());
+
+  /** An enabled admin made directly in the store (no registration mail, one hash), logged in over HTTP. */
+  async function freshAdmin(): Promise<Actor> {
+    const id = randomUUID();
+    const email = `race-${id.slice(0, 8)}@example.com`;
+    await t.app.latchkey.store.createUser({ id, email, name: null, passwordHash, roles: ['admin'], emailVerified: true, createdAt: Date.now() });
+    const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } });
+    const body = login.json() as { access_token: string; refresh_token: string };
+    return { email, access: body.access_token, refresh: body.refresh_token, userId: id };
+  }
+
+  const changes = {
+    demote: (target: string) => ({ method: 'PATCH' as const, url: `/admin/users/${target}`, payload: { roles: ['staff'] } }),
+    disable: (target: string) => ({ method: 'PATCH' as const, url: `/admin/users/${target}`, payload: { disabled: true } }),
+    delete: (target: string) => ({ method: 'DELETE' as const, url: `/admin/users/${target}` }),
+  };
+
+  it.each(Object.keys(changes) as Array<keyof typeof changes>)(
+    'the only two admins who %s each other at the same moment leave exactly one enabled admin (20 attempts)',
+    async (change) => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const a = await freshAdmin();
+        const b = await freshAdmin();
+        const [byA, byB] = await Promise.all([
+          t.app.inject({ ...changes[change](b.userId), headers: bearer(a.access) }),
+          t.app.inject({ ...changes[change](a.userId), headers: bearer(b.access) }),
+        ]);
+        const statuses = [byA.statusCode, byB.statusCode].sort();
+        // One change wins. The other is refused as the last admin, or (when the winner's
+        // change revoked the loser's session before the loser's request was authenticated) 401.
+        expect(statuses.filter((s) => s === 200 || s === 204), `attempt ${attempt}: ${byA.body} ${byB.body}`).toHaveLength(1);
+        for (const res of [byA, byB]) {
+          if (res.statusCode === 409) expect(res.json().code).toBe('LAST_ADMIN');
+          else expect([200, 204, 401]).toContain(res.statusCode);
+        }
+        const admins = await t.app.latchkey.store.listUsers({ limit: 10, role: 'admin', disabled: false });
+        expect(admins.users.map((u) => u.id), `attempt ${attempt}`).toHaveLength(1);
+        // Clear the pair away so that the next attempt starts again with exactly two admins.
+        for (const u of admins.users) await t.app.latchkey.store.updateUser(u.id, { roles: [] }, Date.now());
+      }
+    },
+  );
 });

@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 
+import Fastify from 'fastify';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { latchkey } from '../src/plugin.js';
 import { createTestApp, registerAndLogin, tempDir, testClock, type TestApp } from './helpers.js';
 import { freePort } from './support/server-process.js';
 
@@ -53,6 +57,41 @@ describe('per-IP rate limits', () => {
     for (let i = 0; i < 10; i++) {
       expect((await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).statusCode).toBe(200);
       expect((await t.app.inject({ method: 'GET', url: '/health/live' })).headers['ratelimit-limit']).toBeUndefined();
+    }
+  });
+});
+
+describe('rate limits of an embedded Latchkey', () => {
+  // The buckets are found by the route's path below the mount point; a prefix given with a
+  // trailing slash, or Latchkey registered inside a host scope with its own prefix, must not
+  // leave the auth routes unlimited.
+  it.each([
+    { prefix: '/identity', host: undefined, auth: '/identity/auth' },
+    { prefix: '/identity/', host: undefined, auth: '/identity/auth' },
+    { prefix: '/identity', host: '/api', auth: '/api/identity/auth' },
+  ])('mounted at $prefix inside host prefix $host: the auth routes keep their limits', async ({ prefix, host: hostPrefix, auth }) => {
+    const { dir, cleanup } = tempDir();
+    const host = Fastify();
+    try {
+      const config = loadConfig({
+        DATABASE_URL: `sqlite:${join(dir, 'latchkey.db')}`,
+        ISSUER: 'http://latchkey.test',
+        LOG_LEVEL: 'silent',
+        RATE_LIMIT_ENABLED: 'true',
+        RATE_LIMIT_LOGIN: '2/1m',
+      });
+      if (hostPrefix) await host.register(async (api) => api.register(latchkey, { config, prefix }), { prefix: hostPrefix });
+      else await host.register(latchkey, { config, prefix });
+      await host.ready();
+      const attempt = () => host.inject({ method: 'POST', url: `${auth}/login`, payload: { email: 'nobody@example.com', password: PASSWORD } });
+      const first = await attempt();
+      expect(first.statusCode).toBe(400);
+      expect(first.headers['ratelimit-limit']).toBe('2');
+      await attempt();
+      expect((await attempt()).statusCode).toBe(429);
+    } finally {
+      await host.close();
+      cleanup();
     }
   });
 });

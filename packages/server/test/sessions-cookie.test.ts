@@ -13,6 +13,8 @@ import { bearer, createTestApp, registerAndLogin, tempDir, type TestApp } from '
 import {
   claimsOf,
   cookieLogin,
+  cookiePathMatches,
+  cookiePathOf,
   cookieRefresh,
   eventsOf,
   expectProblem,
@@ -347,39 +349,66 @@ describe('cookie settings', () => {
     }
   });
 
-  it('mounted under a prefix, the refresh cookie is scoped to <prefix>/auth and still works', async () => {
-    const { dir, cleanup } = tempDir();
-    const host = Fastify();
-    try {
-      const config = loadConfig({
-        DATABASE_URL: `sqlite:${join(dir, 'latchkey.db')}`,
-        ISSUER: 'http://latchkey.test',
-        LOG_LEVEL: 'silent',
-        RATE_LIMIT_ENABLED: 'false',
-      });
-      await host.register(latchkey, { config, prefix: '/identity' });
-      await host.ready();
-      const creds = { email: 'mounted@example.com', password: 'correct horse battery staple' };
-      expect((await host.inject({ method: 'POST', url: '/identity/auth/register', payload: creds })).statusCode).toBe(201);
-      const login = await host.inject({
-        method: 'POST',
-        url: '/identity/auth/login',
-        headers: { 'x-auth-mode': 'cookie' },
-        payload: creds,
-      });
-      expect(setCookies(login).lk_refresh!.raw).toMatch(/Path=\/identity\/auth(;|$)/);
-      const jar = updateJar({}, login);
-      const res = await host.inject({
-        method: 'POST',
-        url: '/identity/auth/refresh',
-        cookies: jar,
-        headers: { 'x-csrf-token': jar.lk_csrf! },
-      });
-      expect(res.statusCode, res.body).toBe(200);
-      expect(setCookies(res).lk_refresh!.raw).toMatch(/Path=\/identity\/auth(;|$)/);
-    } finally {
-      await host.close();
-      cleanup();
-    }
-  });
+  // The mount point as given (with or without a trailing slash), the host's own register prefix
+  // around it, and the path the refresh cookie must have: exactly the auth routes' prefix.
+  const mounts: Array<{ label: string; prefix: string; host?: string; path: string; sibling: string }> = [
+    { label: 'no prefix', prefix: '', path: '/auth', sibling: '/authn/auth/refresh' },
+    { label: '/identity', prefix: '/identity', path: '/identity/auth', sibling: '/auth/refresh' },
+    { label: '/authn', prefix: '/authn', path: '/authn/auth', sibling: '/auth/refresh' },
+    { label: '/authn/', prefix: '/authn/', path: '/authn/auth', sibling: '/auth/refresh' },
+    { label: '/auth', prefix: '/auth', path: '/auth/auth', sibling: '/authx/auth/refresh' },
+    { label: '/authn inside a host scope at /api', prefix: '/authn', host: '/api', path: '/api/authn/auth', sibling: '/api/auth/refresh' },
+  ];
+
+  it.each(mounts)(
+    'mounted at $label, the refresh cookie has Path=$path, which a browser sends to refresh and logout there and not to $sibling',
+    async ({ prefix, host: hostPrefix, path, sibling }) => {
+      const { dir, cleanup } = tempDir();
+      const host = Fastify();
+      try {
+        const config = loadConfig({
+          DATABASE_URL: `sqlite:${join(dir, 'latchkey.db')}`,
+          ISSUER: 'http://latchkey.test',
+          LOG_LEVEL: 'silent',
+          RATE_LIMIT_ENABLED: 'false',
+        });
+        if (hostPrefix) await host.register(async (api) => api.register(latchkey, { config, prefix }), { prefix: hostPrefix });
+        else await host.register(latchkey, { config, prefix });
+        await host.ready();
+        const auth = path; // the auth routes live exactly at the cookie's path
+        const creds = { email: 'mounted@example.com', password: 'correct horse battery staple' };
+        expect((await host.inject({ method: 'POST', url: `${auth}/register`, payload: creds })).statusCode).toBe(201);
+        const login = await host.inject({ method: 'POST', url: `${auth}/login`, headers: { 'x-auth-mode': 'cookie' }, payload: creds });
+        expect(login.statusCode, login.body).toBe(200);
+        const set = setCookies(login);
+        expect(cookiePathOf(set.lk_refresh!.raw)).toBe(path);
+        // The CSRF cookie is Path=/ under every prefix, so that the app's pages can read it.
+        expect(cookiePathOf(set.lk_csrf!.raw)).toBe('/');
+
+        expect(cookiePathMatches(path, `${auth}/refresh`)).toBe(true);
+        expect(cookiePathMatches(path, `${auth}/logout`)).toBe(true);
+        expect(cookiePathMatches(path, sibling)).toBe(false);
+        expect(cookiePathMatches(path, '/api/orders')).toBe(false);
+
+        // A browser that follows the path rule: refresh and logout work with what it sends.
+        let jar = updateJar({}, login);
+        const refreshed = await host.inject({ method: 'POST', url: `${auth}/refresh`, cookies: jar, headers: { 'x-csrf-token': jar.lk_csrf! } });
+        expect(refreshed.statusCode, refreshed.body).toBe(200);
+        expect(cookiePathOf(setCookies(refreshed).lk_refresh!.raw)).toBe(path);
+        jar = updateJar(jar, refreshed);
+        const out = await host.inject({ method: 'POST', url: `${auth}/logout`, cookies: jar, headers: { 'x-csrf-token': jar.lk_csrf! } });
+        expect(out.statusCode, out.body).toBe(204);
+        // Cleared with the same name and path as set: a browser replaces the very cookie it holds.
+        const cleared = setCookies(out);
+        expect(cleared.lk_refresh).toMatchObject({ value: '' });
+        expect(cookiePathOf(cleared.lk_refresh!.raw)).toBe(path);
+        expect(cookiePathOf(cleared.lk_csrf!.raw)).toBe('/');
+        // The prefix as given or normalised, the other routes are where they should be too.
+        expect((await host.inject({ url: `${auth.slice(0, -'/auth'.length)}/health/live` })).statusCode).toBe(200);
+      } finally {
+        await host.close();
+        cleanup();
+      }
+    },
+  );
 });

@@ -89,3 +89,19 @@ export function sqliteOf(app: FastifyInstance): SqliteStore {
 export async function eventsOf(app: FastifyInstance, userId: string): Promise<SecurityEvent[]> {
   return app.latchkey.store.listEvents(userId, 100);
 }
+
+/**
+ * RFC 6265 section 5.1.4 path-match: would a browser send a cookie of Path `cookiePath` with a
+ * request for `requestPath`? (A prefix on a "/" boundary: "/auth" matches "/auth/x", not "/authn".)
+ */
+export function cookiePathMatches(cookiePath: string, requestPath: string): boolean {
+  if (requestPath === cookiePath) return true;
+  if (!requestPath.startsWith(cookiePath)) return false;
+  return cookiePath.endsWith('/') || requestPath[cookiePath.length] === '/';
+}
+
+/** The Path attribute of one Set-Cookie line (exactly as sent), or null without one. */
+export function cookiePathOf(raw: string): string | null {
+  const attr = raw.split(/;\s*/).slice(1).find((a) => /^path=/i.test(a));
+  return attr === undefined ? null : attr.slice('path='.length);
+}

@@ -45,6 +45,22 @@ describe('cache of verified access tokens', () => {
     }
   });
 
+  it('refuses a cached token once the clock is set back past iat - leeway, as a full verification would', async () => {
+    const { access } = await registerAndLogin(t.app);
+    const iat = decodeJwt(access).iat! * 1000;
+    const start = t.clock!();
+    try {
+      await t.app.latchkey.tokens.verify(access);
+      t.clock!.set(iat - LEEWAY_MS);
+      expect((await t.app.latchkey.tokens.verify(access)).jti).toBe(decodeJwt(access).jti);
+      t.clock!.set(iat - LEEWAY_MS - 1000);
+      await expect(t.app.latchkey.tokens.verify(access)).rejects.toBeInstanceOf(InvalidTokenError);
+    } finally {
+      t.clock!.set(start);
+    }
+    expect((await t.app.latchkey.tokens.verify(access)).jti).toBe(decodeJwt(access).jti);
+  });
+
   it('refuses a cached token of a session that was logged out', async () => {
     const { access } = await registerAndLogin(t.app);
     expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(access) })).statusCode).toBe(200);
@@ -98,6 +114,25 @@ describe('cache of verified access tokens', () => {
       await expect(t.app.latchkey.tokens.verify(forged)).rejects.toBeInstanceOf(InvalidTokenError);
       expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(forged) })).statusCode).toBe(401);
       expect((await t.app.latchkey.tokens.verify(victim.access)).sub).toBe(decodeJwt(victim.access).sub);
+    }
+  });
+
+  it('a non-canonical spelling of a cached token (same decoded bytes, even the same last 24 characters) is refused', async () => {
+    const { access } = await registerAndLogin(t.app);
+    await t.app.latchkey.tokens.verify(access);
+    const [h, p, s] = access.split('.') as [string, string, string];
+    const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // The last character with an unused bit set (another cache key), and a space early in the
+    // signature (the same last 24 characters as the cached token: the key it is stored under).
+    const lastBitSet = `${h}.${p}.${s.slice(0, -1)}${B64URL[B64URL.indexOf(s.at(-1)!) | 1]}`;
+    const spaced = `${h}.${p}.${s.slice(0, 10)} ${s.slice(10)}`;
+    expect(spaced.slice(-24)).toBe(access.slice(-24));
+    for (const twin of [lastBitSet, spaced, `${access}==`]) {
+      expect(Buffer.from(twin.split('.')[2]!.replace(/[ =]/g, ''), 'base64url')).toEqual(Buffer.from(s, 'base64url'));
+      for (let i = 0; i < 2; i++) {
+        await expect(t.app.latchkey.tokens.verify(twin)).rejects.toBeInstanceOf(InvalidTokenError);
+        expect((await t.app.latchkey.tokens.verify(access)).sub).toBe(decodeJwt(access).sub);
+      }
     }
   });
 });

@@ -13,17 +13,36 @@ import {
   type JWTHeaderParameters,
   type JWTPayload,
 } from 'jose';
-import { createHmac, createPublicKey } from 'node:crypto';
+import { createHmac, createPublicKey, KeyObject, sign as nodeSign, type webcrypto } from 'node:crypto';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, ERROR_CODES, type ErrorCode } from '../src/errors.js';
 import { errorHandler } from '../src/http/error-handler.js';
+import { isCanonicalCompactJws } from '../src/tokens/compact-jws.js';
 import { bearer, createTestApp, registerAndLogin, testClock, type TestApp } from './helpers.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 const b64u = (data: string | Uint8Array) => Buffer.from(data).toString('base64url');
 const json64 = (value: unknown) => b64u(JSON.stringify(value));
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Other spellings of one base64url segment that a lenient decoder (atob, Buffer) turns into the
+ * very same bytes: the last character with its unused low bits set, `=` padding, and ASCII
+ * whitespace inside. None is canonical base64url (RFC 7515 section 2, RFC 4648 section 3.5).
+ */
+function sameBytesSpellings(segment: string): string[] {
+  const unused = [0, 0, 4, 2][segment.length % 4]!;
+  const last = B64URL.indexOf(segment.at(-1)!);
+  const twins = [];
+  for (let low = 1; low < 1 << unused; low++) twins.push(segment.slice(0, -1) + B64URL[last | low]);
+  const padding = '='.repeat((4 - (segment.length % 4)) % 4);
+  if (padding) twins.push(segment + padding);
+  twins.push(`${segment.slice(0, 8)} ${segment.slice(8)}`, `${segment.slice(0, 8)}\t${segment.slice(8)}`);
+  for (const twin of twins) expect(Buffer.from(twin.replace(/[\s=]/g, ''), 'base64url')).toEqual(Buffer.from(segment, 'base64url'));
+  return twins;
+}
 
 async function jwks(app: FastifyInstance): Promise<JWK[]> {
   const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
@@ -244,12 +263,91 @@ describe('forged and broken access tokens on GET /auth/me: always 401, never 500
     for (const token of junk) expectInvalidToken(await me(t.app, token), `junk ${token.slice(0, 30)}`);
   });
 
+  it('iat in the future: refused beyond the leeway, accepted within it (frozen clock)', async () => {
+    const leeway = t.config.jwtLeewayMs / 1000;
+    expect(leeway).toBe(5);
+    const exp = now + 900;
+    expectInvalidToken(await me(t.app, await signWithServerKey({ iat: now + leeway + 5, exp })), 'iat 10 s ahead');
+    expectInvalidToken(await me(t.app, await signWithServerKey({ iat: now + leeway + 1, exp })), 'iat 6 s ahead');
+    expectInvalidToken(await me(t.app, await signWithServerKey({ iat: now + 86_400, exp: now + 86_400 + 900 })), 'iat a day ahead');
+    expect((await me(t.app, await signWithServerKey({ iat: now + leeway - 5, exp }))).statusCode).toBe(200);
+    expect((await me(t.app, await signWithServerKey({ iat: now + leeway, exp }))).statusCode).toBe(200);
+  });
+
+  it('the real token respelled in non-canonical base64url (same decoded bytes) is refused', async () => {
+    const [h, p, s] = access.split('.') as [string, string, string];
+    // RS256: 256 signature bytes are 342 characters, the last one with 4 unused bits.
+    expect(s.length % 4).toBe(2);
+    const twins = sameBytesSpellings(s);
+    expect(twins.length).toBe(15 + 1 + 2);
+    for (const twin of twins) expectInvalidToken(await me(t.app, `${h}.${p}.${twin}`), `signature ${JSON.stringify(twin.slice(-3))}`);
+    // A stray character outside the alphabet, in any segment.
+    for (const bad of [`${h}=.${p}.${s}`, `${h}.${p}=.${s}`, `${h}.${p}.+${s.slice(1)}`, `${h}.${p}.${s.slice(0, -1)}/`]) {
+      expectInvalidToken(await me(t.app, bad), `alphabet ${bad.slice(0, 10)}`);
+    }
+    expect((await me(t.app, access)).statusCode).toBe(200);
+  });
+
+  it('a header or payload in non-canonical base64url is refused even when signed as sent with the server key', async () => {
+    const key = t.app.latchkey.keys.signingKey;
+    const signAsSent = (input: string) => `${input}.${nodeSign('sha256', Buffer.from(input), KeyObject.from(key.key as webcrypto.CryptoKey)).toString('base64url')}`;
+    // Pad a claim until both segments end with a partial group (unused bits to play with).
+    let payload = '';
+    for (let pad = 0; payload.length % 4 !== 2; pad++) payload = json64({ ...claims, pad: 'x'.repeat(pad) });
+    let headerSegment = '';
+    for (let pad = 0; headerSegment.length % 4 !== 3; pad++) headerSegment = json64({ alg: key.alg, kid: key.kid, typ: 'at+jwt', x: 'y'.repeat(pad) });
+    expect((await me(t.app, signAsSent(`${headerSegment}.${payload}`))).statusCode).toBe(200);
+    for (const twin of sameBytesSpellings(payload)) {
+      expectInvalidToken(await me(t.app, signAsSent(`${headerSegment}.${twin}`)), `payload ${JSON.stringify(twin.slice(-3))}`);
+    }
+    for (const twin of sameBytesSpellings(headerSegment)) {
+      expectInvalidToken(await me(t.app, signAsSent(`${twin}.${payload}`)), `header ${JSON.stringify(twin.slice(-3))}`);
+    }
+  });
+
   it('a token of a session that was logged out', async () => {
     const { access: gone } = await registerAndLogin(t.app, 'leaver@example.com');
     expect((await me(t.app, gone)).statusCode).toBe(200);
     const logout = await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(gone) });
     expect(logout.statusCode).toBe(204);
     expectInvalidToken(await me(t.app, gone), 'after logout');
+  });
+});
+
+describe('isCanonicalCompactJws', () => {
+  it.each([
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c2k', true],
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c2ln', true], // a whole group: no unused bits
+    ['eyJhbGciOiJSUzI1NiJ9.e30.', true], // empty signature: well-formed, refused later by the signature check
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c2l', false], // 'l': an unused bit set
+    ['eyJhbGciOiJSUzI1NiJ9.e31.c2k', false], // '1' after two full characters: low 2 bits set
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c2k=', false],
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c2lub', false], // length 1 mod 4: not a whole byte
+    ['eyJhbGciOiJSUzI1NiJ9.e30.QR', false], // 2 characters: the low 4 bits of the last must be 0
+    ['eyJhbGciOiJSUzI1NiJ9.e30.QQ', true],
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c2k.x', false],
+    ['eyJhbGciOiJSUzI1NiJ9.e30', false],
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c+k', false],
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c/k', false],
+    ['eyJhbGciOiJSUzI1NiJ9 .e30.c2k', false],
+    ['eyJhbGciOiJSUzI1NiJ9.e30.c2k\n', false],
+    ['eyJhbGciOiJSUzI1NiJ9.e30._-A', true],
+    ['eyJhbGciOiJSUzI1NiJ9.e30._-B', false],
+  ])('%j -> %s', (token, canonical) => {
+    expect(isCanonicalCompactJws(token)).toBe(canonical);
+  });
+
+  it('agrees with a re-encoding round trip on every last character of every segment length', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (const body of ['', 'A', 'AB', 'ABC', 'ABCD']) {
+      for (const last of alphabet) {
+        const segment = body + last;
+        const roundTrip = segment.length % 4 !== 1 && Buffer.from(segment, 'base64url').toString('base64url') === segment;
+        for (const token of [`${segment}.e30.c2k`, `e30.${segment}.c2k`, `e30.c2k.${segment}`]) {
+          expect(isCanonicalCompactJws(token), token).toBe(roundTrip);
+        }
+      }
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { errors as joseErrors, jwtVerify, type CryptoKey, type JWTHeaderParameters, type JWTVerifyOptions } from 'jose';
 import { REQUIRED_CLAIMS, toAccessTokenClaims, type AccessTokenClaims } from './claims.js';
+import { isCanonicalCompactJws } from './compact-jws.js';
 import { InvalidTokenError, VerifyError } from './errors.js';
 import { JwksCache, SUPPORTED_ALGORITHMS, type BoundKey, type SupportedAlgorithm } from './jwks-cache.js';
 import { TokenCache } from './token-cache.js';
@@ -14,7 +15,7 @@ export interface VerifierOptions {
   jwksUrl: string;
   /** Accepted algorithms (default RS256, ES256, EdDSA). HS256 is never accepted: its key is secret. */
   algorithms?: readonly SupportedAlgorithm[];
-  /** Clock skew tolerated on `exp` and `nbf`, seconds; default 5, at most 60. */
+  /** Clock skew tolerated on `exp`, `nbf` and `iat`, seconds; default 5, at most 60. */
   leewaySeconds?: number;
   /** Least time between two JWKS fetches, ms; default 5000. Bounds what unknown kids can cost. */
   jwksCooldownMs?: number;
@@ -69,8 +70,10 @@ function checkUrl(raw: string): string {
  * Verifies Latchkey access tokens offline, with the same rules as the server (RFC 8725):
  * an algorithm allow-list with each key bound to its own `alg`; `kid` used only as a map key;
  * `jwk`, `jku`, `x5u` and `x5c` headers never used; `typ` must be `at+jwt`; `iss` and `aud`
- * exact; `exp` (and `iat`, `sub`, `sid`, `jti`) required; leeway at most 60 s; tokens longer
- * than `maxTokenLength` refused unparsed.
+ * exact; `exp` (and `iat`, `sub`, `sid`, `jti`) required; `iat` no further ahead of the clock
+ * than the leeway; leeway at most 60 s; the three segments canonical base64url (no padding,
+ * whitespace or stray low bits: one spelling per token); tokens longer than `maxTokenLength`
+ * refused unparsed.
  *
  * Keys come from the JWKS, fetched once and cached (see JwksCache). Tokens that passed are
  * remembered in a bounded cache keyed by the exact token string, and `exp` is checked again on
@@ -156,11 +159,15 @@ export class Verifier {
     const hit = this.peek(token);
     if (hit !== undefined) return hit;
     if (token.length === 0 || token.length > this.maxTokenLength) throw new InvalidTokenError('malformed');
+    if (!isCanonicalCompactJws(token)) throw new InvalidTokenError('not canonical base64url');
     let claims: AccessTokenClaims;
     try {
-      const options = this.systemClock ? this.jwtOptions : { ...this.jwtOptions, currentDate: new Date(this.clock()) };
+      const now = this.clock();
+      const options = this.systemClock ? this.jwtOptions : { ...this.jwtOptions, currentDate: new Date(now) };
       const { payload } = await jwtVerify(token, this.resolveKey, options);
       claims = toAccessTokenClaims(payload, this.audiences);
+      // jose checks iat only together with maxTokenAge (a cap on the age; exp already bounds it).
+      if (claims.iat > Math.floor(now / 1000) + this.leewaySeconds) throw new InvalidTokenError('iat in the future');
     } catch (err) {
       if (err instanceof VerifyError) throw err;
       if (err instanceof joseErrors.JOSEError) throw new InvalidTokenError(err.code);

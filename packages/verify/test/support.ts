@@ -107,3 +107,24 @@ export function b64url(value: string | Uint8Array): string {
 export function decodePart(token: string, index: 0 | 1): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[index]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Other spellings of one base64url segment that a lenient decoder (atob, Buffer) turns into the
+ * same bytes: the last character with unused low bits set, `=` padding, whitespace inside.
+ */
+export function sameBytesSpellings(segment: string): string[] {
+  const unused = [0, 0, 4, 2][segment.length % 4]!;
+  const last = B64URL.indexOf(segment.at(-1)!);
+  const twins: string[] = [];
+  for (let low = 1; low < 1 << unused; low++) twins.push(segment.slice(0, -1) + B64URL[last | low]);
+  const padding = '='.repeat((4 - (segment.length % 4)) % 4);
+  if (padding) twins.push(segment + padding);
+  twins.push(`${segment.slice(0, 8)} ${segment.slice(8)}`, `${segment.slice(0, 8)}\n${segment.slice(8)}`);
+  const bytes = Buffer.from(segment, 'base64url');
+  for (const twin of twins) {
+    if (!Buffer.from(twin.replace(/[\s=]/g, ''), 'base64url').equals(bytes)) throw new Error('setup: not the same bytes');
+  }
+  return twins;
+}

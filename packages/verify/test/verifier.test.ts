@@ -1,6 +1,7 @@
-import { createHmac, createPublicKey, sign as nodeSign } from 'node:crypto';
+import { createHmac, createPublicKey, KeyObject, sign as nodeSign, type webcrypto } from 'node:crypto';
 import { exportSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCanonicalCompactJws } from '../src/compact-jws.js';
 import { createVerifier, InvalidTokenError, verifyAccessToken, type Verifier } from '../src/index.js';
 import {
   AUDIENCE,
@@ -10,6 +11,7 @@ import {
   makeKey,
   NOW,
   NOW_S,
+  sameBytesSpellings,
   signToken,
   startJwksServer,
   type JwksServer,
@@ -163,6 +165,49 @@ describe('attack matrix: every one is refused', () => {
     await expectRefused(await signToken(rsa, { claims: { nbf: NOW_S + 60 } }), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
   });
 
+  it('iat in the future beyond the leeway (frozen clock); within the leeway accepted', async () => {
+    const leeway = verifier.leewaySeconds;
+    expect(leeway).toBe(5);
+    await expectRefused(await signToken(rsa, { claims: { iat: NOW_S + leeway + 5 } }), 'iat in the future');
+    await expectRefused(await signToken(rsa, { claims: { iat: NOW_S + leeway + 1 } }), 'iat in the future');
+    await expectRefused(await signToken(rsa, { claims: { iat: NOW_S + 86_400, exp: NOW_S + 86_400 + 900 } }), 'iat in the future');
+    await expect(verifier.verify(await signToken(rsa, { claims: { iat: NOW_S + leeway - 5 } }))).resolves.toBeTruthy();
+    await expect(verifier.verify(await signToken(rsa, { claims: { iat: NOW_S + leeway } }))).resolves.toBeTruthy();
+    const strict = newVerifier({ leewaySeconds: 0 });
+    await expectRefused(await signToken(rsa, { claims: { iat: NOW_S + 1 } }), 'iat in the future', strict);
+  });
+
+  it.each(['RS256', 'ES256', 'EdDSA'] as const)(
+    'a real %s token with its signature respelled in non-canonical base64url (same bytes), before and after the original is cached',
+    async (alg) => {
+      const key = alg === 'RS256' ? rsa : alg === 'ES256' ? ec : ed;
+      const token = await signToken(key);
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const twins = sameBytesSpellings(s).map((twin) => `${h}.${p}.${twin}`);
+      expect(twins.length).toBeGreaterThanOrEqual(15 + 3); // 342 or 86 characters: 4 unused bits
+      const v = newVerifier();
+      for (const twin of twins) await expectRefused(twin, 'not canonical base64url', v);
+      await expect(v.verify(token)).resolves.toMatchObject({ sub: 'user-1' });
+      expect(v.peek(token)).toBeDefined();
+      for (const twin of twins) {
+        expect(v.peek(twin)).toBeUndefined();
+        await expectRefused(twin, 'not canonical base64url', v);
+      }
+    },
+  );
+
+  it('a header or payload in non-canonical base64url, even signed as sent with the trusted key', async () => {
+    const signAsSent = (input: string) =>
+      `${input}.${nodeSign('sha256', Buffer.from(input), KeyObject.from(rsa.privateKey as webcrypto.CryptoKey)).toString('base64url')}`;
+    let payload = '';
+    for (let pad = 0; payload.length % 4 !== 2; pad++) payload = b64url(JSON.stringify(claims({ pad: 'x'.repeat(pad) })));
+    let header = '';
+    for (let pad = 0; header.length % 4 !== 3; pad++) header = b64url(JSON.stringify({ alg: 'RS256', kid: rsa.kid, typ: 'at+jwt', x: 'y'.repeat(pad) }));
+    await expect(verifier.verify(signAsSent(`${header}.${payload}`))).resolves.toMatchObject({ sub: 'user-1' });
+    for (const twin of sameBytesSpellings(payload)) await expectRefused(signAsSent(`${header}.${twin}`), 'not canonical base64url');
+    for (const twin of sameBytesSpellings(header)) await expectRefused(signAsSent(`${twin}.${payload}`), 'not canonical base64url');
+  });
+
   it('a wrong issuer (exact match: no trailing slash, no case folding)', async () => {
     for (const iss of ['http://evil.test', `${ISSUER}/`, ISSUER.toUpperCase(), '']) {
       await expectRefused(await signToken(rsa, { claims: { iss } }), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
@@ -282,6 +327,24 @@ async function exportPkcs8(key: TestKey): Promise<string> {
   const { exportPKCS8 } = await import('jose');
   return exportPKCS8(key.privateKey);
 }
+
+describe('isCanonicalCompactJws (the server has the same rule)', () => {
+  it('agrees with a re-encoding round trip on every last character of every segment length', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (const body of ['', 'A', 'AB', 'ABC', 'ABCD']) {
+      for (const last of alphabet) {
+        const segment = body + last;
+        const roundTrip = segment.length % 4 !== 1 && Buffer.from(segment, 'base64url').toString('base64url') === segment;
+        for (const token of [`${segment}.e30.c2k`, `e30.${segment}.c2k`, `e30.c2k.${segment}`]) {
+          expect(isCanonicalCompactJws(token), token).toBe(roundTrip);
+        }
+      }
+    }
+    for (const bad of ['e30.e30', 'e30.e30.c2k.x', 'e30.e30.c2k=', 'e30 .e30.c2k', 'e30.e30.c+k', 'e30.e30.c/k']) {
+      expect(isCanonicalCompactJws(bad), bad).toBe(false);
+    }
+  });
+});
 
 describe('options are checked at construction', () => {
   it.each([

@@ -1,9 +1,12 @@
 import { Pool, types as pgTypes, type CustomTypesConfig, type PoolClient, type QueryResultRow } from 'pg';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { holdsRole, takesRoleAway } from './keep-role.js';
 import { keyFromRow, sessionFromRow, type KeyRow, type SessionRow } from './rows.js';
 import { decodeUserCursor, encodeUserCursor, likePattern } from './sqlite.js';
 import type {
   ImportResult,
+  KeepRoleDelete,
+  KeepRoleUpdate,
   NewOneTimeToken,
   NewSession,
   NewUser,
@@ -292,18 +295,18 @@ export class PostgresStore implements Store {
   }
 
   async updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | null> {
-    const values: unknown[] = [id, now];
-    const sets = ['updated_at = $2'];
-    const set = (column: string, value: unknown) => {
-      values.push(value);
-      sets.push(`${column} = $${values.length}`);
-    };
-    if (patch.name !== undefined) set('name', patch.name);
-    if (patch.roles !== undefined) set('roles', patch.roles);
-    if (patch.emailVerified !== undefined) set('email_verified', patch.emailVerified);
-    if (patch.disabled !== undefined) set('disabled', patch.disabled);
-    const rows = await this.query<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
-    return rows[0] ? userFromRow(rows[0]) : null;
+    return updateUserOn(this.pool, id, patch, now);
+  }
+
+  async updateUserKeepingRole(id: string, patch: UserPatch, now: number, role: string): Promise<KeepRoleUpdate> {
+    return this.tx(async (c) => {
+      const locked = await lockUserAndRoleHolders(c, id, role);
+      const before = locked.find((u) => u.id === id);
+      if (!before) return { kind: 'not_found' };
+      if (takesRoleAway(before, patch, role) && !locked.some((u) => u.id !== id && holdsRole(u, role))) return { kind: 'last_holder' };
+      const user = await updateUserOn(c, id, patch, now);
+      return user ? { kind: 'updated', before, user } : { kind: 'not_found' };
+    });
   }
 
   async replacePasswordHash(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean> {
@@ -692,6 +695,18 @@ export class PostgresStore implements Store {
     return (await this.execute('DELETE FROM users WHERE id = $1', [id])) === 1;
   }
 
+  async deleteUserKeepingRole(id: string, role: string): Promise<KeepRoleDelete> {
+    return this.tx(async (c) => {
+      const locked = await lockUserAndRoleHolders(c, id, role);
+      const user = locked.find((u) => u.id === id);
+      if (!user) return { kind: 'not_found' };
+      if (takesRoleAway(user, null, role) && !locked.some((u) => u.id !== id && holdsRole(u, role))) return { kind: 'last_holder' };
+      // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE.
+      const deleted = await c.query('DELETE FROM users WHERE id = $1', [id]);
+      return deleted.rowCount === 1 ? { kind: 'deleted', user } : { kind: 'not_found' };
+    });
+  }
+
   async setPasswordHash(id: string, newHash: string, now: number): Promise<boolean> {
     return (await this.execute('UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3', [newHash, now, id])) === 1;
   }
@@ -787,4 +802,37 @@ export class PostgresStore implements Store {
   async resetRateCounter(key: string): Promise<void> {
     await this.execute('DELETE FROM rate_counters WHERE key = $1', [key]);
   }
+}
+
+/** `UPDATE users` with the fields of `patch`, on the pool or inside a transaction. */
+async function updateUserOn(q: Pool | PoolClient, id: string, patch: UserPatch, now: number): Promise<UserRecord | null> {
+  const values: unknown[] = [id, now];
+  const sets = ['updated_at = $2'];
+  const set = (column: string, value: unknown) => {
+    values.push(value);
+    sets.push(`${column} = $${values.length}`);
+  };
+  if (patch.name !== undefined) set('name', patch.name);
+  if (patch.roles !== undefined) set('roles', patch.roles);
+  if (patch.emailVerified !== undefined) set('email_verified', patch.emailVerified);
+  if (patch.disabled !== undefined) set('disabled', patch.disabled);
+  const { rows } = await q.query<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
+  return rows[0] ? userFromRow(rows[0]) : null;
+}
+
+/**
+ * Locks the user `id` and every enabled holder of `role`, in id order (so two such transactions
+ * never wait on each other crosswise), and returns them as they are once locked. Why a lock and
+ * not one conditional UPDATE: at READ COMMITTED a statement's subquery ("is there another enabled
+ * holder?") reads the snapshot taken when the statement began, so two admins demoting each other
+ * would each still see the other and both succeed. `FOR UPDATE` waits for a concurrent change of
+ * a holder to commit and re-checks the row afterwards: a holder who was just demoted or deleted
+ * drops out of the result, and the second change then finds itself the last holder.
+ */
+async function lockUserAndRoleHolders(c: PoolClient, id: string, role: string): Promise<UserRecord[]> {
+  const { rows } = await c.query<UserRow>(
+    'SELECT * FROM users WHERE id = $1 OR ($2 = ANY (roles) AND NOT disabled) ORDER BY id FOR UPDATE',
+    [id, role],
+  );
+  return rows.map(userFromRow);
 }

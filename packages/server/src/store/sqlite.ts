@@ -2,10 +2,13 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { takesRoleAway } from './keep-role.js';
 import { keyFromRow, sessionFromRow, type KeyRow, type SessionRow } from './rows.js';
 import { SqliteWriteBatch } from './sqlite-write-batch.js';
 import type {
   ImportResult,
+  KeepRoleDelete,
+  KeepRoleUpdate,
   NewOneTimeToken,
   NewSession,
   OneTimeTokenPurpose,
@@ -261,6 +264,10 @@ export class SqliteStore implements Store {
       deleteOtts: db.prepare('DELETE FROM one_time_tokens WHERE user_id = ? AND purpose = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
       setHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?'),
+      otherRoleHolder: db.prepare<[string, string], { one: number }>(
+        `SELECT 1 AS one FROM users WHERE id <> ? AND disabled = 0
+           AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = ?) LIMIT 1`,
+      ),
       countRole: db.prepare<[string], { n: number }>(
         "SELECT count(*) AS n FROM users WHERE EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = ?)",
       ),
@@ -373,6 +380,10 @@ export class SqliteStore implements Store {
   }
 
   async updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | null> {
+    return this.updateUserSync(id, patch, now);
+  }
+
+  private updateUserSync(id: string, patch: UserPatch, now: number): UserRecord | null {
     const sets: string[] = ['updated_at = @now'];
     const params: Record<string, unknown> = { id, now };
     if (patch.name !== undefined) {
@@ -393,7 +404,34 @@ export class SqliteStore implements Store {
     }
     const info = this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = @id`).run(params);
     if (info.changes === 0) return null;
-    return this.findUserById(id);
+    return userFromRow(this.s.userById.get(id)!);
+  }
+
+  // The check and the write of the two guarded changes below are one BEGIN IMMEDIATE
+  // transaction: this process runs it without yielding, and another process on the same file
+  // (a cluster worker) waits for the write lock before it reads, so it sees this change.
+
+  async updateUserKeepingRole(id: string, patch: UserPatch, now: number, role: string): Promise<KeepRoleUpdate> {
+    const tx = this.db.transaction((): KeepRoleUpdate => {
+      const row = this.s.userById.get(id);
+      if (!row) return { kind: 'not_found' };
+      const before = userFromRow(row);
+      if (takesRoleAway(before, patch, role) && !this.s.otherRoleHolder.get(id, role)) return { kind: 'last_holder' };
+      const user = this.updateUserSync(id, patch, now);
+      return user ? { kind: 'updated', before, user } : { kind: 'not_found' };
+    });
+    return tx.immediate();
+  }
+
+  async deleteUserKeepingRole(id: string, role: string): Promise<KeepRoleDelete> {
+    const tx = this.db.transaction((): KeepRoleDelete => {
+      const row = this.s.userById.get(id);
+      if (!row) return { kind: 'not_found' };
+      const user = userFromRow(row);
+      if (takesRoleAway(user, null, role) && !this.s.otherRoleHolder.get(id, role)) return { kind: 'last_holder' };
+      return this.s.deleteUser.run(id).changes === 1 ? { kind: 'deleted', user } : { kind: 'not_found' };
+    });
+    return tx.immediate();
   }
 
   async replacePasswordHash(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean> {

@@ -41,6 +41,18 @@ export interface UserPatch {
   disabled?: boolean;
 }
 
+/**
+ * What a change guarded by "keep an enabled holder of this role" did (updateUserKeepingRole,
+ * deleteUserKeepingRole). `last_holder`: the change would have left no enabled user with the
+ * role, so nothing was written.
+ */
+export type KeepRoleUpdate =
+  | { kind: 'updated'; before: UserRecord; user: UserRecord }
+  | { kind: 'not_found' }
+  | { kind: 'last_holder' };
+
+export type KeepRoleDelete = { kind: 'deleted'; user: UserRecord } | { kind: 'not_found' } | { kind: 'last_holder' };
+
 export interface SessionRecord {
   id: string;
   userId: string;
@@ -250,6 +262,17 @@ export interface Store {
   listUsers(query: UserListQuery): Promise<UserPage>;
   /** Deletes a user with their sessions, tokens and events in one transaction. */
   deleteUser(id: string): Promise<boolean>;
+  /**
+   * Updates a user unless the patch takes `role` from the last enabled user holding it (removes
+   * the role, or disables them): then nothing is written and the result is `last_holder`. A
+   * disabled holder does not count. Race-safe: the check and the write are one transaction that
+   * locks the holders, so of two concurrent changes that each remove a different one of the last
+   * two enabled holders exactly one is `updated`, the other `last_holder`. `before` is the row as
+   * the change found it (under the lock).
+   */
+  updateUserKeepingRole(id: string, patch: UserPatch, now: number, role: string): Promise<KeepRoleUpdate>;
+  /** deleteUser with the same guard and the same race-safety as updateUserKeepingRole. */
+  deleteUserKeepingRole(id: string, role: string): Promise<KeepRoleDelete>;
   /** Sets the hash unconditionally (password reset, admin). */
   setPasswordHash(id: string, newHash: string, now: number): Promise<boolean>;
   countUsersWithRole(role: string): Promise<number>;

@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify, type JWTHeaderParameters, type JWTPayl
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import { isCanonicalCompactJws } from './compact-jws.js';
 import { JwsSigner } from './jws-signer.js';
 import type { KeyRing, VerificationKey } from './keys.js';
 
@@ -67,7 +68,8 @@ const ASYMMETRIC_ALGS = ['RS256', 'ES256', 'EdDSA'];
  * Issues and verifies access tokens. Verification follows RFC 8725: the algorithm allow-list is
  * fixed at construction and each key is bound to one algorithm; `kid` is only a map key; the
  * `jwk`, `jku`, `x5u` and `x5c` headers are never used to find a key; `exp` is required; `iss`,
- * `aud` and `typ` must match exactly.
+ * `aud` and `typ` must match exactly; `iat` may not be ahead of the clock by more than the
+ * leeway; the three segments must be canonical base64url (one spelling per token).
  */
 export class AccessTokens {
   private readonly allowedAlgorithms: string[];
@@ -128,6 +130,8 @@ export class AccessTokens {
       if (this.stillValid(hit, nowSeconds)) return hit.claims;
       this.verified.delete(key);
     }
+    // Only here, not before the cache: a hit is a string equal to a token that passed this.
+    if (!isCanonicalCompactJws(token)) throw new InvalidTokenError('not canonical base64url');
     let verifiedBy: VerificationKey | undefined;
     let claims: AccessTokenClaims;
     let nbf: number | undefined;
@@ -149,6 +153,9 @@ export class AccessTokens {
         },
       );
       claims = checkClaims(payload);
+      // jose checks iat only together with maxTokenAge (a cap on the age we do not want: exp
+      // already bounds it). A token issued in the future is refused here, with the nbf leeway.
+      if (claims.iat > nowSeconds + this.leewaySeconds) throw new InvalidTokenError('iat in the future');
       nbf = payload.nbf;
     } catch (err) {
       if (err instanceof InvalidTokenError) throw err;
@@ -159,10 +166,14 @@ export class AccessTokens {
     return claims;
   }
 
-  /** The same time checks as jose's (`exp <= now - leeway` and `nbf > now + leeway` fail), and the key is unchanged. */
+  /**
+   * The same time checks as the full verification (`exp <= now - leeway`, `nbf > now + leeway`
+   * and `iat > now + leeway` fail: the clock may have been set back), and the key is unchanged.
+   */
   private stillValid(entry: VerifiedToken, nowSeconds: number): boolean {
     if (entry.claims.exp <= nowSeconds - this.leewaySeconds) return false;
     if (entry.nbf !== undefined && entry.nbf > nowSeconds + this.leewaySeconds) return false;
+    if (entry.claims.iat > nowSeconds + this.leewaySeconds) return false;
     return this.keys.lookup(entry.kid) === entry.key;
   }
 

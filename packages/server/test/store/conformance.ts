@@ -751,6 +751,88 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
       });
     });
 
+    describe('keeping an enabled role holder (the last-admin rule)', () => {
+      it('updateUserKeepingRole refuses to demote or disable the last enabled holder and writes nothing', async () => {
+        const only = await user({ roles: ['admin', 'ops'] });
+        await user({ roles: ['admin'], disabled: true }); // a disabled holder does not count
+        await user({ roles: ['ops'] });
+        for (const patch of [{ roles: ['ops'] }, { roles: [] }, { disabled: true }, { roles: ['admin'], disabled: true, name: 'x' }]) {
+          expect(await store.updateUserKeepingRole(only.id, patch, T0 + 1, 'admin'), JSON.stringify(patch)).toEqual({ kind: 'last_holder' });
+        }
+        expect(await store.findUserById(only.id)).toEqual(only);
+        // A change that keeps them an enabled holder goes through, and reports the row before it.
+        const kept = await store.updateUserKeepingRole(only.id, { roles: ['admin'], name: 'Still admin', emailVerified: true }, T0 + 2, 'admin');
+        expect(kept).toEqual({
+          kind: 'updated',
+          before: only,
+          user: { ...only, roles: ['admin'], name: 'Still admin', emailVerified: true, updatedAt: T0 + 2 },
+        });
+        expect(await store.updateUserKeepingRole('no-such-id', { disabled: true }, T0, 'admin')).toEqual({ kind: 'not_found' });
+      });
+
+      it('updateUserKeepingRole lets a holder go while another enabled holder remains; non-holders are never held back', async () => {
+        const a = await user({ roles: ['admin'] });
+        const b = await user({ roles: ['admin'] });
+        const plain = await user();
+        expect(await store.updateUserKeepingRole(plain.id, { disabled: true }, T0 + 1, 'admin')).toMatchObject({ kind: 'updated' });
+        const demoted = await store.updateUserKeepingRole(a.id, { roles: [] }, T0 + 1, 'admin');
+        expect(demoted).toMatchObject({ kind: 'updated', before: { roles: ['admin'] }, user: { roles: [] } });
+        expect(await store.updateUserKeepingRole(b.id, { disabled: true }, T0 + 2, 'admin')).toEqual({ kind: 'last_holder' });
+        // Re-enabling a disabled holder, or granting the role, is always allowed.
+        const c = await user({ roles: ['admin'], disabled: true });
+        expect(await store.updateUserKeepingRole(c.id, { disabled: false }, T0 + 3, 'admin')).toMatchObject({ kind: 'updated', user: { disabled: false } });
+        expect(await store.updateUserKeepingRole(b.id, { disabled: true }, T0 + 4, 'admin')).toMatchObject({ kind: 'updated' });
+      });
+
+      it('deleteUserKeepingRole refuses the last enabled holder and deletes anyone else with their rows', async () => {
+        const only = await user({ roles: ['admin'] });
+        const disabledAdmin = await user({ roles: ['admin'], disabled: true });
+        const plain = await user();
+        await session(plain.id);
+        expect(await store.deleteUserKeepingRole(only.id, 'admin')).toEqual({ kind: 'last_holder' });
+        expect(await store.findUserById(only.id)).toEqual(only);
+        expect(await store.deleteUserKeepingRole(disabledAdmin.id, 'admin')).toEqual({ kind: 'deleted', user: disabledAdmin });
+        expect(await store.deleteUserKeepingRole(plain.id, 'admin')).toEqual({ kind: 'deleted', user: plain });
+        expect(await options.countRows(store)).toMatchObject({ users: 1, sessions: 0, refresh_tokens: 0 });
+        expect(await store.deleteUserKeepingRole(plain.id, 'admin')).toEqual({ kind: 'not_found' });
+        const second = await user({ roles: ['admin'] });
+        expect(await store.deleteUserKeepingRole(only.id, 'admin')).toMatchObject({ kind: 'deleted' });
+        expect(await store.deleteUserKeepingRole(second.id, 'admin')).toEqual({ kind: 'last_holder' });
+      });
+
+      const removals = {
+        demote: (id: string) => store.updateUserKeepingRole(id, { roles: ['ops'] }, T0 + 1, 'admin'),
+        disable: (id: string) => store.updateUserKeepingRole(id, { disabled: true }, T0 + 1, 'admin'),
+        delete: (id: string) => store.deleteUserKeepingRole(id, 'admin'),
+      };
+      type Removal = keyof typeof removals;
+      const pairs: Array<[Removal, Removal]> = [
+        ['demote', 'demote'],
+        ['disable', 'disable'],
+        ['delete', 'delete'],
+        ['demote', 'delete'],
+        ['disable', 'demote'],
+      ];
+
+      it.each(pairs)(
+        'the only two enabled holders removed at once (%s one, %s the other), 20 times: exactly one change is done, one holder remains',
+        async (first, second) => {
+          for (let attempt = 0; attempt < 20; attempt++) {
+            const a = await user({ roles: ['admin'] });
+            const b = await user({ roles: ['admin'] });
+            const results = await Promise.all([removals[first](a.id), removals[second](b.id)]);
+            const outcomes = results.map((r) => r.kind).sort();
+            expect(outcomes, `attempt ${attempt}`).toEqual(outcomes.includes('deleted') ? ['deleted', 'last_holder'] : ['last_holder', 'updated']);
+            const holders = await store.listUsers({ limit: 10, role: 'admin', disabled: false });
+            expect(holders.users, `attempt ${attempt}`).toHaveLength(1);
+            // The survivor is the one whose removal was refused.
+            expect(holders.users[0]!.id).toBe(results[0]!.kind === 'last_holder' ? a.id : b.id);
+            await store.updateUser(holders.users[0]!.id, { roles: [] }, T0 + 2);
+          }
+        },
+      );
+    });
+
     describe('import', () => {
       it("importUsers 'skip' inserts new emails and leaves existing accounts untouched", async () => {
         const existing = await user({ email: 'keep@example.com', name: 'Original' });

@@ -17,19 +17,13 @@ export interface AdminPatch {
   email_verified?: boolean;
 }
 
-/** Would this change leave no enabled admin? (Disabled admins cannot log in, so they do not count.) */
-async function removesLastAdmin(ctx: LatchkeyContext, target: UserRecord, after: { roles: string[]; disabled: boolean } | null) {
-  const wasAdmin = target.roles.includes(ADMIN_ROLE) && !target.disabled;
-  const staysAdmin = after !== null && after.roles.includes(ADMIN_ROLE) && !after.disabled;
-  if (!wasAdmin || staysAdmin) return false;
-  const enabledAdmins = await ctx.store.listUsers({ limit: 2, role: ADMIN_ROLE, disabled: false });
-  return enabledAdmins.users.length <= 1;
-}
+const LAST_ADMIN_DETAIL = 'This is the last enabled admin; make another admin first.';
 
 /**
  * Updates a user as an admin. Disabling a user or changing their roles revokes their sessions at
  * once (their access tokens carry the old roles). The last enabled admin cannot be demoted,
- * disabled or deleted, so the server always keeps a way in.
+ * disabled or deleted, so the server always keeps a way in; the store checks that under a lock,
+ * in the transaction of the change, so two admins demoting each other at once leave one of them.
  */
 export async function adminUpdateUser(
   ctx: LatchkeyContext,
@@ -38,23 +32,18 @@ export async function adminUpdateUser(
   patch: AdminPatch,
   meta: RequestMeta,
 ): Promise<Outcome<UserRecord>> {
-  const target = await ctx.store.findUserById(userId);
-  if (!target) return failure('NOT_FOUND', 'No such user.');
-  const roles = patch.roles ? [...new Set(patch.roles)] : undefined;
-  const after = { roles: roles ?? target.roles, disabled: patch.disabled ?? target.disabled };
-  if (await removesLastAdmin(ctx, target, after)) {
-    return failure('LAST_ADMIN', 'This is the last enabled admin; make another admin first.');
-  }
   const storePatch: UserPatch = {};
   if (patch.name !== undefined) storePatch.name = patch.name?.trim() || null;
-  if (roles !== undefined) storePatch.roles = roles;
+  if (patch.roles !== undefined) storePatch.roles = [...new Set(patch.roles)];
   if (patch.disabled !== undefined) storePatch.disabled = patch.disabled;
   if (patch.email_verified !== undefined) storePatch.emailVerified = patch.email_verified;
   const now = ctx.clock();
-  const updated = await ctx.store.updateUser(userId, storePatch, now);
-  if (!updated) return failure('NOT_FOUND', 'No such user.');
-  const rolesChanged = roles !== undefined && !sameSet(roles, target.roles);
-  const disabledNow = patch.disabled === true && !target.disabled;
+  const result = await ctx.store.updateUserKeepingRole(userId, storePatch, now, ADMIN_ROLE);
+  if (result.kind === 'not_found') return failure('NOT_FOUND', 'No such user.');
+  if (result.kind === 'last_holder') return failure('LAST_ADMIN', LAST_ADMIN_DETAIL);
+  const { before, user } = result;
+  const rolesChanged = !sameSet(user.roles, before.roles);
+  const disabledNow = user.disabled && !before.disabled;
   let revoked = 0;
   if (rolesChanged || disabledNow) {
     revoked = await ctx.store.revokeUserSessions(userId, disabledNow ? 'disabled_by_admin' : 'roles_changed', now);
@@ -64,7 +53,7 @@ export async function adminUpdateUser(
     changes: Object.keys(patch),
     sessions_revoked: revoked,
   });
-  return success(updated);
+  return success(user);
 }
 
 function sameSet(a: string[], b: string[]): boolean {
@@ -72,14 +61,11 @@ function sameSet(a: string[], b: string[]): boolean {
 }
 
 export async function adminDeleteUser(ctx: LatchkeyContext, adminId: string, userId: string, meta: RequestMeta): Promise<Outcome<void>> {
-  const target = await ctx.store.findUserById(userId);
-  if (!target) return failure('NOT_FOUND', 'No such user.');
-  if (await removesLastAdmin(ctx, target, null)) {
-    return failure('LAST_ADMIN', 'This is the last enabled admin; make another admin first.');
-  }
-  if (!(await ctx.store.deleteUser(userId))) return failure('NOT_FOUND', 'No such user.');
+  const result = await ctx.store.deleteUserKeepingRole(userId, ADMIN_ROLE);
+  if (result.kind === 'not_found') return failure('NOT_FOUND', 'No such user.');
+  if (result.kind === 'last_holder') return failure('LAST_ADMIN', LAST_ADMIN_DETAIL);
   // The target's own events went with them; the deletion is recorded on the acting admin.
-  await recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId, email: target.email });
+  await recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId, email: result.user.email });
   return success(undefined);
 }
 

@@ -12,7 +12,7 @@ import {
   tokenResponseSchema,
   userEnvelopeSchema,
 } from '../../http/schemas.js';
-import { sendTokens, wantsCookieMode } from '../sessions/transport.js';
+import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/transport.js';
 import { login, publicUser, register, updateProfile } from './service.js';
 
 interface RegisterBody {
@@ -48,8 +48,9 @@ const loginFormSchema = {
   },
 } as const;
 
-export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix: string }): Promise<void> {
   const { ctx } = opts;
+  const refreshPath = refreshCookiePath(opts.mountPrefix);
 
   app.post<{ Body: RegisterBody }>(
     '/auth/register',
@@ -100,7 +101,7 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
     async (request, reply) => {
       const { email, password } = loginFields(request);
       const result = unwrap(await login(ctx, email, password, requestMeta(request)), true);
-      return sendTokens(ctx, request, reply, result.tokens, wantsCookieMode(request));
+      return sendTokens(ctx, refreshPath, request, reply, result.tokens, wantsCookieMode(request));
     },
   );
 

@@ -8,7 +8,7 @@ import { hashToken } from '../../lib/ids.js';
 import { recordEvent } from '../events/service.js';
 import { changePassword, listSessions, logoutAll, revokeOwnSession } from './account.js';
 import { refreshSession } from './service.js';
-import { assertCsrf, clearAuthCookies, CSRF_HEADER, issueCsrfToken, refreshCookie, sendTokens, wantsCookieMode } from './transport.js';
+import { assertCsrf, clearAuthCookies, CSRF_HEADER, issueCsrfToken, refreshCookie, refreshCookiePath, sendTokens, wantsCookieMode } from './transport.js';
 
 interface RefreshBody {
   refresh_token?: string;
@@ -53,8 +53,9 @@ function refreshTokenFrom(
   });
 }
 
-export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix: string }): Promise<void> {
   const { ctx } = opts;
+  const refreshPath = refreshCookiePath(opts.mountPrefix);
 
   // Browser code often posts `Content-Type: application/json` with no body to refresh or log
   // out with the cookie. In this scope an empty JSON body counts as no body, not as a 400;
@@ -106,9 +107,9 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       const { token, viaCookie } = refreshTokenFrom(ctx, request);
       const outcome = await refreshSession(ctx, token, requestMeta(request));
       // A dead cookie is useless to the browser: drop it so that the SDK sees "logged out".
-      if (!outcome.ok && viaCookie) clearAuthCookies(ctx, request, reply);
+      if (!outcome.ok && viaCookie) clearAuthCookies(ctx, refreshPath, reply);
       const tokens = unwrap(outcome, true);
-      return sendTokens(ctx, request, reply, tokens, viaCookie || wantsCookieMode(request), { keepCsrf: viaCookie });
+      return sendTokens(ctx, refreshPath, request, reply, tokens, viaCookie || wantsCookieMode(request), { keepCsrf: viaCookie });
     },
   );
 
@@ -160,7 +161,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
           const auth = await authenticate(ctx, request);
           await ctx.store.revokeSession(auth.user.id, auth.session.id, 'logout', ctx.clock());
           await recordEvent(ctx, auth.user.id, 'logout', meta, { session_id: auth.session.id });
-          clearAuthCookies(ctx, request, reply);
+          clearAuthCookies(ctx, refreshPath, reply);
           return reply.code(204).send();
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
@@ -181,7 +182,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       }
       const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(token), 'logout', ctx.clock());
       if (revoked) await recordEvent(ctx, revoked.userId, 'logout', meta, { session_id: revoked.sessionId });
-      clearAuthCookies(ctx, request, reply);
+      clearAuthCookies(ctx, refreshPath, reply);
       return reply.code(204).send();
     },
   );
@@ -199,7 +200,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
     async (request, reply) => {
       const auth = await authenticate(ctx, request);
       await logoutAll(ctx, auth.user.id, requestMeta(request));
-      clearAuthCookies(ctx, request, reply);
+      clearAuthCookies(ctx, refreshPath, reply);
       return reply.code(204).send();
     },
   );

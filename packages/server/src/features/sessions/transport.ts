@@ -20,11 +20,15 @@ export function wantsCookieMode(request: FastifyRequest): boolean {
   return typeof mode === 'string' && mode.trim().toLowerCase() === 'cookie';
 }
 
-function cookiePath(request: FastifyRequest): string {
-  // The auth routes' own prefix: "/auth" standalone, "<prefix>/auth" when mounted.
-  const url = request.routeOptions.url ?? '/auth';
-  const at = url.indexOf('/auth');
-  return at < 0 ? '/auth' : url.slice(0, at + '/auth'.length);
+/**
+ * The refresh cookie's Path: exactly the auth routes' prefix, `<mount prefix>/auth` ("/auth"
+ * standalone). Worked out once per mount from the prefix itself, never by searching the request
+ * URL for "/auth": under "/authn" that search gave "/auth", a path a browser does not send with
+ * "/authn/auth/refresh" (RFC 6265 5.1.4 matches on "/" boundaries) but does send to a host's own
+ * "/auth/..." routes.
+ */
+export function refreshCookiePath(mountPrefix: string): string {
+  return `${mountPrefix.replace(/\/+$/, '')}/auth`;
 }
 
 function cookieOptions(ctx: LatchkeyContext, path: string, maxAgeSeconds: number, httpOnly: boolean) {
@@ -64,6 +68,7 @@ export interface SendTokensOptions {
  */
 export function sendTokens(
   ctx: LatchkeyContext,
+  refreshPath: string,
   request: FastifyRequest,
   reply: FastifyReply,
   tokens: IssuedTokens,
@@ -79,7 +84,7 @@ export function sendTokens(
   if (cookieMode) {
     // The cookie lives exactly as long as the session can (its absolute end); never longer.
     const maxAge = Math.max(0, Math.floor((tokens.session_expires_at - ctx.clock()) / 1000));
-    void reply.setCookie(REFRESH_COOKIE, tokens.refresh_token, cookieOptions(ctx, cookiePath(request), maxAge, true));
+    void reply.setCookie(REFRESH_COOKIE, tokens.refresh_token, cookieOptions(ctx, refreshPath, maxAge, true));
     const csrf = (options.keepCsrf ? csrfCookie(request) : null) ?? newOpaqueToken();
     setCsrfCookie(ctx, reply, csrf, maxAge);
     body.csrf_token = csrf;
@@ -100,8 +105,8 @@ export function issueCsrfToken(ctx: LatchkeyContext, reply: FastifyReply, reques
 }
 
 /** Expires both cookies (same name, path and attributes as when they were set). */
-export function clearAuthCookies(ctx: LatchkeyContext, request: FastifyRequest, reply: FastifyReply): void {
-  void reply.clearCookie(REFRESH_COOKIE, cookieOptions(ctx, cookiePath(request), 0, true));
+export function clearAuthCookies(ctx: LatchkeyContext, refreshPath: string, reply: FastifyReply): void {
+  void reply.clearCookie(REFRESH_COOKIE, cookieOptions(ctx, refreshPath, 0, true));
   void reply.clearCookie(CSRF_COOKIE, cookieOptions(ctx, '/', 0, false));
 }
 
