@@ -7,7 +7,7 @@ import type { Mailer } from './features/email/mailer.js';
 import type { Duplex } from 'node:stream';
 import { AppError, toProblem } from './errors.js';
 import { registerCors } from './http/cors.js';
-import { errorHandler, sendProblem } from './http/error-handler.js';
+import { errorHandler, latchkeyFrameworkErrors, sendProblem } from './http/error-handler.js';
 import { apiDocs } from './features/wellknown/docs.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
@@ -89,6 +89,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return503OnClosing: true,
     http: { maxHeaderSize: config.headerLimitBytes },
     clientErrorHandler: clientError,
+    // The router's refusals (bad percent-encoding, a path parameter past maxParamLength) as problem+json.
+    frameworkErrors: latchkeyFrameworkErrors,
     ajv: { customOptions: { coerceTypes: false, allErrors: true } },
   }) as unknown as FastifyInstance;
 

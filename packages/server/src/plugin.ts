@@ -194,8 +194,13 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       if (scope.hasContentTypeParser('text/plain')) scope.removeContentTypeParser('text/plain');
       // Callback-style hooks on every request (no promise, no microtask hop per hook).
       scope.addHook('preValidation', (request, _reply, done) => {
-        const type = request.headers['content-type'];
-        if (type?.startsWith('application/x-www-form-urlencoded') && request.routeOptions.config.oauth !== true) {
+        // request.mediaType is the parsed type, lower-cased and without parameters, as Fastify
+        // chose the parser by: `Application/X-WWW-Form-Urlencoded` is a form here too.
+        if (
+          request.headers['content-type'] !== undefined &&
+          request.mediaType === 'application/x-www-form-urlencoded' &&
+          request.routeOptions.config.oauth !== true
+        ) {
           done(new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: 'Send application/json.' }));
           return;
         }

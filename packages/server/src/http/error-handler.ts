@@ -148,6 +148,30 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
   return reply.code(err.status).type('application/problem+json').send(toProblem(err));
 }
 
+/**
+ * Fastify's `frameworkErrors` option: the router's own refusals, which happen before any route
+ * (and so any scope's error handler) is chosen, as problem+json with a stable code instead of
+ * Fastify's `{error, code, message}` JSON (whose message echoes the URL). buildApp passes it;
+ * a host app mounting Latchkey passes it to `Fastify({ frameworkErrors })` for the same answers.
+ *
+ * @example
+ * const app = Fastify({ frameworkErrors: latchkeyFrameworkErrors });
+ * await app.register(latchkey, { config, prefix: '/identity' });
+ */
+export function latchkeyFrameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      sendProblem(reply, new AppError('INVALID_REQUEST', { detail: 'The URL is not validly percent-encoded.' }));
+      return;
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // No identifier of Latchkey is that long: the request cannot name anything that exists.
+      sendProblem(reply, new AppError('INVALID_REQUEST', { detail: 'A path parameter is longer than allowed.' }));
+      return;
+    default:
+      errorHandler(err, request, reply);
+  }
+}
+
 /** The one place errors become responses. Unexpected errors are logged; nothing secret is echoed. */
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const oauth = (request.routeOptions.config as LatchkeyRouteConfig | undefined)?.oauth === true;
