@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem, type ErrorCode, type FieldError } from '../errors.js';
 import type { Failure } from '../context.js';
 import { QueueFullError } from '../lib/work-queue.js';
+import { lingerAfterAnswer } from './lingering-close.js';
 
 /** Route config flag: the route is an OAuth2 token endpoint (adds the RFC 6749 `error` member). */
 export interface LatchkeyRouteConfig {
@@ -181,6 +182,12 @@ export function errorHandler(err: FastifyError | Error, request: FastifyRequest,
     request.log.warn({ err: { type: err.name, message: err.message, code: (err as FastifyError).code } }, 'database unavailable');
   } else if (appErr.status >= 500) {
     request.log.error({ err: { type: err.name, message: err.message, code: (err as FastifyError).code, stack: err.stack } }, 'request failed');
+  }
+  if (appErr.status === 413) {
+    // Answered before the body was read: the client may still be sending it. The connection
+    // ends after this answer, without a reset under the client (http/lingering-close.ts).
+    void reply.header('connection', 'close');
+    lingerAfterAnswer(reply.raw.socket);
   }
   return sendProblem(reply, appErr);
 }
