@@ -2,7 +2,15 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerAsyncHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -26,6 +34,7 @@ import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } fr
 import { rateLimitHook } from './features/ratelimit/limits.js';
 import { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import { authenticate } from './http/auth-guard.js';
+import { refuseCrossSiteSimpleRequests } from './http/cross-site.js';
 import { errorHandler } from './http/error-handler.js';
 import { PasswordHasher } from './passwords/hasher.js';
 import { openStore } from './store/index.js';
@@ -215,11 +224,16 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
           done();
         });
       }
+      const crossSiteGuard = refuseCrossSiteSimpleRequests(ctx.config);
       scope.addHook('onRoute', (route) => {
         route.bodyLimit ??= ctx.config.bodyLimitBytes;
+        const own: onRequestHookHandler[] = [];
         // Answers about a user, a session or a credential are never stored by a browser or a
         // shared cache (`Cache-Control: no-store`); only the public documents may be cached.
-        if (!isPublicDocument(route.url.slice(prefix.length))) route.onRequest = [noStore, ...hookList(route.onRequest)];
+        if (!isPublicDocument(route.url.slice(prefix.length))) own.push(noStore);
+        // A POST that a page of another site can send without a preflight is refused (CSRF).
+        if (route.method === 'POST' || (Array.isArray(route.method) && route.method.includes('POST'))) own.push(crossSiteGuard);
+        if (own.length > 0) route.onRequest = [...own, ...hookList(route.onRequest)];
       });
       const routeOpts = { ctx, mountPrefix: prefix };
       await scope.register(authRoutes, routeOpts);
