@@ -227,13 +227,14 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       const crossSiteGuard = refuseCrossSiteSimpleRequests(ctx.config);
       scope.addHook('onRoute', (route) => {
         route.bodyLimit ??= ctx.config.bodyLimitBytes;
-        const own: onRequestHookHandler[] = [];
-        // Answers about a user, a session or a credential are never stored by a browser or a
-        // shared cache (`Cache-Control: no-store`); only the public documents may be cached.
-        if (!isPublicDocument(route.url.slice(prefix.length))) own.push(noStore);
+        // One static-header hook per route, no per-request hook on the scope. Answers about a
+        // user, a session or a credential are never stored by a browser or a shared cache
+        // (`Cache-Control: no-store`); only the public documents may be cached. Every answer
+        // says `nosniff` (also set by sendProblem for refusals that come before these hooks).
+        const own: onRequestHookHandler[] = [isPublicDocument(route.url.slice(prefix.length)) ? publicHeaders : privateHeaders];
         // A POST that a page of another site can send without a preflight is refused (CSRF).
         if (route.method === 'POST' || (Array.isArray(route.method) && route.method.includes('POST'))) own.push(crossSiteGuard);
-        if (own.length > 0) route.onRequest = [...own, ...hookList(route.onRequest)];
+        route.onRequest = [...own, ...hookList(route.onRequest)];
       });
       const routeOpts = { ctx, mountPrefix: prefix };
       await scope.register(authRoutes, routeOpts);
@@ -254,8 +255,13 @@ function isPublicDocument(path: string): boolean {
   return path.startsWith('/.well-known/') || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 }
 
-function noStore(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  void reply.header('cache-control', 'no-store');
+function privateHeaders(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+  done();
+}
+
+function publicHeaders(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  void reply.header('x-content-type-options', 'nosniff');
   done();
 }
 

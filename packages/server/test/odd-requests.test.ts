@@ -71,6 +71,7 @@ function fill(path: string, values: Record<string, string>): string {
 
 function expectGoodAnswer(res: LightMyRequestResponse, what: string): void {
   expect(res.statusCode, `${what}: ${res.body.slice(0, 300)}`).toBeLessThan(500);
+  expect(res.headers['x-content-type-options'], what).toBe('nosniff');
   if (res.statusCode < 400) return;
   expect(res.headers['content-type'], `${what}: ${res.body.slice(0, 300)}`).toMatch(/^application\/problem\+json/);
   const body = res.json() as { code?: string; status?: number };

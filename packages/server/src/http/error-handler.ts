@@ -145,7 +145,7 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
     const invalid = err.code === 'INVALID_TOKEN' || err.code === 'SESSION_EXPIRED';
     void reply.header('www-authenticate', invalid ? 'Bearer realm="latchkey", error="invalid_token"' : 'Bearer realm="latchkey"');
   }
-  void reply.header('cache-control', 'no-store');
+  void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
   return reply.code(err.status).type('application/problem+json').send(toProblem(err));
 }
 
