@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { latchkey, type Config } from '@latchkey/server';
+import { latchkey, latchkeyClientErrorHandler, latchkeyFrameworkErrors, type Config } from '@latchkey/server';
 
 /** An order of the shop; a real app would keep these in its own database. */
 interface Order {
@@ -23,7 +23,15 @@ export interface ShopOptions {
  * await app.listen({ port: 3000 });
  */
 export async function buildShop(config: Config, options: ShopOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: { level: config.logLevel } });
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // What Node's parser (a bad Content-Length, headers over the limit) and Fastify's router (a
+    // badly percent-encoded URL, a path parameter over maxParamLength) refuse before any route is
+    // chosen: problem+json like Latchkey's own refusals, instead of Fastify's default JSON.
+    clientErrorHandler: latchkeyClientErrorHandler,
+    frameworkErrors: latchkeyFrameworkErrors,
+    routerOptions: { maxParamLength: 200 },
+  });
 
   // Same routes, storage and keys as the standalone server, mounted under a prefix.
   await app.register(latchkey, { config, prefix: options.authPrefix ?? '/identity' });

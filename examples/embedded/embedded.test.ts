@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,5 +187,27 @@ describe('embedded mode: Latchkey mounted under /identity in a shop app', () => 
     const claims = await verifier.verify(erin.access);
     expect(claims.sub).toBe(erin.userId);
     expect(verifier.stats.jwksFetches).toBe(1);
+  });
+
+  it("what the host's router and Node's parser refuse is problem+json too (the shop passes Latchkey's handlers)", async () => {
+    for (const url of ['/identity/auth/sessions/%zz', `/identity/auth/sessions/${'a'.repeat(201)}`]) {
+      const res = await app.inject({ method: 'DELETE', url });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({ code: 'INVALID_REQUEST' });
+    }
+    if (!app.server.listening) await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const raw = await new Promise<string>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => undefined);
+      socket.write('POST /identity/auth/login HTTP/1.1\r\nHost: shop.test\r\nContent-Length: abc\r\n\r\n');
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('application/problem+json');
+    expect(raw).toContain('"code":"INVALID_REQUEST"');
   });
 });

@@ -4,10 +4,10 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Mailer } from './features/email/mailer.js';
-import type { Duplex } from 'node:stream';
-import { AppError, toProblem } from './errors.js';
+import { AppError } from './errors.js';
+import { latchkeyClientErrorHandler } from './http/client-error.js';
 import { registerCors } from './http/cors.js';
-import { errorHandler, sendProblem } from './http/error-handler.js';
+import { errorHandler, latchkeyFrameworkErrors, sendProblem } from './http/error-handler.js';
 import { apiDocs } from './features/wellknown/docs.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
@@ -29,27 +29,6 @@ export interface AppDeps {
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
-}
-
-/**
- * Errors before a request exists (header overflow, garbage on the socket): answered with
- * problem+json like everything else, then the socket is closed.
- */
-function clientError(this: { log: { trace: (o: object, m: string) => void } }, err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const problem = tooLarge
-    ? new AppError('HEADERS_TOO_LARGE', { detail: 'The request headers are too large.' })
-    : new AppError('INVALID_REQUEST', { detail: 'The request could not be parsed.' });
-  const body = JSON.stringify(toProblem(problem));
-  this.log.trace({ code: err.code }, 'client error');
-  if (socket.writable) {
-    const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
-    socket.write(
-      `HTTP/1.1 ${problem.status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
 }
 
 export function createLogger(config: Config, stream?: DestinationStream): Logger {
@@ -88,7 +67,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     http: { maxHeaderSize: config.headerLimitBytes },
-    clientErrorHandler: clientError,
+    clientErrorHandler: latchkeyClientErrorHandler,
+    // The router's refusals (bad percent-encoding, a path parameter past maxParamLength) as problem+json.
+    frameworkErrors: latchkeyFrameworkErrors,
     ajv: { customOptions: { coerceTypes: false, allErrors: true } },
   }) as unknown as FastifyInstance;
 
@@ -108,8 +89,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (sweeper) clearInterval(sweeper);
   });
   // The per-request hooks here are callback-style, not async: each async hook costs a promise
-  // and a microtask hop on every request.
+  // and a microtask hop on every request. Every answer of the server says `nosniff`: a JSON or
+  // problem body is never sniffed into HTML or script (the docs, 404s and preflights included).
   app.addHook('onSend', (_request, reply, payload, done) => {
+    void reply.header('x-content-type-options', 'nosniff');
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
   });

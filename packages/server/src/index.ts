@@ -2,6 +2,8 @@ export { buildApp, createLogger, type AppDeps } from './app.js';
 export { latchkey, createContext, type LatchkeyOptions } from './plugin.js';
 export { loadConfig, readEnvironment, ConfigError, parseDuration, type Config, type SigningAlgorithm } from './config.js';
 export { ERROR_CODES, AppError, type ErrorCode, type Problem } from './errors.js';
+export { latchkeyFrameworkErrors } from './http/error-handler.js';
+export { latchkeyClientErrorHandler } from './http/client-error.js';
 export { openStore } from './store/index.js';
 export type { Store, UserRecord, AuthUser, SessionRecord } from './store/types.js';
 export type { AuthState } from './http/auth-guard.js';

@@ -2,7 +2,15 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerAsyncHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -26,6 +34,7 @@ import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } fr
 import { rateLimitHook } from './features/ratelimit/limits.js';
 import { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import { authenticate } from './http/auth-guard.js';
+import { refuseCrossSiteSimpleRequests } from './http/cross-site.js';
 import { errorHandler } from './http/error-handler.js';
 import { PasswordHasher } from './passwords/hasher.js';
 import { openStore } from './store/index.js';
@@ -198,8 +207,13 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       if (scope.hasContentTypeParser('text/plain')) scope.removeContentTypeParser('text/plain');
       // Callback-style hooks on every request (no promise, no microtask hop per hook).
       scope.addHook('preValidation', (request, _reply, done) => {
-        const type = request.headers['content-type'];
-        if (type?.startsWith('application/x-www-form-urlencoded') && request.routeOptions.config.oauth !== true) {
+        // request.mediaType is the parsed type, lower-cased and without parameters, as Fastify
+        // chose the parser by: `Application/X-WWW-Form-Urlencoded` is a form here too.
+        if (
+          request.headers['content-type'] !== undefined &&
+          request.mediaType === 'application/x-www-form-urlencoded' &&
+          request.routeOptions.config.oauth !== true
+        ) {
           done(new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: 'Send application/json.' }));
           return;
         }
@@ -214,11 +228,17 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
           done();
         });
       }
+      const crossSiteGuard = refuseCrossSiteSimpleRequests(ctx.config);
       scope.addHook('onRoute', (route) => {
         route.bodyLimit ??= ctx.config.bodyLimitBytes;
-        // Answers about a user, a session or a credential are never stored by a browser or a
-        // shared cache (`Cache-Control: no-store`); only the public documents may be cached.
-        if (!isPublicDocument(route.url.slice(prefix.length))) route.onRequest = [noStore, ...hookList(route.onRequest)];
+        // One static-header hook per route, no per-request hook on the scope. Answers about a
+        // user, a session or a credential are never stored by a browser or a shared cache
+        // (`Cache-Control: no-store`); only the public documents may be cached. Every answer
+        // says `nosniff` (also set by sendProblem for refusals that come before these hooks).
+        const own: onRequestHookHandler[] = [isPublicDocument(route.url.slice(prefix.length)) ? publicHeaders : privateHeaders];
+        // A POST that a page of another site can send without a preflight is refused (CSRF).
+        if (route.method === 'POST' || (Array.isArray(route.method) && route.method.includes('POST'))) own.push(crossSiteGuard);
+        route.onRequest = [...own, ...hookList(route.onRequest)];
       });
       const routeOpts = { ctx, mountPrefix: prefix };
       await scope.register(authRoutes, routeOpts);
@@ -239,8 +259,13 @@ function isPublicDocument(path: string): boolean {
   return path.startsWith('/.well-known/') || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 }
 
-function noStore(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  void reply.header('cache-control', 'no-store');
+function privateHeaders(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+  done();
+}
+
+function publicHeaders(_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  void reply.header('x-content-type-options', 'nosniff');
   done();
 }
 

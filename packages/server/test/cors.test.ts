@@ -57,7 +57,7 @@ describe('preflight details', () => {
     expect(ok.body).toBe('');
 
     const noMethod = await t.app.inject({ method: 'OPTIONS', url: '/auth/refresh', headers: { origin: ALLOWED } });
-    expect(noMethod.statusCode).toBe(400);
+    expectProblem(noMethod, 400, 'INVALID_REQUEST');
 
     const noOrigin = await t.app.inject({ method: 'OPTIONS', url: '/auth/refresh', headers: { 'access-control-request-method': 'POST' } });
     expectProblem(noOrigin, 404, 'NOT_FOUND');

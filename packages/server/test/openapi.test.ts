@@ -247,7 +247,7 @@ async function freePort(): Promise<number> {
 describe('the Authorize button of the docs page (real Chromium)', () => {
   const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-  it('logs in with the OAuth2 password flow, then "Try it out" on GET /auth/me answers 200', async () => {
+  it('logs in with the OAuth2 password flow, then "Try it out" on GET /auth/me answers 200, under its CSP without a violation', async () => {
     expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (scripts/ensure-system-deps.sh installs it)`).toBe(true);
     const { dir, cleanup } = tempDir();
     const port = await freePort();
@@ -261,7 +261,17 @@ describe('the Authorize button of the docs page (real Chromium)', () => {
       expect(reg.statusCode).toBe(201);
 
       const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${port}/docs`);
+      // Anything the page's Content-Security-Policy blocks shows in the console.
+      const violations: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy|CSP violation/i.test(m.text())) violations.push(m.text());
+      });
+      await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+      });
+      const docs = await page.goto(`http://127.0.0.1:${port}/docs`);
+      expect(docs!.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(docs!.headers()['x-frame-options']).toBe('DENY');
       await page.getByRole('button', { name: 'Authorize' }).first().click();
       await page.locator('#oauth_username').fill('docs@example.com');
       await page.locator('#oauth_password').fill('correct horse battery staple');
@@ -286,6 +296,9 @@ describe('the Authorize button of the docs page (real Chromium)', () => {
       expect(me.status()).toBe(200);
       expect(me.request().headers().authorization).toMatch(/^Bearer ey/);
       expect(await me.json()).toMatchObject({ user: { email: 'docs@example.com' } });
+      // The whole session, page load to the answer shown, ran under the policy untouched.
+      await op.locator('.responses-wrapper .live-responses-table').first().waitFor({ state: 'visible', timeout: 10_000 });
+      expect(violations).toEqual([]);
     } finally {
       await browser.close();
       await app.close();

@@ -40,7 +40,7 @@ export function registerCors(app: FastifyInstance, origins: readonly string[]): 
     void reply.header('access-control-allow-credentials', 'true');
     if (!preflight) return done();
     if (!request.headers['access-control-request-method']) {
-      void reply.code(400).type('text/plain').send('Invalid Preflight Request');
+      sendProblem(reply, new AppError('INVALID_REQUEST', { detail: 'A preflight must name its method in Access-Control-Request-Method.' }));
       return;
     }
     void reply

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem, type ErrorCode, type FieldError } from '../errors.js';
 import type { Failure } from '../context.js';
 import { QueueFullError } from '../lib/work-queue.js';
+import { lingerAfterAnswer } from './lingering-close.js';
 
 /** Route config flag: the route is an OAuth2 token endpoint (adds the RFC 6749 `error` member). */
 export interface LatchkeyRouteConfig {
@@ -144,8 +145,32 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
     const invalid = err.code === 'INVALID_TOKEN' || err.code === 'SESSION_EXPIRED';
     void reply.header('www-authenticate', invalid ? 'Bearer realm="latchkey", error="invalid_token"' : 'Bearer realm="latchkey"');
   }
-  void reply.header('cache-control', 'no-store');
+  void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
   return reply.code(err.status).type('application/problem+json').send(toProblem(err));
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the router's own refusals, which happen before any route
+ * (and so any scope's error handler) is chosen, as problem+json with a stable code instead of
+ * Fastify's `{error, code, message}` JSON (whose message echoes the URL). buildApp passes it;
+ * a host app mounting Latchkey passes it to `Fastify({ frameworkErrors })` for the same answers.
+ *
+ * @example
+ * const app = Fastify({ frameworkErrors: latchkeyFrameworkErrors });
+ * await app.register(latchkey, { config, prefix: '/identity' });
+ */
+export function latchkeyFrameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      sendProblem(reply, new AppError('INVALID_REQUEST', { detail: 'The URL is not validly percent-encoded.' }));
+      return;
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // No identifier of Latchkey is that long: the request cannot name anything that exists.
+      sendProblem(reply, new AppError('INVALID_REQUEST', { detail: 'A path parameter is longer than allowed.' }));
+      return;
+    default:
+      errorHandler(err, request, reply);
+  }
 }
 
 /** The one place errors become responses. Unexpected errors are logged; nothing secret is echoed. */
@@ -157,6 +182,12 @@ export function errorHandler(err: FastifyError | Error, request: FastifyRequest,
     request.log.warn({ err: { type: err.name, message: err.message, code: (err as FastifyError).code } }, 'database unavailable');
   } else if (appErr.status >= 500) {
     request.log.error({ err: { type: err.name, message: err.message, code: (err as FastifyError).code, stack: err.stack } }, 'request failed');
+  }
+  if (appErr.status === 413) {
+    // Answered before the body was read: the client may still be sending it. The connection
+    // ends after this answer, without a reset under the client (http/lingering-close.ts).
+    void reply.header('connection', 'close');
+    lingerAfterAnswer(reply.raw.socket);
   }
   return sendProblem(reply, appErr);
 }

@@ -143,8 +143,20 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
 /** Reads email and password from either body shape; the form is the OAuth2 password grant. */
 function loginFields(request: FastifyRequest<{ Body: LoginBody }>): { email: string; password: string } {
   const body = request.body;
-  const isForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-  if (isForm) {
+  // Without a Content-Type Fastify neither parses nor validates a body (the schema is chosen by
+  // media type): the request is answered as an empty JSON object would be.
+  if (body === undefined || body === null || typeof body !== 'object') {
+    throw new AppError('VALIDATION_FAILED', {
+      detail: 'The body is invalid.',
+      errors: [
+        { field: 'email', message: "must have required property 'email'" },
+        { field: 'password', message: "must have required property 'password'" },
+      ],
+      oauthError: 'invalid_request',
+    });
+  }
+  // The parsed media type: lower-cased, parameters dropped (the same Fastify chose the parser by).
+  if (request.mediaType === 'application/x-www-form-urlencoded') {
     if (body.grant_type !== undefined && body.grant_type !== 'password') {
       throw new AppError('UNSUPPORTED_GRANT_TYPE', {
         detail: 'Only grant_type=password is supported here.',

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
 import { AppError } from '../../errors.js';
+import { isTrustedOrigin } from '../../http/cross-site.js';
 import { newOpaqueToken } from '../../lib/ids.js';
 import type { IssuedTokens } from './service.js';
 
@@ -116,31 +117,6 @@ export function refreshCookie(request: FastifyRequest): string | null {
   return value ? value : null;
 }
 
-/**
- * True when the request's Origin (if the browser sent one) is this server's own origin, the
- * ISSUER's, or one of CORS_ORIGINS. A request without Origin (curl, older browsers on
- * same-origin GET-like flows) is left to the token check alone.
- */
-function originAllowed(ctx: LatchkeyContext, request: FastifyRequest): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  if (ctx.config.corsOrigins.includes(origin)) return true;
-  let parsed: URL;
-  try {
-    parsed = new URL(origin);
-  } catch {
-    return false; // "null" (sandboxed frames, opaque redirects) and garbage
-  }
-  if (parsed.origin === new URL(ctx.config.issuer).origin) return true;
-  // Same origin: the Host the request was sent to, read with the Origin's scheme so that a
-  // default port (":80" in Host, absent from Origin) compares equal.
-  try {
-    return new URL(`${parsed.protocol}//${request.host}`).host === parsed.host;
-  } catch {
-    return false;
-  }
-}
-
 const csrfFailed = (detail: string) => new AppError('CSRF_FAILED', { detail });
 
 /**
@@ -162,7 +138,7 @@ export function assertCsrf(ctx: LatchkeyContext, request: FastifyRequest): void 
   if (!timingSafeEqual(Buffer.from(header), Buffer.from(cookie))) {
     throw csrfFailed('Send the lk_csrf cookie value (or the csrf_token from login/refresh, GET /auth/csrf) in X-CSRF-Token.');
   }
-  if (!originAllowed(ctx, request)) {
+  if (!isTrustedOrigin(request, ctx.config)) {
     throw csrfFailed('This Origin may not use the refresh cookie; add it to CORS_ORIGINS.');
   }
 }

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface ApiDocsOptions {
@@ -35,6 +36,37 @@ export function openApiDefinition(issuer: string) {
       },
     },
   };
+}
+
+/**
+ * The one inline <style> element of Swagger UI: the colours of the logo in its top bar
+ * (swagger-ui-standalone-preset.js). Allowed by its hash; the Chromium test of the docs page
+ * fails on any CSP violation, so a Swagger UI update that changes it is noticed.
+ */
+const SWAGGER_UI_LOGO_STYLE = '.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}';
+
+/**
+ * The policy of the docs pages (Swagger UI): its own scripts and style sheets only (no inline
+ * script; one inline style element, by hash; the styles it sets from script are CSSOM, which
+ * style-src does not govern), images from itself and data: URLs (its icons), calls to the page's
+ * own origin and to ISSUER (the document's two servers), no plugin, no <base>, forms only to
+ * itself, and no framing: the Authorize form cannot be overlaid by another site (clickjacking).
+ */
+export function docsContentSecurityPolicy(issuer: string): string {
+  const issuerOrigin = new URL(issuer).origin;
+  const logoStyle = `'sha256-${createHash('sha256').update(SWAGGER_UI_LOGO_STYLE).digest('base64')}'`;
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'self' ${logoStyle}`,
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    `connect-src 'self' ${issuerOrigin}`,
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+  ].join('; ');
 }
 
 /** Request headers not passed on to the docs instance: they belong to the client's connection. */
@@ -98,6 +130,11 @@ async function apiDocsPlugin(app: FastifyInstance, options: ApiDocsOptions): Pro
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => (await load()).swagger());
 
+  // Set on every /docs answer (the pages, their assets and redirects), never on other routes.
+  const pageHeaders = {
+    'content-security-policy': docsContentSecurityPolicy(options.issuer),
+    'x-frame-options': 'DENY',
+  };
   const forward = async (request: FastifyRequest, reply: FastifyReply) => {
     const headers: IncomingHttpHeaders = {};
     for (const [name, value] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
@@ -106,7 +143,7 @@ async function apiDocsPlugin(app: FastifyInstance, options: ApiDocsOptions): Pro
     for (const [name, value] of Object.entries(res.headers)) {
       if (value !== undefined && !NOT_COPIED.has(name)) void reply.header(name, value);
     }
-    return reply.send(res.rawPayload);
+    return reply.headers(pageHeaders).send(res.rawPayload);
   };
   app.get('/docs', { schema: { hide: true } }, forward);
   app.get('/docs/*', { schema: { hide: true } }, forward);
