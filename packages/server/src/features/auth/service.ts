@@ -151,8 +151,11 @@ export async function login(
   return success({ user, tokens });
 }
 
-/** Backoff lookups fail open: an unreachable counter store must not stop logins. */
-async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMeta): Promise<number> {
+/**
+ * Backoff lookups fail open: an unreachable counter store must not stop logins. Also used by
+ * change-password, whose wrong current passwords count toward the same (account, IP) lock.
+ */
+export async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMeta): Promise<number> {
   if (!ctx.config.rateLimitEnabled) return 0;
   try {
     return (await ctx.backoff.check(email, meta.ip)).retryAfter;
@@ -162,7 +165,7 @@ async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMe
   }
 }
 
-async function backoffFail(ctx: LatchkeyContext, email: string, meta: RequestMeta) {
+export async function backoffFail(ctx: LatchkeyContext, email: string, meta: RequestMeta) {
   if (!ctx.config.rateLimitEnabled) return { retryAfter: 0, failures: 0 };
   try {
     return await ctx.backoff.fail(email, meta.ip);

@@ -1,12 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.js';
-import type { Config, RateRule } from '../../config.js';
+import type { Config, RateLimitBucket, RateRule } from '../../config.js';
 import { AppError } from '../../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { RateCounter } from '../../store/types.js';
 import type { CounterStore } from './counters.js';
 
-export type RateBucket = 'login' | 'register' | 'refresh' | 'mail' | 'default';
+export type RateBucket = RateLimitBucket;
 
 /** Which bucket a route (path without the mount prefix) counts against; null = not limited. */
 export function bucketFor(path: string): RateBucket | null {
@@ -20,6 +20,12 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/email/verify-request':
     case '/auth/password/forgot':
       return 'mail';
+    case '/auth/password/reset':
+      return 'reset';
+    case '/auth/email/verify':
+      return 'verify';
+    case '/auth/change-password':
+      return 'change_password';
   }
   if (path.startsWith('/auth/') || path.startsWith('/admin/')) return 'default';
   return null;
