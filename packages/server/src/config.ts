@@ -65,6 +65,8 @@ export interface Config {
   readonly rateLimitEnabled: boolean;
   readonly rateLimitStore: 'auto' | 'memory' | 'redis' | 'database';
   readonly rateLimits: Readonly<Record<RateLimitBucket, RateRule>>;
+  /** IPv6 clients are counted per network of this prefix length (64: one /64 is one client). */
+  readonly rateLimitIpv6Prefix: number;
   readonly loginBackoffThreshold: number;
   readonly loginBackoffBaseMs: number;
   readonly loginBackoffMaxMs: number;
@@ -357,6 +359,7 @@ export function loadConfig(env: Env): Config {
       change_password: readRateRule(env, 'RATE_LIMIT_CHANGE_PASSWORD', '5/1m'),
       default: readRateRule(env, 'RATE_LIMIT_DEFAULT', '120/1m'),
     }),
+    rateLimitIpv6Prefix: readInt(env, 'RATE_LIMIT_IPV6_PREFIX', 64, 32, 128),
     loginBackoffThreshold: readInt(env, 'LOGIN_BACKOFF_THRESHOLD', 5, 1, 1000),
     loginBackoffBaseMs: readDuration(env, 'LOGIN_BACKOFF_BASE', '1s', 1000, 3_600_000),
     loginBackoffMaxMs: readDuration(env, 'LOGIN_BACKOFF_MAX', '15m', 1000, 86_400_000),
