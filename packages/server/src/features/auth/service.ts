@@ -152,8 +152,13 @@ export async function login(
 }
 
 /**
- * Backoff lookups fail open: an unreachable counter store must not stop logins. Also used by
- * change-password, whose wrong current passwords count toward the same (account, IP) lock.
+ * Seconds the (account, client IP) pair is still locked by the login backoff; 0 when it is not
+ * (or rate limiting is off). Fails open: an unreachable counter store must not stop logins. Also
+ * used by change-password, whose wrong current passwords count toward the same lock.
+ *
+ * @example
+ * const locked = await backoffCheck(ctx, 'ann@example.com', requestMeta(request));
+ * if (locked > 0) return { ...failure('RATE_LIMITED'), retryAfter: locked };
  */
 export async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMeta): Promise<number> {
   if (!ctx.config.rateLimitEnabled) return 0;
@@ -165,6 +170,13 @@ export async function backoffCheck(ctx: LatchkeyContext, email: string, meta: Re
   }
 }
 
+/**
+ * Counts a failed password check of the (account, client IP) pair; returns the lock it triggered
+ * (`retryAfter` > 0) and the failures so far. Fails open like `backoffCheck`.
+ *
+ * @example
+ * const lock = await backoffFail(ctx, 'ann@example.com', requestMeta(request));
+ */
 export async function backoffFail(ctx: LatchkeyContext, email: string, meta: RequestMeta) {
   if (!ctx.config.rateLimitEnabled) return { retryAfter: 0, failures: 0 };
   try {
