@@ -15,6 +15,9 @@ export interface RateRule {
   readonly windowMs: number;
 }
 
+/** The per-IP rate-limit buckets (docs/abuse.md); each has its RATE_LIMIT_<BUCKET> variable. */
+export type RateLimitBucket = 'login' | 'register' | 'refresh' | 'mail' | 'reset' | 'verify' | 'change_password' | 'default';
+
 /** The validated, frozen configuration every component receives. Durations are milliseconds. */
 export interface Config {
   readonly port: number;
@@ -61,7 +64,9 @@ export interface Config {
   readonly redisUrl: string | null;
   readonly rateLimitEnabled: boolean;
   readonly rateLimitStore: 'auto' | 'memory' | 'redis' | 'database';
-  readonly rateLimits: Readonly<Record<'login' | 'register' | 'refresh' | 'mail' | 'default', RateRule>>;
+  readonly rateLimits: Readonly<Record<RateLimitBucket, RateRule>>;
+  /** IPv6 clients are counted per network of this prefix length (64: one /64 is one client). */
+  readonly rateLimitIpv6Prefix: number;
   readonly loginBackoffThreshold: number;
   readonly loginBackoffBaseMs: number;
   readonly loginBackoffMaxMs: number;
@@ -346,8 +351,15 @@ export function loadConfig(env: Env): Config {
       register: readRateRule(env, 'RATE_LIMIT_REGISTER', '10/1m'),
       refresh: readRateRule(env, 'RATE_LIMIT_REFRESH', '30/1m'),
       mail: readRateRule(env, 'RATE_LIMIT_MAIL', '3/1m'),
+      // Sized for what they cost (docs/abuse.md, "Per-IP hash budget"): a reset with a live token
+      // costs one hash, as a login costs one verification; verify costs a token lookup and a
+      // write, like refresh; change-password a verification and, when it succeeds, a hash.
+      reset: readRateRule(env, 'RATE_LIMIT_RESET', '10/1m'),
+      verify: readRateRule(env, 'RATE_LIMIT_VERIFY', '30/1m'),
+      change_password: readRateRule(env, 'RATE_LIMIT_CHANGE_PASSWORD', '5/1m'),
       default: readRateRule(env, 'RATE_LIMIT_DEFAULT', '120/1m'),
     }),
+    rateLimitIpv6Prefix: readInt(env, 'RATE_LIMIT_IPV6_PREFIX', 64, 32, 128),
     loginBackoffThreshold: readInt(env, 'LOGIN_BACKOFF_THRESHOLD', 5, 1, 1000),
     loginBackoffBaseMs: readDuration(env, 'LOGIN_BACKOFF_BASE', '1s', 1000, 3_600_000),
     loginBackoffMaxMs: readDuration(env, 'LOGIN_BACKOFF_MAX', '15m', 1000, 86_400_000),

@@ -1,4 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
+import cluster from 'node:cluster';
 import fastifyFormbody from '@fastify/formbody';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -29,10 +30,12 @@ import { wellKnownRoutes } from './features/wellknown/routes.js';
 import { createMetrics } from './features/metrics/registry.js';
 import { metricsRoutes } from './features/metrics/routes.js';
 import { startMetricsServer } from './features/metrics/server.js';
+import { counterBackend } from './features/ratelimit/backend.js';
 import { BatchedDatabaseCounters, canBatchRateCounts } from './features/ratelimit/batched-counters.js';
 import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } from './features/ratelimit/counters.js';
 import { rateLimitHook } from './features/ratelimit/limits.js';
 import { LoginBackoff } from './features/ratelimit/login-backoff.js';
+import { PRIMARY_COUNTERS_ENV, PrimaryCounters } from './features/ratelimit/primary-counters.js';
 import { authenticate } from './http/auth-guard.js';
 import { refuseCrossSiteSimpleRequests } from './http/cross-site.js';
 import { errorHandler } from './http/error-handler.js';
@@ -110,20 +113,16 @@ export async function createContext(
 }
 
 /**
- * Picks the counter backend: RATE_LIMIT_STORE, or with `auto` Redis when REDIS_URL is set, the
- * database on PostgreSQL (several instances share it), memory on SQLite (one process). In the
- * database, a store with a batch upsert (PostgreSQL: a round trip per statement) counts the
- * per-IP limits in batches; SQLite's local statements count each hit exactly.
+ * Opens the counter backend `counterBackend` picks (features/ratelimit/backend.ts). In a worker of
+ * `serve --workers N` memory is the primary's (PrimaryCounters), shared by the workers; in a
+ * worker of a host app's own cluster `auto` means the database. In the database, a store with a
+ * batch upsert (PostgreSQL: a round trip per statement) counts the per-IP limits in batches;
+ * SQLite's local statements count each hit exactly, across processes on the one file.
  */
 async function openCounters(config: Config, store: Store, clock: Clock, log: FastifyInstance['log']): Promise<CounterStore> {
-  const kind =
-    config.rateLimitStore !== 'auto'
-      ? config.rateLimitStore
-      : config.redisUrl
-        ? 'redis'
-        : store.kind === 'postgres'
-          ? 'database'
-          : 'memory';
+  const mode = !cluster.isWorker ? 'none' : process.env[PRIMARY_COUNTERS_ENV] === '1' ? 'latchkey' : 'foreign';
+  const kind = counterBackend(config, store.kind, mode);
+  if (kind === 'primary') return new PrimaryCounters();
   if (kind === 'redis') return RedisCounters.connect(config.redisUrl!, clock);
   if (kind === 'database') {
     if (!canBatchRateCounts(store)) return new DatabaseCounters(store, clock);

@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { systemClock } from './clock.js';
 import type { Config } from './config.js';
+import { counterBackend } from './features/ratelimit/backend.js';
+import { PRIMARY_COUNTERS_ENV, serveCountersToWorkers } from './features/ratelimit/primary-counters.js';
 import { openStore } from './store/index.js';
 import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
 import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs } from './tokens/keys.js';
@@ -86,6 +88,11 @@ const MAX_RESTART_DELAY_MS = 30_000;
  * Never resolves while serving; the process exits when shutdown completes.
  */
 export async function servePrimary(config: Config, workers: number, logger?: Logger): Promise<number> {
+  // The backend every worker will pick, for the start-up line. With memory (the SQLite default)
+  // the counters are this process's, answered to the workers over IPC: limits and the login
+  // backoff count once for the whole server, not once per worker.
+  const counters = counterBackend(config, config.databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres', 'latchkey');
+  serveCountersToWorkers(cluster, systemClock);
   const log = logger ?? (await import('./app.js')).createLogger(config);
   await prepareDatabase(config);
 
@@ -94,7 +101,7 @@ export async function servePrimary(config: Config, workers: number, logger?: Log
   const startedAt = new Map<number, number>();
 
   const fork = (): Worker => {
-    const worker = cluster.fork();
+    const worker = cluster.fork({ [PRIMARY_COUNTERS_ENV]: '1' });
     startedAt.set(worker.id, Date.now());
     return worker;
   };
@@ -150,7 +157,7 @@ export async function servePrimary(config: Config, workers: number, logger?: Log
   process.on('SIGTERM', () => stopAll('SIGTERM'));
   process.on('SIGINT', () => stopAll('SIGINT'));
 
-  log.info({ workers, port: config.port, host: config.host }, 'starting workers');
+  log.info({ workers, port: config.port, host: config.host, rateLimitStore: config.rateLimitEnabled ? counters : 'off' }, 'starting workers');
   for (let i = 0; i < workers; i++) fork();
   return new Promise<number>(() => undefined);
 }

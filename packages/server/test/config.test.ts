@@ -129,6 +129,12 @@ describe('validation', () => {
     ['BODY_LIMIT', '10'],
     ['DOCS_ENABLED', 'perhaps'],
     ['PURGE_INTERVAL', '10 minutes'],
+    ['RATE_LIMIT_RESET', 'ten a minute'],
+    ['RATE_LIMIT_VERIFY', '0/1m'],
+    ['RATE_LIMIT_CHANGE_PASSWORD', '5/2d'],
+    ['RATE_LIMIT_IPV6_PREFIX', '31'],
+    ['RATE_LIMIT_IPV6_PREFIX', '129'],
+    ['RATE_LIMIT_IPV6_PREFIX', '/64'],
   ];
 
   it.each(bad)('%s=%s is refused with a message naming the variable', (variable, value, extra) => {

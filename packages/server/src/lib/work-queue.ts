@@ -11,6 +11,7 @@ export class QueueFullError extends Error {
 export class WorkQueue {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  private admitted = 0;
 
   constructor(
     readonly concurrency: number,
@@ -25,11 +26,18 @@ export class WorkQueue {
     return this.running;
   }
 
+  /** Jobs admitted since construction (run or waiting; not those refused as full): the work asked of it. */
+  get started(): number {
+    return this.admitted;
+  }
+
   async run<T>(job: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       if (this.waiting.length >= this.maxWaiting) throw new QueueFullError('work queue is full');
+      this.admitted++;
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
+      this.admitted++;
       this.running++;
     }
     try {

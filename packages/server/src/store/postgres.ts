@@ -654,6 +654,14 @@ export class PostgresStore implements Store {
     return rows[0]?.user_id ?? null;
   }
 
+  async findOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null> {
+    const rows = await this.query<{ user_id: string }>(
+      'SELECT user_id FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3',
+      [tokenHash, purpose, now],
+    );
+    return rows[0]?.user_id ?? null;
+  }
+
   async deleteOneTimeTokens(userId: string, purpose: OneTimeTokenPurpose): Promise<void> {
     await this.execute('DELETE FROM one_time_tokens WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
   }

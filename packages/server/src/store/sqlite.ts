@@ -261,6 +261,9 @@ export class SqliteStore implements Store {
         `UPDATE one_time_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?
          RETURNING user_id`,
       ),
+      findOtt: db.prepare<[string, string, number], { user_id: string }>(
+        'SELECT user_id FROM one_time_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?',
+      ),
       deleteOtts: db.prepare('DELETE FROM one_time_tokens WHERE user_id = ? AND purpose = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
       setHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?'),
@@ -584,6 +587,10 @@ export class SqliteStore implements Store {
 
   async consumeOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null> {
     return this.s.consumeOtt.get(now, tokenHash, purpose, now)?.user_id ?? null;
+  }
+
+  async findOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null> {
+    return this.s.findOtt.get(tokenHash, purpose, now)?.user_id ?? null;
   }
 
   async deleteOneTimeTokens(userId: string, purpose: OneTimeTokenPurpose): Promise<void> {

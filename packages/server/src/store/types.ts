@@ -254,6 +254,12 @@ export interface Store {
    * expired, unknown or other-purpose token gives null.
    */
   consumeOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null>;
+  /**
+   * The user id of a live token (unused, unexpired, this purpose) WITHOUT spending it; null
+   * otherwise. A check before costly work (hashing the new password at reset): spending stays
+   * `consumeOneTimeToken`'s, after that work, so a lookup never decides who wins.
+   */
+  findOneTimeToken(tokenHash: string, purpose: OneTimeTokenPurpose, now: number): Promise<string | null>;
   /** Deletes the user's outstanding tokens of one purpose (a new mail supersedes the old). */
   deleteOneTimeTokens(userId: string, purpose: OneTimeTokenPurpose): Promise<void>;
 

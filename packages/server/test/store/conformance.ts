@@ -621,6 +621,33 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
         expect(await store.consumeOneTimeToken(late, 'reset_password', T0 + 99)).toBe(u.id);
       });
 
+      it('findOneTimeToken looks a live token up without spending it', async () => {
+        const u = await user();
+        const t = hash();
+        await store.createOneTimeToken({ tokenHash: t, userId: u.id, purpose: 'reset_password', createdAt: T0, expiresAt: T0 + 100 });
+        expect(await store.findOneTimeToken(hash(), 'reset_password', T0 + 1)).toBeNull();
+        expect(await store.findOneTimeToken(t, 'verify_email', T0 + 1)).toBeNull();
+        expect(await store.findOneTimeToken(t, 'reset_password', T0 + 100)).toBeNull();
+        // Looked up as often as asked: it stays live, and is spent only by consume.
+        for (let i = 0; i < 3; i++) expect(await store.findOneTimeToken(t, 'reset_password', T0 + 1)).toBe(u.id);
+        expect(await store.consumeOneTimeToken(t, 'reset_password', T0 + 2)).toBe(u.id);
+        expect(await store.findOneTimeToken(t, 'reset_password', T0 + 3)).toBeNull();
+        const other = hash();
+        await store.createOneTimeToken({ tokenHash: other, userId: u.id, purpose: 'reset_password', createdAt: T0, expiresAt: T0 + DAY });
+        await store.deleteOneTimeTokens(u.id, 'reset_password');
+        expect(await store.findOneTimeToken(other, 'reset_password', T0 + 1)).toBeNull();
+      });
+
+      it('20 concurrent consumes after 20 concurrent lookups: every lookup sees it, exactly one consume wins', async () => {
+        const u = await user();
+        const t = hash();
+        await store.createOneTimeToken({ tokenHash: t, userId: u.id, purpose: 'reset_password', createdAt: T0, expiresAt: T0 + DAY });
+        const found = await Promise.all(Array.from({ length: 20 }, () => store.findOneTimeToken(t, 'reset_password', T0 + 1)));
+        expect(found.every((r) => r === u.id)).toBe(true);
+        const spent = await Promise.all(Array.from({ length: 20 }, () => store.consumeOneTimeToken(t, 'reset_password', T0 + 1)));
+        expect(spent.filter((r) => r === u.id)).toHaveLength(1);
+      });
+
       it('20 concurrent consumes of one token: exactly one receives the user', async () => {
         const u = await user();
         const t = hash();

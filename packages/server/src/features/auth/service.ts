@@ -151,8 +151,16 @@ export async function login(
   return success({ user, tokens });
 }
 
-/** Backoff lookups fail open: an unreachable counter store must not stop logins. */
-async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMeta): Promise<number> {
+/**
+ * Seconds the (account, client IP) pair is still locked by the login backoff; 0 when it is not
+ * (or rate limiting is off). Fails open: an unreachable counter store must not stop logins. Also
+ * used by change-password, whose wrong current passwords count toward the same lock.
+ *
+ * @example
+ * const locked = await backoffCheck(ctx, 'ann@example.com', requestMeta(request));
+ * if (locked > 0) return { ...failure('RATE_LIMITED'), retryAfter: locked };
+ */
+export async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMeta): Promise<number> {
   if (!ctx.config.rateLimitEnabled) return 0;
   try {
     return (await ctx.backoff.check(email, meta.ip)).retryAfter;
@@ -162,7 +170,14 @@ async function backoffCheck(ctx: LatchkeyContext, email: string, meta: RequestMe
   }
 }
 
-async function backoffFail(ctx: LatchkeyContext, email: string, meta: RequestMeta) {
+/**
+ * Counts a failed password check of the (account, client IP) pair; returns the lock it triggered
+ * (`retryAfter` > 0) and the failures so far. Fails open like `backoffCheck`.
+ *
+ * @example
+ * const lock = await backoffFail(ctx, 'ann@example.com', requestMeta(request));
+ */
+export async function backoffFail(ctx: LatchkeyContext, email: string, meta: RequestMeta) {
   if (!ctx.config.rateLimitEnabled) return { retryAfter: 0, failures: 0 };
   try {
     return await ctx.backoff.fail(email, meta.ip);

@@ -55,7 +55,7 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
         summary: 'Confirm an email address with the token of the mailed link',
         description: 'No access token needed: the link may be opened on another device. Access tokens issued from now on carry `email_verified: true`.',
         body: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: tokenProperty } },
-        response: { 200: userEnvelopeSchema, ...problems(400, 413, 415, 422, 503) },
+        response: { 200: userEnvelopeSchema, ...problems(400, 413, 415, 422, 429, 503) },
       },
     },
     async (request) => {
@@ -101,7 +101,7 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
           additionalProperties: false,
           properties: { token: tokenProperty, new_password: passwordProperty },
         },
-        response: { 204: accepted('Password changed; every session revoked'), ...problems(400, 413, 415, 422, 503) },
+        response: { 204: accepted('Password changed; every session revoked'), ...problems(400, 413, 415, 422, 429, 503) },
       },
     },
     async (request, reply) => {

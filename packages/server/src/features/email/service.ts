@@ -134,9 +134,13 @@ export async function forgotPassword(ctx: LatchkeyContext, emailInput: string, m
 
 /**
  * POST /auth/password/reset: spends the token, sets the new password and revokes every
- * session. The new password is hashed before the token is spent, so that an overloaded hasher
- * (503) leaves the link usable. A successful reset also marks the address verified: the user
- * has just proved they read mail sent to it.
+ * session. A successful reset also marks the address verified: the user has just proved they
+ * read mail sent to it.
+ *
+ * The order is what keeps it cheap to refuse: the policy, then a lookup of the token that does
+ * not spend it (a bogus or spent token costs no hash, so nobody without a link can fill the hash
+ * queue through this route), then the hash, then the atomic spend (exactly one of concurrent
+ * uses wins). Hashing before spending means an overloaded hasher (503) leaves the link usable.
  */
 export async function resetPassword(
   ctx: LatchkeyContext,
@@ -146,9 +150,13 @@ export async function resetPassword(
 ): Promise<Outcome<void>> {
   const policy = checkPasswordPolicy('new_password', newPassword);
   if (policy) return failure('VALIDATION_FAILED', 'The new password does not meet the policy.', [policy]);
+  const tokenHash = hashToken(token);
+  if (!(await ctx.store.findOneTimeToken(tokenHash, 'reset_password', ctx.clock()))) {
+    return failure('TOKEN_INVALID', 'This password-reset link is invalid, already used or expired.');
+  }
   const newHash = await ctx.hasher.hash(newPassword);
   const now = ctx.clock();
-  const userId = await ctx.store.consumeOneTimeToken(hashToken(token), 'reset_password', now);
+  const userId = await ctx.store.consumeOneTimeToken(tokenHash, 'reset_password', now);
   if (!userId) return failure('TOKEN_INVALID', 'This password-reset link is invalid, already used or expired.');
   if (!(await ctx.store.setPasswordHash(userId, newHash, now))) {
     return failure('TOKEN_INVALID', 'This password-reset link is invalid, already used or expired.');

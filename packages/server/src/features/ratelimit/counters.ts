@@ -2,13 +2,14 @@ import type { Clock } from '../../clock.js';
 import type { RateCounter, Store } from '../../store/types.js';
 
 /**
- * Fixed-window hit counters shared by the rate limits and the login backoff. Three backends:
- * memory (one process), Redis (every instance, `REDIS_URL`), and the database (every instance,
- * when there is no Redis). `hit` is atomic in each; on PostgreSQL the per-IP limits count in
+ * Fixed-window hit counters shared by the rate limits and the login backoff. Backends: memory
+ * (one process; under `serve --workers N`, the primary's memory shared by the workers), Redis
+ * (every instance, `REDIS_URL`), and the database (every instance, when there is no Redis). `hit` is atomic in each; on PostgreSQL the per-IP limits count in
  * batches (BatchedDatabaseCounters), whose `exact` is what the login backoff uses.
  */
 export interface CounterStore {
-  readonly kind: 'memory' | 'redis' | 'database';
+  /** `primary`: the memory of the `serve --workers` primary, shared by its workers (primary-counters.ts). */
+  readonly kind: 'memory' | 'redis' | 'database' | 'primary';
   /**
    * Set when `hit` may answer from a local view of a shared count (batched counters): the same
    * counters without that, for counts that must be exact (the login backoff). Unset: `hit` is exact.
@@ -56,11 +57,20 @@ export class MemoryCounters implements CounterStore {
   }
 
   async peek(key: string): Promise<RateCounter | null> {
+    return this.peekNow(key);
+  }
+
+  /** `peek` without a promise (the primary of `serve --workers` answers its workers with it). */
+  peekNow(key: string): RateCounter | null {
     const w = this.windows.get(key);
     return w && w.resetAt > this.clock() ? { ...w } : null;
   }
 
   async reset(key: string): Promise<void> {
+    this.resetNow(key);
+  }
+
+  resetNow(key: string): void {
     this.windows.delete(key);
   }
 

@@ -1,12 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.js';
-import type { Config, RateRule } from '../../config.js';
+import type { Config, RateLimitBucket, RateRule } from '../../config.js';
 import { AppError } from '../../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { RateCounter } from '../../store/types.js';
+import { clientKeyer } from './client-key.js';
 import type { CounterStore } from './counters.js';
 
-export type RateBucket = 'login' | 'register' | 'refresh' | 'mail' | 'default';
+export type RateBucket = RateLimitBucket;
 
 /** Which bucket a route (path without the mount prefix) counts against; null = not limited. */
 export function bucketFor(path: string): RateBucket | null {
@@ -20,6 +21,12 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/email/verify-request':
     case '/auth/password/forgot':
       return 'mail';
+    case '/auth/password/reset':
+      return 'reset';
+    case '/auth/email/verify':
+      return 'verify';
+    case '/auth/change-password':
+      return 'change_password';
   }
   if (path.startsWith('/auth/') || path.startsWith('/admin/')) return 'default';
   return null;
@@ -32,7 +39,8 @@ function ruleFor(config: Config, bucket: RateBucket): RateRule {
 /**
  * Per-client-IP limits on the auth routes (fixed windows). Every limited response carries
  * RateLimit-Limit / -Remaining / -Reset; past the limit: 429 RATE_LIMITED with Retry-After.
- * The client IP is `request.ip`: X-Forwarded-For counts only from TRUST_PROXY addresses.
+ * The client IP is `request.ip`: X-Forwarded-For counts only from TRUST_PROXY addresses. It is
+ * counted under `clientKey` (IPv6 per RATE_LIMIT_IPV6_PREFIX network, mapped IPv4 as IPv4).
  * When the counter backend fails the request is let through (fail open) and a warning logged:
  * an outage of Redis must not become an outage of login.
  *
@@ -42,6 +50,7 @@ function ruleFor(config: Config, bucket: RateBucket): RateRule {
 export function rateLimitHook(config: Config, counters: CounterStore, clock: Clock, mountPrefix: string, metrics?: Metrics) {
   // Per route: its bucket, rule and RateLimit-Limit value, worked out on its first request.
   const routes = new Map<string, { bucket: RateBucket; rule: RateRule; limit: string } | null>();
+  const keyOf = clientKeyer(config.rateLimitIpv6Prefix);
   const limitOf = (url: string) => {
     let route = routes.get(url);
     if (route === undefined) {
@@ -76,7 +85,7 @@ export function rateLimitHook(config: Config, counters: CounterStore, clock: Clo
     const url = request.routeOptions.url;
     const route = url ? limitOf(url) : null;
     if (!route) return done();
-    const key = `ip:${route.bucket}:${request.ip}`;
+    const key = `ip:${route.bucket}:${keyOf(request.ip)}`;
     if (counters.hitNow) {
       let w: Readonly<RateCounter>;
       try {

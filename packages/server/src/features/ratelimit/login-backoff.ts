@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
+import { clientKeyer } from './client-key.js';
 import type { CounterStore } from './counters.js';
 
 export interface BackoffState {
@@ -8,7 +9,8 @@ export interface BackoffState {
 }
 
 /**
- * Exponential backoff on failed logins, keyed by account AND client IP.
+ * Exponential backoff on failed logins, keyed by account AND client IP (counted under
+ * `clientKey`: an IPv6 client is its RATE_LIMIT_IPV6_PREFIX network, as in the per-IP limits).
  *
  * After LOGIN_BACKOFF_THRESHOLD failures within LOGIN_FAILURE_WINDOW, that (email, IP) pair is
  * locked for LOGIN_BACKOFF_BASE x 2^(failures - threshold), capped at LOGIN_BACKOFF_MAX. While
@@ -21,6 +23,7 @@ export interface BackoffState {
  */
 export class LoginBackoff {
   private readonly counters: CounterStore;
+  private readonly keyOf: (ip: string) => string;
 
   constructor(
     private readonly config: Config,
@@ -29,10 +32,11 @@ export class LoginBackoff {
   ) {
     // Failures are few and a lock must engage at exactly the threshold: never batched.
     this.counters = counters.exact ?? counters;
+    this.keyOf = clientKeyer(config.rateLimitIpv6Prefix);
   }
 
   private keys(email: string, ip: string | null): { failures: string; lock: string } {
-    const id = `${email}|${ip ?? '-'}`;
+    const id = `${email}|${ip === null ? '-' : this.keyOf(ip)}`;
     return { failures: `lf:${id}`, lock: `ll:${id}` };
   }
 

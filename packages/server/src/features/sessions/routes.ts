@@ -255,7 +255,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
           additionalProperties: false,
           properties: { current_password: passwordProperty, new_password: passwordProperty },
         },
-        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 422, 503) },
+        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 422, 429, 503) },
       },
     },
     async (request, reply) => {
