@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
+import { HASH_COST_LIMITS } from './passwords/hash-costs.js';
 
 /** Signing algorithms Latchkey can issue access tokens with. */
 export const SIGNING_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'HS256'] as const;
@@ -330,8 +331,9 @@ export function loadConfig(env: Env): Config {
     hashConcurrency: readInt(env, 'HASH_CONCURRENCY', cores, 1, 64),
     threadPoolNice: readInt(env, 'THREAD_POOL_NICE', 10, 0, 19),
     hashQueueMax: readInt(env, 'HASH_QUEUE_MAX', 64, 0, 10_000),
-    argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, 1_048_576),
-    argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, 20),
+    // At most the caps a stored hash may have (passwords/hash-costs.ts), so that Latchkey's own hashes always verify.
+    argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, HASH_COST_LIMITS.argon2.maxMemoryKib),
+    argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, HASH_COST_LIMITS.argon2.maxTimeCost),
     argon2Parallelism: readInt(env, 'ARGON2_PARALLELISM', 1, 1, 16),
     bodyLimitBytes: readInt(env, 'BODY_LIMIT', 16_384, 1024, 1_048_576),
     headerLimitBytes: readInt(env, 'HEADER_LIMIT', 16_384, 4096, 262_144),
