@@ -136,10 +136,10 @@ async function serve(config: Config): Promise<number> {
 }
 
 async function keys(config: Config, sub: string | undefined): Promise<number> {
-  const { KeyRing, retiredKeyLifetimeMs } = await import('./tokens/keys.js');
+  const { KeyRing, retiredKeyLifetimeMs, secretBoxFor } = await import('./tokens/keys.js');
   const { systemClock } = await import('./clock.js');
   return withStore(config, async (store) => {
-    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
+    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config), secretBoxFor(config));
     if (sub === 'rotate') {
       if (config.jwtPrivateKeyFile !== null || config.jwtSecret !== null) {
         return fail('the signing key is configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): rotate by configuring a new key and restarting');

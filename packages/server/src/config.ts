@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
+import { parseKeyEncryptionKey } from './lib/secret-box.js';
 import { HASH_COST_LIMITS } from './passwords/hash-costs.js';
 
 /** Signing algorithms Latchkey can issue access tokens with. */
@@ -75,6 +76,10 @@ export interface Config {
   readonly jwtPrivateKeyFile: string | null;
   /** The HS256 secret (32+ characters); null = generated and stored. */
   readonly jwtSecret: string | null;
+  /** 32 bytes: secrets at rest (the signing keys' private parts) are encrypted with it; null = stored in plaintext. */
+  readonly keyEncryptionKey: Uint8Array | null;
+  /** Earlier keys, only to decrypt (a rotation); values they sealed are re-encrypted at start-up. */
+  readonly keyEncryptionKeyPrevious: readonly Uint8Array[];
 }
 
 /** Thrown when a setting is invalid; the message names the variable. */
@@ -270,6 +275,20 @@ function readMailConfig(env: Env, issuer: string) {
   };
 }
 
+/** KEY_ENCRYPTION_KEY (one key) and KEY_ENCRYPTION_KEY_PREVIOUS (comma-separated); messages never echo a value. */
+function readKeyEncryptionKeys(env: Env): { keyEncryptionKey: Uint8Array | null; keyEncryptionKeyPrevious: readonly Uint8Array[] } {
+  const parse = (variable: string, raw: string): Uint8Array => {
+    const key = parseKeyEncryptionKey(raw);
+    if (!key) {
+      throw new ConfigError(variable, 'expected 32 random bytes in base64 (openssl rand -base64 32) or as 64 hex digits (openssl rand -hex 32)');
+    }
+    return key;
+  };
+  const current = env.KEY_ENCRYPTION_KEY?.trim() ? parse('KEY_ENCRYPTION_KEY', env.KEY_ENCRYPTION_KEY) : null;
+  const previous = readList(env, 'KEY_ENCRYPTION_KEY_PREVIOUS').map((raw) => parse('KEY_ENCRYPTION_KEY_PREVIOUS', raw));
+  return { keyEncryptionKey: current, keyEncryptionKeyPrevious: Object.freeze(previous) };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -360,6 +379,7 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000),
     jwtPrivateKeyFile: env.JWT_PRIVATE_KEY_FILE?.trim() || null,
     jwtSecret: env.JWT_SECRET || null,
+    ...readKeyEncryptionKeys(env),
   };
   if (config.jwtSecret !== null && config.jwtAlg !== 'HS256') {
     throw new ConfigError('JWT_SECRET', 'is only used with JWT_ALG=HS256; use JWT_PRIVATE_KEY_FILE for asymmetric keys');

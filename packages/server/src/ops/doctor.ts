@@ -6,8 +6,10 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { describeSmtpUrl } from '../features/email/mailer.js';
 import { modeOf, shellQuote } from '../lib/private-files.js';
 import { openStore } from '../store/index.js';
+import { isSealed } from '../lib/secret-box.js';
 import { sqlitePathFromUrl } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
+import { KeyEncryptionError, openPrivateJwk, secretBoxFor } from '../tokens/keys.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -111,11 +113,28 @@ async function keyChecks(config: Config, store: Store, now: number): Promise<Che
     return [{ name: 'keys', status: 'warn', message: 'no active signing key yet', fix: 'start the server once (or run `latchkey keys rotate`) to create one' }];
   }
   const out: CheckResult[] = [];
+  const sealed = keys.filter((k) => isSealed(k.privateJwk)).length;
+  const atRest =
+    sealed === keys.length
+      ? 'private keys encrypted at rest'
+      : sealed === 0
+        ? 'private keys stored unencrypted (KEY_ENCRYPTION_KEY not set)'
+        : `${keys.length - sealed} of ${keys.length} private keys unencrypted (the server encrypts them at start-up)`;
   try {
-    await importJWK(JSON.parse(active.privateJwk) as JWK, active.alg === 'EdDSA' ? 'Ed25519' : active.alg);
-    out.push({ name: 'keys', status: 'ok', message: `active key ${active.kid} (${active.alg}); ${live.length} key(s) published or verifying` });
+    const privateJwk = openPrivateJwk(secretBoxFor(config), active);
+    await importJWK(JSON.parse(privateJwk) as JWK, active.alg === 'EdDSA' ? 'Ed25519' : active.alg);
+    out.push({ name: 'keys', status: 'ok', message: `active key ${active.kid} (${active.alg}); ${live.length} key(s) published or verifying; ${atRest}` });
   } catch (err) {
-    out.push({ name: 'keys', status: 'fail', message: `the active key does not load: ${(err as Error).message}`, fix: 'run `latchkey keys rotate`' });
+    if (err instanceof KeyEncryptionError) {
+      out.push({
+        name: 'keys',
+        status: 'fail',
+        message: err.message,
+        fix: 'set KEY_ENCRYPTION_KEY to the key the signing keys were encrypted with (docs/deploy.md, "Secrets at rest")',
+      });
+    } else {
+      out.push({ name: 'keys', status: 'fail', message: `the active key does not load: ${(err as Error).message}`, fix: 'run `latchkey keys rotate`' });
+    }
   }
   if (active.alg !== config.jwtAlg) {
     out.push({
