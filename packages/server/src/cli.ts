@@ -25,7 +25,7 @@ Commands:
                               every user with hash and metadata, one JSON object per line
   backup FILE                 online backup of the SQLite database (safe while serving)
   restore FILE                replace the SQLite database with a backup (stop the server first)
-  doctor                      check configuration, database, migrations, keys, clock and mail
+  doctor                      check configuration, file permissions, database, migrations, keys, clock and mail
   help                        this text
 `;
 
