@@ -62,12 +62,15 @@ describe('packages/server/package.json', () => {
 });
 
 describe('the packed server package', () => {
-  const dir = tempDir('latchkey-pack-');
-  const app = join(dir.dir, 'app');
+  // Made in beforeAll, which a run filtered to the other describe skips (no empty directory left behind).
+  let dir: { dir: string; cleanup: () => void } | undefined;
+  let app = '';
   let server: ServerProcess | undefined;
 
   beforeAll(async () => {
     requireBuild();
+    dir = tempDir('latchkey-pack-');
+    app = join(dir.dir, 'app');
     const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir.dir], { cwd: SERVER_DIR });
     const tarball = join(dir.dir, packed.stdout.trim().split('\n').pop()!);
     mkdirSync(app);
@@ -82,10 +85,11 @@ describe('the packed server package', () => {
 
   afterAll(async () => {
     await server?.stop();
-    dir.cleanup();
+    dir?.cleanup();
   });
 
   it('installs on its own and serves with REDIS_URL, counting in Redis', async () => {
+    const { dir: root } = dir!;
     // Nothing resolved from the monorepo: the bin is the installed package's.
     expect(readdirSync(join(app, 'node_modules', '@latchkey'))).toEqual(['server']);
     const { Redis } = await import('ioredis');
@@ -95,8 +99,8 @@ describe('the packed server package', () => {
       await redis.flushdb();
       server = await startServer(
         {
-          DATABASE_URL: `sqlite:${join(dir.dir, 'data', 'latchkey.db')}`,
-          MAIL_OUTBOX_DIR: join(dir.dir, 'outbox'),
+          DATABASE_URL: `sqlite:${join(root, 'data', 'latchkey.db')}`,
+          MAIL_OUTBOX_DIR: join(root, 'outbox'),
           REDIS_URL: redisUrl(),
           RATE_LIMIT_ENABLED: 'true',
         },
