@@ -25,7 +25,7 @@ Commands:
                               every user with hash and metadata, one JSON object per line
   backup FILE                 online backup of the SQLite database (safe while serving)
   restore FILE                replace the SQLite database with a backup (stop the server first)
-  doctor                      check configuration, database, migrations, keys, clock and mail
+  doctor                      check configuration, file permissions, database, migrations, keys, clock and mail
   help                        this text
 `;
 
@@ -136,10 +136,10 @@ async function serve(config: Config): Promise<number> {
 }
 
 async function keys(config: Config, sub: string | undefined): Promise<number> {
-  const { KeyRing, retiredKeyLifetimeMs } = await import('./tokens/keys.js');
+  const { KeyRing, retiredKeyLifetimeMs, secretBoxFor } = await import('./tokens/keys.js');
   const { systemClock } = await import('./clock.js');
   return withStore(config, async (store) => {
-    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
+    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config), secretBoxFor(config));
     if (sub === 'rotate') {
       if (config.jwtPrivateKeyFile !== null || config.jwtSecret !== null) {
         return fail('the signing key is configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): rotate by configuring a new key and restarting');

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
+import { parseKeyEncryptionKey } from './lib/secret-box.js';
+import { HASH_COST_LIMITS } from './passwords/hash-costs.js';
 
 /** Signing algorithms Latchkey can issue access tokens with. */
 export const SIGNING_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'HS256'] as const;
@@ -79,6 +81,10 @@ export interface Config {
   readonly jwtPrivateKeyFile: string | null;
   /** The HS256 secret (32+ characters); null = generated and stored. */
   readonly jwtSecret: string | null;
+  /** 32 bytes: secrets at rest (the signing keys' private parts) are encrypted with it; null = stored in plaintext. */
+  readonly keyEncryptionKey: Uint8Array | null;
+  /** Earlier keys, only to decrypt (a rotation); values they sealed are re-encrypted at start-up. */
+  readonly keyEncryptionKeyPrevious: readonly Uint8Array[];
 }
 
 /** Thrown when a setting is invalid; the message names the variable. */
@@ -274,6 +280,20 @@ function readMailConfig(env: Env, issuer: string) {
   };
 }
 
+/** KEY_ENCRYPTION_KEY (one key) and KEY_ENCRYPTION_KEY_PREVIOUS (comma-separated); messages never echo a value. */
+function readKeyEncryptionKeys(env: Env): { keyEncryptionKey: Uint8Array | null; keyEncryptionKeyPrevious: readonly Uint8Array[] } {
+  const parse = (variable: string, raw: string): Uint8Array => {
+    const key = parseKeyEncryptionKey(raw);
+    if (!key) {
+      throw new ConfigError(variable, 'expected 32 random bytes in base64 (openssl rand -base64 32) or as 64 hex digits (openssl rand -hex 32)');
+    }
+    return key;
+  };
+  const current = env.KEY_ENCRYPTION_KEY?.trim() ? parse('KEY_ENCRYPTION_KEY', env.KEY_ENCRYPTION_KEY) : null;
+  const previous = readList(env, 'KEY_ENCRYPTION_KEY_PREVIOUS').map((raw) => parse('KEY_ENCRYPTION_KEY_PREVIOUS', raw));
+  return { keyEncryptionKey: current, keyEncryptionKeyPrevious: Object.freeze(previous) };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -335,8 +355,9 @@ export function loadConfig(env: Env): Config {
     hashConcurrency: readInt(env, 'HASH_CONCURRENCY', cores, 1, 64),
     threadPoolNice: readInt(env, 'THREAD_POOL_NICE', 10, 0, 19),
     hashQueueMax: readInt(env, 'HASH_QUEUE_MAX', 64, 0, 10_000),
-    argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, 1_048_576),
-    argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, 20),
+    // At most the caps a stored hash may have (passwords/hash-costs.ts), so that Latchkey's own hashes always verify.
+    argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, HASH_COST_LIMITS.argon2.maxMemoryKib),
+    argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, HASH_COST_LIMITS.argon2.maxTimeCost),
     argon2Parallelism: readInt(env, 'ARGON2_PARALLELISM', 1, 1, 16),
     bodyLimitBytes: readInt(env, 'BODY_LIMIT', 16_384, 1024, 1_048_576),
     headerLimitBytes: readInt(env, 'HEADER_LIMIT', 16_384, 4096, 262_144),
@@ -370,6 +391,7 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000),
     jwtPrivateKeyFile: env.JWT_PRIVATE_KEY_FILE?.trim() || null,
     jwtSecret: env.JWT_SECRET || null,
+    ...readKeyEncryptionKeys(env),
   };
   if (config.jwtSecret !== null && config.jwtAlg !== 'HS256') {
     throw new ConfigError('JWT_SECRET', 'is only used with JWT_ALG=HS256; use JWT_PRIVATE_KEY_FILE for asymmetric keys');

@@ -43,7 +43,7 @@ import { PasswordHasher } from './passwords/hasher.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { AccessTokens } from './tokens/access-token.js';
-import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs } from './tokens/keys.js';
+import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs, secretBoxFor } from './tokens/keys.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -90,7 +90,7 @@ export async function createContext(
   prepared.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   try {
     await store.migrate();
-    const keys = new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config));
+    const keys = new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config), secretBoxFor(config));
     await keys.init(config.keyReloadIntervalMs, await configuredSigningKey(config, clock()));
     const tokens = new AccessTokens(config, keys, clock);
     const mail = new MailDispatcher(options.mailer ?? (await createMailer(config)), log, config.mailRetryDelaysMs);

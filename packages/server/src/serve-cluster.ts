@@ -8,7 +8,7 @@ import { counterBackend } from './features/ratelimit/backend.js';
 import { PRIMARY_COUNTERS_ENV, serveCountersToWorkers } from './features/ratelimit/primary-counters.js';
 import { openStore } from './store/index.js';
 import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
-import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs } from './tokens/keys.js';
+import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs, secretBoxFor } from './tokens/keys.js';
 
 /** The most workers `--workers` accepts; more than a few per core only adds contention. */
 export const MAX_WORKERS = 256;
@@ -67,7 +67,7 @@ export async function prepareDatabase(config: Config): Promise<void> {
       generateKeyPairAhead(config.jwtAlg);
     }
     await store.migrate();
-    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config));
+    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config), secretBoxFor(config));
     await ring.init(0, await configuredSigningKey(config, Date.now()));
     ring.stop();
   } finally {

@@ -58,10 +58,13 @@ describe('defaults', () => {
 
   it('holds no secret at all: signing keys are generated per installation', () => {
     // Nothing in the configuration is a secret with a default value: the secret-like settings
-    // (a configured key file, an HS256 secret, the metrics token) are all unset by default.
+    // (a configured key file, an HS256 secret, the metrics token, the key encryption keys) are all unset by default.
     const secretLike = Object.keys(config).filter((k) => /secret|key(?!Reload)|password|token(?!Ttl)/i.test(k));
-    expect(secretLike.sort()).toEqual(['jwtPrivateKeyFile', 'jwtSecret', 'metricsToken']);
-    for (const k of secretLike) expect(config[k as keyof typeof config], k).toBeNull();
+    expect(secretLike.sort()).toEqual(['jwtPrivateKeyFile', 'jwtSecret', 'keyEncryptionKey', 'keyEncryptionKeyPrevious', 'metricsToken']);
+    for (const k of secretLike) {
+      const value = config[k as keyof typeof config];
+      expect(Array.isArray(value) ? value : [value], k).toEqual(Array.isArray(value) ? [] : [null]);
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { copyToPrivateFile, createPrivateFile, ensurePrivateDir, PRIVATE_FILE_MODE } from '../lib/private-files.js';
 import { sqlitePathFromUrl } from '../store/sqlite.js';
 
 export class BackupError extends Error {
@@ -46,10 +47,16 @@ export async function backupSqlite(databaseUrl: string, target: string): Promise
   if (!existsSync(source)) throw new BackupError(`no database at ${source}`);
   if (existsSync(target)) throw new BackupError(`${target} exists; choose a new file name`);
   const tmp = join(dirname(target), `.${Date.now()}-${process.pid}.latchkey-backup`);
+  // A backup holds what the database holds: created 0600 before SQLite writes into it.
+  createPrivateFile(tmp);
   const db = new Database(source, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
     await db.backup(tmp);
+    chmodSync(tmp, PRIVATE_FILE_MODE);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   } finally {
     db.close();
   }
@@ -85,11 +92,13 @@ export function restoreSqlite(databaseUrl: string, backupFile: string): { users:
     } finally {
       probe.close();
     }
-    copyFileSync(target, `${target}.before-restore`);
+    rmSync(`${target}.before-restore`, { force: true });
+    copyToPrivateFile(target, `${target}.before-restore`);
   }
-  mkdirSync(dirname(target), { recursive: true });
+  ensurePrivateDir(dirname(target));
   const tmp = `${target}.restoring`;
-  copyFileSync(backupFile, tmp);
+  rmSync(tmp, { force: true });
+  copyToPrivateFile(backupFile, tmp);
   rmSync(`${target}-wal`, { force: true });
   rmSync(`${target}-shm`, { force: true });
   renameSync(tmp, target);

@@ -4,9 +4,12 @@ import { dirname, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { describeSmtpUrl } from '../features/email/mailer.js';
+import { modeOf, shellQuote } from '../lib/private-files.js';
 import { openStore } from '../store/index.js';
+import { isSealed } from '../lib/secret-box.js';
 import { sqlitePathFromUrl } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
+import { KeyEncryptionError, openPrivateJwk, secretBoxFor } from '../tokens/keys.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -110,11 +113,28 @@ async function keyChecks(config: Config, store: Store, now: number): Promise<Che
     return [{ name: 'keys', status: 'warn', message: 'no active signing key yet', fix: 'start the server once (or run `latchkey keys rotate`) to create one' }];
   }
   const out: CheckResult[] = [];
+  const sealed = keys.filter((k) => isSealed(k.privateJwk)).length;
+  const atRest =
+    sealed === keys.length
+      ? 'private keys encrypted at rest'
+      : sealed === 0
+        ? 'private keys stored unencrypted (KEY_ENCRYPTION_KEY not set)'
+        : `${keys.length - sealed} of ${keys.length} private keys unencrypted (the server encrypts them at start-up)`;
   try {
-    await importJWK(JSON.parse(active.privateJwk) as JWK, active.alg === 'EdDSA' ? 'Ed25519' : active.alg);
-    out.push({ name: 'keys', status: 'ok', message: `active key ${active.kid} (${active.alg}); ${live.length} key(s) published or verifying` });
+    const privateJwk = openPrivateJwk(secretBoxFor(config), active);
+    await importJWK(JSON.parse(privateJwk) as JWK, active.alg === 'EdDSA' ? 'Ed25519' : active.alg);
+    out.push({ name: 'keys', status: 'ok', message: `active key ${active.kid} (${active.alg}); ${live.length} key(s) published or verifying; ${atRest}` });
   } catch (err) {
-    out.push({ name: 'keys', status: 'fail', message: `the active key does not load: ${(err as Error).message}`, fix: 'run `latchkey keys rotate`' });
+    if (err instanceof KeyEncryptionError) {
+      out.push({
+        name: 'keys',
+        status: 'fail',
+        message: err.message,
+        fix: 'set KEY_ENCRYPTION_KEY to the key the signing keys were encrypted with (docs/deploy.md, "Secrets at rest")',
+      });
+    } else {
+      out.push({ name: 'keys', status: 'fail', message: `the active key does not load: ${(err as Error).message}`, fix: 'run `latchkey keys rotate`' });
+    }
   }
   if (active.alg !== config.jwtAlg) {
     out.push({
@@ -160,7 +180,7 @@ async function mailChecks(config: Config): Promise<CheckResult[]> {
   if (!config.smtpUrl) {
     const dir = resolve(config.mailOutboxDir);
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       accessSync(dir, constants.W_OK);
       return [
         {
@@ -192,17 +212,48 @@ async function mailChecks(config: Config): Promise<CheckResult[]> {
   }
 }
 
+/**
+ * The database directory, file, -wal and -shm must not be readable by others: the file holds the
+ * signing keys and password hashes. Latchkey creates them private; existing ones (older
+ * versions, a copy, a directory the operator made) are reported here, each with its command.
+ */
+function permissionChecks(path: string): CheckResult[] {
+  const out: CheckResult[] = [];
+  const dir = dirname(path);
+  const dirMode = modeOf(dir);
+  if (dirMode !== null && (dirMode & 0o077) !== 0) {
+    out.push({
+      name: 'database.permissions',
+      status: 'warn',
+      message: `${dir} is mode ${dirMode.toString(8)}: other users can list the database directory`,
+      fix: `chmod 700 ${shellQuote(dir)}`,
+    });
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    const mode = modeOf(file);
+    if (mode === null || (mode & 0o077) === 0) continue;
+    out.push({
+      name: 'database.permissions',
+      status: 'warn',
+      message: `${file} is mode ${mode.toString(8)}: other users can read the signing keys and password hashes`,
+      fix: `chmod 600 ${shellQuote(file)}`,
+    });
+  }
+  return out;
+}
+
 function fileChecks(config: Config): CheckResult[] {
   if (!config.databaseUrl.startsWith('sqlite:')) return [];
   const path = sqlitePathFromUrl(config.databaseUrl);
   if (path === ':memory:') return [];
-  const dir = dirname(resolve(path));
+  const file = resolve(path);
+  const dir = dirname(file);
   try {
     if (existsSync(dir)) accessSync(dir, constants.W_OK);
-    return [];
   } catch {
     return [{ name: 'database.file', status: 'fail', message: `${dir} is not writable`, fix: 'fix the permissions or point DATABASE_URL elsewhere' }];
   }
+  return permissionChecks(file);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { hash as argon2Hash, parseOptions } from '@node-rs/argon2';
 import { WorkQueue } from '../lib/work-queue.js';
+import { assessHashCost } from './hash-costs.js';
 import { HashThreads } from './hash-threads.js';
 
 export interface Argon2Params {
@@ -27,6 +28,11 @@ export interface VerifyResult {
   ok: boolean;
   /** The hash is legacy (bcrypt, argon2i/d) or weaker than the configured argon2id: re-hash it. */
   needsRehash: boolean;
+  /**
+   * Set when the stored hash was not verified at all because it is outside HASH_COST_LIMITS (or
+   * not a hash): why, naming the scheme and parameters at most. The user needs a password reset.
+   */
+  unusable?: string;
 }
 
 /**
@@ -70,22 +76,36 @@ export class PasswordHasher {
     return this.threads.close();
   }
 
-  /** Verifies against argon2 (any variant, PHC) or bcrypt ($2a$/$2b$/$2y$). */
+  /**
+   * Verifies against argon2 (any variant, PHC) or bcrypt ($2a$/$2b$/$2y$) within HASH_COST_LIMITS.
+   * A stored hash outside them is never computed: the call spends one dummy verification instead
+   * and fails, so such an account costs and looks like a wrong password (a bcrypt cost 31 hash
+   * would otherwise hold a hashing thread for days). A weak hash (cheaper than the configured
+   * argon2id) also spends the dummy verification, so that it does not answer faster.
+   */
   async verify(stored: string, password: string): Promise<VerifyResult> {
-    const family = hashFamily(stored);
-    if (family === 'unknown') return { ok: false, needsRehash: false };
-    const ok = await this.queue.run(async () => {
+    const cost = assessHashCost(stored);
+    if (cost.status === 'refused') {
+      await this.verifyDummy(password);
+      return { ok: false, needsRehash: false, unusable: cost.reason };
+    }
+    const ok = await this.compute(cost.family, stored, password);
+    if (cost.status === 'weak') await this.verifyDummy(password);
+    return { ok, needsRehash: ok && this.needsRehash(stored) };
+  }
+
+  /** One verification on a hashing thread; a malformed stored hash is a failure, never a crash. */
+  private compute(family: 'argon2' | 'bcrypt', stored: string, password: string): Promise<boolean> {
+    return this.queue.run(async () => {
       try {
         if (family === 'bcrypt') {
           return (await this.threads.run({ op: 'bcrypt-verify', stored: stored.replace(/^\$2y\$/, '$2b$'), password })) === true;
         }
         return (await this.threads.run({ op: 'argon2-verify', stored, password })) === true;
       } catch {
-        // A malformed stored hash is a failed verification, never a crash.
         return false;
       }
     });
-    return { ok, needsRehash: ok && this.needsRehash(stored) };
   }
 
   /**
@@ -94,7 +114,7 @@ export class PasswordHasher {
    */
   async verifyDummy(password: string): Promise<void> {
     this.dummyHash ??= this.hash('latchkey-timing-equaliser');
-    await this.verify(await this.dummyHash, password);
+    await this.compute('argon2', await this.dummyHash, password);
   }
 
   /**

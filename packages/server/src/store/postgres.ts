@@ -601,6 +601,11 @@ export class PostgresStore implements Store {
     return this.execute('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= $1', [now]);
   }
 
+  async replaceSigningKeyPrivate(kid: string, expected: string, privateJwk: string): Promise<boolean> {
+    const n = await this.execute('UPDATE signing_keys SET private_jwk = $1 WHERE kid = $2 AND private_jwk = $3', [privateJwk, kid, expected]);
+    return n === 1;
+  }
+
   // security events
 
   async recordEvent(e: SecurityEvent): Promise<void> {

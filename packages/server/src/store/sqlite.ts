@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createPrivateFile, ensurePrivateDir } from '../lib/private-files.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { takesRoleAway } from './keep-role.js';
 import { keyFromRow, sessionFromRow, type KeyRow, type SessionRow } from './rows.js';
@@ -168,7 +168,12 @@ export class SqliteStore implements Store {
   private readonly writes: SqliteWriteBatch;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      // It holds the private signing keys and the password hashes: a new database and the
+      // directory made for it are the owner's only (-wal and -shm follow the file's mode).
+      ensurePrivateDir(dirname(path));
+      createPrivateFile(path);
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // NORMAL is durable across a process crash in WAL mode; only an OS crash can lose the tail.
@@ -243,6 +248,7 @@ export class SqliteStore implements Store {
       ),
       retireKeys: db.prepare('UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE retired_at IS NULL'),
       deleteExpiredKeys: db.prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+      replaceKeyPrivate: db.prepare('UPDATE signing_keys SET private_jwk = ? WHERE kid = ? AND private_jwk = ?'),
       insertEvent: db.prepare(
         `INSERT INTO security_events (id, user_id, type, ip, user_agent, detail, created_at)
          VALUES (@id, @userId, @type, @ip, @userAgent, @detail, @createdAt)`,
@@ -556,6 +562,10 @@ export class SqliteStore implements Store {
 
   async deleteExpiredSigningKeys(now: number): Promise<number> {
     return this.s.deleteExpiredKeys.run(now).changes;
+  }
+
+  async replaceSigningKeyPrivate(kid: string, expected: string, privateJwk: string): Promise<boolean> {
+    return this.s.replaceKeyPrivate.run(privateJwk, kid, expected).changes === 1;
   }
 
   async recordEvent(e: SecurityEvent): Promise<void> {

@@ -238,6 +238,12 @@ export interface Store {
   insertSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Marks every active key retired (expiring at `expiresAt`) and inserts `key` as active, atomically. */
   rotateSigningKey(key: SigningKeyRecord, now: number, expiresAt: number): Promise<void>;
+  /**
+   * Replaces the stored private part of key `kid` (plaintext or sealed, see lib/secret-box.ts)
+   * if it still equals `expected`: compare and set, so that of several instances re-encrypting
+   * the keys at once exactly one writes each row. False when the row changed or is gone.
+   */
+  replaceSigningKeyPrivate(kid: string, expected: string, privateJwk: string): Promise<boolean>;
   deleteExpiredSigningKeys(now: number): Promise<number>;
 
   // security events

@@ -12,6 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../clock.js';
 import type { Config, SigningAlgorithm } from '../config.js';
+import { SecretBox, SecretBoxError } from '../lib/secret-box.js';
 import type { SigningKeyRecord, Store } from '../store/types.js';
 import { takeKeyPairAhead } from './key-pair-ahead.js';
 
@@ -38,6 +39,42 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 export class ConfiguredKeyError extends Error {
   override name = 'ConfiguredKeyError';
+}
+
+/** A stored private key cannot be decrypted (KEY_ENCRYPTION_KEY missing or another key); the message says which key and what to set. */
+export class KeyEncryptionError extends Error {
+  override name = 'KeyEncryptionError';
+}
+
+/**
+ * The SecretBox of the configuration: seals with KEY_ENCRYPTION_KEY (plaintext without it) and
+ * opens with it or KEY_ENCRYPTION_KEY_PREVIOUS.
+ *
+ * @example
+ * new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config), secretBoxFor(config));
+ */
+export function secretBoxFor(config: Pick<Config, 'keyEncryptionKey' | 'keyEncryptionKeyPrevious'>): SecretBox {
+  return new SecretBox(config.keyEncryptionKey, config.keyEncryptionKeyPrevious);
+}
+
+/** The additional data a private key is sealed with: a sealed value moved to another row does not open. */
+function sealContext(kid: string): string {
+  return `signing_keys:${kid}`;
+}
+
+/**
+ * The private JWK of a stored key, decrypted when it is sealed.
+ *
+ * @example
+ * const jwk = JSON.parse(openPrivateJwk(secretBoxFor(config), record)) as JWK;
+ */
+export function openPrivateJwk(box: SecretBox, record: SigningKeyRecord): string {
+  try {
+    return box.open(record.privateJwk, sealContext(record.kid));
+  } catch (err) {
+    if (err instanceof SecretBoxError) throw new KeyEncryptionError(`signing key ${record.kid}: ${err.message}`);
+    throw err;
+  }
 }
 
 /**
@@ -128,6 +165,7 @@ export function retiredKeyLifetimeMs(config: Pick<Config, 'accessTokenTtlMs' | '
   return config.accessTokenTtlMs + config.jwtLeewayMs + config.keyReloadIntervalMs;
 }
 
+/** `record` must hold the plaintext private JWK (see openPrivateJwk). */
 async function importKey(record: SigningKeyRecord, which: 'private' | 'public'): Promise<KeyLike> {
   const alg = record.alg === 'EdDSA' ? 'Ed25519' : record.alg;
   if (which === 'public' && record.publicJwk) return importJWK(JSON.parse(record.publicJwk) as JWK, alg);
@@ -159,11 +197,19 @@ export class KeyRing {
     private readonly clock: Clock,
     /** How long a retired key stays published: see `retiredKeyLifetimeMs`. */
     private readonly retiredLifetimeMs: number,
+    /** Encrypts private keys at rest (KEY_ENCRYPTION_KEY, see `secretBoxFor`); the default stores and reads plaintext. */
+    private readonly box: SecretBox = new SecretBox(null),
   ) {}
 
-  /** Loads the keys, creating the first one (or one for a newly configured algorithm). */
+  /**
+   * Loads the keys, creating the first one (or one for a newly configured algorithm). Stops with
+   * a KeyEncryptionError when a stored key cannot be decrypted (never makes a new key instead),
+   * and brings every stored key to the configured form: plaintext keys are encrypted when
+   * KEY_ENCRYPTION_KEY is set, keys sealed with a previous key are re-encrypted.
+   */
   async init(reloadIntervalMs: number, configured: SigningKeyRecord | null = null): Promise<void> {
     await this.reload();
+    await this.resealStoredKeys();
     if (configured) {
       await this.adopt(configured);
     } else if (this.set?.signing.alg !== this.alg) {
@@ -192,7 +238,7 @@ export class KeyRing {
     if (!existing) {
       const now = this.clock();
       try {
-        await this.store.rotateSigningKey({ ...configured, createdAt: now }, now, now + this.retiredLifetimeMs);
+        await this.store.rotateSigningKey(this.sealed({ ...configured, createdAt: now }), now, now + this.retiredLifetimeMs);
       } catch (err) {
         // Another instance adopted the same key at the same moment: its row is what we wanted.
         const raced = (await this.store.listSigningKeys()).some((k) => k.kid === configured.kid);
@@ -204,6 +250,31 @@ export class KeyRing {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+  }
+
+  /** The stored form of a new key: its private part sealed under KEY_ENCRYPTION_KEY when one is set. */
+  private sealed(record: SigningKeyRecord): SigningKeyRecord {
+    return { ...record, privateJwk: this.box.store(record.privateJwk, sealContext(record.kid)) };
+  }
+
+  /**
+   * Rewrites each stored private key that is not in the configured form (compare and set: when
+   * several instances start together, one rewrites each row). An expired key that cannot be
+   * decrypted is left alone: it signs and verifies nothing and the purge deletes it.
+   */
+  private async resealStoredKeys(): Promise<void> {
+    const now = this.clock();
+    for (const record of await this.store.listSigningKeys()) {
+      if (!this.box.needsRewrite(record.privateJwk)) continue;
+      let plaintext: string;
+      try {
+        plaintext = openPrivateJwk(this.box, record);
+      } catch (err) {
+        if (record.expiresAt !== null && record.expiresAt <= now) continue;
+        throw err;
+      }
+      await this.store.replaceSigningKeyPrivate(record.kid, record.privateJwk, this.box.store(plaintext, sealContext(record.kid)));
+    }
   }
 
   get signingKey(): SigningKey {
@@ -247,7 +318,7 @@ export class KeyRing {
   async rotate(): Promise<SigningKeyRecord> {
     const now = this.clock();
     const record = await generateSigningKey(this.alg, now);
-    await this.store.rotateSigningKey(record, now, now + this.retiredLifetimeMs);
+    await this.store.rotateSigningKey(this.sealed(record), now, now + this.retiredLifetimeMs);
     await this.reload();
     return record;
   }
@@ -272,12 +343,16 @@ export class KeyRing {
     }
     const verification = new Map<string, VerificationKey>();
     const keys: PublishedJwk[] = [];
+    // Private parts are decrypted only where they are used: the active key, and HS256 keys (which
+    // verify with their secret). A key sealed under a KEK this instance lacks fails here.
+    const withPrivate = (k: SigningKeyRecord): SigningKeyRecord => ({ ...k, privateJwk: openPrivateJwk(this.box, k) });
     for (const record of records) {
-      verification.set(record.kid, { kid: record.kid, alg: record.alg, key: await importKey(record, 'public') });
+      const usable = record.publicJwk ? record : withPrivate(record);
+      verification.set(record.kid, { kid: record.kid, alg: record.alg, key: await importKey(usable, 'public') });
       if (record.publicJwk) keys.push(JSON.parse(record.publicJwk) as PublishedJwk);
     }
     this.set = {
-      signing: { kid: active.kid, alg: active.alg, key: await importKey(active, 'private') },
+      signing: { kid: active.kid, alg: active.alg, key: await importKey(withPrivate(active), 'private') },
       verification,
       jwks: { keys },
     };

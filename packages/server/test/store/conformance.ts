@@ -565,6 +565,19 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
         expect(keys.filter((k) => k.retiredAt === null)).toHaveLength(1);
       });
 
+      it('replaceSigningKeyPrivate replaces only the expected value; of 10 concurrent replacements exactly one wins', async () => {
+        const k = key('sealed', T0);
+        await store.insertSigningKey(k);
+        await store.insertSigningKey(key('other', T0 + 1));
+        expect(await store.replaceSigningKeyPrivate('sealed', 'not the stored value', 'lk1:x')).toBe(false);
+        expect(await store.replaceSigningKeyPrivate('missing', k.privateJwk, 'lk1:x')).toBe(false);
+        const wins = await Promise.all(Array.from({ length: 10 }, (_, i) => store.replaceSigningKeyPrivate('sealed', k.privateJwk, `lk1:${i}`)));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        const [sealed, other] = await store.listSigningKeys();
+        expect(sealed).toEqual({ ...k, privateJwk: `lk1:${wins.indexOf(true)}` });
+        expect(other).toEqual(key('other', T0 + 1));
+      });
+
       it('deleteExpiredSigningKeys deletes keys whose expiry has passed, never an active one', async () => {
         await store.insertSigningKey(key('gone', T0, { retiredAt: T0, expiresAt: T0 + 10 }));
         await store.insertSigningKey(key('edge', T0 + 1, { retiredAt: T0, expiresAt: T0 + 20 }));

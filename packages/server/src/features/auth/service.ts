@@ -97,6 +97,10 @@ export async function checkCredentials(
     return failure('INVALID_CREDENTIALS');
   }
   const result = await ctx.hasher.verify(user.passwordHash, password);
+  if (result.unusable) {
+    // Not verified (a dummy verification was spent instead): only a password reset helps this user.
+    ctx.log.warn({ userId: user.id, reason: result.unusable }, 'stored password hash is outside the accepted costs; the user must reset their password');
+  }
   if (!result.ok) return failure('INVALID_CREDENTIALS');
   if (result.needsRehash) scheduleRehash(ctx, user, password);
   return success(user);

@@ -91,7 +91,8 @@ export async function runUsersImport(config: Config, args: string[]): Promise<nu
   }
 
   const store = await openForImport(config, dryRun);
-  const idMap = values['id-map'] ? createWriteStream(values['id-map']) : null;
+  // The id map and the failures list name users (emails, ids): owner-only like the export.
+  const idMap = values['id-map'] ? createWriteStream(values['id-map'], { mode: 0o600 }) : null;
   idMap?.write('line,source_id,latchkey_id,email,outcome\n');
   try {
     const summary = await importUsersFromFile(store, {
@@ -109,7 +110,7 @@ export async function runUsersImport(config: Config, args: string[]): Promise<nu
         : undefined,
     });
     if (values.failures) {
-      const out = createWriteStream(values.failures);
+      const out = createWriteStream(values.failures, { mode: 0o600 });
       for (const f of summary.failures) out.write(JSON.stringify(f) + '\n');
       await closeStream(out);
     }

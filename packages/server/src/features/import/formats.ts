@@ -52,6 +52,7 @@ function build(line: number, f: Fields, now: number): MappedRow {
     line,
     sourceId: f.sourceId,
     idKept: kept,
+    weakHash: hash.weak,
     user: {
       id,
       email: f.email,

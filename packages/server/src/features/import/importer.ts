@@ -71,6 +71,7 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
     skippedReasons: { exists: 0, unchanged: 0 },
     failed: 0,
     failures: [],
+    weakHashes: 0,
     elapsedMs: 0,
   };
   const fail = (line: number, reason: string): void => {
@@ -107,6 +108,7 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
         writes.push({ ...c.user, id: stored.id });
         outcomes.push([c, stored.id, 'updated']);
         updates++;
+        if (c.weakHash) summary.weakHashes++;
         continue;
       }
       const owner = c.idKept ? byId.get(c.user.id) : undefined;
@@ -117,6 +119,7 @@ export async function importUsersFromFile(store: ImportLookupStore | null, optio
       writes.push(c.user);
       outcomes.push([c, c.user.id, 'imported']);
       inserts++;
+      if (c.weakHash) summary.weakHashes++;
     }
     if (dryRun || !store) {
       summary.imported += inserts;

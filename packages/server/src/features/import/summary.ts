@@ -22,6 +22,12 @@ export function formatSummary(s: ImportSummary, file: string, maxFailures = 50):
     `  failed      ${n(s.failed)}`,
     `  time        ${seconds.toFixed(2)} s${rate}`,
   ];
+  if (s.weakHashes > 0) {
+    lines.push(
+      `note: ${n(s.weakHashes)} ${would}written with a weak hash (bcrypt cost < 10, or argon2 below m=19 MiB × t=2); ` +
+        'they log in as before and are re-hashed with argon2id at their next login',
+    );
+  }
   if (s.failures.length > 0) {
     lines.push('failures:');
     for (const f of s.failures.slice(0, maxFailures)) lines.push(`  line ${f.line}: ${f.reason}`);

@@ -18,6 +18,8 @@ export interface ImportCandidate {
   sourceId: string | null;
   /** True when `user.id` is the source id (a UUID, or Latchkey's own export). */
   idKept: boolean;
+  /** The hash is below DESIGN.md's minimum cost (passwords/hash-costs.ts): accepted, re-hashed at the next login. */
+  weakHash: boolean;
   user: NewUser & { updatedAt: number; disabled: boolean };
 }
 
@@ -54,5 +56,7 @@ export interface ImportSummary {
   skippedReasons: { exists: number; unchanged: number };
   failed: number;
   failures: RowFailure[];
+  /** Rows imported or updated whose hash is weak (below DESIGN.md's minimum): re-hashed at each user's next login. */
+  weakHashes: number;
   elapsedMs: number;
 }
