@@ -7,7 +7,7 @@
  * - examples/nextjs installs, `next build`s (offline apart from the npm registry: telemetry off,
  *   no fonts) and `next start`s against a real Latchkey process: its route handler and its server
  *   component take a valid token and refuse none, an expired, an other-issuer and a forged one,
- *   logging why; then Chromium signs in through the page, as a person would.
+ *   logging why; a wrong LATCHKEY_ISSUER stops `next start`; Chromium signs in through the page.
  *
  * It runs the pack step of `npm run pack` but not that script's `npm run build`: `npm test` has
  * built already, and rebuilding dist/ while other test files start the server from it would race
@@ -248,6 +248,23 @@ describe('examples/nextjs with the @latchkey/verify and @latchkey/client tarball
       expect(refused.headers.location, name).toBe('/');
       expect(refused.body, name).not.toContain(user.id);
     }
+  });
+
+  it('next start stops with the reason when LATCHKEY_ISSUER is not what Latchkey says (instrumentation.ts)', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['node_modules/next/dist/bin/next', 'start', '-H', '127.0.0.1', '-p', String(port)], {
+      cwd: join(work, 'examples', 'nextjs'),
+      env: toolEnv({ LATCHKEY_ISSUER: 'http://wrong-issuer.test', LATCHKEY_URL: issuer }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    clearTimeout(timer);
+    expect(code, out).toBe(1);
+    expect(out).toContain(`latchkey: the Latchkey at ${issuer} says its issuer is "${issuer}", but LATCHKEY_ISSUER is "http://wrong-issuer.test"`);
   });
 
   describe('in Chromium', () => {

@@ -18,23 +18,57 @@ export const ACCESS_COOKIE = 'app_access_token';
 
 let shared: Verifier | undefined;
 
+function settings() {
+  const issuer = process.env.LATCHKEY_ISSUER;
+  if (!issuer) throw new Error("LATCHKEY_ISSUER is not set (Latchkey's ISSUER, exactly)");
+  // Where this server reaches Latchkey, when that is not the public issuer URL.
+  const latchkeyUrl = (process.env.LATCHKEY_URL ?? issuer).replace(/\/+$/, '');
+  return {
+    issuer,
+    latchkeyUrl,
+    audience: process.env.LATCHKEY_AUDIENCE ?? 'latchkey',
+    jwksUrl: process.env.LATCHKEY_JWKS_URL ?? `${latchkeyUrl}/.well-known/jwks.json`,
+  };
+}
+
 /**
  * One verifier per server process: it holds the JWKS and the cache of verified tokens. Made at
- * the first request rather than at import, because `next build` imports this file without the
+ * the first use rather than at import, because `next build` imports this file without the
  * variables.
  */
 export function verifier(): Verifier {
   if (shared === undefined) {
-    const issuer = process.env.LATCHKEY_ISSUER;
-    if (!issuer) throw new Error('LATCHKEY_ISSUER is not set (Latchkey\'s ISSUER, exactly)');
-    const latchkeyUrl = process.env.LATCHKEY_URL ?? issuer;
-    shared = createVerifier({
-      issuer,
-      audience: process.env.LATCHKEY_AUDIENCE ?? 'latchkey',
-      jwksUrl: process.env.LATCHKEY_JWKS_URL ?? `${latchkeyUrl}/.well-known/jwks.json`,
-    });
+    const { issuer, audience, jwksUrl } = settings();
+    shared = createVerifier({ issuer, audience, jwksUrl });
   }
   return shared;
+}
+
+/**
+ * At start-up (instrumentation.ts): Latchkey answers, names LATCHKEY_ISSUER as its issuer, and
+ * publishes a key. A mistake there would otherwise show only as a 401 for every request.
+ */
+export async function checkLatchkey(): Promise<void> {
+  const { issuer, latchkeyUrl } = settings();
+  const url = `${latchkeyUrl}/.well-known/openid-configuration`;
+  let discovered: unknown;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    discovered = ((await res.json()) as { issuer?: unknown }).issuer;
+  } catch (err) {
+    throw new Error(`cannot read Latchkey's discovery document at ${url}: ${(err as Error).message}`);
+  }
+  if (discovered !== issuer) {
+    throw new Error(
+      `the Latchkey at ${latchkeyUrl} says its issuer is ${JSON.stringify(discovered)}, but LATCHKEY_ISSUER is ${JSON.stringify(issuer)}: every token would be refused`,
+    );
+  }
+  const latchkey = verifier();
+  await latchkey.refresh().catch((err: Error) => {
+    throw new Error(`cannot fetch the JWKS: ${err.message}`);
+  });
+  if (latchkey.stats.jwksKeys === 0) throw new Error('the JWKS has no usable signing key (an HS256 Latchkey publishes none)');
 }
 
 /** Why a token was refused goes to the log, never to the client (and never the token). */
