@@ -310,3 +310,15 @@ describe('examples/nextjs with the @latchkey/verify and @latchkey/client tarball
     });
   });
 });
+
+describe('docs/own-app.md', () => {
+  it('shows only TypeScript that is in the tested examples, verbatim', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'own-app.md'), 'utf8');
+    const sources = ['vite-react/vite.config.ts', 'vite-react/src/main.tsx', 'vite-react/src/App.tsx', 'nextjs/app/api/orders/route.ts', 'nextjs/app/account/page.tsx', 'nextjs/app/latchkey-provider.tsx']
+      .map((f) => readFileSync(join(ROOT, 'examples', f), 'utf8'))
+      .join('\n');
+    const blocks = [...doc.matchAll(/```tsx?\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+    for (const block of blocks) expect(sources, block).toContain(block);
+  });
+});

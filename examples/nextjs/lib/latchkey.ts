@@ -71,6 +71,16 @@ export async function checkLatchkey(): Promise<void> {
   if (latchkey.stats.jwksKeys === 0) throw new Error('the JWKS has no usable signing key (an HS256 Latchkey publishes none)');
 }
 
+/** For instrumentation.ts: exits the process with the reason when `checkLatchkey` fails. */
+export async function checkLatchkeyOrExit(): Promise<void> {
+  try {
+    await checkLatchkey();
+  } catch (err) {
+    console.error(`latchkey: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
+
 /** Why a token was refused goes to the log, never to the client (and never the token). */
 function logRefusal(err: InvalidTokenError): void {
   console.info(`latchkey: access token refused: ${err.reason}`);
