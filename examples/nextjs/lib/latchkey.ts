@@ -49,7 +49,7 @@ export function verifier(): Verifier {
  * publishes a key. A mistake there would otherwise show only as a 401 for every request.
  */
 export async function checkLatchkey(): Promise<void> {
-  const { issuer, latchkeyUrl } = settings();
+  const { issuer, latchkeyUrl, jwksUrl } = settings();
   const url = `${latchkeyUrl}/.well-known/openid-configuration`;
   let discovered: unknown;
   try {
@@ -66,9 +66,9 @@ export async function checkLatchkey(): Promise<void> {
   }
   const latchkey = verifier();
   await latchkey.refresh().catch((err: Error) => {
-    throw new Error(`cannot fetch the JWKS: ${err.message}`);
+    throw new Error(`cannot fetch the JWKS at ${jwksUrl}: ${err.message}`);
   });
-  if (latchkey.stats.jwksKeys === 0) throw new Error('the JWKS has no usable signing key (an HS256 Latchkey publishes none)');
+  if (latchkey.stats.jwksKeys === 0) throw new Error(`the JWKS at ${jwksUrl} has no usable signing key (an HS256 Latchkey publishes none)`);
 }
 
 /** For instrumentation.ts: exits the process with the reason when `checkLatchkey` fails. */
