@@ -1,23 +1,33 @@
 """A FastAPI service whose routes accept Latchkey access tokens (see docs/fastapi.md).
 
 Run:  LATCHKEY_ISSUER=http://localhost:3000 \
-      LATCHKEY_JWKS_URL=http://localhost:3000/.well-known/jwks.json \
       python3 -m uvicorn app:app --app-dir examples/fastapi --port 8000
 """
 
+import logging
 import os
 from typing import Any, Dict
 
 from fastapi import Depends, FastAPI
 
-from latchkey_auth import LatchkeyVerifier, latchkey_dependency, require_roles
+from latchkey_auth import LatchkeyConfigError, LatchkeyVerifier, latchkey_dependency, require_roles
+
+# uvicorn configures its own loggers only; this shows latchkey_auth's lines (refused tokens) too.
+logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s:     %(name)s: %(message)s")
 
 verifier = LatchkeyVerifier(
     issuer=os.environ["LATCHKEY_ISSUER"],
     audience=os.environ.get("LATCHKEY_AUDIENCE", "latchkey"),
-    jwks_url=os.environ["LATCHKEY_JWKS_URL"],
+    latchkey_url=os.environ.get("LATCHKEY_URL"),
+    jwks_url=os.environ.get("LATCHKEY_JWKS_URL"),
     leeway=int(os.environ.get("LATCHKEY_LEEWAY", "5")),
 )
+# Fail now, with the reason, rather than answer 401 to every request: Latchkey must be reachable,
+# name the same issuer, and publish a key.
+try:
+    verifier.check()
+except LatchkeyConfigError as err:
+    raise SystemExit(f"latchkey_auth: {err}") from None
 current_claims = latchkey_dependency(verifier)
 
 app = FastAPI(title="Orders")

@@ -13,6 +13,7 @@ const demoDir = join(root, 'apps', 'demo');
 const serverPort = Number(process.env.LATCHKEY_PORT ?? 3100);
 const demoPort = Number(process.env.DEMO_PORT ?? 5173);
 const latchkeyUrl = `http://127.0.0.1:${serverPort}`;
+const demoUrl = `http://127.0.0.1:${demoPort}`;
 mkdirSync(join(root, 'data'), { recursive: true });
 let vite = null;
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(root, 'data', 'demo.db')}`;
@@ -25,7 +26,10 @@ const server = spawn(process.execPath, [join(root, 'packages', 'server', 'bin', 
     PORT: String(serverPort),
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
-    ISSUER: `http://127.0.0.1:${demoPort}`,
+    // The issuer is the Latchkey server itself, so that its discovery document and JWKS URL point
+    // there (the Vite page proxies /auth only). The mailed links open the demo page: APP_URL.
+    ISSUER: latchkeyUrl,
+    APP_URL: process.env.APP_URL ?? demoUrl,
     // Plain http on localhost: the cookies cannot carry Secure here. Never do this in production.
     COOKIE_SECURE: 'false',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -66,5 +70,6 @@ process.env.LATCHKEY_URL = latchkeyUrl;
 process.env.DEMO_PORT = String(demoPort);
 vite = await createServer({ configFile: join(demoDir, 'vite.config.ts') });
 await vite.listen();
-console.log(`\n  Latchkey demo:   http://127.0.0.1:${demoPort}/`);
-console.log(`  Latchkey server: ${latchkeyUrl} (API docs at ${latchkeyUrl}/docs), database ${databaseUrl}\n`);
+console.log(`\n  Latchkey demo:   ${demoUrl}/`);
+console.log(`  Latchkey server: ${latchkeyUrl} (API docs at ${latchkeyUrl}/docs), database ${databaseUrl}`);
+console.log(`  Issuer:          ${latchkeyUrl} (discovery at ${latchkeyUrl}/.well-known/openid-configuration)\n`);

@@ -7,12 +7,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportSPKI, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postJson, startServer, type ServerProcess } from './support/server-process.js';
+import { freePort, postJson, startServer, type ServerProcess } from './support/server-process.js';
 
 const PYTHON = '/usr/bin/python3';
 const FASTAPI_DIR = fileURLToPath(new URL('../../../examples/fastapi', import.meta.url));
@@ -160,24 +162,29 @@ describe('PyJWT 2.6 (Debian python3-jwt) verifies Latchkey tokens from the JWKS'
   });
 });
 
+/** uvicorn running examples/fastapi/app.py with `env`; `output()` is everything it wrote so far. */
+function spawnUvicorn(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const child = spawn(PYTHON, ['-m', 'uvicorn', 'app:app', '--host', '127.0.0.1', '--port', '0', '--app-dir', FASTAPI_DIR], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1', LATCHKEY_AUDIENCE: AUDIENCE, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (c: Buffer) => (log += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString('utf8')));
+  return { child, output: () => log };
+}
+
 describe('the FastAPI example (docs/fastapi.md) under uvicorn', () => {
   let uvicorn: ChildProcess;
+  let uvicornLog: () => string;
   let api: string;
   let rs: ServerProcess;
 
   beforeAll(async () => {
     rs = servers.get('RS256')!;
-    uvicorn = spawn(PYTHON, ['-m', 'uvicorn', 'app:app', '--host', '127.0.0.1', '--port', '0', '--app-dir', FASTAPI_DIR], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        PYTHONDONTWRITEBYTECODE: '1',
-        LATCHKEY_ISSUER: ISSUER,
-        LATCHKEY_AUDIENCE: AUDIENCE,
-        LATCHKEY_JWKS_URL: `${rs.url}/.well-known/jwks.json`,
-        LATCHKEY_LEEWAY: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // LATCHKEY_URL: where the service reaches Latchkey (the issuer's host name is not resolvable
+    // here); the JWKS URL defaults to its /.well-known/jwks.json.
+    ({ child: uvicorn, output: uvicornLog } = spawnUvicorn({ LATCHKEY_ISSUER: ISSUER, LATCHKEY_URL: rs.url, LATCHKEY_LEEWAY: '0' }));
     cleanup.push(
       () =>
         new Promise<void>((resolve) => {
@@ -186,12 +193,10 @@ describe('the FastAPI example (docs/fastapi.md) under uvicorn', () => {
           uvicorn.kill('SIGTERM');
         }),
     );
-    let log = '';
     api = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`uvicorn did not start:\n${log}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        log += chunk.toString('utf8');
-        const m = /Uvicorn running on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      const timer = setTimeout(() => reject(new Error(`uvicorn did not start:\n${uvicornLog()}`)), 30_000);
+      const onData = () => {
+        const m = /Uvicorn running on (http:\/\/127\.0\.0\.1:\d+)/.exec(uvicornLog());
         if (m) {
           clearTimeout(timer);
           resolve(m[1]!);
@@ -201,7 +206,7 @@ describe('the FastAPI example (docs/fastapi.md) under uvicorn', () => {
       uvicorn.stderr!.on('data', onData);
       uvicorn.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`uvicorn exited (${code}):\n${log}`));
+        reject(new Error(`uvicorn exited (${code}):\n${uvicornLog()}`));
       });
     });
   });
@@ -251,6 +256,65 @@ describe('the FastAPI example (docs/fastapi.md) under uvicorn', () => {
     const res = await call(access, 'DELETE', '/orders/7');
     expect(res.status).toBe(403);
     expect(res.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope", scope="admin"');
+  });
+
+  it('logs why each token was refused, never the token', async () => {
+    const access = await login(rs, 'fastapi@example.com');
+    const expiring = await login(shortLived, 'fastapi@example.com');
+    const wait = (part(expiring, 1).exp as number) * 1000 + 1100 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const [h, p, sig] = access.split('.');
+    const refused = {
+      expired: expiring,
+      'bad signature': `${h}.${b64({ ...part(access, 1), roles: ['admin'] })}.${sig}`,
+      'alg does not match the key': `${b64({ ...part(access, 0), alg: 'none' })}.${p}.`,
+      'typ is not at+jwt': `${b64({ ...part(access, 0), typ: 'JWT' })}.${p}.${sig}`,
+    };
+    for (const token of Object.values(refused)) expect((await call(token)).status).toBe(401);
+    for (const reason of Object.keys(refused)) expect(uvicornLog()).toContain(`latchkey_auth: access token refused: ${reason}`);
+    for (const token of [access, ...Object.values(refused)]) expect(uvicornLog()).not.toContain(token.split('.')[2] || token.split('.')[1]!);
+  });
+});
+
+describe('the FastAPI example checks Latchkey at start-up', () => {
+  /** Starts the app with `env` and waits for it to exit (it must not start). */
+  async function startupFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+    const { child, output } = spawnUvicorn(env);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    clearTimeout(timer);
+    expect(output()).not.toContain('Uvicorn running');
+    return { code, output: output() };
+  }
+
+  it('a wrong LATCHKEY_ISSUER stops it with a message naming both issuers', async () => {
+    const { code, output } = await startupFailure({ LATCHKEY_ISSUER: 'http://wrong.example', LATCHKEY_URL: servers.get('RS256')!.url });
+    expect(code).not.toBe(0);
+    expect(output).toContain(`says its issuer is '${ISSUER}', but this service expects 'http://wrong.example'`);
+  });
+
+  it('an unreachable Latchkey or JWKS stops it', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const noLatchkey = await startupFailure({ LATCHKEY_ISSUER: ISSUER, LATCHKEY_URL: closed });
+    expect(noLatchkey.code).not.toBe(0);
+    expect(noLatchkey.output).toContain(`cannot read Latchkey's discovery document at ${closed}/.well-known/openid-configuration`);
+    const noJwks = await startupFailure({ LATCHKEY_ISSUER: ISSUER, LATCHKEY_URL: servers.get('RS256')!.url, LATCHKEY_JWKS_URL: `${closed}/jwks.json` });
+    expect(noJwks.code).not.toBe(0);
+    expect(noJwks.output).toContain(`cannot fetch the JWKS at ${closed}/jwks.json`);
+  });
+
+  it('a JWKS without a usable key stops it', async () => {
+    // What an HS256 Latchkey publishes: no keys.
+    const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}'));
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
+      const { code, output } = await startupFailure({ LATCHKEY_ISSUER: ISSUER, LATCHKEY_URL: servers.get('RS256')!.url, LATCHKEY_JWKS_URL: url });
+      expect(code).not.toBe(0);
+      expect(output).toContain(`the JWKS at ${url} has no usable signing key`);
+    } finally {
+      await new Promise((resolve) => jwks.close(resolve));
+    }
   });
 });
 
