@@ -1,0 +1,109 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '../../errors.js';
+import { errorHandler, sendProblem } from '../../http/error-handler.js';
+import { loadConsoleFiles, type ConsoleFile } from './files.js';
+
+export interface ConsoleRoutesOptions {
+  /** The built console; default packages/server/console (scripts/copy-console.mjs fills it). */
+  dir?: string;
+}
+
+/** src/features/console/ and dist/features/console/ are both three levels below the package. */
+const DEFAULT_DIR = fileURLToPath(new URL('../../../console/', import.meta.url));
+
+/**
+ * The console's page policy: its own script and style files only (nothing inline: Vite builds
+ * none, and React sets styles through the CSSOM, which style-src does not govern), its own
+ * images, calls to its own origin only (the /auth and /admin routes beside it), no plugin, no
+ * <base>, no form submission at all (its forms are handled by script; a native submission would
+ * put a password in a URL), and no framing: a page of another site cannot overlay an admin's
+ * buttons (clickjacking). Trusted Types: a DOM sink given a string is refused.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+  "require-trusted-types-for 'script'",
+].join('; ');
+
+/** On every answer under /console (pages, assets, redirect and refusals alike). */
+const CONSOLE_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': CONSOLE_CSP,
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+/** True when an Accept-Encoding header lists `coding` with a q-value above zero. */
+export function acceptsEncoding(header: string | undefined, coding: 'br' | 'gzip'): boolean {
+  if (!header) return false;
+  for (const part of header.toLowerCase().split(',')) {
+    const [name = '', ...params] = part.split(';');
+    if (name.trim() !== coding) continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
+// The handlers below are callback-style and return nothing: the answer is sent from memory with
+// no promise per request (a sync handler's return value would be sent a second time).
+
+function sendFile(request: FastifyRequest, reply: FastifyReply, file: ConsoleFile): void {
+  void reply.headers(CONSOLE_HEADERS).header('cache-control', file.cacheControl).header('etag', file.etag);
+  if (file.br || file.gzip) void reply.header('vary', 'accept-encoding');
+  if (request.headers['if-none-match'] === file.etag) {
+    void reply.code(304).send();
+    return;
+  }
+  void reply.type(file.contentType);
+  const accept = request.headers['accept-encoding'];
+  if (file.br && acceptsEncoding(accept, 'br')) void reply.header('content-encoding', 'br').send(file.br);
+  else if (file.gzip && acceptsEncoding(accept, 'gzip')) void reply.header('content-encoding', 'gzip').send(file.gzip);
+  else void reply.send(file.body);
+}
+
+function notFound(reply: FastifyReply, detail: string): void {
+  sendProblem(reply.headers(CONSOLE_HEADERS), new AppError('NOT_FOUND', { detail }));
+}
+
+/**
+ * GET /console/ and its assets: the admin console (packages/console), built into this package
+ * and read into memory once, when the plugin registers. A request is a lookup in that map; a
+ * path not in it is 404 problem+json, whatever its encoding, and nothing is read from disk.
+ * `/console` redirects to `/console/` (the page's asset URLs are relative, so that it works
+ * under a mount prefix too). Registered by the latchkey plugin when `console: true` (buildApp)
+ * and CONSOLE_ENABLED is not false.
+ *
+ * @example
+ * await app.register(consoleRoutes, { prefix: '/identity' }); // the console at /identity/console/
+ */
+export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutesOptions): Promise<void> {
+  const files = loadConsoleFiles(options.dir ?? DEFAULT_DIR);
+  if (!files) {
+    app.log.warn(
+      { dir: options.dir ?? DEFAULT_DIR },
+      'the admin console is not built into this server (run `npm run build` at the repository root); /console answers 404',
+    );
+  }
+  app.setErrorHandler(errorHandler);
+
+  // Relative, so that it stays below any mount prefix, and carries nothing of the request.
+  app.get('/console', { schema: { hide: true } }, (_request, reply) => {
+    void reply.headers(CONSOLE_HEADERS).header('cache-control', 'no-cache').header('location', 'console/').code(308).send();
+  });
+  app.get('/console/*', { schema: { hide: true } }, (request, reply) => {
+    const file = files?.get((request.params as { '*': string })['*']);
+    if (file) sendFile(request, reply, file);
+    else notFound(reply, files ? 'No such file in the admin console.' : 'The admin console is not built into this server.');
+  });
+}
