@@ -224,12 +224,25 @@ describe('the file map', () => {
     expect((await rawGet(port, '/console/assets/app-1234.js')).body).toBe('console.log(1)');
   });
 
-  it('is read once at start-up: a request never touches the file system', async () => {
+  it('is read once, by the first request: no later request touches the file system', async () => {
+    expect((await rawGet(port, '/console/')).status).toBe(200);
     rmSync(consoleDir, { recursive: true, force: true });
     const page = await rawGet(port, '/console/');
     expect(page.status).toBe(200);
     expect(page.body).toContain('<title>fixture</title>');
     expect((await rawGet(port, '/console/assets/app-1234.js')).status).toBe(200);
+  });
+
+  it('answers first requests that arrive together from one read', async () => {
+    const fresh = Fastify();
+    try {
+      await fresh.register(consoleRoutes, { dir: BUILT });
+      const answers = await Promise.all(['', ...assets, '', 'nope'].map((path) => fresh.inject({ method: 'GET', url: `/console/${path}` })));
+      expect(answers.map((a) => a.statusCode)).toEqual([200, ...assets.map(() => 200), 200, 404]);
+      expect(answers[0]!.body).toBe(index);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('answers 404 with a reason, and logs a warning once, when the console was not built', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 
 /** One file of the console, held in memory with what its answer needs. */
@@ -40,44 +41,58 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 
-function* walk(dir: string): Generator<string> {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+async function walk(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* walk(path);
-    else if (entry.isFile()) yield path;
+    if (entry.isDirectory()) found.push(...(await walk(path)));
+    else if (entry.isFile()) found.push(path);
+  }
+  return found;
+}
+
+async function readIfExists(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
 }
 
-function readIfExists(path: string): Buffer | null {
-  return existsSync(path) ? readFileSync(path) : null;
+/** True when `dir` holds a built console (its index.html). */
+export function hasConsoleBuild(dir: string): boolean {
+  return existsSync(join(dir, 'index.html'));
 }
 
 /**
- * Reads the built console once, at start-up: a handful of files (about 270 KiB, 75 KiB more for
- * the compressed copies) that every request is then answered from. No request touches the file
- * system, so none can name a file outside this map, however it is encoded (`..%2f`, `%2e%2e/`).
- * Only files with a known type are taken; the .br/.gz copies ride along with their original.
+ * Reads the built console: a handful of files (about 270 KiB, 75 KiB more for the compressed
+ * copies) that every request is then answered from. No request touches the file system, so
+ * none can name a file outside this map, however it is encoded (`..%2f`, `%2e%2e/`). Only files
+ * with a known type are taken; the .br/.gz copies ride along with their original.
  *
  * @example
- * const files = loadConsoleFiles('/srv/latchkey/packages/server/console');
+ * const files = await readConsoleFiles('/srv/latchkey/packages/server/console');
  * files?.get('')?.contentType; // 'text/html; charset=utf-8'
  */
-export function loadConsoleFiles(dir: string): ConsoleFiles {
-  if (!existsSync(join(dir, 'index.html'))) return null;
+export async function readConsoleFiles(dir: string): Promise<ConsoleFiles> {
+  if (!hasConsoleBuild(dir)) return null;
   const files = new Map<string, ConsoleFile>();
-  for (const path of walk(dir)) {
-    const contentType = CONTENT_TYPES[extname(path)];
-    if (!contentType) continue; // .br, .gz and anything unexpected
-    const name = relative(dir, path).split(sep).join('/');
-    const body = readFileSync(path);
-    files.set(name === 'index.html' ? '' : name, {
-      body,
-      br: readIfExists(`${path}.br`),
-      gzip: readIfExists(`${path}.gz`),
-      contentType,
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
-      cacheControl: name.startsWith('assets/') ? IMMUTABLE : REVALIDATE,
-    });
-  }
+  await Promise.all(
+    (await walk(dir)).map(async (path) => {
+      const contentType = CONTENT_TYPES[extname(path)];
+      if (!contentType) return; // .br, .gz and anything unexpected
+      const name = relative(dir, path).split(sep).join('/');
+      const [body, br, gzip] = await Promise.all([readFile(path), readIfExists(`${path}.br`), readIfExists(`${path}.gz`)]);
+      files.set(name === 'index.html' ? '' : name, {
+        body,
+        br,
+        gzip,
+        contentType,
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+        cacheControl: name.startsWith('assets/') ? IMMUTABLE : REVALIDATE,
+      });
+    }),
+  );
   return files;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { AppError } from '../../errors.js';
 import { errorHandler, sendProblem } from '../../http/error-handler.js';
-import { loadConsoleFiles, type ConsoleFile } from './files.js';
+import { hasConsoleBuild, readConsoleFiles, type ConsoleFile, type ConsoleFiles } from './files.js';
 
 export interface ConsoleRoutesOptions {
   /** The built console; default packages/server/console (scripts/copy-console.mjs fills it). */
@@ -76,25 +76,44 @@ function notFound(reply: FastifyReply, detail: string): void {
   sendProblem(reply.headers(CONSOLE_HEADERS), new AppError('NOT_FOUND', { detail }));
 }
 
+function answer(files: ConsoleFiles, request: FastifyRequest, reply: FastifyReply): void {
+  const file = files?.get((request.params as { '*': string })['*']);
+  if (file) sendFile(request, reply, file);
+  else notFound(reply, files ? 'No such file in the admin console.' : 'The admin console is not built into this server.');
+}
+
 /**
- * GET /console/ and its assets: the admin console (packages/console), built into this package
- * and read into memory once, when the plugin registers. A request is a lookup in that map; a
- * path not in it is 404 problem+json, whatever its encoding, and nothing is read from disk.
- * `/console` redirects to `/console/` (the page's asset URLs are relative, so that it works
- * under a mount prefix too). Registered by the latchkey plugin when `console: true` (buildApp)
- * and CONSOLE_ENABLED is not false.
+ * GET /console/ and its assets: the admin console (packages/console), built into this package.
+ * Its files are read into memory once, on the first request for them (about 5-15 ms on the
+ * 2-core test machine, which start-up does not pay; most servers are rarely asked for the
+ * console), and every request is a lookup in that map: a path not in it is 404 problem+json,
+ * whatever its encoding, and nothing is read from disk. `/console` redirects to `/console/` (the
+ * page's asset URLs are relative, so that it works under a mount prefix too). Registered by the
+ * latchkey plugin when `console: true` (buildApp) and CONSOLE_ENABLED is not false.
  *
  * @example
  * await app.register(consoleRoutes, { prefix: '/identity' }); // the console at /identity/console/
  */
 export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutesOptions): Promise<void> {
-  const files = loadConsoleFiles(options.dir ?? DEFAULT_DIR);
-  if (!files) {
-    app.log.warn(
-      { dir: options.dir ?? DEFAULT_DIR },
-      'the admin console is not built into this server (run `npm run build` at the repository root); /console answers 404',
-    );
+  const dir = options.dir ?? DEFAULT_DIR;
+  // Known at start-up, so that the operator reads it in the start-up log, not at the first visit.
+  const built = hasConsoleBuild(dir);
+  if (!built) {
+    app.log.warn({ dir }, 'the admin console is not built into this server (run `npm run build` at the repository root); /console answers 404');
   }
+  /** undefined until read; null when there is no build. */
+  let files: ConsoleFiles | undefined = built ? undefined : null;
+  let reading: Promise<ConsoleFiles> | undefined;
+  const read = (): Promise<ConsoleFiles> => {
+    reading ??= readConsoleFiles(dir).then(
+      (read) => (files = read),
+      (err: unknown) => {
+        reading = undefined; // the next request tries again
+        throw err;
+      },
+    );
+    return reading;
+  };
   app.setErrorHandler(errorHandler);
 
   // Relative, so that it stays below any mount prefix, and carries nothing of the request.
@@ -102,8 +121,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     void reply.headers(CONSOLE_HEADERS).header('cache-control', 'no-cache').header('location', 'console/').code(308).send();
   });
   app.get('/console/*', { schema: { hide: true } }, (request, reply) => {
-    const file = files?.get((request.params as { '*': string })['*']);
-    if (file) sendFile(request, reply, file);
-    else notFound(reply, files ? 'No such file in the admin console.' : 'The admin console is not built into this server.');
+    if (files !== undefined) answer(files, request, reply);
+    else read().then((read) => answer(read, request, reply), (err: unknown) => void reply.send(err));
   });
 }
