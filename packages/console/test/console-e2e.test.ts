@@ -268,6 +268,10 @@ describe('the admin console in Chromium, served by the server at /console/', () 
       const list = h.calls.filter((c) => c.path === '/admin/users' && c.method === 'GET' && c.startedAt >= t0);
       expect(list.map((c) => c.status)).toContain(200);
       timings.listRequest = list[0]!.ms;
+      const restore = h.calls.find((c) => c.path === '/auth/refresh' && c.startedAt >= t0);
+      if (restore) timings.coldLoadRefreshRequest = restore.ms;
+      // From navigation to the console's first call: the page, its script and React starting.
+      timings.coldLoadFirstApiCallAfter = Math.round(Math.min(...h.calls.filter((c) => c.startedAt >= t0).map((c) => c.startedAt)) - t0);
       await fresh.close();
 
       const firstOfPage1 = await rows(page).first().locator('.cell-email a').textContent();
