@@ -203,8 +203,8 @@ describe('the admin console in Chromium, served by the server at /console/', () 
       expect(await admin.getByTestId('page-info').textContent()).toContain('Page 1 · rows 1–50');
       // Signed in in cookie mode: the refresh token is only in the HttpOnly cookie, at /auth.
       const cookies = await context.cookies();
-      expect(cookies.find((c) => c.name === 'lk_refresh')).toMatchObject({ httpOnly: true, path: '/auth' });
-      expect(cookies.find((c) => c.name === 'lk_csrf')).toMatchObject({ httpOnly: false, path: '/' });
+      expect(cookies.find((c) => c.name === 'lk_refresh')).toMatchObject({ httpOnly: true, secure: true, path: '/auth' });
+      expect(cookies.find((c) => c.name === 'lk_csrf')).toMatchObject({ httpOnly: false, secure: true, path: '/' });
       await shot(admin, '1-users');
 
       const t1 = Date.now();
@@ -532,7 +532,6 @@ describe('the console of an embedded Latchkey, under the host’s prefix', () =>
     const dir = tempDir();
     const config = loadConfig({
       DATABASE_URL: `sqlite:${join(dir.dir, 'host.db')}`,
-      COOKIE_SECURE: 'false',
       LOG_LEVEL: 'silent',
       MAIL_OUTBOX_DIR: join(dir.dir, 'outbox'),
       RATE_LIMIT_ENABLED: 'false',

@@ -82,11 +82,13 @@ function checkBuiltConsole(): void {
 
 /**
  * Starts a real Latchkey (real SQLite file, the console on by default) on a port of 127.0.0.1 and
- * launches Debian's Chromium. The console is on the server's own origin, as deployed.
+ * launches Debian's Chromium. The console is on the server's own origin, as deployed, with the
+ * default `Secure` cookies (Chromium accepts them from http://127.0.0.1, a potentially
+ * trustworthy origin).
  */
 export async function startConsole(env: Record<string, string> = {}): Promise<ConsoleHarness> {
   checkBuiltConsole();
-  const server = await createTestApp({ COOKIE_SECURE: 'false', LOG_LEVEL: 'silent', ...env });
+  const server = await createTestApp({ LOG_LEVEL: 'silent', ...env });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
