@@ -84,10 +84,9 @@ function answer(files: ConsoleFiles, request: FastifyRequest, reply: FastifyRepl
 
 /**
  * GET /console/ and its assets: the admin console (packages/console), built into this package.
- * Its files are read into memory once, on the first request for them (3-5 ms median, 13-50 ms for
- * a first call, measured on the loaded
- * 2-core test machine; start-up does not pay it, and most servers are rarely asked for the
- * console), and every request is a lookup in that map: a path not in it is 404 problem+json,
+ * Its files are read into memory once, on the first request for them (3-5 ms median, 13-50 ms
+ * for a first call, measured on the loaded 2-core test machine; start-up does not pay it, and
+ * most servers are rarely asked for the console), and every request is a lookup in that map: a path not in it is 404 problem+json,
  * whatever its encoding, and nothing is read from disk. `/console` redirects to `/console/` (the
  * page's asset URLs are relative, so that it works under a mount prefix too). Registered by the
  * latchkey plugin when `console: true` (buildApp) and CONSOLE_ENABLED is not false.
