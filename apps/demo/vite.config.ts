@@ -6,8 +6,9 @@ const client = (file: string) => fileURLToPath(new URL(`../../packages/client/sr
 // The demo talks to Latchkey on its own origin: /auth/* is proxied to the server, so the refresh
 // cookie is first-party (SameSite=Lax works, no CORS). LATCHKEY_URL says where the server is.
 const target = process.env.LATCHKEY_URL ?? 'http://127.0.0.1:3000';
-// The admin pages (client route /#/admin) call Latchkey's /admin/users API: proxied the same way.
-const proxy = { '/auth': { target }, '/admin/': { target } };
+const proxy = { '/auth': { target } };
+// The "Admin console" link of an admin's top bar: the console the Latchkey server serves itself.
+const consoleUrl = process.env.LATCHKEY_CONSOLE_URL ?? `${target}/console/`;
 
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
@@ -17,6 +18,7 @@ export default defineConfig({
       { find: /^@latchkey\/client$/, replacement: client('index.ts') },
     ],
   },
+  define: { __LATCHKEY_CONSOLE_URL__: JSON.stringify(consoleUrl) },
   // esbuild's own JSX transform (React 17+ automatic runtime): no React plugin needed.
   esbuild: { jsx: 'automatic' },
   server: {

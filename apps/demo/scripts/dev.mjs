@@ -67,9 +67,16 @@ async function waitForServer() {
 
 await waitForServer();
 process.env.LATCHKEY_URL = latchkeyUrl;
+// The admin console on "localhost", not 127.0.0.1: cookies ignore ports, so on the demo's host the
+// console's refresh cookie (Path=/auth) would replace the demo's, and the two would rotate one
+// session between them. Another host name keeps the two sessions apart, as separate origins are
+// in production.
+const consoleUrl = `http://localhost:${serverPort}/console/`;
+process.env.LATCHKEY_CONSOLE_URL = consoleUrl;
 process.env.DEMO_PORT = String(demoPort);
 vite = await createServer({ configFile: join(demoDir, 'vite.config.ts') });
 await vite.listen();
 console.log(`\n  Latchkey demo:   ${demoUrl}/`);
 console.log(`  Latchkey server: ${latchkeyUrl} (API docs at ${latchkeyUrl}/docs), database ${databaseUrl}`);
-console.log(`  Issuer:          ${latchkeyUrl} (discovery at ${latchkeyUrl}/.well-known/openid-configuration)\n`);
+console.log(`  Issuer:          ${latchkeyUrl} (discovery at ${latchkeyUrl}/.well-known/openid-configuration)`);
+console.log(`  Admin console:   ${consoleUrl}\n`);

@@ -1,7 +1,5 @@
 import { RequireAuth, useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
-import { AdminArea } from './admin/AdminArea.tsx';
-import { useAdminRoute } from './admin/route.ts';
 import type { MailLink } from './mail-link.ts';
 import { ForgotPasswordPage } from './pages/ForgotPasswordPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
@@ -19,7 +17,13 @@ const NAV: Array<{ route: Route; label: string }> = [
   { route: 'sessions', label: 'Sessions' },
 ];
 
-function Header({ route, inAdmin }: { route: Route; inAdmin: boolean }): ReactNode {
+/**
+ * Latchkey's admin console, served by the Latchkey server itself (not by this app); set at build
+ * time from LATCHKEY_CONSOLE_URL (vite.config.ts).
+ */
+declare const __LATCHKEY_CONSOLE_URL__: string;
+
+function Header({ route }: { route: Route }): ReactNode {
   const { status, user, logout } = useAuth();
   return (
     <header className="topbar">
@@ -29,13 +33,14 @@ function Header({ route, inAdmin }: { route: Route; inAdmin: boolean }): ReactNo
           <>
             <nav aria-label="Account">
               {NAV.map((item) => (
-                <a key={item.route} href={`#/${item.route}`} aria-current={!inAdmin && route === item.route ? 'page' : undefined}>
+                <a key={item.route} href={`#/${item.route}`} aria-current={route === item.route ? 'page' : undefined}>
                   {item.label}
                 </a>
               ))}
               {user.roles.includes('admin') ? (
-                <a href="#/admin" aria-current={inAdmin ? 'page' : undefined}>
-                  Admin
+                // Its own sign-in: the console keeps its session on the server's host, not this app's.
+                <a href={__LATCHKEY_CONSOLE_URL__} target="_blank" rel="noopener noreferrer">
+                  Admin console
                 </a>
               ) : null}
             </nav>
@@ -68,26 +73,23 @@ function PublicPage({ route, link, onSpent }: { route: PublicRoute; link: MailLi
 
 export function App({ link: initialLink = null }: { link?: MailLink | null }): ReactNode {
   const route = useRoute();
-  const adminRoute = useAdminRoute();
   // A mailed link's token, in memory only, until its page has posted it.
   const [link, setLink] = useState(initialLink);
-  if (!adminRoute && isPublicRoute(route)) {
+  if (isPublicRoute(route)) {
     return (
       <>
-        <Header route={route} inAdmin={false} />
+        <Header route={route} />
         <main className="container">
           <PublicPage route={route} link={link} onSpent={() => setLink(null)} />
         </main>
       </>
     );
   }
-  const page = adminRoute ? (
-    <AdminArea route={adminRoute} />
-  ) : route === 'password' ? <PasswordPage /> : route === 'sessions' ? <SessionsPage /> : <ProfilePage />;
+  const page = route === 'password' ? <PasswordPage /> : route === 'sessions' ? <SessionsPage /> : <ProfilePage />;
   return (
     <>
-      <Header route={route} inAdmin={adminRoute !== null} />
-      <main className={adminRoute ? 'container container-wide' : 'container'}>
+      <Header route={route} />
+      <main className="container">
         <RequireAuth
           fallback={<SignedOut route={route} />}
           loading={

@@ -139,6 +139,8 @@ describe('demo app in Chromium', () => {
       const email = newEmail();
       await register(page, email);
       expect(await page.getByLabel('Display name').inputValue()).toBe('Ada Lovelace');
+      // Only an admin's top bar links to the admin console.
+      expect(await page.getByRole('link', { name: 'Admin console' }).count()).toBe(0);
       await page.screenshot({ path: screenshotPath('3-profile') });
       await page.getByRole('link', { name: 'Password' }).click();
       await page.getByRole('heading', { name: 'Change password' }).waitFor();
@@ -157,6 +159,20 @@ describe('demo app in Chromium', () => {
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await signedInAs(page, email);
+    });
+  });
+
+  it('an admin’s top bar links to the admin console the Latchkey server serves (/console/), in a new tab', async () => {
+    const email = newEmail();
+    const reg = await demo.server.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } });
+    await demo.server.app.latchkey.store.updateUser(reg.json().user.id, { roles: ['admin'] }, Date.now());
+    await inFreshProfile(demo.browser, 'admin console link', async (context) => {
+      const page = await context.newPage();
+      await login(page, email);
+      const link = page.getByRole('link', { name: 'Admin console' });
+      expect(await link.getAttribute('href')).toMatch(/^http:\/\/[^/]+\/console\/$/);
+      expect(await link.getAttribute('target')).toBe('_blank');
+      expect(await link.getAttribute('rel')).toBe('noopener noreferrer');
     });
   });
 

@@ -110,8 +110,7 @@ function sameOriginProxy(outDir: string, latchkeyPort: () => number, exchanges: 
 
   return createServer((req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://demo.invalid').pathname;
-    // /admin/* is Latchkey's admin API (the admin pages themselves are the client route /#/admin).
-    if (pathname === '/auth' || pathname.startsWith('/auth/') || pathname.startsWith('/admin/')) {
+    if (pathname === '/auth' || pathname.startsWith('/auth/')) {
       forward(req, res, pathname).catch(() => {
         res.writeHead(502).end();
       });

@@ -123,7 +123,7 @@ async function openInNewTab(context: BrowserContext, link: string): Promise<Page
   return page;
 }
 
-/** An admin of `harness`'s server, for its /admin API (the demo's own admin pages are tested elsewhere). */
+/** An admin of `harness`'s server, for its /admin API (the admin console is tested in packages/console). */
 async function adminToken(harness: DemoHarness): Promise<string> {
   const { app } = harness.server;
   const email = newEmail();

@@ -46,8 +46,9 @@ export function createLogger(config: Config, stream?: DestinationStream): Logger
 }
 
 /**
- * Builds the standalone server: Latchkey's routes plus CORS, OpenAPI (/openapi.json, /docs),
- * one log line per request and problem+json for unknown routes. Never listens.
+ * Builds the standalone server: Latchkey's routes plus CORS, OpenAPI (/openapi.json, /docs), the
+ * admin console (/console), one log line per request and problem+json for unknown routes. Never
+ * listens.
  *
  * @example
  * const app = await buildApp(loadConfig(readEnvironment()));
@@ -122,7 +123,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // /openapi.json and /docs: the plugins behind them load on the first request for them.
   if (config.docsEnabled) await app.register(apiDocs, { issuer: config.issuer });
 
-  await app.register(latchkey, { config, store: deps.store, clock: deps.clock, mailer: deps.mailer });
+  // The admin console (/console) is part of the standalone server; CONSOLE_ENABLED=false removes it.
+  await app.register(latchkey, { config, store: deps.store, clock: deps.clock, mailer: deps.mailer, console: true });
 
   return app;
 }

@@ -50,6 +50,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly headerLimitBytes: number;
   readonly docsEnabled: boolean;
+  /** Serve the admin console at /console (standalone server; an embedded host opts in too). */
+  readonly consoleEnabled: boolean;
   readonly purgeIntervalMs: number;
   /** smtp:// or smtps:// URL (may carry credentials: never logged); null writes mail to `mailOutboxDir`. */
   readonly smtpUrl: string | null;
@@ -362,6 +364,7 @@ export function loadConfig(env: Env): Config {
     bodyLimitBytes: readInt(env, 'BODY_LIMIT', 16_384, 1024, 1_048_576),
     headerLimitBytes: readInt(env, 'HEADER_LIMIT', 16_384, 4096, 262_144),
     docsEnabled: readBool(env, 'DOCS_ENABLED', true),
+    consoleEnabled: readBool(env, 'CONSOLE_ENABLED', true),
     purgeIntervalMs: readDuration(env, 'PURGE_INTERVAL', '10m', 1000, 86_400_000),
     ...readMailConfig(env, issuer),
     redisUrl: readRedisUrl(env),

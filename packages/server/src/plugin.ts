@@ -18,6 +18,7 @@ import type { Config } from './config.js';
 import type { LatchkeyContext } from './context.js';
 import { AppError } from './errors.js';
 import { adminRoutes } from './features/admin/routes.js';
+import { consoleRoutes } from './features/console/routes.js';
 import { authRoutes } from './features/auth/routes.js';
 import { MailDispatcher } from './features/email/dispatcher.js';
 import { createMailer, type Mailer } from './features/email/mailer.js';
@@ -56,6 +57,11 @@ export interface LatchkeyOptions {
   mailer?: Mailer;
   /** Mount point of the routes, e.g. "/identity"; default none. */
   prefix?: string;
+  /**
+   * Serve the admin console at `<prefix>/console/` (default false here; the standalone server
+   * passes true). CONSOLE_ENABLED=false turns it off either way.
+   */
+  console?: boolean;
 }
 
 declare module 'fastify' {
@@ -251,6 +257,8 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
     },
     { prefix: options.prefix ?? '' },
   );
+  // Outside the scope above: static files from memory, with no rate limit, cookie or body parsing.
+  if (options.console === true && ctx.config.consoleEnabled) await app.register(consoleRoutes, { prefix: options.prefix ?? '' });
 };
 
 /** Routes whose answers are the same for everyone and may be cached: keys, discovery, API docs. */

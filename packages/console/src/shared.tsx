@@ -1,14 +1,14 @@
 import { LatchkeyError } from '@latchkey/client';
 import { useEffect, useState, type ReactNode } from 'react';
 
-/** A one-time message carried from one admin page to the next (e.g. "deleted" to the table). */
+/** A one-time message carried from one console page to the next (e.g. "deleted" to the table). */
 export interface Flash {
   kind: 'success' | 'error';
   text: string;
 }
 
 /**
- * Takes over a flash handed down by the admin area when the page mounts, and tells the area it
+ * Takes over a flash handed down by the console area when the page mounts, and tells the area it
  * was shown (so it is not shown again on the next visit).
  */
 export function useFlash(flash: Flash | null, onShown: () => void): [Flash | null, (f: Flash | null) => void] {
@@ -19,7 +19,7 @@ export function useFlash(flash: Flash | null, onShown: () => void): [Flash | nul
   return [shown, setShown];
 }
 
-/** A message for an admin call that failed: the server's own `detail`, with field names for 422. */
+/** A message for an admin API call that failed: the server's own `detail`, with field names for 422. */
 export function problemText(error: unknown): string {
   if (error instanceof LatchkeyError) {
     if (error.code === 'VALIDATION_FAILED' && error.errors.length > 0) {

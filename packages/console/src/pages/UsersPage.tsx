@@ -1,15 +1,18 @@
-import { useAuth } from '@latchkey/client/react';
+import type { User } from '@latchkey/client';
 import { useEffect, useState, type Dispatch, type ReactNode, type SetStateAction } from 'react';
-import { formatDate } from '../format.ts';
-import { EMPTY_FILTER, listUsers, PAGE_SIZE, type TriState, type UserFilter } from './admin-api.ts';
-import type { ListState } from './AdminArea.tsx';
-import { adminHref } from './route.ts';
-import { ErrorMessage, FlashMessage, useDebounced, useFlash, type Flash } from './shared.tsx';
+import { EMPTY_FILTER, PAGE_SIZE, type TriState, type UserFilter } from '../api.ts';
+import { USER_COLUMNS } from '../columns.tsx';
+import type { ListState } from '../ConsoleArea.tsx';
+import { useAdminApi } from '../console-context.tsx';
+import { consoleHref } from '../route.ts';
+import { ErrorMessage, FlashMessage, useDebounced, useFlash, type Flash } from '../shared.tsx';
 
 /** Typing pauses this long before the table asks the server. */
 const DEBOUNCE_MS = 250;
 
 interface Props {
+  /** The signed-in admin: their own row is marked "you". */
+  me: User;
   state: ListState;
   onState: Dispatch<SetStateAction<ListState>>;
   flash: Flash | null;
@@ -21,8 +24,8 @@ function isFiltered(f: UserFilter): boolean {
 }
 
 /** The user table: server-side search, filters and cursor paging, PAGE_SIZE rows at a time. */
-export function AdminUsers({ state, onState, flash, onFlashShown }: Props): ReactNode {
-  const { client, user: me } = useAuth();
+export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): ReactNode {
+  const api = useAdminApi();
   const [shownFlash] = useFlash(flash, onFlashShown);
   const [searchText, setSearchText] = useState(state.filter.search);
   const [roleText, setRoleText] = useState(state.filter.role);
@@ -46,7 +49,7 @@ export function AdminUsers({ state, onState, flash, onFlashShown }: Props): Reac
     const abort = new AbortController();
     setLoading(true);
     setError(null);
-    listUsers(client, filter, cursor, abort.signal).then(
+    api.listUsers(filter, cursor, abort.signal).then(
       (next) => {
         onState((s) => ({ ...s, page: next }));
         setLoading(false);
@@ -58,7 +61,7 @@ export function AdminUsers({ state, onState, flash, onFlashShown }: Props): Reac
       },
     );
     return () => abort.abort();
-  }, [client, filterKey, cursor, pageNumber]); // eslint-disable-line react-hooks/exhaustive-deps -- filterKey stands for filter
+  }, [api, filterKey, cursor, pageNumber]); // eslint-disable-line react-hooks/exhaustive-deps -- filterKey stands for filter
 
   const setSelect = (key: 'disabled' | 'verified', value: TriState) =>
     onState((s) => ({ ...s, filter: { ...s.filter, [key]: value }, cursors: [null] }));
@@ -79,7 +82,7 @@ export function AdminUsers({ state, onState, flash, onFlashShown }: Props): Reac
     <section className="card admin">
       <div className="card-head">
         <h1>Users</h1>
-        <a className="button-link" href={adminHref({ page: 'new' })}>
+        <a className="button-link" href={consoleHref({ page: 'new' })}>
           New user
         </a>
       </div>
@@ -127,28 +130,21 @@ export function AdminUsers({ state, onState, flash, onFlashShown }: Props): Reac
         <table className="users-table" aria-label="Users">
           <thead>
             <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Name</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Verified</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
+              {USER_COLUMNS.map((c) => (
+                <th key={c.key} scope="col">
+                  {c.header}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody className={loading && page ? 'stale' : undefined}>
             {rows.map((u) => (
               <tr key={u.id} className={u.disabled ? 'row-disabled' : undefined} data-user-id={u.id}>
-                <td className="cell-email">
-                  <a href={adminHref({ page: 'user', id: u.id })}>{u.email}</a>
-                  {u.id === me?.id ? <span className="badge">you</span> : null}
-                </td>
-                <td>{u.name ?? <span className="muted">—</span>}</td>
-                <td>
-                  {u.roles.length ? u.roles.map((r) => <span key={r} className="chip">{r}</span>) : <span className="muted">—</span>}
-                </td>
-                <td>{u.email_verified ? <span className="badge badge-ok">verified</span> : <span className="muted">no</span>}</td>
-                <td>{u.disabled ? <span className="badge badge-danger">disabled</span> : 'active'}</td>
-                <td className="cell-date">{formatDate(u.created_at)}</td>
+                {USER_COLUMNS.map((c) => (
+                  <td key={c.key} className={c.className} data-label={c.header}>
+                    <span className="cell-value">{c.cell(u, me)}</span>
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>

@@ -1,21 +1,10 @@
 import { LatchkeyError, type User } from '@latchkey/client';
-import { useAuth } from '@latchkey/client/react';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { invalidRoles, parseRoles, type SecurityEvent, type UserDetail, type UserPatch } from '../api.ts';
+import { useAdminApi } from '../console-context.tsx';
 import { describeDevice, formatDate } from '../format.ts';
-import {
-  deleteUser,
-  getUser,
-  invalidRoles,
-  parseRoles,
-  revokeAllSessions,
-  revokeSession,
-  updateUser,
-  type SecurityEvent,
-  type UserDetail,
-  type UserPatch,
-} from './admin-api.ts';
-import { adminHref, goAdmin } from './route.ts';
-import { ErrorMessage, FlashMessage, formatAgo, useFlash, type Flash } from './shared.tsx';
+import { consoleHref, goTo } from '../route.ts';
+import { ErrorMessage, FlashMessage, formatAgo, useFlash, type Flash } from '../shared.tsx';
 
 interface Props {
   id: string;
@@ -24,6 +13,18 @@ interface Props {
   flash: Flash | null;
   onFlashShown: () => void;
   onDeleted: (message: string) => void;
+}
+
+/** One row of the user page's Account section: where the account stands, and the button that changes it. */
+interface AccountSetting {
+  /** Also the `busy` label while its call runs. */
+  key: string;
+  title: string;
+  state: string;
+  hint: string;
+  label: string;
+  className: string;
+  run: () => Promise<void>;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -41,8 +42,8 @@ function detailText(detail: SecurityEvent['detail']): string {
 }
 
 /** One user: account switches, name and roles, live sessions, recent events, delete. */
-export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: Props): ReactNode {
-  const { client } = useAuth();
+export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props): ReactNode {
+  const api = useAdminApi();
   const [shownFlash, setFlash] = useFlash(flash, onFlashShown);
   const [detail, setDetail] = useState<UserDetail | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -70,7 +71,7 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
   const formFilledFor = useRef<string | null>(null);
 
   const load = async (resetForm: boolean): Promise<void> => {
-    const next = await getUser(client, id);
+    const next = await api.getUser(id);
     if (next.user.id !== currentId.current) return;
     setDetail(next);
     setLoadError(null);
@@ -82,7 +83,7 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
 
   useEffect(() => {
     load(false).catch(setLoadError);
-  }, [client, id]); // eslint-disable-line react-hooks/exhaustive-deps -- load once per user
+  }, [api, id]); // eslint-disable-line react-hooks/exhaustive-deps -- load once per user
 
   /** Runs one change, then shows the server's new state (sessions and events included). */
   const act = async (label: string, change: () => Promise<string>, resetForm = false) => {
@@ -104,7 +105,7 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
     return (
       <section className="card admin">
         <p className="back">
-          <a href={adminHref({ page: 'users' })}>← All users</a>
+          <a href={consoleHref({ page: 'users' })}>← All users</a>
         </p>
         {loadError ? (
           <ErrorMessage error={loadError} />
@@ -126,13 +127,13 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
   const toggleDisabled = () =>
     act('disabled', async () => {
       const live = sessions.length;
-      const updated = await updateUser(client, id, { disabled: !user.disabled });
+      const updated = await api.updateUser(id, { disabled: !user.disabled });
       if (!updated.disabled) return 'Account enabled. The user can log in again.';
       return live > 0 ? `Account disabled; ${plural(live, 'session')} ended.` : 'Account disabled.';
     });
   const toggleVerified = () =>
     act('verified', async () => {
-      const updated = await updateUser(client, id, { email_verified: !user.email_verified });
+      const updated = await api.updateUser(id, { email_verified: !user.email_verified });
       return updated.email_verified ? 'Email marked as verified.' : 'Email marked as not verified.';
     });
   const saveProfile = () =>
@@ -149,28 +150,28 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
         if ((name.trim() || null) !== user.name) patch.name = name.trim() || null;
         if (rolesChanged) patch.roles = roles;
         const live = sessions.length;
-        await updateUser(client, id, patch);
+        await api.updateUser(id, patch);
         return patch.roles && live > 0 ? `Saved; roles changed, so ${plural(live, 'session')} ended.` : 'Saved.';
       },
       true,
     );
   const revokeOne = (sessionId: string) =>
     act(`session:${sessionId}`, async () => {
-      await revokeSession(client, id, sessionId);
+      await api.revokeSession(id, sessionId);
       return 'Session revoked.';
     });
   const revokeAll = () =>
     act('sessions', async () => {
-      const n = await revokeAllSessions(client, id);
+      const n = await api.revokeAllSessions(id);
       return n > 0 ? `${plural(n, 'session')} revoked.` : 'There were no live sessions.';
     });
   const remove = async () => {
     setBusy('delete');
     setError(null);
     try {
-      await deleteUser(client, id);
+      await api.deleteUser(id);
       onDeleted(`Deleted ${user.email}.`);
-      goAdmin({ page: 'users' });
+      goTo({ page: 'users' });
     } catch (e) {
       setError(e);
       setConfirmingDelete(false);
@@ -178,6 +179,28 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
       setBusy(null);
     }
   };
+  // The account's one-click actions, one row each. A new action (send a reset link, edit the
+  // email) is one more entry with its call in api.ts.
+  const settings: AccountSetting[] = [
+    {
+      key: 'disabled',
+      title: 'Status',
+      state: user.disabled ? 'disabled' : 'active',
+      hint: 'Disabling refuses logins and ends every session at once.',
+      label: user.disabled ? 'Enable account' : 'Disable account',
+      className: user.disabled ? 'button-quiet' : 'button-danger',
+      run: toggleDisabled,
+    },
+    {
+      key: 'verified',
+      title: 'Email',
+      state: user.email_verified ? 'verified' : 'not verified',
+      hint: 'Marks the address as confirmed without the emailed link (or undoes it).',
+      label: user.email_verified ? 'Mark not verified' : 'Mark verified',
+      className: 'button-quiet',
+      run: toggleVerified,
+    },
+  ];
   const toggleAdminRole = (on: boolean) => {
     const next = on ? [...roles, 'admin'] : roles.filter((r) => r !== 'admin');
     setRolesText([...new Set(next)].join(', '));
@@ -186,7 +209,7 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
   return (
     <section className="card admin" aria-busy={busy !== null}>
       <p className="back">
-        <a href={adminHref({ page: 'users' })}>← All users</a>
+        <a href={consoleHref({ page: 'users' })}>← All users</a>
       </p>
       <div className="user-head">
         <h1>{user.email}</h1>
@@ -219,33 +242,19 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
         <p className="alert alert-warn">This is your own account: disabling it or changing its roles signs you out.</p>
       ) : null}
       <div className="settings">
-        <div className="setting">
-          <div>
-            <div className="setting-title">
-              Status: <strong>{user.disabled ? 'disabled' : 'active'}</strong>
+        {settings.map((setting) => (
+          <div className="setting" key={setting.key}>
+            <div>
+              <div className="setting-title">
+                {setting.title}: <strong>{setting.state}</strong>
+              </div>
+              <p className="hint">{setting.hint}</p>
             </div>
-            <p className="hint">Disabling refuses logins and ends every session at once.</p>
+            <button type="button" className={setting.className} disabled={busy !== null} onClick={() => void setting.run()}>
+              {busy === setting.key ? 'Saving…' : setting.label}
+            </button>
           </div>
-          <button
-            type="button"
-            className={user.disabled ? 'button-quiet' : 'button-danger'}
-            disabled={busy !== null}
-            onClick={() => void toggleDisabled()}
-          >
-            {busy === 'disabled' ? 'Saving…' : user.disabled ? 'Enable account' : 'Disable account'}
-          </button>
-        </div>
-        <div className="setting">
-          <div>
-            <div className="setting-title">
-              Email: <strong>{user.email_verified ? 'verified' : 'not verified'}</strong>
-            </div>
-            <p className="hint">Marks the address as confirmed without the emailed link (or undoes it).</p>
-          </div>
-          <button type="button" className="button-quiet" disabled={busy !== null} onClick={() => void toggleVerified()}>
-            {busy === 'verified' ? 'Saving…' : user.email_verified ? 'Mark not verified' : 'Mark verified'}
-          </button>
-        </div>
+        ))}
       </div>
 
       <h2>Name and roles</h2>
@@ -276,7 +285,7 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
         </div>
         <label className="check">
           <input type="checkbox" checked={roles.includes('admin')} onChange={(e) => toggleAdminRole(e.target.checked)} /> Admin (may use
-          these pages)
+          this console)
         </label>
         <div className="form-actions">
           <button type="submit" className="button-primary" disabled={busy !== null || !formChanged}>
@@ -301,70 +310,74 @@ export function AdminUserDetail({ id, selfId, flash, onFlashShown, onDeleted }: 
           No live sessions.
         </p>
       ) : (
-        <table className="admin-table" aria-label="Sessions">
-          <thead>
-            <tr>
-              <th scope="col">Device</th>
-              <th scope="col">IP</th>
-              <th scope="col">Signed in</th>
-              <th scope="col">Last active</th>
-              <th scope="col">Expires</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sessions.map((s) => (
-              <tr key={s.id} data-session-id={s.id}>
-                <td title={s.user_agent ?? undefined}>{describeDevice(s.user_agent)}</td>
-                <td>{s.ip ?? <span className="muted">—</span>}</td>
-                <td className="cell-date">{formatDate(s.created_at)}</td>
-                <td className="cell-date">{formatAgo(s.last_used_at)}</td>
-                <td className="cell-date">{formatDate(s.expires_at)}</td>
-                <td className="cell-action">
-                  <button
-                    type="button"
-                    className="button-quiet"
-                    disabled={busy !== null}
-                    aria-label={`Revoke session ${describeDevice(s.user_agent)} from ${s.ip ?? 'unknown address'}`}
-                    onClick={() => void revokeOne(s.id)}
-                  >
-                    Revoke
-                  </button>
-                </td>
+        <div className="table-scroll">
+          <table className="admin-table" aria-label="Sessions">
+            <thead>
+              <tr>
+                <th scope="col">Device</th>
+                <th scope="col">IP</th>
+                <th scope="col">Signed in</th>
+                <th scope="col">Last active</th>
+                <th scope="col">Expires</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {sessions.map((s) => (
+                <tr key={s.id} data-session-id={s.id}>
+                  <td title={s.user_agent ?? undefined}>{describeDevice(s.user_agent)}</td>
+                  <td>{s.ip ?? <span className="muted">—</span>}</td>
+                  <td className="cell-date">{formatDate(s.created_at)}</td>
+                  <td className="cell-date">{formatAgo(s.last_used_at)}</td>
+                  <td className="cell-date">{formatDate(s.expires_at)}</td>
+                  <td className="cell-action">
+                    <button
+                      type="button"
+                      className="button-quiet"
+                      disabled={busy !== null}
+                      aria-label={`Revoke session ${describeDevice(s.user_agent)} from ${s.ip ?? 'unknown address'}`}
+                      onClick={() => void revokeOne(s.id)}
+                    >
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
 
       <h2>Recent events</h2>
       {events.length === 0 ? (
         <p className="muted">No events recorded.</p>
       ) : (
-        <table className="admin-table events" aria-label="Recent events">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Event</th>
-              <th scope="col">IP</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.map((e) => (
-              <tr key={e.id}>
-                <td className="cell-date">{formatDate(e.created_at)}</td>
-                <td>
-                  <code>{e.type}</code>
-                </td>
-                <td>{e.ip ?? <span className="muted">—</span>}</td>
-                <td className="cell-detail">{detailText(e.detail)}</td>
+        <div className="table-scroll">
+          <table className="admin-table events" aria-label="Recent events">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                <th scope="col">IP</th>
+                <th scope="col">Details</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {events.map((e) => (
+                <tr key={e.id}>
+                  <td className="cell-date">{formatDate(e.created_at)}</td>
+                  <td>
+                    <code>{e.type}</code>
+                  </td>
+                  <td>{e.ip ?? <span className="muted">—</span>}</td>
+                  <td className="cell-detail">{detailText(e.detail)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
 
       <div className="danger-zone">

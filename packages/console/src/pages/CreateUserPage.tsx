@@ -1,14 +1,14 @@
 import { LatchkeyError } from '@latchkey/client';
-import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
+import { invalidRoles, parseRoles } from '../api.ts';
+import { useAdminApi } from '../console-context.tsx';
 import { Field, fieldError } from '../forms.tsx';
-import { createUser, invalidRoles, parseRoles } from './admin-api.ts';
-import { adminHref, goAdmin } from './route.ts';
-import { ErrorMessage } from './shared.tsx';
+import { consoleHref, goTo } from '../route.ts';
+import { ErrorMessage } from '../shared.tsx';
 
 /** Creates an account directly (no verification mail, no self-registration needed). */
-export function AdminCreateUser({ onCreated }: { onCreated: (message: string) => void }): ReactNode {
-  const { client } = useAuth();
+export function CreateUserPage({ onCreated }: { onCreated: (message: string) => void }): ReactNode {
+  const api = useAdminApi();
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
@@ -28,7 +28,7 @@ export function AdminCreateUser({ onCreated }: { onCreated: (message: string) =>
           { field: 'roles', message: `${bad.join(', ')}: a role is lower-case letters, digits and _ . : - (at most 64)` },
         ]);
       }
-      const user = await createUser(client, {
+      const user = await api.createUser({
         email,
         password,
         ...(name.trim() ? { name: name.trim() } : {}),
@@ -36,7 +36,7 @@ export function AdminCreateUser({ onCreated }: { onCreated: (message: string) =>
         email_verified: verified,
       });
       onCreated(`Created ${user.email}.`);
-      goAdmin({ page: 'user', id: user.id });
+      goTo({ page: 'user', id: user.id });
     } catch (e) {
       setError(e);
       setBusy(false);
@@ -46,7 +46,7 @@ export function AdminCreateUser({ onCreated }: { onCreated: (message: string) =>
   return (
     <section className="card admin admin-narrow">
       <p className="back">
-        <a href={adminHref({ page: 'users' })}>← All users</a>
+        <a href={consoleHref({ page: 'users' })}>← All users</a>
       </p>
       <h1>New user</h1>
       <form
@@ -85,7 +85,7 @@ export function AdminCreateUser({ onCreated }: { onCreated: (message: string) =>
           <button type="submit" className="button-primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create user'}
           </button>
-          <a className="button-link button-link-quiet" href={adminHref({ page: 'users' })}>
+          <a className="button-link button-link-quiet" href={consoleHref({ page: 'users' })}>
             Cancel
           </a>
         </div>

@@ -1,0 +1,41 @@
+import type { User } from '@latchkey/client';
+import { useState, type ReactNode } from 'react';
+import { EMPTY_FILTER, type UserFilter, type UserPage } from './api.ts';
+import { CreateUserPage } from './pages/CreateUserPage.tsx';
+import { UserPage as UserDetailPage } from './pages/UserPage.tsx';
+import { UsersPage } from './pages/UsersPage.tsx';
+import type { ConsoleRoute } from './route.ts';
+import type { Flash } from './shared.tsx';
+
+/** Where the user table stands; kept here so that a visit to a user and back returns to it. */
+export interface ListState {
+  filter: UserFilter;
+  /** The cursor of each page visited so far; the last one is the current page (null = first page). */
+  cursors: Array<string | null>;
+  /** The rows last shown, displayed at once on return while they are fetched again. */
+  page: UserPage | null;
+}
+
+/** The console's pages, for a signed-in admin (`me`). */
+export function ConsoleArea({ route, me }: { route: ConsoleRoute; me: User }): ReactNode {
+  const [list, setList] = useState<ListState>({ filter: EMPTY_FILTER, cursors: [null], page: null });
+  const [flash, setFlash] = useState<Flash | null>(null);
+
+  // Each page copies the flash into its own state when it mounts and then clears it here.
+  const clearFlash = () => setFlash(null);
+
+  if (route.page === 'new') return <CreateUserPage onCreated={(text) => setFlash({ kind: 'success', text })} />;
+  if (route.page === 'user') {
+    return (
+      <UserDetailPage
+        key={route.id}
+        id={route.id}
+        selfId={me.id}
+        flash={flash}
+        onFlashShown={clearFlash}
+        onDeleted={(text) => setFlash({ kind: 'success', text })}
+      />
+    );
+  }
+  return <UsersPage me={me} state={list} onState={setList} flash={flash} onFlashShown={clearFlash} />;
+}

@@ -1,0 +1,135 @@
+import { errorFromResponse, LatchkeyError, type LatchkeyClient, type Session, type User } from '@latchkey/client';
+
+// Latchkey's /admin/users routes, called through the SDK's authenticated fetch (bearer token
+// attached, refreshed when needed). Every failure becomes a LatchkeyError carrying the server's
+// problem+json `code` and `detail`, so the pages can show the server's own words.
+
+/** A session of some user, as an admin sees it (no `current` flag: it is not the admin's). */
+export type AdminSession = Omit<Session, 'current'>;
+
+export interface SecurityEvent {
+  id: string;
+  type: string;
+  created_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  detail?: Record<string, unknown> | null;
+}
+
+export interface UserDetail {
+  user: User;
+  sessions: AdminSession[];
+  events: SecurityEvent[];
+}
+
+export type TriState = 'any' | 'true' | 'false';
+
+/** What the user table is filtered by. Empty strings and `any` mean "no filter". */
+export interface UserFilter {
+  search: string;
+  disabled: TriState;
+  verified: TriState;
+  role: string;
+}
+
+export const EMPTY_FILTER: UserFilter = Object.freeze({ search: '', disabled: 'any', verified: 'any', role: '' });
+
+export interface UserPage {
+  users: User[];
+  next_cursor: string | null;
+}
+
+export interface CreateUserInput {
+  email: string;
+  password: string;
+  name?: string;
+  roles?: string[];
+  email_verified?: boolean;
+}
+
+export interface UserPatch {
+  name?: string | null;
+  roles?: string[];
+  disabled?: boolean;
+  email_verified?: boolean;
+}
+
+/** The server's rule for a role name (features/admin/service.ts ROLE_PATTERN). */
+export const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+
+export const PAGE_SIZE = 50;
+
+/**
+ * What the console asks Latchkey's /admin/users routes. One object per page load, made by
+ * {@link adminApi} and given to the pages through `AdminApiProvider`; a new admin action (invite,
+ * reset link, email change) is one more method here and one more button on the user page.
+ */
+export interface AdminApi {
+  /** One page of the user table (oldest first, `PAGE_SIZE` rows). */
+  listUsers(filter: UserFilter, cursor: string | null, signal?: AbortSignal): Promise<UserPage>;
+  /** A user with their live sessions and recent security events (newest first). */
+  getUser(id: string, signal?: AbortSignal): Promise<UserDetail>;
+  createUser(input: CreateUserInput): Promise<User>;
+  /** Disabling a user or changing their roles ends their sessions at once (server rule). */
+  updateUser(id: string, patch: UserPatch): Promise<User>;
+  deleteUser(id: string): Promise<void>;
+  /** Ends every session of the user; resolves to how many were live. */
+  revokeAllSessions(id: string): Promise<number>;
+  revokeSession(id: string, sessionId: string): Promise<void>;
+}
+
+/**
+ * The admin API of the Latchkey at `base` (its mount prefix: `''` standalone, `/identity` when
+ * embedded under that prefix), called through the SDK's authenticated fetch.
+ *
+ * @example
+ * const api = adminApi(client, '');
+ * const first = await api.listUsers({ ...EMPTY_FILTER, search: 'ada' }, null);
+ * const second = first.next_cursor ? await api.listUsers(filter, first.next_cursor) : null;
+ */
+export function adminApi(client: LatchkeyClient, base: string): AdminApi {
+  async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    let response: Response;
+    try {
+      response = await client.fetch(`${base}${path}`, {
+        method,
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      if (error instanceof LatchkeyError || (error instanceof DOMException && error.name === 'AbortError')) throw error;
+      throw new LatchkeyError('NETWORK_ERROR', 'The server could not be reached.', 0);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return (response.status === 204 ? undefined : await response.json()) as T;
+  }
+  const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
+
+  return {
+    listUsers(filter, cursor, signal) {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (cursor) query.set('cursor', cursor);
+      if (filter.search.trim()) query.set('search', filter.search.trim());
+      if (filter.disabled !== 'any') query.set('disabled', filter.disabled);
+      if (filter.verified !== 'any') query.set('verified', filter.verified);
+      if (filter.role.trim()) query.set('role', filter.role.trim().toLowerCase());
+      return call<UserPage>('GET', `/admin/users?${query}`, undefined, signal);
+    },
+    getUser: (id, signal) => call<UserDetail>('GET', userPath(id), undefined, signal),
+    createUser: async (input) => (await call<{ user: User }>('POST', '/admin/users', input)).user,
+    updateUser: async (id, patch) => (await call<{ user: User }>('PATCH', userPath(id), patch)).user,
+    deleteUser: (id) => call<void>('DELETE', userPath(id)),
+    revokeAllSessions: async (id) => (await call<{ revoked: number }>('POST', `${userPath(id)}/revoke-sessions`)).revoked,
+    revokeSession: (id, sessionId) => call<void>('DELETE', `${userPath(id)}/sessions/${encodeURIComponent(sessionId)}`),
+  };
+}
+
+/** "admin, editor" or "admin editor" -> ['admin', 'editor'] (lower-cased, de-duplicated). */
+export function parseRoles(text: string): string[] {
+  return [...new Set(text.split(/[\s,]+/).map((r) => r.trim().toLowerCase()).filter(Boolean))];
+}
+
+/** The roles that break the server's pattern, for a message before the request. */
+export function invalidRoles(roles: string[]): string[] {
+  return roles.filter((r) => !ROLE_PATTERN.test(r));
+}
