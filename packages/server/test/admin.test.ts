@@ -308,22 +308,29 @@ describe.each(['sqlite', 'postgres'] as const)('last-admin rule under concurrenc
       for (let attempt = 0; attempt < 20; attempt++) {
         const a = await freshAdmin();
         const b = await freshAdmin();
-        const [byA, byB] = await Promise.all([
-          t.app.inject({ ...changes[change](b.userId), headers: bearer(a.access) }),
-          t.app.inject({ ...changes[change](a.userId), headers: bearer(b.access) }),
-        ]);
-        const statuses = [byA.statusCode, byB.statusCode].sort();
-        // One change wins. The other is refused as the last admin, or (when the winner's
-        // change revoked the loser's session before the loser's request was authenticated) 401.
-        expect(statuses.filter((s) => s === 200 || s === 204), `attempt ${attempt}: ${byA.body} ${byB.body}`).toHaveLength(1);
-        for (const res of [byA, byB]) {
-          if (res.statusCode === 409) expect(res.json().code).toBe('LAST_ADMIN');
-          else expect([200, 204, 401]).toContain(res.statusCode);
+        try {
+          const [byA, byB] = await Promise.all([
+            t.app.inject({ ...changes[change](b.userId), headers: bearer(a.access) }),
+            t.app.inject({ ...changes[change](a.userId), headers: bearer(b.access) }),
+          ]);
+          const statuses = [byA.statusCode, byB.statusCode].sort();
+          // One change wins. The other is refused as the last admin; or, when the loser's request
+          // is authenticated after the winner's change committed, the loser is no longer an
+          // enabled admin: 401 (session revoked, account disabled) or 403 (role already gone).
+          expect(statuses.filter((s) => s === 200 || s === 204), `attempt ${attempt}: ${byA.body} ${byB.body}`).toHaveLength(1);
+          for (const res of [byA, byB]) {
+            if (res.statusCode === 409) expect(res.json().code).toBe('LAST_ADMIN');
+            else if (res.statusCode === 403) expect(res.json().code).toBe('FORBIDDEN');
+            else expect([200, 204, 401]).toContain(res.statusCode);
+          }
+          const admins = await t.app.latchkey.store.listUsers({ limit: 10, role: 'admin', disabled: false });
+          expect(admins.users.map((u) => u.id), `attempt ${attempt}`).toHaveLength(1);
+        } finally {
+          // Clear the pair away, also after a failed attempt, so that the next attempt (or the
+          // retry) starts again with exactly two admins instead of inheriting a third.
+          const left = await t.app.latchkey.store.listUsers({ limit: 10, role: 'admin', disabled: false });
+          for (const u of left.users) await t.app.latchkey.store.updateUser(u.id, { roles: [] }, Date.now());
         }
-        const admins = await t.app.latchkey.store.listUsers({ limit: 10, role: 'admin', disabled: false });
-        expect(admins.users.map((u) => u.id), `attempt ${attempt}`).toHaveLength(1);
-        // Clear the pair away so that the next attempt starts again with exactly two admins.
-        for (const u of admins.users) await t.app.latchkey.store.updateUser(u.id, { roles: [] }, Date.now());
       }
     },
   );
