@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { users: { type: 'string', default: '100000' } } });
 const N = Number(values.users);
-const { SqliteStore } = await import(join(root, 'packages/server/dist/store/sqlite.js'));
+const { SqliteStore } = await import(join(root, 'packages/server/dist/store/sqlite/index.js'));
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-import-'));
 try {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
-import { sqlitePathFromUrl } from './store/sqlite-path.js';
+import { sqlitePathFromUrl } from './store/database-url.js';
 import type { Store } from './store/types.js';
 import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
 

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqliteStore } from '../src/store/sqlite.js';
+import type { SqliteStore } from '../src/store/sqlite/index.js';
 import { bearer, createTestApp, registerAndLogin, type TestApp } from './helpers.js';
 
 const PASSWORD = 'correct horse battery staple';

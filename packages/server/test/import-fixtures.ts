@@ -4,7 +4,7 @@ import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SqliteStore } from '../src/store/sqlite.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
 import type { UserRecord } from '../src/store/types.js';
 import { createTestApp, type TestApp } from './helpers.js';
 

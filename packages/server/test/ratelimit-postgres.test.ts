@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchedDatabaseCounters, type BatchCounterStore } from '../src/features/ratelimit/batched-counters.js';
-import { PostgresStore } from '../src/store/postgres.js';
+import { PostgresStore } from '../src/store/postgres/index.js';
 import type { RateCountIncrement } from '../src/store/types.js';
 import { createTestApp, registerAndLogin, testClock, type TestApp, type TestClock } from './helpers.js';
 import { createTestDatabase, dropTestDatabase } from './support/postgres.js';

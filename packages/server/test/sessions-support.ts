@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Response as InjectResponse } from 'light-my-request';
 import { expect } from 'vitest';
-import type { SqliteStore } from '../src/store/sqlite.js';
+import type { SqliteStore } from '../src/store/sqlite/index.js';
 import type { SecurityEvent } from '../src/store/types.js';
 import { bearer } from './helpers.js';
 

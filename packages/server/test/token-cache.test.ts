@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../src/store/sqlite.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
 import { InvalidTokenError } from '../src/tokens/access-token.js';
 import { bearer, createTestApp, registerAndLogin, type TestApp } from './helpers.js';
 

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem, type ErrorCode, type FieldError } from '../errors.js';
 import type { Failure } from '../context.js';
 import { QueueFullError } from '../lib/work-queue.js';
+import { DatabaseUnavailableError } from '../store/errors.js';
 import { lingerAfterAnswer } from './lingering-close.js';
 
 /** Route config flag: the route is an OAuth2 token endpoint (adds the RFC 6749 `error` member). */
@@ -54,38 +55,13 @@ function fieldErrors(validation: AjvError[]): FieldError[] {
   });
 }
 
-const DATABASE_DOWN = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'SQLITE_BUSY',
-  'SQLITE_IOERR',
-  'SQLITE_CANTOPEN',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '53300', // too_many_connections
-  '08000',
-  '08003',
-  '08006',
-]);
-
-/** True for errors that mean "the database cannot be reached right now". */
+/**
+ * True for errors that mean "the database cannot be reached right now": each adapter turns its
+ * driver's outage errors into DatabaseUnavailableError (store/errors.ts). The name check also
+ * recognises one from another copy of the module (a host application's own Latchkey).
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { code?: unknown; message?: unknown; name?: unknown };
-  if (typeof e.code === 'string' && DATABASE_DOWN.has(e.code)) return true;
-  if (e.name === 'DatabaseUnavailableError') return true;
-  return (
-    typeof e.message === 'string' &&
-    // The fourth is pg-pool's: every connection busy for connectionTimeoutMillis. The last is
-    // better-sqlite3's once its connection is gone (closed during shutdown, or lost).
-    /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|database connection is not open/i.test(
-      e.message,
-    )
-  );
+  return err instanceof DatabaseUnavailableError || (err as { name?: unknown } | null)?.name === 'DatabaseUnavailableError';
 }
 
 function classify(err: FastifyError | Error, oauth: boolean): AppError {

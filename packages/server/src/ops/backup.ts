@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
 import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { copyToPrivateFile, createPrivateFile, ensurePrivateDir, PRIVATE_FILE_MODE } from '../lib/private-files.js';
-import { sqlitePathFromUrl } from '../store/sqlite.js';
+import { copyLatchkeyFileOnline, inspectLatchkeyFile, latchkeyFileInUse } from '../store/sqlite/backup.js';
+import { sqlitePathFromUrl } from '../store/database-url.js';
 
 export class BackupError extends Error {
   override name = 'BackupError';
@@ -21,21 +21,9 @@ function sqliteFile(databaseUrl: string): string {
 
 /** Checks that `file` is a consistent Latchkey SQLite database; returns its user count. */
 export function checkLatchkeyDatabase(file: string): { users: number; schemaVersion: number } {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const integrity = db.pragma('integrity_check', { simple: true });
-    if (integrity !== 'ok') throw new BackupError(`${file} fails the integrity check: ${String(integrity)}`);
-    const hasSchema = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
-    if (!hasSchema) throw new BackupError(`${file} is not a Latchkey database (no schema_migrations table)`);
-    const { v } = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number };
-    const { n } = db.prepare('SELECT count(*) AS n FROM users').get() as { n: number };
-    return { users: n, schemaVersion: v };
-  } catch (err) {
-    if (err instanceof BackupError) throw err;
-    throw new BackupError(`${file} is not a readable Latchkey database: ${(err as Error).message}`);
-  } finally {
-    db.close();
-  }
+  const check = inspectLatchkeyFile(file);
+  if (!check.ok) throw new BackupError(check.problem);
+  return { users: check.users, schemaVersion: check.schemaVersion };
 }
 
 /**
@@ -49,16 +37,12 @@ export async function backupSqlite(databaseUrl: string, target: string): Promise
   const tmp = join(dirname(target), `.${Date.now()}-${process.pid}.latchkey-backup`);
   // A backup holds what the database holds: created 0600 before SQLite writes into it.
   createPrivateFile(tmp);
-  const db = new Database(source, { fileMustExist: true });
   try {
-    db.pragma('busy_timeout = 5000');
-    await db.backup(tmp);
+    await copyLatchkeyFileOnline(source, tmp);
     chmodSync(tmp, PRIVATE_FILE_MODE);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
-  } finally {
-    db.close();
   }
   try {
     const { users } = checkLatchkeyDatabase(tmp);
@@ -80,18 +64,8 @@ export function restoreSqlite(databaseUrl: string, backupFile: string): { users:
   const target = sqliteFile(databaseUrl);
   const { users } = checkLatchkeyDatabase(backupFile);
   if (existsSync(target)) {
-    // Refuse while another process has the database open: in WAL mode an EXCLUSIVE locking-mode
-    // transaction fails with SQLITE_BUSY as long as any other connection (a running server) exists.
-    const probe = new Database(target, { fileMustExist: true });
-    try {
-      probe.pragma('busy_timeout = 0');
-      probe.pragma('locking_mode = EXCLUSIVE');
-      probe.exec('BEGIN EXCLUSIVE; COMMIT;');
-    } catch {
-      throw new BackupError('the database is in use: stop the server before restoring');
-    } finally {
-      probe.close();
-    }
+    // Refuse while another process (a running server) has the database open.
+    if (latchkeyFileInUse(target)) throw new BackupError('the database is in use: stop the server before restoring');
     rmSync(`${target}.before-restore`, { force: true });
     copyToPrivateFile(target, `${target}.before-restore`);
   }

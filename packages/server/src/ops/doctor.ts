@@ -7,7 +7,7 @@ import { describeSmtpUrl } from '../features/email/mailer.js';
 import { modeOf, shellQuote } from '../lib/private-files.js';
 import { openStore } from '../store/index.js';
 import { isSealed } from '../lib/secret-box.js';
-import { sqlitePathFromUrl } from '../store/sqlite.js';
+import { sqlitePathFromUrl } from '../store/database-url.js';
 import type { Store } from '../store/types.js';
 import { KeyEncryptionError, openPrivateJwk, secretBoxFor } from '../tokens/keys.js';
 

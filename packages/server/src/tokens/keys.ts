@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from '../clock.js';
 import type { Config, SigningAlgorithm } from '../config.js';
 import { SecretBox, SecretBoxError } from '../lib/secret-box.js';
-import type { SigningKeyRecord, Store } from '../store/types.js';
+import type { SigningKeyRecord, SigningKeyStore } from '../store/types.js';
 import { takeKeyPairAhead } from './key-pair-ahead.js';
 
 type KeyLike = JoseCryptoKey | Uint8Array;
@@ -192,7 +192,7 @@ export class KeyRing {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: SigningKeyStore,
     private readonly alg: SigningAlgorithm,
     private readonly clock: Clock,
     /** How long a retired key stays published: see `retiredKeyLifetimeMs`. */

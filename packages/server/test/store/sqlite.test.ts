@@ -1,5 +1,5 @@
 import { afterAll } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../helpers.js';
 import { describeStoreConformance } from './conformance.js';
@@ -16,5 +16,12 @@ describeStoreConformance('sqlite', async () => new SqliteStore(`${dir}/store-${+
     const counts: Record<string, number> = {};
     for (const t of TABLES) counts[t] = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${t}`).get()!.n;
     return counts;
+  },
+  // A store whose connection is closed (during shutdown, or lost).
+  async unreachableStore() {
+    const store = new SqliteStore(`${dir}/store-${++n}.db`);
+    await store.migrate();
+    await store.close();
+    return store;
   },
 });

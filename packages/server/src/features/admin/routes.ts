@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import { authenticate, requestMeta, type AuthState } from '../../http/auth-guard.js';
 import { unwrap } from '../../http/error-handler.js';
 import { emailProperty, nameProperty, passwordProperty, problems, userSchema } from '../../http/schemas.js';
-import { decodeUserCursor } from '../../store/sqlite.js';
+import { decodeUserCursor } from '../../store/query-helpers.js';
 import { publicUser } from '../auth/service.js';
 import { publicEvent, securityEventSchema } from '../events/routes.js';
 import { sessionSchema } from '../sessions/routes.js';

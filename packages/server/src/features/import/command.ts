@@ -8,7 +8,7 @@ import { chmod } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../../config.js';
 import { openStore } from '../../store/index.js';
-import { sqlitePathFromUrl } from '../../store/sqlite.js';
+import { sqlitePathFromUrl } from '../../store/database-url.js';
 import type { Store } from '../../store/types.js';
 import { EXPORT_FORMATS, exportUsers } from './exporter.js';
 import { importUsersFromFile } from './importer.js';

@@ -1,10 +1,6 @@
-/** Versioned SQLite migrations. Append only: never edit a released entry. */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../contract/migrations.js';
 
+/** Versioned SQLite migrations. Append only: never edit a released entry. */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { SqliteWriteBatch } from '../../src/store/sqlite-write-batch.js';
-import { tempDir } from '../helpers.js';
+import { SqliteStore } from '../../../src/store/sqlite/index.js';
+import { SqliteWriteBatch } from '../../../src/store/sqlite/write-batch.js';
+import { tempDir } from '../../helpers.js';
 
 const { dir, cleanup } = tempDir('latchkey-write-batch-');
 afterAll(cleanup);

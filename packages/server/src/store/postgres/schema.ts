@@ -1,8 +1,8 @@
-import type { Migration } from './sqlite-migrations.js';
+import type { Migration } from '../contract/migrations.js';
 
 /**
  * Versioned PostgreSQL migrations. Append only: never edit a released entry. Every version here
- * has the same number, name and meaning as in sqlite-migrations.ts (a test checks that the two
+ * has the same number, name and meaning as in sqlite/schema.ts (a test checks that the two
  * lists match), so a database moved between adapters is at the same schema version.
  *
  * Differences from SQLite are in types only: times are BIGINT epoch milliseconds, flags are

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { sqliteError } from './errors.js';
 
 interface Unit {
   fn: () => unknown;
@@ -26,7 +27,8 @@ class UnitFailed {
  * had been its own transaction in that order. If a unit throws, the batch is rolled back and its
  * units run again, one transaction each, so that only the failing one fails. An error of the
  * transaction itself (`BEGIN` that stays busy past `busy_timeout`, a failed `COMMIT`) fails every
- * unit of the batch, as it would have failed each alone.
+ * unit of the batch, as it would have failed each alone. A caller's promise rejects with the
+ * Store contract's error (an outage as DatabaseUnavailableError, see errors.ts).
  */
 export class SqliteWriteBatch {
   #queue: Unit[] = [];
@@ -68,7 +70,8 @@ export class SqliteWriteBatch {
       if (err instanceof UnitFailed) {
         for (const unit of units) this.#runAlone(unit);
       } else {
-        for (const unit of units) unit.reject(err);
+        const failure = sqliteError(err);
+        for (const unit of units) unit.reject(failure);
       }
       return;
     }
@@ -80,7 +83,7 @@ export class SqliteWriteBatch {
     try {
       result = this.#singleTx(unit.fn);
     } catch (err) {
-      unit.reject(err);
+      unit.reject(sqliteError(err));
       return;
     }
     unit.resolve(result);

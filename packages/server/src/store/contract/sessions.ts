@@ -1,0 +1,77 @@
+/** The sessions and refresh tokens concern of the storage contract. */
+import type { AuthUser } from './users.js';
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastUsedAt: number;
+  /** Absolute end of life; the session dies then whatever its activity. */
+  expiresAt: number;
+  /** Idle deadline: last use + idle timeout. Moved forward at every refresh. */
+  idleExpiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+  revokedAt: number | null;
+  revokedReason: string | null;
+}
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  idleExpiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+  /** SHA-256 (hex) of the first refresh token of the family. */
+  refreshTokenHash: string;
+}
+
+export type RotateResult =
+  /** The caller won: the old token is now spent and `newTokenHash` is live. */
+  | { kind: 'rotated'; session: SessionRecord; user: AuthUser }
+  /**
+   * The token was already spent, but less than `graceMs` ago (`now - usedAt < graceMs`, so
+   * `graceMs = 0` never grants grace): `newTokenHash` was added as a
+   * further live token of the same family, so concurrent callers all stay logged in.
+   */
+  | { kind: 'grace'; session: SessionRecord; user: AuthUser }
+  /** Spent `graceMs` ago or earlier: the whole session has been revoked by this call. */
+  | { kind: 'reused'; sessionId: string; userId: string }
+  /** Unknown token, or its session is revoked, expired or idle. */
+  | { kind: 'invalid'; reason: 'unknown' | 'revoked' | 'expired' | 'idle' | 'disabled' };
+
+export interface RotateInput {
+  oldTokenHash: string;
+  newTokenHash: string;
+  now: number;
+  graceMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface SessionStore {
+  /** Creates a session together with its first refresh token, in one transaction. */
+  createSession(session: NewSession): Promise<SessionRecord>;
+  /** The session and its user, for authenticating a request; null when either is missing. */
+  getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: AuthUser } | null>;
+  /**
+   * Rotates a refresh token atomically: of concurrent calls with the same live token exactly
+   * one receives `rotated`; the others see it spent (`grace` inside the window, else `reused`).
+   */
+  rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
+  listSessions(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Revokes the session that a refresh token (live or spent) belongs to; null when unknown or already revoked. */
+  revokeSessionByRefreshToken(tokenHash: string, reason: string, now: number): Promise<{ sessionId: string; userId: string } | null>;
+  /** Revokes one session of this user; false when it is not theirs or already revoked. */
+  revokeSession(userId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
+  /** Revokes every live session of the user except `exceptSessionId`; returns the count. */
+  revokeUserSessions(userId: string, reason: string, now: number, exceptSessionId?: string): Promise<number>;
+  /**
+   * Deletes ended sessions (expired, idle, or revoked more than `retentionMs` ago) with their
+   * tokens, and spent tokens used more than `retentionMs` ago; at most `limit` rows of each
+   * per call. Spent tokens are kept that long so that a late replay is still recognised as reuse.
+   * Also deletes used or expired one-time tokens and ended rate-limit windows (at most `limit` each).
+   */
+  purgeExpired(now: number, retentionMs: number, limit: number): Promise<number>;
+}
