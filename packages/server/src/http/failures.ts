@@ -1,7 +1,12 @@
 import { AppError, type ErrorCode, type OAuthError } from '../errors.js';
 import type { Failure, Outcome } from '../outcome.js';
 
-/** The RFC 6749 `error` value of a failure on a token endpoint (login, refresh). */
+/**
+ * The RFC 6749 `error` value of a failure on a token endpoint (login, refresh).
+ *
+ * @example
+ * oauthErrorFor('VALIDATION_FAILED') // 'invalid_request'
+ */
 export function oauthErrorFor(code: ErrorCode): OAuthError {
   if (code === 'VALIDATION_FAILED' || code === 'INVALID_REQUEST') return 'invalid_request';
   if (code === 'UNSUPPORTED_GRANT_TYPE') return 'unsupported_grant_type';

@@ -2,7 +2,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { sendProblem } from './error-handler.js';
 
-/** Paths only: a query string could carry something secret and is never logged or echoed. */
+/**
+ * Paths only: a query string could carry something secret and is never logged or echoed.
+ *
+ * @example
+ * pathOf('/auth/me?token=x') // '/auth/me'
+ */
 export function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);

@@ -1,7 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 import type { RequestMeta } from '../context.js';
 
-/** The token from `Authorization: Bearer <token>`; a token in the URL is never read. */
+/**
+ * The token from `Authorization: Bearer <token>`; a token in the URL is never read.
+ *
+ * @example
+ * const token = bearerToken(request); // null without the header
+ */
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;
@@ -11,7 +16,12 @@ export function bearerToken(request: FastifyRequest): string | null {
   return token || null;
 }
 
-/** Who sent the request, as sessions and security events record it. */
+/**
+ * Who sent the request, as sessions and security events record it.
+ *
+ * @example
+ * await recordEvent(ctx, userId, 'logout', requestMeta(request));
+ */
 export function requestMeta(request: FastifyRequest): RequestMeta {
   const ua = request.headers['user-agent'];
   return { ip: request.ip ?? null, userAgent: typeof ua === 'string' ? ua : null };

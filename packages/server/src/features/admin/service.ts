@@ -22,7 +22,12 @@ export interface AdminUserQuery {
   role: string | null;
 }
 
-/** A page of users, oldest first; a cursor this server did not issue is a validation failure. */
+/**
+ * A page of users, oldest first; a cursor this server did not issue is a validation failure.
+ *
+ * @example
+ * const page = unwrap(await adminListUsers(ctx, { cursor: null, limit: 50, search: null, disabled: null, emailVerified: null, role: null }));
+ */
 export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery): Promise<Outcome<{ users: UserRecord[]; nextCursor: string | null }>> {
   if (query.cursor && !decodeUserCursor(query.cursor)) {
     return failure('VALIDATION_FAILED', 'The paging cursor is not one this server issued.', [
@@ -32,7 +37,12 @@ export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery
   return success(await ctx.store.listUsers(query));
 }
 
-/** One user with their live sessions and recent security events. */
+/**
+ * One user with their live sessions and recent security events.
+ *
+ * @example
+ * const { user, sessions, events } = unwrap(await adminUserDetail(ctx, userId));
+ */
 export async function adminUserDetail(
   ctx: LatchkeyContext,
   userId: string,

@@ -47,7 +47,12 @@ export async function recordEvent(
   }
 }
 
-/** The user's most recent security events, newest first (GET /auth/events, the admin view). */
+/**
+ * The user's most recent security events, newest first (GET /auth/events, the admin view).
+ *
+ * @example
+ * const events = await recentEvents(ctx, userId, 50);
+ */
 export function recentEvents(ctx: Pick<LatchkeyContext, 'store'>, userId: string, limit: number): Promise<SecurityEvent[]> {
   return ctx.store.listEvents(userId, limit);
 }

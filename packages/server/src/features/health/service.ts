@@ -9,11 +9,13 @@ import { retryLater, success, type Outcome } from '../../outcome.js';
  * const ready = await readiness(ctx); // GET /health/ready
  */
 export async function readiness(ctx: Pick<LatchkeyContext, 'store' | 'keys' | 'config'>): Promise<Outcome<{ status: 'ok'; database: string }>> {
+  let databaseUp = true;
   try {
     await ctx.store.ping();
-    if (ctx.keys.jwks.keys.length === 0 && ctx.config.jwtAlg !== 'HS256') throw new Error('no keys');
-    return success({ status: 'ok', database: ctx.store.kind });
   } catch {
-    return retryLater('SERVICE_UNAVAILABLE', 'The database is unreachable or no signing key is loaded.', 5);
+    databaseUp = false;
   }
+  const keysLoaded = ctx.keys.jwks.keys.length > 0 || ctx.config.jwtAlg === 'HS256';
+  if (!databaseUp || !keysLoaded) return retryLater('SERVICE_UNAVAILABLE', 'The database is unreachable or no signing key is loaded.', 5);
+  return success({ status: 'ok', database: ctx.store.kind });
 }

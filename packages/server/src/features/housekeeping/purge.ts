@@ -48,7 +48,12 @@ export async function purgeSessions(ctx: LatchkeyContext, options: PurgeOptions 
   return total;
 }
 
-/** Security events older than EVENTS_RETENTION, at most `limit` per run. */
+/**
+ * Security events older than EVENTS_RETENTION, at most `limit` per run.
+ *
+ * @example
+ * const deleted = await purgeOldEvents(ctx);
+ */
 export function purgeOldEvents(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
   return ctx.store.purgeEvents(ctx.clock() - ctx.config.eventsRetentionMs, limit);
 }

@@ -15,7 +15,12 @@ declare module 'fastify' {
   }
 }
 
-/** The caller of a request with a bearer token, or why it is refused. */
+/**
+ * The caller of a request with a bearer token, or why it is refused (UNAUTHORIZED, INVALID_TOKEN).
+ *
+ * @example
+ * const auth = await authenticateRequest(ctx, request); // logout: a valid token is optional there
+ */
 export function authenticateRequest(ctx: LatchkeyContext, request: FastifyRequest): Promise<Outcome<AuthState>> {
   return authenticateAccessToken(ctx, bearerToken(request), request.log);
 }

@@ -117,13 +117,23 @@ export async function listSessions(ctx: LatchkeyContext, userId: string, current
   return sessions.map((s) => publicSession(s, currentSessionId));
 }
 
-/** Ends the session of the caller's access token. */
+/**
+ * Ends the session of the caller's access token.
+ *
+ * @example
+ * await logout(ctx, auth, requestMeta(request));
+ */
 export async function logout(ctx: LatchkeyContext, auth: AuthState, meta: RequestMeta): Promise<void> {
   await ctx.store.revokeSession(auth.user.id, auth.session.id, 'logout', ctx.clock());
   await recordEvent(ctx, auth.user.id, 'logout', meta, { session_id: auth.session.id });
 }
 
-/** Ends the session a refresh token (live or spent) belongs to; an unknown or ended one is no error. */
+/**
+ * Ends the session a refresh token (live or spent) belongs to; an unknown or ended one is no error.
+ *
+ * @example
+ * await logoutWithRefreshToken(ctx, refreshCookie(request)!, requestMeta(request));
+ */
 export async function logoutWithRefreshToken(ctx: LatchkeyContext, refreshToken: string, meta: RequestMeta): Promise<void> {
   const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(refreshToken), 'logout', ctx.clock());
   if (revoked) await recordEvent(ctx, revoked.userId, 'logout', meta, { session_id: revoked.sessionId });

@@ -124,7 +124,12 @@ export async function grantRole(deps: Pick<UserDeps, 'store' | 'clock'>, emailIn
   return success(user);
 }
 
-/** PATCH /auth/me: the caller's own profile (the name, for now). */
+/**
+ * PATCH /auth/me: the caller's own profile (the name, for now).
+ *
+ * @example
+ * const user = unwrap(await updateProfile(ctx, request.auth!.user.id, { name: 'Ann' }));
+ */
 export async function updateProfile(
   ctx: Pick<LatchkeyContext, 'store' | 'clock'>,
   userId: string,
