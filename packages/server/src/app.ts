@@ -4,11 +4,11 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Mailer } from './features/email/mailer.js';
-import { AppError } from './errors.js';
 import { latchkeyClientErrorHandler } from './http/client-error.js';
 import { registerCors } from './http/cors.js';
-import { errorHandler, latchkeyFrameworkErrors, sendProblem } from './http/error-handler.js';
-import { apiDocs } from './features/wellknown/docs.js';
+import { errorHandler, latchkeyFrameworkErrors } from './http/error-handler.js';
+import { notFoundHandler, pathOf } from './http/not-found.js';
+import { apiDocs } from './features/api-docs/routes.js';
 import { latchkey } from './plugin.js';
 import type { Store } from './store/types.js';
 import { accessLogWriter } from './lib/access-log.js';
@@ -23,12 +23,6 @@ export interface AppDeps {
   mailer?: Mailer;
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
-}
-
-/** Paths only: a query string could carry something secret and is never logged. */
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }
 
 export function createLogger(config: Config, stream?: DestinationStream): Logger {
@@ -97,9 +91,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
   });
-  app.setNotFoundHandler((request, reply) => {
-    sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route ${request.method} ${pathOf(request.url)}.` }));
-  });
+  app.setNotFoundHandler(notFoundHandler);
 
   // One access line per request, with the reqId that request.log would bind: the same line,
   // without building the request's child logger (lib/access-log.ts).

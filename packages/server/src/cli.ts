@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import type { Failure } from './outcome.js';
 import { sqlitePathFromUrl } from './store/database-url.js';
 import type { Store } from './store/types.js';
 import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
@@ -163,47 +164,48 @@ async function keys(config: Config, sub: string | undefined): Promise<number> {
   });
 }
 
+/** A service failure as one line for the terminal: the field errors, else the detail. */
+function describeFailure(f: Failure): string {
+  return f.fields?.map((e) => `${e.field} ${e.message}`).join('; ') || f.detail || f.code;
+}
+
+/**
+ * `latchkey users create-admin`: a new admin through the users room (the one way a user is
+ * created, with the server's rules and hasher), or the admin role for an existing account.
+ */
 async function createAdmin(config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' } } });
   if (!values.email) return fail('usage: latchkey users create-admin --email EMAIL [--name NAME]');
-  // The same rule the API applies (a local part, an @, a dotted domain; no spaces), so that the
-  // admin can log in and re-import from an export.
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(values.email.trim()) || values.email.trim().length > 254) {
-    return fail(`not an email address: ${values.email}`);
-  }
+  const { ADMIN_ROLE, isValidEmail, normaliseEmail } = await import('./features/users/fields.js');
+  // Checked before asking for the password: the rule the API applies, so that the admin can log
+  // in and re-import from an export.
+  if (!isValidEmail(normaliseEmail(values.email))) return fail(`not an email address: ${values.email}`);
   const { checkPasswordPolicy } = await import('./passwords/policy.js');
-  const { normaliseEmail } = await import('./features/auth/service.js');
-  const { PasswordHasher } = await import('./passwords/hasher.js');
-  const { newId } = await import('./lib/ids.js');
   const password = process.env.LATCHKEY_ADMIN_PASSWORD ?? (await promptPassword('Password: '));
+  // Also before the database is opened (createUser checks it again).
   const policy = checkPasswordPolicy('password', password);
   if (policy) return fail(`password ${policy.message}`);
+  const { createUser, grantRole } = await import('./features/users/service.js');
+  const { passwordHasherFor } = await import('./passwords/hasher.js');
+  const { systemClock } = await import('./clock.js');
   return withStore(config, async (store) => {
-    const email = normaliseEmail(values.email!);
-    const hasher = new PasswordHasher(
-      { memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
-      1,
-      0,
-    );
-    const existing = await store.findUserByEmail(email);
-    if (existing) {
-      const roles = existing.roles.includes('admin') ? existing.roles : [...existing.roles, 'admin'];
-      await store.updateUser(existing.id, { roles }, Date.now());
-      out(`${email} already exists; role admin granted (password unchanged)`);
+    // One hash at a time, none waiting: the command hashes one password.
+    const hasher = passwordHasherFor(config, 1, 0);
+    try {
+      const deps = { store, hasher, clock: systemClock };
+      const created = await createUser(deps, { email: values.email!, password, name: values.name, roles: [ADMIN_ROLE], emailVerified: true });
+      if (created.ok) {
+        out(`admin ${created.value.email} created (id ${created.value.id})`);
+        return 0;
+      }
+      if (created.code !== 'EMAIL_TAKEN') return fail(describeFailure(created));
+      const granted = await grantRole(deps, values.email!, ADMIN_ROLE);
+      if (!granted.ok) return fail(describeFailure(granted));
+      out(`${granted.value.email} already exists; role admin granted (password unchanged)`);
       return 0;
+    } finally {
+      await hasher.close();
     }
-    const user = await store.createUser({
-      id: newId(),
-      email,
-      name: values.name ?? null,
-      passwordHash: await hasher.hash(password),
-      roles: ['admin'],
-      emailVerified: true,
-      createdAt: Date.now(),
-    });
-    if (!user) return fail(`${email} was created concurrently; run again to grant the admin role`);
-    out(`admin ${email} created (id ${user.id})`);
-    return 0;
   });
 }
 
@@ -257,8 +259,8 @@ export async function main(argv: string[]): Promise<number> {
         return await keys(config, sub);
       case 'users':
         if (sub === 'create-admin') return await createAdmin(config, rest);
-        if (sub === 'import') return await (await import('./features/import/command.js')).runUsersImport(config, rest);
-        if (sub === 'export') return await (await import('./features/import/command.js')).runUsersExport(config, rest);
+        if (sub === 'import') return await (await import('./features/user-transfer/command.js')).runUsersImport(config, rest);
+        if (sub === 'export') return await (await import('./features/user-transfer/command.js')).runUsersExport(config, rest);
         return fail('usage: latchkey users create-admin|import|export ...');
       case 'backup': {
         if (!sub) return fail('usage: latchkey backup FILE');

@@ -33,26 +33,3 @@ export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
 }
-
-/** An expected failure of a service operation; the HTTP layer maps `code` to a response. */
-export interface Failure {
-  ok: false;
-  code: import('./errors.js').ErrorCode;
-  detail?: string;
-  fields?: import('./errors.js').FieldError[];
-  /** Seconds, sent as Retry-After (429, 503). */
-  retryAfter?: number;
-}
-
-export type Outcome<T> = { ok: true; value: T } | Failure;
-
-export function success<T>(value: T): Outcome<T> {
-  return { ok: true, value };
-}
-
-export function failure(code: Failure['code'], detail?: string, fields?: Failure['fields']): Failure {
-  const f: Failure = { ok: false, code };
-  if (detail !== undefined) f.detail = detail;
-  if (fields !== undefined) f.fields = fields;
-  return f;
-}

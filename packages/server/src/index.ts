@@ -6,7 +6,7 @@ export { latchkeyFrameworkErrors } from './http/error-handler.js';
 export { latchkeyClientErrorHandler } from './http/client-error.js';
 export { openStore } from './store/index.js';
 export type { Store, UserRecord, AuthUser, SessionRecord } from './store/types.js';
-export type { AuthState } from './http/auth-guard.js';
+export type { AuthState } from './features/sessions/guard.js';
 export type { LatchkeyContext } from './context.js';
 export type { AccessTokenClaims } from './tokens/access-token.js';
 export { systemClock, type Clock } from './clock.js';

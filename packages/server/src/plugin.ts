@@ -16,18 +16,15 @@ import fp from 'fastify-plugin';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { LatchkeyContext } from './context.js';
-import { AppError } from './errors.js';
 import { adminRoutes } from './features/admin/routes.js';
 import { consoleRoutes } from './features/console/routes.js';
 import { authRoutes } from './features/auth/routes.js';
 import { MailDispatcher } from './features/email/dispatcher.js';
 import { createMailer, type Mailer } from './features/email/mailer.js';
-import { emailRoutes } from './features/email/routes.js';
+import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
 import { healthRoutes } from './features/health/routes.js';
-import { sessionRoutes } from './features/sessions/routes.js';
-import { purgeSessions } from './features/sessions/purge.js';
-import { wellKnownRoutes } from './features/wellknown/routes.js';
+import { startHousekeeping } from './features/housekeeping/purge.js';
 import { createMetrics } from './features/metrics/registry.js';
 import { metricsRoutes } from './features/metrics/routes.js';
 import { startMetricsServer } from './features/metrics/server.js';
@@ -37,10 +34,16 @@ import { DatabaseCounters, MemoryCounters, RedisCounters, type CounterStore } fr
 import { rateLimitHook } from './features/ratelimit/limits.js';
 import { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import { PRIMARY_COUNTERS_ENV, PrimaryCounters } from './features/ratelimit/primary-counters.js';
-import { authenticate } from './http/auth-guard.js';
+import { authGuard, requireUser } from './features/sessions/guard.js';
+import { ownSessionRoutes, sessionRoutes } from './features/sessions/routes.js';
+import { ADMIN_ROLE } from './features/users/fields.js';
+import { profileRoutes } from './features/users/routes.js';
+import { wellKnownRoutes } from './features/wellknown/routes.js';
+import { refuseFormsOutsideOAuth } from './http/content-type.js';
 import { refuseCrossSiteSimpleRequests } from './http/cross-site.js';
 import { errorHandler } from './http/error-handler.js';
-import { PasswordHasher } from './passwords/hasher.js';
+import { guardedScope } from './http/scopes.js';
+import { passwordHasherFor } from './passwords/hasher.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { AccessTokens } from './tokens/access-token.js';
@@ -85,11 +88,7 @@ export async function createContext(
   const clock = options.clock ?? systemClock;
   const ownsStore = !options.store;
   const store = options.store ?? (await openStore(config.databaseUrl, { poolSize: config.databasePoolSize }));
-  const hasher = new PasswordHasher(
-    { memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
-    config.hashConcurrency,
-    config.hashQueueMax,
-  );
+  const hasher = passwordHasherFor(config, config.hashConcurrency, config.hashQueueMax);
   // The unknown-email dummy hash is built now, so that even the first such login costs one
   // verification; it runs while the migrations and keys load and is awaited before returning.
   const prepared = hasher.prepare();
@@ -155,26 +154,11 @@ function validatorCompiler() {
 
 const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options) => {
   const { ctx, ownsStore } = await createContext(options, app.log);
-  const purge = setInterval(() => {
-    void purgeSessions(ctx)
-      .then(async (n) => n + (await ctx.store.purgeEvents(ctx.clock() - ctx.config.eventsRetentionMs, 1000)))
-      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
-      .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
-  }, ctx.config.purgeIntervalMs);
-  purge.unref();
+  const stopHousekeeping = startHousekeeping(ctx);
 
   app.decorate('latchkey', ctx);
   app.decorateRequest('auth', null);
-  app.decorate('requireUser', async function requireUser(request, reply) {
-    try {
-      request.auth = await authenticate(ctx, request);
-    } catch (err) {
-      // Answered here, not by the host app's error handler: host routes get the same
-      // problem+json and WWW-Authenticate challenge as Latchkey's own routes.
-      return errorHandler(err as Error, request, reply);
-    }
-    return undefined;
-  } as preHandlerAsyncHookHandler);
+  app.decorate('requireUser', requireUser(ctx));
 
   let metricsServer: import('node:http').Server | undefined;
   if (ctx.config.metricsPort !== null) {
@@ -187,7 +171,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
 
   app.addHook('onClose', async () => {
     metricsServer?.close();
-    clearInterval(purge);
+    stopHousekeeping();
     ctx.keys.stop();
     await ctx.counters.close();
     // Before the store closes: a message being prepared may still write its token.
@@ -211,19 +195,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       // Any other body is 415 UNSUPPORTED_MEDIA_TYPE, not a confusing 422 (this scope only).
       if (scope.hasContentTypeParser('text/plain')) scope.removeContentTypeParser('text/plain');
       // Callback-style hooks on every request (no promise, no microtask hop per hook).
-      scope.addHook('preValidation', (request, _reply, done) => {
-        // request.mediaType is the parsed type, lower-cased and without parameters, as Fastify
-        // chose the parser by: `Application/X-WWW-Form-Urlencoded` is a form here too.
-        if (
-          request.headers['content-type'] !== undefined &&
-          request.mediaType === 'application/x-www-form-urlencoded' &&
-          request.routeOptions.config.oauth !== true
-        ) {
-          done(new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: 'Send application/json.' }));
-          return;
-        }
-        done();
-      });
+      scope.addHook('preValidation', refuseFormsOutsideOAuth);
       scope.addHook('onRequest', rateLimitHook(ctx.config, ctx.counters, ctx.clock, prefix, ctx.metrics));
       if (ctx.config.metricsToken !== null || ctx.config.metricsPort !== null) {
         scope.addHook('onResponse', (request, reply, done) => {
@@ -245,15 +217,27 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         if (route.method === 'POST' || (Array.isArray(route.method) && route.method.includes('POST'))) own.push(crossSiteGuard);
         route.onRequest = [...own, ...hookList(route.onRequest)];
       });
+      // Authentication is declared by the scope a route is registered in, never called by a
+      // handler: the signed-in scope's preHandler authenticates the caller and sets
+      // request.auth, the admin scope's also requires the `admin` role of the stored user.
+      const signedIn = authGuard(ctx);
+      const admin = authGuard(ctx, { role: ADMIN_ROLE });
       const routeOpts = { ctx, mountPrefix: prefix };
-      await scope.register(authRoutes, routeOpts);
-      await scope.register(sessionRoutes, routeOpts);
-      await scope.register(emailRoutes, routeOpts);
-      await scope.register(eventRoutes, routeOpts);
-      await scope.register(adminRoutes, routeOpts);
-      await scope.register(metricsRoutes, routeOpts);
-      await scope.register(wellKnownRoutes, routeOpts);
-      await scope.register(healthRoutes, routeOpts);
+      // In this order: it is the order of the OpenAPI document's paths.
+      const rooms: Array<FastifyPluginAsync<typeof routeOpts>> = [
+        authRoutes, // register, login
+        guardedScope(signedIn, profileRoutes), // GET, PATCH /auth/me
+        sessionRoutes, // refresh, csrf, logout (with an access token or a refresh token)
+        guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password
+        guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
+        emailRoutes, // email/verify, password/forgot, password/reset
+        guardedScope(signedIn, eventRoutes),
+        guardedScope(admin, adminRoutes),
+        metricsRoutes, // its own METRICS_TOKEN
+        wellKnownRoutes,
+        healthRoutes,
+      ];
+      for (const routes of rooms) await scope.register(routes, routeOpts);
     },
     { prefix: options.prefix ?? '' },
   );

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportUsers } from '../src/features/import/exporter.js';
-import { importUsersFromFile } from '../src/features/import/importer.js';
-import type { IdMapping } from '../src/features/import/types.js';
+import { exportUsers } from '../src/features/user-transfer/exporter.js';
+import { importUsersFromFile } from '../src/features/user-transfer/importer.js';
+import type { IdMapping } from '../src/features/user-transfer/types.js';
 import { tempDir } from './helpers.js';
 import { allUsers, bcrypt, countUsers, httpLogin, openDb, serveOn, sha256File, writeLines } from './import-fixtures.js';
 

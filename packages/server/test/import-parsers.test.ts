@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { PasswordHasher } from '../src/passwords/hasher.js';
-import { CsvRecordSplitter } from '../src/features/import/csv-records.js';
-import { parseTimestamp } from '../src/features/import/fields.js';
-import { checkImportHash } from '../src/features/import/hash-check.js';
-import { JsonRecordSplitter } from '../src/features/import/json-records.js';
-import { ProgressReporter } from '../src/features/import/progress.js';
-import type { SourceRecord } from '../src/features/import/types.js';
+import { CsvRecordSplitter } from '../src/features/user-transfer/csv-records.js';
+import { parseTimestamp } from '../src/features/user-transfer/fields.js';
+import { checkImportHash } from '../src/features/user-transfer/hash-check.js';
+import { JsonRecordSplitter } from '../src/features/user-transfer/json-records.js';
+import { ProgressReporter } from '../src/features/user-transfer/progress.js';
+import type { SourceRecord } from '../src/features/user-transfer/types.js';
 
 function split(splitter: { push(l: string, n: number): SourceRecord[]; end(n: number): SourceRecord[] }, text: string): SourceRecord[] {
   const lines = text.split('\n');

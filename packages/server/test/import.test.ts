@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importUsersFromFile } from '../src/features/import/importer.js';
+import { importUsersFromFile } from '../src/features/user-transfer/importer.js';
 import { PasswordHasher } from '../src/passwords/hasher.js';
 import { tempDir } from './helpers.js';
 import {

@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { openApiDefinition } from '../src/features/wellknown/docs.js';
+import { openApiDefinition } from '../src/features/api-docs/routes.js';
 import { latchkey } from '../src/plugin.js';
 import { createTestApp, tempDir, type TestApp } from './helpers.js';
 

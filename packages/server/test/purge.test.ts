@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { purgeSessions } from '../src/features/sessions/purge.js';
+import { purgeSessions } from '../src/features/housekeeping/purge.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import type { NewSession } from '../src/store/types.js';
 import { createTestApp, registerAndLogin, tempDir } from './helpers.js';

@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem, type ErrorCode, type FieldError } from '../errors.js';
-import type { Failure } from '../context.js';
 import { QueueFullError } from '../lib/work-queue.js';
 import { DatabaseUnavailableError } from '../store/errors.js';
+import { oauthErrorFor } from './failures.js';
 import { lingerAfterAnswer } from './lingering-close.js';
 
 /** Route config flag: the route is an OAuth2 token endpoint (adds the RFC 6749 `error` member). */
@@ -14,26 +14,6 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     oauth?: boolean;
   }
-}
-
-/** Turns a service failure into the error the handler below renders. */
-export function failureToError(f: Failure, oauth = false): AppError {
-  const oauthError =
-    !oauth
-      ? undefined
-      : f.code === 'VALIDATION_FAILED' || f.code === 'INVALID_REQUEST'
-        ? 'invalid_request'
-        : f.code === 'UNSUPPORTED_GRANT_TYPE'
-          ? 'unsupported_grant_type'
-          : 'invalid_grant';
-  const headers = f.retryAfter !== undefined ? { 'retry-after': String(f.retryAfter) } : undefined;
-  return new AppError(f.code, { detail: f.detail, errors: f.fields, oauthError, headers });
-}
-
-/** Throws the failure as an AppError, or returns the value. */
-export function unwrap<T>(outcome: { ok: true; value: T } | Failure, oauth = false): T {
-  if (!outcome.ok) throw failureToError(outcome, oauth);
-  return outcome.value;
 }
 
 interface AjvError {
@@ -71,7 +51,7 @@ function classify(err: FastifyError | Error, oauth: boolean): AppError {
         detail: err.detail,
         errors: err.errors,
         headers: err.headers,
-        oauthError: failureToError({ ok: false, code: err.code }, true).oauthError,
+        oauthError: oauthErrorFor(err.code),
       });
     }
     return err;

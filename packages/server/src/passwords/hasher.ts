@@ -1,4 +1,5 @@
 import { hash as argon2Hash, parseOptions } from '@node-rs/argon2';
+import type { Config } from '../config.js';
 import { WorkQueue } from '../lib/work-queue.js';
 import { assessHashCost } from './hash-costs.js';
 import { HashThreads } from './hash-threads.js';
@@ -155,4 +156,23 @@ export class PasswordHasher {
       return true;
     }
   }
+}
+
+/**
+ * The hasher of a configuration's ARGON2_MEMORY / ARGON2_TIME_COST / ARGON2_PARALLELISM: the
+ * server's (HASH_CONCURRENCY, HASH_QUEUE_MAX) and the CLI's (one at a time) hash alike.
+ *
+ * @example
+ * const hasher = passwordHasherFor(config, config.hashConcurrency, config.hashQueueMax);
+ */
+export function passwordHasherFor(
+  config: Pick<Config, 'argon2MemoryKib' | 'argon2TimeCost' | 'argon2Parallelism'>,
+  concurrency: number,
+  maxWaiting: number,
+): PasswordHasher {
+  return new PasswordHasher(
+    { memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
+    concurrency,
+    maxWaiting,
+  );
 }

@@ -1,21 +1,20 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
-import { AppError } from '../../errors.js';
-import { authenticate, requestMeta, type AuthState } from '../../http/auth-guard.js';
-import { unwrap } from '../../http/error-handler.js';
+import { unwrap } from '../../http/failures.js';
+import { requestMeta } from '../../http/request.js';
 import { emailProperty, nameProperty, passwordProperty, problems, userSchema } from '../../http/schemas.js';
-import { decodeUserCursor } from '../../store/query-helpers.js';
-import { publicUser } from '../auth/service.js';
 import { publicEvent, securityEventSchema } from '../events/routes.js';
 import { sessionSchema } from '../sessions/routes.js';
 import { publicSession } from '../sessions/service.js';
+import { ROLE_PATTERN } from '../users/fields.js';
+import { publicUser } from '../users/public-user.js';
 import {
-  ADMIN_ROLE,
-  ROLE_PATTERN,
   adminCreateUser,
   adminDeleteUser,
+  adminListUsers,
   adminRevokeSessions,
   adminUpdateUser,
+  adminUserDetail,
   type AdminCreateInput,
   type AdminPatch,
 } from './service.js';
@@ -27,7 +26,6 @@ const adminDescription = 'Requires an access token of a user with the `admin` ro
 const rolesProperty = { type: 'array', maxItems: 32, items: { type: 'string', pattern: ROLE_PATTERN } } as const;
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 const boolString = { type: 'string', enum: ['true', 'false'] } as const;
-
 
 interface ListQuery {
   cursor?: string;
@@ -42,13 +40,10 @@ function flag(v: 'true' | 'false' | undefined): boolean | null {
   return v === undefined ? null : v === 'true';
 }
 
-/** 401 without a valid token, 403 FORBIDDEN unless the caller's stored roles include admin. */
-export async function requireAdmin(ctx: LatchkeyContext, request: FastifyRequest): Promise<AuthState> {
-  const auth = await authenticate(ctx, request);
-  if (!auth.user.roles.includes(ADMIN_ROLE)) throw new AppError('FORBIDDEN', { detail: 'This route requires the admin role.' });
-  return auth;
-}
-
+/**
+ * The admin API. Registered in the admin scope: its preHandler has authenticated the caller,
+ * checked the `admin` role of the stored user (401 / 403 otherwise) and set `request.auth`.
+ */
 export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
   const { ctx } = opts;
   const common = { tags: ['admin'], security: adminSecurity, description: adminDescription };
@@ -82,23 +77,17 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request) => {
-      await requireAdmin(ctx, request);
       const q = request.query;
-      const limit = Math.min(200, Math.max(1, Number(q.limit ?? 50)));
-      if (q.cursor && !decodeUserCursor(q.cursor)) {
-        throw new AppError('VALIDATION_FAILED', {
-          detail: 'The paging cursor is not one this server issued.',
-          errors: [{ field: 'cursor', message: 'must be a next_cursor value from a previous page' }],
-        });
-      }
-      const page = await ctx.store.listUsers({
-        cursor: q.cursor ?? null,
-        limit,
-        search: q.search?.trim() || null,
-        disabled: flag(q.disabled),
-        emailVerified: flag(q.verified),
-        role: q.role ?? null,
-      });
+      const page = unwrap(
+        await adminListUsers(ctx, {
+          cursor: q.cursor ?? null,
+          limit: Math.min(200, Math.max(1, Number(q.limit ?? 50))),
+          search: q.search?.trim() || null,
+          disabled: flag(q.disabled),
+          emailVerified: flag(q.verified),
+          role: q.role ?? null,
+        }),
+      );
       return { users: page.users.map(publicUser), next_cursor: page.nextCursor };
     },
   );
@@ -125,8 +114,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request, reply) => {
-      const admin = await requireAdmin(ctx, request);
-      const user = unwrap(await adminCreateUser(ctx, admin.user.id, request.body, requestMeta(request)));
+      const user = unwrap(await adminCreateUser(ctx, request.auth!.user.id, request.body, requestMeta(request)));
       return reply.code(201).send({ user: publicUser(user) });
     },
   );
@@ -153,13 +141,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request) => {
-      await requireAdmin(ctx, request);
-      const user = await ctx.store.findUserById(request.params.id);
-      if (!user) throw new AppError('NOT_FOUND', { detail: 'No such user.' });
-      const [sessions, events] = await Promise.all([
-        ctx.store.listSessions(user.id, ctx.clock()),
-        ctx.store.listEvents(user.id, 50),
-      ]);
+      const { user, sessions, events } = unwrap(await adminUserDetail(ctx, request.params.id));
       return {
         user: publicUser(user),
         sessions: sessions.map((s) => publicSession(s, null)),
@@ -185,8 +167,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request) => {
-      const admin = await requireAdmin(ctx, request);
-      const user = unwrap(await adminUpdateUser(ctx, admin.user.id, request.params.id, request.body, requestMeta(request)));
+      const user = unwrap(await adminUpdateUser(ctx, request.auth!.user.id, request.params.id, request.body, requestMeta(request)));
       return { user: publicUser(user) };
     },
   );
@@ -202,8 +183,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request, reply) => {
-      const admin = await requireAdmin(ctx, request);
-      unwrap(await adminDeleteUser(ctx, admin.user.id, request.params.id, requestMeta(request)));
+      unwrap(await adminDeleteUser(ctx, request.auth!.user.id, request.params.id, requestMeta(request)));
       return reply.code(204).send();
     },
   );
@@ -222,8 +202,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request) => {
-      const admin = await requireAdmin(ctx, request);
-      return { revoked: unwrap(await adminRevokeSessions(ctx, admin.user.id, request.params.id, requestMeta(request))) };
+      return { revoked: unwrap(await adminRevokeSessions(ctx, request.auth!.user.id, request.params.id, requestMeta(request))) };
     },
   );
 
@@ -242,8 +221,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request, reply) => {
-      const admin = await requireAdmin(ctx, request);
-      unwrap(await adminRevokeSessions(ctx, admin.user.id, request.params.id, requestMeta(request), request.params.sid));
+      unwrap(await adminRevokeSessions(ctx, request.auth!.user.id, request.params.id, requestMeta(request), request.params.sid));
       return reply.code(204).send();
     },
   );

@@ -1,14 +1,10 @@
-import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
-import { newId } from '../../lib/ids.js';
-import { checkPasswordPolicy } from '../../passwords/policy.js';
-import type { UserPatch, UserRecord } from '../../store/types.js';
-import { normaliseEmail } from '../auth/service.js';
-import { recordEvent } from '../events/service.js';
-
-export const ADMIN_ROLE = 'admin';
-
-/** Roles are free-form strings: lower-case letters, digits, `_`, `-`, `:` and `.`, 1..64 long. */
-export const ROLE_PATTERN = '^[a-z0-9][a-z0-9_.:-]{0,63}$';
+import type { LatchkeyContext, RequestMeta } from '../../context.js';
+import { failure, success, type Outcome } from '../../outcome.js';
+import { decodeUserCursor } from '../../store/query-helpers.js';
+import type { SecurityEvent, SessionRecord, UserPatch, UserRecord } from '../../store/types.js';
+import { recordEvent, recentEvents } from '../events/service.js';
+import { ADMIN_ROLE, normaliseName } from '../users/fields.js';
+import { createUser, deleteUser, LAST_ADMIN_DETAIL } from '../users/service.js';
 
 export interface AdminPatch {
   name?: string | null;
@@ -17,7 +13,45 @@ export interface AdminPatch {
   email_verified?: boolean;
 }
 
-const LAST_ADMIN_DETAIL = 'This is the last enabled admin; make another admin first.';
+export interface AdminUserQuery {
+  cursor: string | null;
+  limit: number;
+  search: string | null;
+  disabled: boolean | null;
+  emailVerified: boolean | null;
+  role: string | null;
+}
+
+/**
+ * A page of users, oldest first; a cursor this server did not issue is a validation failure.
+ *
+ * @example
+ * const page = unwrap(await adminListUsers(ctx, { cursor: null, limit: 50, search: null, disabled: null, emailVerified: null, role: null }));
+ */
+export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery): Promise<Outcome<{ users: UserRecord[]; nextCursor: string | null }>> {
+  if (query.cursor && !decodeUserCursor(query.cursor)) {
+    return failure('VALIDATION_FAILED', 'The paging cursor is not one this server issued.', [
+      { field: 'cursor', message: 'must be a next_cursor value from a previous page' },
+    ]);
+  }
+  return success(await ctx.store.listUsers(query));
+}
+
+/**
+ * One user with their live sessions and recent security events.
+ *
+ * @example
+ * const { user, sessions, events } = unwrap(await adminUserDetail(ctx, userId));
+ */
+export async function adminUserDetail(
+  ctx: LatchkeyContext,
+  userId: string,
+): Promise<Outcome<{ user: UserRecord; sessions: SessionRecord[]; events: SecurityEvent[] }>> {
+  const user = await ctx.store.findUserById(userId);
+  if (!user) return failure('NOT_FOUND', 'No such user.');
+  const [sessions, events] = await Promise.all([ctx.store.listSessions(user.id, ctx.clock()), recentEvents(ctx, user.id, 50)]);
+  return success({ user, sessions, events });
+}
 
 /**
  * Updates a user as an admin. Disabling a user or changing their roles revokes their sessions at
@@ -33,7 +67,7 @@ export async function adminUpdateUser(
   meta: RequestMeta,
 ): Promise<Outcome<UserRecord>> {
   const storePatch: UserPatch = {};
-  if (patch.name !== undefined) storePatch.name = patch.name?.trim() || null;
+  if (patch.name !== undefined) storePatch.name = normaliseName(patch.name);
   if (patch.roles !== undefined) storePatch.roles = [...new Set(patch.roles)];
   if (patch.disabled !== undefined) storePatch.disabled = patch.disabled;
   if (patch.email_verified !== undefined) storePatch.emailVerified = patch.email_verified;
@@ -60,12 +94,12 @@ function sameSet(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
+/** Deletes a user (never the last enabled admin: LAST_ADMIN), recorded on the acting admin. */
 export async function adminDeleteUser(ctx: LatchkeyContext, adminId: string, userId: string, meta: RequestMeta): Promise<Outcome<void>> {
-  const result = await ctx.store.deleteUserKeepingRole(userId, ADMIN_ROLE);
-  if (result.kind === 'not_found') return failure('NOT_FOUND', 'No such user.');
-  if (result.kind === 'last_holder') return failure('LAST_ADMIN', LAST_ADMIN_DETAIL);
+  const deleted = await deleteUser(ctx, userId);
+  if (!deleted.ok) return deleted;
   // The target's own events went with them; the deletion is recorded on the acting admin.
-  await recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId, email: result.user.email });
+  await recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId, email: deleted.value.email });
   return success(undefined);
 }
 
@@ -98,26 +132,21 @@ export interface AdminCreateInput {
   email_verified?: boolean;
 }
 
+/** Creates a user (the users room's one way), recorded as created by this admin. */
 export async function adminCreateUser(
   ctx: LatchkeyContext,
   adminId: string,
   input: AdminCreateInput,
   meta: RequestMeta,
 ): Promise<Outcome<UserRecord>> {
-  const policy = checkPasswordPolicy('password', input.password);
-  if (policy) return failure('VALIDATION_FAILED', 'The password does not meet the policy.', [policy]);
-  const email = normaliseEmail(input.email);
-  if (await ctx.store.findUserByEmail(email)) return failure('EMAIL_TAKEN', 'An account with this email already exists.');
-  const user = await ctx.store.createUser({
-    id: newId(),
-    email,
-    name: input.name?.trim() || null,
-    passwordHash: await ctx.hasher.hash(input.password),
-    roles: [...new Set(input.roles ?? [])],
-    emailVerified: input.email_verified ?? false,
-    createdAt: ctx.clock(),
+  const created = await createUser(ctx, {
+    email: input.email,
+    password: input.password,
+    name: input.name,
+    roles: input.roles,
+    emailVerified: input.email_verified,
   });
-  if (!user) return failure('EMAIL_TAKEN', 'An account with this email already exists.');
-  await recordEvent(ctx, user.id, 'admin_user_created', meta, { admin_id: adminId });
-  return success(user);
+  if (!created.ok) return created;
+  await recordEvent(ctx, created.value.id, 'admin_user_created', meta, { admin_id: adminId });
+  return created;
 }

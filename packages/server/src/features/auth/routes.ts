@@ -1,19 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
-import { AppError } from '../../errors.js';
-import { authenticate, requestMeta } from '../../http/auth-guard.js';
-import { unwrap } from '../../http/error-handler.js';
-import {
-  bearerSecurity,
-  emailProperty,
-  nameProperty,
-  passwordProperty,
-  problems,
-  tokenResponseSchema,
-  userEnvelopeSchema,
-} from '../../http/schemas.js';
+import { unwrap } from '../../http/failures.js';
+import { requestMeta } from '../../http/request.js';
+import { emailProperty, nameProperty, passwordProperty, problems, tokenResponseSchema, userEnvelopeSchema } from '../../http/schemas.js';
+import { failure, success, type Outcome } from '../../outcome.js';
 import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/transport.js';
-import { login, publicUser, register, updateProfile } from './service.js';
+import { publicUser } from '../users/public-user.js';
+import { login, register } from './service.js';
 
 interface RegisterBody {
   email: string;
@@ -48,6 +41,7 @@ const loginFormSchema = {
   },
 } as const;
 
+/** Register and login: the routes that need no access token. GET/PATCH /auth/me are the users room's. */
 export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix: string }): Promise<void> {
   const { ctx } = opts;
   const refreshPath = refreshCookiePath(opts.mountPrefix);
@@ -99,71 +93,31 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
       },
     },
     async (request, reply) => {
-      const { email, password } = loginFields(request);
+      const { email, password } = unwrap(loginFields(request), true);
       const result = unwrap(await login(ctx, email, password, requestMeta(request)), true);
       return sendTokens(ctx, refreshPath, request, reply, result.tokens, wantsCookieMode(request));
     },
   );
-
-  app.get(
-    '/auth/me',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'The current user',
-        security: bearerSecurity,
-        response: { 200: userEnvelopeSchema, ...problems(401) },
-      },
-    },
-    async (request) => {
-      const auth = await authenticate(ctx, request);
-      return { user: publicUser(auth.user) };
-    },
-  );
-
-  app.patch<{ Body: { name?: string | null } }>(
-    '/auth/me',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Update the current user’s profile',
-        security: bearerSecurity,
-        body: { type: 'object', additionalProperties: false, properties: { name: nameProperty } },
-        response: { 200: userEnvelopeSchema, ...problems(401, 422) },
-      },
-    },
-    async (request) => {
-      const auth = await authenticate(ctx, request);
-      const user = unwrap(await updateProfile(ctx, auth.user.id, request.body));
-      return { user: publicUser(user) };
-    },
-  );
 }
 
+/** A login body without a body: as an empty JSON object would be answered. */
+const NO_LOGIN_BODY = failure('VALIDATION_FAILED', 'The body is invalid.', [
+  { field: 'email', message: "must have required property 'email'" },
+  { field: 'password', message: "must have required property 'password'" },
+]);
+
 /** Reads email and password from either body shape; the form is the OAuth2 password grant. */
-function loginFields(request: FastifyRequest<{ Body: LoginBody }>): { email: string; password: string } {
+function loginFields(request: FastifyRequest<{ Body: LoginBody }>): Outcome<{ email: string; password: string }> {
   const body = request.body;
   // Without a Content-Type Fastify neither parses nor validates a body (the schema is chosen by
   // media type): the request is answered as an empty JSON object would be.
-  if (body === undefined || body === null || typeof body !== 'object') {
-    throw new AppError('VALIDATION_FAILED', {
-      detail: 'The body is invalid.',
-      errors: [
-        { field: 'email', message: "must have required property 'email'" },
-        { field: 'password', message: "must have required property 'password'" },
-      ],
-      oauthError: 'invalid_request',
-    });
-  }
+  if (body === undefined || body === null || typeof body !== 'object') return NO_LOGIN_BODY;
   // The parsed media type: lower-cased, parameters dropped (the same Fastify chose the parser by).
   if (request.mediaType === 'application/x-www-form-urlencoded') {
     if (body.grant_type !== undefined && body.grant_type !== 'password') {
-      throw new AppError('UNSUPPORTED_GRANT_TYPE', {
-        detail: 'Only grant_type=password is supported here.',
-        oauthError: 'unsupported_grant_type',
-      });
+      return failure('UNSUPPORTED_GRANT_TYPE', 'Only grant_type=password is supported here.');
     }
-    return { email: body.username ?? '', password: body.password ?? '' };
+    return success({ email: body.username ?? '', password: body.password ?? '' });
   }
-  return { email: body.email ?? '', password: body.password ?? '' };
+  return success({ email: body.email ?? '', password: body.password ?? '' });
 }

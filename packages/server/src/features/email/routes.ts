@@ -1,30 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import type { LatchkeyContext, Outcome } from '../../context.js';
-import { AppError } from '../../errors.js';
-import { authenticate, requestMeta } from '../../http/auth-guard.js';
-import { unwrap } from '../../http/error-handler.js';
+import type { LatchkeyContext } from '../../context.js';
+import { unwrap } from '../../http/failures.js';
+import { requestMeta } from '../../http/request.js';
 import { bearerSecurity, emailProperty, passwordProperty, problems, userEnvelopeSchema } from '../../http/schemas.js';
-import { publicUser } from '../auth/service.js';
-import { forgotPassword, requestVerificationMail, resetPassword, verifyEmail, type Throttled } from './service.js';
+import { publicUser } from '../users/public-user.js';
+import { forgotPassword, requestVerificationMail, resetPassword, verifyEmail } from './service.js';
 
 /** A token from a mailed link: opaque, 43 base64url characters when Latchkey made it. */
 const tokenProperty = { type: 'string', minLength: 1, maxLength: 512, description: 'The `token` parameter of the mailed link' } as const;
 
 const accepted = (description: string) => ({ type: 'null', description });
 
-/** 429 with Retry-After for a throttled mail request; otherwise the usual unwrap. */
-function unwrapMailRequest(outcome: Outcome<void> | Throttled): void {
-  if (!outcome.ok && outcome.code === 'RATE_LIMITED' && 'retryAfterSeconds' in outcome) {
-    throw new AppError('RATE_LIMITED', {
-      detail: `A mail was sent recently; retry in ${outcome.retryAfterSeconds} s.`,
-      headers: { 'retry-after': String(outcome.retryAfterSeconds) },
-    });
-  }
-  unwrap(outcome as Outcome<void>);
-}
-
-/** Email verification and password reset by mailed single-use links (docs/email.md). */
-export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+/**
+ * POST /auth/email/verify-request. Registered in the signed-in scope: its preHandler has set
+ * `request.auth` before the handler runs.
+ */
+export async function verificationRequestRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
   const { ctx } = opts;
 
   app.post(
@@ -41,11 +32,15 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request, reply) => {
-      const auth = await authenticate(ctx, request);
-      unwrapMailRequest(await requestVerificationMail(ctx, auth.user));
+      unwrap(await requestVerificationMail(ctx, request.auth!.user));
       return reply.code(202).send();
     },
   );
+}
+
+/** Email verification and password reset by mailed single-use links (docs/email.md): no access token needed. */
+export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
+  const { ctx } = opts;
 
   app.post<{ Body: { token: string } }>(
     '/auth/email/verify',
@@ -83,7 +78,7 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request, reply) => {
-      unwrapMailRequest(await forgotPassword(ctx, request.body.email, requestMeta(request)));
+      unwrap(await forgotPassword(ctx, request.body.email, requestMeta(request)));
       return reply.code(202).send();
     },
   );

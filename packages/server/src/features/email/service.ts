@@ -1,8 +1,10 @@
-import { failure, success, type Failure, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
+import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newOpaqueToken } from '../../lib/ids.js';
+import { failure, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { AuthUser, OneTimeTokenPurpose, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
+import { normaliseEmail } from '../users/fields.js';
 import { passwordResetMail, verificationMail, type MailBrand } from './templates.js';
 
 /** One verification mail per user per minute, whether asked for or triggered by a refused login. */
@@ -14,13 +16,6 @@ export const RESET_MAIL_WINDOW_MS = 15 * 60_000;
 /** Web-app paths the mailed links point to, below APP_URL; the token is the `token` query parameter. */
 export const VERIFY_EMAIL_PATH = 'verify-email';
 export const RESET_PASSWORD_PATH = 'reset-password';
-
-/** A refusal to send more mail for now; the route answers 429 with Retry-After. */
-export interface Throttled {
-  ok: false;
-  code: 'RATE_LIMITED';
-  retryAfterSeconds: number;
-}
 
 function brand(ctx: LatchkeyContext): MailBrand {
   return { productName: ctx.config.productName, appUrl: ctx.config.appUrl };
@@ -37,6 +32,11 @@ async function throttle(ctx: LatchkeyContext, key: string, limit: number, window
   const now = ctx.clock();
   const counter = await ctx.store.hitRateCounter(key, now, windowMs);
   return counter.count > limit ? Math.max(1, Math.ceil((counter.resetAt - now) / 1000)) : 0;
+}
+
+/** A refusal to send more mail for now: 429 with Retry-After. */
+function mailThrottled(retryAfter: number): Failure {
+  return retryLater('RATE_LIMITED', `A mail was sent recently; retry in ${retryAfter} s.`, retryAfter);
 }
 
 /** Stores a new single-use token (its hash only), replacing any earlier one of the same purpose. */
@@ -65,10 +65,10 @@ export function scheduleVerificationMail(ctx: LatchkeyContext, user: AuthUser): 
 }
 
 /** POST /auth/email/verify-request: another verification mail for the signed-in user. */
-export async function requestVerificationMail(ctx: LatchkeyContext, user: AuthUser): Promise<Outcome<void> | Throttled> {
+export async function requestVerificationMail(ctx: LatchkeyContext, user: AuthUser): Promise<Outcome<void>> {
   if (user.emailVerified) return failure('EMAIL_ALREADY_VERIFIED', 'This email address is already verified.');
   const wait = await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS);
-  if (wait > 0) return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: wait };
+  if (wait > 0) return mailThrottled(wait);
   scheduleVerificationMail(ctx, user);
   return success(undefined);
 }
@@ -105,10 +105,10 @@ export async function verifyEmail(ctx: LatchkeyContext, token: string, meta: Req
  * only stores and sends it for an active account. The per-address limit counts every address
  * alike, existing or not.
  */
-export async function forgotPassword(ctx: LatchkeyContext, emailInput: string, meta: RequestMeta): Promise<Outcome<void> | Throttled> {
-  const email = emailInput.trim().toLowerCase();
+export async function forgotPassword(ctx: LatchkeyContext, emailInput: string, meta: RequestMeta): Promise<Outcome<void>> {
+  const email = normaliseEmail(emailInput);
   const wait = await throttle(ctx, `mail:reset:${hashToken(email)}`, RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS);
-  if (wait > 0) return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: wait };
+  if (wait > 0) return mailThrottled(wait);
   ctx.mail.dispatch('reset_password', async () => {
     const user = await ctx.store.findUserByEmail(email);
     const active = user !== null && !user.disabled;

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
-import { authenticate } from '../../http/auth-guard.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { SecurityEvent } from '../../store/types.js';
+import { recentEvents } from './service.js';
 
 export const securityEventSchema = {
   type: 'object',
@@ -29,6 +29,7 @@ export function publicEvent(e: SecurityEvent) {
   };
 }
 
+/** GET /auth/events. Registered in the signed-in scope: its preHandler has set `request.auth`. */
 export async function eventRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
   const { ctx } = opts;
   app.get<{ Querystring: { limit?: string } }>(
@@ -50,9 +51,8 @@ export async function eventRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       },
     },
     async (request) => {
-      const auth = await authenticate(ctx, request);
       const limit = Math.min(100, Math.max(1, Number(request.query.limit ?? 50)));
-      const events = await ctx.store.listEvents(auth.user.id, limit);
+      const events = await recentEvents(ctx, request.auth!.user.id, limit);
       return { events: events.map(publicEvent) };
     },
   );

@@ -1,5 +1,6 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { newId } from '../../lib/ids.js';
+import type { SecurityEvent } from '../../store/types.js';
 
 /** Security event types recorded for a user (GET /auth/events, the admin view). */
 export type SecurityEventType =
@@ -44,4 +45,14 @@ export async function recordEvent(
   } catch (err) {
     ctx.log.error({ err, event: type }, 'could not record security event');
   }
+}
+
+/**
+ * The user's most recent security events, newest first (GET /auth/events, the admin view).
+ *
+ * @example
+ * const events = await recentEvents(ctx, userId, 50);
+ */
+export function recentEvents(ctx: Pick<LatchkeyContext, 'store'>, userId: string, limit: number): Promise<SecurityEvent[]> {
+  return ctx.store.listEvents(userId, limit);
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
-import { AppError } from '../../errors.js';
+import { unwrap } from '../../http/failures.js';
 import { problems } from '../../http/schemas.js';
+import { readiness } from './service.js';
 
 const statusSchema = {
   type: 'object',
@@ -27,17 +28,6 @@ export async function healthRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCo
         response: { 200: statusSchema, ...problems(503) },
       },
     },
-    async () => {
-      try {
-        await ctx.store.ping();
-        if (ctx.keys.jwks.keys.length === 0 && ctx.config.jwtAlg !== 'HS256') throw new Error('no keys');
-        return { status: 'ok', database: ctx.store.kind };
-      } catch {
-        throw new AppError('SERVICE_UNAVAILABLE', {
-          detail: 'The database is unreachable or no signing key is loaded.',
-          headers: { 'retry-after': '5' },
-        });
-      }
-    },
+    async () => unwrap(await readiness(ctx)),
   );
 }

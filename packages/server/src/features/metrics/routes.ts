@@ -1,8 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
-import { AppError } from '../../errors.js';
-import { bearerToken } from '../../http/auth-guard.js';
+import { refuse } from '../../http/failures.js';
+import { bearerToken } from '../../http/request.js';
+import { failure } from '../../outcome.js';
 
 /** Constant-time comparison of the scrape token: it is a secret. */
 function tokenMatches(sent: string | null, expected: string): boolean {
@@ -14,7 +15,7 @@ function tokenMatches(sent: string | null, expected: string): boolean {
 
 export async function sendMetrics(ctx: LatchkeyContext, reply: FastifyReply): Promise<FastifyReply> {
   const registry = ctx.metrics.registry;
-  if (!registry) throw new AppError('NOT_FOUND', { detail: 'Metrics are not enabled.' });
+  if (!registry) refuse(failure('NOT_FOUND', 'Metrics are not enabled.'));
   const text = await registry.metrics();
   return reply.header('cache-control', 'no-store').type(registry.contentType).send(text);
 }
@@ -29,7 +30,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
   if (!token) return;
   app.get('/metrics', { schema: { hide: true } }, async (request: FastifyRequest, reply) => {
     if (!tokenMatches(bearerToken(request), token)) {
-      throw new AppError('UNAUTHORIZED', { detail: 'Send Authorization: Bearer <METRICS_TOKEN>.' });
+      refuse(failure('UNAUTHORIZED', 'Send Authorization: Bearer <METRICS_TOKEN>.'));
     }
     return sendMetrics(ctx, reply);
   });

@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.js';
 import type { Config, RateLimitBucket, RateRule } from '../../config.js';
-import { AppError } from '../../errors.js';
+import type { AppError } from '../../errors.js';
+import { failureToError } from '../../http/failures.js';
+import { retryLater } from '../../outcome.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { RateCounter } from '../../store/types.js';
 import { clientKeyer } from './client-key.js';
@@ -70,10 +72,8 @@ export function rateLimitHook(config: Config, counters: CounterStore, clock: Clo
     void reply.header('ratelimit-reset', String(resetSeconds));
     if (count <= route.rule.limit) return undefined;
     metrics?.rateLimited.inc({ bucket: route.bucket });
-    return new AppError('RATE_LIMITED', {
-      detail: `Too many requests; retry in ${Math.max(1, resetSeconds)} s.`,
-      headers: { 'retry-after': String(Math.max(1, resetSeconds)) },
-    });
+    const retryAfter = Math.max(1, resetSeconds);
+    return failureToError(retryLater('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s.`, retryAfter));
   }
 
   function counterFailed(request: FastifyRequest, bucket: RateBucket, err: unknown): void {

@@ -1,7 +1,11 @@
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
+import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { clientKeyer } from './client-key.js';
 import type { CounterStore } from './counters.js';
+
+/** What the fail-open helpers below use of the context. */
+type BackoffContext = Pick<LatchkeyContext, 'config' | 'backoff' | 'log'>;
 
 export interface BackoffState {
   /** Seconds until the next attempt is allowed; 0 when not locked. */
@@ -62,5 +66,41 @@ export class LoginBackoff {
   async succeed(email: string, ip: string | null): Promise<void> {
     const keys = this.keys(email, ip);
     await Promise.all([this.counters.reset(keys.failures), this.counters.reset(keys.lock)]);
+  }
+}
+
+/**
+ * Seconds the (account, client IP) pair is still locked by the login backoff; 0 when it is not
+ * (or rate limiting is off). Fails open: an unreachable counter store must not stop logins. Used
+ * by login and by change-password, whose wrong current passwords count toward the same lock.
+ *
+ * @example
+ * const locked = await backoffCheck(ctx, 'ann@example.com', requestMeta(request));
+ * if (locked > 0) return retryLater('RATE_LIMITED', `Too many failed logins; retry in ${locked} s.`, locked);
+ */
+export async function backoffCheck(ctx: BackoffContext, email: string, meta: RequestMeta): Promise<number> {
+  if (!ctx.config.rateLimitEnabled) return 0;
+  try {
+    return (await ctx.backoff.check(email, meta.ip)).retryAfter;
+  } catch (err) {
+    ctx.log.warn({ err: { message: (err as Error).message } }, 'login backoff unavailable; attempt allowed');
+    return 0;
+  }
+}
+
+/**
+ * Counts a failed password check of the (account, client IP) pair; returns the lock it triggered
+ * (`retryAfter` > 0) and the failures so far. Fails open like `backoffCheck`.
+ *
+ * @example
+ * const lock = await backoffFail(ctx, 'ann@example.com', requestMeta(request));
+ */
+export async function backoffFail(ctx: BackoffContext, email: string, meta: RequestMeta): Promise<BackoffState & { failures: number }> {
+  if (!ctx.config.rateLimitEnabled) return { retryAfter: 0, failures: 0 };
+  try {
+    return await ctx.backoff.fail(email, meta.ip);
+  } catch (err) {
+    ctx.log.warn({ err: { message: (err as Error).message } }, 'login backoff unavailable');
+    return { retryAfter: 0, failures: 0 };
   }
 }

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
-import { AppError } from '../../errors.js';
-import { authenticate, bearerToken, requestMeta } from '../../http/auth-guard.js';
-import { unwrap } from '../../http/error-handler.js';
+import { acceptEmptyJsonBody } from '../../http/empty-json-body.js';
+import { refuse, unwrap } from '../../http/failures.js';
+import { bearerToken, requestMeta } from '../../http/request.js';
 import { bearerSecurity, passwordProperty, problems, tokenResponseSchema } from '../../http/schemas.js';
-import { hashToken } from '../../lib/ids.js';
-import { recordEvent } from '../events/service.js';
-import { changePassword, listSessions, logoutAll, revokeOwnSession } from './account.js';
-import { refreshSession } from './service.js';
-import { assertCsrf, clearAuthCookies, CSRF_HEADER, issueCsrfToken, refreshCookie, refreshCookiePath, sendTokens, wantsCookieMode } from './transport.js';
+import { failure, type Failure } from '../../outcome.js';
+import { changePassword } from './change-password.js';
+import { authenticateRequest } from './guard.js';
+import { listSessions, logout, logoutAll, logoutWithRefreshToken, refreshSession, revokeOwnSession } from './service.js';
+import { checkCsrf, clearAuthCookies, CSRF_HEADER, issueCsrfToken, refreshCookie, refreshCookiePath, sendTokens, wantsCookieMode } from './transport.js';
 
 interface RefreshBody {
   refresh_token?: string;
@@ -36,36 +36,27 @@ const cookieSecurity: Array<Record<string, string[]>> = [{ RefreshCookie: [] }];
 function refreshTokenFrom(
   ctx: LatchkeyContext,
   request: FastifyRequest<{ Body: RefreshBody | null | undefined }>,
-): {
-  token: string;
-  viaCookie: boolean;
-} {
+): { token: string; viaCookie: boolean } {
   const fromBody = request.body?.refresh_token;
   if (fromBody) return { token: fromBody, viaCookie: false };
   const fromCookie = refreshCookie(request);
   if (fromCookie) {
-    assertCsrf(ctx, request);
+    unwrap(checkCsrf(ctx, request), true);
     return { token: fromCookie, viaCookie: true };
   }
-  throw new AppError('INVALID_REFRESH_TOKEN', {
-    detail: 'Send {"refresh_token": ...} or the refresh cookie.',
-    oauthError: 'invalid_request',
-  });
+  return refuse(failure('INVALID_REFRESH_TOKEN', 'Send {"refresh_token": ...} or the refresh cookie.'), 'invalid_request');
 }
 
+/**
+ * Refresh, the CSRF token and logout: no access token needed (logout takes one when it is
+ * valid). Routes of a signed-in caller are in `ownSessionRoutes`.
+ */
 export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix: string }): Promise<void> {
   const { ctx } = opts;
   const refreshPath = refreshCookiePath(opts.mountPrefix);
 
-  // Browser code often posts `Content-Type: application/json` with no body to refresh or log
-  // out with the cookie. In this scope an empty JSON body counts as no body, not as a 400;
-  // anything else goes to Fastify's own (prototype-poisoning-safe) parser.
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') done(null, undefined);
-    else jsonParser(request, text, done);
-  });
+  // `Content-Type: application/json` with no body, as browser code sends it: no body, not a 400.
+  acceptEmptyJsonBody(app);
 
   app.post<{ Body: RefreshBody | null | undefined }>(
     '/auth/refresh',
@@ -95,14 +86,11 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
     async (request, reply) => {
       if (bearerToken(request) && !request.body?.refresh_token && !refreshCookie(request)) {
         // An access token is not a refresh token: say so instead of a confusing "missing" error.
-        throw new AppError('INVALID_REFRESH_TOKEN', { detail: 'An access token cannot be used to refresh.', oauthError: 'invalid_grant' });
+        refuse(failure('INVALID_REFRESH_TOKEN', 'An access token cannot be used to refresh.'), true);
       }
       const grantType = request.body?.grant_type;
       if (grantType !== undefined && grantType !== 'refresh_token') {
-        throw new AppError('UNSUPPORTED_GRANT_TYPE', {
-          detail: 'Only grant_type=refresh_token is supported here.',
-          oauthError: 'unsupported_grant_type',
-        });
+        refuse(failure('UNSUPPORTED_GRANT_TYPE', 'Only grant_type=refresh_token is supported here.'), true);
       }
       const { token, viaCookie } = refreshTokenFrom(ctx, request);
       const outcome = await refreshSession(ctx, token, requestMeta(request));
@@ -155,18 +143,16 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
     },
     async (request, reply) => {
       const meta = requestMeta(request);
-      let bearerFailure: AppError | null = null;
+      let bearerFailure: Failure | null = null;
       if (bearerToken(request)) {
-        try {
-          const auth = await authenticate(ctx, request);
-          await ctx.store.revokeSession(auth.user.id, auth.session.id, 'logout', ctx.clock());
-          await recordEvent(ctx, auth.user.id, 'logout', meta, { session_id: auth.session.id });
+        const auth = await authenticateRequest(ctx, request);
+        if (auth.ok) {
+          request.auth = auth.value;
+          await logout(ctx, auth.value, meta);
           clearAuthCookies(ctx, refreshPath, reply);
           return reply.code(204).send();
-        } catch (err) {
-          if (!(err instanceof AppError)) throw err;
-          bearerFailure = err;
         }
+        bearerFailure = auth;
       }
       // No valid access token: a refresh token proves the session instead. After a failed bearer
       // the cookie is used only with its CSRF header, so that a plain retry-less client still
@@ -174,18 +160,26 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       const cookie = refreshCookie(request);
       let token = request.body?.refresh_token ?? null;
       if (!token && cookie && (!bearerFailure || request.headers[CSRF_HEADER] !== undefined)) {
-        assertCsrf(ctx, request);
+        unwrap(checkCsrf(ctx, request));
         token = cookie;
       }
-      if (!token) {
-        throw bearerFailure ?? new AppError('UNAUTHORIZED', { detail: 'Send an access token, a refresh token or the refresh cookie.' });
-      }
-      const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(token), 'logout', ctx.clock());
-      if (revoked) await recordEvent(ctx, revoked.userId, 'logout', meta, { session_id: revoked.sessionId });
+      if (!token) refuse(bearerFailure ?? failure('UNAUTHORIZED', 'Send an access token, a refresh token or the refresh cookie.'));
+      await logoutWithRefreshToken(ctx, token, meta);
       clearAuthCookies(ctx, refreshPath, reply);
       return reply.code(204).send();
     },
   );
+}
+
+/**
+ * The signed-in caller's sessions and password. Registered in the signed-in scope: its
+ * preHandler has set `request.auth` before these handlers run.
+ */
+export async function ownSessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix: string }): Promise<void> {
+  const { ctx } = opts;
+  const refreshPath = refreshCookiePath(opts.mountPrefix);
+  // As in sessionRoutes: logout-all is posted like logout, often with an empty JSON body.
+  acceptEmptyJsonBody(app);
 
   app.post(
     '/auth/logout-all',
@@ -198,8 +192,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       },
     },
     async (request, reply) => {
-      const auth = await authenticate(ctx, request);
-      await logoutAll(ctx, auth.user.id, requestMeta(request));
+      await logoutAll(ctx, request.auth!.user.id, requestMeta(request));
       clearAuthCookies(ctx, refreshPath, reply);
       return reply.code(204).send();
     },
@@ -219,8 +212,8 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       },
     },
     async (request) => {
-      const auth = await authenticate(ctx, request);
-      return { sessions: await listSessions(ctx, auth.user.id, auth.session.id) };
+      const { user, session } = request.auth!;
+      return { sessions: await listSessions(ctx, user.id, session.id) };
     },
   );
 
@@ -236,8 +229,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       },
     },
     async (request, reply) => {
-      const auth = await authenticate(ctx, request);
-      unwrap(await revokeOwnSession(ctx, auth.user.id, request.params.id, requestMeta(request)));
+      unwrap(await revokeOwnSession(ctx, request.auth!.user.id, request.params.id, requestMeta(request)));
       return reply.code(204).send();
     },
   );
@@ -259,9 +251,8 @@ export async function sessionRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
       },
     },
     async (request, reply) => {
-      const auth = await authenticate(ctx, request);
       unwrap(
-        await changePassword(ctx, auth, request.body.current_password, request.body.new_password, requestMeta(request)),
+        await changePassword(ctx, request.auth!, request.body.current_password, request.body.new_password, requestMeta(request)),
       );
       return reply.code(204).send();
     },

@@ -1,7 +1,9 @@
-import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
+import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newId, newOpaqueToken } from '../../lib/ids.js';
+import { failure, success, type Outcome } from '../../outcome.js';
 import type { AuthUser, SessionRecord, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
+import type { AuthState } from './authenticate.js';
 
 /** What login and refresh return; `refresh_token` is withheld from the body in cookie mode. */
 export interface IssuedTokens {
@@ -109,7 +111,49 @@ export function publicSession(s: SessionRecord, currentSessionId: string | null)
   };
 }
 
-/** True when a session can still authenticate requests at `now`. */
-export function sessionIsLive(s: SessionRecord, now: number): boolean {
-  return s.revokedAt === null && now < s.expiresAt && now < s.idleExpiresAt;
+/** The caller's live sessions, theirs marked `current`. */
+export async function listSessions(ctx: LatchkeyContext, userId: string, currentSessionId: string) {
+  const sessions = await ctx.store.listSessions(userId, ctx.clock());
+  return sessions.map((s) => publicSession(s, currentSessionId));
+}
+
+/**
+ * Ends the session of the caller's access token.
+ *
+ * @example
+ * await logout(ctx, auth, requestMeta(request));
+ */
+export async function logout(ctx: LatchkeyContext, auth: AuthState, meta: RequestMeta): Promise<void> {
+  await ctx.store.revokeSession(auth.user.id, auth.session.id, 'logout', ctx.clock());
+  await recordEvent(ctx, auth.user.id, 'logout', meta, { session_id: auth.session.id });
+}
+
+/**
+ * Ends the session a refresh token (live or spent) belongs to; an unknown or ended one is no error.
+ *
+ * @example
+ * await logoutWithRefreshToken(ctx, refreshCookie(request)!, requestMeta(request));
+ */
+export async function logoutWithRefreshToken(ctx: LatchkeyContext, refreshToken: string, meta: RequestMeta): Promise<void> {
+  const revoked = await ctx.store.revokeSessionByRefreshToken(hashToken(refreshToken), 'logout', ctx.clock());
+  if (revoked) await recordEvent(ctx, revoked.userId, 'logout', meta, { session_id: revoked.sessionId });
+}
+
+export async function logoutAll(ctx: LatchkeyContext, userId: string, meta: RequestMeta): Promise<number> {
+  const count = await ctx.store.revokeUserSessions(userId, 'logout_all', ctx.clock());
+  await recordEvent(ctx, userId, 'logout_all', meta, { sessions: count });
+  return count;
+}
+
+/** Revokes one of the caller's own sessions; someone else's session is "not found", not "forbidden". */
+export async function revokeOwnSession(
+  ctx: LatchkeyContext,
+  userId: string,
+  sessionId: string,
+  meta: RequestMeta,
+): Promise<Outcome<void>> {
+  const revoked = await ctx.store.revokeSession(userId, sessionId, 'revoked_by_user', ctx.clock());
+  if (!revoked) return failure('NOT_FOUND', 'No such session.');
+  await recordEvent(ctx, userId, 'session_revoked', meta, { session_id: sessionId });
+  return success(undefined);
 }

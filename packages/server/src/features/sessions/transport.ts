@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
-import { AppError } from '../../errors.js';
 import { isTrustedOrigin } from '../../http/cross-site.js';
 import { newOpaqueToken } from '../../lib/ids.js';
+import { failure, success, type Outcome } from '../../outcome.js';
 import type { IssuedTokens } from './service.js';
 
 /** The HttpOnly cookie holding the refresh token in cookie mode (scoped to the auth routes). */
@@ -117,7 +117,8 @@ export function refreshCookie(request: FastifyRequest): string | null {
   return value ? value : null;
 }
 
-const csrfFailed = (detail: string) => new AppError('CSRF_FAILED', { detail });
+const CSRF_PASSED: Outcome<void> = Object.freeze(success(undefined));
+const CSRF_MISSING = 'Send the lk_csrf cookie value (or the csrf_token from login/refresh, GET /auth/csrf) in X-CSRF-Token.';
 
 /**
  * CSRF proof for requests authenticated by the refresh cookie (refresh, logout):
@@ -126,19 +127,19 @@ const csrfFailed = (detail: string) => new AppError('CSRF_FAILED', { detail });
  *    without a CORS preflight, which only CORS_ORIGINS pass;
  * 2. a browser-sent Origin, when present, must be ours, ISSUER's or in CORS_ORIGINS. This also
  *    stops a sibling subdomain that planted its own lk_csrf cookie (cookie tossing).
+ *
+ * @example
+ * unwrap(checkCsrf(ctx, request), true);
  */
-export function assertCsrf(ctx: LatchkeyContext, request: FastifyRequest): void {
+export function checkCsrf(ctx: LatchkeyContext, request: FastifyRequest): Outcome<void> {
   const header = request.headers[CSRF_HEADER];
   const cookie = csrfCookie(request);
   // Shape first: both are then 43 ASCII bytes, which timingSafeEqual needs (equal lengths).
-  if (typeof header !== 'string' || !CSRF_TOKEN_SHAPE.test(header) || !cookie) {
-    throw csrfFailed('Send the lk_csrf cookie value (or the csrf_token from login/refresh, GET /auth/csrf) in X-CSRF-Token.');
-  }
+  if (typeof header !== 'string' || !CSRF_TOKEN_SHAPE.test(header) || !cookie) return failure('CSRF_FAILED', CSRF_MISSING);
   // Constant-time: the token is a secret a timing oracle must not reveal byte by byte.
-  if (!timingSafeEqual(Buffer.from(header), Buffer.from(cookie))) {
-    throw csrfFailed('Send the lk_csrf cookie value (or the csrf_token from login/refresh, GET /auth/csrf) in X-CSRF-Token.');
-  }
+  if (!timingSafeEqual(Buffer.from(header), Buffer.from(cookie))) return failure('CSRF_FAILED', CSRF_MISSING);
   if (!isTrustedOrigin(request, ctx.config)) {
-    throw csrfFailed('This Origin may not use the refresh cookie; add it to CORS_ORIGINS.');
+    return failure('CSRF_FAILED', 'This Origin may not use the refresh cookie; add it to CORS_ORIGINS.');
   }
+  return CSRF_PASSED;
 }

@@ -4,7 +4,7 @@
  * an empty database reproduces the users exactly (ids, hashes, roles, flags, timestamps).
  */
 import type { Store, UserRecord } from '../../store/types.js';
-import { publicUser, type PublicUser } from '../auth/service.js';
+import { publicUser, type PublicUser } from '../users/public-user.js';
 import type { ProgressReporter } from './progress.js';
 
 export const EXPORT_FORMATS = ['jsonl'] as const;

@@ -2,19 +2,13 @@
  * Field parsers shared by every import format. Each returns the parsed value or a `FieldError`
  * whose message is safe to print: it may quote an email or a role, never a password hash.
  */
-import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { randomUUID } from 'node:crypto';
-import { normaliseEmail } from '../auth/service.js';
+import { isValidEmail, MAX_NAME_LENGTH, normaliseEmail, normaliseName } from '../users/fields.js';
 
 export class FieldError extends Error {
   override name = 'FieldError';
 }
 
-/** The same rule registration applies: ajv-formats' full `email` format, at most 254 characters. */
-const EMAIL_FORMAT = fullFormats.email as RegExp;
-const MAX_EMAIL = 254;
-/** Registration's limit for `name`. */
-const MAX_NAME = 200;
 const MAX_ROLE = 100;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex
@@ -26,24 +20,19 @@ export function quote(text: string, max = 60): string {
   return JSON.stringify(t);
 }
 
-export function isEmail(email: string): boolean {
-  return email.length <= MAX_EMAIL && EMAIL_FORMAT.test(email);
-}
-
-/** Normalises as registration does (trim, lower-case) and validates. */
+/** Normalises and validates as registration does: the users room's rule (features/users/fields.ts). */
 export function parseEmail(raw: unknown, field = 'email'): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw new FieldError(`${field} is missing`);
   const email = normaliseEmail(raw);
-  if (!isEmail(email)) throw new FieldError(`${field} ${quote(email)} is not a valid email address`);
+  if (!isValidEmail(email)) throw new FieldError(`${field} ${quote(email)} is not a valid email address`);
   return email;
 }
 
 export function parseName(raw: unknown, field = 'name'): string | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'string') throw new FieldError(`${field} must be text`);
-  const name = raw.trim();
-  if (name === '') return null;
-  if (name.length > MAX_NAME) throw new FieldError(`${field} is longer than ${MAX_NAME} characters`);
+  const name = normaliseName(raw);
+  if (name !== null && name.length > MAX_NAME_LENGTH) throw new FieldError(`${field} is longer than ${MAX_NAME_LENGTH} characters`);
   return name;
 }
 

@@ -6,7 +6,6 @@ import { checkImportHash } from './hash-check.js';
 import {
   chooseId,
   FieldError,
-  isEmail,
   isPlainObject,
   millisecondsToTime,
   parseBool,
@@ -20,7 +19,8 @@ import {
   sourceIdText,
 } from './fields.js';
 import type { ImportCandidate, ImportFormat, MappedRow } from './types.js';
-import { normaliseEmail } from '../auth/service.js';
+import { isValidEmail, normaliseEmail } from '../users/fields.js';
+import { newUser } from '../users/service.js';
 
 export interface MapOptions {
   /** Import time, for rows without a creation timestamp. */
@@ -53,17 +53,14 @@ function build(line: number, f: Fields, now: number): MappedRow {
     sourceId: f.sourceId,
     idKept: kept,
     weakHash: hash.weak,
-    user: {
-      id,
-      email: f.email,
-      name: f.name,
-      passwordHash: hash.hash,
-      roles: f.roles,
-      emailVerified: f.emailVerified,
-      disabled: f.disabled,
+    // The row as the users room builds every user; the fields were checked by the parsers
+    // above with the users room's rules (features/users/fields.ts).
+    user: newUser(
+      { email: f.email, name: f.name, roles: f.roles, emailVerified: f.emailVerified, disabled: f.disabled },
+      hash.hash,
       createdAt,
-      updatedAt: f.updatedAt ?? createdAt,
-    },
+      { id, updatedAt: f.updatedAt ?? createdAt },
+    ),
   };
   return { ok: true, candidate };
 }
@@ -140,10 +137,10 @@ function sqlEmail(row: Record<string, unknown>, o: MapOptions): string {
   const username = row.username;
   if (typeof username !== 'string' || username.trim() === '') throw new FieldError('neither email nor username is present');
   const asEmail = normaliseEmail(username);
-  if (isEmail(asEmail)) return asEmail;
+  if (isValidEmail(asEmail)) return asEmail;
   if (o.emailDomain) {
     const synthesised = `${asEmail}@${o.emailDomain}`;
-    if (isEmail(synthesised)) return synthesised;
+    if (isValidEmail(synthesised)) return synthesised;
     throw new FieldError(`username ${quote(username)} cannot form an email address with --email-domain`);
   }
   throw new FieldError(

@@ -1,3 +1,8 @@
+/**
+ * Housekeeping: what the PURGE_INTERVAL timer deletes. Ended sessions with their refresh tokens,
+ * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
+ * (`purgeSessions`), and security events older than EVENTS_RETENTION (`purgeOldEvents`).
+ */
 import type { Config } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
 
@@ -41,4 +46,33 @@ export async function purgeSessions(ctx: LatchkeyContext, options: PurgeOptions 
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return total;
+}
+
+/**
+ * Security events older than EVENTS_RETENTION, at most `limit` per run.
+ *
+ * @example
+ * const deleted = await purgeOldEvents(ctx);
+ */
+export function purgeOldEvents(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgeEvents(ctx.clock() - ctx.config.eventsRetentionMs, limit);
+}
+
+/**
+ * Runs the purges every PURGE_INTERVAL (the timer does not keep the process alive); returns the
+ * function that stops it. A failed run is logged and the next one tries again.
+ *
+ * @example
+ * const stop = startHousekeeping(ctx);
+ * app.addHook('onClose', async () => stop());
+ */
+export function startHousekeeping(ctx: LatchkeyContext): () => void {
+  const timer = setInterval(() => {
+    void purgeSessions(ctx)
+      .then(async (n) => n + (await purgeOldEvents(ctx)))
+      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
+      .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
+  }, ctx.config.purgeIntervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

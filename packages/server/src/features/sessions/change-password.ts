@@ -1,33 +1,9 @@
-import { failure, success, type LatchkeyContext, type Outcome, type RequestMeta } from '../../context.js';
-import type { AuthState } from '../../http/auth-guard.js';
+import type { LatchkeyContext, RequestMeta } from '../../context.js';
+import { failure, retryLater, success, type Outcome } from '../../outcome.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
-import { backoffCheck, backoffFail } from '../auth/service.js';
 import { recordEvent } from '../events/service.js';
-import { publicSession } from './service.js';
-
-export async function listSessions(ctx: LatchkeyContext, userId: string, currentSessionId: string) {
-  const sessions = await ctx.store.listSessions(userId, ctx.clock());
-  return sessions.map((s) => publicSession(s, currentSessionId));
-}
-
-export async function logoutAll(ctx: LatchkeyContext, userId: string, meta: RequestMeta): Promise<number> {
-  const count = await ctx.store.revokeUserSessions(userId, 'logout_all', ctx.clock());
-  await recordEvent(ctx, userId, 'logout_all', meta, { sessions: count });
-  return count;
-}
-
-/** Revokes one of the caller's own sessions; someone else's session is "not found", not "forbidden". */
-export async function revokeOwnSession(
-  ctx: LatchkeyContext,
-  userId: string,
-  sessionId: string,
-  meta: RequestMeta,
-): Promise<Outcome<void>> {
-  const revoked = await ctx.store.revokeSession(userId, sessionId, 'revoked_by_user', ctx.clock());
-  if (!revoked) return failure('NOT_FOUND', 'No such session.');
-  await recordEvent(ctx, userId, 'session_revoked', meta, { session_id: sessionId });
-  return success(undefined);
-}
+import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
+import type { AuthState } from './authenticate.js';
 
 /**
  * Changes the password after checking the current one. Every other session is revoked; the
@@ -48,7 +24,7 @@ export async function changePassword(
   if (policy) return failure('VALIDATION_FAILED', 'The new password does not meet the policy.', [policy]);
   if (currentPassword === newPassword) return failure('PASSWORD_UNCHANGED', 'The new password must differ from the current one.');
   const locked = await backoffCheck(ctx, auth.user.email, meta);
-  if (locked > 0) return { ...failure('RATE_LIMITED', `Too many wrong passwords; retry in ${locked} s.`), retryAfter: locked };
+  if (locked > 0) return retryLater('RATE_LIMITED', `Too many wrong passwords; retry in ${locked} s.`, locked);
   // The hash is not on request.auth: read it here, the one path that needs it.
   const user = await ctx.store.findUserById(auth.user.id);
   if (!user) return failure('INVALID_CREDENTIALS', 'The current password is wrong.');

@@ -1,0 +1,160 @@
+/**
+ * The user's room: the one way a user is created (register, the admin API, `latchkey users
+ * create-admin`; the importer builds its rows with `userFields` and `newUser`), profile changes,
+ * and deletion. Callers record their own security events and send their own mail.
+ */
+import type { LatchkeyContext } from '../../context.js';
+import { newId } from '../../lib/ids.js';
+import { failure, success, type Failure, type Outcome } from '../../outcome.js';
+import { checkPasswordPolicy } from '../../passwords/policy.js';
+import type { NewUser, UserRecord } from '../../store/types.js';
+import { ADMIN_ROLE, isValidEmail, MAX_NAME_LENGTH, normaliseEmail, normaliseName } from './fields.js';
+
+/** What creating a user needs: the CLI builds just these, the server passes its context. */
+export type UserDeps = Pick<LatchkeyContext, 'store' | 'hasher' | 'clock'>;
+
+export interface UserFieldsInput {
+  email: string;
+  name?: string | null | undefined;
+  roles?: readonly string[] | undefined;
+  emailVerified?: boolean | undefined;
+  disabled?: boolean | undefined;
+}
+
+/** A user's fields as they are stored: normalised and checked. */
+export interface UserFields {
+  email: string;
+  name: string | null;
+  roles: string[];
+  emailVerified: boolean;
+  disabled: boolean;
+}
+
+/**
+ * Normalises and checks a user's fields: the email (trimmed, lower-cased, a valid address), the
+ * name (trimmed, null when empty, at most 200 characters) and the roles (duplicates dropped).
+ *
+ * @example
+ * const fields = userFields({ email: ' Ann@Example.com ', name: 'Ann' });
+ * if (!fields.ok) return fields; // VALIDATION_FAILED, with the field
+ */
+export function userFields(input: UserFieldsInput): Outcome<UserFields> {
+  const email = normaliseEmail(input.email);
+  if (!isValidEmail(email)) {
+    return failure('VALIDATION_FAILED', 'The email address is not valid.', [{ field: 'email', message: 'must match format "email"' }]);
+  }
+  const name = normaliseName(input.name);
+  if (name !== null && name.length > MAX_NAME_LENGTH) {
+    return failure('VALIDATION_FAILED', 'The name is too long.', [{ field: 'name', message: `must NOT have more than ${MAX_NAME_LENGTH} characters` }]);
+  }
+  return success({
+    email,
+    name,
+    roles: [...new Set(input.roles ?? [])],
+    emailVerified: input.emailVerified ?? false,
+    disabled: input.disabled ?? false,
+  });
+}
+
+/**
+ * The row the store inserts for a user: checked fields plus a password hash and times. A new
+ * random id unless `id` is given (the importer keeps UUIDs of the source).
+ *
+ * @example
+ * await store.createUser(newUser(fields, await hasher.hash(password), clock()));
+ */
+export function newUser(
+  fields: UserFields,
+  passwordHash: string,
+  createdAt: number,
+  options: { id?: string; updatedAt?: number } = {},
+): NewUser & { disabled: boolean; updatedAt: number } {
+  return {
+    id: options.id ?? newId(),
+    email: fields.email,
+    name: fields.name,
+    passwordHash,
+    roles: fields.roles,
+    emailVerified: fields.emailVerified,
+    disabled: fields.disabled,
+    createdAt,
+    updatedAt: options.updatedAt ?? createdAt,
+  };
+}
+
+export interface CreateUserInput extends UserFieldsInput {
+  password: string;
+}
+
+const emailTaken = (): Failure => failure('EMAIL_TAKEN', 'An account with this email already exists.');
+
+/**
+ * Creates a user with a password: the fields are checked, the password against the policy, and
+ * one account per normalised email (EMAIL_TAKEN). The only path to a new user with a password.
+ *
+ * @example
+ * const created = await createUser(ctx, { email, password, roles: ['admin'], emailVerified: true });
+ * if (!created.ok) console.error(created.detail);
+ */
+export async function createUser(deps: UserDeps, input: CreateUserInput): Promise<Outcome<UserRecord>> {
+  const fields = userFields(input);
+  if (!fields.ok) return fields;
+  const policy = checkPasswordPolicy('password', input.password);
+  if (policy) return failure('VALIDATION_FAILED', 'The password does not meet the policy.', [policy]);
+  // Checked before hashing so that a duplicate costs no hash; the unique index still decides.
+  if (await deps.store.findUserByEmail(fields.value.email)) return emailTaken();
+  const passwordHash = await deps.hasher.hash(input.password);
+  const user = await deps.store.createUser(newUser(fields.value, passwordHash, deps.clock()));
+  if (!user) return emailTaken();
+  return success(user);
+}
+
+/**
+ * Adds a role to the user with this email (the CLI's create-admin for an existing account).
+ *
+ * @example
+ * const granted = await grantRole(deps, 'ann@example.com', ADMIN_ROLE);
+ */
+export async function grantRole(deps: Pick<UserDeps, 'store' | 'clock'>, emailInput: string, role: string): Promise<Outcome<UserRecord>> {
+  const existing = await deps.store.findUserByEmail(normaliseEmail(emailInput));
+  if (!existing) return failure('NOT_FOUND', 'No user has this email address.');
+  if (existing.roles.includes(role)) return success(existing);
+  const user = await deps.store.updateUser(existing.id, { roles: [...existing.roles, role] }, deps.clock());
+  if (!user) return failure('NOT_FOUND', 'No user has this email address.');
+  return success(user);
+}
+
+/**
+ * PATCH /auth/me: the caller's own profile (the name, for now).
+ *
+ * @example
+ * const user = unwrap(await updateProfile(ctx, request.auth!.user.id, { name: 'Ann' }));
+ */
+export async function updateProfile(
+  ctx: Pick<LatchkeyContext, 'store' | 'clock'>,
+  userId: string,
+  patch: { name?: string | null | undefined },
+): Promise<Outcome<UserRecord>> {
+  const name = patch.name === undefined ? undefined : normaliseName(patch.name);
+  const user = await ctx.store.updateUser(userId, name === undefined ? {} : { name }, ctx.clock());
+  if (!user) return failure('NOT_FOUND', 'The user no longer exists.');
+  return success(user);
+}
+
+export const LAST_ADMIN_DETAIL = 'This is the last enabled admin; make another admin first.';
+
+/**
+ * Deletes a user with their sessions, tokens and events. The last enabled admin cannot be
+ * deleted (LAST_ADMIN), so the server always keeps a way in; the store checks that under a lock,
+ * in the transaction of the delete.
+ *
+ * @example
+ * const deleted = await deleteUser(ctx, userId);
+ * if (deleted.ok) await recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId });
+ */
+export async function deleteUser(ctx: Pick<LatchkeyContext, 'store'>, userId: string): Promise<Outcome<UserRecord>> {
+  const result = await ctx.store.deleteUserKeepingRole(userId, ADMIN_ROLE);
+  if (result.kind === 'not_found') return failure('NOT_FOUND', 'No such user.');
+  if (result.kind === 'last_holder') return failure('LAST_ADMIN', LAST_ADMIN_DETAIL);
+  return success(result.user);
+}

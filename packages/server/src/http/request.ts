@@ -1,0 +1,28 @@
+import type { FastifyRequest } from 'fastify';
+import type { RequestMeta } from '../context.js';
+
+/**
+ * The token from `Authorization: Bearer <token>`; a token in the URL is never read.
+ *
+ * @example
+ * const token = bearerToken(request); // null without the header
+ */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const space = header.indexOf(' ');
+  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return null;
+  const token = header.slice(space + 1).trim();
+  return token || null;
+}
+
+/**
+ * Who sent the request, as sessions and security events record it.
+ *
+ * @example
+ * await recordEvent(ctx, userId, 'logout', requestMeta(request));
+ */
+export function requestMeta(request: FastifyRequest): RequestMeta {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip ?? null, userAgent: typeof ua === 'string' ? ua : null };
+}

@@ -1,0 +1,48 @@
+import type { ErrorCode, FieldError } from './errors.js';
+
+/**
+ * The one way a service fails: an expected failure is returned, never thrown, with a `code` from
+ * the error registry (errors.ts). Only the HTTP layer turns it into an error response
+ * (http/failures.ts); the CLI and the importer print its `detail`. Unexpected errors (a database
+ * outage, a full hash queue) are still thrown, and the error handler classifies them.
+ */
+export interface Failure {
+  ok: false;
+  code: ErrorCode;
+  detail?: string;
+  fields?: FieldError[];
+  /** Seconds, sent as Retry-After (429, 503). */
+  retryAfter?: number;
+}
+
+/** What a service returns: its value, or the expected failure it met. */
+export type Outcome<T> = { ok: true; value: T } | Failure;
+
+/**
+ * @example
+ * return success(user);
+ */
+export function success<T>(value: T): Outcome<T> {
+  return { ok: true, value };
+}
+
+/**
+ * @example
+ * if (!user) return failure('NOT_FOUND', 'No such user.');
+ */
+export function failure(code: ErrorCode, detail?: string, fields?: FieldError[]): Failure {
+  const f: Failure = { ok: false, code };
+  if (detail !== undefined) f.detail = detail;
+  if (fields !== undefined) f.fields = fields;
+  return f;
+}
+
+/**
+ * A failure the caller may retry after `retryAfter` seconds (sent as Retry-After).
+ *
+ * @example
+ * if (locked > 0) return retryLater('RATE_LIMITED', `Too many failed logins; retry in ${locked} s.`, locked);
+ */
+export function retryLater(code: ErrorCode, detail: string, retryAfter: number): Failure {
+  return { ok: false, code, detail, retryAfter };
+}
