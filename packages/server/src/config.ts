@@ -65,6 +65,10 @@ export interface Config {
   readonly resetTokenTtlMs: number;
   /** Waits between delivery attempts; its length + 1 is the number of attempts. */
   readonly mailRetryDelaysMs: readonly number[];
+  // --- invitations (h25-admin; docs/admin.md): one setting ---
+  /** INVITE_TTL: how long an admin's invitation link works (default 7 days). */
+  readonly inviteTtlMs: number;
+  // --- end of invitations ---
   readonly redisUrl: string | null;
   readonly rateLimitEnabled: boolean;
   readonly rateLimitStore: 'auto' | 'memory' | 'redis' | 'database';
@@ -282,6 +286,13 @@ function readMailConfig(env: Env, issuer: string) {
   };
 }
 
+// --- invitations (h25-admin) ---
+/** INVITE_TTL (docs/admin.md): 5 minutes to 30 days; longer than a reset link, since the invitee may not be expecting it. */
+function readInviteConfig(env: Env) {
+  return { inviteTtlMs: readDuration(env, 'INVITE_TTL', '7d', 300_000, 30 * 86_400_000) };
+}
+// --- end of invitations ---
+
 /** KEY_ENCRYPTION_KEY (one key) and KEY_ENCRYPTION_KEY_PREVIOUS (comma-separated); messages never echo a value. */
 function readKeyEncryptionKeys(env: Env): { keyEncryptionKey: Uint8Array | null; keyEncryptionKeyPrevious: readonly Uint8Array[] } {
   const parse = (variable: string, raw: string): Uint8Array => {
@@ -367,6 +378,7 @@ export function loadConfig(env: Env): Config {
     consoleEnabled: readBool(env, 'CONSOLE_ENABLED', true),
     purgeIntervalMs: readDuration(env, 'PURGE_INTERVAL', '10m', 1000, 86_400_000),
     ...readMailConfig(env, issuer),
+    ...readInviteConfig(env),
     redisUrl: readRedisUrl(env),
     rateLimitEnabled: readBool(env, 'RATE_LIMIT_ENABLED', true),
     rateLimitStore: readEnum(env, 'RATE_LIMIT_STORE', ['auto', 'memory', 'redis', 'database'] as const, 'auto'),

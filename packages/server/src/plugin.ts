@@ -21,6 +21,7 @@ import { consoleRoutes } from './features/console/routes.js';
 import { authRoutes } from './features/auth/routes.js';
 import { MailDispatcher } from './features/email/dispatcher.js';
 import { createMailer, type Mailer } from './features/email/mailer.js';
+import { inviteRoutes } from './features/email/invite-routes.js';
 import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
 import { healthRoutes } from './features/health/routes.js';
@@ -231,6 +232,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password
         guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
         emailRoutes, // email/verify, password/forgot, password/reset
+        inviteRoutes, // invite/accept
         guardedScope(signedIn, eventRoutes),
         guardedScope(admin, adminRoutes),
         metricsRoutes, // its own METRICS_TOKEN

@@ -103,7 +103,7 @@ export async function waitFor<T>(what: string, check: () => T | undefined | null
 }
 
 /** The token of the first link to `path` in a text body. */
-export function tokenFromText(text: string, path: 'verify-email' | 'reset-password'): { link: string; token: string } {
+export function tokenFromText(text: string, path: 'verify-email' | 'reset-password' | 'accept-invite'): { link: string; token: string } {
   const m = new RegExp(`(https?://\\S+/${path}\\?token=([A-Za-z0-9_-]+))`).exec(text);
   if (!m) throw new Error(`no ${path} link in the message`);
   return { link: m[1]!, token: m[2]! };

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { WorkQueue } from '../lib/work-queue.js';
 import { assessHashCost } from './hash-costs.js';
 import { HashThreads } from './hash-threads.js';
+import { hasNoPassword } from './no-password.js';
 
 export interface Argon2Params {
   memoryKib: number;
@@ -79,12 +80,19 @@ export class PasswordHasher {
 
   /**
    * Verifies against argon2 (any variant, PHC) or bcrypt ($2a$/$2b$/$2y$) within HASH_COST_LIMITS.
+   * The marker of an account without a password (NO_PASSWORD_HASH) never verifies, at the cost
+   * of one dummy verification.
    * A stored hash outside them is never computed: the call spends one dummy verification instead
    * and fails, so such an account costs and looks like a wrong password (a bcrypt cost 31 hash
    * would otherwise hold a hashing thread for days). A weak hash (cheaper than the configured
    * argon2id) also spends the dummy verification, so that it does not answer faster.
    */
   async verify(stored: string, password: string): Promise<VerifyResult> {
+    if (hasNoPassword(stored)) {
+      // An invited account: nothing can match, and refusing costs what a wrong password costs.
+      await this.verifyDummy(password);
+      return { ok: false, needsRehash: false };
+    }
     const cost = assessHashCost(stored);
     if (cost.status === 'refused') {
       await this.verifyDummy(password);

@@ -16,6 +16,7 @@ import { rateCounterCases } from './cases/rate-counters.js';
 import { securityEventCases } from './cases/security-events.js';
 import { sessionCases } from './cases/sessions.js';
 import { signingKeyCases } from './cases/signing-keys.js';
+import { userAdminCases } from './cases/user-admin.js';
 import { userCases } from './cases/users.js';
 
 export type { ConformanceOptions } from './cases/context.js';
@@ -68,6 +69,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     migrationCases(ctx);
     lifecycleCases(ctx);
     userCases(ctx);
+    userAdminCases(ctx);
     sessionCases(ctx);
     signingKeyCases(ctx);
     securityEventCases(ctx);

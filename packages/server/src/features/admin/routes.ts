@@ -3,19 +3,24 @@ import type { LatchkeyContext } from '../../context.js';
 import { unwrap } from '../../http/failures.js';
 import { requestMeta } from '../../http/request.js';
 import { emailProperty, nameProperty, passwordProperty, problems, userSchema } from '../../http/schemas.js';
+import type { UserRecord } from '../../store/types.js';
+import { invitePending } from '../email/invite.js';
 import { publicEvent, securityEventSchema } from '../events/routes.js';
 import { sessionSchema } from '../sessions/routes.js';
 import { publicSession } from '../sessions/service.js';
 import { ROLE_PATTERN } from '../users/fields.js';
-import { publicUser } from '../users/public-user.js';
+import { publicUser, type PublicUser } from '../users/public-user.js';
 import {
   adminCreateUser,
   adminDeleteUser,
+  adminInviteUser,
   adminListUsers,
   adminRevokeSessions,
+  adminSendPasswordReset,
   adminUpdateUser,
   adminUserDetail,
   type AdminCreateInput,
+  type AdminInviteInput,
   type AdminPatch,
 } from './service.js';
 
@@ -27,7 +32,47 @@ const rolesProperty = { type: 'array', maxItems: 32, items: { type: 'string', pa
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 const boolString = { type: 'string', enum: ['true', 'false'] } as const;
 
+/**
+ * The user as the admin API shows it: the public user (DESIGN.md's fixed fields, as /auth/me has
+ * them) plus what only an admin sees. `/auth/me` keeps its shape.
+ */
+const adminUserSchema = {
+  type: 'object',
+  required: [...userSchema.required, 'last_sign_in_at', 'invite_pending'],
+  properties: {
+    ...userSchema.properties,
+    last_sign_in_at: {
+      type: ['string', 'null'],
+      format: 'date-time',
+      description: 'When the user last signed in (the start of their newest session); null if never',
+    },
+    invite_pending: {
+      type: 'boolean',
+      description: 'Invited by an admin and not accepted yet: the account has no password, nobody can sign in to it',
+    },
+  },
+} as const;
+const adminUserEnvelope = { type: 'object', required: ['user'], properties: { user: adminUserSchema } } as const;
+
+type AdminUser = PublicUser & { last_sign_in_at: string | null; invite_pending: boolean };
+
+function adminUser(u: UserRecord): AdminUser {
+  return {
+    ...publicUser(u),
+    last_sign_in_at: u.lastSignInAt === null ? null : new Date(u.lastSignInAt).toISOString(),
+    invite_pending: invitePending(u),
+  };
+}
+
+// Trimmed before the format check, as at register and login (a pasted address often carries a space).
+async function trimEmail(request: { body: unknown }): Promise<void> {
+  const body = request.body as { email?: unknown } | null;
+  if (body && typeof body === 'object' && typeof body.email === 'string') body.email = body.email.trim();
+}
+
 interface ListQuery {
+  sort?: 'created_at' | 'last_sign_in_at';
+  order?: 'asc' | 'desc';
   cursor?: string;
   limit?: string;
   search?: string;
@@ -53,12 +98,18 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
     {
       schema: {
         ...common,
-        summary: 'List users (cursor paging, search, filters)',
+        summary: 'List users (sorting, cursor paging, search, filters, total count)',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            cursor: { type: 'string', maxLength: 200 },
+            sort: { type: 'string', enum: ['created_at', 'last_sign_in_at'], description: 'Default created_at' },
+            order: {
+              type: 'string',
+              enum: ['asc', 'desc'],
+              description: 'Default asc. By last_sign_in_at, users who never signed in come first in asc, last in desc',
+            },
+            cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page, of the same sort and order' },
             limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' },
             search: { type: 'string', maxLength: 200, description: 'Substring of the email or the name' },
             disabled: boolString,
@@ -69,8 +120,12 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
         response: {
           200: {
             type: 'object',
-            required: ['users', 'next_cursor'],
-            properties: { users: { type: 'array', items: userSchema }, next_cursor: { type: ['string', 'null'] } },
+            required: ['users', 'next_cursor', 'total'],
+            properties: {
+              users: { type: 'array', items: adminUserSchema },
+              next_cursor: { type: ['string', 'null'] },
+              total: { type: 'integer', description: 'Users matching the filters, on every page (an exact count)' },
+            },
           },
           ...problems(401, 403, 422),
         },
@@ -86,9 +141,11 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
           disabled: flag(q.disabled),
           emailVerified: flag(q.verified),
           role: q.role ?? null,
+          sort: q.sort ?? 'created_at',
+          order: q.order ?? 'asc',
         }),
       );
-      return { users: page.users.map(publicUser), next_cursor: page.nextCursor };
+      return { users: page.users.map(adminUser), next_cursor: page.nextCursor, total: page.total };
     },
   );
 
@@ -110,12 +167,43 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
             email_verified: { type: 'boolean' },
           },
         },
-        response: { 201: { type: 'object', required: ['user'], properties: { user: userSchema } }, ...problems(401, 403, 409, 422) },
+        response: { 201: adminUserEnvelope, ...problems(401, 403, 409, 422) },
       },
     },
     async (request, reply) => {
       const user = unwrap(await adminCreateUser(ctx, request.auth!.user.id, request.body, requestMeta(request)));
-      return reply.code(201).send({ user: publicUser(user) });
+      return reply.code(201).send({ user: adminUser(user) });
+    },
+  );
+
+  app.post<{ Body: AdminInviteInput }>(
+    '/admin/users/invite',
+    {
+      schema: {
+        ...common,
+        summary: 'Invite a user by email (they choose their own password)',
+        description:
+          `${adminDescription} Creates the account without a password and mails a single-use link ` +
+          '(APP_URL/accept-invite?token=…, valid INVITE_TTL) where its owner chooses one; accepting marks the address verified. ' +
+          'Inviting an address whose invitation is still pending mails a new link (the old one stops working) and answers 200; ' +
+          'an account with a password is 409 EMAIL_TAKEN. At most 3 invitation mails per address per 15 minutes (429).',
+        body: {
+          type: 'object',
+          required: ['email'],
+          additionalProperties: false,
+          properties: { email: emailProperty, name: nameProperty, roles: rolesProperty },
+        },
+        response: {
+          200: { ...adminUserEnvelope, description: 'Already invited and not accepted: a new link was mailed' },
+          201: { ...adminUserEnvelope, description: 'Invited: the account exists, the link is on its way' },
+          ...problems(401, 403, 409, 422, 429),
+        },
+      },
+      preValidation: trimEmail,
+    },
+    async (request, reply) => {
+      const { user, created } = unwrap(await adminInviteUser(ctx, request.auth!.user.id, request.body, requestMeta(request)));
+      return reply.code(created ? 201 : 200).send({ user: adminUser(user) });
     },
   );
 
@@ -131,7 +219,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
             type: 'object',
             required: ['user', 'sessions', 'events'],
             properties: {
-              user: userSchema,
+              user: adminUserSchema,
               sessions: { type: 'array', items: sessionSchema },
               events: { type: 'array', items: securityEventSchema },
             },
@@ -143,7 +231,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
     async (request) => {
       const { user, sessions, events } = unwrap(await adminUserDetail(ctx, request.params.id));
       return {
-        user: publicUser(user),
+        user: adminUser(user),
         sessions: sessions.map((s) => publicSession(s, null)),
         events: events.map(publicEvent),
       };
@@ -155,20 +243,50 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
     {
       schema: {
         ...common,
-        summary: 'Update name, roles, disabled, email_verified (roles or disabling revoke the sessions)',
+        summary: 'Update email, name, roles, disabled, email_verified (roles or disabling revoke the sessions)',
+        description:
+          `${adminDescription} A new email must be free (409 EMAIL_TAKEN) and becomes unverified unless the same request sets ` +
+          '`email_verified: true`; links mailed to the old address stop working; the sessions stay. ' +
+          'Changing roles or disabling ends every session of the user. The last enabled admin cannot be demoted or disabled (409 LAST_ADMIN).',
         params: idParams,
         body: {
           type: 'object',
           additionalProperties: false,
           minProperties: 1,
-          properties: { name: nameProperty, roles: rolesProperty, disabled: { type: 'boolean' }, email_verified: { type: 'boolean' } },
+          properties: {
+            email: emailProperty,
+            name: nameProperty,
+            roles: rolesProperty,
+            disabled: { type: 'boolean' },
+            email_verified: { type: 'boolean' },
+          },
         },
-        response: { 200: { type: 'object', required: ['user'], properties: { user: userSchema } }, ...problems(401, 403, 404, 409, 422) },
+        response: { 200: adminUserEnvelope, ...problems(401, 403, 404, 409, 422) },
       },
+      preValidation: trimEmail,
     },
     async (request) => {
       const user = unwrap(await adminUpdateUser(ctx, request.auth!.user.id, request.params.id, request.body, requestMeta(request)));
-      return { user: publicUser(user) };
+      return { user: adminUser(user) };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/admin/users/:id/password-reset',
+    {
+      schema: {
+        ...common,
+        summary: 'Mail the user a password-reset link',
+        description:
+          `${adminDescription} The same single-use link (RESET_TOKEN_TTL) and mail as POST /auth/password/forgot, sent in the ` +
+          'background after the answer. At most 3 reset mails per address per 15 minutes, counted together with forgot-password (429 with Retry-After).',
+        params: idParams,
+        response: { 202: { type: 'null', description: 'Accepted: the mail is on its way' }, ...problems(401, 403, 404, 429) },
+      },
+    },
+    async (request, reply) => {
+      unwrap(await adminSendPasswordReset(ctx, request.auth!.user.id, request.params.id, requestMeta(request)));
+      return reply.code(202).send();
     },
   );
 

@@ -1,12 +1,15 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { failure, success, type Outcome } from '../../outcome.js';
 import { decodeUserCursor } from '../../store/query-helpers.js';
-import type { SecurityEvent, SessionRecord, UserPatch, UserRecord } from '../../store/types.js';
+import type { AdminUserPatch, SecurityEvent, SessionRecord, SortOrder, UserPage, UserRecord, UserSort } from '../../store/types.js';
+import { sendInvite } from '../email/invite.js';
+import { mailPasswordResetLink } from '../email/reset-link.js';
 import { recordEvent, recentEvents } from '../events/service.js';
 import { ADMIN_ROLE, normaliseName } from '../users/fields.js';
-import { createUser, deleteUser, LAST_ADMIN_DETAIL } from '../users/service.js';
+import { checkedEmail, createInvitedUser, createUser, deleteUser, LAST_ADMIN_DETAIL } from '../users/service.js';
 
 export interface AdminPatch {
+  email?: string;
   name?: string | null;
   roles?: string[];
   disabled?: boolean;
@@ -20,19 +23,31 @@ export interface AdminUserQuery {
   disabled: boolean | null;
   emailVerified: boolean | null;
   role: string | null;
+  sort: UserSort;
+  order: SortOrder;
 }
 
 /**
- * A page of users, oldest first; a cursor this server did not issue is a validation failure.
+ * A page of users in the asked order, with the count of every match. A cursor this server did not
+ * issue, or one of another sort or order (its key would be compared with another column), is a
+ * validation failure.
  *
  * @example
- * const page = unwrap(await adminListUsers(ctx, { cursor: null, limit: 50, search: null, disabled: null, emailVerified: null, role: null }));
+ * const page = unwrap(await adminListUsers(ctx, { cursor: null, limit: 50, search: null, disabled: null, emailVerified: null, role: null, sort: 'created_at', order: 'asc' }));
  */
-export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery): Promise<Outcome<{ users: UserRecord[]; nextCursor: string | null }>> {
-  if (query.cursor && !decodeUserCursor(query.cursor)) {
-    return failure('VALIDATION_FAILED', 'The paging cursor is not one this server issued.', [
-      { field: 'cursor', message: 'must be a next_cursor value from a previous page' },
-    ]);
+export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery): Promise<Outcome<UserPage>> {
+  if (query.cursor) {
+    const cursor = decodeUserCursor(query.cursor);
+    if (!cursor) {
+      return failure('VALIDATION_FAILED', 'The paging cursor is not one this server issued.', [
+        { field: 'cursor', message: 'must be a next_cursor value from a previous page' },
+      ]);
+    }
+    if (cursor.sort !== query.sort || cursor.order !== query.order) {
+      return failure('VALIDATION_FAILED', 'The paging cursor belongs to another sort order; start again from the first page.', [
+        { field: 'cursor', message: `was issued for sort=${cursor.sort}&order=${cursor.order}, not sort=${query.sort}&order=${query.order}` },
+      ]);
+    }
   }
   return success(await ctx.store.listUsers(query));
 }
@@ -58,6 +73,11 @@ export async function adminUserDetail(
  * once (their access tokens carry the old roles). The last enabled admin cannot be demoted,
  * disabled or deleted, so the server always keeps a way in; the store checks that under a lock,
  * in the transaction of the change, so two admins demoting each other at once leave one of them.
+ *
+ * A new email follows the one email rule (features/users checkedEmail), is unique (EMAIL_TAKEN,
+ * decided by the unique index), and is unverified unless the same request sets
+ * `email_verified: true`; links mailed to the old address stop working (the store deletes them
+ * in the change's transaction). The user's sessions stay: who they are has not changed.
  */
 export async function adminUpdateUser(
   ctx: LatchkeyContext,
@@ -66,15 +86,28 @@ export async function adminUpdateUser(
   patch: AdminPatch,
   meta: RequestMeta,
 ): Promise<Outcome<UserRecord>> {
-  const storePatch: UserPatch = {};
+  const storePatch: AdminUserPatch = {};
+  if (patch.email !== undefined) {
+    const email = checkedEmail(patch.email);
+    if (!email.ok) return email;
+    storePatch.email = email.value;
+  }
   if (patch.name !== undefined) storePatch.name = normaliseName(patch.name);
   if (patch.roles !== undefined) storePatch.roles = [...new Set(patch.roles)];
   if (patch.disabled !== undefined) storePatch.disabled = patch.disabled;
   if (patch.email_verified !== undefined) storePatch.emailVerified = patch.email_verified;
+  if (storePatch.email !== undefined) {
+    const current = await ctx.store.findUserById(userId);
+    if (!current) return failure('NOT_FOUND', 'No such user.');
+    // A new address is not verified by anyone yet, unless the admin says so in this request.
+    if (storePatch.email !== current.email) storePatch.emailVerified = patch.email_verified ?? false;
+    else delete storePatch.email;
+  }
   const now = ctx.clock();
   const result = await ctx.store.updateUserKeepingRole(userId, storePatch, now, ADMIN_ROLE);
   if (result.kind === 'not_found') return failure('NOT_FOUND', 'No such user.');
   if (result.kind === 'last_holder') return failure('LAST_ADMIN', LAST_ADMIN_DETAIL);
+  if (result.kind === 'email_taken') return failure('EMAIL_TAKEN', 'Another account already has this email address.');
   const { before, user } = result;
   const rolesChanged = !sameSet(user.roles, before.roles);
   const disabledNow = user.disabled && !before.disabled;
@@ -82,11 +115,9 @@ export async function adminUpdateUser(
   if (rolesChanged || disabledNow) {
     revoked = await ctx.store.revokeUserSessions(userId, disabledNow ? 'disabled_by_admin' : 'roles_changed', now);
   }
-  await recordEvent(ctx, userId, 'admin_user_updated', meta, {
-    admin_id: adminId,
-    changes: Object.keys(patch),
-    sessions_revoked: revoked,
-  });
+  const detail: Record<string, unknown> = { admin_id: adminId, changes: Object.keys(patch), sessions_revoked: revoked };
+  if (user.email !== before.email) Object.assign(detail, { previous_email: before.email, email: user.email });
+  await recordEvent(ctx, userId, 'admin_user_updated', meta, detail);
   return success(user);
 }
 
@@ -149,4 +180,51 @@ export async function adminCreateUser(
   if (!created.ok) return created;
   await recordEvent(ctx, created.value.id, 'admin_user_created', meta, { admin_id: adminId });
   return created;
+}
+
+/**
+ * Mails the user a password-reset link (the same link and mail as "forgot password", and the
+ * same limit of 3 per address per 15 minutes, shared with it), recorded on the user.
+ *
+ * @example
+ * unwrap(await adminSendPasswordReset(ctx, adminId, userId, requestMeta(request)));
+ */
+export async function adminSendPasswordReset(ctx: LatchkeyContext, adminId: string, userId: string, meta: RequestMeta): Promise<Outcome<void>> {
+  const user = await ctx.store.findUserById(userId);
+  if (!user) return failure('NOT_FOUND', 'No such user.');
+  const sent = await mailPasswordResetLink(ctx, user);
+  if (!sent.ok) return sent;
+  await recordEvent(ctx, userId, 'admin_password_reset_sent', meta, { admin_id: adminId });
+  return success(undefined);
+}
+
+export interface AdminInviteInput {
+  email: string;
+  name?: string | null;
+  roles?: string[];
+}
+
+/**
+ * Invites a user by email: an account without a password (features/users createInvitedUser) and
+ * a mailed link where its owner chooses one (features/email/invite.ts). Inviting an address that
+ * is still waiting for its invitation to be accepted mails a new link (the old one stops
+ * working; name and roles stay as they are): `created: false`. An account with a password is
+ * EMAIL_TAKEN. Recorded on the user, naming the admin.
+ *
+ * @example
+ * const { user, created } = unwrap(await adminInviteUser(ctx, adminId, { email: 'new@example.com' }, meta));
+ */
+export async function adminInviteUser(
+  ctx: LatchkeyContext,
+  adminId: string,
+  input: AdminInviteInput,
+  meta: RequestMeta,
+): Promise<Outcome<{ user: UserRecord; created: boolean }>> {
+  const invited = await createInvitedUser(ctx, { email: input.email, name: input.name, roles: input.roles });
+  if (!invited.ok) return invited;
+  const { user, created } = invited.value;
+  const sent = await sendInvite(ctx, user);
+  if (!sent.ok) return sent;
+  await recordEvent(ctx, user.id, 'admin_user_invited', meta, { admin_id: adminId, again: !created });
+  return invited;
 }

@@ -17,30 +17,30 @@ export const RESET_MAIL_WINDOW_MS = 15 * 60_000;
 export const VERIFY_EMAIL_PATH = 'verify-email';
 export const RESET_PASSWORD_PATH = 'reset-password';
 
-function brand(ctx: LatchkeyContext): MailBrand {
+export function brand(ctx: LatchkeyContext): MailBrand {
   return { productName: ctx.config.productName, appUrl: ctx.config.appUrl };
 }
 
-function linkTo(ctx: LatchkeyContext, path: string, token: string): string {
+export function linkTo(ctx: LatchkeyContext, path: string, token: string): string {
   const url = new URL(path, ctx.config.appUrl + '/');
   url.searchParams.set('token', token);
   return url.toString();
 }
 
 /** Counts one mail against `key`; returns the seconds to wait when over `limit`, else 0. */
-async function throttle(ctx: LatchkeyContext, key: string, limit: number, windowMs: number): Promise<number> {
+export async function throttle(ctx: LatchkeyContext, key: string, limit: number, windowMs: number): Promise<number> {
   const now = ctx.clock();
   const counter = await ctx.store.hitRateCounter(key, now, windowMs);
   return counter.count > limit ? Math.max(1, Math.ceil((counter.resetAt - now) / 1000)) : 0;
 }
 
 /** A refusal to send more mail for now: 429 with Retry-After. */
-function mailThrottled(retryAfter: number): Failure {
+export function mailThrottled(retryAfter: number): Failure {
   return retryLater('RATE_LIMITED', `A mail was sent recently; retry in ${retryAfter} s.`, retryAfter);
 }
 
 /** Stores a new single-use token (its hash only), replacing any earlier one of the same purpose. */
-async function storeToken(ctx: LatchkeyContext, userId: string, purpose: OneTimeTokenPurpose, tokenHash: string, ttlMs: number): Promise<void> {
+export async function storeToken(ctx: LatchkeyContext, userId: string, purpose: OneTimeTokenPurpose, tokenHash: string, ttlMs: number): Promise<void> {
   const now = ctx.clock();
   await ctx.store.deleteOneTimeTokens(userId, purpose);
   // Only the hash is stored: a copy of the database cannot be used to verify or reset.

@@ -127,3 +127,16 @@ export function passwordResetMail(brand: MailBrand, input: LinkMailInput): MailM
     ignore: 'If you did not ask for this, ignore this message: your password stays as it is.',
   });
 }
+
+/** The mail of an admin's invitation: a link to choose a password for the account made for the reader. */
+export function inviteMail(brand: MailBrand, input: LinkMailInput): MailMessage {
+  return render(input.to, `You are invited to ${brand.productName}`, {
+    brand,
+    name: input.name,
+    intro: `An administrator of ${plainLine(brand.productName)} has created an account for ${input.to}. Choose a password to start using it, then sign in.`,
+    action: 'Choose your password',
+    link: input.link,
+    validFor: describeDuration(input.validForMs),
+    ignore: 'If you did not expect this invitation, you can ignore this message: nobody can sign in to the account without choosing a password through this link.',
+  });
+}

@@ -19,7 +19,10 @@ export type SecurityEventType =
   | 'admin_user_created'
   | 'admin_user_updated'
   | 'admin_user_deleted'
-  | 'admin_sessions_revoked';
+  | 'admin_sessions_revoked'
+  | 'admin_user_invited'
+  | 'admin_password_reset_sent'
+  | 'invite_accepted';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

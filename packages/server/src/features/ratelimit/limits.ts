@@ -24,6 +24,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/password/forgot':
       return 'mail';
     case '/auth/password/reset':
+    case '/auth/invite/accept':
       return 'reset';
     case '/auth/email/verify':
       return 'verify';

@@ -6,6 +6,7 @@
  */
 
 import { assessHashCost } from '../../passwords/hash-costs.js';
+import { hasNoPassword } from '../../passwords/no-password.js';
 
 const HEX_DIGEST = /^[0-9a-f]{32}$|^[0-9a-f]{40}$|^[0-9a-f]{64}$|^[0-9a-f]{128}$/i;
 
@@ -16,6 +17,8 @@ export function checkImportHash(raw: unknown): HashCheck {
   if (raw === undefined || raw === null || raw === '') return { ok: false, reason: 'no password hash' };
   if (typeof raw !== 'string') return { ok: false, reason: 'the password hash is not text' };
   const hash = raw.trim();
+  // An export of an invited user who has not accepted yet: it carries no password to import.
+  if (hasNoPassword(hash)) return { ok: false, reason: 'no password yet (an invitation not accepted); invite the user again instead' };
   // $2x$ (crypt_blowfish's bug-compatible variant) is not accepted, although a login would verify it.
   if (/^\$2x\$/.test(hash)) return { ok: false, reason: 'bcrypt variant $2x$ is not supported' };
   const family = /^\$2[aby]\$/.test(hash) ? 'bcrypt' : /^\$argon2(?:id|i|d)\$/.test(hash) ? 'argon2' : null;

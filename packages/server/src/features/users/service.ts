@@ -1,11 +1,13 @@
 /**
  * The user's room: the one way a user is created (register, the admin API, `latchkey users
- * create-admin`; the importer builds its rows with `userFields` and `newUser`), profile changes,
- * and deletion. Callers record their own security events and send their own mail.
+ * create-admin`; an admin's invitation creates one without a password; the importer builds its
+ * rows with `userFields` and `newUser`), the one email rule, profile changes, and deletion.
+ * Callers record their own security events and send their own mail.
  */
 import type { LatchkeyContext } from '../../context.js';
 import { newId } from '../../lib/ids.js';
 import { failure, success, type Failure, type Outcome } from '../../outcome.js';
+import { hasNoPassword, NO_PASSWORD_HASH } from '../../passwords/no-password.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { NewUser, UserRecord } from '../../store/types.js';
 import { ADMIN_ROLE, isValidEmail, MAX_NAME_LENGTH, normaliseEmail, normaliseName } from './fields.js';
@@ -31,6 +33,21 @@ export interface UserFields {
 }
 
 /**
+ * The one email rule, for a new address anywhere (a new user, an admin's change): trimmed and
+ * lower-cased, and valid (VALIDATION_FAILED on the field `email` otherwise).
+ *
+ * @example
+ * const email = checkedEmail(' Ann@Example.com '); // { ok: true, value: 'ann@example.com' }
+ */
+export function checkedEmail(input: string): Outcome<string> {
+  const email = normaliseEmail(input);
+  if (!isValidEmail(email)) {
+    return failure('VALIDATION_FAILED', 'The email address is not valid.', [{ field: 'email', message: 'must match format "email"' }]);
+  }
+  return success(email);
+}
+
+/**
  * Normalises and checks a user's fields: the email (trimmed, lower-cased, a valid address), the
  * name (trimmed, null when empty, at most 200 characters) and the roles (duplicates dropped).
  *
@@ -39,10 +56,9 @@ export interface UserFields {
  * if (!fields.ok) return fields; // VALIDATION_FAILED, with the field
  */
 export function userFields(input: UserFieldsInput): Outcome<UserFields> {
-  const email = normaliseEmail(input.email);
-  if (!isValidEmail(email)) {
-    return failure('VALIDATION_FAILED', 'The email address is not valid.', [{ field: 'email', message: 'must match format "email"' }]);
-  }
+  const checked = checkedEmail(input.email);
+  if (!checked.ok) return checked;
+  const email = checked.value;
   const name = normaliseName(input.name);
   if (name !== null && name.length > MAX_NAME_LENGTH) {
     return failure('VALIDATION_FAILED', 'The name is too long.', [{ field: 'name', message: `must NOT have more than ${MAX_NAME_LENGTH} characters` }]);
@@ -107,6 +123,30 @@ export async function createUser(deps: UserDeps, input: CreateUserInput): Promis
   const user = await deps.store.createUser(newUser(fields.value, passwordHash, deps.clock()));
   if (!user) return emailTaken();
   return success(user);
+}
+
+/**
+ * Creates a user WITHOUT a password, for an invitation: the account exists (it can be listed,
+ * changed, given roles) but nobody can sign in to it until its owner sets a password through the
+ * mailed link (features/email/invite.ts). `created: false` is an account already invited and not
+ * yet accepted (a second invitation: the caller mails a new link; name and roles stay as they
+ * are); an account with a password is EMAIL_TAKEN. One account per normalised email, decided by
+ * the unique index.
+ *
+ * @example
+ * const invited = await createInvitedUser(ctx, { email: 'new@example.com', roles: ['editor'] });
+ * if (invited.ok) scheduleInviteMail(ctx, invited.value.user);
+ */
+export async function createInvitedUser(deps: UserDeps, input: UserFieldsInput): Promise<Outcome<{ user: UserRecord; created: boolean }>> {
+  const fields = userFields({ ...input, emailVerified: false, disabled: false });
+  if (!fields.ok) return fields;
+  const existing = await deps.store.findUserByEmail(fields.value.email);
+  if (existing) return hasNoPassword(existing.passwordHash) ? success({ user: existing, created: false }) : emailTaken();
+  const user = await deps.store.createUser(newUser(fields.value, NO_PASSWORD_HASH, deps.clock()));
+  if (user) return success({ user, created: true });
+  // Another request created the address meanwhile: decide again on what it made.
+  const raced = await deps.store.findUserByEmail(fields.value.email);
+  return raced && hasNoPassword(raced.passwordHash) ? success({ user: raced, created: false }) : emailTaken();
 }
 
 /**

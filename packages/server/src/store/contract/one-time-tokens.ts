@@ -1,6 +1,6 @@
-/** The one-time tokens concern of the storage contract (email verification, password reset). */
+/** The one-time tokens concern of the storage contract (email verification, password reset, invitations). */
 
-export type OneTimeTokenPurpose = 'verify_email' | 'reset_password';
+export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite';
 
 export interface NewOneTimeToken {
   /** SHA-256 (hex) of the token mailed to the user. */

@@ -51,7 +51,11 @@ export interface RotateInput {
 }
 
 export interface SessionStore {
-  /** Creates a session together with its first refresh token, in one transaction. */
+  /**
+   * Creates a session together with its first refresh token, and records it as the user's last
+   * sign-in (`lastSignInAt = createdAt`), in one transaction: a session is only ever started by
+   * a sign-in, so every sign-in path records it without a write of its own.
+   */
   createSession(session: NewSession): Promise<SessionRecord>;
   /** The session and its user, for authenticating a request; null when either is missing. */
   getSessionWithUser(sessionId: string): Promise<{ session: SessionRecord; user: AuthUser } | null>;

@@ -164,9 +164,9 @@ export function postgresSessions(db: PgConnection): SessionStore {
 
   return {
     /**
-     * The session and its first refresh token in one statement (one round trip instead of four
-     * for BEGIN, two INSERTs and COMMIT): a statement is atomic, so either both rows exist or
-     * neither does, as with the transaction it replaces.
+     * The session, its first refresh token and the user's last sign-in in one statement (one
+     * round trip instead of five for BEGIN, two INSERTs, an UPDATE and COMMIT): a statement is
+     * atomic, so either all three writes happen or none does, as with the transaction it replaces.
      */
     async createSession(n) {
       let rows: SessionRow[];
@@ -178,6 +178,8 @@ export function postgresSessions(db: PgConnection): SessionStore {
                  VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING *
                ), t AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, created_at FROM s
+               ), signed_in AS (
+                 UPDATE users SET last_sign_in_at = $3 WHERE id = $2
                )
                SELECT * FROM s`,
           values: [n.id, n.userId, n.createdAt, n.expiresAt, n.idleExpiresAt, n.userAgent, n.ip, n.refreshTokenHash],

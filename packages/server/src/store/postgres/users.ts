@@ -1,7 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { holdsRole, takesRoleAway } from '../keep-role.js';
-import { decodeUserCursor, encodeUserCursor, likePattern } from '../query-helpers.js';
-import type { ImportResult, UserPatch, UserRecord, UserStore } from '../types.js';
+import { driverErrorCode } from '../errors.js';
+import { decodeUserCursor, encodeUserCursor, likePattern, userPageSql, userSortKey } from '../query-helpers.js';
+import type { AdminUserPatch, ImportResult, UserListQuery, UserRecord, UserStore } from '../types.js';
 import type { PgConnection } from './connection.js';
 import { postgresError } from './errors.js';
 
@@ -16,6 +17,7 @@ export interface UserRow {
   disabled: boolean;
   created_at: number;
   updated_at: number;
+  last_sign_in_at: number | null;
 }
 
 export function userFromRow(r: UserRow): UserRecord {
@@ -29,17 +31,43 @@ export function userFromRow(r: UserRow): UserRecord {
     disabled: r.disabled,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+    lastSignInAt: r.last_sign_in_at === null ? null : Number(r.last_sign_in_at),
   };
 }
 
+/** Thrown inside a transaction to leave it (rolled back) with the answer `email_taken`. */
+class EmailTaken extends Error {}
+
+/** The unique index of the email refused a write (23505 unique_violation on users_email_key). */
+function isEmailClash(err: unknown): boolean {
+  return driverErrorCode(err) === '23505' && (err as { constraint?: unknown }).constraint === 'users_email_key';
+}
+
+/**
+ * The WHERE conditions of the admin list's filters (not the cursor), shared by the page and its
+ * count; `param` adds a value and returns its placeholder.
+ */
+function filterConditions(q: UserListQuery, param: (value: unknown) => string): string[] {
+  const where: string[] = [];
+  if (q.search) {
+    const p = param(likePattern(q.search));
+    where.push(`(lower(email) LIKE ${p} ESCAPE '\\' OR lower(coalesce(name, '')) LIKE ${p} ESCAPE '\\')`);
+  }
+  if (q.disabled !== undefined && q.disabled !== null) where.push(`disabled = ${param(q.disabled)}`);
+  if (q.emailVerified !== undefined && q.emailVerified !== null) where.push(`email_verified = ${param(q.emailVerified)}`);
+  if (q.role) where.push(`${param(q.role)} = ANY (roles)`);
+  return where;
+}
+
 /** `UPDATE users` with the fields of `patch`, on the pool or inside a transaction. */
-async function updateUserOn(q: Pool | PoolClient, id: string, patch: UserPatch, now: number): Promise<UserRecord | null> {
+async function updateUserOn(q: Pool | PoolClient, id: string, patch: AdminUserPatch, now: number): Promise<UserRecord | null> {
   const values: unknown[] = [id, now];
   const sets = ['updated_at = $2'];
   const set = (column: string, value: unknown) => {
     values.push(value);
     sets.push(`${column} = $${values.length}`);
   };
+  if (patch.email !== undefined) set('email', patch.email);
   if (patch.name !== undefined) set('name', patch.name);
   if (patch.roles !== undefined) set('roles', patch.roles);
   if (patch.emailVerified !== undefined) set('email_verified', patch.emailVerified);
@@ -115,33 +143,33 @@ export function postgresUsers(db: PgConnection): UserStore {
     },
 
     async listUsers(q) {
-      const where: string[] = [];
+      const sort = q.sort ?? 'created_at';
+      const order = q.order ?? 'asc';
       const values: unknown[] = [];
       const param = (value: unknown): string => {
         values.push(value);
         return `$${values.length}`;
       };
+      const where = filterConditions(q, param);
+      const filtered = where.length ? 'WHERE ' + where.join(' AND ') : '';
+      // The count and the page are two statements on two connections at once: one round trip of waiting.
+      const counted = db.query<{ n: number }>(`SELECT count(*) AS n FROM users ${filtered}`, [...values]);
+      const page = userPageSql(sort, order);
       if (q.cursor) {
         const c = decodeUserCursor(q.cursor);
-        if (!c) return { users: [], nextCursor: null };
-        where.push(`(created_at, id) > (${param(c[0])}, ${param(c[1])})`);
+        if (!c || c.sort !== sort || c.order !== order) return { users: [], nextCursor: null, total: Number((await counted)[0]?.n ?? 0) };
+        where.push(page.after(param(c.key), param(c.id)));
       }
-      if (q.search) {
-        const p = param(likePattern(q.search));
-        where.push(`(lower(email) LIKE ${p} ESCAPE '\\' OR lower(coalesce(name, '')) LIKE ${p} ESCAPE '\\')`);
-      }
-      if (q.disabled !== undefined && q.disabled !== null) where.push(`disabled = ${param(q.disabled)}`);
-      if (q.emailVerified !== undefined && q.emailVerified !== null) where.push(`email_verified = ${param(q.emailVerified)}`);
-      if (q.role) where.push(`${param(q.role)} = ANY (roles)`);
       const limit = param(q.limit + 1);
-      const rows = await db.query<UserRow>(
-        `SELECT * FROM users ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ${limit}`,
-        values,
-      );
+      const [rows, count] = await Promise.all([
+        db.query<UserRow>(`SELECT * FROM users ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${page.orderBy} LIMIT ${limit}`, values),
+        counted,
+      ]);
       const more = rows.length > q.limit;
       const users = rows.slice(0, q.limit).map(userFromRow);
       const last = users[users.length - 1];
-      return { users, nextCursor: more && last ? encodeUserCursor(last.createdAt, last.id) : null };
+      const nextCursor = more && last ? encodeUserCursor({ sort, order, key: userSortKey(last, sort), id: last.id }) : null;
+      return { users, nextCursor, total: Number(count[0]?.n ?? 0) };
     },
 
     async deleteUser(id) {
@@ -150,14 +178,29 @@ export function postgresUsers(db: PgConnection): UserStore {
     },
 
     async updateUserKeepingRole(id, patch, now, role) {
-      return db.tx(async (c) => {
-        const locked = await lockUserAndRoleHolders(c, id, role);
-        const before = locked.find((u) => u.id === id);
-        if (!before) return { kind: 'not_found' };
-        if (takesRoleAway(before, patch, role) && !locked.some((u) => u.id !== id && holdsRole(u, role))) return { kind: 'last_holder' };
-        const user = await updateUserOn(c, id, patch, now);
-        return user ? { kind: 'updated', before, user } : { kind: 'not_found' };
-      });
+      try {
+        return await db.tx(async (c) => {
+          const locked = await lockUserAndRoleHolders(c, id, role);
+          const before = locked.find((u) => u.id === id);
+          if (!before) return { kind: 'not_found' };
+          if (takesRoleAway(before, patch, role) && !locked.some((u) => u.id !== id && holdsRole(u, role))) return { kind: 'last_holder' };
+          const emailChanged = patch.email !== undefined && patch.email !== before.email;
+          let user: UserRecord | null;
+          try {
+            user = await updateUserOn(c, id, patch, now);
+          } catch (err) {
+            // The unique index decides (a concurrent insert or change of the address waits for
+            // the other transaction and then clashes); the transaction is rolled back.
+            throw emailChanged && isEmailClash(err) ? new EmailTaken() : err;
+          }
+          // Links mailed to the old address (verification, reset, invitation) die with it.
+          if (user && emailChanged) await c.query('DELETE FROM one_time_tokens WHERE user_id = $1', [id]);
+          return user ? { kind: 'updated', before, user } : { kind: 'not_found' };
+        });
+      } catch (err) {
+        if (err instanceof EmailTaken) return { kind: 'email_taken' };
+        throw err;
+      }
     },
 
     async deleteUserKeepingRole(id, role) {

@@ -94,4 +94,17 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX refresh_tokens_used_idx ON refresh_tokens (used_at) WHERE used_at IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'last sign-in of each user',
+    // Written with every new session (sessions.ts, in the session's transaction). The index is on
+    // the admin list's sort key (query-helpers.ts USER_SORT_SQL: never signed in sorts as -1),
+    // with the id as tie-break, so that its pages are keyset scans in either direction. Existing
+    // users get the start of their newest session still stored, the best record there is.
+    sql: `
+      ALTER TABLE users ADD COLUMN last_sign_in_at INTEGER;
+      UPDATE users SET last_sign_in_at = (SELECT max(created_at) FROM sessions WHERE sessions.user_id = users.id);
+      CREATE INDEX users_last_sign_in_idx ON users (coalesce(last_sign_in_at, -1), id);
+    `,
+  },
 ];

@@ -58,6 +58,8 @@ function prepareSessionStatements(db: Database.Database) {
        VALUES (@id, @userId, @createdAt, @createdAt, @expiresAt, @idleExpiresAt, @userAgent, @ip)`,
     ),
     insertToken: db.prepare('INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)'),
+    // The sign-in a new session is: a write in the session's own transaction of the group commit.
+    recordSignIn: db.prepare('UPDATE users SET last_sign_in_at = ? WHERE id = ?'),
     tokenByHash: db.prepare<[string], { session_id: string; used_at: number | null }>(
       'SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = ?',
     ),
@@ -171,8 +173,10 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
         revokedReason: null,
       };
       return c.writes.run(() => {
-        s().insertSession.run(n);
-        s().insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
+        const st = s();
+        st.insertSession.run(n);
+        st.insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
+        st.recordSignIn.run(n.createdAt, n.userId);
         return created;
       });
     },

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { takesRoleAway } from '../keep-role.js';
-import { decodeUserCursor, encodeUserCursor, likePattern } from '../query-helpers.js';
-import type { ImportResult, KeepRoleDelete, KeepRoleUpdate, NewUser, UserPatch, UserRecord, UserStore } from '../types.js';
+import { decodeUserCursor, encodeUserCursor, likePattern, userPageSql, userSortKey } from '../query-helpers.js';
+import type { AdminUserPatch, ImportResult, KeepRoleDelete, KeepRoleUpdate, NewUser, UserListQuery, UserRecord, UserStore } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
 
@@ -15,6 +15,7 @@ interface UserRow {
   disabled: number;
   created_at: number;
   updated_at: number;
+  last_sign_in_at: number | null;
 }
 
 function userFromRow(r: UserRow): UserRecord {
@@ -28,7 +29,36 @@ function userFromRow(r: UserRow): UserRecord {
     disabled: r.disabled === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    lastSignInAt: r.last_sign_in_at,
   };
+}
+
+/** A unique index refused the write (better-sqlite3's extended code). */
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** The WHERE conditions of the admin list's filters (not the cursor), shared by the page and its count. */
+function filterConditions(q: UserListQuery): { where: string[]; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (q.search) {
+    where.push("(email LIKE @search ESCAPE '\\' OR lower(coalesce(name, '')) LIKE @search ESCAPE '\\')");
+    params.search = likePattern(q.search);
+  }
+  if (q.disabled !== undefined && q.disabled !== null) {
+    where.push('disabled = @disabled');
+    params.disabled = q.disabled ? 1 : 0;
+  }
+  if (q.emailVerified !== undefined && q.emailVerified !== null) {
+    where.push('email_verified = @verified');
+    params.verified = q.emailVerified ? 1 : 0;
+  }
+  if (q.role) {
+    where.push('EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = @role)');
+    params.role = q.role;
+  }
+  return { where, params };
 }
 
 /** A new user as the named parameters of the users INSERT/UPDATE statements. */
@@ -57,6 +87,7 @@ function prepareUserStatements(db: Database.Database) {
     ),
     replaceHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?'),
     deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
+    deleteUserTokens: db.prepare('DELETE FROM one_time_tokens WHERE user_id = ?'),
     setHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?'),
     otherRoleHolder: db.prepare<[string, string], { one: number }>(
       `SELECT 1 AS one FROM users WHERE id <> ? AND disabled = 0
@@ -86,9 +117,13 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
   const { db } = c;
   const s = c.statements(prepareUserStatements);
 
-  function updateUser(id: string, patch: UserPatch, now: number): UserRecord | null {
+  function updateUser(id: string, patch: AdminUserPatch, now: number): UserRecord | null {
     const sets: string[] = ['updated_at = @now'];
     const params: Record<string, unknown> = { id, now };
+    if (patch.email !== undefined) {
+      sets.push('email = @email');
+      params.email = patch.email;
+    }
     if (patch.name !== undefined) {
       sets.push('name = @name');
       params.name = patch.name;
@@ -114,12 +149,22 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
   // transaction: this process runs it without yielding, and another process on the same file
   // (a cluster worker) waits for the write lock before it reads, so it sees this change.
 
-  const updateKeepingRole = db.transaction((id: string, patch: UserPatch, now: number, role: string): KeepRoleUpdate => {
+  const updateKeepingRole = db.transaction((id: string, patch: AdminUserPatch, now: number, role: string): KeepRoleUpdate => {
     const row = s().userById.get(id);
     if (!row) return { kind: 'not_found' };
     const before = userFromRow(row);
     if (takesRoleAway(before, patch, role) && !s().otherRoleHolder.get(id, role)) return { kind: 'last_holder' };
-    const user = updateUser(id, patch, now);
+    const emailChanged = patch.email !== undefined && patch.email !== before.email;
+    let user: UserRecord | null;
+    try {
+      user = updateUser(id, patch, now);
+    } catch (err) {
+      // The unique index decides; the failed statement wrote nothing and nothing was written before it.
+      if (emailChanged && isUniqueViolation(err)) return { kind: 'email_taken' };
+      throw err;
+    }
+    // Links mailed to the old address (verification, reset, invitation) die with it.
+    if (user && emailChanged) s().deleteUserTokens.run(id);
     return user ? { kind: 'updated', before, user } : { kind: 'not_found' };
   });
 
@@ -173,38 +218,27 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
     },
 
     listUsers(q) {
-      const where: string[] = [];
-      const params: Record<string, unknown> = { limit: q.limit + 1 };
+      const sort = q.sort ?? 'created_at';
+      const order = q.order ?? 'asc';
+      const { where, params } = filterConditions(q);
+      const filtered = where.length ? 'WHERE ' + where.join(' AND ') : '';
+      const total = db.prepare<Record<string, unknown>, { n: number }>(`SELECT count(*) AS n FROM users ${filtered}`).get(params)!.n;
+      const page = userPageSql(sort, order);
       if (q.cursor) {
         const cursor = decodeUserCursor(q.cursor);
-        if (!cursor) return { users: [], nextCursor: null };
-        where.push('(created_at > @cAt OR (created_at = @cAt AND id > @cId))');
-        params.cAt = cursor[0];
-        params.cId = cursor[1];
+        if (!cursor || cursor.sort !== sort || cursor.order !== order) return { users: [], nextCursor: null, total };
+        where.push(page.after('@cKey', '@cId'));
+        params.cKey = cursor.key;
+        params.cId = cursor.id;
       }
-      if (q.search) {
-        where.push("(email LIKE @search ESCAPE '\\' OR lower(coalesce(name, '')) LIKE @search ESCAPE '\\')");
-        params.search = likePattern(q.search);
-      }
-      if (q.disabled !== undefined && q.disabled !== null) {
-        where.push('disabled = @disabled');
-        params.disabled = q.disabled ? 1 : 0;
-      }
-      if (q.emailVerified !== undefined && q.emailVerified !== null) {
-        where.push('email_verified = @verified');
-        params.verified = q.emailVerified ? 1 : 0;
-      }
-      if (q.role) {
-        where.push('EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = @role)');
-        params.role = q.role;
-      }
-      const sql = `SELECT * FROM users ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-                   ORDER BY created_at, id LIMIT @limit`;
+      params.limit = q.limit + 1;
+      const sql = `SELECT * FROM users ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${page.orderBy} LIMIT @limit`;
       const rows = db.prepare<Record<string, unknown>, UserRow>(sql).all(params);
       const more = rows.length > q.limit;
       const users = rows.slice(0, q.limit).map(userFromRow);
       const last = users[users.length - 1];
-      return { users, nextCursor: more && last ? encodeUserCursor(last.createdAt, last.id) : null };
+      const nextCursor = more && last ? encodeUserCursor({ sort, order, key: userSortKey(last, sort), id: last.id }) : null;
+      return { users, nextCursor, total };
     },
 
     deleteUser(id) {

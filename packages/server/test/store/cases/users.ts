@@ -21,6 +21,7 @@ export function userCases(ctx: StoreCaseContext): void {
         disabled: false,
         createdAt: T0 + 5,
         updatedAt: T0 + 5,
+        lastSignInAt: null,
       });
       expect(await ctx.store.findUserById(input.id)).toEqual(u);
       expect(await ctx.store.findUserByEmail(input.email)).toEqual(u);
@@ -179,7 +180,7 @@ export function userCases(ctx: StoreCaseContext): void {
       const page = await ctx.store.listUsers({ limit: 4 });
       expect(page.users).toHaveLength(4);
       expect(page.nextCursor).toBeNull();
-      expect(await ctx.store.listUsers({ limit: 4, cursor: 'not-a-cursor' })).toEqual({ users: [], nextCursor: null });
+      expect(await ctx.store.listUsers({ limit: 4, cursor: 'not-a-cursor' })).toEqual({ users: [], nextCursor: null, total: 4 });
     });
 
     it('deleteUser removes the user with every session, token, one-time token and event', async () => {
@@ -253,7 +254,8 @@ export function userCases(ctx: StoreCaseContext): void {
       expect(await ctx.store.deleteUserKeepingRole(only.id, 'admin')).toEqual({ kind: 'last_holder' });
       expect(await ctx.store.findUserById(only.id)).toEqual(only);
       expect(await ctx.store.deleteUserKeepingRole(disabledAdmin.id, 'admin')).toEqual({ kind: 'deleted', user: disabledAdmin });
-      expect(await ctx.store.deleteUserKeepingRole(plain.id, 'admin')).toEqual({ kind: 'deleted', user: plain });
+      // Its session made a sign-in: the deleted row is the user as stored then.
+      expect(await ctx.store.deleteUserKeepingRole(plain.id, 'admin')).toEqual({ kind: 'deleted', user: { ...plain, lastSignInAt: T0 } });
       expect(await ctx.countRows()).toMatchObject({ users: 1, sessions: 0, refresh_tokens: 0 });
       expect(await ctx.store.deleteUserKeepingRole(plain.id, 'admin')).toEqual({ kind: 'not_found' });
       const second = await user({ roles: ['admin'] });
