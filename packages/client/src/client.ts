@@ -145,6 +145,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
   let endReasonOverride: SignOutReason | null = null;
   /** Verifications in flight by token: the token is single-use, so a second POST would fail. */
   const verifying = new Map<string, Promise<User>>();
+  /** acceptInvite calls in flight, by token: a repeated call shares the request (the token is single-use). */
+  const accepting = new Map<string, Promise<User>>();
 
   // ---------------------------------------------------------------- state and events
 
@@ -627,6 +629,26 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     }
   }
 
+  function acceptInvite(token: string, password: string): Promise<User> {
+    const running = accepting.get(token);
+    if (running) return running;
+    const run = (async () => {
+      const response = await publicRequest('/auth/invite/accept', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token, password }),
+      });
+      return ((await response.json()) as { user: User }).user;
+    })();
+    // A double click (or React's StrictMode) would otherwise spend the token, then see TOKEN_INVALID.
+    accepting.set(token, run);
+    const clear = () => {
+      if (accepting.get(token) === run) accepting.delete(token);
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
   return {
     getState: () => state,
     onAuthChange(listener) {
@@ -687,6 +709,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       });
     },
     resetPassword,
+    acceptInvite,
     fetch: authorizedFetch,
     getAccessToken: validToken,
     close() {

@@ -46,6 +46,7 @@ export interface UseAuthResult extends AuthState {
   resendVerification: LatchkeyClient['resendVerification'];
   requestPasswordReset: LatchkeyClient['requestPasswordReset'];
   resetPassword: LatchkeyClient['resetPassword'];
+  acceptInvite: LatchkeyClient['acceptInvite'];
 }
 
 /**
@@ -74,6 +75,7 @@ export function useAuth(): UseAuthResult {
     resendVerification: client.resendVerification,
     requestPasswordReset: client.requestPasswordReset,
     resetPassword: client.resetPassword,
+    acceptInvite: client.acceptInvite,
   };
 }
 

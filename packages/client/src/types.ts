@@ -167,6 +167,19 @@ export interface LatchkeyClient {
    */
   resetPassword(token: string, newPassword: string): Promise<void>;
   /**
+   * Accepts an admin's invitation with the `token` of the mailed link (`POST
+   * /auth/invite/accept`; no session needed): sets the account's first password and marks its
+   * address verified. It signs nothing in: log in next with the new password (the resolved user
+   * carries the email to prefill). Calls with the same token while one is in flight share its
+   * request. Rejects with `VALIDATION_FAILED` (field `password`; the link stays usable) or
+   * `TOKEN_INVALID` (used, expired, superseded by a newer invitation, or not an invitation link).
+   *
+   * @example
+   * const user = await auth.acceptInvite(token, password);
+   * await auth.login({ email: user.email, password });
+   */
+  acceptInvite(token: string, password: string): Promise<User>;
+  /**
    * `fetch` with the access token: refreshes first when the token is missing or about to
    * expire, and once more (then retries once) when the response is 401.
    */
