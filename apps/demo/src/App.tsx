@@ -1,6 +1,7 @@
 import { RequireAuth, useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import type { MailLink } from './mail-link.ts';
+import { AcceptInvitePage } from './pages/AcceptInvitePage.tsx';
 import { ForgotPasswordPage } from './pages/ForgotPasswordPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
 import { PasswordPage } from './pages/PasswordPage.tsx';
@@ -63,11 +64,12 @@ function SignedOut({ route }: { route: Route }): ReactNode {
   return route === 'register' ? <RegisterPage /> : <LoginPage />;
 }
 
-/** The pages for everyone, signed in or not: the mailed links' pages and "forgot password". */
+/** The pages for everyone, signed in or not: the mailed links' pages (an invitation's too) and "forgot password". */
 function PublicPage({ route, link, onSpent }: { route: PublicRoute; link: MailLink | null; onSpent: () => void }): ReactNode {
   const token = link?.kind === route ? link.token : null;
   if (route === 'verify-email') return <VerifyEmailPage token={token} onSpent={onSpent} />;
   if (route === 'reset-password') return <ResetPasswordPage token={token} onSpent={onSpent} />;
+  if (route === 'accept-invite') return <AcceptInvitePage token={token} onSpent={onSpent} />;
   return <ForgotPasswordPage />;
 }
 
