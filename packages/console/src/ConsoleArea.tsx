@@ -1,6 +1,6 @@
 import type { User } from '@latchkey/client';
 import { useState, type ReactNode } from 'react';
-import { EMPTY_FILTER, type UserFilter, type UserPage } from './api.ts';
+import { DEFAULT_SORT, EMPTY_FILTER, type UserFilter, type UserPage, type UserSort } from './api.ts';
 import { CreateUserPage } from './pages/CreateUserPage.tsx';
 import { UserPage as UserDetailPage } from './pages/UserPage.tsx';
 import { UsersPage } from './pages/UsersPage.tsx';
@@ -10,6 +10,7 @@ import type { Flash } from './shared.tsx';
 /** Where the user table stands; kept here so that a visit to a user and back returns to it. */
 export interface ListState {
   filter: UserFilter;
+  sort: UserSort;
   /** The cursor of each page visited so far; the last one is the current page (null = first page). */
   cursors: Array<string | null>;
   /** The rows last shown, displayed at once on return while they are fetched again. */
@@ -18,7 +19,7 @@ export interface ListState {
 
 /** The console's pages, for a signed-in admin (`me`). */
 export function ConsoleArea({ route, me }: { route: ConsoleRoute; me: User }): ReactNode {
-  const [list, setList] = useState<ListState>({ filter: EMPTY_FILTER, cursors: [null], page: null });
+  const [list, setList] = useState<ListState>({ filter: EMPTY_FILTER, sort: DEFAULT_SORT, cursors: [null], page: null });
   const [flash, setFlash] = useState<Flash | null>(null);
 
   // Each page copies the flash into its own state when it mounts and then clears it here.

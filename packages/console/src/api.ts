@@ -7,6 +7,14 @@ import { errorFromResponse, LatchkeyError, type LatchkeyClient, type Session, ty
 /** A session of some user, as an admin sees it (no `current` flag: it is not the admin's). */
 export type AdminSession = Omit<Session, 'current'>;
 
+/** A user as the admin API shows it: the public user plus what only an admin sees. */
+export interface AdminUser extends User {
+  /** When the user last signed in (ISO); null if never. */
+  last_sign_in_at: string | null;
+  /** Invited and not accepted yet: the account has no password, nobody can sign in to it. */
+  invite_pending: boolean;
+}
+
 export interface SecurityEvent {
   id: string;
   type: string;
@@ -17,7 +25,7 @@ export interface SecurityEvent {
 }
 
 export interface UserDetail {
-  user: User;
+  user: AdminUser;
   sessions: AdminSession[];
   events: SecurityEvent[];
 }
@@ -34,9 +42,19 @@ export interface UserFilter {
 
 export const EMPTY_FILTER: UserFilter = Object.freeze({ search: '', disabled: 'any', verified: 'any', role: '' });
 
+/** The orders of the user table (GET /admin/users `sort` and `order`). */
+export interface UserSort {
+  sort: 'created_at' | 'last_sign_in_at';
+  order: 'asc' | 'desc';
+}
+
+export const DEFAULT_SORT: UserSort = Object.freeze({ sort: 'created_at', order: 'asc' });
+
 export interface UserPage {
-  users: User[];
+  users: AdminUser[];
   next_cursor: string | null;
+  /** Users matching the filters, on every page. */
+  total: number;
 }
 
 export interface CreateUserInput {
@@ -47,7 +65,15 @@ export interface CreateUserInput {
   email_verified?: boolean;
 }
 
+export interface InviteInput {
+  email: string;
+  name?: string;
+  roles?: string[];
+}
+
 export interface UserPatch {
+  /** A new address is unverified unless `email_verified: true` comes with it; links mailed to the old one stop working. */
+  email?: string;
   name?: string | null;
   roles?: string[];
   disabled?: boolean;
@@ -61,17 +87,24 @@ export const PAGE_SIZE = 50;
 
 /**
  * What the console asks Latchkey's /admin/users routes. One object per page load, made by
- * {@link adminApi} and given to the pages through `AdminApiProvider`; a new admin action (invite,
- * reset link, email change) is one more method here and one more button on the user page.
+ * {@link adminApi} and given to the pages through `AdminApiProvider`; a new admin action is one
+ * more method here and one more entry in the user page's list of actions.
  */
 export interface AdminApi {
-  /** One page of the user table (oldest first, `PAGE_SIZE` rows). */
-  listUsers(filter: UserFilter, cursor: string | null, signal?: AbortSignal): Promise<UserPage>;
+  /** One page of the user table (`PAGE_SIZE` rows) in `sort` order; a cursor belongs to its sort. */
+  listUsers(filter: UserFilter, sort: UserSort, cursor: string | null, signal?: AbortSignal): Promise<UserPage>;
   /** A user with their live sessions and recent security events (newest first). */
   getUser(id: string, signal?: AbortSignal): Promise<UserDetail>;
-  createUser(input: CreateUserInput): Promise<User>;
+  createUser(input: CreateUserInput): Promise<AdminUser>;
+  /**
+   * Invites a user by email: the account without a password and a mailed link to choose one.
+   * An address whose invitation is still pending gets a new link (`created: false`).
+   */
+  inviteUser(input: InviteInput): Promise<{ user: AdminUser; created: boolean }>;
   /** Disabling a user or changing their roles ends their sessions at once (server rule). */
-  updateUser(id: string, patch: UserPatch): Promise<User>;
+  updateUser(id: string, patch: UserPatch): Promise<AdminUser>;
+  /** Mails the user a password-reset link (at most 3 per address per 15 minutes). */
+  sendPasswordReset(id: string): Promise<void>;
   deleteUser(id: string): Promise<void>;
   /** Ends every session of the user; resolves to how many were live. */
   revokeAllSessions(id: string): Promise<number>;
@@ -84,11 +117,14 @@ export interface AdminApi {
  *
  * @example
  * const api = adminApi(client, '');
- * const first = await api.listUsers({ ...EMPTY_FILTER, search: 'ada' }, null);
- * const second = first.next_cursor ? await api.listUsers(filter, first.next_cursor) : null;
+ * const first = await api.listUsers({ ...EMPTY_FILTER, search: 'ada' }, DEFAULT_SORT, null);
+ * const second = first.next_cursor ? await api.listUsers(filter, DEFAULT_SORT, first.next_cursor) : null;
  */
 export function adminApi(client: LatchkeyClient, base: string): AdminApi {
   async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return (await send<T>(method, path, body, signal)).body;
+  }
+  async function send<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; body: T }> {
     let response: Response;
     try {
       response = await client.fetch(`${base}${path}`, {
@@ -101,13 +137,14 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
       throw new LatchkeyError('NETWORK_ERROR', 'The server could not be reached.', 0);
     }
     if (!response.ok) throw await errorFromResponse(response);
-    return (response.status === 204 ? undefined : await response.json()) as T;
+    const hasBody = response.status !== 204 && response.status !== 202;
+    return { status: response.status, body: (hasBody ? await response.json() : undefined) as T };
   }
   const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
 
   return {
-    listUsers(filter, cursor, signal) {
-      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    listUsers(filter, sort, cursor, signal) {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE), sort: sort.sort, order: sort.order });
       if (cursor) query.set('cursor', cursor);
       if (filter.search.trim()) query.set('search', filter.search.trim());
       if (filter.disabled !== 'any') query.set('disabled', filter.disabled);
@@ -116,8 +153,13 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
       return call<UserPage>('GET', `/admin/users?${query}`, undefined, signal);
     },
     getUser: (id, signal) => call<UserDetail>('GET', userPath(id), undefined, signal),
-    createUser: async (input) => (await call<{ user: User }>('POST', '/admin/users', input)).user,
-    updateUser: async (id, patch) => (await call<{ user: User }>('PATCH', userPath(id), patch)).user,
+    createUser: async (input) => (await call<{ user: AdminUser }>('POST', '/admin/users', input)).user,
+    async inviteUser(input) {
+      const { status, body } = await send<{ user: AdminUser }>('POST', '/admin/users/invite', input);
+      return { user: body.user, created: status === 201 };
+    },
+    updateUser: async (id, patch) => (await call<{ user: AdminUser }>('PATCH', userPath(id), patch)).user,
+    sendPasswordReset: (id) => call<void>('POST', `${userPath(id)}/password-reset`),
     deleteUser: (id) => call<void>('DELETE', userPath(id)),
     revokeAllSessions: async (id) => (await call<{ revoked: number }>('POST', `${userPath(id)}/revoke-sessions`)).revoked,
     revokeSession: (id, sessionId) => call<void>('DELETE', `${userPath(id)}/sessions/${encodeURIComponent(sessionId)}`),

@@ -1,19 +1,20 @@
 import type { User } from '@latchkey/client';
 import type { ReactNode } from 'react';
+import type { AdminUser } from './api.ts';
 import { formatDate } from './format.ts';
 import { consoleHref } from './route.ts';
 
 /**
  * One column of the user table. On a wide screen it is a column; on a phone every row becomes a
  * card and each cell shows its `header` as a label (CSS reads it from `data-label`). A new
- * column (last sign-in, say) is one more entry in USER_COLUMNS.
+ * column is one more entry in USER_COLUMNS.
  */
 export interface UserColumn {
   key: string;
   header: string;
   /** The cell's class: `cell-email` is the card's title on a phone, `cell-date` keeps dates on one line. */
   className?: string;
-  cell: (user: User, me: User) => ReactNode;
+  cell: (user: AdminUser, me: User) => ReactNode;
 }
 
 const none = <span className="muted">—</span>;
@@ -41,6 +42,21 @@ export const USER_COLUMNS: readonly UserColumn[] = [
     header: 'Verified',
     cell: (u) => (u.email_verified ? <span className="badge badge-ok">verified</span> : <span className="muted">no</span>),
   },
-  { key: 'status', header: 'Status', cell: (u) => (u.disabled ? <span className="badge badge-danger">disabled</span> : 'active') },
+  {
+    key: 'status',
+    header: 'Status',
+    cell: (u) => (
+      <>
+        {u.disabled ? <span className="badge badge-danger">disabled</span> : 'active'}
+        {u.invite_pending ? <span className="badge badge-invited">invited</span> : null}
+      </>
+    ),
+  },
   { key: 'created', header: 'Created', className: 'cell-date', cell: (u) => formatDate(u.created_at) },
+  {
+    key: 'last-sign-in',
+    header: 'Last sign-in',
+    className: 'cell-date',
+    cell: (u) => (u.last_sign_in_at ? formatDate(u.last_sign_in_at) : <span className="muted">never</span>),
+  },
 ];

@@ -450,6 +450,7 @@ describe('the admin console in Chromium, served by the server at /console/', () 
         await signInAsAdmin(page);
         await rows(page).nth(49).waitFor();
         await expectNoHorizontalOverflow(page, 'users');
+        await page.getByTestId('user-count').filter({ hasText: 'users' }).waitFor();
         // Each user is a card: a block as wide as the table, with the email as its title and the
         // other cells labelled by their column's name.
         const card = rows(page).first();
@@ -460,7 +461,7 @@ describe('the admin console in Chromium, served by the server at /console/', () 
         const link = (await card.locator('.cell-email a').boundingBox())!;
         expect(link.x + link.width).toBeLessThanOrEqual(390);
         const labels = await card.locator('td').evaluateAll((tds) => tds.map((td) => getComputedStyle(td, '::before').content));
-        expect(labels).toEqual(['none', '"Name"', '"Roles"', '"Verified"', '"Status"', '"Created"']);
+        expect(labels).toEqual(['none', '"Name"', '"Roles"', '"Verified"', '"Status"', '"Created"', '"Last sign-in"']);
         await shot(page, 'phone-2-users', false);
 
         // A filter and the pager still fit.
@@ -474,6 +475,9 @@ describe('the admin console in Chromium, served by the server at /console/', () 
         await page.getByRole('link', { name: adminEmail, exact: true }).click();
         await page.getByRole('heading', { name: 'Recent events' }).waitFor();
         await page.getByRole('table', { name: 'Sessions' }).waitFor();
+        await page.getByRole('button', { name: 'Send password-reset link' }).waitFor();
+        await page.getByLabel('Email', { exact: true }).fill('a-rather-long-address-for-a-phone-screen@example.com');
+        await page.getByRole('button', { name: 'Change email' }).waitFor();
         await expectNoHorizontalOverflow(page, 'user page');
         await shot(page, 'phone-3-user', false);
 
@@ -481,6 +485,9 @@ describe('the admin console in Chromium, served by the server at /console/', () 
         await page.getByRole('heading', { name: 'New user' }).waitFor();
         await expectNoHorizontalOverflow(page, 'new user');
         await shot(page, 'phone-4-new-user', false);
+        await page.getByLabel(/Invite by email/).check();
+        await page.getByRole('button', { name: 'Send invitation' }).waitFor();
+        await expectNoHorizontalOverflow(page, 'new user, invite mode');
       },
       phone,
     );

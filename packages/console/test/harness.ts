@@ -62,7 +62,7 @@ function newest(path: string): number {
  * by `npm run build`), not a build of their own: what ships is what is tested. A build older than
  * the console's or the SDK's sources would test old code, so it is refused with the fix.
  */
-function checkBuiltConsole(): void {
+export function checkBuiltConsole(): void {
   const built = join(REPO_ROOT, 'packages', 'server', 'console', 'index.html');
   let builtAt: number;
   try {

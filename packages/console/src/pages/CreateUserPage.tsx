@@ -6,9 +6,17 @@ import { Field, fieldError } from '../forms.tsx';
 import { consoleHref, goTo } from '../route.ts';
 import { ErrorMessage } from '../shared.tsx';
 
-/** Creates an account directly (no verification mail, no self-registration needed). */
+/** How the new account gets its password: the user chooses it from a mailed link, or the admin sets it. */
+type Mode = 'invite' | 'password';
+
+/**
+ * Creates an account: directly with a password the admin shares (no mail, no self-registration
+ * needed), or by invitation: the user gets a mail and chooses their own password, so no password
+ * passes through the admin (it needs working mail: SMTP_URL).
+ */
 export function CreateUserPage({ onCreated }: { onCreated: (message: string) => void }): ReactNode {
   const api = useAdminApi();
+  const [mode, setMode] = useState<Mode>('password');
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
@@ -27,6 +35,16 @@ export function CreateUserPage({ onCreated }: { onCreated: (message: string) => 
         throw new LatchkeyError('VALIDATION_FAILED', 'Invalid role.', 0, [
           { field: 'roles', message: `${bad.join(', ')}: a role is lower-case letters, digits and _ . : - (at most 64)` },
         ]);
+      }
+      if (mode === 'invite') {
+        const { user, created } = await api.inviteUser({ email, ...(name.trim() ? { name: name.trim() } : {}), roles });
+        onCreated(
+          created
+            ? `Invited ${user.email}: a link to choose a password is on its way.`
+            : `${user.email} was already invited: a new link is on its way (the previous one no longer works).`,
+        );
+        goTo({ page: 'user', id: user.id });
+        return;
       }
       const user = await api.createUser({
         email,
@@ -55,20 +73,33 @@ export function CreateUserPage({ onCreated }: { onCreated: (message: string) => 
           void submit();
         }}
       >
+        <fieldset className="mode">
+          <legend>Password</legend>
+          <label className="check">
+            <input type="radio" name="new-mode" value="password" checked={mode === 'password'} onChange={() => setMode('password')} /> Set a
+            password now and share it with the user
+          </label>
+          <label className="check">
+            <input type="radio" name="new-mode" value="invite" checked={mode === 'invite'} onChange={() => setMode('invite')} /> Invite by
+            email: the user chooses their own password
+          </label>
+        </fieldset>
         <ErrorMessage error={error} />
         <Field label="Email" name="new-email" type="email" autoComplete="off" value={email} onChange={setEmail} required error={fieldError(error, 'email')} />
         <Field label="Name" name="new-name" autoComplete="off" value={name} onChange={setName} hint="Optional." error={fieldError(error, 'name')} />
-        <Field
-          label="Password"
-          name="new-password"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          onChange={setPassword}
-          required
-          hint="8 to 256 characters; common passwords are refused. Share it with the user over a safe channel."
-          error={fieldError(error, 'password')}
-        />
+        {mode === 'password' ? (
+          <Field
+            label="Password"
+            name="new-password"
+            type="password"
+            autoComplete="new-password"
+            value={password}
+            onChange={setPassword}
+            required
+            hint="8 to 256 characters; common passwords are refused. Share it with the user over a safe channel."
+            error={fieldError(error, 'password')}
+          />
+        ) : null}
         <Field
           label="Roles"
           name="new-roles"
@@ -78,12 +109,18 @@ export function CreateUserPage({ onCreated }: { onCreated: (message: string) => 
           hint="Optional, comma-separated, e.g. admin, editor."
           error={fieldError(error, 'roles')}
         />
-        <label className="check">
-          <input type="checkbox" checked={verified} onChange={(e) => setVerified(e.target.checked)} /> Email already verified
-        </label>
+        {mode === 'password' ? (
+          <label className="check">
+            <input type="checkbox" checked={verified} onChange={(e) => setVerified(e.target.checked)} /> Email already verified
+          </label>
+        ) : (
+          <p className="hint">
+            The invitation link works once, for 7 days unless the server’s INVITE_TTL says otherwise; accepting it confirms the address.
+          </p>
+        )}
         <div className="form-actions">
           <button type="submit" className="button-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create user'}
+            {mode === 'invite' ? (busy ? 'Sending…' : 'Send invitation') : busy ? 'Creating…' : 'Create user'}
           </button>
           <a className="button-link button-link-quiet" href={consoleHref({ page: 'users' })}>
             Cancel

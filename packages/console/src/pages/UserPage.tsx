@@ -1,6 +1,6 @@
-import { LatchkeyError, type User } from '@latchkey/client';
+import { LatchkeyError } from '@latchkey/client';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { invalidRoles, parseRoles, type SecurityEvent, type UserDetail, type UserPatch } from '../api.ts';
+import { invalidRoles, parseRoles, type AdminUser, type SecurityEvent, type UserDetail, type UserPatch } from '../api.ts';
 import { useAdminApi } from '../console-context.tsx';
 import { describeDevice, formatDate } from '../format.ts';
 import { consoleHref, goTo } from '../route.ts';
@@ -51,6 +51,8 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
   const [busy, setBusy] = useState<string | null>(null);
   const [name, setName] = useState('');
   const [rolesText, setRolesText] = useState('');
+  const [email, setEmail] = useState('');
+  const [emailVerified, setEmailVerified] = useState(false);
   const [confirmingDelete, setConfirmingDelete] = useState(false);
   const messages = useRef<HTMLDivElement>(null);
 
@@ -59,9 +61,11 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
     if (error || shownFlash) messages.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   }, [error, shownFlash]);
 
-  const fillForm = (user: User) => {
+  const fillForm = (user: AdminUser) => {
     setName(user.name ?? '');
     setRolesText(user.roles.join(', '));
+    setEmail(user.email);
+    setEmailVerified(false);
   };
 
   // The user this page shows now, and the user the form was last filled for: a late answer for
@@ -123,6 +127,7 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
   const roles = parseRoles(rolesText);
   const formChanged = (name.trim() || null) !== user.name || !sameRoles(roles, user.roles);
   const rolesChanged = !sameRoles(roles, user.roles);
+  const emailChanged = email.trim().toLowerCase() !== user.email;
 
   const toggleDisabled = () =>
     act('disabled', async () => {
@@ -155,6 +160,27 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
       },
       true,
     );
+  const saveEmail = () =>
+    act(
+      'email',
+      async () => {
+        const updated = await api.updateUser(id, { email: email.trim(), ...(emailVerified ? { email_verified: true } : {}) });
+        return updated.email_verified
+          ? `Email changed to ${updated.email} (marked verified).`
+          : `Email changed to ${updated.email}; it is not verified yet. Links mailed to the old address no longer work.`;
+      },
+      true,
+    );
+  const sendReset = () =>
+    act('reset', async () => {
+      await api.sendPasswordReset(id);
+      return `A password-reset link was mailed to ${user.email}.`;
+    });
+  const resendInvite = () =>
+    act('invite', async () => {
+      await api.inviteUser({ email: user.email });
+      return `A new invitation was mailed to ${user.email}; the previous link no longer works.`;
+    });
   const revokeOne = (sessionId: string) =>
     act(`session:${sessionId}`, async () => {
       await api.revokeSession(id, sessionId);
@@ -179,8 +205,26 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
       setBusy(null);
     }
   };
-  // The account's one-click actions, one row each. A new action (send a reset link, edit the
-  // email) is one more entry with its call in api.ts.
+  // The account's one-click actions, one row each. A new action is one more entry with its call in api.ts.
+  const password: AccountSetting = user.invite_pending
+    ? {
+        key: 'invite',
+        title: 'Password',
+        state: 'not set (invitation pending)',
+        hint: 'The user has not chosen a password yet. A new invitation link replaces the old one.',
+        label: 'Resend invitation',
+        className: 'button-quiet',
+        run: resendInvite,
+      }
+    : {
+        key: 'reset',
+        title: 'Password',
+        state: 'set',
+        hint: 'Mails the user a link to choose a new password, as “Forgot password?” does (at most 3 per 15 minutes).',
+        label: 'Send password-reset link',
+        className: 'button-quiet',
+        run: sendReset,
+      };
   const settings: AccountSetting[] = [
     {
       key: 'disabled',
@@ -200,6 +244,7 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
       className: 'button-quiet',
       run: toggleVerified,
     },
+    password,
   ];
   const toggleAdminRole = (on: boolean) => {
     const next = on ? [...roles, 'admin'] : roles.filter((r) => r !== 'admin');
@@ -216,6 +261,7 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
         {isSelf ? <span className="badge">you</span> : null}
         {user.disabled ? <span className="badge badge-danger">disabled</span> : <span className="badge badge-ok">active</span>}
         {user.email_verified ? <span className="badge badge-ok">verified</span> : <span className="badge">not verified</span>}
+        {user.invite_pending ? <span className="badge badge-invited">invitation pending</span> : null}
       </div>
       <div ref={messages}>
         <FlashMessage flash={shownFlash} />
@@ -231,6 +277,8 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
         <dd>{formatDate(user.created_at)}</dd>
         <dt>Updated</dt>
         <dd>{formatDate(user.updated_at)}</dd>
+        <dt>Last sign-in</dt>
+        <dd data-testid="last-sign-in">{user.last_sign_in_at ? formatDate(user.last_sign_in_at) : <span className="muted">never</span>}</dd>
         <dt>ID</dt>
         <dd>
           <code>{user.id}</code>
@@ -256,6 +304,47 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
           </div>
         ))}
       </div>
+
+      <h2>Email address</h2>
+      <form
+        className="profile-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void saveEmail();
+        }}
+      >
+        <div className="field">
+          <label htmlFor="admin-user-email">Email</label>
+          <input
+            id="admin-user-email"
+            type="email"
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            autoComplete="off"
+            aria-describedby="admin-user-email-hint"
+          />
+          <p className="hint" id="admin-user-email-hint">
+            The user signs in with it. A new address is not verified until the user confirms it; links already mailed to the old one stop
+            working. Sessions stay.
+          </p>
+        </div>
+        {emailChanged ? (
+          <label className="check">
+            <input type="checkbox" checked={emailVerified} onChange={(e) => setEmailVerified(e.target.checked)} /> The new address is
+            already verified
+          </label>
+        ) : null}
+        <div className="form-actions">
+          <button type="submit" className="button-primary" disabled={busy !== null || !emailChanged || email.trim() === ''}>
+            {busy === 'email' ? 'Saving…' : 'Change email'}
+          </button>
+          {emailChanged ? (
+            <button type="button" className="button-quiet" onClick={() => setEmail(user.email)}>
+              Undo
+            </button>
+          ) : null}
+        </div>
+      </form>
 
       <h2>Name and roles</h2>
       <form
@@ -292,7 +381,14 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
             {busy === 'profile' ? 'Saving…' : rolesChanged ? 'Save and end sessions' : 'Save'}
           </button>
           {formChanged ? (
-            <button type="button" className="button-quiet" onClick={() => fillForm(user)}>
+            <button
+              type="button"
+              className="button-quiet"
+              onClick={() => {
+                setName(user.name ?? '');
+                setRolesText(user.roles.join(', '));
+              }}
+            >
               Undo
             </button>
           ) : null}

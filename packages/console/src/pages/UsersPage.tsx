@@ -1,6 +1,6 @@
 import type { User } from '@latchkey/client';
 import { useEffect, useState, type Dispatch, type ReactNode, type SetStateAction } from 'react';
-import { EMPTY_FILTER, PAGE_SIZE, type TriState, type UserFilter } from '../api.ts';
+import { EMPTY_FILTER, PAGE_SIZE, type TriState, type UserFilter, type UserSort } from '../api.ts';
 import { USER_COLUMNS } from '../columns.tsx';
 import type { ListState } from '../ConsoleArea.tsx';
 import { useAdminApi } from '../console-context.tsx';
@@ -19,11 +19,26 @@ interface Props {
   onFlashShown: () => void;
 }
 
+/** The table's orders, as the Sort menu offers them (value: `sort:order`). */
+const SORTS: ReadonlyArray<{ value: string; label: string }> = [
+  { value: 'created_at:asc', label: 'Created, oldest first' },
+  { value: 'created_at:desc', label: 'Created, newest first' },
+  { value: 'last_sign_in_at:desc', label: 'Last sign-in, most recent first' },
+  { value: 'last_sign_in_at:asc', label: 'Last sign-in, longest ago first' },
+];
+
+const count = new Intl.NumberFormat();
+
+/** "1 user", "10,001 users". */
+function usersText(n: number): string {
+  return `${count.format(n)} ${n === 1 ? 'user' : 'users'}`;
+}
+
 function isFiltered(f: UserFilter): boolean {
   return f.search.trim() !== '' || f.role.trim() !== '' || f.disabled !== 'any' || f.verified !== 'any';
 }
 
-/** The user table: server-side search, filters and cursor paging, PAGE_SIZE rows at a time. */
+/** The user table: server-side search, filters, sorting and cursor paging, PAGE_SIZE rows at a time, with the total. */
 export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): ReactNode {
   const api = useAdminApi();
   const [shownFlash] = useFlash(flash, onFlashShown);
@@ -34,7 +49,7 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
 
-  const { filter, cursors, page } = state;
+  const { filter, sort, cursors, page } = state;
   const cursor = cursors[cursors.length - 1] ?? null;
   const pageNumber = cursors.length;
 
@@ -44,12 +59,12 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
     onState((s) => ({ ...s, filter: { ...s.filter, search, role }, cursors: [null] }));
   }, [search, role]); // eslint-disable-line react-hooks/exhaustive-deps -- only when the debounced text settles
 
-  const filterKey = JSON.stringify(filter);
+  const filterKey = JSON.stringify([filter, sort]);
   useEffect(() => {
     const abort = new AbortController();
     setLoading(true);
     setError(null);
-    api.listUsers(filter, cursor, abort.signal).then(
+    api.listUsers(filter, sort, cursor, abort.signal).then(
       (next) => {
         onState((s) => ({ ...s, page: next }));
         setLoading(false);
@@ -61,10 +76,15 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
       },
     );
     return () => abort.abort();
-  }, [api, filterKey, cursor, pageNumber]); // eslint-disable-line react-hooks/exhaustive-deps -- filterKey stands for filter
+  }, [api, filterKey, cursor, pageNumber]); // eslint-disable-line react-hooks/exhaustive-deps -- filterKey stands for filter and sort
 
   const setSelect = (key: 'disabled' | 'verified', value: TriState) =>
     onState((s) => ({ ...s, filter: { ...s.filter, [key]: value }, cursors: [null] }));
+  // A cursor belongs to its sort (the server refuses it under another): a new order starts at page 1.
+  const setSort = (value: string) => {
+    const [key, order] = value.split(':') as [UserSort['sort'], UserSort['order']];
+    onState((s) => ({ ...s, sort: { sort: key, order }, cursors: [null] }));
+  };
   const clearFilters = () => {
     setSearchText('');
     setRoleText('');
@@ -78,10 +98,18 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
 
   const rows = page?.users ?? [];
   const firstRow = (pageNumber - 1) * PAGE_SIZE + 1;
+  const total = page?.total;
   return (
     <section className="card admin">
       <div className="card-head">
-        <h1>Users</h1>
+        <div className="title-count">
+          <h1>Users</h1>
+          {total !== undefined ? (
+            <span className="muted" data-testid="user-count">
+              {isFiltered(filter) ? `${usersText(total)} match` : usersText(total)}
+            </span>
+          ) : null}
+        </div>
         <a className="button-link" href={consoleHref({ page: 'new' })}>
           New user
         </a>
@@ -118,6 +146,16 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
         <div className="filter filter-role">
           <label htmlFor="admin-role">Role</label>
           <input id="admin-role" type="text" placeholder="e.g. admin" autoComplete="off" value={roleText} onChange={(e) => setRoleText(e.target.value)} />
+        </div>
+        <div className="filter filter-sort">
+          <label htmlFor="admin-sort">Sort</label>
+          <select id="admin-sort" value={`${sort.sort}:${sort.order}`} onChange={(e) => setSort(e.target.value)}>
+            {SORTS.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
         </div>
         {isFiltered(filter) || searchText || roleText ? (
           <button type="button" className="button-quiet filter-clear" onClick={clearFilters}>
@@ -160,7 +198,9 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
       </div>
       <nav className="pager" aria-label="Pages">
         <span className="muted" data-testid="page-info">
-          {rows.length > 0 ? `Page ${pageNumber} · rows ${firstRow}–${firstRow + rows.length - 1}` : `Page ${pageNumber}`}
+          {rows.length > 0
+            ? `Page ${pageNumber} · rows ${firstRow}–${firstRow + rows.length - 1}${total !== undefined ? ` of ${count.format(total)}` : ''}`
+            : `Page ${pageNumber}`}
           {loading && page ? ' · loading…' : ''}
         </span>
         <div className="pager-buttons">
