@@ -317,19 +317,19 @@ describe('the admin console in Chromium, served by the server at /console/', () 
       await page.getByRole('heading', { name: 'New user' }).waitFor();
       await page.getByLabel('Email', { exact: true }).fill(email);
       await page.getByLabel('Name').fill('Casey Created');
-      await page.getByLabel('Password').fill('short');
+      await page.getByLabel('Password', { exact: true }).fill('short');
       await page.getByLabel('Roles').fill('editor');
       await page.getByRole('button', { name: 'Create user' }).click();
       await page.getByRole('alert').filter({ hasText: 'password must be at least 8 characters' }).waitFor();
       await shot(page, '7-create-error');
-      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
       await page.getByRole('button', { name: 'Create user' }).click();
       await page.getByRole('heading', { name: email, exact: true }).waitFor();
       await page.getByRole('status').filter({ hasText: `Created ${email}.` }).waitFor();
       expect(await page.locator('.facts .chip').allTextContents()).toEqual(['editor']);
       await page.goto(`${h.url}#/new`);
       await page.getByLabel('Email', { exact: true }).fill(email);
-      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
       await page.getByRole('button', { name: 'Create user' }).click();
       await page.getByRole('alert').filter({ hasText: 'An account with this email already exists.' }).waitFor();
 
