@@ -53,8 +53,8 @@ export const DEFAULT_SORT: UserSort = Object.freeze({ sort: 'created_at', order:
 export interface UserPage {
   users: AdminUser[];
   next_cursor: string | null;
-  /** Users matching the filters, on every page. */
-  total: number;
+  /** Users matching the filters; null on later pages (listUsers counts on the first page only). */
+  total: number | null;
 }
 
 export interface CreateUserInput {
@@ -91,7 +91,11 @@ export const PAGE_SIZE = 50;
  * more method here and one more entry in the user page's list of actions.
  */
 export interface AdminApi {
-  /** One page of the user table (`PAGE_SIZE` rows) in `sort` order; a cursor belongs to its sort. */
+  /**
+   * One page of the user table (`PAGE_SIZE` rows) in `sort` order; a cursor belongs to its sort.
+   * Only a first page (no cursor) asks for the total: counting every match is the costly part of
+   * a large table's page, and the total does not change by turning pages.
+   */
   listUsers(filter: UserFilter, sort: UserSort, cursor: string | null, signal?: AbortSignal): Promise<UserPage>;
   /** A user with their live sessions and recent security events (newest first). */
   getUser(id: string, signal?: AbortSignal): Promise<UserDetail>;
@@ -145,7 +149,10 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
   return {
     listUsers(filter, sort, cursor, signal) {
       const query = new URLSearchParams({ limit: String(PAGE_SIZE), sort: sort.sort, order: sort.order });
-      if (cursor) query.set('cursor', cursor);
+      if (cursor) {
+        query.set('cursor', cursor);
+        query.set('count', 'false');
+      }
       if (filter.search.trim()) query.set('search', filter.search.trim());
       if (filter.disabled !== 'any') query.set('disabled', filter.disabled);
       if (filter.verified !== 'any') query.set('verified', filter.verified);

@@ -229,6 +229,10 @@ describe.each(['sqlite', 'postgres'] as const)('admin operator features (%s)', (
       expect(users.map((u) => u.created_at)).toEqual([...users.map((u) => u.created_at)].sort());
       const none = await inject({ method: 'GET', url: `/admin/users?role=${role}&search=nothing-like-this`, headers: await admin() });
       expect(none.json()).toEqual({ users: [], next_cursor: null, total: 0 });
+      // count=false: the same page, no count.
+      const uncounted = await inject({ method: 'GET', url: `/admin/users?role=${role}&limit=5&count=false`, headers: await admin() });
+      expect(uncounted.json()).toEqual({ ...res.json(), total: null });
+      expect((await inject({ method: 'GET', url: `/admin/users?count=maybe`, headers: await admin() })).statusCode).toBe(422);
     });
 
     it('refuses a bad sort or order, and a cursor of another sort or order (422 on the field)', async () => {

@@ -66,7 +66,8 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
     setError(null);
     api.listUsers(filter, sort, cursor, abort.signal).then(
       (next) => {
-        onState((s) => ({ ...s, page: next }));
+        // A later page comes without a count: the first page's total still holds.
+        onState((s) => ({ ...s, page: { ...next, total: next.total ?? s.page?.total ?? null } }));
         setLoading(false);
       },
       (e: unknown) => {
@@ -98,7 +99,7 @@ export function UsersPage({ me, state, onState, flash, onFlashShown }: Props): R
 
   const rows = page?.users ?? [];
   const firstRow = (pageNumber - 1) * PAGE_SIZE + 1;
-  const total = page?.total;
+  const total = page?.total ?? undefined;
   return (
     <section className="card admin">
       <div className="card-head">

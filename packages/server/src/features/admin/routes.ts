@@ -74,6 +74,7 @@ interface ListQuery {
   sort?: 'created_at' | 'last_sign_in_at';
   order?: 'asc' | 'desc';
   cursor?: string;
+  count?: 'true' | 'false';
   limit?: string;
   search?: string;
   disabled?: 'true' | 'false';
@@ -110,6 +111,12 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
               description: 'Default asc. By last_sign_in_at, users who never signed in come first in asc, last in desc',
             },
             cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page, of the same sort and order' },
+            count: {
+              ...boolString,
+              description:
+                'Default true: `total` counts every match (an exact count, one more scan of the matches). ' +
+                'false: `total` is null, for a client that keeps the total of the first page while it turns pages',
+            },
             limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' },
             search: { type: 'string', maxLength: 200, description: 'Substring of the email or the name' },
             disabled: boolString,
@@ -124,7 +131,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
             properties: {
               users: { type: 'array', items: adminUserSchema },
               next_cursor: { type: ['string', 'null'] },
-              total: { type: 'integer', description: 'Users matching the filters, on every page (an exact count)' },
+              total: { type: ['integer', 'null'], description: 'Users matching the filters, on every page (an exact count); null with count=false' },
             },
           },
           ...problems(401, 403, 422),
@@ -143,6 +150,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
           role: q.role ?? null,
           sort: q.sort ?? 'created_at',
           order: q.order ?? 'asc',
+          count: q.count !== 'false',
         }),
       );
       return { users: page.users.map(adminUser), next_cursor: page.nextCursor, total: page.total };

@@ -25,6 +25,8 @@ export interface AdminUserQuery {
   role: string | null;
   sort: UserSort;
   order: SortOrder;
+  /** Count every match (`total`); false: `total` is null. */
+  count: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface AdminUserQuery {
  * validation failure.
  *
  * @example
- * const page = unwrap(await adminListUsers(ctx, { cursor: null, limit: 50, search: null, disabled: null, emailVerified: null, role: null, sort: 'created_at', order: 'asc' }));
+ * const page = unwrap(await adminListUsers(ctx, { cursor: null, limit: 50, search: null, disabled: null, emailVerified: null, role: null, sort: 'created_at', order: 'asc', count: true }));
  */
 export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery): Promise<Outcome<UserPage>> {
   if (query.cursor) {

@@ -95,6 +95,8 @@ export interface UserListQuery {
   disabled?: boolean | null;
   emailVerified?: boolean | null;
   role?: string | null;
+  /** Count the matches (UserPage.total); default true. False skips the count and its cost: `total` is null. */
+  count?: boolean;
 }
 
 export interface UserPage {
@@ -103,9 +105,10 @@ export interface UserPage {
   nextCursor: string | null;
   /**
    * How many users match the filters (search, disabled, emailVerified, role), on every page
-   * alike: an exact count with the same conditions, the cursor left out.
+   * alike: an exact count with the same conditions, the cursor left out. Null when the query
+   * said `count: false`.
    */
-  total: number;
+  total: number | null;
 }
 
 export interface ImportResult {

@@ -153,15 +153,16 @@ export function postgresUsers(db: PgConnection): UserStore {
       const where = filterConditions(q, param);
       const filtered = where.length ? 'WHERE ' + where.join(' AND ') : '';
       // The count and the page are two statements on two connections at once: one round trip of waiting.
-      const counted = db.query<{ n: number }>(`SELECT count(*) AS n FROM users ${filtered}`, [...values]);
+      const counted =
+        q.count === false ? Promise.resolve(null) : db.query<{ n: number }>(`SELECT count(*) AS n FROM users ${filtered}`, [...values]).then((r) => Number(r[0]?.n ?? 0));
       const page = userPageSql(sort, order);
       if (q.cursor) {
         const c = decodeUserCursor(q.cursor);
-        if (!c || c.sort !== sort || c.order !== order) return { users: [], nextCursor: null, total: Number((await counted)[0]?.n ?? 0) };
+        if (!c || c.sort !== sort || c.order !== order) return { users: [], nextCursor: null, total: await counted };
         where.push(page.after(param(c.key), param(c.id)));
       }
       const limit = param(q.limit + 1);
-      const [rows, count] = await Promise.all([
+      const [rows, total] = await Promise.all([
         db.query<UserRow>(`SELECT * FROM users ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${page.orderBy} LIMIT ${limit}`, values),
         counted,
       ]);
@@ -169,7 +170,7 @@ export function postgresUsers(db: PgConnection): UserStore {
       const users = rows.slice(0, q.limit).map(userFromRow);
       const last = users[users.length - 1];
       const nextCursor = more && last ? encodeUserCursor({ sort, order, key: userSortKey(last, sort), id: last.id }) : null;
-      return { users, nextCursor, total: Number(count[0]?.n ?? 0) };
+      return { users, nextCursor, total };
     },
 
     async deleteUser(id) {

@@ -222,7 +222,8 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
       const order = q.order ?? 'asc';
       const { where, params } = filterConditions(q);
       const filtered = where.length ? 'WHERE ' + where.join(' AND ') : '';
-      const total = db.prepare<Record<string, unknown>, { n: number }>(`SELECT count(*) AS n FROM users ${filtered}`).get(params)!.n;
+      const total =
+        q.count === false ? null : db.prepare<Record<string, unknown>, { n: number }>(`SELECT count(*) AS n FROM users ${filtered}`).get(params)!.n;
       const page = userPageSql(sort, order);
       if (q.cursor) {
         const cursor = decodeUserCursor(q.cursor);

@@ -161,6 +161,17 @@ export function userAdminCases(ctx: StoreCaseContext): void {
       });
     });
 
+    it('count: false skips the count (total null) and pages the same', async () => {
+      await seed();
+      const counted = await ctx.store.listUsers({ limit: 9, sort: 'last_sign_in_at', order: 'asc', role: 'ops' });
+      const uncounted = await ctx.store.listUsers({ limit: 9, sort: 'last_sign_in_at', order: 'asc', role: 'ops', count: false });
+      expect(counted.total).toBe(100);
+      expect(uncounted).toEqual({ ...counted, total: null });
+      const next = await ctx.store.listUsers({ limit: 9, sort: 'last_sign_in_at', order: 'asc', role: 'ops', count: false, cursor: uncounted.nextCursor });
+      expect(next.total).toBeNull();
+      expect(next.users).toHaveLength(9);
+    });
+
     it('an empty store: no users, no cursor, total 0', async () => {
       expect(await ctx.store.listUsers({ limit: 5, sort: 'last_sign_in_at', order: 'desc' })).toEqual({ users: [], nextCursor: null, total: 0 });
     });
