@@ -336,7 +336,7 @@ class SettingReader {
     if (values.length > 10) throw new ConfigError(g.name, 'at most 10 durations');
     return Object.freeze(
       values.map((value) => {
-        const ms = typeof value === 'string' ? parseDuration(g.name, value) : this.milliseconds(g.name, value);
+        const ms = typeof value === 'string' && (this.fromEnv || g.value === undefined) ? parseDuration(g.name, value) : this.milliseconds(g.name, value);
         if (ms < minMs || ms > maxMs) throw new ConfigError(g.name, `each duration must be between ${minMs}ms and ${maxMs / 1000}s`);
         return ms;
       }),
@@ -358,10 +358,10 @@ class SettingReader {
   /** One of `allowed`, compared without case (as a variable or an option). */
   oneOf<T extends string>(path: string, variable: string, allowed: readonly T[], fallback: T): T {
     const g = this.given(path, variable);
-    const raw = this.string(g, false);
+    const raw = g.value;
     if (raw === undefined) return fallback;
-    const hit = allowed.find((a) => a.toLowerCase() === raw!.trim().toLowerCase());
-    if (!hit) throw new ConfigError(g.name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+    const hit = typeof raw === 'string' ? allowed.find((a) => a.toLowerCase() === raw.trim().toLowerCase()) : undefined;
+    if (!hit) throw new ConfigError(g.name, `expected one of ${allowed.join(', ')}, got ${typeof raw === 'string' ? `"${raw}"` : describe(raw)}`);
     return hit;
   }
 
@@ -567,7 +567,11 @@ export function configFromSections(sections: ConfigSections, base?: Config): Con
       if (!Object.hasOwn(config[section], field)) throw new ConfigError(`${section}.${field}`, `not a setting of the ${section} section`);
     }
   }
-  for (const bucket of Object.keys(sections.rateLimit?.rateLimits ?? {})) {
+  const rules: unknown = sections.rateLimit?.rateLimits;
+  if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) {
+    throw new ConfigError('rateLimit.rateLimits', 'expected an object of rules by bucket');
+  }
+  for (const bucket of Object.keys(rules ?? {})) {
     if (!Object.hasOwn(config.rateLimit.rateLimits, bucket)) {
       throw new ConfigError(`rateLimit.rateLimits.${bucket}`, `not a rate-limit bucket (${Object.keys(config.rateLimit.rateLimits).join(', ')})`);
     }
