@@ -72,7 +72,7 @@ async function createAdminWithCli(email: string): Promise<string> {
       timeout: 60_000,
       env: {
         PATH: process.env.PATH ?? '',
-        DATABASE_URL: h.server.config.databaseUrl,
+        DATABASE_URL: h.server.config.store.databaseUrl,
         LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD,
         LOG_LEVEL: 'silent',
       },

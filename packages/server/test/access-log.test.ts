@@ -26,8 +26,8 @@ describe('access log line', () => {
   it('is exactly the line pino writes for log.info(entry, "request")', () => {
     const fast = capture();
     const slow = capture();
-    const write = accessLogWriter(createLogger(config('info'), fast.stream));
-    const log = createLogger(config('info'), slow.stream);
+    const write = accessLogWriter(createLogger(config('info').http, fast.stream));
+    const log = createLogger(config('info').http, slow.stream);
     for (const e of entries) {
       write(e);
       log.info(e, 'request');
@@ -39,7 +39,7 @@ describe('access log line', () => {
 
   it('follows the logger level, also when it changes at run time', () => {
     const out = capture();
-    const log = createLogger(config('warn'), out.stream);
+    const log = createLogger(config('warn').http, out.stream);
     const write = accessLogWriter(log);
     write(entries[0]!);
     expect(out.lines).toEqual([]);
@@ -50,7 +50,7 @@ describe('access log line', () => {
 
   it('goes through pino for a stream that wants its per-line metadata', () => {
     const out = capture();
-    const log = createLogger(config('info'), multistream([{ stream: out.stream, level: 'info' }]));
+    const log = createLogger(config('info').http, multistream([{ stream: out.stream, level: 'info' }]));
     accessLogWriter(log)(entries[0]!);
     expect(out.lines).toHaveLength(1);
     expect(JSON.parse(out.lines[0]!)).toMatchObject({ reqId: entries[0]!.reqId, msg: 'request' });

@@ -85,7 +85,7 @@ beforeAll(async () => {
     seen.set(`${request.method} ${request.routeOptions.url}`, request.auth);
     done();
   });
-  await host.register(apiDocs, { issuer: config.issuer });
+  await host.register(apiDocs, { issuer: config.tokens.issuer });
   await host.register(latchkey, { config });
   await host.ready();
   cleanup = async () => {

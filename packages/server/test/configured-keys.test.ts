@@ -38,7 +38,7 @@ describe('configured signing keys', () => {
     try {
       const token = await tokenOf(a);
       // Verifies with the public half of the file, outside Latchkey.
-      const { protectedHeader } = await jwtVerify(token, createPublicKey(key.publicPem), { issuer: a.config.issuer, audience: a.config.audience });
+      const { protectedHeader } = await jwtVerify(token, createPublicKey(key.publicPem), { issuer: a.config.tokens.issuer, audience: a.config.tokens.audience });
       const jwks = (await a.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: Array<{ kid: string; d?: string }> };
       expect(jwks.keys.map((k) => k.kid)).toEqual([protectedHeader.kid]);
       expect(jwks.keys[0]!.d).toBeUndefined();
@@ -62,7 +62,7 @@ describe('configured signing keys', () => {
     try {
       const newToken = await tokenOf(b);
       expect((await b.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json().keys).toHaveLength(2);
-      await jwtVerify(newToken, createPublicKey(second.publicPem), { issuer: b.config.issuer, audience: b.config.audience });
+      await jwtVerify(newToken, createPublicKey(second.publicPem), { issuer: b.config.tokens.issuer, audience: b.config.tokens.audience });
       // The old token still works (its session is live, its key still verifies).
       expect((await b.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${oldToken}` } })).statusCode).toBe(200);
     } finally {
@@ -91,7 +91,7 @@ describe('configured signing keys', () => {
     const t = await createTestApp({ JWT_ALG: 'HS256', JWT_SECRET: secret });
     try {
       const token = await tokenOf(t);
-      await jwtVerify(token, createSecretKey(Buffer.from(secret)), { issuer: t.config.issuer, audience: t.config.audience });
+      await jwtVerify(token, createSecretKey(Buffer.from(secret)), { issuer: t.config.tokens.issuer, audience: t.config.tokens.audience });
       expect((await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json().keys).toEqual([]);
       const kid = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
       expect(kid).toMatch(/^hs256-[0-9a-f]{16}$/);

@@ -279,8 +279,8 @@ describe('CONSOLE_ENABLED', () => {
   });
 
   it('is validated: a value that is not a boolean stops start-up naming the variable', () => {
-    expect(loadConfig({}).consoleEnabled).toBe(true);
-    expect(loadConfig({ CONSOLE_ENABLED: 'off' }).consoleEnabled).toBe(false);
+    expect(loadConfig({}).http.consoleEnabled).toBe(true);
+    expect(loadConfig({ CONSOLE_ENABLED: 'off' }).http.consoleEnabled).toBe(false);
     expect(() => loadConfig({ CONSOLE_ENABLED: 'maybe' })).toThrow(ConfigError);
     expect(() => loadConfig({ CONSOLE_ENABLED: 'maybe' })).toThrow(/^CONSOLE_ENABLED: /);
   });

@@ -154,19 +154,19 @@ describe('mail settings', () => {
 
   it('defaults: outbox, links to the ISSUER, From derived from PRODUCT_NAME and APP_URL, 24 h / 30 min, 3 attempts', () => {
     const c = loadConfig({ ISSUER: 'https://id.example.com' });
-    expect(c.smtpUrl).toBeNull();
-    expect(c.appUrl).toBe('https://id.example.com');
-    expect(c.mailFrom).toBe('"Latchkey" <no-reply@id.example.com>');
-    expect(c.productName).toBe('Latchkey');
-    expect(c.requireVerifiedEmail).toBe(false);
-    expect(c.mailOutboxDir).toBe('./data/outbox');
-    expect(c.verifyEmailTtlMs).toBe(24 * 3_600_000);
-    expect(c.resetTokenTtlMs).toBe(30 * 60_000);
-    expect(c.mailRetryDelaysMs).toEqual([10_000, 60_000]);
+    expect(c.mail.smtpUrl).toBeNull();
+    expect(c.mail.appUrl).toBe('https://id.example.com');
+    expect(c.mail.mailFrom).toBe('"Latchkey" <no-reply@id.example.com>');
+    expect(c.mail.productName).toBe('Latchkey');
+    expect(c.mail.requireVerifiedEmail).toBe(false);
+    expect(c.mail.mailOutboxDir).toBe('./data/outbox');
+    expect(c.mail.verifyEmailTtlMs).toBe(24 * 3_600_000);
+    expect(c.mail.resetTokenTtlMs).toBe(30 * 60_000);
+    expect(c.mail.mailRetryDelaysMs).toEqual([10_000, 60_000]);
     const custom = loadConfig({ APP_URL: 'https://app.example.com/', PRODUCT_NAME: 'Acme', SMTP_URL: 'smtps://u:p@mail.example.com:465' });
-    expect(custom.appUrl).toBe('https://app.example.com');
-    expect(custom.mailFrom).toBe('"Acme" <no-reply@app.example.com>');
-    expect(custom.smtpUrl).toBe('smtps://u:p@mail.example.com:465');
+    expect(custom.mail.appUrl).toBe('https://app.example.com');
+    expect(custom.mail.mailFrom).toBe('"Acme" <no-reply@app.example.com>');
+    expect(custom.mail.smtpUrl).toBe('smtps://u:p@mail.example.com:465');
   });
 
   it('refuses bad values, naming the variable and never echoing an SMTP password', () => {

@@ -143,7 +143,7 @@ describe('reset, verify and change-password count in buckets of their own', () =
   });
 
   it('defaults: no unauthenticated route that hashes allows more hash work per IP than login', () => {
-    const { rateLimits } = loadConfig({});
+    const { rateLimits } = loadConfig({}).rateLimit;
     const perMinute = (r: { limit: number; windowMs: number }) => (r.limit * 60_000) / r.windowMs;
     const login = perMinute(rateLimits.login);
     // Login: one verification per request; register: one hash per new account; reset: one hash

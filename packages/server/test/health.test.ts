@@ -52,7 +52,7 @@ describe('health when the database is gone', () => {
   beforeAll(async () => {
     dir = tempDir();
     const config = loadConfig({ DATABASE_URL: `sqlite:${join(dir.dir, 'db.sqlite')}`, LOG_LEVEL: 'silent', RATE_LIMIT_ENABLED: 'false' });
-    store = await openStore(config.databaseUrl);
+    store = await openStore(config.store.databaseUrl);
     app = await buildApp(config, { store });
     await app.ready();
   });

@@ -59,7 +59,7 @@ async function rawKeys(databaseUrl: string): Promise<RawKey[]> {
 
 /** The private scalar(s) of every key, decrypted the way the server does. */
 function privateParts(rows: RawKey[], env: Record<string, string>): string[] {
-  const box = secretBoxFor(loadConfig(env));
+  const box = secretBoxFor(loadConfig(env).tokens);
   return rows.flatMap((r) => {
     const jwk = JSON.parse(openPrivateJwk(box, { kid: r.kid, privateJwk: r.private_jwk } as SigningKeyRecord)) as Record<string, string>;
     return [jwk.d, jwk.p, jwk.q, jwk.k].filter((v): v is string => typeof v === 'string');

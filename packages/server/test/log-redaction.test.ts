@@ -14,7 +14,7 @@ function capture() {
       cb();
     },
   });
-  const logger = createLogger(loadConfig({ LOG_LEVEL: 'info', ISSUER: 'http://latchkey.test' }), stream);
+  const logger = createLogger(loadConfig({ LOG_LEVEL: 'info', ISSUER: 'http://latchkey.test' }).http, stream);
   const last = () => JSON.parse(lines.at(-1)!) as Record<string, unknown>;
   return { logger, lines, last };
 }

@@ -146,8 +146,8 @@ describe('GET /openapi.json', () => {
   it('is the document @fastify/swagger makes when registered in the app itself (the docs load lazily)', async () => {
     const host = Fastify();
     try {
-      await host.register(fastifySwagger, { openapi: openApiDefinition(t.config.issuer) });
-      await host.register(latchkey, { config: t.config, store: t.app.latchkey.store });
+      await host.register(fastifySwagger, { openapi: openApiDefinition(t.config.tokens.issuer) });
+      await host.register(latchkey, { config: t.config, storeInstance: t.app.latchkey.store });
       await host.ready();
       expect(doc).toEqual(JSON.parse(JSON.stringify(host.swagger())));
       expect(Object.keys(doc.paths).length).toBeGreaterThanOrEqual(CONTRACT.length);

@@ -268,7 +268,7 @@ describe('rate limits of two app instances on one PostgreSQL database', () => {
   async function twoApps(env: Record<string, string>, clock: TestClock) {
     const a = await createTestApp({ RATE_LIMIT_ENABLED: 'true', ...env }, { db: 'postgres', clock });
     apps.push(a);
-    const b = await createTestApp({ RATE_LIMIT_ENABLED: 'true', ...env, DATABASE_URL: a.config.databaseUrl }, { clock });
+    const b = await createTestApp({ RATE_LIMIT_ENABLED: 'true', ...env, DATABASE_URL: a.config.store.databaseUrl }, { clock });
     apps.unshift(b); // closed before a, which drops the database
     return { a, b };
   }

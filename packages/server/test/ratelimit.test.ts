@@ -230,7 +230,7 @@ describe('shared counters', () => {
       RATE_LIMIT_ENABLED: 'true',
       RATE_LIMIT_LOGIN: '4/1m',
       ...env,
-      DATABASE_URL: a.config.databaseUrl,
+      DATABASE_URL: a.config.store.databaseUrl,
     });
     return { a, b };
   }
@@ -418,7 +418,7 @@ describe('security events', () => {
 
       // Retention: past a day, the purge deletes them.
       clock.advance(2 * 86_400_000);
-      const purged = await t.app.latchkey.store.purgeEvents(clock() - t.config.eventsRetentionMs, 1000);
+      const purged = await t.app.latchkey.store.purgeEvents(clock() - t.config.housekeeping.eventsRetentionMs, 1000);
       expect(purged).toBeGreaterThanOrEqual(events.length);
       expect(await t.app.latchkey.store.listEvents(u.userId, 50)).toHaveLength(0);
     } finally {

@@ -16,7 +16,7 @@ it('the apps of this file really run on PostgreSQL', async () => {
   try {
     const ready = await t.app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.json()).toMatchObject({ status: 'ok', database: 'postgres' });
-    expect(t.config.databaseUrl).toMatch(/^postgres:\/\/.*\/latchkey_test_/);
+    expect(t.config.store.databaseUrl).toMatch(/^postgres:\/\/.*\/latchkey_test_/);
   } finally {
     await t.close();
   }

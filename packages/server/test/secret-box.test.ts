@@ -53,9 +53,9 @@ describe('KEY_ENCRYPTION_KEY parsing', () => {
       expect((error as ConfigError).message).not.toContain(bad);
     }
     const config = loadConfig({ KEY_ENCRYPTION_KEY: K1.toString('base64'), KEY_ENCRYPTION_KEY_PREVIOUS: `${K2.toString('hex')}, ${K1.toString('base64url')}` });
-    expect(Buffer.from(config.keyEncryptionKey!)).toEqual(K1);
-    expect(config.keyEncryptionKeyPrevious.map((k) => Buffer.from(k))).toEqual([K2, K1]);
-    expect(loadConfig({}).keyEncryptionKey).toBeNull();
+    expect(Buffer.from(config.tokens.keyEncryptionKey!)).toEqual(K1);
+    expect(config.tokens.keyEncryptionKeyPrevious.map((k) => Buffer.from(k))).toEqual([K2, K1]);
+    expect(loadConfig({}).tokens.keyEncryptionKey).toBeNull();
   });
 });
 

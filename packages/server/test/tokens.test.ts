@@ -264,7 +264,7 @@ describe('forged and broken access tokens on GET /auth/me: always 401, never 500
   });
 
   it('iat in the future: refused beyond the leeway, accepted within it (frozen clock)', async () => {
-    const leeway = t.config.jwtLeewayMs / 1000;
+    const leeway = t.config.tokens.jwtLeewayMs / 1000;
     expect(leeway).toBe(5);
     const exp = now + 900;
     expectInvalidToken(await me(t.app, await signWithServerKey({ iat: now + leeway + 5, exp })), 'iat 10 s ahead');

@@ -242,7 +242,7 @@ describe.each(adapters)('serve --workers 2 keeps the limits on $name', (adapter)
 
 describe('where the counters live with several processes', () => {
   const base = { DATABASE_URL: 'sqlite:./x.db', RATE_LIMIT_ENABLED: 'true' };
-  const backend = (env: Record<string, string>, store: 'sqlite' | 'postgres', mode: ClusterMode) => counterBackend(loadConfig({ ...base, ...env }), store, mode);
+  const backend = (env: Record<string, string>, store: 'sqlite' | 'postgres', mode: ClusterMode) => counterBackend(loadConfig({ ...base, ...env }).rateLimit, store, mode);
 
   it('memory is the primary\'s under serve --workers; the database under another cluster; Redis and the database as asked', () => {
     expect(backend({}, 'sqlite', 'none')).toBe('memory');
