@@ -10,7 +10,7 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     // One throwaway PostgreSQL cluster and Redis server for the whole run: inject('postgresUrl').
-    globalSetup: ['packages/server/test/global-setup.ts'],
+    globalSetup: ['packages/server/test/support/global-setup.ts'],
     // These tests drive real processes, databases and Chromium on a shared 2-core machine. A test
     // that fails is run once more; one that fails twice fails the run. Retries show in the report.
     retry: 1,

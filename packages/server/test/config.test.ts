@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration, readEnvironment, type Config } from '../src/config.js';
-import { createTestApp, tempDir } from './helpers.js';
+import { createTestApp, tempDir } from './support/helpers.js';
 
 const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 const CONFIG_SOURCE = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');

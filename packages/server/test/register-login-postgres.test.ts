@@ -6,10 +6,10 @@
  * SQLite access); a case that cannot be should live in a SQLite-only file.
  */
 process.env.LATCHKEY_TEST_DB = 'postgres';
-await import('./register-login.test.js');
+await import('./features/auth/register-login.test.js');
 
 const { it, expect } = await import('vitest');
-const { createTestApp } = await import('./helpers.js');
+const { createTestApp } = await import('./support/helpers.js');
 
 it('the apps of this file really run on PostgreSQL', async () => {
   const t = await createTestApp();
