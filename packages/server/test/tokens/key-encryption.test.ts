@@ -118,7 +118,7 @@ describe.each(['sqlite', 'postgres'] as const)('KEY_ENCRYPTION_KEY on %s', (adap
     expect(await rawKeys(url)).toEqual(rows);
 
     // The real CLI: one line naming the variable, exit 1, no stack trace.
-    for (const env of [{}, { KEY_ENCRYPTION_KEY: K2 }]) {
+    for (const env of [{}, { KEY_ENCRYPTION_KEY: K2 }] as Array<Record<string, string>>) {
       const failed = await startServer({ DATABASE_URL: url, MAIL_OUTBOX_DIR: join(dir.dir, 'outbox'), ...env }, { cwd: dir.dir }).then(
         () => 'started',
         (err: Error) => err.message,

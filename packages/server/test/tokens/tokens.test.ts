@@ -117,7 +117,7 @@ describe('forged and broken access tokens on GET /auth/me: always 401, never 500
   it('HS256 signed with the RSA public key (every usual encoding of it as the secret)', async () => {
     const published = (await jwks(t.app)).find((k) => k.kid === header.kid)!;
     const publicKey = await importJWK(published, 'RS256');
-    const pem = await exportSPKI(publicKey as CryptoKey);
+    const pem = await exportSPKI(publicKey as Parameters<typeof exportSPKI>[0]);
     const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
     const pkcs1 = createPublicKey(pem).export({ type: 'pkcs1', format: 'pem' }) as string;
     const secrets: Array<[string, string | Uint8Array]> = [

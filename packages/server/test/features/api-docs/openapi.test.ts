@@ -12,6 +12,11 @@ import { openApiDefinition } from '../../../src/features/api-docs/routes.js';
 import { latchkey } from '../../../src/plugin.js';
 import { createTestApp, tempDir, type TestApp } from '../../support/helpers.js';
 
+/** The page's DOM as far as the init script below uses it: tests are typechecked without the DOM library. */
+declare const document: {
+  addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
+};
+
 interface MediaType {
   schema?: Record<string, unknown>;
 }
