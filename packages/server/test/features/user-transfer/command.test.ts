@@ -8,7 +8,7 @@ import { tempDir } from '../../support/helpers.js';
 import { bcrypt, openDb, sha256File } from '../../support/import-fixtures.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'latchkey.js');
-const DIST = join(dirname(BIN), '..', 'dist', 'features', 'import', 'command.js');
+const DIST = join(dirname(BIN), '..', 'dist', 'features', 'user-transfer', 'command.js');
 const tmp = tempDir('latchkey-import-cli-');
 afterAll(() => tmp.cleanup());
 
