@@ -14,7 +14,7 @@ import {
   type ConfigSections,
 } from '../src/config.js';
 import { latchkey, type LatchkeyOptions } from '../src/plugin.js';
-import { createTestApp, tempDir } from './helpers.js';
+import { createTestApp, tempDir } from './support/helpers.js';
 
 const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 const CONFIG_SOURCE = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
