@@ -39,7 +39,7 @@ import { ownSessionRoutes, sessionRoutes } from './features/sessions/routes.js';
 import { ADMIN_ROLE } from './features/users/fields.js';
 import { profileRoutes } from './features/users/routes.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
-import { refuseFormsOutsideOAuth } from './http/content-type.js';
+import { refuseFormsOutsideOAuth, refuseNulCharacters } from './http/content-type.js';
 import { refuseCrossSiteSimpleRequests } from './http/cross-site.js';
 import { errorHandler } from './http/error-handler.js';
 import { guardedScope } from './http/scopes.js';
@@ -218,6 +218,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       if (scope.hasContentTypeParser('text/plain')) scope.removeContentTypeParser('text/plain');
       // Callback-style hooks on every request (no promise, no microtask hop per hook).
       scope.addHook('preValidation', refuseFormsOutsideOAuth);
+      scope.addHook('preValidation', refuseNulCharacters);
       scope.addHook('onRequest', rateLimitHook(ctx.config.rateLimit, ctx.counters, ctx.clock, prefix, ctx.metrics));
       if (ctx.config.metrics.metricsToken !== null || ctx.config.metrics.metricsPort !== null) {
         scope.addHook('onResponse', (request, reply, done) => {
