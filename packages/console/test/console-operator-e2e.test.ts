@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type DemoHarness } from '../../../apps/demo/test/harness.js';
-import { waitFor } from '../../server/test/email-support.js';
+import { waitFor } from '../../server/test/support/email.js';
 import { checkBuiltConsole, inFreshProfile, REPO_ROOT, type ConsoleHarness } from './harness.js';
 
 // The operator features of the console in Chromium, end to end: the console the server serves
@@ -83,12 +83,6 @@ async function shownEmails(page: Page): Promise<string[]> {
   await page.locator('.users-table tbody:not(.stale)').waitFor({ state: 'attached' });
   await page.waitForFunction(() => !document.querySelector('.users-table')?.closest('[aria-busy="true"]'));
   return rows(page).locator('.cell-email a').allTextContents();
-}
-
-async function openUser(page: Page, email: string): Promise<void> {
-  await page.getByRole('searchbox', { name: 'Search' }).fill(email);
-  await page.getByRole('link', { name: email, exact: true }).click();
-  await page.getByRole('heading', { name: email, exact: true }).waitFor();
 }
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, type Config, type StoreConfig } from './config.js';
 import type { Failure } from './outcome.js';
 import { sqlitePathFromUrl } from './store/database-url.js';
 import type { Store } from './store/types.js';
@@ -39,7 +39,7 @@ function fail(message: string): number {
   return 1;
 }
 
-async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+async function withStore<T>(config: StoreConfig, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStore } = await import('./store/index.js');
   const store = await openStore(config.databaseUrl, { poolSize: 2 });
   try {
@@ -51,7 +51,7 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
 }
 
 /** True for a SQLite database file that does not exist yet (the first start). */
-function isNewDatabase(config: Config): boolean {
+function isNewDatabase(config: StoreConfig): boolean {
   if (!config.databaseUrl.startsWith('sqlite:')) return false;
   const path = sqlitePathFromUrl(config.databaseUrl);
   return path !== ':memory:' && !existsSync(path);
@@ -100,12 +100,13 @@ async function serve(config: Config): Promise<number> {
   // priority (THREAD_POOL_NICE, src/lib/pool-priority.ts). Not before: start-up work on the pool
   // (a first RSA key, the dummy hash) would then wait behind the main thread loading the server,
   // and a pool thread busy with it would hold up finding the pool's threads. It is done by now.
-  if (config.threadPoolNice > 0) {
+  const { http } = config;
+  if (http.threadPoolNice > 0) {
     const { lowerThreadPoolPriority } = await import('./lib/pool-priority.js');
     const started = performance.now();
-    const pool = await lowerThreadPoolPriority(config.threadPoolNice);
+    const pool = await lowerThreadPoolPriority(http.threadPoolNice);
     const ms = Math.round(performance.now() - started);
-    app.log.info({ threads: pool.length, nice: config.threadPoolNice, ms }, 'thread pool priority lowered');
+    app.log.info({ threads: pool.length, nice: http.threadPoolNice, ms }, 'thread pool priority lowered');
   }
   let closing = false;
   const shutdown = (signal: string) => {
@@ -114,11 +115,11 @@ async function serve(config: Config): Promise<number> {
       process.exit(1);
     }
     closing = true;
-    app.log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down');
+    app.log.info({ signal, deadlineMs: http.shutdownTimeoutMs }, 'shutting down');
     const deadline = setTimeout(() => {
       app.log.error('in-flight requests did not finish before SHUTDOWN_TIMEOUT; exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs);
+    }, http.shutdownTimeoutMs);
     deadline.unref();
     app.close().then(
       () => process.exit(0),
@@ -132,23 +133,24 @@ async function serve(config: Config): Promise<number> {
   // A cluster worker is stopped by its primary (SIGTERM). Ctrl-C reaches the whole process
   // group, so a worker leaves SIGINT to the primary instead of counting it as a second signal.
   process.on('SIGINT', () => (isClusterWorker() ? undefined : shutdown('SIGINT')));
-  await app.listen({ port: config.port, host: config.host });
+  await app.listen({ port: http.port, host: http.host });
   return new Promise<number>(() => undefined);
 }
 
-async function keys(config: Config, sub: string | undefined): Promise<number> {
+async function keys(config: Pick<Config, 'store' | 'tokens'>, sub: string | undefined): Promise<number> {
   const { KeyRing, retiredKeyLifetimeMs, secretBoxFor } = await import('./tokens/keys.js');
   const { systemClock } = await import('./clock.js');
-  return withStore(config, async (store) => {
-    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config), secretBoxFor(config));
+  const { tokens } = config;
+  return withStore(config.store, async (store) => {
+    const ring = new KeyRing(store, tokens.jwtAlg, systemClock, retiredKeyLifetimeMs(tokens), secretBoxFor(tokens));
     if (sub === 'rotate') {
-      if (config.jwtPrivateKeyFile !== null || config.jwtSecret !== null) {
+      if (tokens.jwtPrivateKeyFile !== null || tokens.jwtSecret !== null) {
         return fail('the signing key is configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): rotate by configuring a new key and restarting');
       }
       await ring.init(0);
       const key = await ring.rotate();
       out(`new active key ${key.kid} (${key.alg}); previous keys stay published until their tokens expire`);
-      out(`running servers pick it up within KEY_RELOAD_INTERVAL (${config.keyReloadIntervalMs / 1000}s)`);
+      out(`running servers pick it up within KEY_RELOAD_INTERVAL (${tokens.keyReloadIntervalMs / 1000}s)`);
       return 0;
     }
     if (sub === 'list') {
@@ -173,7 +175,7 @@ function describeFailure(f: Failure): string {
  * `latchkey users create-admin`: a new admin through the users room (the one way a user is
  * created, with the server's rules and hasher), or the admin role for an existing account.
  */
-async function createAdmin(config: Config, args: string[]): Promise<number> {
+async function createAdmin(config: Pick<Config, 'store' | 'passwords'>, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' } } });
   if (!values.email) return fail('usage: latchkey users create-admin --email EMAIL [--name NAME]');
   const { ADMIN_ROLE, isValidEmail, normaliseEmail } = await import('./features/users/fields.js');
@@ -188,9 +190,9 @@ async function createAdmin(config: Config, args: string[]): Promise<number> {
   const { createUser, grantRole } = await import('./features/users/service.js');
   const { passwordHasherFor } = await import('./passwords/hasher.js');
   const { systemClock } = await import('./clock.js');
-  return withStore(config, async (store) => {
+  return withStore(config.store, async (store) => {
     // One hash at a time, none waiting: the command hashes one password.
-    const hasher = passwordHasherFor(config, 1, 0);
+    const hasher = passwordHasherFor(config.passwords, 1, 0);
     try {
       const deps = { store, hasher, clock: systemClock };
       const created = await createUser(deps, { email: values.email!, password, name: values.name, roles: [ADMIN_ROLE], emailVerified: true });
@@ -232,10 +234,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        if (isNewDatabase(config) && config.jwtSecret === null && config.jwtPrivateKeyFile === null) {
+        if (isNewDatabase(config.store) && config.tokens.jwtSecret === null && config.tokens.jwtPrivateKeyFile === null) {
           // The first signing key is certainly needed: its key pair starts now, before even the
           // database and key code load (see prepareDatabase for the rest of the overlap).
-          generateKeyPairAhead(config.jwtAlg);
+          generateKeyPairAhead(config.tokens.jwtAlg);
         }
         const { values } = parseArgs({ args: [sub, ...rest].filter((a): a is string => a !== undefined), options: { workers: { type: 'string' } } });
         const { isClusterWorker, parseWorkers, servePrimary } = await import('./serve-cluster.js');
@@ -246,7 +248,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'migrate': {
         // Not through withStore, which migrates first: this command reports what it applied.
         const { openStore } = await import('./store/index.js');
-        const store = await openStore(config.databaseUrl, { poolSize: 2 });
+        const store = await openStore(config.store.databaseUrl, { poolSize: 2 });
         try {
           const applied = await store.migrate();
           out(applied.length ? `applied migrations ${applied.join(', ')}` : 'database is up to date');
@@ -259,20 +261,20 @@ export async function main(argv: string[]): Promise<number> {
         return await keys(config, sub);
       case 'users':
         if (sub === 'create-admin') return await createAdmin(config, rest);
-        if (sub === 'import') return await (await import('./features/user-transfer/command.js')).runUsersImport(config, rest);
-        if (sub === 'export') return await (await import('./features/user-transfer/command.js')).runUsersExport(config, rest);
+        if (sub === 'import') return await (await import('./features/user-transfer/command.js')).runUsersImport(config.store, rest);
+        if (sub === 'export') return await (await import('./features/user-transfer/command.js')).runUsersExport(config.store, rest);
         return fail('usage: latchkey users create-admin|import|export ...');
       case 'backup': {
         if (!sub) return fail('usage: latchkey backup FILE');
         const { backupSqlite } = await import('./ops/backup.js');
-        const done = await backupSqlite(config.databaseUrl, sub);
+        const done = await backupSqlite(config.store.databaseUrl, sub);
         out(`backup written to ${sub}: ${done.users} users, ${done.bytes} bytes`);
         return 0;
       }
       case 'restore': {
         if (!sub) return fail('usage: latchkey restore FILE');
         const { restoreSqlite } = await import('./ops/backup.js');
-        const done = restoreSqlite(config.databaseUrl, sub);
+        const done = restoreSqlite(config.store.databaseUrl, sub);
         out(`restored ${done.users} users from ${sub}; the previous database is kept as *.before-restore`);
         return 0;
       }

@@ -2,7 +2,7 @@ import { importJWK, type JWK } from 'jose';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, type Config, type MailConfig, type StoreConfig, type TokensConfig } from '../config.js';
 import { describeSmtpUrl } from '../features/email/mailer.js';
 import { modeOf, shellQuote } from '../lib/private-files.js';
 import { openStore } from '../store/index.js';
@@ -35,17 +35,17 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 function configChecks(config: Config): CheckResult[] {
   const out: CheckResult[] = [{ name: 'config', status: 'ok', message: 'every setting parses and validates' }];
-  const issuer = new URL(config.issuer);
+  const issuer = new URL(config.tokens.issuer);
   const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
   if (issuer.protocol !== 'https:' && !local) {
     out.push({
       name: 'config.issuer',
       status: 'warn',
-      message: `ISSUER ${config.issuer} is not https`,
+      message: `ISSUER ${config.tokens.issuer} is not https`,
       fix: 'serve Latchkey behind TLS and set ISSUER=https://...',
     });
   }
-  if (!config.cookieSecure) {
+  if (!config.sessions.cookieSecure) {
     out.push({
       name: 'config.cookies',
       status: 'warn',
@@ -53,10 +53,10 @@ function configChecks(config: Config): CheckResult[] {
       fix: 'set COOKIE_SECURE=true outside local development',
     });
   }
-  if (!config.rateLimitEnabled) {
+  if (!config.rateLimit.rateLimitEnabled) {
     out.push({ name: 'config.rate-limits', status: 'warn', message: 'RATE_LIMIT_ENABLED=false', fix: 'enable rate limits in production' });
   }
-  if (config.jwtAlg === 'HS256') {
+  if (config.tokens.jwtAlg === 'HS256') {
     out.push({
       name: 'config.jwt',
       status: 'warn',
@@ -100,7 +100,7 @@ async function databaseChecks(store: Store): Promise<CheckResult[]> {
   return out;
 }
 
-async function keyChecks(config: Config, store: Store, now: number): Promise<CheckResult[]> {
+async function keyChecks(config: TokensConfig, store: Store, now: number): Promise<CheckResult[]> {
   let keys;
   try {
     keys = await store.listSigningKeys();
@@ -176,7 +176,7 @@ async function clockChecks(store: Store, now: number): Promise<CheckResult[]> {
   return [{ name: 'clock', status: 'ok', message: `within ${skew} ms of the database clock` }];
 }
 
-async function mailChecks(config: Config): Promise<CheckResult[]> {
+async function mailChecks(config: MailConfig): Promise<CheckResult[]> {
   if (!config.smtpUrl) {
     const dir = resolve(config.mailOutboxDir);
     try {
@@ -242,7 +242,7 @@ function permissionChecks(path: string): CheckResult[] {
   return out;
 }
 
-function fileChecks(config: Config): CheckResult[] {
+function fileChecks(config: StoreConfig): CheckResult[] {
   if (!config.databaseUrl.startsWith('sqlite:')) return [];
   const path = sqlitePathFromUrl(config.databaseUrl);
   if (path === ':memory:') return [];
@@ -271,11 +271,11 @@ export async function runDoctor(env: Env): Promise<CheckResult[]> {
     }
     throw err;
   }
-  const results = [...configChecks(config), ...fileChecks(config)];
+  const results = [...configChecks(config), ...fileChecks(config.store)];
   if (results.some((r) => r.status === 'fail')) return results;
   let store: Store;
   try {
-    store = await openStore(config.databaseUrl, { poolSize: 1 });
+    store = await openStore(config.store.databaseUrl, { poolSize: 1 });
   } catch (err) {
     return [...results, { name: 'database', status: 'fail', message: (err as Error).message, fix: 'check DATABASE_URL' }];
   }
@@ -284,13 +284,13 @@ export async function runDoctor(env: Env): Promise<CheckResult[]> {
     results.push(...db);
     if (!db.some((r) => r.status === 'fail')) {
       const now = Date.now();
-      results.push(...(await keyChecks(config, store, now)));
+      results.push(...(await keyChecks(config.tokens, store, now)));
       results.push(...(await clockChecks(store, now)));
     }
   } finally {
     await store.close().catch(() => undefined);
   }
-  results.push(...(await mailChecks(config)));
+  results.push(...(await mailChecks(config.mail)));
   return results;
 }
 

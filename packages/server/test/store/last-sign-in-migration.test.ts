@@ -12,7 +12,7 @@ import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import type { Store } from '../../src/store/types.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/helpers.js';
 import { createTestDatabase } from '../support/postgres.js';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -35,7 +35,7 @@ const INVALID_LINK = 'This invitation link is invalid, already used or expired.'
 export async function sendInvite(ctx: LatchkeyContext, user: AuthUser): Promise<Outcome<void>> {
   const wait = await throttle(ctx, `mail:invite:${hashToken(user.email)}`, RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS);
   if (wait > 0) return mailThrottled(wait);
-  const ttl = ctx.config.inviteTtlMs;
+  const ttl = ctx.config.mail.inviteTtlMs;
   ctx.mail.dispatch('invite', async () => {
     const token = newOpaqueToken();
     // Only the hash is stored, replacing any earlier invitation of this user.

@@ -19,7 +19,7 @@ import { passwordResetMail } from './templates.js';
 export async function mailPasswordResetLink(ctx: LatchkeyContext, user: AuthUser): Promise<Outcome<void>> {
   const wait = await throttle(ctx, `mail:reset:${hashToken(user.email)}`, RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS);
   if (wait > 0) return mailThrottled(wait);
-  const ttl = ctx.config.resetTokenTtlMs;
+  const ttl = ctx.config.mail.resetTokenTtlMs;
   ctx.mail.dispatch('reset_password', async () => {
     const token = newOpaqueToken();
     await storeToken(ctx, user.id, 'reset_password', hashToken(token), ttl);

@@ -85,7 +85,7 @@ export function userAdminCases(ctx: StoreCaseContext): void {
 
     async function pageAll(query: Filters & { sort: UserSort; order: SortOrder }, limit: number) {
       const ids: string[] = [];
-      const totals = new Set<number>();
+      const totals = new Set<number | null>();
       let cursor: string | null = null;
       for (let pages = 0; pages < 1000; pages++) {
         const page = await ctx.store.listUsers({ ...query, cursor, limit });
