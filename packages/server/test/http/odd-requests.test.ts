@@ -14,6 +14,7 @@ import { latchkeyFrameworkErrors } from '../../src/http/error-handler.js';
 import { latchkey } from '../../src/plugin.js';
 import { createTestApp, tempDir, type TestApp } from '../support/helpers.js';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 
 const PASSWORD = 'correct horse battery staple';
 /** BODY_LIMIT's default is 16 KiB: this is past it. */
@@ -97,17 +98,21 @@ async function actors(app: FastifyInstance, prefix: string): Promise<Actors> {
     expect(res.statusCode, res.body).toBe(201);
     return res.json().user.id as string;
   };
-  const adminId = await register('root@example.com');
+  // Addresses of their own per call: a retried test (vitest retry) registers again on the same app.
+  const run = randomUUID().slice(0, 8);
+  const root = `root-${run}@example.com`;
+  const target = `target-${run}@example.com`;
+  const adminId = await register(root);
   await app.latchkey.store.updateUser(adminId, { roles: ['admin'] }, Date.now());
-  const targetId = await register('target@example.com');
-  await login('target@example.com');
+  const targetId = await register(target);
+  await login(target);
   const sessions = await app.latchkey.store.listSessions(targetId, Date.now());
-  let token = await login('root@example.com');
+  let token = await login(root);
   return {
     ids: { id: targetId, sid: sessions[0]!.id },
     async adminToken() {
       const me = await app.inject({ method: 'GET', url: `${prefix}/auth/me`, headers: { authorization: `Bearer ${token}` } });
-      if (me.statusCode !== 200) token = await login('root@example.com');
+      if (me.statusCode !== 200) token = await login(root);
       return token;
     },
   };
