@@ -320,7 +320,7 @@ describe('the admin console in Chromium, served by the server at /console/', () 
       await page.getByLabel('Password').fill('short');
       await page.getByLabel('Roles').fill('editor');
       await page.getByRole('button', { name: 'Create user' }).click();
-      await page.getByRole('alert').filter({ hasText: 'password must be at least 8 characters' }).waitFor();
+      await page.getByRole('alert').filter({ hasText: 'Password must be at least 8 characters.' }).waitFor();
       await shot(page, '7-create-error');
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Create user' }).click();

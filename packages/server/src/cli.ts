@@ -166,7 +166,7 @@ async function keys(config: Config, sub: string | undefined): Promise<number> {
 
 /** A service failure as one line for the terminal: the field errors, else the detail. */
 function describeFailure(f: Failure): string {
-  return f.fields?.map((e) => `${e.field} ${e.message}`).join('; ') || f.detail || f.code;
+  return f.fields?.map((e) => e.message).join(" ") || f.detail || f.code;
 }
 
 /**
@@ -184,7 +184,7 @@ async function createAdmin(config: Config, args: string[]): Promise<number> {
   const password = process.env.LATCHKEY_ADMIN_PASSWORD ?? (await promptPassword('Password: '));
   // Also before the database is opened (createUser checks it again).
   const policy = checkPasswordPolicy('password', password);
-  if (policy) return fail(`password ${policy.message}`);
+  if (policy) return fail(policy.message);
   const { createUser, grantRole } = await import('./features/users/service.js');
   const { passwordHasherFor } = await import('./passwords/hasher.js');
   const { systemClock } = await import('./clock.js');

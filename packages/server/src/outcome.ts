@@ -46,3 +46,20 @@ export function failure(code: ErrorCode, detail?: string, fields?: FieldError[])
 export function retryLater(code: ErrorCode, detail: string, retryAfter: number): Failure {
   return { ok: false, code, detail, retryAfter };
 }
+
+/** The `detail` of a validation failure: its one message, or a pointer to the field errors. */
+export function validationDetail(fields: readonly FieldError[]): string {
+  return fields.length === 1 ? fields[0]!.message : 'Check the highlighted fields.';
+}
+
+/**
+ * A VALIDATION_FAILED failure with its field errors, one sentence each that names the field
+ * ("Password must be at least 8 characters."); the detail summarises them.
+ *
+ * @example
+ * const policy = checkPasswordPolicy('new_password', password);
+ * if (policy) return invalid(policy);
+ */
+export function invalid(...fields: FieldError[]): Failure {
+  return failure('VALIDATION_FAILED', validationDetail(fields), fields);
+}

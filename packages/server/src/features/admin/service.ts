@@ -1,5 +1,5 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
-import { failure, success, type Outcome } from '../../outcome.js';
+import { failure, invalid, success, type Outcome } from '../../outcome.js';
 import { decodeUserCursor } from '../../store/query-helpers.js';
 import type { SecurityEvent, SessionRecord, UserPatch, UserRecord } from '../../store/types.js';
 import { recordEvent, recentEvents } from '../events/service.js';
@@ -30,9 +30,7 @@ export interface AdminUserQuery {
  */
 export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery): Promise<Outcome<{ users: UserRecord[]; nextCursor: string | null }>> {
   if (query.cursor && !decodeUserCursor(query.cursor)) {
-    return failure('VALIDATION_FAILED', 'The paging cursor is not one this server issued.', [
-      { field: 'cursor', message: 'must be a next_cursor value from a previous page' },
-    ]);
+    return invalid({ field: 'cursor', message: 'Cursor must be the next_cursor of a previous page; start again without it.' });
   }
   return success(await ctx.store.listUsers(query));
 }

@@ -1,6 +1,6 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newOpaqueToken } from '../../lib/ids.js';
-import { failure, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
+import { failure, invalid, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { AuthUser, OneTimeTokenPurpose, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
@@ -149,7 +149,7 @@ export async function resetPassword(
   meta: RequestMeta,
 ): Promise<Outcome<void>> {
   const policy = checkPasswordPolicy('new_password', newPassword);
-  if (policy) return failure('VALIDATION_FAILED', 'The new password does not meet the policy.', [policy]);
+  if (policy) return invalid(policy);
   const tokenHash = hashToken(token);
   if (!(await ctx.store.findOneTimeToken(tokenHash, 'reset_password', ctx.clock()))) {
     return failure('TOKEN_INVALID', 'This password-reset link is invalid, already used or expired.');

@@ -5,7 +5,7 @@
  */
 import type { LatchkeyContext } from '../../context.js';
 import { newId } from '../../lib/ids.js';
-import { failure, success, type Failure, type Outcome } from '../../outcome.js';
+import { failure, invalid, success, type Failure, type Outcome } from '../../outcome.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { NewUser, UserRecord } from '../../store/types.js';
 import { ADMIN_ROLE, isValidEmail, MAX_NAME_LENGTH, normaliseEmail, normaliseName } from './fields.js';
@@ -41,11 +41,11 @@ export interface UserFields {
 export function userFields(input: UserFieldsInput): Outcome<UserFields> {
   const email = normaliseEmail(input.email);
   if (!isValidEmail(email)) {
-    return failure('VALIDATION_FAILED', 'The email address is not valid.', [{ field: 'email', message: 'must match format "email"' }]);
+    return invalid({ field: 'email', message: 'Email must be an email address, like name@example.com.' });
   }
   const name = normaliseName(input.name);
   if (name !== null && name.length > MAX_NAME_LENGTH) {
-    return failure('VALIDATION_FAILED', 'The name is too long.', [{ field: 'name', message: `must NOT have more than ${MAX_NAME_LENGTH} characters` }]);
+    return invalid({ field: 'name', message: `Name must be at most ${MAX_NAME_LENGTH} characters.` });
   }
   return success({
     email,
@@ -100,7 +100,7 @@ export async function createUser(deps: UserDeps, input: CreateUserInput): Promis
   const fields = userFields(input);
   if (!fields.ok) return fields;
   const policy = checkPasswordPolicy('password', input.password);
-  if (policy) return failure('VALIDATION_FAILED', 'The password does not meet the policy.', [policy]);
+  if (policy) return invalid(policy);
   // Checked before hashing so that a duplicate costs no hash; the unique index still decides.
   if (await deps.store.findUserByEmail(fields.value.email)) return emailTaken();
   const passwordHash = await deps.hasher.hash(input.password);
