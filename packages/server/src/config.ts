@@ -87,6 +87,12 @@ export interface Config {
   readonly keyEncryptionKey: Uint8Array | null;
   /** Earlier keys, only to decrypt (a rotation); values they sealed are re-encrypted at start-up. */
   readonly keyEncryptionKeyPrevious: readonly Uint8Array[];
+  // --- Issue 25, "the first hour" (readFirstHourSettings) ---
+  /** `pretty`: one human-readable line per event (default when stdout is a terminal); `json` otherwise. */
+  readonly logFormat: 'json' | 'pretty';
+  /** End a user's sessions when an admin changes their roles (default false: new roles arrive at the next refresh). */
+  readonly roleChangeEndsSessions: boolean;
+  // --- end of issue 25 ---
 }
 
 /** Thrown when a setting is invalid; the message names the variable. */
@@ -298,6 +304,16 @@ function readKeyEncryptionKeys(env: Env): { keyEncryptionKey: Uint8Array | null;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+// --- Issue 25, "the first hour": settings of that issue, in one block ---
+/** LOG_FORMAT (pretty by default on a terminal, json otherwise) and ROLE_CHANGE_ENDS_SESSIONS. */
+function readFirstHourSettings(env: Env): Pick<Config, 'logFormat' | 'roleChangeEndsSessions'> {
+  return {
+    logFormat: readEnum(env, 'LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY ? 'pretty' : 'json'),
+    roleChangeEndsSessions: readBool(env, 'ROLE_CHANGE_ENDS_SESSIONS', false),
+  };
+}
+// --- end of issue 25 ---
+
 /**
  * Reads an optional `.env` file (variables already in the environment win) and returns the
  * merged variables. Never writes to process.env.
@@ -395,6 +411,7 @@ export function loadConfig(env: Env): Config {
     jwtPrivateKeyFile: env.JWT_PRIVATE_KEY_FILE?.trim() || null,
     jwtSecret: env.JWT_SECRET || null,
     ...readKeyEncryptionKeys(env),
+    ...readFirstHourSettings(env),
   };
   if (config.jwtSecret !== null && config.jwtAlg !== 'HS256') {
     throw new ConfigError('JWT_SECRET', 'is only used with JWT_ALG=HS256; use JWT_PRIVATE_KEY_FILE for asymmetric keys');

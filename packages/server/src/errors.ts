@@ -44,8 +44,19 @@ export interface FieldError {
   message: string;
 }
 
+/**
+ * Extension members some problems carry besides the standard ones (docs/errors.md,
+ * "Extension members"): what a client can act on without parsing `detail`.
+ */
+export interface ProblemMembers {
+  /** Why a session ended (INVALID_REFRESH_TOKEN, INVALID_TOKEN of a revoked session). */
+  reason?: string;
+  /** EMAIL_NOT_VERIFIED: whether this refusal mailed a new verification link. */
+  mail_sent?: boolean;
+}
+
 /** The problem+json body every error response carries (RFC 9457, plus a stable `code`). */
-export interface Problem {
+export interface Problem extends ProblemMembers {
   type: string;
   title: string;
   status: number;
@@ -60,6 +71,7 @@ export interface AppErrorOptions {
   oauthError?: OAuthError;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  members?: Readonly<ProblemMembers>;
   cause?: unknown;
 }
 
@@ -74,6 +86,7 @@ export class AppError extends Error {
   readonly oauthError: OAuthError | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
+  readonly members: Readonly<ProblemMembers> | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -85,6 +98,7 @@ export class AppError extends Error {
     this.oauthError = options.oauthError;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.members = options.members;
   }
 
   /** Lets a host app's own error handler (embedded mode) answer with the right status. */
@@ -106,5 +120,7 @@ export function toProblem(err: AppError): Problem {
   };
   if (err.oauthError) problem.error = err.oauthError;
   if (err.errors) problem.errors = err.errors;
+  if (err.members?.reason !== undefined) problem.reason = err.members.reason;
+  if (err.members?.mail_sent !== undefined) problem.mail_sent = err.members.mail_sent;
   return problem;
 }

@@ -1,4 +1,4 @@
-import type { ErrorCode, FieldError } from './errors.js';
+import type { ErrorCode, FieldError, ProblemMembers } from './errors.js';
 
 /**
  * The one way a service fails: an expected failure is returned, never thrown, with a `code` from
@@ -11,8 +11,10 @@ export interface Failure {
   code: ErrorCode;
   detail?: string;
   fields?: FieldError[];
-  /** Seconds, sent as Retry-After (429, 503). */
+  /** Seconds, sent as Retry-After (429, 503, and EMAIL_NOT_VERIFIED until a new link may be mailed). */
   retryAfter?: number;
+  /** Extension members of the problem (`reason`, `mail_sent`: errors.ts ProblemMembers). */
+  members?: Readonly<ProblemMembers>;
 }
 
 /** What a service returns: its value, or the expected failure it met. */

@@ -129,6 +129,7 @@ function classify(err: FastifyError | Error, oauth: boolean): AppError {
         detail: err.detail,
         errors: err.errors,
         headers: err.headers,
+        members: err.members,
         oauthError: oauthErrorFor(err.code),
       });
     }

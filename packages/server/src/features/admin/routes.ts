@@ -155,13 +155,23 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
     {
       schema: {
         ...common,
-        summary: 'Update name, roles, disabled, email_verified (roles or disabling revoke the sessions)',
+        summary: 'Update name, roles, disabled, email_verified (disabling ends the sessions)',
+        description:
+          'Disabling ends every session of the user at once. New roles reach the admin routes at once and the ' +
+          "user's access tokens at their next refresh; `end_sessions: true` (default ROLE_CHANGE_ENDS_SESSIONS) " +
+          'ends their sessions instead when the roles change.',
         params: idParams,
         body: {
           type: 'object',
           additionalProperties: false,
           minProperties: 1,
-          properties: { name: nameProperty, roles: rolesProperty, disabled: { type: 'boolean' }, email_verified: { type: 'boolean' } },
+          properties: {
+            name: nameProperty,
+            roles: rolesProperty,
+            disabled: { type: 'boolean' },
+            email_verified: { type: 'boolean' },
+            end_sessions: { type: 'boolean', description: 'When the roles change, end the user’s sessions now' },
+          },
         },
         response: { 200: { type: 'object', required: ['user'], properties: { user: userSchema } }, ...problems(401, 403, 404, 409, 422) },
       },

@@ -11,6 +11,8 @@ export interface AdminPatch {
   roles?: string[];
   disabled?: boolean;
   email_verified?: boolean;
+  /** When `roles` change: end the user's sessions now (default ROLE_CHANGE_ENDS_SESSIONS). */
+  end_sessions?: boolean;
 }
 
 export interface AdminUserQuery {
@@ -52,8 +54,10 @@ export async function adminUserDetail(
 }
 
 /**
- * Updates a user as an admin. Disabling a user or changing their roles revokes their sessions at
- * once (their access tokens carry the old roles). The last enabled admin cannot be demoted,
+ * Updates a user as an admin. Disabling a user revokes their sessions at once. Changed roles
+ * reach the user's next access token (at the next refresh, within ACCESS_TOKEN_TTL) and the admin
+ * routes at once (they check the stored roles); `end_sessions` (default ROLE_CHANGE_ENDS_SESSIONS)
+ * ends the sessions instead, for a change that must not wait for a refresh. The last enabled admin cannot be demoted,
  * disabled or deleted, so the server always keeps a way in; the store checks that under a lock,
  * in the transaction of the change, so two admins demoting each other at once leave one of them.
  */
@@ -76,13 +80,14 @@ export async function adminUpdateUser(
   const { before, user } = result;
   const rolesChanged = !sameSet(user.roles, before.roles);
   const disabledNow = user.disabled && !before.disabled;
+  const endSessions = disabledNow || (rolesChanged && (patch.end_sessions ?? ctx.config.roleChangeEndsSessions));
   let revoked = 0;
-  if (rolesChanged || disabledNow) {
+  if (endSessions) {
     revoked = await ctx.store.revokeUserSessions(userId, disabledNow ? 'disabled_by_admin' : 'roles_changed', now);
   }
   await recordEvent(ctx, userId, 'admin_user_updated', meta, {
     admin_id: adminId,
-    changes: Object.keys(patch),
+    changes: Object.keys(patch).filter((k) => k !== 'end_sessions'),
     sessions_revoked: revoked,
   });
   return success(user);
