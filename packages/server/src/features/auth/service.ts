@@ -1,7 +1,7 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { failure, retryLater, success, type Outcome } from '../../outcome.js';
 import type { UserRecord } from '../../store/types.js';
-import { refuseUnverifiedLogin, scheduleVerificationMail } from '../email/service.js';
+import { mailVerificationAfterRegister, refuseUnverifiedLogin } from '../email/service.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 import { startSession, type IssuedTokens } from '../sessions/service.js';
@@ -23,8 +23,9 @@ export async function register(ctx: LatchkeyContext, input: RegisterInput, meta:
   if (!created.ok) return created;
   const user = created.value;
   await recordEvent(ctx, user.id, 'register', meta);
-  // In the background, after the commit: the account exists whatever the mail server does.
-  scheduleVerificationMail(ctx, user);
+  // Delivered in the background, after the commit: the account exists whatever the mail server
+  // does. It counts toward the once-a-minute limit of verification mails.
+  await mailVerificationAfterRegister(ctx, user);
   return success(user);
 }
 
