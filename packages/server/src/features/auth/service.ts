@@ -81,8 +81,12 @@ export async function login(
     const known = await ctx.store.findUserByEmail(key);
     if (known) await recordEvent(ctx, known.id, 'login_failed', meta);
     const lock = await backoffFail(ctx, key, meta);
-    if (lock.retryAfter > 0 && known) {
-      await recordEvent(ctx, known.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter });
+    if (lock.retryAfter > 0) {
+      if (known) await recordEvent(ctx, known.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter });
+      // The failure that engages the lock already says so: the next attempt would be refused
+      // anyway, and a client that shows the wait now needs no extra round trip to learn it. It
+      // tells nothing about the account: the lock keys on (email, IP) whether or not it exists.
+      return retryLater('RATE_LIMITED', `Too many failed logins; retry in ${lock.retryAfter} s.`, lock.retryAfter);
     }
     return checked;
   }

@@ -33,6 +33,8 @@ export async function changePassword(
     const lock = await backoffFail(ctx, auth.user.email, meta);
     if (lock.retryAfter > 0) {
       await recordEvent(ctx, user.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter, route: 'change_password' });
+      // As at login: the failure that engages the lock answers 429 with its wait.
+      return retryLater('RATE_LIMITED', `Too many wrong passwords; retry in ${lock.retryAfter} s.`, lock.retryAfter);
     }
     return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
   }
