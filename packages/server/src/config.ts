@@ -242,9 +242,21 @@ function readSmtpUrl(env: Env): string | null {
 const PLAIN_ADDRESS = /^[^\s<>@",;]+@[^\s<>@",;]+$/;
 const NAMED_ADDRESS = /^[^<>\r\n]*<[^\s<>@",;]+@[^\s<>@",;]+>$/;
 
-function readMailFrom(env: Env, productName: string, appUrl: string): string {
+/**
+ * The domain of the default sender: APP_URL's host, else ISSUER's, else `localhost`. Never an IP
+ * address (`no-reply@127.0.0.1` is not an address mail servers and clients accept as one).
+ */
+function defaultMailDomain(appUrl: string, issuer: string): string {
+  for (const url of [appUrl, issuer]) {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) === 0) return host;
+  }
+  return 'localhost';
+}
+
+function readMailFrom(env: Env, productName: string, appUrl: string, issuer: string): string {
   const raw = env.MAIL_FROM?.trim();
-  if (!raw) return `"${productName.replace(/["\\]/g, '')}" <no-reply@${new URL(appUrl).hostname}>`;
+  if (!raw) return `"${productName.replace(/["\\]/g, '')}" <no-reply@${defaultMailDomain(appUrl, issuer)}>`;
   if (!PLAIN_ADDRESS.test(raw) && !NAMED_ADDRESS.test(raw)) {
     throw new ConfigError('MAIL_FROM', `expected an address like no-reply@example.com or "Name <no-reply@example.com>", got "${raw}"`);
   }
@@ -277,7 +289,7 @@ function readMailConfig(env: Env, issuer: string) {
   const productName = readProductName(env);
   return {
     smtpUrl: readSmtpUrl(env),
-    mailFrom: readMailFrom(env, productName, appUrl),
+    mailFrom: readMailFrom(env, productName, appUrl, issuer),
     appUrl,
     productName,
     requireVerifiedEmail: readBool(env, 'REQUIRE_VERIFIED_EMAIL', false),

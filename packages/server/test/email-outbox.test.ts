@@ -23,7 +23,9 @@ async function outbox(t: TestApp): Promise<OutboxFile[]> {
   const dir = join(t.dir, 'outbox');
   let names: string[];
   try {
-    names = readdirSync(dir).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.eml'))
+      .sort();
   } catch {
     return [];
   }
@@ -65,6 +67,13 @@ describe('outbox mode (no SMTP_URL)', () => {
     expect(file!.mail.html).toBeTruthy();
     const { token, link } = tokenFromText(file!.mail.text ?? '', 'verify-email');
     expect(link.startsWith('http://latchkey.test/verify-email?token=')).toBe(true);
+    // Beside it, the message readable as written: headers and the text part, the link whole.
+    const txt = file!.path.replace(/\.eml$/, '.txt');
+    expect(statSync(txt).mode & 0o777).toBe(0o600);
+    const readable = readFileSync(txt, 'utf8');
+    expect(readable.startsWith('From: "Latchkey" <no-reply@latchkey.test>\nTo: olive@example.com\nSubject: Confirm your email address for Latchkey\n\n')).toBe(true);
+    expect(readable).toContain(link);
+    expect(readable.endsWith(`${file!.mail.text!.trimEnd()}\n`)).toBe(true);
 
     const line = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'mail written to the outbox (no SMTP_URL)');
     expect(line).toMatchObject({ level: 30, to: 'olive@example.com', subject: 'Confirm your email address for Latchkey', file: file!.path });
@@ -174,6 +183,14 @@ describe('mail settings', () => {
     expect(custom.appUrl).toBe('https://app.example.com');
     expect(custom.mailFrom).toBe('"Acme" <no-reply@app.example.com>');
     expect(custom.smtpUrl).toBe('smtps://u:p@mail.example.com:465');
+  });
+
+  it('the default sender is never at an IP address: APP_URL\'s host, else ISSUER\'s, else localhost', () => {
+    expect(loadConfig({}).mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ APP_URL: 'http://127.0.0.1:5173' }).mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ ISSUER: 'http://192.168.1.20:3000' }).mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ ISSUER: 'http://[::1]:3000' }).mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ ISSUER: 'https://id.example.com', APP_URL: 'http://10.0.0.5:8080' }).mailFrom).toBe('"Latchkey" <no-reply@id.example.com>');
   });
 
   it('refuses bad values, naming the variable and never echoing an SMTP password', () => {
