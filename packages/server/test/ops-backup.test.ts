@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
@@ -55,7 +55,9 @@ describe('latchkey backup / restore (SQLite)', () => {
     expect(busy.code).toBe(1);
     expect(busy.stderr).toContain('stop the server');
 
-    // Restore into a fresh location and start a fresh server on it.
+    // Restore into a fresh location (an existing directory: only ./data is made when missing)
+    // and start a fresh server on it.
+    mkdirSync(join(dir.dir, 'restored'));
     const freshUrl = `sqlite:${join(dir.dir, 'restored', 'latchkey.db')}`;
     const restore = await runCli(['restore', file], { DATABASE_URL: freshUrl });
     expect(restore.code, restore.stderr).toBe(0);
