@@ -96,7 +96,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // One access line per request, with the reqId that request.log would bind: the same line,
   // without building the request's child logger (lib/access-log.ts).
   const writeAccess = accessLogWriter(log);
+  // Without TRUST_PROXY, a request through a proxy has the proxy's address: every client behind it
+  // shares one rate-limit budget. Said once, at the first request that shows it (doctor can only
+  // guess from ISSUER); a boolean test per request afterwards, in a hook that runs anyway.
+  let proxyUnnoticed = config.trustProxy.length === 0;
   app.addHook('onResponse', (request, reply, done) => {
+    if (proxyUnnoticed && (request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined)) {
+      proxyUnnoticed = false;
+      log.warn(
+        { ip: request.ip },
+        'a request came through a proxy (X-Forwarded-For or Forwarded) but TRUST_PROXY is not set: every client behind it is counted as the proxy and shares one rate-limit budget; set TRUST_PROXY to the proxy address (docs/deploy.md)',
+      );
+    }
     writeAccess({
       reqId: request.id,
       method: request.method,

@@ -104,7 +104,7 @@ describe('latchkey doctor', () => {
     await s.stop();
     const r = await runCli(['doctor'], { DATABASE_URL: dbUrl, MAIL_OUTBOX_DIR: join(dir.dir, 'outbox') }, dir.dir);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/ok {3}database: sqlite reachable/);
+    expect(r.stdout).toContain(`ok   database: sqlite ${join(dir.dir, 'ok.db')} reachable`);
     expect(r.stdout).toMatch(/ok {3}migrations: schema is up to date/);
     expect(r.stdout).toMatch(/ok {3}keys: active key \S+ \(RS256\)/);
     expect(r.stdout).toMatch(/WARN mail: no SMTP_URL/);
