@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { latchkey, latchkeyClientErrorHandler, latchkeyFrameworkErrors, type Config } from '@latchkey/server';
+import { latchkey, latchkeyClientErrorHandler, latchkeyFrameworkErrors, type ConfigSections, type LogLevel } from '@latchkey/server';
 
 /** An order of the shop; a real app would keep these in its own database. */
 interface Order {
@@ -9,8 +9,15 @@ interface Order {
 }
 
 export interface ShopOptions {
+  /**
+   * Latchkey's settings, by section, each partial and typed: what is not set is Latchkey's default
+   * (README of this example). For instance `{ tokens: { issuer }, store: { databaseUrl } }`.
+   */
+  latchkey?: ConfigSections;
   /** Where Latchkey's routes are mounted; default "/identity". */
   authPrefix?: string;
+  /** The shop's log level (its logger is Latchkey's too); default "info". */
+  logLevel?: LogLevel;
 }
 
 /**
@@ -19,12 +26,12 @@ export interface ShopOptions {
  * `GET /api/orders` is protected by one decorator, `app.requireUser`.
  *
  * @example
- * const app = await buildShop(loadConfig(readEnvironment()));
+ * const app = await buildShop({ latchkey: { tokens: { issuer: 'https://shop.example' }, store: { databaseUrl: 'sqlite:./data/shop.db' } } });
  * await app.listen({ port: 3000 });
  */
-export async function buildShop(config: Config, options: ShopOptions = {}): Promise<FastifyInstance> {
+export async function buildShop(options: ShopOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: { level: options.logLevel ?? 'info' },
     // What Node's parser (a bad Content-Length, headers over the limit) and Fastify's router (a
     // badly percent-encoded URL, a path parameter over maxParamLength) refuse before any route is
     // chosen: problem+json like Latchkey's own refusals, instead of Fastify's default JSON.
@@ -33,8 +40,9 @@ export async function buildShop(config: Config, options: ShopOptions = {}): Prom
     routerOptions: { maxParamLength: 200 },
   });
 
-  // Same routes, storage and keys as the standalone server, mounted under a prefix.
-  await app.register(latchkey, { config, prefix: options.authPrefix ?? '/identity' });
+  // Same routes, storage and keys as the standalone server, mounted under a prefix. A bad
+  // setting stops registration with a message naming it (e.g. "tokens.accessTokenTtlMs: ...").
+  await app.register(latchkey, { ...options.latchkey, prefix: options.authPrefix ?? '/identity' });
 
   const orders = new Map<string, Order[]>();
 

@@ -4,24 +4,26 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '@latchkey/server';
+import type { ConfigSections } from '@latchkey/server';
 import { createVerifier } from '@latchkey/verify';
 import { buildShop } from './app.js';
 
 const PASSWORD = 'correct horse battery staple';
 let dir: string;
-let config: Config;
 let app: FastifyInstance;
+
+/** Latchkey's settings for a shop on its own SQLite file in `d`, by section (the rest is the default). */
+function settings(d: string, issuer = 'http://shop.test'): ConfigSections {
+  return {
+    store: { databaseUrl: `sqlite:${join(d, 'shop.db')}` },
+    tokens: { issuer },
+    mail: { mailOutboxDir: join(d, 'outbox') },
+  };
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'latchkey-embedded-'));
-  config = loadConfig({
-    DATABASE_URL: `sqlite:${join(dir, 'shop.db')}`,
-    ISSUER: 'http://shop.test',
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_ENABLED: 'false',
-  });
-  app = await buildShop(config);
+  app = await buildShop({ logLevel: 'silent', latchkey: { ...settings(dir), rateLimit: { rateLimitEnabled: false } } });
   await app.ready();
 });
 
@@ -114,9 +116,7 @@ describe('embedded mode: Latchkey mounted under /identity in a shop app', () => 
 
   it('under /authn the refresh cookie is Path=/authn/auth (not /auth), and cookie refresh and logout work there', async () => {
     const d = mkdtempSync(join(tmpdir(), 'latchkey-embedded-'));
-    const shop = await buildShop(loadConfig({ DATABASE_URL: `sqlite:${join(d, 'x.db')}`, ISSUER: 'http://shop.test', LOG_LEVEL: 'silent' }), {
-      authPrefix: '/authn',
-    });
+    const shop = await buildShop({ logLevel: 'silent', latchkey: settings(d), authPrefix: '/authn' });
     try {
       await shop.inject({ method: 'POST', url: '/authn/auth/register', payload: { email: 'eve@shop.test', password: PASSWORD } });
       const login = await shop.inject({
@@ -164,7 +164,7 @@ describe('embedded mode: Latchkey mounted under /identity in a shop app', () => 
 
   it('discovery does not repeat the prefix when ISSUER already ends with it', async () => {
     const d = mkdtempSync(join(tmpdir(), 'latchkey-embedded-'));
-    const shop = await buildShop(loadConfig({ DATABASE_URL: `sqlite:${join(d, 'x.db')}`, ISSUER: 'http://shop.test/identity', LOG_LEVEL: 'silent' }));
+    const shop = await buildShop({ logLevel: 'silent', latchkey: settings(d, 'http://shop.test/identity') });
     try {
       const doc = (await shop.inject({ url: '/identity/.well-known/openid-configuration' })).json();
       expect(doc.issuer).toBe('http://shop.test/identity');
@@ -180,8 +180,8 @@ describe('embedded mode: Latchkey mounted under /identity in a shop app', () => 
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address() as { port: number };
     const verifier = createVerifier({
-      issuer: config.issuer,
-      audience: config.audience,
+      issuer: app.latchkey.config.tokens.issuer,
+      audience: app.latchkey.config.tokens.audience,
       jwksUrl: `http://127.0.0.1:${address.port}/identity/.well-known/jwks.json`,
     });
     const claims = await verifier.verify(erin.access);

@@ -1,6 +1,6 @@
 // The four multi-instance properties, as HTTP steps that return their evidence (status codes,
 // which instance answered, key ids). scripts/cluster-demo.mjs prints the evidence; the test
-// packages/server/test/multi-instance.test.ts asserts on it.
+// packages/server/test/cli/multi-instance.postgres.test.ts asserts on it.
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 

@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { startSmtp, type TestSmtp } from '../../../packages/server/test/email-support.js';
-import { createTestApp, tempDir, type TestApp } from '../../../packages/server/test/helpers.js';
+import { startSmtp, type TestSmtp } from '../../../packages/server/test/support/email.js';
+import { createTestApp, tempDir, type TestApp } from '../../../packages/server/test/support/helpers.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'test-results');

@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../packages/server/test/email-support.js';
+import { waitFor } from '../../../packages/server/test/support/email.js';
 import { inFreshProfile, screenshotPath, startDemo, type DemoHarness } from './harness.js';
 
 // The mailed links followed in Debian's Chromium (playwright-core): the built demo and a real

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../../server/test/helpers.js';
+import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import {
   createClient,
   errorFromResponse,

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { jwtClaims, startSmtp, tokenFromText, waitFor, type TestSmtp } from '../../server/test/email-support.js';
-import { createTestApp, type TestApp } from '../../server/test/helpers.js';
+import { jwtClaims, startSmtp, tokenFromText, waitFor, type TestSmtp } from '../../server/test/support/email.js';
+import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import { createClient, LatchkeyError, type ClientOptions, type LatchkeyClient } from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
 import { newChannel, newEmail, PASSWORD, waitForState } from './support.js';

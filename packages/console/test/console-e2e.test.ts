@@ -10,7 +10,7 @@ import { loadConfig } from '../../server/src/config.js';
 import { latchkey } from '../../server/src/plugin.js';
 import { newId } from '../../server/src/lib/ids.js';
 import type { NewUser } from '../../server/src/store/types.js';
-import { tempDir } from '../../server/test/helpers.js';
+import { tempDir } from '../../server/test/support/helpers.js';
 import { inFreshProfile, REPO_ROOT, startConsole, type ConsoleHarness } from './harness.js';
 
 // The admin console as the server serves it (/console/, from packages/server/console: the build
@@ -72,7 +72,7 @@ async function createAdminWithCli(email: string): Promise<string> {
       timeout: 60_000,
       env: {
         PATH: process.env.PATH ?? '',
-        DATABASE_URL: h.server.config.databaseUrl,
+        DATABASE_URL: h.server.config.store.databaseUrl,
         LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD,
         LOG_LEVEL: 'silent',
       },

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
-import { createTestApp, type TestApp } from '../../server/test/helpers.js';
+import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'test-results');

@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Config } from './config.js';
+import type { Config, HttpConfig } from './config.js';
 import type { Mailer } from './features/email/mailer.js';
 import { latchkeyClientErrorHandler } from './http/client-error.js';
 import { registerCors } from './http/cors.js';
@@ -25,10 +25,11 @@ export interface AppDeps {
   logStream?: DestinationStream;
 }
 
-export function createLogger(config: Config, stream?: DestinationStream): Logger {
+/** The server's logger at `http.logLevel`, secrets masked. */
+export function createLogger(http: Pick<HttpConfig, 'logLevel'>, stream?: DestinationStream): Logger {
   return redactChildBindings(pino(
     {
-      level: config.logLevel,
+      level: http.logLevel,
       // Belt and braces: nothing logs secrets, and if something ever did they would be masked
       // (passwords, hashes, tokens, credential headers: see lib/log-redaction.ts, which is also
       // much cheaper per line than pino's `redact` option).
@@ -49,19 +50,20 @@ export function createLogger(config: Config, stream?: DestinationStream): Logger
  * await app.listen({ port: 3000 });
  */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const log = createLogger(config, deps.logStream);
+  const { http } = config;
+  const log = createLogger(http, deps.logStream);
   const app = Fastify({
     loggerInstance: log,
     // One line per request is written by the onResponse hook below, not fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // request.log is built only if something logs through it (the access line does not).
     childLoggerFactory: (parent, bindings, options) => new LazyRequestLogger(parent as Logger, bindings, options),
-    bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
+    bodyLimit: http.bodyLimitBytes,
+    trustProxy: http.trustProxy.length > 0 ? [...http.trustProxy] : false,
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
-    http: { maxHeaderSize: config.headerLimitBytes },
+    http: { maxHeaderSize: http.headerLimitBytes },
     clientErrorHandler: latchkeyClientErrorHandler,
     // The router's refusals (bad percent-encoding, a path parameter past maxParamLength) as problem+json.
     frameworkErrors: latchkeyFrameworkErrors,
@@ -99,7 +101,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // Without TRUST_PROXY, a request through a proxy has the proxy's address: every client behind it
   // shares one rate-limit budget. Said once, at the first request that shows it (doctor can only
   // guess from ISSUER); a boolean test per request afterwards, in a hook that runs anyway.
-  let proxyUnnoticed = config.trustProxy.length === 0;
+  let proxyUnnoticed = config.http.trustProxy.length === 0;
   app.addHook('onResponse', (request, reply, done) => {
     if (proxyUnnoticed && (request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined)) {
       proxyUnnoticed = false;
@@ -121,13 +123,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Only configured origins are echoed, with credentials; others get no CORS headers, and
   // their preflights a 403.
-  registerCors(app, config.corsOrigins);
+  registerCors(app, http.corsOrigins);
 
   // /openapi.json and /docs: the plugins behind them load on the first request for them.
-  if (config.docsEnabled) await app.register(apiDocs, { issuer: config.issuer });
+  if (http.docsEnabled) await app.register(apiDocs, { issuer: config.tokens.issuer });
 
   // The admin console (/console) is part of the standalone server; CONSOLE_ENABLED=false removes it.
-  await app.register(latchkey, { config, store: deps.store, clock: deps.clock, mailer: deps.mailer, console: true });
+  await app.register(latchkey, { config, storeInstance: deps.store, clock: deps.clock, mailer: deps.mailer, console: true });
 
   return app;
 }

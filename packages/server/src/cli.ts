@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, type Config, type StoreConfig } from './config.js';
 import { parseCommandArgs, UsageError } from './lib/cli-args.js';
 import { NoPasswordError } from './lib/terminal.js';
 import { describeDatabaseUrl, sqlitePathFromUrl } from './store/database-url.js';
@@ -57,11 +57,11 @@ function version(): string {
 }
 
 /** Says which database a command uses, on stderr: stdout stays the command's output. */
-function announceDatabase(config: Config): void {
+function announceDatabase(config: StoreConfig): void {
   process.stderr.write(`latchkey: database ${describeDatabaseUrl(config.databaseUrl)}\n`);
 }
 
-async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+async function withStore<T>(config: StoreConfig, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStore } = await import('./store/index.js');
   announceDatabase(config);
   const store = await openStore(config.databaseUrl, { poolSize: 2 });
@@ -74,7 +74,7 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
 }
 
 /** True for a SQLite database file that does not exist yet (the first start). */
-function isNewDatabase(config: Config): boolean {
+function isNewDatabase(config: StoreConfig): boolean {
   if (!config.databaseUrl.startsWith('sqlite:')) return false;
   const path = sqlitePathFromUrl(config.databaseUrl);
   return path !== ':memory:' && !existsSync(path);
@@ -101,17 +101,17 @@ async function serve(config: Config): Promise<number> {
   await prepared;
   const app = await buildApp(config);
   tagWorkerResponses(app);
-  app.log.info({ database: describeDatabaseUrl(config.databaseUrl) }, 'database ready');
+  app.log.info({ database: describeDatabaseUrl(config.store.databaseUrl) }, 'database ready');
   // From here on libuv's pool (token signatures, file system calls) runs below the event loop's
   // priority (THREAD_POOL_NICE, src/lib/pool-priority.ts). Not before: start-up work on the pool
   // (a first RSA key, the dummy hash) would then wait behind the main thread loading the server,
   // and a pool thread busy with it would hold up finding the pool's threads. It is done by now.
-  if (config.threadPoolNice > 0) {
+  if (config.http.threadPoolNice > 0) {
     const { lowerThreadPoolPriority } = await import('./lib/pool-priority.js');
     const started = performance.now();
-    const pool = await lowerThreadPoolPriority(config.threadPoolNice);
+    const pool = await lowerThreadPoolPriority(config.http.threadPoolNice);
     const ms = Math.round(performance.now() - started);
-    app.log.info({ threads: pool.length, nice: config.threadPoolNice, ms }, 'thread pool priority lowered');
+    app.log.info({ threads: pool.length, nice: config.http.threadPoolNice, ms }, 'thread pool priority lowered');
   }
   let closing = false;
   const shutdown = (signal: string) => {
@@ -120,11 +120,11 @@ async function serve(config: Config): Promise<number> {
       process.exit(1);
     }
     closing = true;
-    app.log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down');
+    app.log.info({ signal, deadlineMs: config.http.shutdownTimeoutMs }, 'shutting down');
     const deadline = setTimeout(() => {
       app.log.error('in-flight requests did not finish before SHUTDOWN_TIMEOUT; exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs);
+    }, config.http.shutdownTimeoutMs);
     deadline.unref();
     app.close().then(
       () => process.exit(0),
@@ -138,7 +138,7 @@ async function serve(config: Config): Promise<number> {
   // A cluster worker is stopped by its primary (SIGTERM). Ctrl-C reaches the whole process
   // group, so a worker leaves SIGINT to the primary instead of counting it as a second signal.
   process.on('SIGINT', () => (isClusterWorker() ? undefined : shutdown('SIGINT')));
-  await app.listen({ port: config.port, host: config.host });
+  await app.listen({ port: config.http.port, host: config.http.host });
   return new Promise<number>(() => undefined);
 }
 
@@ -149,23 +149,23 @@ async function keys(config: Config, sub: string | undefined, args: string[]): Pr
   parseCommandArgs(args, {}, `usage: latchkey keys ${sub}`);
   const { KeyRing, retiredKeyLifetimeMs, secretBoxFor } = await import('./tokens/keys.js');
   const { systemClock } = await import('./clock.js');
-  return withStore(config, async (store) => {
+  return withStore(config.store, async (store) => {
     if (sub === 'rotate') {
-      if (config.jwtPrivateKeyFile !== null || config.jwtSecret !== null) {
+      if (config.tokens.jwtPrivateKeyFile !== null || config.tokens.jwtSecret !== null) {
         return fail('the signing key is configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): rotate by configuring a new key and restarting');
       }
-      const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config), secretBoxFor(config));
+      const ring = new KeyRing(store, config.tokens.jwtAlg, systemClock, retiredKeyLifetimeMs(config.tokens), secretBoxFor(config.tokens));
       await ring.init(0);
       const key = await ring.rotate();
       out(`new active key ${key.kid} (${key.alg}); previous keys stay published until their tokens expire`);
-      out(`running servers pick it up within KEY_RELOAD_INTERVAL (${config.keyReloadIntervalMs / 1000}s)`);
+      out(`running servers pick it up within KEY_RELOAD_INTERVAL (${config.tokens.keyReloadIntervalMs / 1000}s)`);
       return 0;
     }
     const now = Date.now();
     const stored = await store.listSigningKeys();
     if (stored.length === 0) {
       out(
-        config.jwtPrivateKeyFile !== null || config.jwtSecret !== null
+        config.tokens.jwtPrivateKeyFile !== null || config.tokens.jwtSecret !== null
           ? 'no signing keys stored yet: the configured key (JWT_PRIVATE_KEY_FILE / JWT_SECRET) is stored at the first start of the server'
           : 'no signing keys yet: the server creates one at its first start (or run `latchkey keys rotate`)',
       );
@@ -184,8 +184,8 @@ async function keys(config: Config, sub: string | undefined, args: string[]): Pr
 async function users(config: Config, sub: string | undefined, args: string[]): Promise<number> {
   if (sub === 'import' || sub === 'export') {
     const transfer = await import('./features/user-transfer/command.js');
-    announceDatabase(config);
-    return sub === 'import' ? transfer.runUsersImport(config, args) : transfer.runUsersExport(config, args);
+    announceDatabase(config.store);
+    return sub === 'import' ? transfer.runUsersImport(config.store, args) : transfer.runUsersExport(config.store, args);
   }
   const { runUsersCommand } = await import('./features/users/command.js');
   const { systemClock } = await import('./clock.js');
@@ -193,11 +193,11 @@ async function users(config: Config, sub: string | undefined, args: string[]): P
     {
       config,
       clock: systemClock,
-      withStore: (fn) => withStore(config, fn),
+      withStore: (fn) => withStore(config.store, fn),
       hasher: async () => {
         const { passwordHasherFor } = await import('./passwords/hasher.js');
         // One hash at a time, none waiting: a command hashes one password.
-        return passwordHasherFor(config, 1, 0);
+        return passwordHasherFor(config.passwords, 1, 0);
       },
       out,
       fail,
@@ -213,7 +213,7 @@ async function users(config: Config, sub: string | undefined, args: string[]): P
  */
 async function describeError(err: unknown, config: Config): Promise<string> {
   const { explainDatabaseError } = await import('./store/startup-errors.js');
-  return explainDatabaseError(err, config.databaseUrl) ?? (err instanceof Error ? err.message : String(err));
+  return explainDatabaseError(err, config.store.databaseUrl) ?? (err instanceof Error ? err.message : String(err));
 }
 
 /** The `latchkey` command line. Returns the exit code. */
@@ -245,10 +245,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve': {
         const { values } = parseCommandArgs(argsOf(sub, ...rest), { workers: { type: 'string' } }, 'usage: latchkey serve [--workers N|auto]');
-        if (isNewDatabase(config) && config.jwtSecret === null && config.jwtPrivateKeyFile === null) {
+        if (isNewDatabase(config.store) && config.tokens.jwtSecret === null && config.tokens.jwtPrivateKeyFile === null) {
           // The first signing key is certainly needed: its key pair starts now, before even the
           // database and key code load (see prepareDatabase for the rest of the overlap).
-          generateKeyPairAhead(config.jwtAlg);
+          generateKeyPairAhead(config.tokens.jwtAlg);
         }
         const { isClusterWorker, parseWorkers, servePrimary } = await import('./serve-cluster.js');
         const workers = parseWorkers(values.workers);
@@ -259,8 +259,8 @@ export async function main(argv: string[]): Promise<number> {
         parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey migrate');
         // Not through withStore, which migrates first: this command reports what it applied.
         const { openStore } = await import('./store/index.js');
-        announceDatabase(config);
-        const store = await openStore(config.databaseUrl, { poolSize: 2 });
+        announceDatabase(config.store);
+        const store = await openStore(config.store.databaseUrl, { poolSize: 2 });
         try {
           const applied = await store.migrate();
           out(applied.length ? `applied migrations ${applied.join(', ')}` : 'database is up to date');
@@ -276,16 +276,16 @@ export async function main(argv: string[]): Promise<number> {
       case 'backup': {
         const file = parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey backup FILE', { min: 1, max: 1 }).positionals[0]!;
         const { backupSqlite } = await import('./ops/backup.js');
-        announceDatabase(config);
-        const done = await backupSqlite(config.databaseUrl, file);
+        announceDatabase(config.store);
+        const done = await backupSqlite(config.store.databaseUrl, file);
         out(`backup written to ${file}: ${done.users} users, ${done.bytes} bytes`);
         return 0;
       }
       case 'restore': {
         const file = parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey restore FILE', { min: 1, max: 1 }).positionals[0]!;
         const { restoreSqlite } = await import('./ops/backup.js');
-        announceDatabase(config);
-        const done = restoreSqlite(config.databaseUrl, file);
+        announceDatabase(config.store);
+        const done = restoreSqlite(config.store.databaseUrl, file);
         out(`restored ${done.users} users from ${file}; the previous database is kept as *.before-restore`);
         return 0;
       }

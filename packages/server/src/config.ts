@@ -11,6 +11,9 @@ export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 export type SameSite = 'lax' | 'strict' | 'none';
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** A rate limit: at most `limit` requests per `windowMs`. */
 export interface RateRule {
   readonly limit: number;
@@ -20,39 +23,79 @@ export interface RateRule {
 /** The per-IP rate-limit buckets (docs/abuse.md); each has its RATE_LIMIT_<BUCKET> variable. */
 export type RateLimitBucket = 'login' | 'register' | 'refresh' | 'mail' | 'reset' | 'verify' | 'change_password' | 'default';
 
-/** The validated, frozen configuration every component receives. Durations are milliseconds. */
-export interface Config {
+// Each section is what one part of the server is given (docs/architecture.md, "Configuration").
+// Durations are milliseconds.
+
+/**
+ * The standalone server and its HTTP edge: where it listens, which proxies it trusts, CORS, body
+ * and header limits, the API docs and console, its log level and shutdown. In embedded mode the
+ * host's Fastify owns the listener, logger and proxies; Latchkey's scope still reads
+ * `corsOrigins` (the cross-site guard), `bodyLimitBytes` and `consoleEnabled`.
+ */
+export interface HttpConfig {
   readonly port: number;
   readonly host: string;
+  readonly trustProxy: readonly string[];
+  readonly corsOrigins: readonly string[];
+  readonly bodyLimitBytes: number;
+  readonly headerLimitBytes: number;
+  readonly docsEnabled: boolean;
+  /** Serve the admin console at /console (standalone server; an embedded host opts in too). */
+  readonly consoleEnabled: boolean;
+  readonly logLevel: LogLevel;
+  /** `pretty`: one human-readable line per event (default when stdout is a terminal); `json` otherwise. */
+  readonly logFormat: 'json' | 'pretty';
+  readonly shutdownTimeoutMs: number;
+  /** Linux nice of libuv's pool threads under `latchkey serve` (0 = unchanged; never in embedded use). */
+  readonly threadPoolNice: number;
+}
+
+/** The database the store opens. */
+export interface StoreConfig {
   readonly databaseUrl: string;
   readonly databasePoolSize: number;
+}
+
+/** Access tokens and the signing keys behind them, with the key that encrypts them at rest. */
+export interface TokensConfig {
   readonly issuer: string;
   readonly audience: string;
   readonly accessTokenTtlMs: number;
   readonly jwtAlg: SigningAlgorithm;
   readonly jwtLeewayMs: number;
   readonly keyReloadIntervalMs: number;
+  /** PEM (PKCS#8) file with the signing key for RS256/ES256/EdDSA; null = generated and stored. */
+  readonly jwtPrivateKeyFile: string | null;
+  /** The HS256 secret (32+ characters); null = generated and stored. */
+  readonly jwtSecret: string | null;
+  /** 32 bytes: secrets at rest (the signing keys' private parts) are encrypted with it; null = stored in plaintext. */
+  readonly keyEncryptionKey: Uint8Array | null;
+  /** Earlier keys, only to decrypt (a rotation); values they sealed are re-encrypted at start-up. */
+  readonly keyEncryptionKeyPrevious: readonly Uint8Array[];
+}
+
+/** Sessions, refresh tokens and the cookies that carry them. */
+export interface SessionsConfig {
   readonly sessionIdleTimeoutMs: number;
   readonly sessionMaxAgeMs: number;
   readonly refreshGraceMs: number;
-  readonly corsOrigins: readonly string[];
   readonly cookieSecure: boolean;
   readonly cookieSameSite: SameSite;
-  readonly logLevel: string;
-  readonly trustProxy: readonly string[];
+  /** End a user's sessions when an admin changes their roles (default false: new roles arrive at the next refresh). */
+  readonly roleChangeEndsSessions: boolean;
+}
+
+/** Password hashing: the argon2id cost and the worker threads and queue it runs on. */
+export interface PasswordsConfig {
   readonly hashConcurrency: number;
-  /** Linux nice of libuv's pool threads under `latchkey serve` (0 = unchanged; never in embedded use). */
-  readonly threadPoolNice: number;
   readonly hashQueueMax: number;
   readonly argon2MemoryKib: number;
   readonly argon2TimeCost: number;
   readonly argon2Parallelism: number;
-  readonly bodyLimitBytes: number;
-  readonly headerLimitBytes: number;
-  readonly docsEnabled: boolean;
-  /** Serve the admin console at /console (standalone server; an embedded host opts in too). */
-  readonly consoleEnabled: boolean;
-  readonly purgeIntervalMs: number;
+}
+
+/** Mail (docs/email.md): delivery, the links it carries, and verified email at login. */
+export interface MailConfig {
   /** smtp:// or smtps:// URL (may carry credentials: never logged); null writes mail to `mailOutboxDir`. */
   readonly smtpUrl: string | null;
   readonly mailFrom: string;
@@ -65,40 +108,79 @@ export interface Config {
   readonly resetTokenTtlMs: number;
   /** Waits between delivery attempts; its length + 1 is the number of attempts. */
   readonly mailRetryDelaysMs: readonly number[];
-  readonly redisUrl: string | null;
+}
+
+/** Per-IP rate limits, the login backoff, and where their counters live (docs/abuse.md). */
+export interface RateLimitConfig {
   readonly rateLimitEnabled: boolean;
   readonly rateLimitStore: 'auto' | 'memory' | 'redis' | 'database';
   readonly rateLimits: Readonly<Record<RateLimitBucket, RateRule>>;
   /** IPv6 clients are counted per network of this prefix length (64: one /64 is one client). */
   readonly rateLimitIpv6Prefix: number;
+  /** The counters' Redis (RATE_LIMIT_STORE=redis, or auto); null = none. */
+  readonly redisUrl: string | null;
   readonly loginBackoffThreshold: number;
   readonly loginBackoffBaseMs: number;
   readonly loginBackoffMaxMs: number;
   readonly loginFailureWindowMs: number;
-  readonly eventsRetentionMs: number;
-  readonly metricsToken: string | null;
-  readonly metricsPort: number | null;
-  readonly shutdownTimeoutMs: number;
-  /** PEM (PKCS#8) file with the signing key for RS256/ES256/EdDSA; null = generated and stored. */
-  readonly jwtPrivateKeyFile: string | null;
-  /** The HS256 secret (32+ characters); null = generated and stored. */
-  readonly jwtSecret: string | null;
-  /** 32 bytes: secrets at rest (the signing keys' private parts) are encrypted with it; null = stored in plaintext. */
-  readonly keyEncryptionKey: Uint8Array | null;
-  /** Earlier keys, only to decrypt (a rotation); values they sealed are re-encrypted at start-up. */
-  readonly keyEncryptionKeyPrevious: readonly Uint8Array[];
-  // --- Issue 25, "the first hour" (readFirstHourSettings) ---
-  /** `pretty`: one human-readable line per event (default when stdout is a terminal); `json` otherwise. */
-  readonly logFormat: 'json' | 'pretty';
-  /** End a user's sessions when an admin changes their roles (default false: new roles arrive at the next refresh). */
-  readonly roleChangeEndsSessions: boolean;
-  // --- end of issue 25 ---
 }
 
-/** Thrown when a setting is invalid; the message names the variable. */
+/** Prometheus metrics: served only when one of these is set. */
+export interface MetricsConfig {
+  readonly metricsToken: string | null;
+  readonly metricsPort: number | null;
+}
+
+/** What the purge timer deletes, and how often it runs. */
+export interface HousekeepingConfig {
+  readonly purgeIntervalMs: number;
+  readonly eventsRetentionMs: number;
+}
+
+/**
+ * The validated, frozen configuration, one section per part of the server; every section is
+ * frozen too. A component is given its section (`new AccessTokens(config.tokens, ...)`); a
+ * service reads `ctx.config.<section>.<field>`.
+ */
+export interface Config {
+  readonly http: HttpConfig;
+  readonly store: StoreConfig;
+  readonly tokens: TokensConfig;
+  readonly sessions: SessionsConfig;
+  readonly passwords: PasswordsConfig;
+  readonly mail: MailConfig;
+  readonly rateLimit: RateLimitConfig;
+  readonly metrics: MetricsConfig;
+  readonly housekeeping: HousekeepingConfig;
+}
+
+/** The names of the sections, in the order of `Config`. */
+export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'metrics', 'housekeeping'] as const;
+// Does not compile while a section of Config is missing from the list above.
+true satisfies [Exclude<keyof Config, (typeof CONFIG_SECTIONS)[number]>] extends [never] ? true : false;
+
+/**
+ * Settings given as options (the embedded plugin's): any sections, each partial; what is not
+ * given is the default (or the value of a `Config` they are applied to). The rate limits may
+ * name only some buckets.
+ *
+ * @example
+ * const sections: ConfigSections = { tokens: { issuer: 'https://shop.example', accessTokenTtlMs: 300_000 } };
+ */
+export type ConfigSections = {
+  readonly [S in Exclude<keyof Config, 'rateLimit'>]?: Partial<Config[S]>;
+} & {
+  readonly rateLimit?: Partial<Omit<RateLimitConfig, 'rateLimits'>> & { readonly rateLimits?: Partial<RateLimitConfig['rateLimits']> };
+};
+
+/**
+ * Thrown when a setting is invalid; the message names it: the environment variable
+ * (`ACCESS_TOKEN_TTL: ...`), or for the plugin's options the option's path (`tokens.accessTokenTtlMs: ...`).
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(
+    /** The variable, or the option's path. */
     readonly variable: string,
     message: string,
   ) {
@@ -120,121 +202,308 @@ export function parseDuration(variable: string, raw: string): number {
   return n * UNIT_MS[unit]!;
 }
 
-function readInt(env: Env, variable: string, fallback: number, min: number, max: number): number {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(variable, `expected an integer, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(variable, `must be between ${min} and ${max}, got ${n}`);
+/** A typed option's value in a message (never used for settings that may hold a secret). */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+function isWholeNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** The value at a dotted path of nested objects, or undefined. */
+function at(root: unknown, path: string): unknown {
+  let node = root;
+  for (const key of path.split('.')) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/**
+ * Reads settings from one source by one set of rules. From the environment a setting is a string
+ * named by its variable; from the plugin's options it is a typed value (a number of milliseconds,
+ * a boolean, an array) named by its path. Each method below holds the rule of one kind of setting
+ * (format, range, default) for both, so the two sources cannot drift apart; strings (URLs,
+ * names, enums) go through the very same parsing either way.
+ */
+class SettingReader {
+  /** variable -> path of the settings read so far, to name them in checks across settings. */
+  private readonly paths = new Map<string, string>();
+
+  private constructor(
+    private readonly fromEnv: boolean,
+    private readonly lookup: (path: string, variable: string) => unknown,
+  ) {}
+
+  static environment(env: Env): SettingReader {
+    // An empty variable is an unset one, as before; what a blank (whitespace) one means is each kind's rule.
+    return new SettingReader(true, (_path, variable) => (env[variable] === '' ? undefined : env[variable]));
+  }
+
+  static options(sections: ConfigSections, base: Config | undefined): SettingReader {
+    return new SettingReader(false, (path) => {
+      const own = at(sections, path);
+      return own !== undefined ? own : base === undefined ? undefined : at(base, path);
+    });
+  }
+
+  /** How a message names the setting read from `variable`: the variable, or the option's path. */
+  name(variable: string): string {
+    return this.fromEnv ? variable : (this.paths.get(variable) ?? variable);
+  }
+
+  private given(path: string, variable: string): { name: string; value: unknown } {
+    this.paths.set(variable, path);
+    return { name: this.fromEnv ? variable : path, value: this.lookup(path, variable) };
+  }
+
+  /** A string setting's value: the variable as set, or an option that must be a string (or null where that means none). */
+  private string(g: { name: string; value: unknown }, nullable: boolean): string | null | undefined {
+    const v = g.value;
+    if (v === undefined || typeof v === 'string') return v;
+    if (v === null && nullable) return null;
+    throw new ConfigError(g.name, nullable ? 'expected a string or null' : 'expected a string');
+  }
+
+  /** A string, trimmed; blank means `fallback`. `check` validates (and may normalise) the result, the fallback too. */
+  text(path: string, variable: string, fallback: string, check?: (value: string, name: string) => string): string {
+    const g = this.given(path, variable);
+    const value = this.string(g, false)?.trim() || fallback;
+    return check ? check(value, g.name) : value;
+  }
+
+  /** A string, trimmed (unless `trim` is false); blank, or null as an option, means none. */
+  optionalText(path: string, variable: string, check?: (value: string, name: string) => string, trim = true): string | null {
+    const g = this.given(path, variable);
+    const raw = this.string(g, true);
+    const value = trim ? raw?.trim() : raw;
+    if (!value) return null;
+    return check ? check(value, g.name) : value;
+  }
+
+  /** An integer between `min` and `max` when given (the fallback is not checked: HASH_CONCURRENCY's is the number of cores). */
+  int(path: string, variable: string, fallback: number, min: number, max: number): number {
+    const g = this.given(path, variable);
+    const n = this.integer(g);
+    return n === undefined ? fallback : inRange(g.name, n, min, max);
+  }
+
+  /** An integer, or null when unset (or null as an option). */
+  optionalInt(path: string, variable: string, min: number, max: number): number | null {
+    const g = this.given(path, variable);
+    if (g.value === null && !this.fromEnv) return null;
+    const n = this.integer(g);
+    return n === undefined ? null : inRange(g.name, n, min, max);
+  }
+
+  private integer(g: { name: string; value: unknown }): number | undefined {
+    const v = g.value;
+    if (v === undefined) return undefined;
+    if (this.fromEnv) {
+      if (!/^\d+$/.test((v as string).trim())) throw new ConfigError(g.name, `expected an integer, got "${v as string}"`);
+      return Number(v);
+    }
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new ConfigError(g.name, `expected an integer, got ${describe(v)}`);
+    return v;
+  }
+
+  /** A duration: "15m" and the like in the environment, milliseconds as an option; `fallback` is written like the former. */
+  duration(path: string, variable: string, fallback: string, minMs: number, maxMs: number): number {
+    const g = this.given(path, variable);
+    const ms = g.value === undefined ? parseDuration(g.name, fallback) : this.milliseconds(g.name, g.value);
+    if (ms < minMs || ms > maxMs) throw new ConfigError(g.name, `must be between ${minMs / 1000}s and ${maxMs / 1000}s`);
+    return ms;
+  }
+
+  private milliseconds(name: string, value: unknown): number {
+    if (this.fromEnv) return parseDuration(name, value as string);
+    if (!isWholeNumber(value)) throw new ConfigError(name, `expected a duration in milliseconds (a whole number), got ${describe(value)}`);
+    return value;
+  }
+
+  /** Up to 10 durations: comma-separated in the environment, an array of milliseconds as an option. */
+  durations(path: string, variable: string, fallback: string, minMs: number, maxMs: number): readonly number[] {
+    const g = this.given(path, variable);
+    let values: unknown[];
+    if (this.fromEnv || g.value === undefined) {
+      values = ((g.value as string | undefined)?.trim() || fallback).split(',').map((s) => s.trim());
+    } else {
+      if (!Array.isArray(g.value)) throw new ConfigError(g.name, `expected an array of durations in milliseconds, got ${describe(g.value)}`);
+      if (g.value.length === 0) throw new ConfigError(g.name, 'at least one duration');
+      values = g.value;
+    }
+    if (values.length > 10) throw new ConfigError(g.name, 'at most 10 durations');
+    return Object.freeze(
+      values.map((value) => {
+        const ms = typeof value === 'string' && (this.fromEnv || g.value === undefined) ? parseDuration(g.name, value) : this.milliseconds(g.name, value);
+        if (ms < minMs || ms > maxMs) throw new ConfigError(g.name, `each duration must be between ${minMs}ms and ${maxMs / 1000}s`);
+        return ms;
+      }),
+    );
+  }
+
+  bool(path: string, variable: string, fallback: boolean): boolean {
+    const g = this.given(path, variable);
+    const v = g.value;
+    if (v === undefined) return fallback;
+    if (typeof v === 'boolean' && !this.fromEnv) return v;
+    if (typeof v !== 'string' || !this.fromEnv) throw new ConfigError(g.name, `expected true or false, got ${describe(v)}`);
+    const word = v.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(word)) return true;
+    if (['0', 'false', 'no', 'off'].includes(word)) return false;
+    throw new ConfigError(g.name, `expected true or false, got "${v}"`);
+  }
+
+  /** One of `allowed`, compared without case (as a variable or an option). */
+  oneOf<T extends string>(path: string, variable: string, allowed: readonly T[], fallback: T): T {
+    const g = this.given(path, variable);
+    const raw = g.value;
+    if (raw === undefined) return fallback;
+    const hit = typeof raw === 'string' ? allowed.find((a) => a.toLowerCase() === raw.trim().toLowerCase()) : undefined;
+    if (!hit) throw new ConfigError(g.name, `expected one of ${allowed.join(', ')}, got ${typeof raw === 'string' ? `"${raw}"` : describe(raw)}`);
+    return hit;
+  }
+
+  /** A list: comma-separated in the environment, an array of strings as an option; each entry trimmed, blanks dropped, then checked. */
+  list(path: string, variable: string, checkEntry: (entry: string, name: string) => void): readonly string[] {
+    const g = this.given(path, variable);
+    const entries = this.entries(g).map((s) => s.trim()).filter(Boolean);
+    for (const entry of entries) checkEntry(entry, g.name);
+    return Object.freeze(entries);
+  }
+
+  private entries(g: { name: string; value: unknown }): string[] {
+    const v = g.value;
+    if (v === undefined) return [];
+    if (this.fromEnv) return (v as string).split(',');
+    if (!Array.isArray(v) || !v.every((e) => typeof e === 'string')) throw new ConfigError(g.name, 'expected an array of strings');
+    return v as string[];
+  }
+
+  /** "10/1m" (10 requests a minute) in the environment, `{ limit, windowMs }` as an option. */
+  rateRule(path: string, variable: string, fallback: string): RateRule {
+    const g = this.given(path, variable);
+    let limit: number;
+    let windowMs: number;
+    if (this.fromEnv || g.value === undefined) {
+      const raw = ((g.value as string | undefined) ?? '').trim() || fallback;
+      const m = /^(\d+)\s*\/\s*(\S+)$/.exec(raw);
+      if (!m) throw new ConfigError(g.name, `expected LIMIT/WINDOW like 10/1m, got "${raw}"`);
+      limit = Number(m[1]);
+      windowMs = parseDuration(g.name, m[2]!);
+    } else {
+      const v = g.value as Partial<RateRule> | null;
+      if (typeof v !== 'object' || v === null || !Number.isSafeInteger(v.limit) || !isWholeNumber(v.windowMs)) {
+        throw new ConfigError(g.name, 'expected { limit, windowMs } (whole numbers: requests, milliseconds)');
+      }
+      limit = v.limit!;
+      windowMs = v.windowMs;
+    }
+    if (limit < 1 || limit > 1_000_000) throw new ConfigError(g.name, 'the limit must be between 1 and 1000000');
+    if (windowMs < 1000 || windowMs > 86_400_000) throw new ConfigError(g.name, 'the window must be between 1s and 1d');
+    return Object.freeze({ limit, windowMs });
+  }
+
+  /** A 32-byte key: base64 or hex in the environment, a Uint8Array (or null) as an option. Messages never echo a value. */
+  key(path: string, variable: string): Uint8Array | null {
+    const g = this.given(path, variable);
+    const v = g.value;
+    if (this.fromEnv) return (v as string | undefined)?.trim() ? parseKey(g.name, v as string) : null;
+    return v === undefined || v === null ? null : keyBytes(g.name, v);
+  }
+
+  /** Keys as `key`: comma-separated in the environment, an array as an option. */
+  keys(path: string, variable: string): readonly Uint8Array[] {
+    const g = this.given(path, variable);
+    const v = g.value;
+    if (this.fromEnv) return Object.freeze(this.entries(g).map((s) => s.trim()).filter(Boolean).map((raw) => parseKey(g.name, raw)));
+    if (v === undefined) return Object.freeze([]);
+    if (!Array.isArray(v)) throw new ConfigError(g.name, 'expected an array of 32-byte keys (Uint8Array)');
+    return Object.freeze(v.map((k: unknown) => keyBytes(g.name, k)));
+  }
+}
+
+function inRange(name: string, n: number, min: number, max: number): number {
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
-function readDuration(env: Env, variable: string, fallback: string, minMs: number, maxMs: number): number {
-  const raw = env[variable];
-  const ms = parseDuration(variable, raw === undefined || raw === '' ? fallback : raw);
-  if (ms < minMs || ms > maxMs) {
-    throw new ConfigError(variable, `must be between ${minMs / 1000}s and ${maxMs / 1000}s`);
+function parseKey(name: string, raw: string): Uint8Array {
+  const key = parseKeyEncryptionKey(raw);
+  if (!key) {
+    throw new ConfigError(name, 'expected 32 random bytes in base64 (openssl rand -base64 32) or as 64 hex digits (openssl rand -hex 32)');
   }
-  return ms;
+  return key;
 }
 
-function readBool(env: Env, variable: string, fallback: boolean): boolean {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const v = raw.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  throw new ConfigError(variable, `expected true or false, got "${raw}"`);
-}
-
-function readEnum<T extends string>(env: Env, variable: string, allowed: readonly T[], fallback: T): T {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const hit = allowed.find((a) => a.toLowerCase() === raw.trim().toLowerCase());
-  if (!hit) throw new ConfigError(variable, `expected one of ${allowed.join(', ')}, got "${raw}"`);
-  return hit;
+function keyBytes(name: string, value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array) || value.length !== 32) throw new ConfigError(name, 'expected 32 random bytes (a Uint8Array)');
+  return value;
 }
 
 /** The proxy-addr names Fastify's trustProxy understands besides addresses and CIDRs. */
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /**
- * TRUST_PROXY entries: an IP, IP/prefix, IP/netmask or a proxy-addr name. Checked here so that
+ * A TRUST_PROXY entry: an IP, IP/prefix, IP/netmask or a proxy-addr name. Checked here so that
  * a typo stops start-up naming the variable instead of crashing inside Fastify.
  */
-function readTrustProxy(env: Env): string[] {
-  const entries = readList(env, 'TRUST_PROXY');
-  for (const entry of entries) {
-    if (PROXY_NAMES.has(entry)) continue;
-    const [address = '', range, ...rest] = entry.split('/');
-    const family = isIP(address);
-    const validRange =
-      range === undefined ||
-      (/^\d{1,3}$/.test(range) && Number(range) <= (family === 4 ? 32 : 128)) ||
-      (family === 4 && isIP(range) === 4);
-    if (family === 0 || rest.length > 0 || !validRange) {
-      throw new ConfigError('TRUST_PROXY', `expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal), got "${entry}"`);
-    }
+function trustedProxy(entry: string, name: string): void {
+  if (PROXY_NAMES.has(entry)) return;
+  const [address = '', range, ...rest] = entry.split('/');
+  const family = isIP(address);
+  const validRange =
+    range === undefined ||
+    (/^\d{1,3}$/.test(range) && Number(range) <= (family === 4 ? 32 : 128)) ||
+    (family === 4 && isIP(range) === 4);
+  if (family === 0 || rest.length > 0 || !validRange) {
+    throw new ConfigError(name, `expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal), got "${entry}"`);
   }
-  return entries;
 }
 
-function readList(env: Env, variable: string): string[] {
-  const raw = env[variable];
-  if (!raw) return [];
-  return raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+/** A CORS origin: credentials are allowed, so never the wildcard. The entry is kept as written. */
+function corsOrigin(origin: string, name: string): void {
+  if (origin === '*') throw new ConfigError(name, 'a wildcard cannot be used with credentials; list origins');
+  httpUrl(origin, name);
 }
 
-function readUrl(variable: string, raw: string): string {
+/** An http(s) URL, without trailing slashes. */
+function httpUrl(raw: string, name: string): string {
   try {
     const u = new URL(raw);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
     return raw.replace(/\/+$/, '');
   } catch {
-    throw new ConfigError(variable, `expected an http(s) URL, got "${raw}"`);
+    throw new ConfigError(name, `expected an http(s) URL, got "${raw}"`);
   }
 }
 
-function readDatabaseUrl(env: Env): string {
-  const raw = env.DATABASE_URL?.trim() || 'sqlite:./data/latchkey.db';
+function databaseUrl(raw: string, name: string): string {
   if (raw.startsWith('sqlite:') || raw.startsWith('postgres://') || raw.startsWith('postgresql://')) return raw;
-  throw new ConfigError('DATABASE_URL', `expected sqlite:PATH or postgres://..., got a value with another scheme`);
+  // Never echoed: it may hold a password.
+  throw new ConfigError(name, `expected sqlite:PATH or postgres://..., got a value with another scheme`);
 }
 
-/** Parses "10/1m" (10 requests a minute) or "30/60s". */
-function readRateRule(env: Env, variable: string, fallback: string): RateRule {
-  const raw = (env[variable] ?? '').trim() || fallback;
-  const m = /^(\d+)\s*\/\s*(\S+)$/.exec(raw);
-  if (!m) throw new ConfigError(variable, `expected LIMIT/WINDOW like 10/1m, got "${raw}"`);
-  const limit = Number(m[1]);
-  if (limit < 1 || limit > 1_000_000) throw new ConfigError(variable, 'the limit must be between 1 and 1000000');
-  const windowMs = parseDuration(variable, m[2]!);
-  if (windowMs < 1000 || windowMs > 86_400_000) throw new ConfigError(variable, 'the window must be between 1s and 1d');
-  return Object.freeze({ limit, windowMs });
-}
-
-function readRedisUrl(env: Env): string | null {
-  const raw = env.REDIS_URL?.trim();
-  if (!raw) return null;
-  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError('REDIS_URL', 'expected redis://host:port or rediss://...');
+function redisUrl(raw: string, name: string): string {
+  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError(name, 'expected redis://host:port or rediss://...');
   return raw;
 }
 
-function readSmtpUrl(env: Env): string | null {
-  const raw = env.SMTP_URL?.trim();
-  if (!raw) return null;
+function smtpUrl(raw: string, name: string): string {
   // The URL may hold a password, so no message below echoes it.
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('SMTP_URL', 'expected smtp://[user:pass@]host[:port] or smtps://...; the value is not a URL');
+    throw new ConfigError(name, 'expected smtp://[user:pass@]host[:port] or smtps://...; the value is not a URL');
   }
   if ((url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || !url.hostname) {
-    throw new ConfigError('SMTP_URL', 'expected smtp://[user:pass@]host[:port] or smtps://...');
+    throw new ConfigError(name, 'expected smtp://[user:pass@]host[:port] or smtps://...');
   }
   return raw;
 }
@@ -242,89 +511,20 @@ function readSmtpUrl(env: Env): string | null {
 const PLAIN_ADDRESS = /^[^\s<>@",;]+@[^\s<>@",;]+$/;
 const NAMED_ADDRESS = /^[^<>\r\n]*<[^\s<>@",;]+@[^\s<>@",;]+>$/;
 
-/**
- * The domain of the default sender: APP_URL's host, else ISSUER's, else `localhost`. Never an IP
- * address (`no-reply@127.0.0.1` is not an address mail servers and clients accept as one).
- */
-function defaultMailDomain(appUrl: string, issuer: string): string {
-  for (const url of [appUrl, issuer]) {
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) === 0) return host;
-  }
-  return 'localhost';
-}
-
-function readMailFrom(env: Env, productName: string, appUrl: string, issuer: string): string {
-  const raw = env.MAIL_FROM?.trim();
-  if (!raw) return `"${productName.replace(/["\\]/g, '')}" <no-reply@${defaultMailDomain(appUrl, issuer)}>`;
+function mailAddress(raw: string, name: string): string {
   if (!PLAIN_ADDRESS.test(raw) && !NAMED_ADDRESS.test(raw)) {
-    throw new ConfigError('MAIL_FROM', `expected an address like no-reply@example.com or "Name <no-reply@example.com>", got "${raw}"`);
+    throw new ConfigError(name, `expected an address like no-reply@example.com or "Name <no-reply@example.com>", got "${raw}"`);
   }
   return raw;
 }
 
-function readProductName(env: Env): string {
-  const raw = env.PRODUCT_NAME?.trim() || 'Latchkey';
+function productName(raw: string, name: string): string {
   // It goes into mail subjects and headers: one line, printable.
   if (raw.length > 100 || /[\u0000-\u001f\u007f]/.test(raw)) {
-    throw new ConfigError('PRODUCT_NAME', 'expected one line of at most 100 printable characters');
+    throw new ConfigError(name, 'expected one line of at most 100 printable characters');
   }
   return raw;
 }
-
-function readDurationList(env: Env, variable: string, fallback: string, minMs: number, maxMs: number): number[] {
-  const raw = env[variable]?.trim() || fallback;
-  const parts = raw.split(',').map((s) => s.trim());
-  if (parts.length > 10) throw new ConfigError(variable, 'at most 10 durations');
-  return parts.map((p) => {
-    const ms = parseDuration(variable, p);
-    if (ms < minMs || ms > maxMs) throw new ConfigError(variable, `each duration must be between ${minMs}ms and ${maxMs / 1000}s`);
-    return ms;
-  });
-}
-
-/** Mail settings (docs/email.md). */
-function readMailConfig(env: Env, issuer: string) {
-  const appUrl = readUrl('APP_URL', env.APP_URL?.trim() || issuer);
-  const productName = readProductName(env);
-  return {
-    smtpUrl: readSmtpUrl(env),
-    mailFrom: readMailFrom(env, productName, appUrl, issuer),
-    appUrl,
-    productName,
-    requireVerifiedEmail: readBool(env, 'REQUIRE_VERIFIED_EMAIL', false),
-    mailOutboxDir: env.MAIL_OUTBOX_DIR?.trim() || './data/outbox',
-    verifyEmailTtlMs: readDuration(env, 'VERIFY_EMAIL_TTL', '24h', 300_000, 30 * 86_400_000),
-    resetTokenTtlMs: readDuration(env, 'RESET_TOKEN_TTL', '30m', 60_000, 86_400_000),
-    mailRetryDelaysMs: Object.freeze(readDurationList(env, 'MAIL_RETRY_DELAYS', '10s,1m', 10, 3_600_000)),
-  };
-}
-
-/** KEY_ENCRYPTION_KEY (one key) and KEY_ENCRYPTION_KEY_PREVIOUS (comma-separated); messages never echo a value. */
-function readKeyEncryptionKeys(env: Env): { keyEncryptionKey: Uint8Array | null; keyEncryptionKeyPrevious: readonly Uint8Array[] } {
-  const parse = (variable: string, raw: string): Uint8Array => {
-    const key = parseKeyEncryptionKey(raw);
-    if (!key) {
-      throw new ConfigError(variable, 'expected 32 random bytes in base64 (openssl rand -base64 32) or as 64 hex digits (openssl rand -hex 32)');
-    }
-    return key;
-  };
-  const current = env.KEY_ENCRYPTION_KEY?.trim() ? parse('KEY_ENCRYPTION_KEY', env.KEY_ENCRYPTION_KEY) : null;
-  const previous = readList(env, 'KEY_ENCRYPTION_KEY_PREVIOUS').map((raw) => parse('KEY_ENCRYPTION_KEY_PREVIOUS', raw));
-  return { keyEncryptionKey: current, keyEncryptionKeyPrevious: Object.freeze(previous) };
-}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-// --- Issue 25, "the first hour": settings of that issue, in one block ---
-/** LOG_FORMAT (pretty by default on a terminal, json otherwise) and ROLE_CHANGE_ENDS_SESSIONS. */
-function readFirstHourSettings(env: Env): Pick<Config, 'logFormat' | 'roleChangeEndsSessions'> {
-  return {
-    logFormat: readEnum(env, 'LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY ? 'pretty' : 'json'),
-    roleChangeEndsSessions: readBool(env, 'ROLE_CHANGE_ENDS_SESSIONS', false),
-  };
-}
-// --- end of issue 25 ---
 
 /**
  * Reads an optional `.env` file (variables already in the environment win) and returns the
@@ -337,108 +537,217 @@ export function readEnvironment(env: Env = process.env, envFile = '.env'): Env {
 }
 
 /**
- * Parses and validates the configuration once; the result is frozen.
+ * Parses and validates the configuration once; the result and each of its sections are frozen.
  *
  * @example
  * const config = loadConfig(readEnvironment());
+ * config.tokens.accessTokenTtlMs; // 900000 unless ACCESS_TOKEN_TTL says otherwise
  */
 export function loadConfig(env: Env): Config {
-  const port = readInt(env, 'PORT', 3000, 0, 65535);
-  const host = env.HOST?.trim() || '127.0.0.1';
-  const issuer = readUrl('ISSUER', env.ISSUER?.trim() || `http://localhost:${port}`);
-  const audience = env.AUDIENCE?.trim() || 'latchkey';
-  const cookieSameSite = readEnum<SameSite>(env, 'COOKIE_SAMESITE', ['lax', 'strict', 'none'], 'lax');
-  const cookieSecure = readBool(env, 'COOKIE_SECURE', true);
+  return buildConfig(SettingReader.environment(env));
+}
+
+/**
+ * The configuration of the embedded plugin's options: `sections` (each partial) applied on top of
+ * `base` when given, else on top of the defaults, by the same rules as the environment. A bad
+ * value, or a setting no section has, throws a ConfigError naming its path
+ * (`tokens.accessTokenTtlMs`). The environment is never read.
+ *
+ * @example
+ * configFromSections({ tokens: { issuer: 'https://shop.example' }, store: { databaseUrl: 'sqlite:./shop.db' } });
+ * configFromSections({ rateLimit: { rateLimitEnabled: false } }, loadConfig(readEnvironment()));
+ */
+export function configFromSections(sections: ConfigSections, base?: Config): Config {
+  for (const section of CONFIG_SECTIONS) {
+    const given: unknown = sections[section];
+    if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) {
+      throw new ConfigError(section, 'expected an object of settings');
+    }
+  }
+  const config = buildConfig(SettingReader.options(sections, base));
+  // A misspelt setting would otherwise be silently the default.
+  for (const section of CONFIG_SECTIONS) {
+    for (const field of Object.keys(sections[section] ?? {})) {
+      if (!Object.hasOwn(config[section], field)) throw new ConfigError(`${section}.${field}`, `not a setting of the ${section} section`);
+    }
+  }
+  const rules: unknown = sections.rateLimit?.rateLimits;
+  if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) {
+    throw new ConfigError('rateLimit.rateLimits', 'expected an object of rules by bucket');
+  }
+  for (const bucket of Object.keys(rules ?? {})) {
+    if (!Object.hasOwn(config.rateLimit.rateLimits, bucket)) {
+      throw new ConfigError(`rateLimit.rateLimits.${bucket}`, `not a rate-limit bucket (${Object.keys(config.rateLimit.rateLimits).join(', ')})`);
+    }
+  }
+  return config;
+}
+
+/** Every setting, its default and its rule; the sections are assembled at the end. */
+function buildConfig(r: SettingReader): Config {
+  const port = r.int('http.port', 'PORT', 3000, 0, 65535);
+  const host = r.text('http.host', 'HOST', '127.0.0.1');
+  const issuer = r.text('tokens.issuer', 'ISSUER', `http://localhost:${port}`, httpUrl);
+  const audience = r.text('tokens.audience', 'AUDIENCE', 'latchkey');
+  const cookieSameSite = r.oneOf<SameSite>('sessions.cookieSameSite', 'COOKIE_SAMESITE', ['lax', 'strict', 'none'], 'lax');
+  const cookieSecure = r.bool('sessions.cookieSecure', 'COOKIE_SECURE', true);
   if (cookieSameSite === 'none' && !cookieSecure) {
-    throw new ConfigError('COOKIE_SAMESITE', 'SameSite=None requires COOKIE_SECURE=true');
+    throw new ConfigError(r.name('COOKIE_SAMESITE'), `SameSite=None requires ${r.name('COOKIE_SECURE')}=true`);
   }
-  const corsOrigins = readList(env, 'CORS_ORIGINS');
-  for (const origin of corsOrigins) {
-    if (origin === '*') throw new ConfigError('CORS_ORIGINS', 'a wildcard cannot be used with credentials; list origins');
-    readUrl('CORS_ORIGINS', origin);
-  }
-  const cores = availableParallelism();
-  const sessionIdleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', 60_000, 365 * 86_400_000);
-  const sessionMaxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', 60_000, 365 * 86_400_000);
+  const corsOrigins = r.list('http.corsOrigins', 'CORS_ORIGINS', corsOrigin);
+  const sessionIdleTimeoutMs = r.duration('sessions.sessionIdleTimeoutMs', 'SESSION_IDLE_TIMEOUT', '7d', 60_000, 365 * 86_400_000);
+  const sessionMaxAgeMs = r.duration('sessions.sessionMaxAgeMs', 'SESSION_MAX_AGE', '30d', 60_000, 365 * 86_400_000);
   if (sessionIdleTimeoutMs > sessionMaxAgeMs) {
-    throw new ConfigError('SESSION_IDLE_TIMEOUT', 'must not exceed SESSION_MAX_AGE');
+    throw new ConfigError(r.name('SESSION_IDLE_TIMEOUT'), `must not exceed ${r.name('SESSION_MAX_AGE')}`);
   }
-  const config: Config = {
-    port,
-    host,
-    databaseUrl: readDatabaseUrl(env),
-    databasePoolSize: readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
-    issuer,
-    audience,
-    accessTokenTtlMs: readDuration(env, 'ACCESS_TOKEN_TTL', '15m', 1000, 86_400_000),
-    jwtAlg: readEnum(env, 'JWT_ALG', SIGNING_ALGORITHMS, 'RS256'),
-    jwtLeewayMs: readDuration(env, 'JWT_LEEWAY', '5s', 0, 60_000),
-    keyReloadIntervalMs: readDuration(env, 'KEY_RELOAD_INTERVAL', '30s', 1000, 3_600_000),
+  const store: StoreConfig = {
+    databaseUrl: r.text('store.databaseUrl', 'DATABASE_URL', 'sqlite:./data/latchkey.db', databaseUrl),
+    databasePoolSize: r.int('store.databasePoolSize', 'DATABASE_POOL_SIZE', 10, 1, 200),
+  };
+  const accessTokenTtlMs = r.duration('tokens.accessTokenTtlMs', 'ACCESS_TOKEN_TTL', '15m', 1000, 86_400_000);
+  const jwtAlg = r.oneOf('tokens.jwtAlg', 'JWT_ALG', SIGNING_ALGORITHMS, 'RS256');
+  const jwtLeewayMs = r.duration('tokens.jwtLeewayMs', 'JWT_LEEWAY', '5s', 0, 60_000);
+  const keyReloadIntervalMs = r.duration('tokens.keyReloadIntervalMs', 'KEY_RELOAD_INTERVAL', '30s', 1000, 3_600_000);
+  const sessions: SessionsConfig = {
     sessionIdleTimeoutMs,
     sessionMaxAgeMs,
-    refreshGraceMs: readDuration(env, 'REFRESH_GRACE', '10s', 0, 300_000),
-    corsOrigins,
+    refreshGraceMs: r.duration('sessions.refreshGraceMs', 'REFRESH_GRACE', '10s', 0, 300_000),
     cookieSecure,
     cookieSameSite,
-    logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    trustProxy: readTrustProxy(env),
-    hashConcurrency: readInt(env, 'HASH_CONCURRENCY', cores, 1, 64),
-    threadPoolNice: readInt(env, 'THREAD_POOL_NICE', 10, 0, 19),
-    hashQueueMax: readInt(env, 'HASH_QUEUE_MAX', 64, 0, 10_000),
+    roleChangeEndsSessions: r.bool('sessions.roleChangeEndsSessions', 'ROLE_CHANGE_ENDS_SESSIONS', false),
+  };
+  const logLevel = r.oneOf('http.logLevel', 'LOG_LEVEL', LOG_LEVELS, 'info');
+  const trustProxy = r.list('http.trustProxy', 'TRUST_PROXY', trustedProxy);
+  const hashConcurrency = r.int('passwords.hashConcurrency', 'HASH_CONCURRENCY', availableParallelism(), 1, 64);
+  const threadPoolNice = r.int('http.threadPoolNice', 'THREAD_POOL_NICE', 10, 0, 19);
+  const passwords: PasswordsConfig = {
+    hashConcurrency,
+    hashQueueMax: r.int('passwords.hashQueueMax', 'HASH_QUEUE_MAX', 64, 0, 10_000),
     // At most the caps a stored hash may have (passwords/hash-costs.ts), so that Latchkey's own hashes always verify.
-    argon2MemoryKib: readInt(env, 'ARGON2_MEMORY_KIB', 19_456, 19_456, HASH_COST_LIMITS.argon2.maxMemoryKib),
-    argon2TimeCost: readInt(env, 'ARGON2_TIME_COST', 2, 2, HASH_COST_LIMITS.argon2.maxTimeCost),
-    argon2Parallelism: readInt(env, 'ARGON2_PARALLELISM', 1, 1, 16),
-    bodyLimitBytes: readInt(env, 'BODY_LIMIT', 16_384, 1024, 1_048_576),
-    headerLimitBytes: readInt(env, 'HEADER_LIMIT', 16_384, 4096, 262_144),
-    docsEnabled: readBool(env, 'DOCS_ENABLED', true),
-    consoleEnabled: readBool(env, 'CONSOLE_ENABLED', true),
-    purgeIntervalMs: readDuration(env, 'PURGE_INTERVAL', '10m', 1000, 86_400_000),
-    ...readMailConfig(env, issuer),
-    redisUrl: readRedisUrl(env),
-    rateLimitEnabled: readBool(env, 'RATE_LIMIT_ENABLED', true),
-    rateLimitStore: readEnum(env, 'RATE_LIMIT_STORE', ['auto', 'memory', 'redis', 'database'] as const, 'auto'),
+    argon2MemoryKib: r.int('passwords.argon2MemoryKib', 'ARGON2_MEMORY_KIB', 19_456, 19_456, HASH_COST_LIMITS.argon2.maxMemoryKib),
+    argon2TimeCost: r.int('passwords.argon2TimeCost', 'ARGON2_TIME_COST', 2, 2, HASH_COST_LIMITS.argon2.maxTimeCost),
+    argon2Parallelism: r.int('passwords.argon2Parallelism', 'ARGON2_PARALLELISM', 1, 1, 16),
+  };
+  const bodyLimitBytes = r.int('http.bodyLimitBytes', 'BODY_LIMIT', 16_384, 1024, 1_048_576);
+  const headerLimitBytes = r.int('http.headerLimitBytes', 'HEADER_LIMIT', 16_384, 4096, 262_144);
+  const docsEnabled = r.bool('http.docsEnabled', 'DOCS_ENABLED', true);
+  const consoleEnabled = r.bool('http.consoleEnabled', 'CONSOLE_ENABLED', true);
+  const purgeIntervalMs = r.duration('housekeeping.purgeIntervalMs', 'PURGE_INTERVAL', '10m', 1000, 86_400_000);
+  const mail = readMail(r, issuer);
+  const redis = r.optionalText('rateLimit.redisUrl', 'REDIS_URL', redisUrl);
+  const rateLimit: RateLimitConfig = {
+    rateLimitEnabled: r.bool('rateLimit.rateLimitEnabled', 'RATE_LIMIT_ENABLED', true),
+    rateLimitStore: r.oneOf('rateLimit.rateLimitStore', 'RATE_LIMIT_STORE', ['auto', 'memory', 'redis', 'database'] as const, 'auto'),
     rateLimits: Object.freeze({
-      login: readRateRule(env, 'RATE_LIMIT_LOGIN', '10/1m'),
-      register: readRateRule(env, 'RATE_LIMIT_REGISTER', '10/1m'),
-      refresh: readRateRule(env, 'RATE_LIMIT_REFRESH', '30/1m'),
-      mail: readRateRule(env, 'RATE_LIMIT_MAIL', '3/1m'),
+      login: r.rateRule('rateLimit.rateLimits.login', 'RATE_LIMIT_LOGIN', '10/1m'),
+      register: r.rateRule('rateLimit.rateLimits.register', 'RATE_LIMIT_REGISTER', '10/1m'),
+      refresh: r.rateRule('rateLimit.rateLimits.refresh', 'RATE_LIMIT_REFRESH', '30/1m'),
+      mail: r.rateRule('rateLimit.rateLimits.mail', 'RATE_LIMIT_MAIL', '3/1m'),
       // Sized for what they cost (docs/abuse.md, "Per-IP hash budget"): a reset with a live token
       // costs one hash, as a login costs one verification; verify costs a token lookup and a
       // write, like refresh; change-password a verification and, when it succeeds, a hash.
-      reset: readRateRule(env, 'RATE_LIMIT_RESET', '10/1m'),
-      verify: readRateRule(env, 'RATE_LIMIT_VERIFY', '30/1m'),
-      change_password: readRateRule(env, 'RATE_LIMIT_CHANGE_PASSWORD', '5/1m'),
-      default: readRateRule(env, 'RATE_LIMIT_DEFAULT', '120/1m'),
+      reset: r.rateRule('rateLimit.rateLimits.reset', 'RATE_LIMIT_RESET', '10/1m'),
+      verify: r.rateRule('rateLimit.rateLimits.verify', 'RATE_LIMIT_VERIFY', '30/1m'),
+      change_password: r.rateRule('rateLimit.rateLimits.change_password', 'RATE_LIMIT_CHANGE_PASSWORD', '5/1m'),
+      default: r.rateRule('rateLimit.rateLimits.default', 'RATE_LIMIT_DEFAULT', '120/1m'),
     }),
-    rateLimitIpv6Prefix: readInt(env, 'RATE_LIMIT_IPV6_PREFIX', 64, 32, 128),
-    loginBackoffThreshold: readInt(env, 'LOGIN_BACKOFF_THRESHOLD', 5, 1, 1000),
-    loginBackoffBaseMs: readDuration(env, 'LOGIN_BACKOFF_BASE', '1s', 1000, 3_600_000),
-    loginBackoffMaxMs: readDuration(env, 'LOGIN_BACKOFF_MAX', '15m', 1000, 86_400_000),
-    loginFailureWindowMs: readDuration(env, 'LOGIN_FAILURE_WINDOW', '15m', 1000, 86_400_000),
-    eventsRetentionMs: readDuration(env, 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
-    metricsToken: env.METRICS_TOKEN?.trim() || null,
-    metricsPort: env.METRICS_PORT ? readInt(env, 'METRICS_PORT', 0, 1, 65535) : null,
-    shutdownTimeoutMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000),
-    jwtPrivateKeyFile: env.JWT_PRIVATE_KEY_FILE?.trim() || null,
-    jwtSecret: env.JWT_SECRET || null,
-    ...readKeyEncryptionKeys(env),
-    ...readFirstHourSettings(env),
+    rateLimitIpv6Prefix: r.int('rateLimit.rateLimitIpv6Prefix', 'RATE_LIMIT_IPV6_PREFIX', 64, 32, 128),
+    redisUrl: redis,
+    loginBackoffThreshold: r.int('rateLimit.loginBackoffThreshold', 'LOGIN_BACKOFF_THRESHOLD', 5, 1, 1000),
+    loginBackoffBaseMs: r.duration('rateLimit.loginBackoffBaseMs', 'LOGIN_BACKOFF_BASE', '1s', 1000, 3_600_000),
+    loginBackoffMaxMs: r.duration('rateLimit.loginBackoffMaxMs', 'LOGIN_BACKOFF_MAX', '15m', 1000, 86_400_000),
+    loginFailureWindowMs: r.duration('rateLimit.loginFailureWindowMs', 'LOGIN_FAILURE_WINDOW', '15m', 1000, 86_400_000),
   };
-  if (config.jwtSecret !== null && config.jwtAlg !== 'HS256') {
-    throw new ConfigError('JWT_SECRET', 'is only used with JWT_ALG=HS256; use JWT_PRIVATE_KEY_FILE for asymmetric keys');
+  const housekeeping: HousekeepingConfig = {
+    purgeIntervalMs,
+    eventsRetentionMs: r.duration('housekeeping.eventsRetentionMs', 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
+  };
+  const metrics: MetricsConfig = {
+    metricsToken: r.optionalText('metrics.metricsToken', 'METRICS_TOKEN'),
+    metricsPort: r.optionalInt('metrics.metricsPort', 'METRICS_PORT', 1, 65535),
+  };
+  const shutdownTimeoutMs = r.duration('http.shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000);
+  const tokens: TokensConfig = {
+    issuer,
+    audience,
+    accessTokenTtlMs,
+    jwtAlg,
+    jwtLeewayMs,
+    keyReloadIntervalMs,
+    jwtPrivateKeyFile: r.optionalText('tokens.jwtPrivateKeyFile', 'JWT_PRIVATE_KEY_FILE'),
+    // Not trimmed: the secret is what was given.
+    jwtSecret: r.optionalText('tokens.jwtSecret', 'JWT_SECRET', undefined, false),
+    keyEncryptionKey: r.key('tokens.keyEncryptionKey', 'KEY_ENCRYPTION_KEY'),
+    keyEncryptionKeyPrevious: r.keys('tokens.keyEncryptionKeyPrevious', 'KEY_ENCRYPTION_KEY_PREVIOUS'),
+  };
+  if (tokens.jwtSecret !== null && tokens.jwtAlg !== 'HS256') {
+    throw new ConfigError(r.name('JWT_SECRET'), `is only used with ${r.name('JWT_ALG')}=HS256; use ${r.name('JWT_PRIVATE_KEY_FILE')} for asymmetric keys`);
   }
-  if (config.jwtSecret !== null && config.jwtSecret.length < 32) {
-    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (256 bits)');
+  if (tokens.jwtSecret !== null && tokens.jwtSecret.length < 32) {
+    throw new ConfigError(r.name('JWT_SECRET'), 'must be at least 32 characters (256 bits)');
   }
-  if (config.jwtPrivateKeyFile !== null && config.jwtAlg === 'HS256') {
-    throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'is for RS256, ES256 or EdDSA; HS256 takes JWT_SECRET');
+  if (tokens.jwtPrivateKeyFile !== null && tokens.jwtAlg === 'HS256') {
+    throw new ConfigError(r.name('JWT_PRIVATE_KEY_FILE'), `is for RS256, ES256 or EdDSA; HS256 takes ${r.name('JWT_SECRET')}`);
   }
-  if (config.metricsToken !== null && config.metricsToken.length < 16) {
-    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+  if (metrics.metricsToken !== null && metrics.metricsToken.length < 16) {
+    throw new ConfigError(r.name('METRICS_TOKEN'), 'must be at least 16 characters');
   }
-  if (config.rateLimitStore === 'redis' && !config.redisUrl) {
-    throw new ConfigError('RATE_LIMIT_STORE', 'redis needs REDIS_URL');
+  if (rateLimit.rateLimitStore === 'redis' && !rateLimit.redisUrl) {
+    throw new ConfigError(r.name('RATE_LIMIT_STORE'), `redis needs ${r.name('REDIS_URL')}`);
   }
-  return Object.freeze(config);
+  const http: HttpConfig = {
+    port,
+    host,
+    trustProxy,
+    corsOrigins,
+    bodyLimitBytes,
+    headerLimitBytes,
+    docsEnabled,
+    consoleEnabled,
+    logLevel,
+    logFormat: r.oneOf('http.logFormat', 'LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY ? 'pretty' : 'json'),
+    shutdownTimeoutMs,
+    threadPoolNice,
+  };
+  return Object.freeze({
+    http: Object.freeze(http),
+    store: Object.freeze(store),
+    tokens: Object.freeze(tokens),
+    sessions: Object.freeze(sessions),
+    passwords: Object.freeze(passwords),
+    mail: Object.freeze(mail),
+    rateLimit: Object.freeze(rateLimit),
+    metrics: Object.freeze(metrics),
+    housekeeping: Object.freeze(housekeeping),
+  });
+}
+
+/** Mail settings (docs/email.md); APP_URL defaults to the issuer, MAIL_FROM to the product at its host. */
+/**
+ * The domain of the default sender: APP_URL's host, else ISSUER's, else `localhost`. Never an IP
+ * address (`no-reply@127.0.0.1` is not an address mail servers and clients accept as one).
+ */
+function defaultMailDomain(appUrl: string, issuer: string): string {
+  for (const url of [appUrl, issuer]) {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) === 0) return host;
+  }
+  return 'localhost';
+}
+
+function readMail(r: SettingReader, issuer: string): MailConfig {
+  const appUrl = r.text('mail.appUrl', 'APP_URL', issuer, httpUrl);
+  const product = r.text('mail.productName', 'PRODUCT_NAME', 'Latchkey', productName);
+  return {
+    smtpUrl: r.optionalText('mail.smtpUrl', 'SMTP_URL', smtpUrl),
+    mailFrom:
+      r.optionalText('mail.mailFrom', 'MAIL_FROM', mailAddress) ?? `"${product.replace(/["\\]/g, '')}" <no-reply@${defaultMailDomain(appUrl, issuer)}>`,
+    appUrl,
+    productName: product,
+    requireVerifiedEmail: r.bool('mail.requireVerifiedEmail', 'REQUIRE_VERIFIED_EMAIL', false),
+    mailOutboxDir: r.text('mail.mailOutboxDir', 'MAIL_OUTBOX_DIR', './data/outbox'),
+    verifyEmailTtlMs: r.duration('mail.verifyEmailTtlMs', 'VERIFY_EMAIL_TTL', '24h', 300_000, 30 * 86_400_000),
+    resetTokenTtlMs: r.duration('mail.resetTokenTtlMs', 'RESET_TOKEN_TTL', '30m', 60_000, 86_400_000),
+    mailRetryDelaysMs: r.durations('mail.mailRetryDelaysMs', 'MAIL_RETRY_DELAYS', '10s,1m', 10, 3_600_000),
+  };
 }

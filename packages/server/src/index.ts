@@ -1,6 +1,29 @@
 export { buildApp, createLogger, type AppDeps } from './app.js';
 export { latchkey, createContext, type LatchkeyOptions } from './plugin.js';
-export { loadConfig, readEnvironment, ConfigError, parseDuration, type Config, type SigningAlgorithm } from './config.js';
+export {
+  loadConfig,
+  configFromSections,
+  readEnvironment,
+  ConfigError,
+  parseDuration,
+  CONFIG_SECTIONS,
+  type Config,
+  type ConfigSections,
+  type HttpConfig,
+  type StoreConfig,
+  type TokensConfig,
+  type SessionsConfig,
+  type PasswordsConfig,
+  type MailConfig,
+  type RateLimitConfig,
+  type MetricsConfig,
+  type HousekeepingConfig,
+  type RateRule,
+  type RateLimitBucket,
+  type LogLevel,
+  type SameSite,
+  type SigningAlgorithm,
+} from './config.js';
 export { ERROR_CODES, AppError, type ErrorCode, type Problem } from './errors.js';
 export { latchkeyFrameworkErrors } from './http/error-handler.js';
 export { latchkeyClientErrorHandler } from './http/client-error.js';

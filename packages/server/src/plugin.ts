@@ -14,7 +14,7 @@ import type {
 } from 'fastify';
 import fp from 'fastify-plugin';
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config.js';
+import { CONFIG_SECTIONS, configFromSections, type Config, type ConfigSections, type RateLimitConfig } from './config.js';
 import type { LatchkeyContext } from './context.js';
 import { adminRoutes } from './features/admin/routes.js';
 import { consoleRoutes } from './features/console/routes.js';
@@ -39,7 +39,7 @@ import { ownSessionRoutes, sessionRoutes } from './features/sessions/routes.js';
 import { ADMIN_ROLE } from './features/users/fields.js';
 import { profileRoutes } from './features/users/routes.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
-import { refuseFormsOutsideOAuth } from './http/content-type.js';
+import { refuseFormsOutsideOAuth, refuseNulCharacters } from './http/content-type.js';
 import { refuseCrossSiteSimpleRequests } from './http/cross-site.js';
 import { errorHandler } from './http/error-handler.js';
 import { guardedScope } from './http/scopes.js';
@@ -51,10 +51,19 @@ import { KeyRing, configuredSigningKey, retiredKeyLifetimeMs, secretBoxFor } fro
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-export interface LatchkeyOptions {
-  config: Config;
-  /** A store to use instead of opening `config.databaseUrl` (the caller then owns closing it). */
-  store?: Store;
+/**
+ * The plugin's options: the configuration, as sections (each partial, typed, validated like the
+ * environment) and/or a loaded `config`, and the parts a host may supply itself.
+ *
+ * What no section sets comes from `config` when it is given, else it is the default: the plugin
+ * never reads the environment. To configure from the environment and adjust a few settings,
+ * pass both: `{ config: loadConfig(readEnvironment()), rateLimit: { rateLimitEnabled: false } }`.
+ */
+export interface LatchkeyOptions extends ConfigSections {
+  /** A configuration from `loadConfig`; the sections given beside it override its values. */
+  config?: Config;
+  /** A store to use instead of opening `store.databaseUrl` (the caller then owns closing it). */
+  storeInstance?: Store;
   clock?: Clock;
   /** Where mail goes instead of SMTP_URL / the outbox, e.g. `new SmtpMailer(transport, from)`; closed with the app. */
   mailer?: Mailer;
@@ -84,27 +93,28 @@ export async function createContext(
   options: LatchkeyOptions,
   log: FastifyInstance['log'],
 ): Promise<{ ctx: LatchkeyContext; ownsStore: boolean }> {
-  const { config } = options;
+  const config = configOf(options);
   const clock = options.clock ?? systemClock;
-  const ownsStore = !options.store;
-  const store = options.store ?? (await openStore(config.databaseUrl, { poolSize: config.databasePoolSize }));
-  const hasher = passwordHasherFor(config, config.hashConcurrency, config.hashQueueMax);
+  const ownsStore = !options.storeInstance;
+  const store = options.storeInstance ?? (await openStore(config.store.databaseUrl, { poolSize: config.store.databasePoolSize }));
+  const { passwords, tokens: tokenConfig, mail: mailConfig, rateLimit, metrics: metricsConfig } = config;
+  const hasher = passwordHasherFor(passwords, passwords.hashConcurrency, passwords.hashQueueMax);
   // The unknown-email dummy hash is built now, so that even the first such login costs one
   // verification; it runs while the migrations and keys load and is awaited before returning.
   const prepared = hasher.prepare();
   prepared.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   try {
     await store.migrate();
-    const keys = new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config), secretBoxFor(config));
-    await keys.init(config.keyReloadIntervalMs, await configuredSigningKey(config, clock()));
-    const tokens = new AccessTokens(config, keys, clock);
-    const mail = new MailDispatcher(options.mailer ?? (await createMailer(config)), log, config.mailRetryDelaysMs);
-    if (!options.mailer && !config.smtpUrl) {
+    const keys = new KeyRing(store, tokenConfig.jwtAlg, clock, retiredKeyLifetimeMs(tokenConfig), secretBoxFor(tokenConfig));
+    await keys.init(tokenConfig.keyReloadIntervalMs, await configuredSigningKey(tokenConfig, clock()));
+    const tokens = new AccessTokens(tokenConfig, keys, clock);
+    const mail = new MailDispatcher(options.mailer ?? (await createMailer(mailConfig)), log, mailConfig.mailRetryDelaysMs);
+    if (!options.mailer && !mailConfig.smtpUrl) {
       log.warn({ outbox: mail.mailer.description }, 'SMTP_URL is not set: mail is written to MAIL_OUTBOX_DIR instead of being sent');
     }
-    const counters = await openCounters(config, store, clock, log);
-    const backoff = new LoginBackoff(config, counters, clock);
-    const metrics = await createMetrics(config.metricsToken !== null || config.metricsPort !== null, {
+    const counters = await openCounters(rateLimit, store, clock, log);
+    const backoff = new LoginBackoff(rateLimit, counters, clock);
+    const metrics = await createMetrics(metricsConfig.metricsToken !== null || metricsConfig.metricsPort !== null, {
       hashQueue: () => ({ depth: hasher.queue.depth, active: hasher.queue.active }),
       pool: () => store.poolStats?.() ?? null,
     });
@@ -118,13 +128,25 @@ export async function createContext(
 }
 
 /**
+ * The configuration the options give: `config` itself when no section is given beside it (the
+ * very object, parsed once), else the sections on top of it or of the defaults
+ * (`configFromSections`). A bad value throws a ConfigError naming its path, so registration fails.
+ */
+function configOf(options: LatchkeyOptions): Config {
+  const sections: Record<string, unknown> = {};
+  for (const section of CONFIG_SECTIONS) if (options[section] !== undefined) sections[section] = options[section];
+  if (options.config && Object.keys(sections).length === 0) return options.config;
+  return configFromSections(sections as ConfigSections, options.config);
+}
+
+/**
  * Opens the counter backend `counterBackend` picks (features/ratelimit/backend.ts). In a worker of
  * `serve --workers N` memory is the primary's (PrimaryCounters), shared by the workers; in a
  * worker of a host app's own cluster `auto` means the database. In the database, a store with a
  * batch upsert (PostgreSQL: a round trip per statement) counts the per-IP limits in batches;
  * SQLite's local statements count each hit exactly, across processes on the one file.
  */
-async function openCounters(config: Config, store: Store, clock: Clock, log: FastifyInstance['log']): Promise<CounterStore> {
+async function openCounters(config: RateLimitConfig, store: Store, clock: Clock, log: FastifyInstance['log']): Promise<CounterStore> {
   const mode = !cluster.isWorker ? 'none' : process.env[PRIMARY_COUNTERS_ENV] === '1' ? 'latchkey' : 'foreign';
   const kind = counterBackend(config, store.kind, mode);
   if (kind === 'primary') return new PrimaryCounters();
@@ -161,10 +183,10 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
   app.decorate('requireUser', requireUser(ctx));
 
   let metricsServer: import('node:http').Server | undefined;
-  if (ctx.config.metricsPort !== null) {
-    const port = ctx.config.metricsPort;
+  if (ctx.config.metrics.metricsPort !== null) {
+    const port = ctx.config.metrics.metricsPort;
     app.addHook('onListen', async () => {
-      metricsServer = await startMetricsServer(ctx, port, ctx.config.host);
+      metricsServer = await startMetricsServer(ctx, port, ctx.config.http.host);
       ctx.log.info({ port }, 'metrics listening');
     });
   }
@@ -196,8 +218,9 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       if (scope.hasContentTypeParser('text/plain')) scope.removeContentTypeParser('text/plain');
       // Callback-style hooks on every request (no promise, no microtask hop per hook).
       scope.addHook('preValidation', refuseFormsOutsideOAuth);
-      scope.addHook('onRequest', rateLimitHook(ctx.config, ctx.counters, ctx.clock, prefix, ctx.metrics));
-      if (ctx.config.metricsToken !== null || ctx.config.metricsPort !== null) {
+      scope.addHook('preValidation', refuseNulCharacters);
+      scope.addHook('onRequest', rateLimitHook(ctx.config.rateLimit, ctx.counters, ctx.clock, prefix, ctx.metrics));
+      if (ctx.config.metrics.metricsToken !== null || ctx.config.metrics.metricsPort !== null) {
         scope.addHook('onResponse', (request, reply, done) => {
           const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
           ctx.metrics.httpRequests.inc(labels);
@@ -206,8 +229,9 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         });
       }
       const crossSiteGuard = refuseCrossSiteSimpleRequests(ctx.config);
+      const { bodyLimitBytes } = ctx.config.http;
       scope.addHook('onRoute', (route) => {
-        route.bodyLimit ??= ctx.config.bodyLimitBytes;
+        route.bodyLimit ??= bodyLimitBytes;
         // One static-header hook per route, no per-request hook on the scope. Answers about a
         // user, a session or a credential are never stored by a browser or a shared cache
         // (`Cache-Control: no-store`); only the public documents may be cached. Every answer
@@ -242,7 +266,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
     { prefix: options.prefix ?? '' },
   );
   // Outside the scope above: static files from memory, with no rate limit, cookie or body parsing.
-  if (options.console === true && ctx.config.consoleEnabled) await app.register(consoleRoutes, { prefix: options.prefix ?? '' });
+  if (options.console === true && ctx.config.http.consoleEnabled) await app.register(consoleRoutes, { prefix: options.prefix ?? '' });
 };
 
 /** Routes whose answers are the same for everyone and may be cached: keys, discovery, API docs. */
@@ -265,12 +289,14 @@ function hookList<T>(hooks: T | T[] | undefined): T[] {
 }
 
 /**
- * Latchkey as a Fastify plugin: `app.register(latchkey, { config, prefix })` mounts the auth
- * routes, storage and keys inside a host app and decorates it with `requireUser`.
+ * Latchkey as a Fastify plugin: `app.register(latchkey, { prefix, ...sections })` mounts the auth
+ * routes, storage and keys inside a host app and decorates it with `requireUser`. The
+ * configuration is given as sections (see LatchkeyOptions) or as a loaded `config`.
  *
  * @example
  * const app = Fastify();
- * await app.register(latchkey, { config: loadConfig(readEnvironment()), prefix: '/identity' });
+ * await app.register(latchkey, { prefix: '/identity', tokens: { issuer: 'https://shop.example' }, store: { databaseUrl: 'sqlite:./data/shop.db' } });
+ * // or from the environment: await app.register(latchkey, { config: loadConfig(readEnvironment()), prefix: '/identity' });
  * app.get('/orders', { preHandler: app.requireUser }, async (req) => ({ owner: req.auth!.user.id }));
  */
 export const latchkey = fp(latchkeyPlugin, { fastify: '5.x', name: 'latchkey' });

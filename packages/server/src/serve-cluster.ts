@@ -58,17 +58,18 @@ export function tagWorkerResponses(app: FastifyInstance): void {
  * const { buildApp } = await import('./app.js');
  * await prepared;
  */
-export async function prepareDatabase(config: Config): Promise<void> {
-  const store = await openStore(config.databaseUrl, { poolSize: 2 });
+export async function prepareDatabase(config: Pick<Config, 'store' | 'tokens'>): Promise<void> {
+  const { tokens } = config;
+  const store = await openStore(config.store.databaseUrl, { poolSize: 2 });
   try {
-    if (config.jwtSecret === null && config.jwtPrivateKeyFile === null && (await store.pendingMigrations()).includes(1)) {
+    if (tokens.jwtSecret === null && tokens.jwtPrivateKeyFile === null && (await store.pendingMigrations()).includes(1)) {
       // A database without even the first migration has no key: its key pair is made during
       // the migrations (on PostgreSQL, a few hundred ms of DDL round trips) instead of after.
-      generateKeyPairAhead(config.jwtAlg);
+      generateKeyPairAhead(tokens.jwtAlg);
     }
     await store.migrate();
-    const ring = new KeyRing(store, config.jwtAlg, systemClock, retiredKeyLifetimeMs(config), secretBoxFor(config));
-    await ring.init(0, await configuredSigningKey(config, Date.now()));
+    const ring = new KeyRing(store, tokens.jwtAlg, systemClock, retiredKeyLifetimeMs(tokens), secretBoxFor(tokens));
+    await ring.init(0, await configuredSigningKey(tokens, Date.now()));
     ring.stop();
   } finally {
     await store.close();
@@ -91,9 +92,9 @@ export async function servePrimary(config: Config, workers: number, logger?: Log
   // The backend every worker will pick, for the start-up line. With memory (the SQLite default)
   // the counters are this process's, answered to the workers over IPC: limits and the login
   // backoff count once for the whole server, not once per worker.
-  const counters = counterBackend(config, config.databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres', 'latchkey');
+  const counters = counterBackend(config.rateLimit, config.store.databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres', 'latchkey');
   serveCountersToWorkers(cluster, systemClock);
-  const log = logger ?? (await import('./app.js')).createLogger(config);
+  const log = logger ?? (await import('./app.js')).createLogger(config.http);
   await prepareDatabase(config);
 
   let shuttingDown = false;
@@ -157,7 +158,7 @@ export async function servePrimary(config: Config, workers: number, logger?: Log
   process.on('SIGTERM', () => stopAll('SIGTERM'));
   process.on('SIGINT', () => stopAll('SIGINT'));
 
-  log.info({ workers, port: config.port, host: config.host, rateLimitStore: config.rateLimitEnabled ? counters : 'off' }, 'starting workers');
+  log.info({ workers, port: config.http.port, host: config.http.host, rateLimitStore: config.rateLimit.rateLimitEnabled ? counters : 'off' }, 'starting workers');
   for (let i = 0; i < workers; i++) fork();
   return new Promise<number>(() => undefined);
 }

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 
-type TrustConfig = Pick<Config, 'issuer' | 'corsOrigins'>;
+/** What decides which origins are trusted: CORS_ORIGINS (`http`) and the ISSUER (`tokens`). */
+type TrustConfig = Pick<Config, 'http' | 'tokens'>;
 
 /** The request headers a page of another site cannot add without a CORS preflight. */
 const PREFLIGHTED_HEADERS = ['authorization', 'x-csrf-token', 'x-auth-mode'] as const;
@@ -30,16 +31,20 @@ function issuerOrigin(issuer: string): string {
  * if (!isTrustedOrigin(request, ctx.config)) throw new AppError('CSRF_FAILED');
  */
 export function isTrustedOrigin(request: FastifyRequest, config: TrustConfig): boolean {
+  return trustedOrigin(request, config.http.corsOrigins, config.tokens.issuer);
+}
+
+function trustedOrigin(request: FastifyRequest, corsOrigins: readonly string[], issuer: string): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
-  if (config.corsOrigins.includes(origin)) return true;
+  if (corsOrigins.includes(origin)) return true;
   let parsed: URL;
   try {
     parsed = new URL(origin);
   } catch {
     return false; // "null" (sandboxed frames, opaque redirects) and garbage
   }
-  if (parsed.origin === issuerOrigin(config.issuer)) return true;
+  if (parsed.origin === issuerOrigin(issuer)) return true;
   // Same origin: the Host the request was sent to, read with the Origin's scheme so that a
   // default port (":80" in Host, absent from Origin) compares equal.
   try {
@@ -63,8 +68,8 @@ function couldSkipPreflight(request: FastifyRequest): boolean {
 }
 
 /** True when a browser says the request comes from a page of another site. */
-function fromAnotherSite(request: FastifyRequest, config: TrustConfig): boolean {
-  if (request.headers.origin !== undefined) return !isTrustedOrigin(request, config);
+function fromAnotherSite(request: FastifyRequest, corsOrigins: readonly string[], issuer: string): boolean {
+  if (request.headers.origin !== undefined) return !trustedOrigin(request, corsOrigins, issuer);
   // Browsers send Origin with every POST; Sec-Fetch-Site covers one that was stripped.
   return request.headers['sec-fetch-site'] === 'cross-site';
 }
@@ -85,8 +90,10 @@ function fromAnotherSite(request: FastifyRequest, config: TrustConfig): boolean 
  * route.onRequest = [refuseCrossSiteSimpleRequests(config), ...hooks];
  */
 export function refuseCrossSiteSimpleRequests(config: TrustConfig) {
+  const { corsOrigins } = config.http;
+  const { issuer } = config.tokens;
   return function crossSiteGuard(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if (couldSkipPreflight(request) && fromAnotherSite(request, config)) {
+    if (couldSkipPreflight(request) && fromAnotherSite(request, corsOrigins, issuer)) {
       done(new AppError('CSRF_FAILED', { detail: 'A page of another site may not send this request; use CORS_ORIGINS for your app.' }));
       return;
     }

@@ -36,17 +36,17 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 function configChecks(config: Config): CheckResult[] {
   const out: CheckResult[] = [{ name: 'config', status: 'ok', message: 'every setting parses and validates' }];
-  const issuer = new URL(config.issuer);
+  const issuer = new URL(config.tokens.issuer);
   const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
   if (issuer.protocol !== 'https:' && !local) {
     out.push({
-      name: 'config.issuer',
+      name: 'config.tokens.issuer',
       status: 'warn',
-      message: `ISSUER ${config.issuer} is not https`,
+      message: `ISSUER ${config.tokens.issuer} is not https`,
       fix: 'serve Latchkey behind TLS and set ISSUER=https://...',
     });
   }
-  if (!config.cookieSecure) {
+  if (!config.sessions.cookieSecure) {
     out.push({
       name: 'config.cookies',
       status: 'warn',
@@ -54,12 +54,12 @@ function configChecks(config: Config): CheckResult[] {
       fix: 'set COOKIE_SECURE=true outside local development',
     });
   }
-  if (!config.rateLimitEnabled) {
+  if (!config.rateLimit.rateLimitEnabled) {
     out.push({ name: 'config.rate-limits', status: 'warn', message: 'RATE_LIMIT_ENABLED=false', fix: 'enable rate limits in production' });
   }
   const proxy = proxyCheck(config);
   if (proxy) out.push(proxy);
-  if (config.jwtAlg === 'HS256') {
+  if (config.tokens.jwtAlg === 'HS256') {
     out.push({
       name: 'config.jwt',
       status: 'warn',
@@ -78,15 +78,15 @@ function configChecks(config: Config): CheckResult[] {
  * at the first request that carries X-Forwarded-For or Forwarded while TRUST_PROXY is unset.)
  */
 function proxyCheck(config: Config): CheckResult | null {
-  if (config.trustProxy.length > 0) return null;
-  const issuer = new URL(config.issuer);
+  if (config.http.trustProxy.length > 0) return null;
+  const issuer = new URL(config.tokens.issuer);
   const issuerPort = Number(issuer.port || (issuer.protocol === 'https:' ? 443 : 80));
-  if (issuer.protocol !== 'https:' && issuerPort === config.port) return null;
+  if (issuer.protocol !== 'https:' && issuerPort === config.http.port) return null;
   return {
     name: 'config.proxy',
     status: 'warn',
     message:
-      `ISSUER ${config.issuer} is not where Latchkey listens (plain http, port ${config.port}), so a proxy is in front, ` +
+      `ISSUER ${config.tokens.issuer} is not where Latchkey listens (plain http, port ${config.http.port}), so a proxy is in front, ` +
       'and TRUST_PROXY is not set: every client would be counted as the proxy and share one rate-limit budget',
     fix: "set TRUST_PROXY to the proxy's address (e.g. TRUST_PROXY=loopback for a proxy on this machine; docs/deploy.md)",
   };
@@ -149,7 +149,7 @@ async function keyChecks(config: Config, store: Store, now: number): Promise<Che
         ? 'private keys stored unencrypted (KEY_ENCRYPTION_KEY not set)'
         : `${keys.length - sealed} of ${keys.length} private keys unencrypted (the server encrypts them at start-up)`;
   try {
-    const privateJwk = openPrivateJwk(secretBoxFor(config), active);
+    const privateJwk = openPrivateJwk(secretBoxFor(config.tokens), active);
     await importJWK(JSON.parse(privateJwk) as JWK, active.alg === 'EdDSA' ? 'Ed25519' : active.alg);
     out.push({ name: 'keys', status: 'ok', message: `active key ${active.kid} (${active.alg}); ${live.length} key(s) published or verifying; ${atRest}` });
   } catch (err) {
@@ -164,11 +164,11 @@ async function keyChecks(config: Config, store: Store, now: number): Promise<Che
       out.push({ name: 'keys', status: 'fail', message: `the active key does not load: ${(err as Error).message}`, fix: 'run `latchkey keys rotate`' });
     }
   }
-  if (active.alg !== config.jwtAlg) {
+  if (active.alg !== config.tokens.jwtAlg) {
     out.push({
       name: 'keys.alg',
       status: 'warn',
-      message: `the active key is ${active.alg} but JWT_ALG=${config.jwtAlg}`,
+      message: `the active key is ${active.alg} but JWT_ALG=${config.tokens.jwtAlg}`,
       fix: 'the server rotates to a new key at start-up; or run `latchkey keys rotate`',
     });
   }
@@ -212,8 +212,8 @@ function nearestExisting(dir: string): string {
 }
 
 async function mailChecks(config: Config): Promise<CheckResult[]> {
-  if (!config.smtpUrl) {
-    const dir = resolve(config.mailOutboxDir);
+  if (!config.mail.smtpUrl) {
+    const dir = resolve(config.mail.mailOutboxDir);
     try {
       // Never created here: the server makes it with the first message.
       accessSync(nearestExisting(dir), constants.W_OK);
@@ -229,16 +229,16 @@ async function mailChecks(config: Config): Promise<CheckResult[]> {
       return [{ name: 'mail', status: 'fail', message: `no SMTP_URL and the outbox ${dir} is not writable`, fix: 'set SMTP_URL, or MAIL_OUTBOX_DIR to a writable directory' }];
     }
   }
-  const transport = nodemailer.createTransport({ url: config.smtpUrl, connectionTimeout: 5000, greetingTimeout: 5000, socketTimeout: 5000 });
+  const transport = nodemailer.createTransport({ url: config.mail.smtpUrl, connectionTimeout: 5000, greetingTimeout: 5000, socketTimeout: 5000 });
   try {
     await withTimeout(transport.verify(), 8000, 'the SMTP server');
-    return [{ name: 'mail', status: 'ok', message: `SMTP ${describeSmtpUrl(config.smtpUrl)} accepts connections; from ${config.mailFrom}` }];
+    return [{ name: 'mail', status: 'ok', message: `SMTP ${describeSmtpUrl(config.mail.smtpUrl)} accepts connections; from ${config.mail.mailFrom}` }];
   } catch (err) {
     return [
       {
         name: 'mail',
         status: 'fail',
-        message: `SMTP ${describeSmtpUrl(config.smtpUrl)}: ${(err as Error).message}`,
+        message: `SMTP ${describeSmtpUrl(config.mail.smtpUrl)}: ${(err as Error).message}`,
         fix: 'check SMTP_URL (host, port, credentials) and that the mail server is up',
       },
     ];
@@ -279,12 +279,12 @@ function permissionChecks(path: string): CheckResult[] {
 
 /** The SQLite file: its directory writable and private; a file not made yet is said, never created. */
 function fileChecks(config: Config): { results: CheckResult[]; openable: boolean } {
-  if (!config.databaseUrl.startsWith('sqlite:')) return { results: [], openable: true };
-  const path = sqlitePathFromUrl(config.databaseUrl);
+  if (!config.store.databaseUrl.startsWith('sqlite:')) return { results: [], openable: true };
+  const path = sqlitePathFromUrl(config.store.databaseUrl);
   if (path === ':memory:') return { results: [], openable: true };
   const file = resolve(path);
   const dir = dirname(file);
-  const described = describeDatabaseUrl(config.databaseUrl);
+  const described = describeDatabaseUrl(config.store.databaseUrl);
   if (!existsSync(dir)) {
     if (dir === resolve('data')) {
       return {
@@ -377,14 +377,14 @@ export async function runDoctor(env: Env): Promise<CheckResult[]> {
 async function storeChecks(config: Config, skipKeys: boolean): Promise<CheckResult[]> {
   let store: Store;
   try {
-    store = await openStore(config.databaseUrl, { poolSize: 1 });
+    store = await openStore(config.store.databaseUrl, { poolSize: 1 });
   } catch (err) {
-    const explained = explainDatabaseError(err, config.databaseUrl);
+    const explained = explainDatabaseError(err, config.store.databaseUrl);
     return [{ name: 'database', status: 'fail', message: explained ?? (err as Error).message, fix: 'check DATABASE_URL' }];
   }
   const results: CheckResult[] = [];
   try {
-    const db = await databaseChecks(store, config.databaseUrl);
+    const db = await databaseChecks(store, config.store.databaseUrl);
     results.push(...db);
     if (!db.some((r) => r.status === 'fail')) {
       const now = Date.now();

@@ -1,5 +1,5 @@
 import { hash as argon2Hash, parseOptions } from '@node-rs/argon2';
-import type { Config } from '../config.js';
+import type { PasswordsConfig } from '../config.js';
 import { WorkQueue } from '../lib/work-queue.js';
 import { assessHashCost } from './hash-costs.js';
 import { HashThreads } from './hash-threads.js';
@@ -163,10 +163,10 @@ export class PasswordHasher {
  * server's (HASH_CONCURRENCY, HASH_QUEUE_MAX) and the CLI's (one at a time) hash alike.
  *
  * @example
- * const hasher = passwordHasherFor(config, config.hashConcurrency, config.hashQueueMax);
+ * const hasher = passwordHasherFor(config.passwords, config.passwords.hashConcurrency, config.passwords.hashQueueMax);
  */
 export function passwordHasherFor(
-  config: Pick<Config, 'argon2MemoryKib' | 'argon2TimeCost' | 'argon2Parallelism'>,
+  config: Pick<PasswordsConfig, 'argon2MemoryKib' | 'argon2TimeCost' | 'argon2Parallelism'>,
   concurrency: number,
   maxWaiting: number,
 ): PasswordHasher {

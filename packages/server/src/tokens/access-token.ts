@@ -1,7 +1,7 @@
 import { errors as joseErrors, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { TokensConfig } from '../config.js';
 import { isCanonicalCompactJws } from './compact-jws.js';
 import { JwsSigner } from './jws-signer.js';
 import type { KeyRing, VerificationKey } from './keys.js';
@@ -81,7 +81,7 @@ export class AccessTokens {
   private signer: JwsSigner | undefined;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: TokensConfig,
     private readonly keys: KeyRing,
     private readonly clock: Clock,
   ) {

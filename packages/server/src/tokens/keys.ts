@@ -11,7 +11,7 @@ import {
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../clock.js';
-import type { Config, SigningAlgorithm } from '../config.js';
+import type { SigningAlgorithm, TokensConfig } from '../config.js';
 import { SecretBox, SecretBoxError } from '../lib/secret-box.js';
 import type { SigningKeyRecord, SigningKeyStore } from '../store/types.js';
 import { takeKeyPairAhead } from './key-pair-ahead.js';
@@ -51,9 +51,9 @@ export class KeyEncryptionError extends Error {
  * opens with it or KEY_ENCRYPTION_KEY_PREVIOUS.
  *
  * @example
- * new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config), secretBoxFor(config));
+ * new KeyRing(store, config.tokens.jwtAlg, clock, retiredKeyLifetimeMs(config.tokens), secretBoxFor(config.tokens));
  */
-export function secretBoxFor(config: Pick<Config, 'keyEncryptionKey' | 'keyEncryptionKeyPrevious'>): SecretBox {
+export function secretBoxFor(config: Pick<TokensConfig, 'keyEncryptionKey' | 'keyEncryptionKeyPrevious'>): SecretBox {
   return new SecretBox(config.keyEncryptionKey, config.keyEncryptionKeyPrevious);
 }
 
@@ -66,7 +66,7 @@ function sealContext(kid: string): string {
  * The private JWK of a stored key, decrypted when it is sealed.
  *
  * @example
- * const jwk = JSON.parse(openPrivateJwk(secretBoxFor(config), record)) as JWK;
+ * const jwk = JSON.parse(openPrivateJwk(secretBoxFor(config.tokens), record)) as JWK;
  */
 export function openPrivateJwk(box: SecretBox, record: SigningKeyRecord): string {
   try {
@@ -82,7 +82,7 @@ export function openPrivateJwk(box: SecretBox, record: SigningKeyRecord): string
  * RS256/ES256/EdDSA, or JWT_SECRET for HS256. Its kid is derived from the key (the RFC 7638
  * thumbprint; for a secret, a truncated SHA-256), so every instance given the same key agrees.
  */
-export async function configuredSigningKey(config: Config, now: number): Promise<SigningKeyRecord | null> {
+export async function configuredSigningKey(config: TokensConfig, now: number): Promise<SigningKeyRecord | null> {
   if (config.jwtSecret !== null) {
     const k = Buffer.from(config.jwtSecret, 'utf8').toString('base64url');
     const kid = 'hs256-' + createHash('sha256').update(config.jwtSecret).digest('hex').slice(0, 16);
@@ -159,9 +159,9 @@ export async function generateSigningKey(alg: SigningAlgorithm, now: number): Pr
  * with it until its next reload.
  *
  * @example
- * new KeyRing(store, config.jwtAlg, clock, retiredKeyLifetimeMs(config));
+ * new KeyRing(store, config.tokens.jwtAlg, clock, retiredKeyLifetimeMs(config.tokens));
  */
-export function retiredKeyLifetimeMs(config: Pick<Config, 'accessTokenTtlMs' | 'jwtLeewayMs' | 'keyReloadIntervalMs'>): number {
+export function retiredKeyLifetimeMs(config: Pick<TokensConfig, 'accessTokenTtlMs' | 'jwtLeewayMs' | 'keyReloadIntervalMs'>): number {
   return config.accessTokenTtlMs + config.jwtLeewayMs + config.keyReloadIntervalMs;
 }
 

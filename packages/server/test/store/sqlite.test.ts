@@ -1,7 +1,7 @@
 import { afterAll } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/helpers.js';
 import { describeStoreConformance } from './conformance.js';
 
 const { dir, cleanup } = tempDir('latchkey-store-sqlite-');

@@ -80,7 +80,7 @@ export async function adminUpdateUser(
   const { before, user } = result;
   const rolesChanged = !sameSet(user.roles, before.roles);
   const disabledNow = user.disabled && !before.disabled;
-  const endSessions = disabledNow || (rolesChanged && (patch.end_sessions ?? ctx.config.roleChangeEndsSessions));
+  const endSessions = disabledNow || (rolesChanged && (patch.end_sessions ?? ctx.config.sessions.roleChangeEndsSessions));
   let revoked = 0;
   if (endSessions) {
     revoked = await ctx.store.revokeUserSessions(userId, disabledNow ? 'disabled_by_admin' : 'roles_changed', now);

@@ -110,7 +110,7 @@ async function buildDocsApp(routes: readonly RouteOptions[], options: ApiDocsOpt
  * produced inside the app itself (test/openapi.test.ts compares them).
  *
  * @example
- * if (config.docsEnabled) await app.register(apiDocs, { issuer: config.issuer });
+ * if (config.http.docsEnabled) await app.register(apiDocs, { issuer: config.tokens.issuer });
  * await app.register(latchkey, { config });
  */
 async function apiDocsPlugin(app: FastifyInstance, options: ApiDocsOptions): Promise<void> {

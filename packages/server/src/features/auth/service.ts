@@ -96,7 +96,7 @@ export async function login(
     ctx.metrics.logins.inc({ result: 'disabled' });
     return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
   }
-  if (ctx.config.requireVerifiedEmail && !user.emailVerified) {
+  if (ctx.config.mail.requireVerifiedEmail && !user.emailVerified) {
     ctx.metrics.logins.inc({ result: 'unverified' });
     return refuseUnverifiedLogin(ctx, user);
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Transporter } from 'nodemailer';
-import type { Config } from '../../config.js';
+import type { MailConfig } from '../../config.js';
 
 /** One rendered message: both bodies are always sent (multipart/alternative). */
 export interface MailMessage {
@@ -110,8 +110,13 @@ export class OutboxMailer implements Mailer {
   }
 }
 
-/** SMTP when `SMTP_URL` is set, else the outbox directory. */
-export async function createMailer(config: Config): Promise<Mailer> {
+/**
+ * SMTP when `SMTP_URL` is set, else the outbox directory.
+ *
+ * @example
+ * const mailer = await createMailer(config.mail);
+ */
+export async function createMailer(config: Pick<MailConfig, 'smtpUrl' | 'mailFrom' | 'mailOutboxDir'>): Promise<Mailer> {
   if (config.smtpUrl) return SmtpMailer.fromUrl(config.smtpUrl, config.mailFrom);
   return new OutboxMailer(config.mailOutboxDir, config.mailFrom);
 }

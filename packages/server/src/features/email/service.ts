@@ -24,11 +24,11 @@ export const VERIFY_EMAIL_PATH = 'verify-email';
 export const RESET_PASSWORD_PATH = 'reset-password';
 
 function brand(ctx: LatchkeyContext): MailBrand {
-  return { productName: ctx.config.productName, appUrl: ctx.config.appUrl };
+  return { productName: ctx.config.mail.productName, appUrl: ctx.config.mail.appUrl };
 }
 
 function linkTo(ctx: LatchkeyContext, path: string, token: string): string {
-  const url = new URL(path, ctx.config.appUrl + '/');
+  const url = new URL(path, ctx.config.mail.appUrl + '/');
   url.searchParams.set('token', token);
   return url.toString();
 }
@@ -60,12 +60,12 @@ async function storeToken(ctx: LatchkeyContext, userId: string, purpose: OneTime
 export function scheduleVerificationMail(ctx: LatchkeyContext, user: AuthUser): void {
   ctx.mail.dispatch('verify_email', async () => {
     const token = newOpaqueToken();
-    await storeToken(ctx, user.id, 'verify_email', hashToken(token), ctx.config.verifyEmailTtlMs);
+    await storeToken(ctx, user.id, 'verify_email', hashToken(token), ctx.config.mail.verifyEmailTtlMs);
     return verificationMail(brand(ctx), {
       to: user.email,
       name: user.name,
       link: linkTo(ctx, VERIFY_EMAIL_PATH, token),
-      validForMs: ctx.config.verifyEmailTtlMs,
+      validForMs: ctx.config.mail.verifyEmailTtlMs,
     });
   });
 }
@@ -146,14 +146,14 @@ export async function resendVerificationByEmail(ctx: LatchkeyContext, emailInput
       to: user?.email ?? email,
       name: user?.name ?? null,
       link: linkTo(ctx, VERIFY_EMAIL_PATH, token),
-      validForMs: ctx.config.verifyEmailTtlMs,
+      validForMs: ctx.config.mail.verifyEmailTtlMs,
     });
     const eligible = user !== null && !user.disabled && !user.emailVerified;
     if (!eligible || (await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS)) > 0) {
       ctx.log.info({ mail: 'verify_email' }, 'verification resend: no unverified account has this address, or a link went less than a minute ago; no mail sent');
       return null;
     }
-    await storeToken(ctx, user.id, 'verify_email', tokenHash, ctx.config.verifyEmailTtlMs);
+    await storeToken(ctx, user.id, 'verify_email', tokenHash, ctx.config.mail.verifyEmailTtlMs);
     return message;
   });
   return success(undefined);
@@ -187,12 +187,12 @@ export async function forgotPassword(ctx: LatchkeyContext, emailInput: string, m
     // The same work whether or not the account exists: a token, its hash, the rendered mail.
     const token = newOpaqueToken();
     const tokenHash = hashToken(token);
-    if (active) await storeToken(ctx, user.id, 'reset_password', tokenHash, ctx.config.resetTokenTtlMs);
+    if (active) await storeToken(ctx, user.id, 'reset_password', tokenHash, ctx.config.mail.resetTokenTtlMs);
     const message = passwordResetMail(brand(ctx), {
       to: user?.email ?? email,
       name: user?.name ?? null,
       link: linkTo(ctx, RESET_PASSWORD_PATH, token),
-      validForMs: ctx.config.resetTokenTtlMs,
+      validForMs: ctx.config.mail.resetTokenTtlMs,
     });
     if (!active) {
       ctx.log.info({ mail: 'reset_password' }, 'password reset asked for an address with no active account: no mail sent');

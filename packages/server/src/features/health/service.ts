@@ -15,7 +15,7 @@ export async function readiness(ctx: Pick<LatchkeyContext, 'store' | 'keys' | 'c
   } catch {
     databaseUp = false;
   }
-  const keysLoaded = ctx.keys.jwks.keys.length > 0 || ctx.config.jwtAlg === 'HS256';
+  const keysLoaded = ctx.keys.jwks.keys.length > 0 || ctx.config.tokens.jwtAlg === 'HS256';
   if (!databaseUp || !keysLoaded) return retryLater('SERVICE_UNAVAILABLE', 'The database is unreachable or no signing key is loaded.', 5);
   return success({ status: 'ok', database: ctx.store.kind });
 }

@@ -3,7 +3,7 @@
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
  * (`purgeSessions`), and security events older than EVENTS_RETENTION (`purgeOldEvents`).
  */
-import type { Config } from '../../config.js';
+import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
 
 /** Rows of each kind (sessions, spent tokens) deleted per statement. */
@@ -16,7 +16,7 @@ export const PURGE_MAX_BATCHES = 50;
  * a spent token within that time is still recognised as reuse and ends the session; after it
  * the token is simply unknown (401 INVALID_REFRESH_TOKEN).
  */
-export function purgeRetentionMs(config: Config): number {
+export function purgeRetentionMs(config: Pick<SessionsConfig, 'sessionIdleTimeoutMs' | 'refreshGraceMs'>): number {
   return Math.max(config.sessionIdleTimeoutMs, config.refreshGraceMs);
 }
 
@@ -37,7 +37,7 @@ export interface PurgeOptions {
 export async function purgeSessions(ctx: LatchkeyContext, options: PurgeOptions = {}): Promise<number> {
   const batchSize = options.batchSize ?? PURGE_BATCH_SIZE;
   const maxBatches = options.maxBatches ?? PURGE_MAX_BATCHES;
-  const retentionMs = purgeRetentionMs(ctx.config);
+  const retentionMs = purgeRetentionMs(ctx.config.sessions);
   let total = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
     const deleted = await ctx.store.purgeExpired(ctx.clock(), retentionMs, batchSize);
@@ -55,7 +55,7 @@ export async function purgeSessions(ctx: LatchkeyContext, options: PurgeOptions 
  * const deleted = await purgeOldEvents(ctx);
  */
 export function purgeOldEvents(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
-  return ctx.store.purgeEvents(ctx.clock() - ctx.config.eventsRetentionMs, limit);
+  return ctx.store.purgeEvents(ctx.clock() - ctx.config.housekeeping.eventsRetentionMs, limit);
 }
 
 /**
@@ -72,7 +72,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgeOldEvents(ctx)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
-  }, ctx.config.purgeIntervalMs);
+  }, ctx.config.housekeeping.purgeIntervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }

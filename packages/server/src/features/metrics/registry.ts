@@ -48,7 +48,7 @@ export const DISABLED_METRICS: Metrics = Object.freeze({
  * collide.
  *
  * @example
- * const metrics = await createMetrics(config.metricsToken !== null || config.metricsPort !== null, sources);
+ * const metrics = await createMetrics(config.metrics.metricsToken !== null || config.metrics.metricsPort !== null, sources);
  */
 export async function createMetrics(enabled: boolean, sources: MetricSources): Promise<Metrics> {
   if (!enabled) return DISABLED_METRICS;

@@ -26,7 +26,7 @@ export async function sendMetrics(ctx: LatchkeyContext, reply: FastifyReply): Pr
  */
 export async function metricsRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
   const { ctx } = opts;
-  const token = ctx.config.metricsToken;
+  const token = ctx.config.metrics.metricsToken;
   if (!token) return;
   app.get('/metrics', { schema: { hide: true } }, async (request: FastifyRequest, reply) => {
     if (!tokenMatches(bearerToken(request), token)) {

@@ -1,4 +1,4 @@
-import { ConfigError, type Config } from '../../config.js';
+import { ConfigError, type RateLimitConfig } from '../../config.js';
 
 export type CounterBackend = 'memory' | 'redis' | 'database' | 'primary';
 
@@ -22,9 +22,9 @@ export type ClusterMode = 'none' | 'latchkey' | 'foreign';
  * limits N times weaker than they say.
  *
  * @example
- * counterBackend(config, 'sqlite', 'latchkey'); // 'primary'
+ * counterBackend(config.rateLimit, 'sqlite', 'latchkey'); // 'primary'
  */
-export function counterBackend(config: Config, storeKind: 'sqlite' | 'postgres', cluster: ClusterMode): CounterBackend {
+export function counterBackend(config: RateLimitConfig, storeKind: 'sqlite' | 'postgres', cluster: ClusterMode): CounterBackend {
   const wanted =
     config.rateLimitStore !== 'auto'
       ? config.rateLimitStore

@@ -29,7 +29,7 @@ export function clientKey(ip: string, ipv6Prefix: number): string {
  * `/auth/*` request. IPv4 takes the fast path above and is never cached.
  *
  * @example
- * const keyOf = clientKeyer(config.rateLimitIpv6Prefix);
+ * const keyOf = clientKeyer(config.rateLimit.rateLimitIpv6Prefix);
  * keyOf(request.ip);
  */
 export function clientKeyer(ipv6Prefix: number): (ip: string) => string {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.js';
-import type { Config, RateLimitBucket, RateRule } from '../../config.js';
+import type { RateLimitBucket, RateLimitConfig, RateRule } from '../../config.js';
 import type { AppError } from '../../errors.js';
 import { failureToError } from '../../http/failures.js';
 import { retryLater } from '../../outcome.js';
@@ -35,7 +35,7 @@ export function bucketFor(path: string): RateBucket | null {
   return null;
 }
 
-function ruleFor(config: Config, bucket: RateBucket): RateRule {
+function ruleFor(config: RateLimitConfig, bucket: RateBucket): RateRule {
   return config.rateLimits[bucket];
 }
 
@@ -50,7 +50,8 @@ function ruleFor(config: Config, bucket: RateBucket): RateRule {
  * A callback-style onRequest hook: with the in-memory counters (`hitNow`) a request costs no
  * promise at all; the other backends answer asynchronously.
  */
-export function rateLimitHook(config: Config, counters: CounterStore, clock: Clock, mountPrefix: string, metrics?: Metrics) {
+export function rateLimitHook(config: RateLimitConfig, counters: CounterStore, clock: Clock, mountPrefix: string, metrics?: Metrics) {
+  const enabled = config.rateLimitEnabled;
   // Per route: its bucket, rule and RateLimit-Limit value, worked out on its first request.
   const routes = new Map<string, { bucket: RateBucket; rule: RateRule; limit: string } | null>();
   const keyOf = clientKeyer(config.rateLimitIpv6Prefix);
@@ -82,7 +83,7 @@ export function rateLimitHook(config: Config, counters: CounterStore, clock: Clo
   }
 
   return function rateLimit(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
-    if (!config.rateLimitEnabled || request.method === 'OPTIONS') return done();
+    if (!enabled || request.method === 'OPTIONS') return done();
     const url = request.routeOptions.url;
     const route = url ? limitOf(url) : null;
     if (!route) return done();

@@ -1,5 +1,5 @@
 import type { Clock } from '../../clock.js';
-import type { Config } from '../../config.js';
+import type { RateLimitConfig } from '../../config.js';
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { clientKeyer } from './client-key.js';
 import type { CounterStore } from './counters.js';
@@ -30,7 +30,7 @@ export class LoginBackoff {
   private readonly keyOf: (ip: string) => string;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: RateLimitConfig,
     counters: CounterStore,
     private readonly clock: Clock,
   ) {
@@ -79,7 +79,7 @@ export class LoginBackoff {
  * if (locked > 0) return retryLater('RATE_LIMITED', `Too many failed logins; retry in ${locked} s.`, locked);
  */
 export async function backoffCheck(ctx: BackoffContext, email: string, meta: RequestMeta): Promise<number> {
-  if (!ctx.config.rateLimitEnabled) return 0;
+  if (!ctx.config.rateLimit.rateLimitEnabled) return 0;
   try {
     return (await ctx.backoff.check(email, meta.ip)).retryAfter;
   } catch (err) {
@@ -96,7 +96,7 @@ export async function backoffCheck(ctx: BackoffContext, email: string, meta: Req
  * const lock = await backoffFail(ctx, 'ann@example.com', requestMeta(request));
  */
 export async function backoffFail(ctx: BackoffContext, email: string, meta: RequestMeta): Promise<BackoffState & { failures: number }> {
-  if (!ctx.config.rateLimitEnabled) return { retryAfter: 0, failures: 0 };
+  if (!ctx.config.rateLimit.rateLimitEnabled) return { retryAfter: 0, failures: 0 };
   try {
     return await ctx.backoff.fail(email, meta.ip);
   } catch (err) {

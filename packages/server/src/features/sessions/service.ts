@@ -34,8 +34,8 @@ export async function startSession(ctx: LatchkeyContext, user: UserRecord, meta:
     id: newId(),
     userId: user.id,
     createdAt: now,
-    expiresAt: now + ctx.config.sessionMaxAgeMs,
-    idleExpiresAt: Math.min(now + ctx.config.sessionIdleTimeoutMs, now + ctx.config.sessionMaxAgeMs),
+    expiresAt: now + ctx.config.sessions.sessionMaxAgeMs,
+    idleExpiresAt: Math.min(now + ctx.config.sessions.sessionIdleTimeoutMs, now + ctx.config.sessions.sessionMaxAgeMs),
     userAgent: meta.userAgent?.slice(0, 512) ?? null,
     ip: meta.ip,
     refreshTokenHash: hashToken(refreshToken),
@@ -71,8 +71,8 @@ export async function refreshSession(
     oldTokenHash: hashToken(refreshToken),
     newTokenHash: hashToken(newToken),
     now: ctx.clock(),
-    graceMs: ctx.config.refreshGraceMs,
-    idleTimeoutMs: ctx.config.sessionIdleTimeoutMs,
+    graceMs: ctx.config.sessions.refreshGraceMs,
+    idleTimeoutMs: ctx.config.sessions.sessionIdleTimeoutMs,
   });
   ctx.metrics.refreshes.inc({ result: result.kind });
   if (result.kind === 'reused') ctx.metrics.reuseDetections.inc();

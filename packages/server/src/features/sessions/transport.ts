@@ -36,8 +36,8 @@ function cookieOptions(ctx: LatchkeyContext, path: string, maxAgeSeconds: number
   return {
     path,
     httpOnly,
-    secure: ctx.config.cookieSecure,
-    sameSite: ctx.config.cookieSameSite,
+    secure: ctx.config.sessions.cookieSecure,
+    sameSite: ctx.config.sessions.cookieSameSite,
     maxAge: maxAgeSeconds,
   } as const;
 }
@@ -101,7 +101,7 @@ export function sendTokens(
  */
 export function issueCsrfToken(ctx: LatchkeyContext, reply: FastifyReply, request: FastifyRequest): string {
   const token = csrfCookie(request) ?? newOpaqueToken();
-  setCsrfCookie(ctx, reply, token, Math.floor(ctx.config.sessionMaxAgeMs / 1000));
+  setCsrfCookie(ctx, reply, token, Math.floor(ctx.config.sessions.sessionMaxAgeMs / 1000));
   return token;
 }
 

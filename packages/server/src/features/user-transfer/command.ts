@@ -6,7 +6,7 @@
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { Config } from '../../config.js';
+import type { StoreConfig } from '../../config.js';
 import { openStore } from '../../store/index.js';
 import { sqlitePathFromUrl } from '../../store/database-url.js';
 import type { Store } from '../../store/types.js';
@@ -34,7 +34,7 @@ async function closeStream(stream: WriteStream): Promise<void> {
 }
 
 /** Opens the database for an import: migrated for a real run; read-only use, never migrated, for a dry run. */
-async function openForImport(config: Config, dryRun: boolean): Promise<Store | null> {
+async function openForImport(config: StoreConfig, dryRun: boolean): Promise<Store | null> {
   if (dryRun && config.databaseUrl.startsWith('sqlite:')) {
     const path = sqlitePathFromUrl(config.databaseUrl);
     // Opening would create the file: a dry run against a database that does not exist plans against nothing.
@@ -45,7 +45,7 @@ async function openForImport(config: Config, dryRun: boolean): Promise<Store | n
   return store;
 }
 
-export async function runUsersImport(config: Config, args: string[]): Promise<number> {
+export async function runUsersImport(config: StoreConfig, args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -128,7 +128,7 @@ export async function runUsersImport(config: Config, args: string[]): Promise<nu
   }
 }
 
-export async function runUsersExport(config: Config, args: string[]): Promise<number> {
+export async function runUsersExport(config: StoreConfig, args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({

@@ -211,7 +211,7 @@ async function update(deps: UsersCommandDeps, sub: 'disable' | 'enable' | 'set-r
     const { before, user: after } = result;
     const rolesChanged = sub === 'set-roles' && (before.roles.length !== after.roles.length || before.roles.some((r) => !after.roles.includes(r)));
     const disabledNow = after.disabled && !before.disabled;
-    const endSessions = disabledNow || (rolesChanged && (values['end-sessions'] ?? deps.config.roleChangeEndsSessions));
+    const endSessions = disabledNow || (rolesChanged && (values['end-sessions'] ?? deps.config.sessions.roleChangeEndsSessions));
     const ended = endSessions ? await store.revokeUserSessions(user.id, disabledNow ? 'disabled_by_admin' : 'roles_changed', now) : 0;
     await record(store, deps.clock, user.id, 'admin_user_updated', { changes: [sub === 'set-roles' ? 'roles' : 'disabled'], sessions_revoked: ended });
     const what =

@@ -34,7 +34,7 @@ export function endpointRoot(issuer: string, prefix: string): string {
 
 export async function wellKnownRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix?: string }): Promise<void> {
   const { ctx } = opts;
-  const base = ctx.config.issuer;
+  const base = ctx.config.tokens.issuer;
 
   app.get(
     '/.well-known/jwks.json',
@@ -95,7 +95,7 @@ export async function wellKnownRoutes(app: FastifyInstance, opts: { ctx: Latchke
         revocation_endpoint: `${root}/auth/logout`,
         grant_types_supported: ['password', 'refresh_token'],
         token_endpoint_auth_methods_supported: ['none'],
-        id_token_signing_alg_values_supported: [ctx.config.jwtAlg],
+        id_token_signing_alg_values_supported: [ctx.config.tokens.jwtAlg],
       };
     },
   );

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError } from '../../../src/store/errors.js';
 import { SqliteStore } from '../../../src/store/sqlite/index.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/helpers.js';
 
 const { dir, cleanup } = tempDir('latchkey-sqlite-errors-');
 afterAll(cleanup);

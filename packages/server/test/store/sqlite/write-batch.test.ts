@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../../src/store/sqlite/index.js';
 import { SqliteWriteBatch } from '../../../src/store/sqlite/write-batch.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/helpers.js';
 
 const { dir, cleanup } = tempDir('latchkey-write-batch-');
 afterAll(cleanup);
