@@ -63,6 +63,8 @@ export interface Problem extends ProblemMembers {
   detail: string;
   code: ErrorCode;
   error?: OAuthError;
+  /** With `error`: the detail as RFC 6749 allows it (printable ASCII, no `"` or `\`), for OAuth2 clients that show it. */
+  error_description?: string;
   errors?: FieldError[];
 }
 
@@ -107,6 +109,24 @@ export class AppError extends Error {
   }
 }
 
+/** Characters RFC 6749 (5.2) does not allow in `error_description`, other than `"` and `\`. */
+const NOT_NQSCHAR = /[^\x20-\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * The `detail` as an RFC 6749 `error_description`: printable ASCII without `"` or `\` (OAuth2
+ * clients, the docs page's Authorize dialog among them, show it to the person signing in).
+ *
+ * @example
+ * oauthDescription('Send {"refresh_token": ...}.'); // "Send {'refresh_token': ...}."
+ */
+export function oauthDescription(detail: string): string {
+  return detail
+    .replace(/["\u2018\u2019\u201c\u201d]/g, "'")
+    .replace(/[\u2013\u2014]/g, '-')
+    .replace(/\\/g, '/')
+    .replace(NOT_NQSCHAR, ' ');
+}
+
 /** Every problem's `type` is a URN naming its code; docs/errors.md lists them all. */
 export const ERROR_TYPE_BASE = 'urn:latchkey:error:';
 
@@ -118,7 +138,10 @@ export function toProblem(err: AppError): Problem {
     detail: err.detail,
     code: err.code,
   };
-  if (err.oauthError) problem.error = err.oauthError;
+  if (err.oauthError) {
+    problem.error = err.oauthError;
+    problem.error_description = oauthDescription(problem.detail);
+  }
   if (err.errors) problem.errors = err.errors;
   if (err.members?.reason !== undefined) problem.reason = err.members.reason;
   if (err.members?.mail_sent !== undefined) problem.mail_sent = err.members.mail_sent;

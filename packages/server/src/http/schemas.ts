@@ -44,6 +44,7 @@ export const problemSchema = {
     detail: { type: 'string' },
     code: { type: 'string' },
     error: { type: 'string', description: 'RFC 6749 error code on token endpoints' },
+    error_description: { type: 'string', description: 'With `error`: the detail in the characters RFC 6749 allows' },
     reason: {
       type: 'string',
       description:

@@ -29,6 +29,9 @@ export async function register(ctx: LatchkeyContext, input: RegisterInput, meta:
   return success(user);
 }
 
+/** The detail of a refused sign-in: the same sentence for an unknown email and a wrong password. */
+const WRONG_CREDENTIALS = 'The email or password is incorrect.';
+
 /**
  * Checks an email and password. Unknown email and wrong password give the same failure and
  * cost the same single hash verification, so neither the body nor the timing tells them apart.
@@ -41,14 +44,14 @@ export async function checkCredentials(
   const user = await ctx.store.findUserByEmail(normaliseEmail(emailInput));
   if (!user) {
     await ctx.hasher.verifyDummy(password);
-    return failure('INVALID_CREDENTIALS');
+    return failure('INVALID_CREDENTIALS', WRONG_CREDENTIALS);
   }
   const result = await ctx.hasher.verify(user.passwordHash, password);
   if (result.unusable) {
     // Not verified (a dummy verification was spent instead): only a password reset helps this user.
     ctx.log.warn({ userId: user.id, reason: result.unusable }, 'stored password hash is outside the accepted costs; the user must reset their password');
   }
-  if (!result.ok) return failure('INVALID_CREDENTIALS');
+  if (!result.ok) return failure('INVALID_CREDENTIALS', WRONG_CREDENTIALS);
   if (result.needsRehash) scheduleRehash(ctx, user, password);
   return success(user);
 }
