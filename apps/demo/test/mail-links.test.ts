@@ -1,7 +1,7 @@
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../packages/server/test/support/email.js';
-import { inFreshProfile, screenshotPath, startDemo, type DemoHarness } from './harness.js';
+import { inFreshProfile, realTimeClockAhead, screenshotPath, startDemo, type DemoHarness } from './harness.js';
 
 // The mailed links followed in Debian's Chromium (playwright-core): the built demo and a real
 // Latchkey (real SQLite file) behind one same-origin proxy, APP_URL pointing at it, and real mail:
@@ -28,7 +28,7 @@ let demo: DemoHarness;
 let strict: DemoHarness;
 
 beforeAll(async () => {
-  demo = await startDemo(RATE_LIMITS, { mail: true });
+  demo = await startDemo(RATE_LIMITS, { mail: true, clock: realTimeClockAhead() });
   strict = await startDemo({ ...RATE_LIMITS, REQUIRE_VERIFIED_EMAIL: 'true' }, { mail: true });
 });
 
@@ -179,6 +179,14 @@ describe('verification link', () => {
       await signedInAs(page, email);
       const first = await mailedLink(demo, email, 'verify-email', 1);
 
+      // The registration mail counts toward the once-a-minute limit: right after it, the wait.
+      await page.getByRole('button', { name: 'Send a new link' }).click();
+      const early = page.getByRole('alert').filter({ hasText: 'A link was sent less than a minute ago. Try again in' });
+      await early.waitFor();
+      expect(await page.getByRole('button', { name: 'Send a new link' }).isDisabled()).toBe(true);
+      // A minute later (on the server's clock), a new page: the new link goes.
+      demo.server.clock!.advance(61_000);
+      await page.reload();
       await page.getByRole('button', { name: 'Send a new link' }).click();
       await page.getByRole('status').filter({ hasText: `A new link is on its way to ${email}.` }).waitFor();
       const second = await mailedLink(demo, email, 'verify-email', 2);
