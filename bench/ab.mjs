@@ -11,7 +11,7 @@
 // the cluster's CPU per request (postmaster and backends) printed beside the server's.
 //
 // Scenarios: me (GET /auth/me), refresh, login. Prints the median of each variant and B/A.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -46,11 +46,16 @@ if (f.pg) {
   if (!bin) throw new Error('--pg: no PostgreSQL binaries found (PG_BIN)');
   pg = await startPostgres(bin);
 }
+/** A SQLite URL in its own directory, made here: Latchkey creates no database directory but ./data. */
+function sqliteIn(name) {
+  mkdirSync(join(tmp, name), { recursive: true });
+  return `sqlite:${join(tmp, name, 'latchkey.db')}`;
+}
 const variants = ['a', 'b'].map((k) => ({
   name: k.toUpperCase(),
   dir: isAbsolute(f[k]) ? f[k] : join(ROOT, f[k]),
   env: parseEnv(f[`${k}-env`]),
-  db: pg ? pg.freshDatabase(`ab_${k}_${Date.now()}`) : `sqlite:${join(tmp, k, 'latchkey.db')}`,
+  db: pg ? pg.freshDatabase(`ab_${k}_${Date.now()}`) : sqliteIn(k),
   results: [],
 }));
 

@@ -533,7 +533,12 @@ async function main() {
   const baselines = [await measureBaseline()];
   log(`baseline: ${Math.round(baselines[0].rps)} req/s`);
 
-  const dbs = [{ name: 'sqlite', url: `sqlite:${join(tmp, 'sqlite', 'latchkey.db')}`, fresh: (n) => ({ name: 'sqlite', url: `sqlite:${join(tmp, 'sqlite-' + n, 'latchkey.db')}` }) }];
+  // Latchkey creates no directory for a database but ./data: each one is made here first.
+  const sqliteIn = (name) => {
+    mkdirSync(join(tmp, name), { recursive: true });
+    return `sqlite:${join(tmp, name, 'latchkey.db')}`;
+  };
+  const dbs = [{ name: 'sqlite', url: sqliteIn('sqlite'), fresh: (n) => ({ name: 'sqlite', url: sqliteIn('sqlite-' + n) }) }];
   let pg = null;
   if (flags.pg) {
     const bin = findPgBin();

@@ -129,14 +129,22 @@ export function signOutMessage(reason: SignOutReason): string {
       return 'You have signed out.';
     case 'session_expired':
       return 'Your session expired. Please sign in again.';
-    case 'session_revoked':
-      return 'You were signed out: this session was ended from another device, by an administrator, or by a change to your account (a new password, new roles, or the account being disabled).';
+    case 'revoked_elsewhere':
+      return 'You were signed out: this session was ended from another of your devices.';
+    case 'revoked_by_admin':
+      return 'You were signed out: an administrator ended this session.';
+    case 'password_changed':
+      return 'You were signed out because your password was changed on another device. Sign in with the new password.';
+    case 'password_reset':
+      return 'Your password was changed and every session was signed out. Sign in with your new password.';
+    case 'roles_changed':
+      return 'You were signed out because an administrator changed your roles. Sign in again to continue with them.';
     case 'account_disabled':
       return 'You were signed out because this account has been disabled. Contact the administrator.';
     case 'reuse_detected':
       return 'You were signed out for your safety: this session’s sign-in was used from two places at once, which can mean it was copied. Sign in again, and consider changing your password.';
-    case 'password_reset':
-      return 'Your password was changed and every session was signed out. Sign in with your new password.';
+    case 'session_revoked':
+      return 'You were signed out: this session was ended from another device, by an administrator, or by a change to your account.';
     case 'session_ended':
       return 'Your session has ended. Please sign in again.';
   }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { startSmtp, type TestSmtp } from '../../../packages/server/test/support/email.js';
-import { createTestApp, tempDir, type TestApp } from '../../../packages/server/test/support/helpers.js';
+import { createTestApp, tempDir, type TestApp, type TestClock } from '../../../packages/server/test/support/helpers.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'test-results');
@@ -160,7 +160,23 @@ function releaseBuild(): void {
  * APP_URL is the proxy's URL, so the mailed links open the demo. With `mail: true` Latchkey sends
  * real mail over SMTP to an smtp-server on 127.0.0.1 (`harness.mail.received`).
  */
-export async function startDemo(env: Record<string, string>, opts: { mail?: boolean } = {}): Promise<DemoHarness> {
+/**
+ * A server clock that follows real time (the browser's) and can be stepped ahead, past a cooldown
+ * the test would otherwise sleep through. Stepping ahead only: cookies and tokens stay valid.
+ */
+export function realTimeClockAhead(): TestClock {
+  let ahead = 0;
+  const clock = (() => Date.now() + ahead) as TestClock;
+  clock.set = (ms) => {
+    ahead = ms - Date.now();
+  };
+  clock.advance = (ms) => {
+    ahead += ms;
+  };
+  return clock;
+}
+
+export async function startDemo(env: Record<string, string>, opts: { mail?: boolean; clock?: TestClock } = {}): Promise<DemoHarness> {
   const outDir = await acquireBuild();
   const exchanges: AuthExchange[] = [];
   let latchkeyPort = 0;
@@ -174,7 +190,7 @@ export async function startDemo(env: Record<string, string>, opts: { mail?: bool
     APP_URL: url,
     ...(mail ? { SMTP_URL: mail.url } : {}),
     ...env,
-  });
+  }, { clock: opts.clock });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   latchkeyPort = (server.app.server.address() as AddressInfo).port;
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });

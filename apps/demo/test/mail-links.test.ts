@@ -1,7 +1,7 @@
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../packages/server/test/support/email.js';
-import { inFreshProfile, screenshotPath, startDemo, type DemoHarness } from './harness.js';
+import { inFreshProfile, realTimeClockAhead, screenshotPath, startDemo, type DemoHarness } from './harness.js';
 
 // The mailed links followed in Debian's Chromium (playwright-core): the built demo and a real
 // Latchkey (real SQLite file) behind one same-origin proxy, APP_URL pointing at it, and real mail:
@@ -28,7 +28,7 @@ let demo: DemoHarness;
 let strict: DemoHarness;
 
 beforeAll(async () => {
-  demo = await startDemo(RATE_LIMITS, { mail: true });
+  demo = await startDemo(RATE_LIMITS, { mail: true, clock: realTimeClockAhead() });
   strict = await startDemo({ ...RATE_LIMITS, REQUIRE_VERIFIED_EMAIL: 'true' }, { mail: true });
 });
 
@@ -179,6 +179,14 @@ describe('verification link', () => {
       await signedInAs(page, email);
       const first = await mailedLink(demo, email, 'verify-email', 1);
 
+      // The registration mail counts toward the once-a-minute limit: right after it, the wait.
+      await page.getByRole('button', { name: 'Send a new link' }).click();
+      const early = page.getByRole('alert').filter({ hasText: 'A link was sent less than a minute ago. Try again in' });
+      await early.waitFor();
+      expect(await page.getByRole('button', { name: 'Send a new link' }).isDisabled()).toBe(true);
+      // A minute later (on the server's clock), a new page: the new link goes.
+      demo.server.clock!.advance(61_000);
+      await page.reload();
       await page.getByRole('button', { name: 'Send a new link' }).click();
       await page.getByRole('status').filter({ hasText: `A new link is on its way to ${email}.` }).waitFor();
       const second = await mailedLink(demo, email, 'verify-email', 2);
@@ -302,8 +310,25 @@ describe('password reset link', () => {
   });
 });
 
+/** The seconds of "Try again in N seconds." in `alert`, once it says so. */
+async function secondsShown(alert: Locator): Promise<number> {
+  const text = await alert.innerText();
+  const seconds = /Try again in (\d+) seconds?\./.exec(text)?.[1];
+  expect(seconds, text).toBeDefined();
+  return Number(seconds);
+}
+
+/** Waits until `alert` shows fewer seconds than `than`: the wait counts down on the page. */
+async function countsDownFrom(alert: Locator, than: number): Promise<void> {
+  await expect
+    .poll(async () => Number(/Try again in (\d+) seconds?\./.exec(await alert.innerText())?.[1] ?? Infinity), { timeout: 10_000, interval: 200 })
+    .toBeLessThan(than);
+}
+
+const LIMITED = 'Too many sign-in attempts. Try again in';
+
 describe('sign-in refusals and ended sessions', () => {
-  it('login backoff: the server’s retry time, the same sentence on every attempt, even with the right password', async () => {
+  it('login backoff: the failure that engages it shows the server’s wait at once, counting down; the same sentence on every attempt, even with the right password', async () => {
     await inFreshProfile(demo.browser, 'login backoff', async (context) => {
       const page = await context.newPage();
       const email = newEmail();
@@ -312,37 +337,88 @@ describe('sign-in refusals and ended sessions', () => {
       await page.getByRole('button', { name: 'Log out', exact: true }).click();
       await signInPage(page);
 
-      for (let i = 0; i < 3; i += 1) {
+      for (let i = 0; i < 2; i += 1) {
         const mark = demo.exchanges.length;
         await submitSignIn(page, email, `wrong password ${i}`);
         await waitFor('the refused login', () => demo.exchanges.slice(mark).find((e) => e.path === '/auth/login'));
         await page.getByRole('alert').filter({ hasText: 'That email and password do not match.' }).waitFor();
       }
-      for (let attempt = 0; attempt < 2; attempt += 1) {
-        if (attempt === 1) {
-          await page.reload();
-          await signInPage(page);
-        }
-        await submitSignIn(page, email, PASSWORD);
-        const limited = page.getByRole('alert').filter({ hasText: 'Too many sign-in attempts.' });
-        await limited.waitFor();
-        const seconds = Number(/Try again in (\d+) seconds?\./.exec(await limited.innerText())?.[1]);
-        expect(seconds).toBeGreaterThan(0);
-        expect(seconds).toBeLessThanOrEqual(60);
-        expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
-      }
+      // The third failure engages the backoff: the server answers 429 with Retry-After at once.
+      await submitSignIn(page, email, 'wrong password 2');
+      const engaged = page.getByRole('alert').filter({ hasText: LIMITED });
+      await engaged.waitFor();
+      const first = await secondsShown(engaged);
+      expect(first).toBeGreaterThan(1);
+      expect(first).toBeLessThanOrEqual(60);
+      expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
+      await countsDownFrom(engaged, first);
+
+      // A new page, the right password: refused while the lock lasts, in the same words.
+      await page.reload();
+      await signInPage(page);
+      await submitSignIn(page, email, PASSWORD);
+      const again = page.getByRole('alert').filter({ hasText: LIMITED });
+      await again.waitFor();
+      expect(await again.innerText()).toMatch(/^Too many sign-in attempts\. Try again in \d+ seconds?\.$/);
+      expect(await secondsShown(again)).toBeLessThanOrEqual(60);
+      expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
       await page.screenshot({ path: screenshotPath('11-sign-in-backoff') });
-      expect(demo.exchanges.filter((e) => e.path === '/auth/login' && e.status === 429).length).toBe(2);
+      const limited = demo.exchanges.filter((e) => e.path === '/auth/login' && e.status === 429);
+      expect(limited.map((e) => e.code)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
     });
   });
 
-  it('revoked from another device, new roles, a disabled account: the sign-in page says why', async () => {
+  it('the per-IP limit: the same sentence, counting down to zero, then signing in works', async () => {
+    // Its own server: two logins per 10 s from one address, the backoff out of the way.
+    const perIp = await startDemo({ ...RATE_LIMITS, RATE_LIMIT_LOGIN: '2/10s', LOGIN_BACKOFF_THRESHOLD: '100' });
+    try {
+      await inFreshProfile(perIp.browser, 'per-ip limit', async (context) => {
+        const page = await context.newPage();
+        const email = newEmail();
+        await perIp.server.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } });
+        await page.goto(`${perIp.url}/#/login`);
+        await signInPage(page);
+        const limited = page.getByRole('alert').filter({ hasText: LIMITED });
+        // Wrong passwords until the limit answers (a window may start between two of them).
+        for (let i = 0; i < 6 && !(await limited.isVisible()); i += 1) {
+          const mark = perIp.exchanges.length;
+          await submitSignIn(page, email, `wrong password ${i}`);
+          await waitFor('the login answered', () => perIp.exchanges.slice(mark).find((e) => e.path === '/auth/login'));
+          await page.getByRole('alert').waitFor();
+        }
+        await limited.waitFor();
+        expect(perIp.exchanges.filter((e) => e.path === '/auth/login' && e.status === 429).map((e) => e.code)).toEqual(['RATE_LIMITED']);
+        expect(await limited.innerText()).toMatch(/^Too many sign-in attempts\. Try again in \d+ seconds?\.$/);
+        const first = await secondsShown(limited);
+        expect(first).toBeLessThanOrEqual(10);
+        expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
+        // Counting down to zero: then it says so, and the button is back.
+        await page.getByRole('alert').filter({ hasText: 'Too many sign-in attempts. You can try again now.' }).waitFor({ timeout: 20_000 });
+        expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(false);
+        await submitSignIn(page, email, PASSWORD);
+        await signedInAs(page, email);
+      });
+    } finally {
+      await perIp.close();
+    }
+  });
+
+  it('revoked from another device, by an admin, new roles with end_sessions, a password changed elsewhere, a disabled account: the sign-in page says why', async () => {
     await inFreshProfile(demo.browser, 'sessions ended elsewhere', async (context) => {
       const page = await context.newPage();
       const email = newEmail();
       await register(demo, page, email);
       await signedInAs(page, email);
-      const revokedSentence = 'You were signed out: this session was ended from another device, by an administrator, or by a change to your account';
+      const admin = await adminToken(demo);
+      const id = await userId(demo, email);
+      const asAdmin = (method: 'PATCH' | 'POST', url: string, payload?: object) =>
+        demo.server.app.inject({ method, url, headers: { authorization: `Bearer ${admin}` }, ...(payload ? { payload } : {}) });
+      /** The page finds out at its next call (a click on Sessions), and the sign-in page says `sentence`. */
+      const saysWhy = async (sentence: string) => {
+        await page.getByRole('link', { name: 'Sessions' }).click();
+        await signInPage(page);
+        await page.getByRole('status').filter({ hasText: sentence }).waitFor();
+      };
 
       await inFreshProfile(demo.browser, 'the other device', async (device) => {
         const other = await device.newPage();
@@ -351,38 +427,47 @@ describe('sign-in refusals and ended sessions', () => {
         await other.locator('.session', { hasNotText: 'this browser' }).getByRole('button', { name: /^Revoke/ }).click();
         await other.locator('.session').nth(1).waitFor({ state: 'detached' });
       });
-      await page.getByRole('link', { name: 'Sessions' }).click();
-      await signInPage(page);
-      await page.getByRole('status').filter({ hasText: revokedSentence }).waitFor();
+      await saysWhy('You were signed out: this session was ended from another of your devices.');
       await page.screenshot({ path: screenshotPath('12-sign-in-session-revoked') });
 
-      const admin = await adminToken(demo);
-      const id = await userId(demo, email);
+      // An administrator ends the sessions: this tab and a second one both say so.
       await login(demo, page, email);
-      const roles = await demo.server.app.inject({
-        method: 'PATCH',
-        url: `/admin/users/${id}`,
-        headers: { authorization: `Bearer ${admin}` },
-        payload: { roles: ['editor'] },
-      });
-      expect(roles.statusCode).toBe(200);
-      await page.getByRole('link', { name: 'Password' }).click();
-      await page.getByRole('link', { name: 'Sessions' }).click();
-      await signInPage(page);
-      await page.getByRole('status').filter({ hasText: revokedSentence }).waitFor();
+      const second = await context.newPage();
+      await second.goto(`${demo.url}/#/profile`);
+      await signedInAs(second, email);
+      expect((await asAdmin('POST', `/admin/users/${id}/revoke-sessions`)).statusCode).toBe(200);
+      await saysWhy('You were signed out: an administrator ended this session.');
+      await signInPage(second);
+      await second.getByRole('status').filter({ hasText: 'You were signed out: an administrator ended this session.' }).waitFor();
+      await second.close();
 
+      // New roles: the session goes on; with end_sessions it ends, and the page says why.
       await login(demo, page, email);
-      const disabled = await demo.server.app.inject({
-        method: 'PATCH',
-        url: `/admin/users/${id}`,
-        headers: { authorization: `Bearer ${admin}` },
-        payload: { disabled: true },
-      });
-      expect(disabled.statusCode).toBe(200);
+      expect((await asAdmin('PATCH', `/admin/users/${id}`, { roles: ['editor'] })).statusCode).toBe(200);
       await page.getByRole('link', { name: 'Sessions' }).click();
-      await signInPage(page);
-      await page.getByRole('status').filter({ hasText: revokedSentence }).waitFor();
-      await submitSignIn(page, email, PASSWORD);
+      await page.locator('.session').first().waitFor();
+      await signedInAs(page, email);
+      expect((await asAdmin('PATCH', `/admin/users/${id}`, { roles: ['user'], end_sessions: true })).statusCode).toBe(200);
+      await page.getByRole('link', { name: 'Profile' }).click();
+      await saysWhy('You were signed out because an administrator changed your roles.');
+
+      // The password changed on another device.
+      await login(demo, page, email);
+      const elsewhere = (await demo.server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } })).json().access_token as string;
+      const changed = await demo.server.app.inject({
+        method: 'POST',
+        url: '/auth/change-password',
+        headers: { authorization: `Bearer ${elsewhere}` },
+        payload: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+      });
+      expect(changed.statusCode).toBe(204);
+      await saysWhy('You were signed out because your password was changed on another device. Sign in with the new password.');
+
+      // The account disabled: said at once, and again at the next sign-in.
+      await login(demo, page, email, NEW_PASSWORD);
+      expect((await asAdmin('PATCH', `/admin/users/${id}`, { disabled: true })).statusCode).toBe(200);
+      await saysWhy('You were signed out because this account has been disabled. Contact the administrator.');
+      await submitSignIn(page, email, NEW_PASSWORD);
       await page.getByRole('alert').filter({ hasText: 'This account has been disabled. Contact the administrator.' }).waitFor();
     });
   });

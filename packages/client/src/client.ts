@@ -47,11 +47,7 @@ function signedIn(user: User): AuthState {
   return { status: 'authenticated', user, reason: null };
 }
 
-/**
- * What a refused refresh says about the session's end. INVALID_REFRESH_TOKEN covers a revoked
- * session whatever revoked it (another device, an admin, a password change, new roles, a
- * disabled account): the server does not tell them apart.
- */
+/** What a refused refresh's code says about the session's end, when the answer has no `reason`. */
 const REASON_BY_CODE: Readonly<Record<string, SignOutReason>> = {
   INVALID_REFRESH_TOKEN: 'session_revoked',
   SESSION_EXPIRED: 'session_expired',
@@ -59,15 +55,35 @@ const REASON_BY_CODE: Readonly<Record<string, SignOutReason>> = {
   ACCOUNT_DISABLED: 'account_disabled',
 };
 
+/** The server's `reason` member (why it ended the session, docs/errors.md) as a SignOutReason. */
+const REASON_BY_SERVER_REASON: Readonly<Record<string, SignOutReason>> = {
+  logout: 'logged_out',
+  revoked_by_user: 'revoked_elsewhere',
+  revoked_by_admin: 'revoked_by_admin',
+  password_changed: 'password_changed',
+  password_reset: 'password_reset',
+  roles_changed: 'roles_changed',
+  reuse_detected: 'reuse_detected',
+  account_disabled: 'account_disabled',
+  revoked: 'session_revoked',
+};
+
 /**
- * The {@link SignOutReason} for the code of a refresh that found the session over.
+ * The {@link SignOutReason} of a refresh that found the session over: from the server's `reason`
+ * member when the answer has one (a reason newer than this SDK is `session_ended`), else from
+ * the code.
  *
  * @example
- * signOutReasonFor('REFRESH_TOKEN_REUSED'); // 'reuse_detected'
- * signOutReasonFor('SOMETHING_NEW');        // 'session_ended'
+ * signOutReasonFor('INVALID_REFRESH_TOKEN', 'revoked_by_admin'); // 'revoked_by_admin'
+ * signOutReasonFor('INVALID_REFRESH_TOKEN');                     // 'session_revoked'
+ * signOutReasonFor('REFRESH_TOKEN_REUSED');                      // 'reuse_detected'
+ * signOutReasonFor('SOMETHING_NEW');                             // 'session_ended'
  */
-export function signOutReasonFor(code: string): SignOutReason {
-  return REASON_BY_CODE[code] ?? 'session_ended';
+export function signOutReasonFor(code: string, reason?: string | null): SignOutReason {
+  if (reason !== undefined && reason !== null) {
+    return Object.prototype.hasOwnProperty.call(REASON_BY_SERVER_REASON, reason) ? REASON_BY_SERVER_REASON[reason]! : 'session_ended';
+  }
+  return Object.prototype.hasOwnProperty.call(REASON_BY_CODE, code) ? REASON_BY_CODE[code]! : 'session_ended';
 }
 
 function documentCookie(name: string): string | null {
@@ -346,7 +362,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     const error = await errorFromResponse(response);
     if (response.status === 401 || response.status === 403) {
       // The session is over (revoked, expired, reused) for every tab: they share the cookie.
-      const reason = endReasonOverride ?? signOutReasonFor(error.code);
+      const reason = endReasonOverride ?? signOutReasonFor(error.code, error.reason);
       signOutLocally(reason);
       if (wasAuthenticated) coordinator.broadcast({ type: 'signed_out', reason });
       return;

@@ -69,6 +69,14 @@ export class LatchkeyError extends Error {
      * 503 OVERLOADED / SERVICE_UNAVAILABLE); null when the answer had none.
      */
     readonly retryAfter: number | null = null,
+    /**
+     * Why the server ended the session, on INVALID_REFRESH_TOKEN and INVALID_TOKEN of an ended
+     * session (`logout`, `revoked_by_user`, `revoked_by_admin`, `password_changed`,
+     * `password_reset`, `roles_changed`, `reuse_detected`, `account_disabled`, `revoked`;
+     * docs/errors.md); null when the answer has none. The client's state says it as a
+     * SignOutReason.
+     */
+    readonly reason: string | null = null,
   ) {
     super(message);
   }
@@ -79,6 +87,7 @@ interface ProblemBody {
   detail?: unknown;
   title?: unknown;
   errors?: unknown;
+  reason?: unknown;
 }
 
 function fieldErrors(raw: unknown): FieldError[] {
@@ -117,7 +126,14 @@ export async function errorFromResponse(response: Response): Promise<LatchkeyErr
   const code = typeof body.code === 'string' ? body.code : 'UNEXPECTED_RESPONSE';
   const message =
     typeof body.detail === 'string' ? body.detail : typeof body.title === 'string' ? body.title : `HTTP ${response.status}`;
-  return new LatchkeyError(code, message, response.status, fieldErrors(body.errors), parseRetryAfter(response.headers.get('retry-after')));
+  return new LatchkeyError(
+    code,
+    message,
+    response.status,
+    fieldErrors(body.errors),
+    parseRetryAfter(response.headers.get('retry-after')),
+    typeof body.reason === 'string' ? body.reason : null,
+  );
 }
 
 export function networkError(cause: unknown): LatchkeyError {

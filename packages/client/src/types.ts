@@ -23,27 +23,39 @@ export interface Session {
 }
 
 /**
- * Why the session ended, as far as the client can tell:
- * - `logged_out`: `logout`, `logoutAll` or revoking the current session, in this tab or another;
+ * Why the session ended, as far as the client can tell. The server says why a session it ended
+ * is over (the `reason` member of its refusal); an older server only gives the code, and then
+ * the less precise value in brackets applies.
+ * - `logged_out`: `logout`, `logoutAll` or revoking the current session, in this tab or another,
+ *   or a logout (everywhere) from another device;
  * - `session_expired`: the server answered SESSION_EXPIRED (idle timeout or absolute lifetime);
- * - `session_revoked`: the server answered INVALID_REFRESH_TOKEN: the session was revoked (from
- *   another device, by an admin, by a password change or reset elsewhere, or because the
- *   account's roles changed or it was disabled; the server does not say which);
- * - `account_disabled`: the server answered ACCOUNT_DISABLED;
- * - `reuse_detected`: the server answered REFRESH_TOKEN_REUSED: a spent refresh token was used
- *   again, which can mean it was copied, and the server ended the session;
- * - `password_reset`: {@link LatchkeyClient.resetPassword} in this browser ended the session
- *   (a reset ends every session of the account);
+ * - `revoked_elsewhere`: the user ended this session from another of their devices (sessions
+ *   page);
+ * - `revoked_by_admin`: an administrator ended it;
+ * - `password_changed`: the password was changed on another device (a change ends every other
+ *   session of the account);
+ * - `password_reset`: the password was reset (a reset ends every session of the account), in
+ *   this browser with {@link LatchkeyClient.resetPassword} or from a mailed link elsewhere;
+ * - `roles_changed`: an administrator changed the account's roles and ended its sessions;
+ * - `account_disabled`: the account was disabled (ACCOUNT_DISABLED);
+ * - `reuse_detected`: a spent refresh token was used again, which can mean it was copied, and
+ *   the server ended the session (REFRESH_TOKEN_REUSED);
+ * - `session_revoked`: the session was revoked and the server did not say why (INVALID_REFRESH_TOKEN
+ *   from a server that does not send `reason`);
  * - `session_ended`: the session is gone for a reason the client cannot tell (its cookie
- *   vanished, or an error code this SDK does not know).
+ *   vanished, or a code or reason this SDK does not know).
  */
 export type SignOutReason =
   | 'logged_out'
   | 'session_expired'
-  | 'session_revoked'
+  | 'revoked_elsewhere'
+  | 'revoked_by_admin'
+  | 'password_changed'
+  | 'password_reset'
+  | 'roles_changed'
   | 'account_disabled'
   | 'reuse_detected'
-  | 'password_reset'
+  | 'session_revoked'
   | 'session_ended';
 
 /**

@@ -162,8 +162,8 @@ describe('login, restore and tokens', () => {
     const response = await client.fetch(`${baseUrl}/auth/me`);
     expect(response.status).toBe(401);
     expect(browser.count('POST', '/auth/refresh')).toBe(refreshesBefore + 1);
-    expect(client.getState()).toMatchObject({ status: 'anonymous', reason: 'session_revoked' });
-    expect((await siblingOut).reason).toBe('session_revoked');
+    expect(client.getState()).toMatchObject({ status: 'anonymous', reason: 'revoked_elsewhere' });
+    expect((await siblingOut).reason).toBe('revoked_elsewhere');
     expect(browser.cookie('lk_refresh')).toBeUndefined();
     await expect(client.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', status: 401 });
     expect(browser.count('POST', '/auth/refresh')).toBe(refreshesBefore + 1);
@@ -270,8 +270,8 @@ describe('account calls', () => {
     const sessions = await a.sessions();
     expect(sessions).toHaveLength(1);
     expect(sessions[0]!.current).toBe(true);
-    await expect(device.me()).rejects.toMatchObject({ status: 401 });
-    expect(device.getState().status).toBe('anonymous');
+    await expect(device.me()).rejects.toMatchObject({ status: 401, reason: 'password_changed' });
+    expect(device.getState()).toMatchObject({ status: 'anonymous', reason: 'password_changed' });
   });
 
   it('revoking the current session signs out; logout everywhere ends every device', async () => {
@@ -335,10 +335,11 @@ describe('why the session ended (state.reason)', () => {
     expect(states.map((s) => s.status)).toEqual(['anonymous', 'anonymous']);
     const reasons = states.map((s) => s.reason);
     expect(reasons).toContain('reuse_detected');
-    // The winner's session was revoked with the other's reuse. Which of the two answers last
-    // decided the shared cookie jar: the winner's new cookie (refused: revoked) or none at all.
+    // The winner's session was revoked with the other's reuse (the server says reuse_detected).
+    // Which of the two answers last decided the shared cookie jar: the winner's new cookie
+    // (refused: reuse_detected) or none at all (session_ended).
     const other = reasons.find((r) => r !== 'reuse_detected') ?? 'reuse_detected';
-    expect(['session_revoked', 'session_ended']).toContain(other);
+    expect(['reuse_detected', 'session_ended']).toContain(other);
   });
 
   it('past the idle timeout: session_expired, both for the signed-in tab and for a later page load', async () => {
@@ -384,6 +385,87 @@ describe('why the session ended (state.reason)', () => {
     expect(signOutReasonFor('REFRESH_TOKEN_REUSED')).toBe('reuse_detected');
     expect(signOutReasonFor('ACCOUNT_DISABLED')).toBe('account_disabled');
     expect(signOutReasonFor('CSRF_FAILED')).toBe('session_ended');
+  });
+
+  it("maps the server's reason member, before the code; a reason this SDK does not know is session_ended", () => {
+    const cases: Array<[string, string]> = [
+      ['logout', 'logged_out'],
+      ['revoked_by_user', 'revoked_elsewhere'],
+      ['revoked_by_admin', 'revoked_by_admin'],
+      ['password_changed', 'password_changed'],
+      ['password_reset', 'password_reset'],
+      ['roles_changed', 'roles_changed'],
+      ['reuse_detected', 'reuse_detected'],
+      ['account_disabled', 'account_disabled'],
+      ['revoked', 'session_revoked'],
+      ['a_reason_from_the_future', 'session_ended'],
+      ['toString', 'session_ended'],
+    ];
+    for (const [reason, expected] of cases) expect(signOutReasonFor('INVALID_REFRESH_TOKEN', reason), reason).toBe(expected);
+    expect(signOutReasonFor('INVALID_REFRESH_TOKEN', null)).toBe('session_revoked');
+  });
+});
+
+describe('why the session ended, as the server says (state.reason in every tab)', () => {
+  let admin: string;
+  beforeAll(async () => {
+    const email = newEmail();
+    const created = await server.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } });
+    await server.app.latchkey.store.updateUser(created.json().user.id, { roles: ['admin'] }, server.clock!());
+    admin = (await server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } })).json().access_token;
+  });
+
+  const asAdmin = (method: 'PATCH' | 'POST', url: string, payload?: object) =>
+    server.app.inject({ method, url, headers: { authorization: `Bearer ${admin}` }, ...(payload ? { payload } : {}) });
+
+  /** Two tabs of one browser, signed in; the user's id. */
+  async function twoTabs(): Promise<{ a: LatchkeyClient; b: LatchkeyClient; email: string; id: string }> {
+    const browser = cookieJarBrowser();
+    const channel = newChannel();
+    const a = tab(browser, channel);
+    const b = tab(browser, channel);
+    const email = await signUp(a);
+    await b.restore();
+    return { a, b, email, id: a.getState().user!.id };
+  }
+
+  /** Tab a notices at its next call; both tabs end up anonymous with `reason`, and the call's error carries the server's reason. */
+  async function expectEnded(tabs: { a: LatchkeyClient; b: LatchkeyClient }, reason: string, serverReason: string | null, code = 'INVALID_TOKEN'): Promise<void> {
+    const bOut = waitForState(tabs.b, (s) => s.status === 'anonymous');
+    await expect(tabs.a.sessions()).rejects.toMatchObject({ code, reason: serverReason });
+    expect(tabs.a.getState()).toMatchObject({ status: 'anonymous', user: null, reason });
+    expect((await bOut).reason).toBe(reason);
+  }
+
+  it('an administrator ends the sessions: revoked_by_admin', async () => {
+    const t = await twoTabs();
+    expect((await asAdmin('POST', `/admin/users/${t.id}/revoke-sessions`)).statusCode).toBe(200);
+    await expectEnded(t, 'revoked_by_admin', 'revoked_by_admin');
+  });
+
+  it('new roles: the session goes on (and /auth/me shows them at once); with end_sessions: roles_changed', async () => {
+    const t = await twoTabs();
+    expect((await asAdmin('PATCH', `/admin/users/${t.id}`, { roles: ['editor'] })).statusCode).toBe(200);
+    expect((await t.a.sessions()).length).toBe(1);
+    expect((await t.a.me()).roles).toEqual(['editor']);
+    expect([t.a.getState().status, t.b.getState().status]).toEqual(['authenticated', 'authenticated']);
+
+    expect((await asAdmin('PATCH', `/admin/users/${t.id}`, { roles: ['user'], end_sessions: true })).statusCode).toBe(200);
+    await expectEnded(t, 'roles_changed', 'roles_changed');
+  });
+
+  it('the account is disabled: account_disabled (the refresh answers ACCOUNT_DISABLED)', async () => {
+    const t = await twoTabs();
+    expect((await asAdmin('PATCH', `/admin/users/${t.id}`, { disabled: true })).statusCode).toBe(200);
+    await expectEnded(t, 'account_disabled', 'account_disabled');
+  });
+
+  it('log out everywhere from another device: logged_out', async () => {
+    const t = await twoTabs();
+    const device = tab(cookieJarBrowser(), newChannel());
+    await device.login({ email: t.email, password: PASSWORD });
+    await device.logoutAll();
+    await expectEnded(t, 'logged_out', 'logout');
   });
 });
 

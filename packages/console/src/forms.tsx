@@ -92,6 +92,14 @@ export function signOutMessage(reason: SignOutReason): string {
       return 'Your session expired. Please sign in again.';
     case 'session_revoked':
       return 'You were signed out: this session was ended from another device, by another admin, or by a change to your account (a new password, new roles, or the account being disabled).';
+    case 'revoked_elsewhere':
+      return 'You were signed out: this session was ended from another of your devices.';
+    case 'revoked_by_admin':
+      return 'You were signed out: another admin ended this session.';
+    case 'password_changed':
+      return 'You were signed out because your password was changed on another device. Sign in with the new password.';
+    case 'roles_changed':
+      return 'You were signed out because your roles were changed. Sign in again to continue with them.';
     case 'account_disabled':
       return 'You were signed out because this account has been disabled.';
     case 'reuse_detected':

@@ -19,11 +19,11 @@ export function useFlash(flash: Flash | null, onShown: () => void): [Flash | nul
   return [shown, setShown];
 }
 
-/** A message for an admin API call that failed: the server's own `detail`, with field names for 422. */
+/** A message for an admin API call that failed: the server's own `detail`, or its field errors (each names its field). */
 export function problemText(error: unknown): string {
   if (error instanceof LatchkeyError) {
     if (error.code === 'VALIDATION_FAILED' && error.errors.length > 0) {
-      return error.errors.map((e) => `${e.field} ${e.message}`).join('; ');
+      return error.errors.map((e) => e.message).join(' ');
     }
     if (error.code === 'NETWORK_ERROR') return 'The server could not be reached. Check your connection.';
     return error.message;

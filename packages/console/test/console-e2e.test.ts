@@ -238,7 +238,10 @@ describe('the admin console in Chromium, served by the server at /console/', () 
       const me = await h.server.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${patSession.access}` } });
       expect(me.statusCode).toBe(401);
       const refresh = await h.server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: patSession.refresh } });
-      expect(refresh.statusCode).toBe(401);
+      // A disabled account's refresh says so (403 ACCOUNT_DISABLED), the access token why it ended.
+      expect(refresh.statusCode).toBe(403);
+      expect(refresh.json().code).toBe('ACCOUNT_DISABLED');
+      expect(me.json().reason).toBe('account_disabled');
       const again = await h.server.app.inject({ method: 'POST', url: '/auth/login', payload: { email: userEmail, password: PASSWORD } });
       expect(again.json().code).toBe('ACCOUNT_DISABLED');
 
@@ -320,7 +323,7 @@ describe('the admin console in Chromium, served by the server at /console/', () 
       await page.getByLabel('Password', { exact: true }).fill('short');
       await page.getByLabel('Roles').fill('editor');
       await page.getByRole('button', { name: 'Create user' }).click();
-      await page.getByRole('alert').filter({ hasText: 'password must be at least 8 characters' }).waitFor();
+      await page.getByRole('alert').filter({ hasText: 'Password must be at least 8 characters.' }).waitFor();
       await shot(page, '7-create-error');
       await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
       await page.getByRole('button', { name: 'Create user' }).click();

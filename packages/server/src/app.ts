@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Clock } from './clock.js';
@@ -14,6 +15,7 @@ import type { Store } from './store/types.js';
 import { accessLogWriter } from './lib/access-log.js';
 import { LazyRequestLogger } from './lib/lazy-request-logger.js';
 import { stdoutLogDestination } from './lib/log-destination.js';
+import { PrettyLogDestination } from './lib/log-pretty.js';
 import { redactChildBindings, redactLogObject } from './lib/log-redaction.js';
 
 export interface AppDeps {
@@ -21,12 +23,21 @@ export interface AppDeps {
   clock?: Clock;
   /** Where mail goes instead of SMTP_URL / the outbox (tests pass a real nodemailer transport). */
   mailer?: Mailer;
-  /** Where log lines go (tests capture them); default stdout. */
+  /** Where log lines go, as JSON (tests capture them); default stdout, in `http.logFormat`. */
   logStream?: DestinationStream;
 }
 
-/** The server's logger at `http.logLevel`, secrets masked. */
-export function createLogger(http: Pick<HttpConfig, 'logLevel'>, stream?: DestinationStream): Logger {
+/**
+ * The server's logger at `http.logLevel`, secrets masked. To stdout, as `http.logFormat` says:
+ * one JSON object per line, or one readable line per event (`pretty`). A `stream` given gets the
+ * JSON lines (tests parse them; wrap it in a PrettyLogDestination for pretty ones).
+ */
+export function createLogger(http: Pick<HttpConfig, 'logLevel'> & Partial<Pick<HttpConfig, 'logFormat'>>, stream?: DestinationStream): Logger {
+  // stdout: asynchronous, one write per event-loop turn, flushed on exit (lib/log-destination.ts).
+  // Pretty lines are made from the JSON lines, after redaction; the workers of `serve --workers`
+  // share the terminal, so their lines keep the pid.
+  const target =
+    stream ?? (http.logFormat === 'pretty' ? new PrettyLogDestination(stdoutLogDestination(), { pid: cluster.isWorker }) : stdoutLogDestination());
   return redactChildBindings(pino(
     {
       level: http.logLevel,
@@ -35,8 +46,7 @@ export function createLogger(http: Pick<HttpConfig, 'logLevel'>, stream?: Destin
       // much cheaper per line than pino's `redact` option).
       formatters: { log: redactLogObject, bindings: redactLogObject },
     },
-    // stdout: asynchronous, one write per event-loop turn, flushed on exit (lib/log-destination.ts).
-    stream ?? stdoutLogDestination(),
+    target,
   ));
 }
 
@@ -98,7 +108,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // One access line per request, with the reqId that request.log would bind: the same line,
   // without building the request's child logger (lib/access-log.ts).
   const writeAccess = accessLogWriter(log);
+  // Without TRUST_PROXY, a request through a proxy has the proxy's address: every client behind it
+  // shares one rate-limit budget. Said once, at the first request that shows it (doctor can only
+  // guess from ISSUER); a boolean test per request afterwards, in a hook that runs anyway.
+  let proxyUnnoticed = config.http.trustProxy.length === 0;
   app.addHook('onResponse', (request, reply, done) => {
+    if (proxyUnnoticed && (request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined)) {
+      proxyUnnoticed = false;
+      log.warn(
+        { ip: request.ip },
+        'a request came through a proxy (X-Forwarded-For or Forwarded) but TRUST_PROXY is not set: every client behind it is counted as the proxy and shares one rate-limit budget; set TRUST_PROXY to the proxy address (docs/deploy.md)',
+      );
+    }
     writeAccess({
       reqId: request.id,
       method: request.method,

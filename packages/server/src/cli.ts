@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, readEnvironment, type Config, type StoreConfig } from './config.js';
-import type { Failure } from './outcome.js';
-import { sqlitePathFromUrl } from './store/database-url.js';
+import { parseCommandArgs, UsageError } from './lib/cli-args.js';
+import { NoPasswordError } from './lib/terminal.js';
+import { describeDatabaseUrl, sqlitePathFromUrl } from './store/database-url.js';
 import type { Store } from './store/types.js';
 import { generateKeyPairAhead } from './tokens/key-pair-ahead.js';
 
@@ -18,8 +17,17 @@ Commands:
   migrate                     apply pending database migrations
   keys rotate                 make a new signing key active; old keys stay published until their tokens expire
   keys list                   list signing keys (never the private parts)
+  users list [--search TEXT] [--role ROLE] [--disabled|--enabled] [--verified|--unverified] [--limit N]
+  users show USER             one user (USER: email or id) with live sessions and recent events
+  users create --email E [--name N] [--role R]... [--verified]
+                              create a user (password from LATCHKEY_PASSWORD, a prompt or stdin)
   users create-admin --email E [--name N]
-                              create an admin (password from LATCHKEY_ADMIN_PASSWORD or a prompt)
+                              create an admin (password from LATCHKEY_ADMIN_PASSWORD, a prompt or stdin)
+  users disable USER | users enable USER
+                              disabling ends the user's sessions
+  users set-roles USER ROLE... | --none [--end-sessions]
+  users reset-password USER   set a new password (LATCHKEY_PASSWORD, a prompt or stdin); ends every session
+  users delete USER --yes     delete the user with their sessions and events
   users import FILE --format mongo|sql|kv|jsonl [--dry-run] [--on-conflict skip|update]
                               bring users over with their password hashes (docs/import.md)
   users export --format jsonl [--output FILE]
@@ -28,6 +36,9 @@ Commands:
   restore FILE                replace the SQLite database with a backup (stop the server first)
   doctor                      check configuration, file permissions, database, migrations, keys, clock and mail
   help                        this text
+  --version                   the version of latchkey
+
+Every command that uses the database names it on stderr (DATABASE_URL; default sqlite:./data/latchkey.db).
 `;
 
 function out(line: string): void {
@@ -39,8 +50,20 @@ function fail(message: string): number {
   return 1;
 }
 
+/** The package's version, from its package.json (one directory above dist/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Says which database a command uses, on stderr: stdout stays the command's output. */
+function announceDatabase(config: StoreConfig): void {
+  process.stderr.write(`latchkey: database ${describeDatabaseUrl(config.databaseUrl)}\n`);
+}
+
 async function withStore<T>(config: StoreConfig, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStore } = await import('./store/index.js');
+  announceDatabase(config);
   const store = await openStore(config.databaseUrl, { poolSize: 2 });
   try {
     await store.migrate();
@@ -57,27 +80,9 @@ function isNewDatabase(config: StoreConfig): boolean {
   return path !== ':memory:' && !existsSync(path);
 }
 
-/** Reads a password without echoing it; never from argv, where `ps` and shell history see it. */
-async function promptPassword(prompt: string): Promise<string> {
-  if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
-  const rlo = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WriteStream };
-  let muted = false;
-  rlo._writeToOutput = (s: string) => {
-    if (!muted) rlo.output.write(s);
-  };
-  return new Promise((resolve) => {
-    rl.question(prompt, (answer) => {
-      rl.close();
-      process.stdout.write('\n');
-      resolve(answer);
-    });
-    muted = true;
-  });
+/** The arguments after the command word, without the holes of a short argv. */
+function argsOf(...args: Array<string | undefined>): string[] {
+  return args.filter((a): a is string => a !== undefined);
 }
 
 /**
@@ -96,17 +101,17 @@ async function serve(config: Config): Promise<number> {
   await prepared;
   const app = await buildApp(config);
   tagWorkerResponses(app);
+  app.log.info({ database: describeDatabaseUrl(config.store.databaseUrl) }, 'database ready');
   // From here on libuv's pool (token signatures, file system calls) runs below the event loop's
   // priority (THREAD_POOL_NICE, src/lib/pool-priority.ts). Not before: start-up work on the pool
   // (a first RSA key, the dummy hash) would then wait behind the main thread loading the server,
   // and a pool thread busy with it would hold up finding the pool's threads. It is done by now.
-  const { http } = config;
-  if (http.threadPoolNice > 0) {
+  if (config.http.threadPoolNice > 0) {
     const { lowerThreadPoolPriority } = await import('./lib/pool-priority.js');
     const started = performance.now();
-    const pool = await lowerThreadPoolPriority(http.threadPoolNice);
+    const pool = await lowerThreadPoolPriority(config.http.threadPoolNice);
     const ms = Math.round(performance.now() - started);
-    app.log.info({ threads: pool.length, nice: http.threadPoolNice, ms }, 'thread pool priority lowered');
+    app.log.info({ threads: pool.length, nice: config.http.threadPoolNice, ms }, 'thread pool priority lowered');
   }
   let closing = false;
   const shutdown = (signal: string) => {
@@ -115,11 +120,11 @@ async function serve(config: Config): Promise<number> {
       process.exit(1);
     }
     closing = true;
-    app.log.info({ signal, deadlineMs: http.shutdownTimeoutMs }, 'shutting down');
+    app.log.info({ signal, deadlineMs: config.http.shutdownTimeoutMs }, 'shutting down');
     const deadline = setTimeout(() => {
       app.log.error('in-flight requests did not finish before SHUTDOWN_TIMEOUT; exiting');
       process.exit(1);
-    }, http.shutdownTimeoutMs);
+    }, config.http.shutdownTimeoutMs);
     deadline.unref();
     app.close().then(
       () => process.exit(0),
@@ -133,82 +138,82 @@ async function serve(config: Config): Promise<number> {
   // A cluster worker is stopped by its primary (SIGTERM). Ctrl-C reaches the whole process
   // group, so a worker leaves SIGINT to the primary instead of counting it as a second signal.
   process.on('SIGINT', () => (isClusterWorker() ? undefined : shutdown('SIGINT')));
-  await app.listen({ port: http.port, host: http.host });
+  await app.listen({ port: config.http.port, host: config.http.host });
   return new Promise<number>(() => undefined);
 }
 
-async function keys(config: Pick<Config, 'store' | 'tokens'>, sub: string | undefined): Promise<number> {
+const KEYS_USAGE = 'usage: latchkey keys rotate|list';
+
+async function keys(config: Config, sub: string | undefined, args: string[]): Promise<number> {
+  if (sub !== 'rotate' && sub !== 'list') throw new UsageError(sub ? `unknown command "keys ${sub}"` : 'which keys command?', KEYS_USAGE);
+  parseCommandArgs(args, {}, `usage: latchkey keys ${sub}`);
   const { KeyRing, retiredKeyLifetimeMs, secretBoxFor } = await import('./tokens/keys.js');
   const { systemClock } = await import('./clock.js');
-  const { tokens } = config;
   return withStore(config.store, async (store) => {
-    const ring = new KeyRing(store, tokens.jwtAlg, systemClock, retiredKeyLifetimeMs(tokens), secretBoxFor(tokens));
     if (sub === 'rotate') {
-      if (tokens.jwtPrivateKeyFile !== null || tokens.jwtSecret !== null) {
+      if (config.tokens.jwtPrivateKeyFile !== null || config.tokens.jwtSecret !== null) {
         return fail('the signing key is configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): rotate by configuring a new key and restarting');
       }
+      const ring = new KeyRing(store, config.tokens.jwtAlg, systemClock, retiredKeyLifetimeMs(config.tokens), secretBoxFor(config.tokens));
       await ring.init(0);
       const key = await ring.rotate();
       out(`new active key ${key.kid} (${key.alg}); previous keys stay published until their tokens expire`);
-      out(`running servers pick it up within KEY_RELOAD_INTERVAL (${tokens.keyReloadIntervalMs / 1000}s)`);
+      out(`running servers pick it up within KEY_RELOAD_INTERVAL (${config.tokens.keyReloadIntervalMs / 1000}s)`);
       return 0;
     }
-    if (sub === 'list') {
-      const now = Date.now();
-      for (const k of await store.listSigningKeys()) {
-        const state = k.retiredAt === null ? 'active' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'retired';
-        const until = k.expiresAt ? ` until ${new Date(k.expiresAt).toISOString()}` : '';
-        out(`${k.kid}\t${k.alg}\t${state}${until}\tcreated ${new Date(k.createdAt).toISOString()}`);
-      }
+    const now = Date.now();
+    const stored = await store.listSigningKeys();
+    if (stored.length === 0) {
+      out(
+        config.tokens.jwtPrivateKeyFile !== null || config.tokens.jwtSecret !== null
+          ? 'no signing keys stored yet: the configured key (JWT_PRIVATE_KEY_FILE / JWT_SECRET) is stored at the first start of the server'
+          : 'no signing keys yet: the server creates one at its first start (or run `latchkey keys rotate`)',
+      );
       return 0;
     }
-    return fail('usage: latchkey keys rotate|list');
+    for (const k of stored) {
+      const state = k.retiredAt === null ? 'active' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'retired';
+      const until = k.expiresAt ? ` until ${new Date(k.expiresAt).toISOString()}` : '';
+      out(`${k.kid}\t${k.alg}\t${state}${until}\tcreated ${new Date(k.createdAt).toISOString()}`);
+    }
+    return 0;
   });
 }
 
-/** A service failure as one line for the terminal: the field errors, else the detail. */
-function describeFailure(f: Failure): string {
-  return f.fields?.map((e) => `${e.field} ${e.message}`).join('; ') || f.detail || f.code;
+/** `latchkey users ...`: import and export are the user-transfer room's, the rest the users room's. */
+async function users(config: Config, sub: string | undefined, args: string[]): Promise<number> {
+  if (sub === 'import' || sub === 'export') {
+    const transfer = await import('./features/user-transfer/command.js');
+    announceDatabase(config.store);
+    return sub === 'import' ? transfer.runUsersImport(config.store, args) : transfer.runUsersExport(config.store, args);
+  }
+  const { runUsersCommand } = await import('./features/users/command.js');
+  const { systemClock } = await import('./clock.js');
+  return runUsersCommand(
+    {
+      config,
+      clock: systemClock,
+      withStore: (fn) => withStore(config.store, fn),
+      hasher: async () => {
+        const { passwordHasherFor } = await import('./passwords/hasher.js');
+        // One hash at a time, none waiting: a command hashes one password.
+        return passwordHasherFor(config.passwords, 1, 0);
+      },
+      out,
+      fail,
+    },
+    sub,
+    args,
+  );
 }
 
 /**
- * `latchkey users create-admin`: a new admin through the users room (the one way a user is
- * created, with the server's rules and hasher), or the admin role for an existing account.
+ * A failure of a command as one message: a database that cannot be used names DATABASE_URL and
+ * what to check (store/startup-errors.ts); anything else is its message.
  */
-async function createAdmin(config: Pick<Config, 'store' | 'passwords'>, args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' } } });
-  if (!values.email) return fail('usage: latchkey users create-admin --email EMAIL [--name NAME]');
-  const { ADMIN_ROLE, isValidEmail, normaliseEmail } = await import('./features/users/fields.js');
-  // Checked before asking for the password: the rule the API applies, so that the admin can log
-  // in and re-import from an export.
-  if (!isValidEmail(normaliseEmail(values.email))) return fail(`not an email address: ${values.email}`);
-  const { checkPasswordPolicy } = await import('./passwords/policy.js');
-  const password = process.env.LATCHKEY_ADMIN_PASSWORD ?? (await promptPassword('Password: '));
-  // Also before the database is opened (createUser checks it again).
-  const policy = checkPasswordPolicy('password', password);
-  if (policy) return fail(`password ${policy.message}`);
-  const { createUser, grantRole } = await import('./features/users/service.js');
-  const { passwordHasherFor } = await import('./passwords/hasher.js');
-  const { systemClock } = await import('./clock.js');
-  return withStore(config.store, async (store) => {
-    // One hash at a time, none waiting: the command hashes one password.
-    const hasher = passwordHasherFor(config.passwords, 1, 0);
-    try {
-      const deps = { store, hasher, clock: systemClock };
-      const created = await createUser(deps, { email: values.email!, password, name: values.name, roles: [ADMIN_ROLE], emailVerified: true });
-      if (created.ok) {
-        out(`admin ${created.value.email} created (id ${created.value.id})`);
-        return 0;
-      }
-      if (created.code !== 'EMAIL_TAKEN') return fail(describeFailure(created));
-      const granted = await grantRole(deps, values.email!, ADMIN_ROLE);
-      if (!granted.ok) return fail(describeFailure(granted));
-      out(`${granted.value.email} already exists; role admin granted (password unchanged)`);
-      return 0;
-    } finally {
-      await hasher.close();
-    }
-  });
+async function describeError(err: unknown, config: Config): Promise<string> {
+  const { explainDatabaseError } = await import('./store/startup-errors.js');
+  return explainDatabaseError(err, config.store.databaseUrl) ?? (err instanceof Error ? err.message : String(err));
 }
 
 /** The `latchkey` command line. Returns the exit code. */
@@ -218,7 +223,12 @@ export async function main(argv: string[]): Promise<number> {
     out(USAGE);
     return command ? 0 : 1;
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    out(`latchkey ${version()}`);
+    return 0;
+  }
   if (command === 'doctor') {
+    if (sub !== undefined) return fail(`unexpected argument "${sub}"\nusage: latchkey doctor`);
     const { formatDoctor, runDoctor } = await import('./ops/doctor.js');
     const results = await runDoctor(readEnvironment());
     out(formatDoctor(results));
@@ -234,20 +244,22 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
+        const { values } = parseCommandArgs(argsOf(sub, ...rest), { workers: { type: 'string' } }, 'usage: latchkey serve [--workers N|auto]');
         if (isNewDatabase(config.store) && config.tokens.jwtSecret === null && config.tokens.jwtPrivateKeyFile === null) {
           // The first signing key is certainly needed: its key pair starts now, before even the
           // database and key code load (see prepareDatabase for the rest of the overlap).
           generateKeyPairAhead(config.tokens.jwtAlg);
         }
-        const { values } = parseArgs({ args: [sub, ...rest].filter((a): a is string => a !== undefined), options: { workers: { type: 'string' } } });
         const { isClusterWorker, parseWorkers, servePrimary } = await import('./serve-cluster.js');
         const workers = parseWorkers(values.workers);
         if (workers > 1 && !isClusterWorker()) return await servePrimary(config, workers);
         return await serve(config);
       }
       case 'migrate': {
+        parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey migrate');
         // Not through withStore, which migrates first: this command reports what it applied.
         const { openStore } = await import('./store/index.js');
+        announceDatabase(config.store);
         const store = await openStore(config.store.databaseUrl, { poolSize: 2 });
         try {
           const applied = await store.migrate();
@@ -258,30 +270,31 @@ export async function main(argv: string[]): Promise<number> {
         }
       }
       case 'keys':
-        return await keys(config, sub);
+        return await keys(config, sub, rest);
       case 'users':
-        if (sub === 'create-admin') return await createAdmin(config, rest);
-        if (sub === 'import') return await (await import('./features/user-transfer/command.js')).runUsersImport(config.store, rest);
-        if (sub === 'export') return await (await import('./features/user-transfer/command.js')).runUsersExport(config.store, rest);
-        return fail('usage: latchkey users create-admin|import|export ...');
+        return await users(config, sub, rest);
       case 'backup': {
-        if (!sub) return fail('usage: latchkey backup FILE');
+        const file = parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey backup FILE', { min: 1, max: 1 }).positionals[0]!;
         const { backupSqlite } = await import('./ops/backup.js');
-        const done = await backupSqlite(config.store.databaseUrl, sub);
-        out(`backup written to ${sub}: ${done.users} users, ${done.bytes} bytes`);
+        announceDatabase(config.store);
+        const done = await backupSqlite(config.store.databaseUrl, file);
+        out(`backup written to ${file}: ${done.users} users, ${done.bytes} bytes`);
         return 0;
       }
       case 'restore': {
-        if (!sub) return fail('usage: latchkey restore FILE');
+        const file = parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey restore FILE', { min: 1, max: 1 }).positionals[0]!;
         const { restoreSqlite } = await import('./ops/backup.js');
-        const done = restoreSqlite(config.store.databaseUrl, sub);
-        out(`restored ${done.users} users from ${sub}; the previous database is kept as *.before-restore`);
+        announceDatabase(config.store);
+        const done = restoreSqlite(config.store.databaseUrl, file);
+        out(`restored ${done.users} users from ${file}; the previous database is kept as *.before-restore`);
         return 0;
       }
       default:
         return fail(`unknown command "${command}"\n${USAGE}`);
     }
   } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
+    if (err instanceof UsageError) return fail(`${err.message}\n${err.usage}`);
+    if (err instanceof NoPasswordError) return fail(err.message);
+    return fail(await describeError(err, config));
   }
 }

@@ -43,6 +43,8 @@ export interface HttpConfig {
   /** Serve the admin console at /console (standalone server; an embedded host opts in too). */
   readonly consoleEnabled: boolean;
   readonly logLevel: LogLevel;
+  /** `pretty`: one human-readable line per event (default when stdout is a terminal); `json` otherwise. */
+  readonly logFormat: 'json' | 'pretty';
   readonly shutdownTimeoutMs: number;
   /** Linux nice of libuv's pool threads under `latchkey serve` (0 = unchanged; never in embedded use). */
   readonly threadPoolNice: number;
@@ -79,6 +81,8 @@ export interface SessionsConfig {
   readonly refreshGraceMs: number;
   readonly cookieSecure: boolean;
   readonly cookieSameSite: SameSite;
+  /** End a user's sessions when an admin changes their roles (default false: new roles arrive at the next refresh). */
+  readonly roleChangeEndsSessions: boolean;
 }
 
 /** Password hashing: the argon2id cost and the worker threads and queue it runs on. */
@@ -612,6 +616,7 @@ function buildConfig(r: SettingReader): Config {
     refreshGraceMs: r.duration('sessions.refreshGraceMs', 'REFRESH_GRACE', '10s', 0, 300_000),
     cookieSecure,
     cookieSameSite,
+    roleChangeEndsSessions: r.bool('sessions.roleChangeEndsSessions', 'ROLE_CHANGE_ENDS_SESSIONS', false),
   };
   const logLevel = r.oneOf('http.logLevel', 'LOG_LEVEL', LOG_LEVELS, 'info');
   const trustProxy = r.list('http.trustProxy', 'TRUST_PROXY', trustedProxy);
@@ -702,6 +707,7 @@ function buildConfig(r: SettingReader): Config {
     docsEnabled,
     consoleEnabled,
     logLevel,
+    logFormat: r.oneOf('http.logFormat', 'LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY ? 'pretty' : 'json'),
     shutdownTimeoutMs,
     threadPoolNice,
   };
@@ -719,13 +725,25 @@ function buildConfig(r: SettingReader): Config {
 }
 
 /** Mail settings (docs/email.md); APP_URL defaults to the issuer, MAIL_FROM to the product at its host. */
+/**
+ * The domain of the default sender: APP_URL's host, else ISSUER's, else `localhost`. Never an IP
+ * address (`no-reply@127.0.0.1` is not an address mail servers and clients accept as one).
+ */
+function defaultMailDomain(appUrl: string, issuer: string): string {
+  for (const url of [appUrl, issuer]) {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) === 0) return host;
+  }
+  return 'localhost';
+}
+
 function readMail(r: SettingReader, issuer: string): MailConfig {
   const appUrl = r.text('mail.appUrl', 'APP_URL', issuer, httpUrl);
   const product = r.text('mail.productName', 'PRODUCT_NAME', 'Latchkey', productName);
   return {
     smtpUrl: r.optionalText('mail.smtpUrl', 'SMTP_URL', smtpUrl),
     mailFrom:
-      r.optionalText('mail.mailFrom', 'MAIL_FROM', mailAddress) ?? `"${product.replace(/["\\]/g, '')}" <no-reply@${new URL(appUrl).hostname}>`,
+      r.optionalText('mail.mailFrom', 'MAIL_FROM', mailAddress) ?? `"${product.replace(/["\\]/g, '')}" <no-reply@${defaultMailDomain(appUrl, issuer)}>`,
     appUrl,
     productName: product,
     requireVerifiedEmail: r.bool('mail.requireVerifiedEmail', 'REQUIRE_VERIFIED_EMAIL', false),

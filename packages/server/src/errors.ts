@@ -44,14 +44,27 @@ export interface FieldError {
   message: string;
 }
 
+/**
+ * Extension members some problems carry besides the standard ones (docs/errors.md,
+ * "Extension members"): what a client can act on without parsing `detail`.
+ */
+export interface ProblemMembers {
+  /** Why a session ended (INVALID_REFRESH_TOKEN, INVALID_TOKEN of a revoked session). */
+  reason?: string;
+  /** EMAIL_NOT_VERIFIED: whether this refusal mailed a new verification link. */
+  mail_sent?: boolean;
+}
+
 /** The problem+json body every error response carries (RFC 9457, plus a stable `code`). */
-export interface Problem {
+export interface Problem extends ProblemMembers {
   type: string;
   title: string;
   status: number;
   detail: string;
   code: ErrorCode;
   error?: OAuthError;
+  /** With `error`: the detail as RFC 6749 allows it (printable ASCII, no `"` or `\`), for OAuth2 clients that show it. */
+  error_description?: string;
   errors?: FieldError[];
 }
 
@@ -60,6 +73,7 @@ export interface AppErrorOptions {
   oauthError?: OAuthError;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  members?: Readonly<ProblemMembers>;
   cause?: unknown;
 }
 
@@ -74,6 +88,7 @@ export class AppError extends Error {
   readonly oauthError: OAuthError | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
+  readonly members: Readonly<ProblemMembers> | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -85,12 +100,31 @@ export class AppError extends Error {
     this.oauthError = options.oauthError;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.members = options.members;
   }
 
   /** Lets a host app's own error handler (embedded mode) answer with the right status. */
   get statusCode(): number {
     return this.status;
   }
+}
+
+/** Characters RFC 6749 (5.2) does not allow in `error_description`, other than `"` and `\`. */
+const NOT_NQSCHAR = /[^\x20-\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * The `detail` as an RFC 6749 `error_description`: printable ASCII without `"` or `\` (OAuth2
+ * clients, the docs page's Authorize dialog among them, show it to the person signing in).
+ *
+ * @example
+ * oauthDescription('Send {"refresh_token": ...}.'); // "Send {'refresh_token': ...}."
+ */
+export function oauthDescription(detail: string): string {
+  return detail
+    .replace(/["\u2018\u2019\u201c\u201d]/g, "'")
+    .replace(/[\u2013\u2014]/g, '-')
+    .replace(/\\/g, '/')
+    .replace(NOT_NQSCHAR, ' ');
 }
 
 /** Every problem's `type` is a URN naming its code; docs/errors.md lists them all. */
@@ -104,7 +138,12 @@ export function toProblem(err: AppError): Problem {
     detail: err.detail,
     code: err.code,
   };
-  if (err.oauthError) problem.error = err.oauthError;
+  if (err.oauthError) {
+    problem.error = err.oauthError;
+    problem.error_description = oauthDescription(problem.detail);
+  }
   if (err.errors) problem.errors = err.errors;
+  if (err.members?.reason !== undefined) problem.reason = err.members.reason;
+  if (err.members?.mail_sent !== undefined) problem.mail_sent = err.members.mail_sent;
   return problem;
 }

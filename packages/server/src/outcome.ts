@@ -1,4 +1,4 @@
-import type { ErrorCode, FieldError } from './errors.js';
+import type { ErrorCode, FieldError, ProblemMembers } from './errors.js';
 
 /**
  * The one way a service fails: an expected failure is returned, never thrown, with a `code` from
@@ -11,8 +11,10 @@ export interface Failure {
   code: ErrorCode;
   detail?: string;
   fields?: FieldError[];
-  /** Seconds, sent as Retry-After (429, 503). */
+  /** Seconds, sent as Retry-After (429, 503, and EMAIL_NOT_VERIFIED until a new link may be mailed). */
   retryAfter?: number;
+  /** Extension members of the problem (`reason`, `mail_sent`: errors.ts ProblemMembers). */
+  members?: Readonly<ProblemMembers>;
 }
 
 /** What a service returns: its value, or the expected failure it met. */
@@ -45,4 +47,21 @@ export function failure(code: ErrorCode, detail?: string, fields?: FieldError[])
  */
 export function retryLater(code: ErrorCode, detail: string, retryAfter: number): Failure {
   return { ok: false, code, detail, retryAfter };
+}
+
+/** The `detail` of a validation failure: its one message, or a pointer to the field errors. */
+export function validationDetail(fields: readonly FieldError[]): string {
+  return fields.length === 1 ? fields[0]!.message : 'Check the highlighted fields.';
+}
+
+/**
+ * A VALIDATION_FAILED failure with its field errors, one sentence each that names the field
+ * ("Password must be at least 8 characters."); the detail summarises them.
+ *
+ * @example
+ * const policy = checkPasswordPolicy('new_password', password);
+ * if (policy) return invalid(policy);
+ */
+export function invalid(...fields: FieldError[]): Failure {
+  return failure('VALIDATION_FAILED', validationDetail(fields), fields);
 }

@@ -255,7 +255,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         sessionRoutes, // refresh, csrf, logout (with an access token or a refresh token)
         guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password
         guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
-        emailRoutes, // email/verify, password/forgot, password/reset
+        emailRoutes, // email/verify, email/verify-resend, password/forgot, password/reset
         inviteRoutes, // invite/accept
         guardedScope(signedIn, eventRoutes),
         guardedScope(admin, adminRoutes),

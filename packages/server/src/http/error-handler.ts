@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem, type ErrorCode, type FieldError } from '../errors.js';
+import { fieldLabel } from '../lib/field-label.js';
 import { QueueFullError } from '../lib/work-queue.js';
+import { validationDetail } from '../outcome.js';
 import { DatabaseUnavailableError } from '../store/errors.js';
 import { oauthErrorFor } from './failures.js';
 import { lingerAfterAnswer } from './lingering-close.js';
@@ -23,16 +25,92 @@ interface AjvError {
   params: Record<string, unknown>;
 }
 
+const TYPE_WORDS: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  integer: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'an object',
+  null: 'null',
+};
+
+function typeWords(type: unknown): string {
+  const types = (Array.isArray(type) ? type : String(type).split(',')).map((t) => TYPE_WORDS[String(t)] ?? String(t));
+  return types.join(' or ');
+}
+
+function characters(n: unknown): string {
+  return `${String(n)} ${n === 1 ? 'character' : 'characters'}`;
+}
+
+/**
+ * One Ajv error as a sentence for a person: it names the field and says what to do
+ * ("Password must be at least 8 characters."), never Ajv's own wording.
+ */
+function fieldError(v: AjvError): FieldError {
+  const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const p = v.params;
+  if (v.keyword === 'required' || v.keyword === 'additionalProperties') {
+    const name = String(v.keyword === 'required' ? p.missingProperty : p.additionalProperty);
+    const field = [path, name].filter(Boolean).join('.');
+    return v.keyword === 'required'
+      ? { field, message: `${fieldLabel(field)} is required.` }
+      : { field, message: `"${name}" is not a field of this request; remove it.` };
+  }
+  const field = path || '(body)';
+  const label = fieldLabel(field);
+  switch (v.keyword) {
+    case 'type':
+      return { field, message: path ? `${label} must be ${typeWords(p.type)}.` : 'The request body must be a JSON object.' };
+    case 'format':
+      return {
+        field,
+        message: p.format === 'email' ? `${label} must be an email address, like name@example.com.` : `${label} must be a valid ${String(p.format)}.`,
+      };
+    case 'minLength':
+      return { field, message: p.limit === 1 ? `${label} must not be empty.` : `${label} must be at least ${characters(p.limit)}.` };
+    case 'maxLength':
+      return { field, message: `${label} must be at most ${characters(p.limit)}.` };
+    case 'minimum':
+      return { field, message: `${label} must be at least ${String(p.limit)}.` };
+    case 'maximum':
+      return { field, message: `${label} must be at most ${String(p.limit)}.` };
+    case 'minItems':
+      return { field, message: `${label} must list at least ${String(p.limit)}.` };
+    case 'maxItems':
+      return { field, message: `${label} must list at most ${String(p.limit)}.` };
+    case 'uniqueItems':
+      return { field, message: `${label} must not list a value twice.` };
+    case 'enum':
+      return { field, message: `${label} must be one of: ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}.` };
+    case 'const':
+      return { field, message: `${label} must be ${JSON.stringify(p.allowedValue)}.` };
+    case 'minProperties':
+      return { field, message: path ? `${label} must not be empty.` : 'Send at least one field to change.' };
+    default:
+      return { field, message: `${label} is not valid.` };
+  }
+}
+
+/**
+ * The field errors of a failed schema validation: one per field (the first Ajv reports: with
+ * allErrors it may report a field twice, e.g. too long and not an email), and no combinator
+ * error (anyOf, oneOf) beside a specific one about the same field.
+ */
 function fieldErrors(validation: AjvError[]): FieldError[] {
-  return validation.map((v) => {
-    let field = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
-    if (v.keyword === 'required') field = [field, String(v.params.missingProperty)].filter(Boolean).join('.');
-    if (v.keyword === 'additionalProperties') {
-      field = [field, String(v.params.additionalProperty)].filter(Boolean).join('.');
-      return { field, message: 'is not an allowed field' };
+  const byField = new Map<string, FieldError>();
+  const combinators = new Map<string, FieldError>();
+  for (const v of validation) {
+    const e = fieldError(v);
+    if (v.keyword === 'anyOf' || v.keyword === 'oneOf' || v.keyword === 'if') {
+      if (!combinators.has(e.field)) combinators.set(e.field, e);
+    } else if (!byField.has(e.field)) {
+      byField.set(e.field, e);
     }
-    return { field: field || '(body)', message: v.message ?? 'is invalid' };
-  });
+  }
+  for (const [field, e] of combinators) if (!byField.has(field)) byField.set(field, e);
+  return [...byField.values()];
 }
 
 /**
@@ -51,6 +129,7 @@ function classify(err: FastifyError | Error, oauth: boolean): AppError {
         detail: err.detail,
         errors: err.errors,
         headers: err.headers,
+        members: err.members,
         oauthError: oauthErrorFor(err.code),
       });
     }
@@ -65,9 +144,10 @@ function classify(err: FastifyError | Error, oauth: boolean): AppError {
   const fe = err as FastifyError;
   if (fe.validation) {
     const e: ErrorCode = 'VALIDATION_FAILED';
+    const errors = fieldErrors(fe.validation as AjvError[]);
     return new AppError(e, {
-      detail: `The ${fe.validationContext ?? 'request'} is invalid.`,
-      errors: fieldErrors(fe.validation as AjvError[]),
+      detail: validationDetail(errors),
+      errors,
       oauthError: oauth ? 'invalid_request' : undefined,
     });
   }

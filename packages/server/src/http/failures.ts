@@ -21,7 +21,7 @@ export function oauthErrorFor(code: ErrorCode): OAuthError {
 export function failureToError(f: Failure, oauth: boolean | OAuthError = false): AppError {
   const oauthError = oauth === false ? undefined : oauth === true ? oauthErrorFor(f.code) : oauth;
   const headers = f.retryAfter !== undefined ? { 'retry-after': String(f.retryAfter) } : undefined;
-  return new AppError(f.code, { detail: f.detail, errors: f.fields, oauthError, headers });
+  return new AppError(f.code, { detail: f.detail, errors: f.fields, oauthError, headers, members: f.members });
 }
 
 /**

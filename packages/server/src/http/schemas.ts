@@ -44,6 +44,14 @@ export const problemSchema = {
     detail: { type: 'string' },
     code: { type: 'string' },
     error: { type: 'string', description: 'RFC 6749 error code on token endpoints' },
+    error_description: { type: 'string', description: 'With `error`: the detail in the characters RFC 6749 allows' },
+    reason: {
+      type: 'string',
+      description:
+        'Why the session ended (INVALID_REFRESH_TOKEN, INVALID_TOKEN): logout, revoked_by_user, revoked_by_admin, ' +
+        'password_changed, password_reset, roles_changed, reuse_detected, account_disabled or revoked',
+    },
+    mail_sent: { type: 'boolean', description: 'EMAIL_NOT_VERIFIED: whether a new verification link was mailed' },
     errors: {
       type: 'array',
       items: {

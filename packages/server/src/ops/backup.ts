@@ -1,8 +1,8 @@
 import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { copyToPrivateFile, createPrivateFile, ensurePrivateDir, PRIVATE_FILE_MODE } from '../lib/private-files.js';
+import { copyToPrivateFile, createPrivateFile, PRIVATE_FILE_MODE } from '../lib/private-files.js';
 import { copyLatchkeyFileOnline, inspectLatchkeyFile, latchkeyFileInUse } from '../store/sqlite/backup.js';
-import { sqlitePathFromUrl } from '../store/database-url.js';
+import { ensureSqliteDirectory, sqlitePathFromUrl } from '../store/database-url.js';
 
 export class BackupError extends Error {
   override name = 'BackupError';
@@ -69,7 +69,8 @@ export function restoreSqlite(databaseUrl: string, backupFile: string): { users:
     rmSync(`${target}.before-restore`, { force: true });
     copyToPrivateFile(target, `${target}.before-restore`);
   }
-  ensurePrivateDir(dirname(target));
+  // As at start-up: only the data directory is made when missing.
+  ensureSqliteDirectory(target);
   const tmp = `${target}.restoring`;
   rmSync(tmp, { force: true });
   copyToPrivateFile(backupFile, tmp);

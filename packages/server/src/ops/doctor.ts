@@ -1,13 +1,14 @@
 import { importJWK, type JWK } from 'jose';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
-import { ConfigError, loadConfig, type Config, type MailConfig, type StoreConfig, type TokensConfig } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
 import { describeSmtpUrl } from '../features/email/mailer.js';
 import { modeOf, shellQuote } from '../lib/private-files.js';
 import { openStore } from '../store/index.js';
 import { isSealed } from '../lib/secret-box.js';
-import { sqlitePathFromUrl } from '../store/database-url.js';
+import { describeDatabaseUrl, sqlitePathFromUrl } from '../store/database-url.js';
+import { explainDatabaseError } from '../store/startup-errors.js';
 import type { Store } from '../store/types.js';
 import { KeyEncryptionError, openPrivateJwk, secretBoxFor } from '../tokens/keys.js';
 
@@ -39,7 +40,7 @@ function configChecks(config: Config): CheckResult[] {
   const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
   if (issuer.protocol !== 'https:' && !local) {
     out.push({
-      name: 'config.issuer',
+      name: 'config.tokens.issuer',
       status: 'warn',
       message: `ISSUER ${config.tokens.issuer} is not https`,
       fix: 'serve Latchkey behind TLS and set ISSUER=https://...',
@@ -56,6 +57,8 @@ function configChecks(config: Config): CheckResult[] {
   if (!config.rateLimit.rateLimitEnabled) {
     out.push({ name: 'config.rate-limits', status: 'warn', message: 'RATE_LIMIT_ENABLED=false', fix: 'enable rate limits in production' });
   }
+  const proxy = proxyCheck(config);
+  if (proxy) out.push(proxy);
   if (config.tokens.jwtAlg === 'HS256') {
     out.push({
       name: 'config.jwt',
@@ -67,18 +70,43 @@ function configChecks(config: Config): CheckResult[] {
   return out;
 }
 
-async function databaseChecks(store: Store): Promise<CheckResult[]> {
+/**
+ * Requests through a proxy without TRUST_PROXY: every client has the proxy's address, so all of
+ * them share one per-IP rate-limit budget and one login backoff per account. Doctor reads the
+ * configuration only: Latchkey serves plain HTTP, so an https ISSUER, or one on another port
+ * than PORT, means something else answers the clients. (The server itself warns once in its log
+ * at the first request that carries X-Forwarded-For or Forwarded while TRUST_PROXY is unset.)
+ */
+function proxyCheck(config: Config): CheckResult | null {
+  if (config.http.trustProxy.length > 0) return null;
+  const issuer = new URL(config.tokens.issuer);
+  const issuerPort = Number(issuer.port || (issuer.protocol === 'https:' ? 443 : 80));
+  if (issuer.protocol !== 'https:' && issuerPort === config.http.port) return null;
+  return {
+    name: 'config.proxy',
+    status: 'warn',
+    message:
+      `ISSUER ${config.tokens.issuer} is not where Latchkey listens (plain http, port ${config.http.port}), so a proxy is in front, ` +
+      'and TRUST_PROXY is not set: every client would be counted as the proxy and share one rate-limit budget',
+    fix: "set TRUST_PROXY to the proxy's address (e.g. TRUST_PROXY=loopback for a proxy on this machine; docs/deploy.md)",
+  };
+}
+
+async function databaseChecks(store: Store, databaseUrl: string): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
+  const described = describeDatabaseUrl(databaseUrl);
   try {
     await withTimeout(store.ping(), 5000, 'the database');
-    out.push({ name: 'database', status: 'ok', message: `${store.kind} reachable` });
+    out.push({ name: 'database', status: 'ok', message: `${described} reachable` });
   } catch (err) {
+    // What to check for this cause (refused, unknown host, wrong password, ...), as at start-up.
+    const advice = explainDatabaseError(err, databaseUrl)?.split('\n  ')[1];
     return [
       {
         name: 'database',
         status: 'fail',
-        message: `cannot reach the database: ${(err as Error).message}`,
-        fix: store.kind === 'postgres' ? 'check DATABASE_URL, that PostgreSQL runs and accepts this user' : 'check DATABASE_URL and file permissions',
+        message: `cannot reach the database (${described}): ${(err as Error).message}`,
+        fix: advice ?? (store.kind === 'postgres' ? 'check DATABASE_URL, that PostgreSQL runs and accepts this user' : 'check DATABASE_URL and file permissions'),
       },
     ];
   }
@@ -100,7 +128,7 @@ async function databaseChecks(store: Store): Promise<CheckResult[]> {
   return out;
 }
 
-async function keyChecks(config: TokensConfig, store: Store, now: number): Promise<CheckResult[]> {
+async function keyChecks(config: Config, store: Store, now: number): Promise<CheckResult[]> {
   let keys;
   try {
     keys = await store.listSigningKeys();
@@ -121,7 +149,7 @@ async function keyChecks(config: TokensConfig, store: Store, now: number): Promi
         ? 'private keys stored unencrypted (KEY_ENCRYPTION_KEY not set)'
         : `${keys.length - sealed} of ${keys.length} private keys unencrypted (the server encrypts them at start-up)`;
   try {
-    const privateJwk = openPrivateJwk(secretBoxFor(config), active);
+    const privateJwk = openPrivateJwk(secretBoxFor(config.tokens), active);
     await importJWK(JSON.parse(privateJwk) as JWK, active.alg === 'EdDSA' ? 'Ed25519' : active.alg);
     out.push({ name: 'keys', status: 'ok', message: `active key ${active.kid} (${active.alg}); ${live.length} key(s) published or verifying; ${atRest}` });
   } catch (err) {
@@ -136,11 +164,11 @@ async function keyChecks(config: TokensConfig, store: Store, now: number): Promi
       out.push({ name: 'keys', status: 'fail', message: `the active key does not load: ${(err as Error).message}`, fix: 'run `latchkey keys rotate`' });
     }
   }
-  if (active.alg !== config.jwtAlg) {
+  if (active.alg !== config.tokens.jwtAlg) {
     out.push({
       name: 'keys.alg',
       status: 'warn',
-      message: `the active key is ${active.alg} but JWT_ALG=${config.jwtAlg}`,
+      message: `the active key is ${active.alg} but JWT_ALG=${config.tokens.jwtAlg}`,
       fix: 'the server rotates to a new key at start-up; or run `latchkey keys rotate`',
     });
   }
@@ -176,12 +204,19 @@ async function clockChecks(store: Store, now: number): Promise<CheckResult[]> {
   return [{ name: 'clock', status: 'ok', message: `within ${skew} ms of the database clock` }];
 }
 
-async function mailChecks(config: MailConfig): Promise<CheckResult[]> {
-  if (!config.smtpUrl) {
-    const dir = resolve(config.mailOutboxDir);
+/** The directory itself, or the nearest existing one above it (where it would be created). */
+function nearestExisting(dir: string): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+
+async function mailChecks(config: Config): Promise<CheckResult[]> {
+  if (!config.mail.smtpUrl) {
+    const dir = resolve(config.mail.mailOutboxDir);
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      accessSync(dir, constants.W_OK);
+      // Never created here: the server makes it with the first message.
+      accessSync(nearestExisting(dir), constants.W_OK);
       return [
         {
           name: 'mail',
@@ -194,16 +229,16 @@ async function mailChecks(config: MailConfig): Promise<CheckResult[]> {
       return [{ name: 'mail', status: 'fail', message: `no SMTP_URL and the outbox ${dir} is not writable`, fix: 'set SMTP_URL, or MAIL_OUTBOX_DIR to a writable directory' }];
     }
   }
-  const transport = nodemailer.createTransport({ url: config.smtpUrl, connectionTimeout: 5000, greetingTimeout: 5000, socketTimeout: 5000 });
+  const transport = nodemailer.createTransport({ url: config.mail.smtpUrl, connectionTimeout: 5000, greetingTimeout: 5000, socketTimeout: 5000 });
   try {
     await withTimeout(transport.verify(), 8000, 'the SMTP server');
-    return [{ name: 'mail', status: 'ok', message: `SMTP ${describeSmtpUrl(config.smtpUrl)} accepts connections; from ${config.mailFrom}` }];
+    return [{ name: 'mail', status: 'ok', message: `SMTP ${describeSmtpUrl(config.mail.smtpUrl)} accepts connections; from ${config.mail.mailFrom}` }];
   } catch (err) {
     return [
       {
         name: 'mail',
         status: 'fail',
-        message: `SMTP ${describeSmtpUrl(config.smtpUrl)}: ${(err as Error).message}`,
+        message: `SMTP ${describeSmtpUrl(config.mail.smtpUrl)}: ${(err as Error).message}`,
         fix: 'check SMTP_URL (host, port, credentials) and that the mail server is up',
       },
     ];
@@ -242,55 +277,123 @@ function permissionChecks(path: string): CheckResult[] {
   return out;
 }
 
-function fileChecks(config: StoreConfig): CheckResult[] {
-  if (!config.databaseUrl.startsWith('sqlite:')) return [];
-  const path = sqlitePathFromUrl(config.databaseUrl);
-  if (path === ':memory:') return [];
+/** The SQLite file: its directory writable and private; a file not made yet is said, never created. */
+function fileChecks(config: Config): { results: CheckResult[]; openable: boolean } {
+  if (!config.store.databaseUrl.startsWith('sqlite:')) return { results: [], openable: true };
+  const path = sqlitePathFromUrl(config.store.databaseUrl);
+  if (path === ':memory:') return { results: [], openable: true };
   const file = resolve(path);
   const dir = dirname(file);
-  try {
-    if (existsSync(dir)) accessSync(dir, constants.W_OK);
-  } catch {
-    return [{ name: 'database.file', status: 'fail', message: `${dir} is not writable`, fix: 'fix the permissions or point DATABASE_URL elsewhere' }];
+  const described = describeDatabaseUrl(config.store.databaseUrl);
+  if (!existsSync(dir)) {
+    if (dir === resolve('data')) {
+      return {
+        results: [{ name: 'database', status: 'warn', message: `${described} does not exist yet`, fix: 'start the server or run `latchkey migrate`: it creates ./data and the file' }],
+        openable: false,
+      };
+    }
+    return {
+      results: [
+        {
+          name: 'database',
+          status: 'fail',
+          message: `${described}: the directory ${dir} does not exist`,
+          fix: `create it (mkdir -p -m 700 ${shellQuote(dir)}) or correct DATABASE_URL; only ./data is created on its own`,
+        },
+      ],
+      openable: false,
+    };
   }
-  return permissionChecks(file);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    return { results: [{ name: 'database.file', status: 'fail', message: `${dir} is not writable`, fix: 'fix the permissions or point DATABASE_URL elsewhere' }], openable: false };
+  }
+  if (!existsSync(file)) {
+    return {
+      results: [{ name: 'database', status: 'warn', message: `${described} does not exist yet`, fix: 'start the server or run `latchkey migrate`: it creates the file' }],
+      openable: false,
+    };
+  }
+  return { results: permissionChecks(file), openable: true };
+}
+
+/** Which checks a bad variable makes meaningless (they would run against its default). */
+const GROUP_OF: Array<[RegExp, 'database' | 'keys' | 'mail']> = [
+  [/^DATABASE_/, 'database'],
+  [/^(JWT_|KEY_ENCRYPTION_KEY)/, 'keys'],
+  [/^(SMTP_URL|MAIL_|APP_URL|PRODUCT_NAME)/, 'mail'],
+];
+
+/**
+ * Every invalid setting, not only the first: loadConfig stops at the first bad variable, so it
+ * is run again without each one found (that variable then takes its default), until the rest
+ * parses. Returns the errors and the configuration with the defaults in their place.
+ */
+function configErrors(env: Env): { errors: ConfigError[]; config: Config | null } {
+  const errors: ConfigError[] = [];
+  const rest = { ...env };
+  // Each round drops one variable: at most as many rounds as there are variables.
+  for (let round = 0; round <= Object.keys(env).length; round++) {
+    try {
+      return { errors, config: loadConfig(rest) };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      errors.push(err);
+      if (!(err.variable in rest)) return { errors, config: null };
+      delete rest[err.variable];
+    }
+  }
+  return { errors, config: null };
 }
 
 /**
- * `latchkey doctor`: checks configuration, database and migrations, keys, clock and mail, and
- * says how to fix what is wrong. Never migrates or creates keys (opening a missing SQLite file
- * creates it empty, which the migration check then reports).
+ * `latchkey doctor`: checks configuration, database and migrations, keys, clock, mail and the
+ * proxy settings, lists every problem it finds (not only the first) and says how to fix each.
+ * Never migrates, creates keys, or creates a file or directory: a SQLite database not made yet
+ * is reported as such.
  */
 export async function runDoctor(env: Env): Promise<CheckResult[]> {
-  let config: Config;
-  try {
-    config = loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      return [{ name: 'config', status: 'fail', message: err.message, fix: `correct ${err.variable} (see the README's configuration table)` }];
-    }
-    throw err;
+  const { errors, config } = configErrors(env);
+  const results: CheckResult[] = errors.map((err) => ({
+    name: 'config',
+    status: 'fail',
+    message: err.message,
+    fix: `correct ${err.variable} (see the README's configuration table)`,
+  }));
+  if (!config) return results;
+  const skipped = new Set(errors.flatMap((err) => GROUP_OF.filter(([re]) => re.test(err.variable)).map(([, group]) => group)));
+  results.push(...(errors.length === 0 ? configChecks(config) : configChecks(config).slice(1)));
+  if (!skipped.has('database')) {
+    const files = fileChecks(config);
+    results.push(...files.results);
+    if (files.openable) results.push(...(await storeChecks(config, skipped.has('keys'))));
   }
-  const results = [...configChecks(config), ...fileChecks(config.store)];
-  if (results.some((r) => r.status === 'fail')) return results;
+  if (!skipped.has('mail')) results.push(...(await mailChecks(config)));
+  return results;
+}
+
+/** The checks that need the database open: reachable, migrated, keys and the clock. */
+async function storeChecks(config: Config, skipKeys: boolean): Promise<CheckResult[]> {
   let store: Store;
   try {
     store = await openStore(config.store.databaseUrl, { poolSize: 1 });
   } catch (err) {
-    return [...results, { name: 'database', status: 'fail', message: (err as Error).message, fix: 'check DATABASE_URL' }];
+    const explained = explainDatabaseError(err, config.store.databaseUrl);
+    return [{ name: 'database', status: 'fail', message: explained ?? (err as Error).message, fix: 'check DATABASE_URL' }];
   }
+  const results: CheckResult[] = [];
   try {
-    const db = await databaseChecks(store);
+    const db = await databaseChecks(store, config.store.databaseUrl);
     results.push(...db);
     if (!db.some((r) => r.status === 'fail')) {
       const now = Date.now();
-      results.push(...(await keyChecks(config.tokens, store, now)));
+      if (!skipKeys) results.push(...(await keyChecks(config, store, now)));
       results.push(...(await clockChecks(store, now)));
     }
   } finally {
     await store.close().catch(() => undefined);
   }
-  results.push(...(await mailChecks(config.mail)));
   return results;
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FieldError } from '../errors.js';
+import { fieldLabel } from '../lib/field-label.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
@@ -26,14 +27,16 @@ function length(password: string): number {
 /**
  * Checks a new password against the policy of NIST SP 800-63B / OWASP ASVS: 8 to 256
  * characters, no composition rules, not one of the most common passwords.
- * Returns the field error, or null when the password is acceptable.
+ * Returns the field error (a sentence naming the field: "Password must be at least 8
+ * characters."), or null when the password is acceptable.
  */
 export function checkPasswordPolicy(field: string, password: string): FieldError | null {
   const len = length(password);
-  if (len < PASSWORD_MIN_LENGTH) return { field, message: `must be at least ${PASSWORD_MIN_LENGTH} characters` };
-  if (len > PASSWORD_MAX_LENGTH) return { field, message: `must be at most ${PASSWORD_MAX_LENGTH} characters` };
+  const label = fieldLabel(field);
+  if (len < PASSWORD_MIN_LENGTH) return { field, message: `${label} must be at least ${PASSWORD_MIN_LENGTH} characters.` };
+  if (len > PASSWORD_MAX_LENGTH) return { field, message: `${label} must be at most ${PASSWORD_MAX_LENGTH} characters.` };
   if (commonPasswords().has(password.toLowerCase())) {
-    return { field, message: 'is too common; choose a less guessable password' };
+    return { field, message: `${label} is one of the most common passwords; choose one that is harder to guess.` };
   }
   return null;
 }

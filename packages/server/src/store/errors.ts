@@ -32,3 +32,16 @@ export function driverErrorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/**
+ * A SQLite database whose directory does not exist. Only the data directory (`./data`, where the
+ * default `sqlite:./data/latchkey.db` lives) is made when missing: a path with a typo must not
+ * silently become a new, empty database in a directory nobody meant to create.
+ */
+export class DatabaseDirectoryMissingError extends Error {
+  override readonly name = 'DatabaseDirectoryMissingError';
+
+  constructor(readonly directory: string) {
+    super(`the directory ${directory} does not exist`);
+  }
+}

@@ -99,7 +99,9 @@ describe('latchkey help', () => {
     const cwd = cwdFor('help');
     const help = await run(['help'], { cwd });
     expect(help.code).toBe(0);
-    for (const cmd of ['serve', 'migrate', 'keys rotate', 'keys list', 'users create-admin']) expect(help.stdout).toContain(cmd);
+    for (const cmd of ['serve', 'migrate', 'keys rotate', 'keys list', 'users create-admin', 'users list', 'users show', 'users create ', 'users disable', 'users enable', 'users set-roles', 'users reset-password', 'users delete', '--version']) {
+      expect(help.stdout).toContain(cmd);
+    }
     const unknown = await run(['frobnicate'], { cwd });
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('frobnicate');
@@ -293,6 +295,8 @@ describe('serving', () => {
   it('`latchkey serve` honours PORT, HOST and DATABASE_URL and answers /health/ready', async () => {
     const cwd = cwdFor('serve');
     const port = await freePort();
+    // The directory must exist (test/startup-errors.test.ts): only ./data is made when missing.
+    mkdirSync(join(cwd, 'elsewhere', 'nested'), { recursive: true });
     const dbPath = join(cwd, 'elsewhere', 'nested', 'custom.db');
     const server = await startCommand(process.execPath, [CLI, 'serve'], {
       cwd,

@@ -49,14 +49,16 @@ describe('files that hold secrets are private', () => {
     return s;
   }
 
-  it('the database, its -wal and -shm after a write, and the directories created for it', async () => {
+  it('the database, its -wal and -shm after a write, and the data directory created for it', async () => {
     const dir = caseDir();
-    const db = join(dir, 'new', 'nested', 'latchkey.db');
-    const s = await serve(db);
+    // The default database: ./data is the one directory made when missing (startup-errors.test.ts).
+    const db = join(dir, 'data', 'latchkey.db');
+    const s = await startServer({ MAIL_OUTBOX_DIR: join(root, 'outbox') }, { cwd: dir, command: UMASK_022([CLI, 'serve']) });
+    servers.push(s);
     expect((await http(`${s.url}/auth/register`, { json: { email: `a-${Date.now()}@example.com`, password: PASSWORD } })).status).toBe(201);
     expect(existsSync(`${db}-wal`) && existsSync(`${db}-shm`)).toBe(true);
     expect([mode(db), mode(`${db}-wal`), mode(`${db}-shm`)]).toEqual(['600', '600', '600']);
-    expect([mode(join(dir, 'new')), mode(join(dir, 'new', 'nested'))]).toEqual(['700', '700']);
+    expect(mode(join(dir, 'data'))).toBe('700');
     await s.stop();
     // The control: under the same umask node creates an ordinary file 0644 and a directory 0755.
     const { file, args } = UMASK_022(['-e', `require('fs').writeFileSync('plain', ''); require('fs').mkdirSync('plain-dir')`]);
@@ -66,6 +68,7 @@ describe('files that hold secrets are private', () => {
 
   it('backups, restores (and the copy of the replaced database), exports, id maps and failure lists', async () => {
     const dir = caseDir();
+    mkdirSync(join(dir, 'source'));
     const db = join(dir, 'source', 'latchkey.db');
     const env = { DATABASE_URL: `sqlite:${db}` };
     const s = await serve(db);
@@ -81,10 +84,15 @@ describe('files that hold secrets are private', () => {
     expect(mode(exported)).toBe('600');
     await s.stop();
 
-    const restoredDb = join(dir, 'restored', 'deeper', 'latchkey.db');
-    const restored = await cli(['restore', backup], { DATABASE_URL: `sqlite:${restoredDb}` }, dir);
+    // Into a directory that does not exist: refused, as at start-up; into ./data: made private.
+    const elsewhere = await cli(['restore', backup], { DATABASE_URL: `sqlite:${join(dir, 'restored', 'deeper', 'latchkey.db')}` }, dir);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toContain(`the directory ${join(dir, 'restored', 'deeper')} does not exist`);
+    expect(existsSync(join(dir, 'restored'))).toBe(false);
+    const restoredDb = join(dir, 'data', 'latchkey.db');
+    const restored = await cli(['restore', backup], {}, dir);
     expect(restored.code, restored.stderr).toBe(0);
-    expect([mode(restoredDb), mode(join(dir, 'restored')), mode(join(dir, 'restored', 'deeper'))]).toEqual(['600', '700', '700']);
+    expect([mode(restoredDb), mode(join(dir, 'data'))]).toEqual(['600', '700']);
     // Restoring over an existing database keeps the previous one, as private as itself.
     const again = await cli(['restore', backup], { DATABASE_URL: `sqlite:${restoredDb}` }, dir);
     expect(again.code, again.stderr).toBe(0);

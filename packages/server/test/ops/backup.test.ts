@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/helpers.js';
@@ -55,7 +55,9 @@ describe('latchkey backup / restore (SQLite)', () => {
     expect(busy.code).toBe(1);
     expect(busy.stderr).toContain('stop the server');
 
-    // Restore into a fresh location and start a fresh server on it.
+    // Restore into a fresh location (an existing directory: only ./data is made when missing)
+    // and start a fresh server on it.
+    mkdirSync(join(dir.dir, 'restored'));
     const freshUrl = `sqlite:${join(dir.dir, 'restored', 'latchkey.db')}`;
     const restore = await runCli(['restore', file], { DATABASE_URL: freshUrl });
     expect(restore.code, restore.stderr).toBe(0);
@@ -102,7 +104,7 @@ describe('latchkey doctor', () => {
     await s.stop();
     const r = await runCli(['doctor'], { DATABASE_URL: dbUrl, MAIL_OUTBOX_DIR: join(dir.dir, 'outbox') }, dir.dir);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/ok {3}database: sqlite reachable/);
+    expect(r.stdout).toContain(`ok   database: sqlite ${join(dir.dir, 'ok.db')} reachable`);
     expect(r.stdout).toMatch(/ok {3}migrations: schema is up to date/);
     expect(r.stdout).toMatch(/ok {3}keys: active key \S+ \(RS256\)/);
     expect(r.stdout).toMatch(/WARN mail: no SMTP_URL/);

@@ -251,11 +251,13 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
     {
       schema: {
         ...common,
-        summary: 'Update email, name, roles, disabled, email_verified (roles or disabling revoke the sessions)',
+        summary: 'Update email, name, roles, disabled, email_verified (disabling ends the sessions)',
         description:
           `${adminDescription} A new email must be free (409 EMAIL_TAKEN) and becomes unverified unless the same request sets ` +
           '`email_verified: true`; links mailed to the old address stop working; the sessions stay. ' +
-          'Changing roles or disabling ends every session of the user. The last enabled admin cannot be demoted or disabled (409 LAST_ADMIN).',
+          'Disabling ends every session of the user at once. New roles reach the admin routes at once and the ' +
+          "user's access tokens at their next refresh; `end_sessions: true` (default ROLE_CHANGE_ENDS_SESSIONS) " +
+          'ends their sessions instead when the roles change. The last enabled admin cannot be demoted or disabled (409 LAST_ADMIN).',
         params: idParams,
         body: {
           type: 'object',
@@ -267,6 +269,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
             roles: rolesProperty,
             disabled: { type: 'boolean' },
             email_verified: { type: 'boolean' },
+            end_sessions: { type: 'boolean', description: 'When the roles change, end the user’s sessions now' },
           },
         },
         response: { 200: adminUserEnvelope, ...problems(401, 403, 404, 409, 422) },

@@ -1,5 +1,5 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
-import { failure, success, type Outcome } from '../../outcome.js';
+import { failure, invalid, success, type Outcome } from '../../outcome.js';
 import { decodeUserCursor } from '../../store/query-helpers.js';
 import type { AdminUserPatch, SecurityEvent, SessionRecord, SortOrder, UserPage, UserRecord, UserSort } from '../../store/types.js';
 import { sendInvite } from '../email/invite.js';
@@ -14,6 +14,8 @@ export interface AdminPatch {
   roles?: string[];
   disabled?: boolean;
   email_verified?: boolean;
+  /** When `roles` change: end the user's sessions now (default ROLE_CHANGE_ENDS_SESSIONS). */
+  end_sessions?: boolean;
 }
 
 export interface AdminUserQuery {
@@ -41,14 +43,13 @@ export async function adminListUsers(ctx: LatchkeyContext, query: AdminUserQuery
   if (query.cursor) {
     const cursor = decodeUserCursor(query.cursor);
     if (!cursor) {
-      return failure('VALIDATION_FAILED', 'The paging cursor is not one this server issued.', [
-        { field: 'cursor', message: 'must be a next_cursor value from a previous page' },
-      ]);
+      return invalid({ field: 'cursor', message: 'Cursor must be the next_cursor of a previous page; start again without it.' });
     }
     if (cursor.sort !== query.sort || cursor.order !== query.order) {
-      return failure('VALIDATION_FAILED', 'The paging cursor belongs to another sort order; start again from the first page.', [
-        { field: 'cursor', message: `was issued for sort=${cursor.sort}&order=${cursor.order}, not sort=${query.sort}&order=${query.order}` },
-      ]);
+      return invalid({
+        field: 'cursor',
+        message: `Cursor belongs to sort=${cursor.sort}&order=${cursor.order}, not sort=${query.sort}&order=${query.order}; start again without it.`,
+      });
     }
   }
   return success(await ctx.store.listUsers(query));
@@ -71,8 +72,10 @@ export async function adminUserDetail(
 }
 
 /**
- * Updates a user as an admin. Disabling a user or changing their roles revokes their sessions at
- * once (their access tokens carry the old roles). The last enabled admin cannot be demoted,
+ * Updates a user as an admin. Disabling a user revokes their sessions at once. Changed roles
+ * reach the user's next access token (at the next refresh, within ACCESS_TOKEN_TTL) and the admin
+ * routes at once (they check the stored roles); `end_sessions` (default ROLE_CHANGE_ENDS_SESSIONS)
+ * ends the sessions instead, for a change that must not wait for a refresh. The last enabled admin cannot be demoted,
  * disabled or deleted, so the server always keeps a way in; the store checks that under a lock,
  * in the transaction of the change, so two admins demoting each other at once leave one of them.
  *
@@ -113,11 +116,12 @@ export async function adminUpdateUser(
   const { before, user } = result;
   const rolesChanged = !sameSet(user.roles, before.roles);
   const disabledNow = user.disabled && !before.disabled;
+  const endSessions = disabledNow || (rolesChanged && (patch.end_sessions ?? ctx.config.sessions.roleChangeEndsSessions));
   let revoked = 0;
-  if (rolesChanged || disabledNow) {
+  if (endSessions) {
     revoked = await ctx.store.revokeUserSessions(userId, disabledNow ? 'disabled_by_admin' : 'roles_changed', now);
   }
-  const detail: Record<string, unknown> = { admin_id: adminId, changes: Object.keys(patch), sessions_revoked: revoked };
+  const detail: Record<string, unknown> = { admin_id: adminId, changes: Object.keys(patch).filter((k) => k !== 'end_sessions'), sessions_revoked: revoked };
   if (user.email !== before.email) Object.assign(detail, { previous_email: before.email, email: user.email });
   await recordEvent(ctx, userId, 'admin_user_updated', meta, detail);
   return success(user);

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import fp from 'fastify-plugin';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { DOCS_FAVICON_SVG, DOCS_LOGO_SVG, DOCS_STYLE_SHEET, DOCS_TITLE } from './branding.js';
 
 export interface ApiDocsOptions {
   /** ISSUER: listed as the second server of the document, after the page's own origin. */
@@ -28,11 +29,21 @@ export function openApiDefinition(issuer: string) {
       securitySchemes: {
         OAuth2PasswordBearer: {
           type: 'oauth2' as const,
-          description: 'Log in with email (as username) and password; the docs page sends the access token.',
+          description: 'Sign in with your email (as username) and password; the access token is then sent with every request.',
           flows: { password: { tokenUrl: '/auth/login', scopes: {} } },
         },
-        BearerAuth: { type: 'http' as const, scheme: 'bearer', bearerFormat: 'JWT' },
-        RefreshCookie: { type: 'apiKey' as const, in: 'cookie' as const, name: 'lk_refresh' },
+        BearerAuth: {
+          type: 'http' as const,
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'Or an access token you already have (the `access_token` of POST /auth/login or /auth/refresh).',
+        },
+        RefreshCookie: {
+          type: 'apiKey' as const,
+          in: 'cookie' as const,
+          name: 'lk_refresh',
+          description: 'Cookie mode: the HttpOnly refresh cookie, with the X-CSRF-Token header.',
+        },
       },
     },
   };
@@ -69,6 +80,28 @@ export function docsContentSecurityPolicy(issuer: string): string {
   ].join('; ');
 }
 
+/** A security requirement list of an operation: each entry names the schemes that satisfy it together. */
+type SecurityRequirements = Array<Record<string, string[]>>;
+
+/**
+ * The document as the docs page gets it (/docs/json), without the refresh-cookie scheme: a page
+ * cannot set an HttpOnly cookie, so its field in the Authorize dialog would do nothing (the
+ * browser sends the cookie it has anyway). /openapi.json keeps the scheme: it is true for tools.
+ */
+export function forTheDocsPage(document: Record<string, unknown>): Record<string, unknown> {
+  const components = document.components as { securitySchemes?: Record<string, unknown> } | undefined;
+  if (components?.securitySchemes) delete components.securitySchemes.RefreshCookie;
+  for (const operations of Object.values((document.paths ?? {}) as Record<string, Record<string, { security?: SecurityRequirements }>>)) {
+    for (const operation of Object.values(operations)) {
+      if (!Array.isArray(operation.security)) continue;
+      const kept = operation.security.filter((requirement) => !('RefreshCookie' in requirement));
+      // Only the cookie: nothing the page can send (refresh and logout take the token in the body too).
+      operation.security = kept.length > 0 ? kept : [{}];
+    }
+  }
+  return document;
+}
+
 /** Request headers not passed on to the docs instance: they belong to the client's connection. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
 /** Response headers of the docs instance not copied to the real reply (the server sets its own). */
@@ -93,7 +126,18 @@ async function buildDocsApp(routes: readonly RouteOptions[], options: ApiDocsOpt
     const { method, url, schema, config, links } = route as RouteOptions & { links?: unknown };
     docs.route({ method, url, schema, config, links, handler: unused } as RouteOptions);
   }
-  await docs.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false } });
+  await docs.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: false },
+    logo: { type: 'image/svg+xml', content: DOCS_LOGO_SVG },
+    theme: {
+      title: DOCS_TITLE,
+      css: [{ filename: 'latchkey.css', content: DOCS_STYLE_SHEET }],
+      favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: DOCS_FAVICON_SVG }],
+    },
+    // A copy each time (the default): the cached document of /openapi.json stays whole.
+    transformSpecification: (document) => forTheDocsPage(document),
+  });
   await docs.ready();
   return docs;
 }

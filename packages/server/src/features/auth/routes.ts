@@ -3,7 +3,7 @@ import type { LatchkeyContext } from '../../context.js';
 import { unwrap } from '../../http/failures.js';
 import { requestMeta } from '../../http/request.js';
 import { emailProperty, nameProperty, passwordProperty, problems, tokenResponseSchema, userEnvelopeSchema } from '../../http/schemas.js';
-import { failure, success, type Outcome } from '../../outcome.js';
+import { failure, invalid, success, type Outcome } from '../../outcome.js';
 import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/transport.js';
 import { publicUser } from '../users/public-user.js';
 import { login, register } from './service.js';
@@ -101,10 +101,7 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
 }
 
 /** A login body without a body: as an empty JSON object would be answered. */
-const NO_LOGIN_BODY = failure('VALIDATION_FAILED', 'The body is invalid.', [
-  { field: 'email', message: "must have required property 'email'" },
-  { field: 'password', message: "must have required property 'password'" },
-]);
+const NO_LOGIN_BODY = invalid({ field: 'email', message: 'Email is required.' }, { field: 'password', message: 'Password is required.' });
 
 /** Reads email and password from either body shape; the form is the OAuth2 password grant. */
 function loginFields(request: FastifyRequest<{ Body: LoginBody }>): Outcome<{ email: string; password: string }> {

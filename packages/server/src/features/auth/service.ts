@@ -1,7 +1,7 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { failure, retryLater, success, type Outcome } from '../../outcome.js';
 import type { UserRecord } from '../../store/types.js';
-import { refuseUnverifiedLogin, scheduleVerificationMail } from '../email/service.js';
+import { mailVerificationAfterRegister, refuseUnverifiedLogin } from '../email/service.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 import { startSession, type IssuedTokens } from '../sessions/service.js';
@@ -23,10 +23,14 @@ export async function register(ctx: LatchkeyContext, input: RegisterInput, meta:
   if (!created.ok) return created;
   const user = created.value;
   await recordEvent(ctx, user.id, 'register', meta);
-  // In the background, after the commit: the account exists whatever the mail server does.
-  scheduleVerificationMail(ctx, user);
+  // Delivered in the background, after the commit: the account exists whatever the mail server
+  // does. It counts toward the once-a-minute limit of verification mails.
+  await mailVerificationAfterRegister(ctx, user);
   return success(user);
 }
+
+/** The detail of a refused sign-in: the same sentence for an unknown email and a wrong password. */
+const WRONG_CREDENTIALS = 'The email or password is incorrect.';
 
 /**
  * Checks an email and password. Unknown email and wrong password give the same failure and
@@ -40,14 +44,14 @@ export async function checkCredentials(
   const user = await ctx.store.findUserByEmail(normaliseEmail(emailInput));
   if (!user) {
     await ctx.hasher.verifyDummy(password);
-    return failure('INVALID_CREDENTIALS');
+    return failure('INVALID_CREDENTIALS', WRONG_CREDENTIALS);
   }
   const result = await ctx.hasher.verify(user.passwordHash, password);
   if (result.unusable) {
     // Not verified (a dummy verification was spent instead): only a password reset helps this user.
     ctx.log.warn({ userId: user.id, reason: result.unusable }, 'stored password hash is outside the accepted costs; the user must reset their password');
   }
-  if (!result.ok) return failure('INVALID_CREDENTIALS');
+  if (!result.ok) return failure('INVALID_CREDENTIALS', WRONG_CREDENTIALS);
   if (result.needsRehash) scheduleRehash(ctx, user, password);
   return success(user);
 }
@@ -80,8 +84,12 @@ export async function login(
     const known = await ctx.store.findUserByEmail(key);
     if (known) await recordEvent(ctx, known.id, 'login_failed', meta);
     const lock = await backoffFail(ctx, key, meta);
-    if (lock.retryAfter > 0 && known) {
-      await recordEvent(ctx, known.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter });
+    if (lock.retryAfter > 0) {
+      if (known) await recordEvent(ctx, known.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter });
+      // The failure that engages the lock already says so: the next attempt would be refused
+      // anyway, and a client that shows the wait now needs no extra round trip to learn it. It
+      // tells nothing about the account: the lock keys on (email, IP) whether or not it exists.
+      return retryLater('RATE_LIMITED', `Too many failed logins; retry in ${lock.retryAfter} s.`, lock.retryAfter);
     }
     return checked;
   }

@@ -70,9 +70,11 @@ export function describeSmtpUrl(url: string): string {
 }
 
 /**
- * Writes each message as an RFC 5322 `.eml` file (open it in any mail client) into a directory
- * only the server's user can read: the files hold live tokens. For development and for servers
- * without SMTP; nothing is ever dropped silently.
+ * Writes each message as an RFC 5322 `.eml` file (open it in any mail client) and, beside it, a
+ * `.txt` file with its headers and text part as written (the `.eml` is quoted-printable: its
+ * links are broken across lines and `=` is `=3D`), into a directory only the server's user can
+ * read: both hold live tokens. For development and for servers without SMTP; nothing is ever
+ * dropped silently.
  */
 export class OutboxMailer implements Mailer {
   readonly description: string;
@@ -95,8 +97,11 @@ export class OutboxMailer implements Mailer {
     const info = (await (await this.compiler).sendMail({ from: this.from, ...message })) as { message: Buffer };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const file = join(this.dir, `${stamp}-${randomBytes(4).toString('hex')}.eml`);
+    const name = join(this.dir, `${stamp}-${randomBytes(4).toString('hex')}`);
+    const file = `${name}.eml`;
     await writeFile(file, info.message, { mode: 0o600, flag: 'wx' });
+    const readable = `From: ${this.from}\nTo: ${message.to}\nSubject: ${message.subject}\n\n${message.text}`;
+    await writeFile(`${name}.txt`, readable.endsWith('\n') ? readable : `${readable}\n`, { mode: 0o600, flag: 'wx' });
     return { file };
   }
 

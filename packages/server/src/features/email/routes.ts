@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
 import { unwrap } from '../../http/failures.js';
 import { requestMeta } from '../../http/request.js';
 import { bearerSecurity, emailProperty, passwordProperty, problems, userEnvelopeSchema } from '../../http/schemas.js';
 import { publicUser } from '../users/public-user.js';
-import { forgotPassword, requestVerificationMail, resetPassword, verifyEmail } from './service.js';
+import { forgotPassword, requestVerificationMail, resendVerificationByEmail, resetPassword, verifyEmail } from './service.js';
 
 /** A token from a mailed link: opaque, 43 base64url characters when Latchkey made it. */
 const tokenProperty = { type: 'string', minLength: 1, maxLength: 512, description: 'The `token` parameter of the mailed link' } as const;
@@ -38,7 +38,7 @@ export async function verificationRequestRoutes(app: FastifyInstance, opts: { ct
   );
 }
 
-/** Email verification and password reset by mailed single-use links (docs/email.md): no access token needed. */
+/** Email verification, its resend by address, and password reset by mailed single-use links (docs/email.md): no access token needed. */
 export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext }): Promise<void> {
   const { ctx } = opts;
 
@@ -59,6 +59,35 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
     },
   );
 
+  // Trimmed before the format check, as at register and login.
+  const trimEmail = async (request: FastifyRequest) => {
+    const body = request.body as { email?: unknown } | null;
+    if (body && typeof body === 'object' && typeof body.email === 'string') body.email = body.email.trim();
+  };
+
+  app.post<{ Body: { email: string } }>(
+    '/auth/email/verify-resend',
+    {
+      schema: {
+        tags: ['email'],
+        summary: 'Mail a new verification link to an address (signed out)',
+        description:
+          'For a user who cannot sign in until their address is verified (REQUIRE_VERIFIED_EMAIL) and lost the link. ' +
+          'Always 202, whether or not an account has this address, answered before the account is looked up; a mail ' +
+          'goes only to an active account whose address is not verified yet, at most once a minute per account (the ' +
+          'new link replaces the previous one). At most 3 requests per address per 15 minutes (429 with Retry-After, ' +
+          'for every address alike).',
+        body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: emailProperty } },
+        response: { 202: accepted('Accepted: a mail is sent if an unverified account has this address'), ...problems(413, 415, 422, 429, 503) },
+      },
+      preValidation: trimEmail,
+    },
+    async (request, reply) => {
+      unwrap(await resendVerificationByEmail(ctx, request.body.email));
+      return reply.code(202).send();
+    },
+  );
+
   app.post<{ Body: { email: string } }>(
     '/auth/password/forgot',
     {
@@ -71,11 +100,7 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
         body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: emailProperty } },
         response: { 202: accepted('Accepted: a mail is sent if an active account has this address'), ...problems(413, 415, 422, 429, 503) },
       },
-      // Trimmed before the format check, as at register and login.
-      preValidation: async (request) => {
-        const body = request.body as { email?: unknown } | null;
-        if (body && typeof body === 'object' && typeof body.email === 'string') body.email = body.email.trim();
-      },
+      preValidation: trimEmail,
     },
     async (request, reply) => {
       unwrap(await forgotPassword(ctx, request.body.email, requestMeta(request)));

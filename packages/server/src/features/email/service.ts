@@ -1,15 +1,21 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newOpaqueToken } from '../../lib/ids.js';
-import { failure, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
+import { failure, invalid, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { AuthUser, OneTimeTokenPurpose, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
 import { normaliseEmail } from '../users/fields.js';
 import { passwordResetMail, verificationMail, type MailBrand } from './templates.js';
 
-/** One verification mail per user per minute, whether asked for or triggered by a refused login. */
+/**
+ * One verification mail per user per minute, whichever path sends it: registration, the
+ * signed-in resend, the public resend, a refused login.
+ */
 export const VERIFY_MAIL_COOLDOWN_MS = 60_000;
-/** At most this many reset mails per address per window: an inbox cannot be flooded. */
+/**
+ * At most this many reset mails (and, separately, public verification resends) per address per
+ * window: an inbox cannot be flooded.
+ */
 export const RESET_MAIL_LIMIT = 3;
 export const RESET_MAIL_WINDOW_MS = 15 * 60_000;
 
@@ -64,27 +70,93 @@ export function scheduleVerificationMail(ctx: LatchkeyContext, user: AuthUser): 
   });
 }
 
+/**
+ * Mails a verification link unless one went to this user less than VERIFY_MAIL_COOLDOWN_MS
+ * ago: every path that sends one counts toward the same limit, so a new link never replaces one
+ * the user is about to click. Returns the seconds until the next one may go (0: sent now).
+ */
+async function verificationMailUnlessRecent(ctx: LatchkeyContext, user: AuthUser): Promise<number> {
+  const wait = await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS);
+  if (wait === 0) scheduleVerificationMail(ctx, user);
+  return wait;
+}
+
+/**
+ * The verification mail of a new account, counted toward the once-a-minute limit (a login
+ * refused right after registering does not mail a second link that would replace it). Never
+ * throws: the account exists whatever happens to its mail, and a new link can be asked for.
+ */
+export async function mailVerificationAfterRegister(ctx: LatchkeyContext, user: AuthUser): Promise<void> {
+  try {
+    await verificationMailUnlessRecent(ctx, user);
+  } catch (err) {
+    ctx.log.warn({ err: { message: (err as Error).message }, userId: user.id }, 'could not send the verification mail');
+  }
+}
+
 /** POST /auth/email/verify-request: another verification mail for the signed-in user. */
 export async function requestVerificationMail(ctx: LatchkeyContext, user: AuthUser): Promise<Outcome<void>> {
   if (user.emailVerified) return failure('EMAIL_ALREADY_VERIFIED', 'This email address is already verified.');
-  const wait = await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS);
+  const wait = await verificationMailUnlessRecent(ctx, user);
   if (wait > 0) return mailThrottled(wait);
-  scheduleVerificationMail(ctx, user);
   return success(undefined);
 }
 
 /**
  * Login with the right password but an unverified address while REQUIRE_VERIFIED_EMAIL is on:
- * refused, and a new link is mailed (at most once a minute) since the user cannot call
- * verify-request without logging in.
+ * refused, and a new link is mailed unless one went less than a minute ago. The refusal says
+ * which (`mail_sent`), and when none was sent, when one can be (Retry-After). Only the owner
+ * of the password gets this answer, so it tells nobody else anything.
  */
 export async function refuseUnverifiedLogin(ctx: LatchkeyContext, user: UserRecord): Promise<Failure> {
+  let wait = 0;
   try {
-    if ((await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS)) === 0) scheduleVerificationMail(ctx, user);
+    wait = await verificationMailUnlessRecent(ctx, user);
   } catch (err) {
     ctx.log.warn({ err: { message: (err as Error).message }, userId: user.id }, 'could not resend the verification mail');
+    return { ...failure('EMAIL_NOT_VERIFIED', 'Confirm your email address first, with the link mailed to it.'), members: { mail_sent: false } };
   }
-  return failure('EMAIL_NOT_VERIFIED', 'Confirm your email address first: a new link has been sent to it.');
+  if (wait === 0) {
+    return { ...failure('EMAIL_NOT_VERIFIED', 'Confirm your email address first: a new link has been mailed to it.'), members: { mail_sent: true } };
+  }
+  return {
+    ...failure('EMAIL_NOT_VERIFIED', `Confirm your email address first, with the link mailed to it less than a minute ago; a new one can be sent in ${wait} s.`),
+    members: { mail_sent: false },
+    retryAfter: wait,
+  };
+}
+
+/**
+ * POST /auth/email/verify-resend: a new verification link for a signed-out user, by address.
+ * Forgot-password's rules: answered (202) before the account is looked up, the same limit per
+ * address (every address alike, existing or not), and the background job does the same work
+ * whether or not a mail goes out. A mail goes only to an active, unverified account, and at most
+ * once a minute per account (shared with every other path that mails a link).
+ */
+export async function resendVerificationByEmail(ctx: LatchkeyContext, emailInput: string): Promise<Outcome<void>> {
+  const email = normaliseEmail(emailInput);
+  const wait = await throttle(ctx, `mail:verify-resend:${hashToken(email)}`, RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS);
+  if (wait > 0) return mailThrottled(wait);
+  ctx.mail.dispatch('verify_email', async () => {
+    const user = await ctx.store.findUserByEmail(email);
+    // The same work whether or not a mail goes out: a token, its hash, the rendered mail.
+    const token = newOpaqueToken();
+    const tokenHash = hashToken(token);
+    const message = verificationMail(brand(ctx), {
+      to: user?.email ?? email,
+      name: user?.name ?? null,
+      link: linkTo(ctx, VERIFY_EMAIL_PATH, token),
+      validForMs: ctx.config.mail.verifyEmailTtlMs,
+    });
+    const eligible = user !== null && !user.disabled && !user.emailVerified;
+    if (!eligible || (await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS)) > 0) {
+      ctx.log.info({ mail: 'verify_email' }, 'verification resend: no unverified account has this address, or a link went less than a minute ago; no mail sent');
+      return null;
+    }
+    await storeToken(ctx, user.id, 'verify_email', tokenHash, ctx.config.mail.verifyEmailTtlMs);
+    return message;
+  });
+  return success(undefined);
 }
 
 /** POST /auth/email/verify: spends the token and marks the address verified. */
@@ -149,7 +221,7 @@ export async function resetPassword(
   meta: RequestMeta,
 ): Promise<Outcome<void>> {
   const policy = checkPasswordPolicy('new_password', newPassword);
-  if (policy) return failure('VALIDATION_FAILED', 'The new password does not meet the policy.', [policy]);
+  if (policy) return invalid(policy);
   const tokenHash = hashToken(token);
   if (!(await ctx.store.findOneTimeToken(tokenHash, 'reset_password', ctx.clock()))) {
     return failure('TOKEN_INVALID', 'This password-reset link is invalid, already used or expired.');

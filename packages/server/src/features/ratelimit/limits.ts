@@ -21,6 +21,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/refresh':
       return 'refresh';
     case '/auth/email/verify-request':
+    case '/auth/email/verify-resend':
     case '/auth/password/forgot':
       return 'mail';
     case '/auth/password/reset':

@@ -3,6 +3,7 @@ import type { LatchkeyContext } from '../../context.js';
 import { failure, success, type Failure, type Outcome } from '../../outcome.js';
 import type { AuthUser, SessionRecord } from '../../store/types.js';
 import { InvalidTokenError, type AccessTokenClaims } from '../../tokens/access-token.js';
+import { endedSessionToken, sessionEndReason } from './end-reasons.js';
 
 /** What an authenticated request knows about its caller (`request.auth`). */
 export interface AuthState {
@@ -22,10 +23,20 @@ const NO_TOKEN: Readonly<Failure> = Object.freeze(failure('UNAUTHORIZED', 'Send 
 const INVALID_TOKEN: Readonly<Failure> = Object.freeze(failure('INVALID_TOKEN', 'The access token is invalid or has expired.'));
 
 /**
+ * A verified token of an ended session or a disabled account: its holder is told why (the
+ * `reason` member), as a refresh would tell them. An expired session stays a plain INVALID_TOKEN.
+ */
+function endedSession(session: SessionRecord, disabled: boolean): Failure {
+  if (disabled) return endedSessionToken('account_disabled');
+  if (session.revokedAt !== null) return endedSessionToken(sessionEndReason(session.revokedReason));
+  return INVALID_TOKEN;
+}
+
+/**
  * Verifies an access token and then the session behind it, so that a logout or a revocation
  * takes effect at once on every stateful route. UNAUTHORIZED without a token, INVALID_TOKEN for
- * any other refusal (its reason goes to `log` at debug level only); never a thrown error for a
- * bad token.
+ * any other refusal (why a token is bad goes to `log` at debug level only; a good token of an
+ * ended session carries the `reason` member); never a thrown error for a bad token.
  *
  * @example
  * const auth = await authenticateAccessToken(ctx, bearerToken(request), request.log);
@@ -48,7 +59,7 @@ export async function authenticateAccessToken(
     throw err;
   }
   const found = await ctx.store.getSessionWithUser(claims.sid);
-  if (!found || found.user.id !== claims.sub || !sessionIsLive(found.session, ctx.clock())) return INVALID_TOKEN;
-  if (found.user.disabled) return INVALID_TOKEN;
+  if (!found || found.user.id !== claims.sub) return INVALID_TOKEN;
+  if (!sessionIsLive(found.session, ctx.clock()) || found.user.disabled) return endedSession(found.session, found.user.disabled);
   return success({ claims, user: found.user, session: found.session });
 }

@@ -1,5 +1,5 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
-import { failure, retryLater, success, type Outcome } from '../../outcome.js';
+import { failure, invalid, retryLater, success, type Outcome } from '../../outcome.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
@@ -21,7 +21,7 @@ export async function changePassword(
   meta: RequestMeta,
 ): Promise<Outcome<void>> {
   const policy = checkPasswordPolicy('new_password', newPassword);
-  if (policy) return failure('VALIDATION_FAILED', 'The new password does not meet the policy.', [policy]);
+  if (policy) return invalid(policy);
   if (currentPassword === newPassword) return failure('PASSWORD_UNCHANGED', 'The new password must differ from the current one.');
   const locked = await backoffCheck(ctx, auth.user.email, meta);
   if (locked > 0) return retryLater('RATE_LIMITED', `Too many wrong passwords; retry in ${locked} s.`, locked);
@@ -33,6 +33,8 @@ export async function changePassword(
     const lock = await backoffFail(ctx, auth.user.email, meta);
     if (lock.retryAfter > 0) {
       await recordEvent(ctx, user.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter, route: 'change_password' });
+      // As at login: the failure that engages the lock answers 429 with its wait.
+      return retryLater('RATE_LIMITED', `Too many wrong passwords; retry in ${lock.retryAfter} s.`, lock.retryAfter);
     }
     return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
   }

@@ -4,6 +4,7 @@ import { failure, success, type Outcome } from '../../outcome.js';
 import type { AuthUser, SessionRecord, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
 import type { AuthState } from './authenticate.js';
+import { endedSessionRefresh, sessionEndReason } from './end-reasons.js';
 
 /** What login and refresh return; `refresh_token` is withheld from the body in cookie mode. */
 export interface IssuedTokens {
@@ -57,6 +58,8 @@ export async function startSession(ctx: LatchkeyContext, user: UserRecord, meta:
  * - a token spent REFRESH_GRACE ago or earlier is reuse: the whole session is revoked
  *   (REFRESH_TOKEN_REUSED), logged at warn level and recorded as a security event.
  * With REFRESH_GRACE=0 there is no window: any second use is reuse.
+ * A refused token says why when its session ended (the `reason` member: logout, password
+ * change, admin, ...), and ACCOUNT_DISABLED when the account is disabled.
  */
 export async function refreshSession(
   ctx: LatchkeyContext,
@@ -92,9 +95,19 @@ export async function refreshSession(
       await recordEvent(ctx, result.userId, 'refresh_token_reused', meta, { session_id: result.sessionId });
       return failure('REFRESH_TOKEN_REUSED', 'This refresh token was already used; the session has been ended.');
     case 'invalid':
-      return failure(
-        result.reason === 'expired' || result.reason === 'idle' ? 'SESSION_EXPIRED' : 'INVALID_REFRESH_TOKEN',
-      );
+      switch (result.reason) {
+        case 'expired':
+        case 'idle':
+          return failure('SESSION_EXPIRED');
+        case 'disabled':
+          return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
+        case 'revoked':
+          // Why it ended: the holder of a token of this session is its owner (or holds what they
+          // held), who may know it; an unknown token says nothing.
+          return endedSessionRefresh(sessionEndReason(result.revokedReason));
+        case 'unknown':
+          return failure('INVALID_REFRESH_TOKEN');
+      }
   }
 }
 

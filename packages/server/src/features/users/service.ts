@@ -6,7 +6,7 @@
  */
 import type { LatchkeyContext } from '../../context.js';
 import { newId } from '../../lib/ids.js';
-import { failure, success, type Failure, type Outcome } from '../../outcome.js';
+import { failure, invalid, success, type Failure, type Outcome } from '../../outcome.js';
 import { hasNoPassword, NO_PASSWORD_HASH } from '../../passwords/no-password.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { NewUser, UserRecord } from '../../store/types.js';
@@ -42,7 +42,7 @@ export interface UserFields {
 export function checkedEmail(input: string): Outcome<string> {
   const email = normaliseEmail(input);
   if (!isValidEmail(email)) {
-    return failure('VALIDATION_FAILED', 'The email address is not valid.', [{ field: 'email', message: 'must match format "email"' }]);
+    return invalid({ field: 'email', message: 'Email must be an email address, like name@example.com.' });
   }
   return success(email);
 }
@@ -61,7 +61,7 @@ export function userFields(input: UserFieldsInput): Outcome<UserFields> {
   const email = checked.value;
   const name = normaliseName(input.name);
   if (name !== null && name.length > MAX_NAME_LENGTH) {
-    return failure('VALIDATION_FAILED', 'The name is too long.', [{ field: 'name', message: `must NOT have more than ${MAX_NAME_LENGTH} characters` }]);
+    return invalid({ field: 'name', message: `Name must be at most ${MAX_NAME_LENGTH} characters.` });
   }
   return success({
     email,
@@ -116,7 +116,7 @@ export async function createUser(deps: UserDeps, input: CreateUserInput): Promis
   const fields = userFields(input);
   if (!fields.ok) return fields;
   const policy = checkPasswordPolicy('password', input.password);
-  if (policy) return failure('VALIDATION_FAILED', 'The password does not meet the policy.', [policy]);
+  if (policy) return invalid(policy);
   // Checked before hashing so that a duplicate costs no hash; the unique index still decides.
   if (await deps.store.findUserByEmail(fields.value.email)) return emailTaken();
   const passwordHash = await deps.hasher.hash(input.password);

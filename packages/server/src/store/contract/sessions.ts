@@ -39,8 +39,13 @@ export type RotateResult =
   | { kind: 'grace'; session: SessionRecord; user: AuthUser }
   /** Spent `graceMs` ago or earlier: the whole session has been revoked by this call. */
   | { kind: 'reused'; sessionId: string; userId: string }
-  /** Unknown token, or its session is revoked, expired or idle. */
-  | { kind: 'invalid'; reason: 'unknown' | 'revoked' | 'expired' | 'idle' | 'disabled' };
+  /**
+   * Unknown token, or its session expired or idle, or its user disabled (also when the session
+   * was revoked, e.g. by the disabling: the account's state is what the caller can act on).
+   */
+  | { kind: 'invalid'; reason: 'unknown' | 'expired' | 'idle' | 'disabled' }
+  /** Its session was revoked; `revokedReason` is the session's `revoked_reason` (why it ended). */
+  | { kind: 'invalid'; reason: 'revoked'; revokedReason: string | null };
 
 export interface RotateInput {
   oldTokenHash: string;

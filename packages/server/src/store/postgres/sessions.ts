@@ -125,10 +125,12 @@ export function postgresSessions(db: PgConnection): SessionStore {
       const row = current.rows[0];
       if (!row) return { kind: 'invalid', reason: 'unknown' };
       const s = sessionFromRow(row.s);
-      if (s.revokedAt !== null) return { kind: 'invalid', reason: 'revoked' };
+      const user = userFromRow(row.u);
+      if (s.revokedAt !== null) {
+        return user.disabled ? { kind: 'invalid', reason: 'disabled' } : { kind: 'invalid', reason: 'revoked', revokedReason: s.revokedReason };
+      }
       if (now >= s.expiresAt) return { kind: 'invalid', reason: 'expired' };
       if (now >= s.idleExpiresAt) return { kind: 'invalid', reason: 'idle' };
-      const user = userFromRow(row.u);
       if (user.disabled) return { kind: 'invalid', reason: 'disabled' };
 
       let kind: 'rotated' | 'grace';

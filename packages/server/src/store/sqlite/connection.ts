@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { dirname } from 'node:path';
-import { createPrivateFile, ensurePrivateDir } from '../../lib/private-files.js';
+import { createPrivateFile } from '../../lib/private-files.js';
+import { ensureSqliteDirectory } from '../database-url.js';
 import { SqliteWriteBatch } from './write-batch.js';
 
 /**
@@ -16,8 +16,9 @@ export class SqliteConnection {
   constructor(path: string) {
     if (path !== ':memory:') {
       // It holds the private signing keys and the password hashes: a new database and the
-      // directory made for it are the owner's only (-wal and -shm follow the file's mode).
-      ensurePrivateDir(dirname(path));
+      // directory made for it are the owner's only (-wal and -shm follow the file's mode). Only
+      // the data directory is made when missing (ensureSqliteDirectory).
+      ensureSqliteDirectory(path);
       createPrivateFile(path);
     }
     this.db = new Database(path);

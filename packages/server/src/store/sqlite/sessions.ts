@@ -132,7 +132,9 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
     const usedAt = row[17];
     const { session, user } = sessionUserFromTuple(row);
     const { id: sessionId, userId, expiresAt, idleExpiresAt, revokedAt } = session;
-    if (revokedAt !== null) return { kind: 'invalid', reason: 'revoked' };
+    if (revokedAt !== null) {
+      return user.disabled ? { kind: 'invalid', reason: 'disabled' } : { kind: 'invalid', reason: 'revoked', revokedReason: session.revokedReason };
+    }
     if (now >= expiresAt) return { kind: 'invalid', reason: 'expired' };
     if (now >= idleExpiresAt) return { kind: 'invalid', reason: 'idle' };
     if (user.disabled) return { kind: 'invalid', reason: 'disabled' };

@@ -85,7 +85,8 @@ describe('admin API', () => {
     expect(res.json().user.disabled).toBe(true);
     expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(victim.access) })).statusCode).toBe(401);
     const refresh = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: victim.refresh } });
-    expect(refresh.statusCode).toBe(401);
+    expect(refresh.statusCode).toBe(403);
+    expect(refresh.json().code).toBe('ACCOUNT_DISABLED');
     const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: victim.email, password: PASSWORD } });
     expect(login.statusCode).toBe(403);
     expect(login.json().code).toBe('ACCOUNT_DISABLED');
@@ -95,7 +96,7 @@ describe('admin API', () => {
     expect(update.detail).toMatchObject({ admin_id: admin.userId, sessions_revoked: 1 });
   });
 
-  it('changing roles revokes the sessions; the next token carries the new roles', async () => {
+  it('changing roles keeps the sessions; the next refresh carries the new roles; end_sessions ends them', async () => {
     const u = await registerAndLogin(t.app, 'promote@example.com', PASSWORD);
     const res = await t.app.inject({
       method: 'PATCH',
@@ -104,19 +105,48 @@ describe('admin API', () => {
       payload: { roles: ['editor', 'billing:read'] },
     });
     expect(res.statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(u.access) })).statusCode).toBe(401);
-    const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: u.email, password: PASSWORD } });
-    const claims = JSON.parse(Buffer.from(login.json().access_token.split('.')[1], 'base64url').toString()) as { roles: string[] };
+    // The session goes on; its access token keeps the old roles until the next refresh.
+    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(u.access) })).statusCode).toBe(200);
+    const refreshed = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: u.refresh } });
+    expect(refreshed.statusCode).toBe(200);
+    const claims = JSON.parse(Buffer.from(refreshed.json().access_token.split('.')[1], 'base64url').toString()) as { roles: string[] };
     expect(claims.roles).toEqual(['editor', 'billing:read']);
-    // Setting the same roles again is not a change: sessions survive.
+    const update = (await t.app.latchkey.store.listEvents(u.userId, 10)).find((e) => e.type === 'admin_user_updated')!;
+    expect(update.detail).toMatchObject({ changes: ['roles'], sessions_revoked: 0 });
+    // end_sessions: true ends them at once.
+    const ended = await t.app.inject({
+      method: 'PATCH',
+      url: `/admin/users/${u.userId}`,
+      headers: bearer(admin.access),
+      payload: { roles: ['editor'], end_sessions: true },
+    });
+    expect(ended.statusCode).toBe(200);
+    const after = await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(refreshed.json().access_token) });
+    expect(after.statusCode).toBe(401);
+    expect(after.json()).toMatchObject({ code: 'INVALID_TOKEN', reason: 'roles_changed' });
+    // Setting the same roles again is not a change: sessions survive, even with end_sessions.
+    const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: u.email, password: PASSWORD } });
     const again = await t.app.inject({
       method: 'PATCH',
       url: `/admin/users/${u.userId}`,
       headers: bearer(admin.access),
-      payload: { roles: ['billing:read', 'editor'] },
+      payload: { roles: ['editor'], end_sessions: true },
     });
     expect(again.statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(login.json().access_token) })).statusCode).toBe(200);
+  });
+
+  it('a removed admin role takes effect on the admin routes at once, with the session still live', async () => {
+    const second = await makeAdmin(t, 'second-admin@example.com');
+    const before = await t.app.inject({ method: 'GET', url: '/admin/users?limit=1', headers: bearer(second.access) });
+    expect(before.statusCode).toBe(200);
+    const demote = await t.app.inject({ method: 'PATCH', url: `/admin/users/${second.userId}`, headers: bearer(admin.access), payload: { roles: [] } });
+    expect(demote.statusCode).toBe(200);
+    // Its access token still says admin, but the admin routes read the stored roles.
+    const after = await t.app.inject({ method: 'GET', url: '/admin/users?limit=1', headers: bearer(second.access) });
+    expect(after.statusCode).toBe(403);
+    expect(after.json().code).toBe('FORBIDDEN');
+    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(second.access) })).json().user.roles).toEqual([]);
   });
 
   it('validates input: bad roles, unknown fields, empty patch → 422; unknown user → 404', async () => {
@@ -334,4 +364,24 @@ describe.each(['sqlite', 'postgres'] as const)('last-admin rule under concurrenc
       }
     },
   );
+});
+
+describe('ROLE_CHANGE_ENDS_SESSIONS=true', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ ROLE_CHANGE_ENDS_SESSIONS: 'true' });
+  });
+  afterAll(() => t.close());
+
+  it('a role change ends the sessions unless the request says end_sessions: false', async () => {
+    const admin = await makeAdmin(t, 'root@example.com');
+    const u = await registerAndLogin(t.app, 'strict@example.com', PASSWORD);
+    const patch = (payload: object) => t.app.inject({ method: 'PATCH', url: `/admin/users/${u.userId}`, headers: bearer(admin.access), payload });
+    expect((await patch({ roles: ['editor'], end_sessions: false })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(u.access) })).statusCode).toBe(200);
+    expect((await patch({ roles: ['editor', 'viewer'] })).statusCode).toBe(200);
+    const refresh = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: u.refresh } });
+    expect(refresh.statusCode).toBe(401);
+    expect(refresh.json()).toMatchObject({ code: 'INVALID_REFRESH_TOKEN', reason: 'roles_changed' });
+  });
 });

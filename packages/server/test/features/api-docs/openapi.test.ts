@@ -227,6 +227,31 @@ describe('GET /docs', () => {
     expect((await t.app.inject({ method: 'GET', url: '/docs/static/no-such-file.js' })).statusCode).toBe(404);
   });
 
+  it("is Latchkey's: the tab's title and icon, the logo of the top bar", async () => {
+    const page = await t.app.inject({ method: 'GET', url: '/docs' });
+    expect(page.body).toContain('<title>Latchkey API</title>');
+    expect(page.body).not.toMatch(/Swagger UI<\/title>/);
+    const icon = /<link rel="icon" type="image\/svg\+xml" href="([^"]+)"/.exec(page.body)?.[1];
+    expect(icon).toBe('/docs/static/theme/favicon.svg');
+    const favicon = await t.app.inject({ method: 'GET', url: icon! });
+    expect(favicon.statusCode).toBe(200);
+    expect(favicon.body).toMatch(/^<svg /);
+    const init = await t.app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+    const logo = /img\.src = 'data:image\/svg\+xml;base64,([^']+)'/.exec(init.body)?.[1];
+    expect(Buffer.from(logo!, 'base64').toString('utf8')).toContain('<title>Latchkey API</title>');
+  });
+
+  it('the page gets the document without the cookie scheme, which a page cannot use; /openapi.json keeps it', async () => {
+    const forPage = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as OpenApiDoc;
+    expect(Object.keys(forPage.components.securitySchemes).sort()).toEqual(['BearerAuth', 'OAuth2PasswordBearer']);
+    expect(JSON.stringify(forPage.paths)).not.toContain('RefreshCookie');
+    // Refresh takes the token in the body too: no requirement, as before, besides the cookie.
+    expect(forPage.paths['/auth/refresh']!.post!.security).toEqual([{}]);
+    expect(forPage.paths['/auth/logout']!.post!.security).toEqual([{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }]);
+    expect(doc.components.securitySchemes.RefreshCookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'lk_refresh' });
+    expect(doc.paths['/auth/refresh']!.post!.security).toEqual([{}, { RefreshCookie: [] }]);
+  });
+
   it('is absent with DOCS_ENABLED=false', async () => {
     const off = await createTestApp({ DOCS_ENABLED: 'false' });
     try {
@@ -252,7 +277,7 @@ async function freePort(): Promise<number> {
 describe('the Authorize button of the docs page (real Chromium)', () => {
   const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-  it('logs in with the OAuth2 password flow, then "Try it out" on GET /auth/me answers 200, under its CSP without a violation', async () => {
+  it('shows Latchkey\'s name and logo, an Authorize dialog without useless fields, logs in with the OAuth2 password flow (a wrong password said in words), then "Try it out" answers, under its CSP without a violation', async () => {
     expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (scripts/ensure-system-deps.sh installs it)`).toBe(true);
     const { dir, cleanup } = tempDir();
     const port = await freePort();
@@ -277,8 +302,45 @@ describe('the Authorize button of the docs page (real Chromium)', () => {
       const docs = await page.goto(`http://127.0.0.1:${port}/docs`);
       expect(docs!.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
       expect(docs!.headers()['x-frame-options']).toBe('DENY');
+      expect(await page.title()).toBe('Latchkey API');
+      // The top bar: Latchkey's logo, named, where the framework's was.
+      const logo = page.locator('.topbar img').first();
+      await logo.waitFor({ state: 'visible', timeout: 10_000 });
+      const src = (await logo.getAttribute('src'))!;
+      expect(src).toMatch(/^data:image\/svg\+xml;base64,/);
+      const svg = Buffer.from(src.split(',')[1]!, 'base64').toString('utf8');
+      expect(svg).toContain('<title>Latchkey API</title>');
+      expect(svg).toMatch(/<text [^>]*>Latchkey<tspan [^>]*>API<\/tspan><\/text>/);
+      expect(svg).not.toMatch(/swagger|fastify/i);
+
       await page.getByRole('button', { name: 'Authorize' }).first().click();
+      // The dialog: the email and password sign-in and the bearer field, nothing that does nothing.
+      const dialog = page.locator('.modal-ux');
+      await page.locator('#oauth_username').waitFor({ state: 'visible', timeout: 10_000 });
+      const shown = await dialog.innerText();
+      expect(shown).toContain('OAuth2PasswordBearer');
+      expect(shown).toContain('Sign in with your email (as username) and password');
+      expect(shown).toContain('username:');
+      expect(shown).toContain('password:');
+      expect(shown).toContain('BearerAuth');
+      for (const useless of ['client_id', 'client_secret', 'Client credentials location', 'Scopes are used', 'RefreshCookie', 'lk_refresh']) {
+        expect(shown, useless).not.toContain(useless);
+      }
+      for (const field of ['#client_id_password', '#client_secret_password', '#password_type', '#api_key_value']) {
+        expect(await page.locator(field).isVisible(), field).toBe(false);
+      }
+      expect(await page.locator('#auth-bearer-value').isVisible()).toBe(true);
+
+      // A wrong password: the dialog says so in words.
       await page.locator('#oauth_username').fill('docs@example.com');
+      await page.locator('#oauth_password').fill('not the right password');
+      const [refused] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.request().method() === 'POST'),
+        page.locator('.modal-ux button.authorize').first().click(),
+      ]);
+      expect(refused.status()).toBe(400);
+      await dialog.getByText('The email or password is incorrect.').first().waitFor({ state: 'visible', timeout: 10_000 });
+
       await page.locator('#oauth_password').fill('correct horse battery staple');
       const [login] = await Promise.all([
         page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.request().method() === 'POST'),
@@ -301,8 +363,22 @@ describe('the Authorize button of the docs page (real Chromium)', () => {
       expect(me.status()).toBe(200);
       expect(me.request().headers().authorization).toMatch(/^Bearer ey/);
       expect(await me.json()).toMatchObject({ user: { email: 'docs@example.com' } });
-      // The whole session, page load to the answer shown, ran under the policy untouched.
       await op.locator('.responses-wrapper .live-responses-table').first().waitFor({ state: 'visible', timeout: 10_000 });
+
+      // "Try it out" on POST /auth/login with a wrong password: the problem shown says it in a sentence.
+      const loginOp = page.locator('.opblock-post').filter({ has: page.locator('[data-path="/auth/login"]') });
+      await loginOp.locator('.opblock-summary').click();
+      await loginOp.locator('button.try-out__btn').click();
+      await loginOp.locator('textarea.body-param__text').fill(JSON.stringify({ email: 'docs@example.com', password: 'still not the password' }));
+      const [tried] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.request().method() === 'POST'),
+        loginOp.locator('button.execute').click(),
+      ]);
+      expect(tried.status()).toBe(400);
+      const answer = loginOp.locator('.responses-wrapper .live-responses-table').first();
+      await answer.waitFor({ state: 'visible', timeout: 10_000 });
+      expect(await answer.innerText()).toContain('"detail": "The email or password is incorrect."');
+      // The whole session, page load to the answers shown, ran under the policy untouched.
       expect(violations).toEqual([]);
     } finally {
       await browser.close();

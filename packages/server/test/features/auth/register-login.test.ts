@@ -32,6 +32,7 @@ interface ProblemBody {
   detail: string;
   code: string;
   error?: string;
+  error_description?: string;
   errors?: Array<{ field: string; message: string }>;
 }
 
@@ -232,9 +233,23 @@ describe('POST /auth/login', () => {
     expect(problem(res, 400, 'INVALID_REQUEST').error).toBe('invalid_request');
   });
 
-  it('a wrong password: 400 INVALID_CREDENTIALS with error=invalid_grant', async () => {
+  it('a wrong password: 400 INVALID_CREDENTIALS with error=invalid_grant, said in a sentence (detail and error_description)', async () => {
     const body = problem(await loginJson({ email, password: 'not the right password' }), 400, 'INVALID_CREDENTIALS');
     expect(body.error).toBe('invalid_grant');
+    expect(body.detail).toBe('The email or password is incorrect.');
+    // What OAuth2 clients show, the Authorize dialog of /docs among them.
+    expect(body.error_description).toBe('The email or password is incorrect.');
+  });
+
+  it('error_description is the detail in the characters RFC 6749 allows; problems without error have none', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: {} });
+    const body = res.json() as { detail: string; error: string; error_description: string };
+    expect(body.detail).toBe('Send {"refresh_token": ...} or the refresh cookie.');
+    expect(body.error_description).toBe("Send {'refresh_token': ...} or the refresh cookie.");
+    expect(body.error_description).toMatch(/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/);
+    const taken = await register({ email, password: GOOD_PASSWORD });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).not.toHaveProperty('error_description');
   });
 
   it('a wrong password and an unknown email give byte-identical responses (JSON and form)', async () => {

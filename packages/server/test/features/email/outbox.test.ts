@@ -23,7 +23,9 @@ async function outbox(t: TestApp): Promise<OutboxFile[]> {
   const dir = join(t.dir, 'outbox');
   let names: string[];
   try {
-    names = readdirSync(dir).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.eml'))
+      .sort();
   } catch {
     return [];
   }
@@ -65,6 +67,13 @@ describe('outbox mode (no SMTP_URL)', () => {
     expect(file!.mail.html).toBeTruthy();
     const { token, link } = tokenFromText(file!.mail.text ?? '', 'verify-email');
     expect(link.startsWith('http://latchkey.test/verify-email?token=')).toBe(true);
+    // Beside it, the message readable as written: headers and the text part, the link whole.
+    const txt = file!.path.replace(/\.eml$/, '.txt');
+    expect(statSync(txt).mode & 0o777).toBe(0o600);
+    const readable = readFileSync(txt, 'utf8');
+    expect(readable.startsWith('From: "Latchkey" <no-reply@latchkey.test>\nTo: olive@example.com\nSubject: Confirm your email address for Latchkey\n\n')).toBe(true);
+    expect(readable).toContain(link);
+    expect(readable.endsWith(`${file!.mail.text!.trimEnd()}\n`)).toBe(true);
 
     const line = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'mail written to the outbox (no SMTP_URL)');
     expect(line).toMatchObject({ level: 30, to: 'olive@example.com', subject: 'Confirm your email address for Latchkey', file: file!.path });
@@ -107,24 +116,31 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
   it('refuses login with 403 EMAIL_NOT_VERIFIED (right password only), mails a new link at most once a minute, then lets in', async () => {
     const reg = await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email: 'vera@example.com', password: PASSWORD } });
     expect(reg.statusCode).toBe(201);
-    expect(await filesTo(t, 'vera@example.com')).toHaveLength(1);
+    const registered = await filesTo(t, 'vera@example.com');
+    expect(registered).toHaveLength(1);
+    const first = tokenFromText(registered[0]!.mail.text ?? '', 'verify-email').token;
 
     const wrong = await login(t, 'vera@example.com', 'not the password at all');
     expect(wrong.statusCode).toBe(400);
     expect(wrong.json().code).toBe('INVALID_CREDENTIALS');
 
+    // Right after registering: refused, and the registration mail is not replaced by a second one.
     const refused = await login(t, 'vera@example.com');
     expect(refused.statusCode).toBe(403);
-    expect(refused.json().code).toBe('EMAIL_NOT_VERIFIED');
+    expect(refused.json()).toMatchObject({ code: 'EMAIL_NOT_VERIFIED', mail_sent: false });
     expect(refused.body).not.toContain('access_token');
-    expect(await filesTo(t, 'vera@example.com')).toHaveLength(2);
+    expect(await filesTo(t, 'vera@example.com')).toHaveLength(1);
 
+    // A minute later: refused, with a new link.
+    t.clock!.advance(61_000);
+    expect((await login(t, 'vera@example.com')).json()).toMatchObject({ code: 'EMAIL_NOT_VERIFIED', mail_sent: true });
+    expect(await filesTo(t, 'vera@example.com')).toHaveLength(2);
     // Within the minute: refused again, no third mail.
     expect((await login(t, 'vera@example.com')).statusCode).toBe(403);
     const files = await filesTo(t, 'vera@example.com');
     expect(files).toHaveLength(2);
 
-    const [first, second] = files.map((f) => tokenFromText(f.mail.text ?? '', 'verify-email').token);
+    const second = files.map((f) => tokenFromText(f.mail.text ?? '', 'verify-email').token).find((token) => token !== first)!;
     // Only the newest link works.
     expect((await t.app.inject({ method: 'POST', url: '/auth/email/verify', payload: { token: first } })).json().code).toBe('TOKEN_INVALID');
     expect((await t.app.inject({ method: 'POST', url: '/auth/email/verify', payload: { token: second } })).statusCode).toBe(200);
@@ -167,6 +183,14 @@ describe('mail settings', () => {
     expect(custom.mail.appUrl).toBe('https://app.example.com');
     expect(custom.mail.mailFrom).toBe('"Acme" <no-reply@app.example.com>');
     expect(custom.mail.smtpUrl).toBe('smtps://u:p@mail.example.com:465');
+  });
+
+  it('the default sender is never at an IP address: APP_URL\'s host, else ISSUER\'s, else localhost', () => {
+    expect(loadConfig({}).mail.mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ APP_URL: 'http://127.0.0.1:5173' }).mail.mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ ISSUER: 'http://192.168.1.20:3000' }).mail.mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ ISSUER: 'http://[::1]:3000' }).mail.mailFrom).toBe('"Latchkey" <no-reply@localhost>');
+    expect(loadConfig({ ISSUER: 'https://id.example.com', APP_URL: 'http://10.0.0.5:8080' }).mail.mailFrom).toBe('"Latchkey" <no-reply@id.example.com>');
   });
 
   it('refuses bad values, naming the variable and never echoing an SMTP password', () => {

@@ -149,6 +149,11 @@ describe('POST /auth/email/verify-request', () => {
     const unauthenticated = await t.app.inject({ method: 'POST', url: '/auth/email/verify-request' });
     expect(unauthenticated.statusCode).toBe(401);
 
+    // The registration mail counts toward the once-a-minute limit.
+    const early = await t.app.inject({ method: 'POST', url: '/auth/email/verify-request', headers: bearer(session.access_token) });
+    expect(early.statusCode).toBe(429);
+    t.clock!.advance(61_000);
+
     const resend = await t.app.inject({ method: 'POST', url: '/auth/email/verify-request', headers: bearer(session.access_token) });
     expect(resend.statusCode).toBe(202);
     expect(resend.body).toBe('');

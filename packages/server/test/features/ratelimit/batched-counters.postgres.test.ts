@@ -304,8 +304,8 @@ describe('rate limits of two app instances on one PostgreSQL database', () => {
     const login = (t: TestApp, password: string) => t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
     expect((await login(a, 'wrong password')).statusCode).toBe(400);
     expect((await login(b, 'wrong password')).statusCode).toBe(400);
-    expect((await login(a, 'wrong password')).statusCode).toBe(400);
-    // The third failure (on two instances, nothing flushed) locked the pair on both.
+    // The third failure (on two instances, nothing flushed) locks the pair on both, and says so.
+    expect((await login(a, 'wrong password')).statusCode).toBe(429);
     const locked = await login(b, 'correct horse battery staple');
     expect(locked.statusCode).toBe(429);
     expect(locked.headers['retry-after']).toBe('10');

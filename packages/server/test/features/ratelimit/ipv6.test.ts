@@ -89,13 +89,13 @@ describe('the login backoff groups IPv6 addresses by network too', () => {
   it('failures from addresses of one /64 lock that /64 for the account; the full address is still recorded', async () => {
     const user = await registerAndLogin(t.app, 'v6@example.com', PASSWORD);
     const attempts = ['2001:db8:7:7::1', '2001:db8:7:7::2', '2001:db8:7:7::3'].map((peer) => ({ peer }));
-    expect(await codes(t, attempts, user.email)).toEqual([400, 400, 400]);
+    expect(await codes(t, attempts, user.email)).toEqual([400, 400, 429]);
     // A fourth address of the same /64, right password: locked without a check.
     const locked = await login(t, user.email, PASSWORD, { peer: '2001:db8:7:7:abcd::4' });
     expect(locked.statusCode).toBe(429);
     expect(locked.json().code).toBe('RATE_LIMITED');
     // Mapped IPv4 and IPv4 are one client for the backoff as well.
-    expect(await codes(t, [{ peer: '::ffff:192.0.2.50' }, { peer: '192.0.2.50' }, { peer: '::ffff:192.0.2.50' }], user.email)).toEqual([400, 400, 400]);
+    expect(await codes(t, [{ peer: '::ffff:192.0.2.50' }, { peer: '192.0.2.50' }, { peer: '::ffff:192.0.2.50' }], user.email)).toEqual([400, 400, 429]);
     expect((await login(t, user.email, PASSWORD, { peer: '192.0.2.50' })).statusCode).toBe(429);
     // Another /64 is another client.
     const fromHome = await login(t, user.email, PASSWORD, { peer: '2001:db8:7:8::1' });

@@ -141,9 +141,14 @@ describe('login backoff per account', () => {
     const { email } = await registerAndLogin(t.app, 'victim@example.com', PASSWORD);
     const attacker = '192.0.2.66';
     const codes: number[] = [];
-    for (let i = 0; i < 3; i++) codes.push((await login(t, email, 'not the password', attacker)).statusCode);
-    expect(codes).toEqual([400, 400, 400]);
-    // The third failure reached the threshold: locked for the base delay (2 s).
+    for (let i = 0; i < 2; i++) codes.push((await login(t, email, 'not the password', attacker)).statusCode);
+    expect(codes).toEqual([400, 400]);
+    // The third failure reaches the threshold: it is answered 429 with the lock's wait (2 s), the
+    // same answer the next attempt gets, and for an unknown account alike (below).
+    const engaging = await login(t, email, 'not the password', attacker);
+    expect(engaging.statusCode).toBe(429);
+    expect(engaging.json()).toMatchObject({ code: 'RATE_LIMITED', error: 'invalid_grant', detail: 'Too many failed logins; retry in 2 s.' });
+    expect(engaging.headers['retry-after']).toBe('2');
     let locked = await login(t, email, PASSWORD, attacker);
     expect(locked.statusCode).toBe(429);
     expect(locked.json().code).toBe('RATE_LIMITED');
@@ -151,7 +156,9 @@ describe('login backoff per account', () => {
 
     // Past the lock, one more failure doubles it (4 s), then 8 s ... capped at 30 s.
     clock.advance(2_001);
-    expect((await login(t, email, 'not the password', attacker)).statusCode).toBe(400);
+    const doubled = await login(t, email, 'not the password', attacker);
+    expect(doubled.statusCode).toBe(429);
+    expect(doubled.headers['retry-after']).toBe('4');
     locked = await login(t, email, 'not the password', attacker);
     expect(locked.headers['retry-after']).toBe('4');
     for (const expected of ['8', '16', '30', '30']) {
@@ -175,8 +182,14 @@ describe('login backoff per account', () => {
   it('treats unknown accounts the same way (no enumeration through the lock)', async () => {
     const ip = '192.0.2.77';
     const codes: number[] = [];
-    for (let i = 0; i < 4; i++) codes.push((await login(t, 'nobody@example.com', 'whatever123', ip)).statusCode);
-    expect(codes).toEqual([400, 400, 400, 429]);
+    const details: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await login(t, 'nobody@example.com', 'whatever123', ip);
+      codes.push(res.statusCode);
+      details.push(`${res.json().detail} ${res.headers['retry-after']}`);
+    }
+    expect(codes).toEqual([400, 400, 429, 429]);
+    expect(details.slice(2)).toEqual(['Too many failed logins; retry in 2 s. 2', 'Too many failed logins; retry in 2 s. 2']);
   });
 
   it('records the backoff as a security event of the account', async () => {
@@ -283,7 +296,8 @@ describe('shared counters', () => {
     try {
       await registerAndLogin(a.app, 'shared@example.com', PASSWORD);
       expect((await login(a, 'shared@example.com', 'wrong password')).statusCode).toBe(400);
-      expect((await login(b, 'shared@example.com', 'wrong password')).statusCode).toBe(400);
+      // The second failure, on the other instance, engages the shared lock.
+      expect((await login(b, 'shared@example.com', 'wrong password')).statusCode).toBe(429);
       expect((await login(a, 'shared@example.com', PASSWORD)).statusCode).toBe(429);
       expect((await login(b, 'shared@example.com', PASSWORD)).statusCode).toBe(429);
       await new Promise((r) => setTimeout(r, 1_100));

@@ -105,7 +105,7 @@ export function sessionCases(ctx: StoreCaseContext): void {
       const r = await rotate(s.token, t1 + 10 * SECOND);
       expect(r).toEqual({ kind: 'reused', sessionId: s.id, userId: u.id });
       expect((await ctx.store.getSessionWithUser(s.id))?.session).toMatchObject({ revokedAt: t1 + 10 * SECOND, revokedReason: 'refresh_token_reused' });
-      expect(await rotate(live, t1 + 11 * SECOND)).toEqual({ kind: 'invalid', reason: 'revoked' });
+      expect(await rotate(live, t1 + 11 * SECOND)).toEqual({ kind: 'invalid', reason: 'revoked', revokedReason: 'refresh_token_reused' });
     });
 
     it('rotate: graceMs 0 grants no grace, even within the same millisecond', async () => {
@@ -133,7 +133,7 @@ export function sessionCases(ctx: StoreCaseContext): void {
 
       const revoked = await session(u.id);
       await ctx.store.revokeSession(u.id, revoked.id, 'logout', T0 + 1);
-      expect(await rotate(revoked.token, T0 + 2)).toEqual({ kind: 'invalid', reason: 'revoked' });
+      expect(await rotate(revoked.token, T0 + 2)).toEqual({ kind: 'invalid', reason: 'revoked', revokedReason: 'logout' });
 
       const s = await session(u.id);
       expect(await rotate(s.token, T0 + MAX_AGE)).toEqual({ kind: 'invalid', reason: 'expired' });
@@ -143,6 +143,22 @@ export function sessionCases(ctx: StoreCaseContext): void {
       await ctx.store.updateUser(u.id, { disabled: false }, T0 + 3);
       // None of the refusals spent the token: it still rotates.
       expect((await rotate(s.token, T0 + 4)).kind).toBe('rotated');
+    });
+
+    it('rotate: a revoked session says why it ended; a disabled user is "disabled" even once revoked', async () => {
+      const u = await user();
+      for (const why of ['password_changed', 'revoked_by_admin', 'roles_changed']) {
+        const s = await session(u.id);
+        await ctx.store.revokeUserSessions(u.id, why, T0 + 1);
+        expect(await rotate(s.token, T0 + 2)).toEqual({ kind: 'invalid', reason: 'revoked', revokedReason: why });
+      }
+      const s = await session(u.id);
+      await ctx.store.updateUser(u.id, { disabled: true }, T0 + 1);
+      await ctx.store.revokeUserSessions(u.id, 'disabled_by_admin', T0 + 1);
+      expect(await rotate(s.token, T0 + 2)).toEqual({ kind: 'invalid', reason: 'disabled' });
+      // Enabled again: the session stays ended, for the reason it was ended with.
+      await ctx.store.updateUser(u.id, { disabled: false }, T0 + 3);
+      expect(await rotate(s.token, T0 + 4)).toEqual({ kind: 'invalid', reason: 'revoked', revokedReason: 'disabled_by_admin' });
     });
 
     it('20 concurrent rotations of one live token: exactly one rotated, the rest grace, all tokens live', async () => {
@@ -176,7 +192,7 @@ export function sessionCases(ctx: StoreCaseContext): void {
       expect((count.reused ?? 0) + (count['invalid:revoked'] ?? 0)).toBe(19);
       expect((await ctx.store.getSessionWithUser(s.id))?.session.revokedReason).toBe('refresh_token_reused');
       const winner = fresh[results.findIndex((r) => r.kind === 'rotated')]!;
-      expect(await rotate(winner, T0 + 2000)).toEqual({ kind: 'invalid', reason: 'revoked' });
+      expect(await rotate(winner, T0 + 2000)).toEqual({ kind: 'invalid', reason: 'revoked', revokedReason: 'refresh_token_reused' });
     });
 
     it('listSessions lists the live sessions of one user, most recently used first', async () => {
