@@ -97,6 +97,8 @@ describe('the packed server package', () => {
     await redis.connect();
     try {
       await redis.flushdb();
+      // Latchkey creates no directory but ./data of its working directory: this one is made here.
+      mkdirSync(join(root, 'data'), { mode: 0o700 });
       server = await startServer(
         {
           DATABASE_URL: `sqlite:${join(root, 'data', 'latchkey.db')}`,
