@@ -67,7 +67,11 @@ describe('latchkey users import', () => {
     expect(r.stdout).toMatch(/failed +1\n/);
     expect(r.stdout).toContain('line 1: not a recognised password hash');
     expect(r.stdout + r.stderr).not.toContain(hash);
-    expect(r.stderr).toMatch(/^import: 3 rows \(100% of the file\), [\d,]+ rows\/s {2}2 written, 1 failed\n$/);
+    // stderr: which database (every command names it), then the one progress line, nothing else.
+    const [database, progress, ...rest] = r.stderr.split('\n');
+    expect(database).toBe(`latchkey: database sqlite ${dbPath}`);
+    expect(progress).toMatch(/^import: 3 rows \(100% of the file\), [\d,]+ rows\/s {2}2 written, 1 failed$/);
+    expect(rest).toEqual(['']);
     const ids = readFileSync(join(tmp.dir, 'ids.csv'), 'utf8').trim().split('\n');
     expect(ids[0]).toBe('line,source_id,latchkey_id,email,outcome');
     expect(ids.slice(1).map((l) => l.split(','))).toEqual([
@@ -83,7 +87,8 @@ describe('latchkey users import', () => {
 
     const again = await run(['users', 'import', kvFile, '--format', 'kv', '--json', '--quiet'], dbPath);
     expect(JSON.parse(again.stdout)).toMatchObject({ imported: 0, skipped: 2, failed: 1 });
-    expect(again.stderr).toBe('');
+    // --quiet drops the progress lines; the line naming the database stays (every command says it).
+    expect(again.stderr).toBe(`latchkey: database sqlite ${dbPath}\n`);
 
     // A dry run against the existing database leaves its file byte for byte as it was.
     const more = join(tmp.dir, 'more.kv.json');
