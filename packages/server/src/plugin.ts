@@ -23,6 +23,7 @@ import { MailDispatcher } from './features/email/dispatcher.js';
 import { createMailer, type Mailer } from './features/email/mailer.js';
 import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
+import { factorRoutes, mfaRoutes } from './features/factors/routes.js';
 import { healthRoutes } from './features/health/routes.js';
 import { startHousekeeping } from './features/housekeeping/purge.js';
 import { createMetrics } from './features/metrics/registry.js';
@@ -105,7 +106,8 @@ export async function createContext(
   prepared.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   try {
     await store.migrate();
-    const keys = new KeyRing(store, tokenConfig.jwtAlg, clock, retiredKeyLifetimeMs(tokenConfig), secretBoxFor(tokenConfig));
+    const secrets = secretBoxFor(tokenConfig);
+    const keys = new KeyRing(store, tokenConfig.jwtAlg, clock, retiredKeyLifetimeMs(tokenConfig), secrets);
     await keys.init(tokenConfig.keyReloadIntervalMs, await configuredSigningKey(tokenConfig, clock()));
     const tokens = new AccessTokens(tokenConfig, keys, clock);
     const mail = new MailDispatcher(options.mailer ?? (await createMailer(mailConfig)), log, mailConfig.mailRetryDelaysMs);
@@ -119,7 +121,7 @@ export async function createContext(
       pool: () => store.poolStats?.() ?? null,
     });
     await prepared;
-    return { ctx: { config, clock, store, hasher, keys, tokens, log, mail, counters, backoff, metrics }, ownsStore };
+    return { ctx: { config, clock, store, hasher, keys, secrets, tokens, log, mail, counters, backoff, metrics }, ownsStore };
   } catch (err) {
     await hasher.close();
     if (ownsStore) await store.close();
@@ -250,9 +252,11 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       // In this order: it is the order of the OpenAPI document's paths.
       const rooms: Array<FastifyPluginAsync<typeof routeOpts>> = [
         authRoutes, // register, login
+        mfaRoutes, // mfa/verify: the second half of a login with a second factor
         guardedScope(signedIn, profileRoutes), // GET, PATCH /auth/me
         sessionRoutes, // refresh, csrf, logout (with an access token or a refresh token)
         guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password
+        guardedScope(signedIn, factorRoutes), // factors: list, TOTP enrolment and removal, recovery codes
         guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
         emailRoutes, // email/verify, password/forgot, password/reset
         guardedScope(signedIn, eventRoutes),

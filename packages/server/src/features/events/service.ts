@@ -19,7 +19,14 @@ export type SecurityEventType =
   | 'admin_user_created'
   | 'admin_user_updated'
   | 'admin_user_deleted'
-  | 'admin_sessions_revoked';
+  | 'admin_sessions_revoked'
+  | 'factor_enrolled'
+  | 'factor_confirmed'
+  | 'factor_removed'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated'
+  | 'mfa_failed'
+  | 'mfa_backoff';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row
