@@ -26,7 +26,8 @@ const recoveryCodeProperty = {
 
 /** A code-protected request: a current code or a recovery code (or neither, right after a sign-in with the factor). */
 const proofBodySchema = {
-  type: 'object',
+  // null: an empty JSON body (or none) is no proof, not a malformed one.
+  type: ['object', 'null'],
   additionalProperties: false,
   properties: { code: codeProperty, recovery_code: recoveryCodeProperty },
 } as const;
