@@ -93,7 +93,7 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
           },
         },
         response: {
-          200: { description: 'Tokens, or a second factor is required', anyOf: [tokenResponseSchema, mfaChallengeSchema] },
+          200: { type: 'object', description: 'Tokens, or a second factor is required', anyOf: [tokenResponseSchema, mfaChallengeSchema] },
           ...problems(400, 403, 413, 415, 422, 429, 503),
         },
       },

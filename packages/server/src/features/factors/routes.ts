@@ -16,7 +16,12 @@ import {
   type FactorProof,
 } from './service.js';
 
-const codeProperty = { type: 'string', pattern: '^[0-9]{6}$', description: 'The 6-digit code the authenticator app shows now' } as const;
+const codeProperty = {
+  type: 'string',
+  pattern: '^[0-9]{6}$',
+  description: 'The 6-digit code the authenticator app shows now',
+  examples: ['123456'],
+} as const;
 const recoveryCodeProperty = {
   type: 'string',
   minLength: 1,
