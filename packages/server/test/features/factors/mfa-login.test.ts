@@ -32,7 +32,8 @@ describe('login with a second factor', () => {
   it('a password login answers only the challenge: no token, no cookie, no session', async () => {
     const u = await factorUser();
     const before = await t.app.latchkey.store.listSessions(u.userId, t.clock!());
-    for (const headers of [{}, { 'x-auth-mode': 'cookie' }]) {
+    const modes: Array<Record<string, string>> = [{}, { 'x-auth-mode': 'cookie' }];
+    for (const headers of modes) {
       const res = await loginRequest(t.app, u.email, headers);
       expect(res.statusCode, res.body).toBe(200);
       const body = res.json() as Record<string, unknown>;
