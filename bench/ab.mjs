@@ -10,7 +10,10 @@
 // --pg: a throwaway PostgreSQL cluster (bench/lib/postgres.mjs), one database per variant, and
 // the cluster's CPU per request (postmaster and backends) printed beside the server's.
 //
-// Scenarios: me (GET /auth/me), refresh, login. Prints the median of each variant and B/A.
+// Scenarios: me (GET /auth/me), refresh, login, mfa-reject (POST /auth/mfa/verify with a wrong
+// TOTP code: what one guess at a second factor costs the server; the login backoff is off for it,
+// else it would lock the account after LOGIN_BACKOFF_THRESHOLD guesses; every answer is a 400,
+// counted under "errors"). Prints the median of each variant and B/A.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -38,6 +41,8 @@ const generator = f['load-generator'] ?? defaultGenerator();
 const seconds = Number(f.seconds);
 const connections = Number(f.connections);
 const EMAIL = 'ab.user@example.com';
+/** The account with an authenticator (scenario mfa-reject). */
+const MFA_EMAIL = 'ab.mfa@example.com';
 const PASSWORD = 'ab-bench-passphrase-1234';
 const parseEnv = (s) => Object.fromEntries(s.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 let pg = null;
@@ -90,6 +95,7 @@ async function startServer(v) {
     env: {
       ...SERVER_ENV, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: v.db, ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
       ...UNREACHABLE_RATE_LIMITS,
+      ...(f.scenario === 'mfa-reject' ? { RATE_LIMIT_ENABLED: 'false' } : {}),
       ...v.env,
     },
     logFile: join(tmp, `${v.name}.log`),
@@ -118,9 +124,28 @@ async function spec(base) {
       return { url: `${base}/auth/refresh`, method: 'POST', refreshTokens: (await logins(base, 2 * connections)).map((t) => t.refresh_token) };
     case 'login':
       return { url: `${base}/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) };
+    case 'mfa-reject': {
+      const { mfa_token: mfaToken } = await post(`${base}/auth/login`, { email: MFA_EMAIL, password: PASSWORD });
+      // A wrong code (the chance that 000000 is the right one at some moment of the run is about 3 in a million per step).
+      const body = JSON.stringify({ mfa_token: mfaToken, code: '000000' });
+      return { url: `${base}/auth/mfa/verify`, method: 'POST', headers: { 'content-type': 'application/json' }, body };
+    }
     default:
       throw new Error(`unknown scenario ${f.scenario}`);
   }
+}
+
+/** Registers MFA_EMAIL and enrols an authenticator for it (the code computed with otpauth, as an app would). */
+async function enrolAuthenticator(base) {
+  const { TOTP, Secret } = await import('otpauth');
+  await post(`${base}/auth/register`, { email: MFA_EMAIL, password: PASSWORD });
+  const { access_token: access } = await post(`${base}/auth/login`, { email: MFA_EMAIL, password: PASSWORD });
+  const auth = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
+  const started = await fetch(`${base}/auth/factors/totp`, { method: 'POST', headers: { authorization: auth.authorization } });
+  const { secret } = await started.json();
+  const code = new TOTP({ secret: Secret.fromBase32(secret) }).generate();
+  const confirmed = await fetch(`${base}/auth/factors/totp/confirm`, { method: 'POST', headers: auth, body: JSON.stringify({ code }) });
+  if (!confirmed.ok) throw new Error(`confirm: ${confirmed.status} ${await confirmed.text()}`);
 }
 
 async function round(v) {
@@ -145,6 +170,7 @@ try {
   for (const v of variants) {
     const s = await startServer(v);
     await post(`${s.base}/auth/register`, { email: EMAIL, password: PASSWORD });
+    if (f.scenario === 'mfa-reject') await enrolAuthenticator(s.base);
     await s.stop();
   }
   const rounds = Number(f.rounds);

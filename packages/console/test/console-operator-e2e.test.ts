@@ -62,6 +62,8 @@ async function seed(role: string, signIns: Array<number | null>, t: number): Pro
         userAgent: null,
         ip: null,
         refreshTokenHash: randomUUID(),
+        authTime: t + at * MINUTE,
+        amr: ['pwd'],
       });
     }
     seeded.push({ id, email, at: at === null ? -1 : at });

@@ -127,6 +127,12 @@ export interface RateLimitConfig {
   readonly loginFailureWindowMs: number;
 }
 
+/** Second factors (docs/factors.md). */
+export interface FactorsConfig {
+  /** How long the `mfa_token` of a login that needs a second factor stays usable. */
+  readonly mfaChallengeTtlMs: number;
+}
+
 /** Prometheus metrics: served only when one of these is set. */
 export interface MetricsConfig {
   readonly metricsToken: string | null;
@@ -152,12 +158,13 @@ export interface Config {
   readonly passwords: PasswordsConfig;
   readonly mail: MailConfig;
   readonly rateLimit: RateLimitConfig;
+  readonly factors: FactorsConfig;
   readonly metrics: MetricsConfig;
   readonly housekeeping: HousekeepingConfig;
 }
 
 /** The names of the sections, in the order of `Config`. */
-export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'metrics', 'housekeeping'] as const;
+export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping'] as const;
 // Does not compile while a section of Config is missing from the list above.
 true satisfies [Exclude<keyof Config, (typeof CONFIG_SECTIONS)[number]>] extends [never] ? true : false;
 
@@ -664,6 +671,9 @@ function buildConfig(r: SettingReader): Config {
     purgeIntervalMs,
     eventsRetentionMs: r.duration('housekeeping.eventsRetentionMs', 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
   };
+  const factors: FactorsConfig = {
+    mfaChallengeTtlMs: r.duration('factors.mfaChallengeTtlMs', 'MFA_CHALLENGE_TTL', '5m', 30_000, 1_800_000),
+  };
   const metrics: MetricsConfig = {
     metricsToken: r.optionalText('metrics.metricsToken', 'METRICS_TOKEN'),
     metricsPort: r.optionalInt('metrics.metricsPort', 'METRICS_PORT', 1, 65535),
@@ -719,6 +729,7 @@ function buildConfig(r: SettingReader): Config {
     passwords: Object.freeze(passwords),
     mail: Object.freeze(mail),
     rateLimit: Object.freeze(rateLimit),
+    factors: Object.freeze(factors),
     metrics: Object.freeze(metrics),
     housekeeping: Object.freeze(housekeeping),
   });

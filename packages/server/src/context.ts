@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { MailDispatcher } from './features/email/dispatcher.js';
+import type { SecretBox } from './lib/secret-box.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import type { CounterStore } from './features/ratelimit/counters.js';
 import type { Metrics } from './features/metrics/registry.js';
@@ -17,6 +18,11 @@ export interface LatchkeyContext {
   readonly store: Store;
   readonly hasher: PasswordHasher;
   readonly keys: KeyRing;
+  /**
+   * Secrets at rest (KEY_ENCRYPTION_KEY; plaintext without it): the box the signing keys are
+   * sealed with, also used for TOTP secrets.
+   */
+  readonly secrets: SecretBox;
   readonly tokens: AccessTokens;
   readonly log: FastifyBaseLogger;
   /** Background mail delivery (SMTP or the outbox directory), see docs/email.md. */

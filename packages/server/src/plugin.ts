@@ -24,6 +24,7 @@ import { createMailer, type Mailer } from './features/email/mailer.js';
 import { inviteRoutes } from './features/email/invite-routes.js';
 import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
+import { factorRoutes, mfaRoutes } from './features/factors/routes.js';
 import { healthRoutes } from './features/health/routes.js';
 import { startHousekeeping } from './features/housekeeping/purge.js';
 import { createMetrics } from './features/metrics/registry.js';
@@ -106,7 +107,8 @@ export async function createContext(
   prepared.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   try {
     await store.migrate();
-    const keys = new KeyRing(store, tokenConfig.jwtAlg, clock, retiredKeyLifetimeMs(tokenConfig), secretBoxFor(tokenConfig));
+    const secrets = secretBoxFor(tokenConfig);
+    const keys = new KeyRing(store, tokenConfig.jwtAlg, clock, retiredKeyLifetimeMs(tokenConfig), secrets);
     await keys.init(tokenConfig.keyReloadIntervalMs, await configuredSigningKey(tokenConfig, clock()));
     const tokens = new AccessTokens(tokenConfig, keys, clock);
     const mail = new MailDispatcher(options.mailer ?? (await createMailer(mailConfig)), log, mailConfig.mailRetryDelaysMs);
@@ -120,7 +122,7 @@ export async function createContext(
       pool: () => store.poolStats?.() ?? null,
     });
     await prepared;
-    return { ctx: { config, clock, store, hasher, keys, tokens, log, mail, counters, backoff, metrics }, ownsStore };
+    return { ctx: { config, clock, store, hasher, keys, secrets, tokens, log, mail, counters, backoff, metrics }, ownsStore };
   } catch (err) {
     await hasher.close();
     if (ownsStore) await store.close();
@@ -251,9 +253,11 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       // In this order: it is the order of the OpenAPI document's paths.
       const rooms: Array<FastifyPluginAsync<typeof routeOpts>> = [
         authRoutes, // register, login
+        mfaRoutes, // mfa/verify: the second half of a login with a second factor
         guardedScope(signedIn, profileRoutes), // GET, PATCH /auth/me
         sessionRoutes, // refresh, csrf, logout (with an access token or a refresh token)
         guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password
+        guardedScope(signedIn, factorRoutes), // factors: list, TOTP enrolment and removal, recovery codes
         guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
         emailRoutes, // email/verify, email/verify-resend, password/forgot, password/reset
         inviteRoutes, // invite/accept

@@ -12,6 +12,9 @@ export interface SessionRow {
   ip: string | null;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** Null on sessions older than migration 4: their auth_time is created_at. */
+  auth_time: number | null;
+  amr: string;
 }
 
 /** A `signing_keys` row. */
@@ -37,7 +40,29 @@ export function sessionFromRow(r: SessionRow): SessionRecord {
     ip: r.ip,
     revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
     revokedReason: r.revoked_reason,
+    authTime: r.auth_time === null ? Number(r.created_at) : Number(r.auth_time),
+    amr: amrFromColumn(r.amr),
   };
+}
+
+/**
+ * The `amr` column holds the methods space-separated ("pwd", "pwd otp mfa"). The few values that
+ * occur are parsed once and shared (frozen), so a refresh allocates no array for them.
+ */
+const AMR_VALUES = new Map<string, readonly string[]>();
+
+export function amrFromColumn(column: string): readonly string[] {
+  let amr = AMR_VALUES.get(column);
+  if (amr === undefined) {
+    amr = Object.freeze(column.split(' ').filter((m) => m.length > 0));
+    if (AMR_VALUES.size < 64) AMR_VALUES.set(column, amr);
+  }
+  return amr;
+}
+
+/** The `amr` column's text of a list of methods. */
+export function amrToColumn(amr: readonly string[]): string {
+  return amr.join(' ');
 }
 
 export function keyFromRow(r: KeyRow): SigningKeyRecord {

@@ -12,6 +12,7 @@
  * `DatabaseUnavailableError` (store/errors.ts), whatever the adapter; any other error means
  * something else went wrong.
  */
+import type { FactorStore } from './contract/factors.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
 import type { MigrationStore } from './contract/migrations.js';
 import type { OneTimeTokenStore } from './contract/one-time-tokens.js';
@@ -21,6 +22,7 @@ import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
 import type { UserStore } from './contract/users.js';
 
+export type * from './contract/factors.js';
 export type * from './contract/lifecycle.js';
 export type * from './contract/migrations.js';
 export type * from './contract/one-time-tokens.js';
@@ -36,6 +38,7 @@ export type Store = StoreLifecycle &
   SigningKeyStore &
   SecurityEventStore &
   OneTimeTokenStore &
+  FactorStore &
   RateCounterStore &
   MigrationStore;
 

@@ -8,6 +8,10 @@ import type { KeyRing, VerificationKey } from './keys.js';
 
 /** The claims Latchkey puts in every access token (RFC 9068 profile, plus roles). */
 export interface AccessTokenClaims {
+  /** RFC 8176 methods of the session's sign-in; absent on tokens issued before factors existed. */
+  amr?: readonly string[];
+  /** Epoch seconds of the session's sign-in (RFC 9068 2.2.1); absent on older tokens. */
+  auth_time?: number;
   iss: string;
   aud: string;
   sub: string;
@@ -24,6 +28,10 @@ export interface AccessTokenSubject {
   sessionId: string;
   roles: string[];
   emailVerified: boolean;
+  /** The session's `amr` (SessionRecord.amr). */
+  amr: readonly string[];
+  /** The session's sign-in, epoch ms (SessionRecord.authTime); sent in seconds. */
+  authTime: number;
 }
 
 /** Why a token was refused; logged at debug level, never sent to the client beyond a generic text. */
@@ -105,6 +113,8 @@ export class AccessTokens {
       sid: subject.sessionId,
       roles: subject.roles,
       email_verified: subject.emailVerified,
+      amr: subject.amr,
+      auth_time: Math.floor(subject.authTime / 1000),
       iss: this.config.issuer,
       aud: this.config.audience,
       sub: subject.userId,
@@ -198,11 +208,12 @@ export class AccessTokens {
 }
 
 function checkClaims(payload: JWTPayload): AccessTokenClaims {
-  const { sid, roles, email_verified: emailVerified } = payload;
+  const { sid, roles, email_verified: emailVerified, amr, auth_time: authTime } = payload;
   if (typeof sid !== 'string' || typeof payload.jti !== 'string') throw new InvalidTokenError('bad claims');
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new InvalidTokenError('bad roles');
-  // Frozen: the same object is handed to every request that presents this token.
-  return Object.freeze({
+  if (amr !== undefined && (!Array.isArray(amr) || !amr.every((m) => typeof m === 'string'))) throw new InvalidTokenError('bad amr');
+  if (authTime !== undefined && typeof authTime !== 'number') throw new InvalidTokenError('bad auth_time');
+  const claims: AccessTokenClaims = {
     iss: payload.iss!,
     aud: typeof payload.aud === 'string' ? payload.aud : payload.aud![0]!,
     sub: payload.sub!,
@@ -212,5 +223,9 @@ function checkClaims(payload: JWTPayload): AccessTokenClaims {
     exp: payload.exp!,
     roles: Object.freeze([...(roles as string[])]) as string[],
     email_verified: emailVerified === true,
-  });
+  };
+  if (amr !== undefined) claims.amr = Object.freeze([...(amr as string[])]);
+  if (authTime !== undefined) claims.auth_time = authTime;
+  // Frozen: the same object is handed to every request that presents this token.
+  return Object.freeze(claims);
 }

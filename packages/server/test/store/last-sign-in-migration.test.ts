@@ -32,7 +32,8 @@ const SEED = [
 ];
 
 async function expectBackfilled(store: Store): Promise<void> {
-  expect(await store.migrate()).toEqual([3]);
+  // 1 and 2 were applied already; 3 now (with any later migrations, which have their own tests).
+  expect((await store.migrate()).filter((v) => v <= 3)).toEqual([3]);
   expect((await store.findUserById('a'))?.lastSignInAt).toBe(T0 + 30);
   expect((await store.findUserById('b'))?.lastSignInAt).toBe(T0 + 20);
   expect((await store.findUserById('c'))?.lastSignInAt).toBeNull();
@@ -47,6 +48,8 @@ async function expectBackfilled(store: Store): Promise<void> {
     userAgent: null,
     ip: null,
     refreshTokenHash: 'f'.repeat(64),
+    authTime: T0 + 100,
+    amr: ['pwd'],
   });
   expect((await store.findUserById('c'))?.lastSignInAt).toBe(T0 + 100);
 }

@@ -4,6 +4,7 @@ import { unwrap } from '../../http/failures.js';
 import { requestMeta } from '../../http/request.js';
 import { emailProperty, nameProperty, passwordProperty, problems, tokenResponseSchema, userEnvelopeSchema } from '../../http/schemas.js';
 import { failure, invalid, success, type Outcome } from '../../outcome.js';
+import { mfaChallengeSchema } from '../factors/routes.js';
 import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/transport.js';
 import { publicUser } from '../users/public-user.js';
 import { login, register } from './service.js';
@@ -82,19 +83,28 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
         description:
           'JSON `{email, password}`, or `application/x-www-form-urlencoded` `username`, `password` and optional ' +
           '`grant_type=password` (the OAuth2 password flow used by the Authorize button). Send `X-Auth-Mode: cookie` ' +
-          'to receive the refresh token in an HttpOnly cookie instead of the body.',
+          'to receive the refresh token in an HttpOnly cookie instead of the body. When the account has a second factor, ' +
+          'the JSON login answers `{mfa_required: true, mfa_token, factors, expires_in}` instead of tokens: send the ' +
+          'mfa_token with a code to POST /auth/mfa/verify. The form answers 400 `MFA_REQUIRED` (`invalid_grant`) for such accounts.',
         body: {
           content: {
             'application/json': { schema: loginJsonSchema },
             'application/x-www-form-urlencoded': { schema: loginFormSchema },
           },
         },
-        response: { 200: tokenResponseSchema, ...problems(400, 403, 413, 415, 422, 429, 503) },
+        response: {
+          200: { type: 'object', description: 'Tokens, or a second factor is required', anyOf: [tokenResponseSchema, mfaChallengeSchema] },
+          ...problems(400, 403, 413, 415, 422, 429, 503),
+        },
       },
     },
     async (request, reply) => {
-      const { email, password } = unwrap(loginFields(request), true);
-      const result = unwrap(await login(ctx, email, password, requestMeta(request)), true);
+      const { email, password, form } = unwrap(loginFields(request), true);
+      const result = unwrap(await login(ctx, email, password, requestMeta(request), { challenge: !form }), true);
+      if (result.kind === 'mfa_required') {
+        // No session yet, so no token and no cookie: only the challenge (Cache-Control: no-store is the route's).
+        return reply.header('pragma', 'no-cache').code(200).send(result.challenge);
+      }
       return sendTokens(ctx, refreshPath, request, reply, result.tokens, wantsCookieMode(request));
     },
   );
@@ -103,8 +113,8 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
 /** A login body without a body: as an empty JSON object would be answered. */
 const NO_LOGIN_BODY = invalid({ field: 'email', message: 'Email is required.' }, { field: 'password', message: 'Password is required.' });
 
-/** Reads email and password from either body shape; the form is the OAuth2 password grant. */
-function loginFields(request: FastifyRequest<{ Body: LoginBody }>): Outcome<{ email: string; password: string }> {
+/** Reads email and password from either body shape; the form (`form: true`) is the OAuth2 password grant. */
+function loginFields(request: FastifyRequest<{ Body: LoginBody }>): Outcome<{ email: string; password: string; form: boolean }> {
   const body = request.body;
   // Without a Content-Type Fastify neither parses nor validates a body (the schema is chosen by
   // media type): the request is answered as an empty JSON object would be.
@@ -114,7 +124,7 @@ function loginFields(request: FastifyRequest<{ Body: LoginBody }>): Outcome<{ em
     if (body.grant_type !== undefined && body.grant_type !== 'password') {
       return failure('UNSUPPORTED_GRANT_TYPE', 'Only grant_type=password is supported here.');
     }
-    return success({ email: body.username ?? '', password: body.password ?? '' });
+    return success({ email: body.username ?? '', password: body.password ?? '', form: true });
   }
-  return success({ email: body.email ?? '', password: body.password ?? '' });
+  return success({ email: body.email ?? '', password: body.password ?? '', form: false });
 }

@@ -3,8 +3,9 @@ import { failure, retryLater, success, type Outcome } from '../../outcome.js';
 import type { UserRecord } from '../../store/types.js';
 import { mailVerificationAfterRegister, refuseUnverifiedLogin } from '../email/service.js';
 import { recordEvent } from '../events/service.js';
+import { challengeMethods, issueMfaChallenge, type MfaChallenge } from '../factors/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
-import { startSession, type IssuedTokens } from '../sessions/service.js';
+import { AMR_PASSWORD, signIn, type IssuedTokens } from '../sessions/service.js';
 import { normaliseEmail } from '../users/fields.js';
 import { createUser } from '../users/service.js';
 
@@ -65,12 +66,26 @@ function scheduleRehash(ctx: LatchkeyContext, user: UserRecord, password: string
   })().catch((err: unknown) => ctx.log.warn({ err, userId: user.id }, 'password rehash failed'));
 }
 
+/** A login's result: signed in, or the password was right and a second factor is due. */
+export type LoginResult =
+  | { kind: 'signed_in'; user: UserRecord; tokens: IssuedTokens }
+  | { kind: 'mfa_required'; user: UserRecord; challenge: MfaChallenge };
+
+export interface LoginOptions {
+  /**
+   * Whether the caller can answer a second-factor challenge (the JSON login). The OAuth2 password
+   * form cannot: an account with a factor is refused there with MFA_REQUIRED (`invalid_grant`).
+   */
+  challenge: boolean;
+}
+
 export async function login(
   ctx: LatchkeyContext,
   email: string,
   password: string,
   meta: RequestMeta,
-): Promise<Outcome<{ user: UserRecord; tokens: IssuedTokens }>> {
+  options: LoginOptions = { challenge: true },
+): Promise<Outcome<LoginResult>> {
   const key = normaliseEmail(email);
   const locked = await backoffCheck(ctx, key, meta);
   if (locked > 0) {
@@ -93,18 +108,36 @@ export async function login(
     }
     return checked;
   }
-  await ctx.backoff.succeed(key, meta.ip).catch(() => undefined);
   const user = checked.value;
   if (user.disabled) {
     ctx.metrics.logins.inc({ result: 'disabled' });
+    await clearBackoff(ctx, key, meta);
     return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
   }
   if (ctx.config.mail.requireVerifiedEmail && !user.emailVerified) {
     ctx.metrics.logins.inc({ result: 'unverified' });
+    await clearBackoff(ctx, key, meta);
     return refuseUnverifiedLogin(ctx, user);
   }
-  const tokens = await startSession(ctx, user, meta);
-  ctx.metrics.logins.inc({ result: 'succeeded' });
-  await recordEvent(ctx, user.id, 'login_succeeded', meta, { session_id: tokens.session_id });
-  return success({ user, tokens });
+  const methods = await challengeMethods(ctx, user.id);
+  if (methods.length > 0) {
+    // The failure count is not cleared by the password alone: else a password holder could
+    // alternate logins and wrong codes forever without meeting the lock. The second factor clears it.
+    ctx.metrics.logins.inc({ result: 'mfa_required' });
+    if (!options.challenge) {
+      return failure(
+        'MFA_REQUIRED',
+        'This account has a second factor: log in with JSON POST /auth/login, then POST /auth/mfa/verify (docs/factors.md).',
+      );
+    }
+    return success({ kind: 'mfa_required', user, challenge: await issueMfaChallenge(ctx, user.id, methods) });
+  }
+  await clearBackoff(ctx, key, meta);
+  const tokens = await signIn(ctx, user, meta, AMR_PASSWORD);
+  return success({ kind: 'signed_in', user, tokens });
+}
+
+/** A right password clears the (account, IP) failure count; fails open like the backoff itself. */
+async function clearBackoff(ctx: LatchkeyContext, key: string, meta: RequestMeta): Promise<void> {
+  await ctx.backoff.succeed(key, meta.ip).catch(() => undefined);
 }

@@ -22,7 +22,14 @@ export type SecurityEventType =
   | 'admin_sessions_revoked'
   | 'admin_user_invited'
   | 'admin_password_reset_sent'
-  | 'invite_accepted';
+  | 'invite_accepted'
+  | 'factor_enrolled'
+  | 'factor_confirmed'
+  | 'factor_removed'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated'
+  | 'mfa_failed'
+  | 'mfa_backoff';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -15,6 +15,7 @@ export type RateBucket = RateLimitBucket;
 export function bucketFor(path: string): RateBucket | null {
   switch (path) {
     case '/auth/login':
+    case '/auth/mfa/verify': // the second half of a login: the same per-IP budget
       return 'login';
     case '/auth/register':
       return 'register';

@@ -17,17 +17,31 @@ export interface IssuedTokens {
   session_expires_at: number;
 }
 
-async function accessTokenFor(ctx: LatchkeyContext, user: AuthUser, sessionId: string): Promise<string> {
+/** The session's sign-in (`amr`, `auth_time`) goes into every access token of the session. */
+async function accessTokenFor(ctx: LatchkeyContext, user: AuthUser, session: Pick<SessionRecord, 'id' | 'amr' | 'authTime'>): Promise<string> {
   return ctx.tokens.sign({
     userId: user.id,
-    sessionId,
+    sessionId: session.id,
     roles: user.roles,
     emailVerified: user.emailVerified,
+    amr: session.amr,
+    authTime: session.authTime,
   });
 }
 
-/** Starts a new session (a refresh-token family) for a user who just proved who they are. */
-export async function startSession(ctx: LatchkeyContext, user: UserRecord, meta: RequestMeta): Promise<IssuedTokens> {
+/** RFC 8176 `amr` of a password login. */
+export const AMR_PASSWORD: readonly string[] = Object.freeze(['pwd']);
+
+/**
+ * Starts a new session (a refresh-token family) for a user who just proved who they are, by the
+ * methods `amr` (RFC 8176; `AMR_PASSWORD` for a password alone). The session's `auth_time` is now.
+ */
+export async function startSession(
+  ctx: LatchkeyContext,
+  user: UserRecord,
+  meta: RequestMeta,
+  amr: readonly string[],
+): Promise<IssuedTokens> {
   const now = ctx.clock();
   const refreshToken = newOpaqueToken();
   const session = await ctx.store.createSession({
@@ -39,15 +53,37 @@ export async function startSession(ctx: LatchkeyContext, user: UserRecord, meta:
     userAgent: meta.userAgent?.slice(0, 512) ?? null,
     ip: meta.ip,
     refreshTokenHash: hashToken(refreshToken),
+    authTime: now,
+    amr,
   });
   return {
-    access_token: await accessTokenFor(ctx, user, session.id),
+    access_token: await accessTokenFor(ctx, user, session),
     token_type: 'Bearer',
     expires_in: ctx.tokens.expiresIn,
     refresh_token: refreshToken,
     session_id: session.id,
     session_expires_at: session.expiresAt,
   };
+}
+
+/**
+ * The end of every successful sign-in (a login, or its second factor): the session, the login
+ * metric and the `login_succeeded` event (with `detail`, e.g. which second factor was used).
+ *
+ * @example
+ * const tokens = await signIn(ctx, user, requestMeta(request), AMR_PASSWORD);
+ */
+export async function signIn(
+  ctx: LatchkeyContext,
+  user: UserRecord,
+  meta: RequestMeta,
+  amr: readonly string[],
+  detail: Record<string, unknown> = {},
+): Promise<IssuedTokens> {
+  const tokens = await startSession(ctx, user, meta, amr);
+  ctx.metrics.logins.inc({ result: 'succeeded' });
+  await recordEvent(ctx, user.id, 'login_succeeded', meta, { session_id: tokens.session_id, ...detail });
+  return tokens;
 }
 
 /**
@@ -80,7 +116,7 @@ export async function refreshSession(
     case 'rotated':
     case 'grace':
       return success({
-        access_token: await accessTokenFor(ctx, result.user, result.session.id),
+        access_token: await accessTokenFor(ctx, result.user, result.session),
         token_type: 'Bearer',
         expires_in: ctx.tokens.expiresIn,
         refresh_token: newToken,

@@ -1,9 +1,12 @@
-/** The one-time tokens concern of the storage contract (email verification, password reset, invitations). */
+/**
+ * The one-time tokens concern of the storage contract: email verification, password reset,
+ * invitations, and the challenge between a password and a second factor at login (`mfa_challenge`).
+ */
 
-export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite';
+export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite' | 'mfa_challenge';
 
 export interface NewOneTimeToken {
-  /** SHA-256 (hex) of the token mailed to the user. */
+  /** SHA-256 (hex) of the token (mailed to the user, or answered by a login that needs a second factor). */
   tokenHash: string;
   userId: string;
   purpose: OneTimeTokenPurpose;

@@ -14,6 +14,13 @@ export interface SessionRecord {
   ip: string | null;
   revokedAt: number | null;
   revokedReason: string | null;
+  /**
+   * When the user last proved who they are for this session (RFC 9068 `auth_time`, epoch ms):
+   * its login, or the second factor of its login. Kept by refresh.
+   */
+  authTime: number;
+  /** How they proved it (RFC 8176 `amr` values: `pwd`, `otp`, `mfa`). Kept by refresh. */
+  amr: readonly string[];
 }
 
 export interface NewSession {
@@ -26,6 +33,10 @@ export interface NewSession {
   ip: string | null;
   /** SHA-256 (hex) of the first refresh token of the family. */
   refreshTokenHash: string;
+  /** See SessionRecord.authTime; usually `createdAt`. */
+  authTime: number;
+  /** See SessionRecord.amr. */
+  amr: readonly string[];
 }
 
 export type RotateResult =

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { RateCounterStore, Store, StoreConcerns } from '../types.js';
 import { PgConnection, type PostgresStoreOptions } from './connection.js';
+import { postgresFactors } from './factors.js';
 import { postgresMigrations } from './migrations.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
@@ -53,6 +54,7 @@ export class PostgresStore implements Store {
       ...postgresSigningKeys(db),
       ...postgresSecurityEvents(db),
       ...postgresOneTimeTokens(db),
+      ...postgresFactors(db),
       ...postgresRateCounters(db),
     };
     Object.assign(this, concerns);

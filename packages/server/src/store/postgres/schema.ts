@@ -119,4 +119,38 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX users_last_sign_in_idx ON users ((coalesce(last_sign_in_at, -1)), id);
     `,
   },
+  {
+    version: 4,
+    name: 'second factors',
+    // factors: a TOTP secret per user (sealed under KEY_ENCRYPTION_KEY when set), pending until
+    // its first code confirms it; last_used_step makes every code single-use. One TOTP factor per
+    // user (partial index: passkeys, a later kind, may be several). recovery_codes: SHA-256 of each
+    // code with the user id, spent once. sessions.auth_time / amr feed the access tokens' claims;
+    // auth_time is NULL on older sessions and read as created_at (no rewrite of the table).
+    sql: `
+      CREATE TABLE factors (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        confirmed_at BIGINT,
+        last_used_step BIGINT,
+        last_used_at BIGINT
+      );
+      CREATE INDEX factors_user_idx ON factors (user_id);
+      CREATE UNIQUE INDEX factors_one_totp_key ON factors (user_id) WHERE kind = 'totp';
+
+      CREATE TABLE recovery_codes (
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        code_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        used_at BIGINT,
+        PRIMARY KEY (user_id, code_hash)
+      );
+
+      ALTER TABLE sessions ADD COLUMN auth_time BIGINT;
+      ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+    `,
+  },
 ];

@@ -1,4 +1,4 @@
-import { sessionFromRow, type SessionRow } from '../rows.js';
+import { amrFromColumn, amrToColumn, sessionFromRow, type SessionRow } from '../rows.js';
 import type { AuthUser, RotateInput, RotateResult, SessionRecord, SessionStore } from '../types.js';
 import { isRetryable, type PgConnection } from './connection.js';
 import { postgresError } from './errors.js';
@@ -7,11 +7,11 @@ import { userFromRow, type UserRow } from './users.js';
 // Session and user columns in one row, read as an array (no per-row object with 19 keys, no JSON).
 const SESSION_USER_COLUMNS = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent,
   s.ip, s.revoked_at, s.revoked_reason, u.id, u.email, u.name, u.roles, u.email_verified, u.disabled,
-  u.created_at, u.updated_at`;
+  u.created_at, u.updated_at, s.auth_time, s.amr`;
 
 type SessionUserRow = [
   string, string, number, number, number, number, string | null, string | null, number | null, string | null,
-  string, string, string | null, string[], boolean, boolean, number, number,
+  string, string, string | null, string[], boolean, boolean, number, number, number | null, string,
 ];
 
 function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: AuthUser } {
@@ -27,6 +27,8 @@ function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: 
       ip: r[7],
       revokedAt: r[8],
       revokedReason: r[9],
+      authTime: r[18] ?? r[2],
+      amr: amrFromColumn(r[19]),
     },
     user: {
       id: r[10],
@@ -176,15 +178,15 @@ export function postgresSessions(db: PgConnection): SessionStore {
         ({ rows } = await pool.query<SessionRow>({
           name: 'latchkey_create_session',
           text: `WITH s AS (
-                 INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
-                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING *
+                 INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, auth_time, amr)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $9, $10) RETURNING *
                ), t AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, created_at FROM s
                ), signed_in AS (
                  UPDATE users SET last_sign_in_at = $3 WHERE id = $2
                )
                SELECT * FROM s`,
-          values: [n.id, n.userId, n.createdAt, n.expiresAt, n.idleExpiresAt, n.userAgent, n.ip, n.refreshTokenHash],
+          values: [n.id, n.userId, n.createdAt, n.expiresAt, n.idleExpiresAt, n.userAgent, n.ip, n.refreshTokenHash, n.authTime, amrToColumn(n.amr)],
         }));
       } catch (err) {
         throw postgresError(err);

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Store, StoreConcerns } from '../types.js';
 import { SqliteConnection } from './connection.js';
+import { sqliteFactors } from './factors.js';
 import { sqliteError } from './errors.js';
 import { migrateSqlite, sqliteMigrations } from './migrations.js';
 import { sqliteOneTimeTokens } from './one-time-tokens.js';
@@ -44,6 +45,7 @@ export class SqliteStore implements Store {
       ...sqliteSigningKeys(connection),
       ...sqliteSecurityEvents(connection),
       ...sqliteOneTimeTokens(connection),
+      ...sqliteFactors(connection),
       ...sqliteRateCounters(connection),
     };
     Object.assign(this, concerns);

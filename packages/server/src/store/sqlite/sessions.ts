@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { sessionFromRow, type SessionRow } from '../rows.js';
+import { amrFromColumn, amrToColumn, sessionFromRow, type SessionRow } from '../rows.js';
 import type { AuthUser, RotateInput, RotateResult, SessionRecord, SessionStore } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
@@ -23,6 +23,8 @@ type SessionWithUserTuple = [
   disabled: number,
   user_created_at: number,
   user_updated_at: number,
+  auth_time: number | null,
+  amr: string,
 ];
 
 /** A row of the token+session+user join that a rotation reads: the session+user row, then the token's used_at. */
@@ -31,13 +33,26 @@ type RotationTuple = [...SessionWithUserTuple, used_at: number | null];
 /** The session+user columns, in the order of SessionWithUserTuple. */
 const SESSION_USER_COLUMNS = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent, s.ip,
   s.revoked_at, s.revoked_reason, u.email, u.name, u.roles, u.email_verified, u.disabled,
-  u.created_at, u.updated_at`;
+  u.created_at, u.updated_at, s.auth_time, s.amr`;
 
 /** The records of one session+user row (a rotation row's extra used_at at the end is ignored). */
 function sessionUserFromTuple(row: SessionWithUserTuple | RotationTuple): { session: SessionRecord; user: AuthUser } {
   const [id, userId, createdAt, lastUsedAt, expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason] = row;
-  const [, , , , , , , , , , email, name, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt] = row;
-  const session: SessionRecord = { id, userId, createdAt, lastUsedAt, expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason };
+  const [, , , , , , , , , , email, name, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt, authTime, amr] = row;
+  const session: SessionRecord = {
+    id,
+    userId,
+    createdAt,
+    lastUsedAt,
+    expiresAt,
+    idleExpiresAt,
+    userAgent,
+    ip,
+    revokedAt,
+    revokedReason,
+    authTime: authTime ?? createdAt,
+    amr: amrFromColumn(amr),
+  };
   const user: AuthUser = {
     id: userId,
     email,
@@ -54,8 +69,8 @@ function sessionUserFromTuple(row: SessionWithUserTuple | RotationTuple): { sess
 function prepareSessionStatements(db: Database.Database) {
   return {
     insertSession: db.prepare(
-      `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
-       VALUES (@id, @userId, @createdAt, @createdAt, @expiresAt, @idleExpiresAt, @userAgent, @ip)`,
+      `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, auth_time, amr)
+       VALUES (@id, @userId, @createdAt, @createdAt, @expiresAt, @idleExpiresAt, @userAgent, @ip, @authTime, @amr)`,
     ),
     insertToken: db.prepare('INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)'),
     // The sign-in a new session is: a write in the session's own transaction of the group commit.
@@ -129,7 +144,7 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
     // A token whose session or user no longer exists joins to nothing: unknown, as before.
     const row = st.rotationRow.get(oldTokenHash);
     if (!row) return { kind: 'invalid', reason: 'unknown' };
-    const usedAt = row[17];
+    const usedAt = row[19];
     const { session, user } = sessionUserFromTuple(row);
     const { id: sessionId, userId, expiresAt, idleExpiresAt, revokedAt } = session;
     if (revokedAt !== null) {
@@ -173,10 +188,23 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
         ip: n.ip,
         revokedAt: null,
         revokedReason: null,
+        authTime: n.authTime,
+        amr: n.amr,
+      };
+      const row = {
+        id: n.id,
+        userId: n.userId,
+        createdAt: n.createdAt,
+        expiresAt: n.expiresAt,
+        idleExpiresAt: n.idleExpiresAt,
+        userAgent: n.userAgent,
+        ip: n.ip,
+        authTime: n.authTime,
+        amr: amrToColumn(n.amr),
       };
       return c.writes.run(() => {
         const st = s();
-        st.insertSession.run(n);
+        st.insertSession.run(row);
         st.insertToken.run(n.refreshTokenHash, n.id, n.createdAt);
         st.recordSignIn.run(n.createdAt, n.userId);
         return created;

@@ -169,6 +169,8 @@ describe('admin operator features', () => {
             userAgent: null,
             ip: null,
             refreshTokenHash: randomUUID(),
+            authTime: base - (i % 5) * MINUTE,
+            amr: ['pwd'],
           });
         }
       }

@@ -25,6 +25,8 @@ function session(id: string, userId: string, over: Partial<NewSession> = {}): Ne
     userAgent: null,
     ip: null,
     refreshTokenHash: `first-${id}`,
+    authTime: NOW - 20 * DAY,
+    amr: ['pwd'],
     ...over,
   };
 }

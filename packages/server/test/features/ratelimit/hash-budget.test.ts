@@ -103,6 +103,8 @@ describe('reset, verify and change-password count in buckets of their own', () =
     expect(bucketFor('/auth/password/reset')).toBe('reset');
     expect(bucketFor('/auth/email/verify')).toBe('verify');
     expect(bucketFor('/auth/change-password')).toBe('change_password');
+    // The second half of a login shares the login bucket's per-IP budget.
+    expect(bucketFor('/auth/mfa/verify')).toBe('login');
     expect(bucketFor('/auth/me')).toBe('default');
   });
 

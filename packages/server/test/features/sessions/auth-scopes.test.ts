@@ -19,6 +19,7 @@ import { createTestDatabase, dropTestDatabase } from '../../support/postgres.js'
 interface Schema {
   type?: string | string[];
   enum?: unknown[];
+  examples?: unknown[];
   format?: string;
   required?: string[];
   minProperties?: number;
@@ -43,6 +44,8 @@ const PASSWORD = 'correct horse battery staple';
 /** A minimal value that passes `schema`: the guard runs after validation (preHandler). */
 function sample(schema: Schema): unknown {
   if (schema.enum) return schema.enum[0];
+  // A field with a pattern (a 6-digit code) documents a valid value as its example.
+  if (schema.examples) return schema.examples[0];
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   switch (type) {
     case 'object': {

@@ -40,6 +40,8 @@ export function newSession(userId: string, overrides: Partial<NewSession> = {}):
     userAgent: 'conformance/1.0',
     ip: '127.0.0.1',
     refreshTokenHash: hash(),
+    authTime: createdAt,
+    amr: ['pwd'],
     ...overrides,
   };
 }
@@ -70,7 +72,7 @@ export function kinds(results: RotateResult[]): Record<string, number> {
 export interface ConformanceOptions {
   /**
    * Total row count of each table holding per-user data (users, sessions, refresh_tokens,
-   * one_time_tokens, security_events), read with the adapter's own SQL: proves that deleteUser
+   * one_time_tokens, security_events, factors, recovery_codes), read with the adapter's own SQL: proves that deleteUser
    * leaves no orphan row behind, which the Store interface alone cannot see.
    */
   countRows(store: Store): Promise<Record<string, number>>;

@@ -40,6 +40,8 @@ export function outageCases(ctx: StoreCaseContext): void {
           rotateSigningKey: () => down.rotateSigningKey(key('k', T0), T0, T0 + 1000),
           recordEvent: () => down.recordEvent({ id: randomUUID(), userId: null, type: 'login_failed', ip: null, userAgent: null, detail: null, createdAt: T0 }),
           consumeOneTimeToken: () => down.consumeOneTimeToken(hash(), 'verify_email', T0),
+          listFactors: () => down.listFactors(randomUUID()),
+          spendRecoveryCode: () => down.spendRecoveryCode(randomUUID(), hash(), T0),
           hitRateCounter: () => down.hitRateCounter('k', T0, 1000),
         };
         for (const [name, call] of Object.entries(calls)) {

@@ -22,6 +22,8 @@ export function sessionCases(ctx: StoreCaseContext): void {
         ip: null,
         revokedAt: null,
         revokedReason: null,
+        authTime: T0,
+        amr: ['pwd'],
       });
       // The user without its password hash: request.auth never carries it.
       const { passwordHash: _hash, lastSignInAt: _signIn, ...authUser } = u;
@@ -30,6 +32,22 @@ export function sessionCases(ctx: StoreCaseContext): void {
       expect(found!.user).not.toHaveProperty('passwordHash');
       expect(await ctx.store.getSessionWithUser(randomUUID())).toBeNull();
       expect((await rotate(input.refreshTokenHash, T0 + 1)).kind).toBe('rotated');
+    });
+
+    it('a session keeps its sign-in (authTime, amr) through lookups and rotations, on both rotation paths', async () => {
+      const u = await user();
+      const input = newSession(u.id, { authTime: T0 - 5 * SECOND, amr: ['pwd', 'otp', 'mfa'] });
+      const s = await ctx.store.createSession(input);
+      expect(s).toMatchObject({ authTime: T0 - 5 * SECOND, amr: ['pwd', 'otp', 'mfa'] });
+      expect((await ctx.store.getSessionWithUser(s.id))!.session).toMatchObject({ authTime: T0 - 5 * SECOND, amr: ['pwd', 'otp', 'mfa'] });
+      // The live token (PostgreSQL: the one-statement path), then a spent one inside the grace window (the transaction's).
+      const rotated = await rotate(input.refreshTokenHash, T0 + SECOND);
+      const grace = await rotate(input.refreshTokenHash, T0 + 2 * SECOND);
+      for (const r of [rotated, grace]) {
+        expect(r.kind === 'rotated' || r.kind === 'grace').toBe(true);
+        if (r.kind === 'rotated' || r.kind === 'grace') expect(r.session).toMatchObject({ authTime: T0 - 5 * SECOND, amr: ['pwd', 'otp', 'mfa'] });
+      }
+      expect((await ctx.store.listSessions(u.id, T0 + 3 * SECOND))[0]).toMatchObject({ authTime: T0 - 5 * SECOND, amr: ['pwd', 'otp', 'mfa'] });
     });
 
     it('getSessionWithUser: concurrent lookups each get their own session, and see a revocation made before them', async () => {

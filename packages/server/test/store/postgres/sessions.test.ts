@@ -16,7 +16,7 @@ describe('PostgreSQL round trips', () => {
       });
       await store.createSession({
         id: 's1', userId: user!.id, createdAt: now, expiresAt: now + 86_400_000, idleExpiresAt: now + 3_600_000,
-        userAgent: null, ip: null, refreshTokenHash: 'old',
+        userAgent: null, ip: null, refreshTokenHash: 'old', authTime: now, amr: ['pwd'],
       });
       pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
         const first = args[0] as string | { text: string };

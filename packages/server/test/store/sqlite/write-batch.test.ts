@@ -117,7 +117,7 @@ describe('SqliteWriteBatch (group commit of one event-loop turn)', () => {
     expect(user).not.toBeNull();
     // Queued in this turn, and the store closes in this same turn.
     const created = store.createSession({
-      id: 's1', userId: 'u1', createdAt: now, expiresAt: now + 60_000, idleExpiresAt: now + 60_000, userAgent: null, ip: null, refreshTokenHash: 'h1',
+      id: 's1', userId: 'u1', createdAt: now, expiresAt: now + 60_000, idleExpiresAt: now + 60_000, userAgent: null, ip: null, refreshTokenHash: 'h1', authTime: now, amr: ['pwd'],
     });
     await store.close();
     await expect(created).resolves.toMatchObject({ id: 's1' });
