@@ -305,3 +305,27 @@ describe('passkeys', () => {
     });
   });
 });
+
+describe('passkey sign-in and the login rate limit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_LOGIN: '2/1m' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('the passkey sign-in routes and the second-factor options count against the login bucket', async () => {
+    for (const [url, payload] of [
+      ['/auth/passkeys/login/options', {}],
+      ['/auth/passkeys/login/verify', { response: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'AA', authenticatorData: 'AA', signature: 'AA' } } }],
+      ['/auth/mfa/passkey/options', { mfa_token: 'nope' }],
+    ] as const) {
+      const remoteAddress = `203.0.113.${url.length}`;
+      const codes: number[] = [];
+      for (let i = 0; i < 3; i++) codes.push((await t.app.inject({ method: 'POST', url, payload, remoteAddress })).statusCode);
+      expect(codes[2], url).toBe(429);
+      expect(codes.slice(0, 2).every((c) => c !== 429), url).toBe(true);
+    }
+  });
+});
