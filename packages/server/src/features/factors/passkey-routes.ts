@@ -38,7 +38,8 @@ export const assertionSchema = {
         clientDataJSON: base64url(8192),
         authenticatorData: base64url(8192),
         signature: base64url(2048),
-        userHandle: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9_-]*$' },
+        // null where an implementation has no user handle (a non-discoverable credential).
+        userHandle: { type: ['string', 'null'], maxLength: 128, pattern: '^[A-Za-z0-9_-]*$' },
       },
     },
     clientExtensionResults: { type: 'object' },
@@ -73,8 +74,8 @@ const nameProperty = {
   type: 'string',
   minLength: 1,
   maxLength: 64,
-  // One line of printable text: it is shown in lists.
-  pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+  // One line of printable text, not only spaces: it is shown in lists.
+  pattern: '^(?=.*\\S)[^\\u0000-\\u001f\\u007f]+$',
   description: 'A name to tell your passkeys apart',
   examples: ['Work laptop'],
 } as const;

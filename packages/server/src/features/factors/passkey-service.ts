@@ -159,7 +159,7 @@ export async function passkeyLogin(
   const passkey = await ctx.store.findPasskeyByCredentialId(response.id);
   if (!passkey) return PASSKEY_UNKNOWN;
   const handle = response.response.userHandle;
-  if (handle !== undefined && handle !== Buffer.from(userHandleOf(passkey.userId)).toString('base64url')) return PASSKEY_UNKNOWN;
+  if (handle !== undefined && handle !== null && handle !== Buffer.from(userHandleOf(passkey.userId)).toString('base64url')) return PASSKEY_UNKNOWN;
   const user = await ctx.store.findUserById(passkey.userId);
   if (!user) return PASSKEY_UNKNOWN;
   const used = await usePasskey(ctx, passkey, response, spender(ctx, 'passkey_login', null), meta, async (assertion) => {

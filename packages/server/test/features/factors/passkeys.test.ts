@@ -93,6 +93,8 @@ describe('passkeys', () => {
     expect(list.json().passkeys.map((p: { name: string }) => p.name)).toEqual(['Phone', 'Passkey']);
 
     const id = second.json().passkey.id as string;
+    const blank = await t.app.inject({ method: 'PATCH', url: `/auth/passkeys/${id}`, payload: { name: '   ' }, headers: bearer(u.access) });
+    expectProblem(blank, 422, 'VALIDATION_FAILED');
     const renamed = await t.app.inject({ method: 'PATCH', url: `/auth/passkeys/${id}`, payload: { name: ' Desk key ' }, headers: bearer(u.access) });
     expect(renamed.statusCode, renamed.body).toBe(200);
     expect(renamed.json().passkey).toMatchObject({ id, name: 'Desk key' });
@@ -119,7 +121,8 @@ describe('passkeys', () => {
   it('signs in with a passkey alone: tokens as login gives them, amr hwk/swk + mfa, the counter recorded', async () => {
     const u = await passkeyUser();
     t.clock!.advance(1000);
-    const res = await post('/auth/passkeys/login/verify', { response: u.authenticator.get(await loginOptions()) });
+    const withoutHandle = u.authenticator.get(await loginOptions());
+    const res = await post('/auth/passkeys/login/verify', { response: { ...withoutHandle, response: { ...withoutHandle.response, userHandle: null } } });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const claims = payloadOf(res.json().access_token as string);
@@ -263,6 +266,9 @@ describe('passkeys', () => {
       const signature = Buffer.from(response.response.signature, 'base64url');
       signature[signature.length - 1] ^= 1;
       await refusedLogin(u, { ...response, response: { ...response.response, signature: signature.toString('base64url') } }, 400, 'PASSKEY_INVALID');
+      // The user handle must be the passkey's account's.
+      const other = u.authenticator.get(await loginOptions());
+      await refusedLogin(u, { ...other, response: { ...other.response, userHandle: Buffer.from('someone-else').toString('base64url') } }, 400, 'PASSKEY_UNKNOWN');
     });
 
     it('a registration from another origin, a replayed one, an assertion in its place', async () => {
