@@ -21,6 +21,7 @@ const once = [
   // move those cases into a file of their own).
   `${server}/features/admin/admin.test.ts`, // deleting a user removes every row: counted in SQLite
   `${server}/features/email/reset.test.ts`, // its own app with an SmtpMailer, on a SQLite file
+  `${server}/features/factors/passkeys-outage.test.ts`, // locks the SQLite file from a second connection
   `${server}/features/health/health.test.ts`, // expects database: 'sqlite', removes the SQLite file
   `${server}/features/housekeeping/purge.test.ts`, // SqliteStore and its rows
   `${server}/features/sessions/bearer.test.ts`, // two cases read refresh_tokens rows in SQLite

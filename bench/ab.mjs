@@ -13,13 +13,17 @@
 // Scenarios: me (GET /auth/me), refresh, login, mfa-reject (POST /auth/mfa/verify with a wrong
 // TOTP code: what one guess at a second factor costs the server; the login backoff is off for it,
 // else it would lock the account after LOGIN_BACKOFF_THRESHOLD guesses; every answer is a 400,
-// counted under "errors"). Prints the median of each variant and B/A.
+// counted under "errors"), passkey-login (POST /auth/passkeys/login/verify: a sign-in with a
+// passkey alone, real ES256 assertions from bench/lib/webauthn.mjs; each needs a challenge of its
+// own, so every round first asks for --pool options and signs them, and the load sends each
+// assertion once; needs wrk). Prints the median of each variant and B/A.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
+import { BenchAuthenticator } from './lib/webauthn.mjs';
 import { freePort, latchkeyArgs, ROOT, SERVER_ENV, startProcess, UNREACHABLE_RATE_LIMITS, waitForHttp } from './lib/processes.mjs';
 
 const { values: f } = parseArgs({
@@ -34,6 +38,7 @@ const { values: f } = parseArgs({
     connections: { type: 'string', default: '32' },
     'load-generator': { type: 'string' },
     pg: { type: 'boolean', default: false },
+    pool: { type: 'string', default: '12000' },
   },
 });
 const tmp = mkdtempSync(join(tmpdir(), 'latchkey-ab-'));
@@ -124,6 +129,8 @@ async function spec(base) {
       return { url: `${base}/auth/refresh`, method: 'POST', refreshTokens: (await logins(base, 2 * connections)).map((t) => t.refresh_token) };
     case 'login':
       return { url: `${base}/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) };
+    case 'passkey-login':
+      return { url: `${base}/auth/passkeys/login/verify`, method: 'POST', bodies: await signedAssertions(base, Number(f.pool)) };
     case 'mfa-reject': {
       const { mfa_token: mfaToken } = await post(`${base}/auth/login`, { email: MFA_EMAIL, password: PASSWORD });
       // A wrong code (the chance that 000000 is the right one at some moment of the run is about 3 in a million per step).
@@ -133,6 +140,37 @@ async function spec(base) {
     default:
       throw new Error(`unknown scenario ${f.scenario}`);
   }
+}
+
+/** One passkey per variant's database, registered for EMAIL (scenario passkey-login). */
+const authenticators = new Map();
+
+async function registerPasskey(v, base) {
+  const { access_token: access } = await post(`${base}/auth/login`, { email: EMAIL, password: PASSWORD });
+  const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
+  const opts = await (await fetch(`${base}/auth/passkeys/register/options`, { method: 'POST', headers: { authorization: headers.authorization } })).json();
+  const authenticator = new BenchAuthenticator(new URL(base).hostname);
+  const response = authenticator.create(opts.options, base);
+  const res = await fetch(`${base}/auth/passkeys/register/verify`, { method: 'POST', headers, body: JSON.stringify({ response }) });
+  if (!res.ok) throw new Error(`passkey registration: ${res.status} ${await res.text()}`);
+  authenticators.set(v.name, authenticator);
+}
+
+/** `n` single-use sign-in bodies: each a challenge asked of this server and the assertion signed over it. */
+async function signedAssertions(base, n) {
+  const authenticator = authenticators.get(currentVariant.name);
+  const bodies = [];
+  const batch = 32;
+  for (let i = 0; i < n; i += batch) {
+    const got = await Promise.all(
+      Array.from({ length: Math.min(batch, n - i) }, async () => {
+        const { options } = await post(`${base}/auth/passkeys/login/options`, {});
+        return JSON.stringify({ response: authenticator.get(options, base) });
+      }),
+    );
+    bodies.push(...got);
+  }
+  return bodies;
 }
 
 /** Registers MFA_EMAIL and enrols an authenticator for it (the code computed with otpauth, as an app would). */
@@ -148,10 +186,18 @@ async function enrolAuthenticator(base) {
   if (!confirmed.ok) throw new Error(`confirm: ${confirmed.status} ${await confirmed.text()}`);
 }
 
+let currentVariant = null;
+
 async function round(v) {
+  currentVariant = v;
   const server = await startServer(v);
   try {
-    await runLoad(generator, { ...(await spec(server.base)), connections, seconds: 2 }, tmp);
+    // The warm-up of passkey-login spends a quarter of a pool; its own pool is signed separately.
+    const warm =
+      f.scenario === 'passkey-login'
+        ? { url: `${server.base}/auth/passkeys/login/verify`, method: 'POST', bodies: await signedAssertions(server.base, Number(f.pool) / 4) }
+        : await spec(server.base);
+    await runLoad(generator, { ...warm, connections, seconds: 2 }, tmp);
     const s = await spec(server.base);
     const cpu0 = server.cpuTimeMs();
     const pg0 = pgCpuMs();
@@ -171,6 +217,7 @@ try {
     const s = await startServer(v);
     await post(`${s.base}/auth/register`, { email: EMAIL, password: PASSWORD });
     if (f.scenario === 'mfa-reject') await enrolAuthenticator(s.base);
+    if (f.scenario === 'passkey-login') await registerPasskey(v, s.base);
     await s.stop();
   }
   const rounds = Number(f.rounds);

@@ -25,6 +25,8 @@ export function defaultGenerator() {
  * @property {string[]} [refreshTokens]  chain mode: each request spends one token and the answer's
  *   `refresh_token` goes back in the pool (POST {refresh_token}); at least `connections` tokens
  * @property {string[]} [bearerTokens]  sent round-robin as `Authorization: Bearer <token>`
+ * @property {string[]} [bodies]  each sent once, in order (POST, JSON), e.g. single-use signed
+ *   assertions; past the end they start again (and are counted as errors when refused)
  * @property {number} connections
  * @property {number} seconds
  *
@@ -39,6 +41,7 @@ export function defaultGenerator() {
 
 /** Runs one load and returns throughput and latency. */
 export async function runLoad(generator, spec, tmpDir) {
+  if (spec.bodies && generator !== 'wrk') throw new Error('a pool of single-use bodies needs wrk');
   return generator === 'wrk' ? runWrk(spec, tmpDir) : runAutocannon(spec);
 }
 
@@ -86,6 +89,24 @@ async function runWrk(spec, tmpDir) {
       `      wrk.headers["authorization"] = "Bearer " .. line`,
       `      reqs[#reqs + 1] = wrk.format()`,
       `    end`,
+      `  end`,
+      `end`,
+      `local i = 0`,
+      `request = function()`,
+      `  i = i % #reqs + 1`,
+      `  return reqs[i]`,
+      `end`,
+    );
+  }
+  if (spec.bodies) {
+    const bodyFile = join(tmpDir, `bodies-${++scriptSeq}.txt`);
+    writeFileSync(bodyFile, spec.bodies.join('\n') + '\n');
+    lines.push(
+      `local reqs = {}`,
+      `init = function(args)`,
+      `  local hdrs = { ["content-type"] = "application/json" }`,
+      `  for line in io.lines(${luaString(bodyFile)}) do`,
+      `    if #line > 0 then reqs[#reqs + 1] = wrk.format("POST", ${luaString(url.pathname)}, hdrs, line) end`,
       `  end`,
       `end`,
       `local i = 0`,

@@ -131,6 +131,12 @@ export interface RateLimitConfig {
 export interface FactorsConfig {
   /** How long the `mfa_token` of a login that needs a second factor stays usable. */
   readonly mfaChallengeTtlMs: number;
+  /** The WebAuthn relying party id of passkeys (docs/passkeys.md): a host name, ISSUER's by default. */
+  readonly webauthnRpId: string;
+  /** The name a browser shows when it creates a passkey: PRODUCT_NAME by default. */
+  readonly webauthnRpName: string;
+  /** Origins a passkey ceremony may come from (scheme://host[:port]), each on the RP ID or a subdomain of it. */
+  readonly webauthnOrigins: readonly string[];
 }
 
 /** Prometheus metrics: served only when one of these is set. */
@@ -673,6 +679,7 @@ function buildConfig(r: SettingReader): Config {
   };
   const factors: FactorsConfig = {
     mfaChallengeTtlMs: r.duration('factors.mfaChallengeTtlMs', 'MFA_CHALLENGE_TTL', '5m', 30_000, 1_800_000),
+    ...readWebAuthn(r, issuer, corsOrigins, mail),
   };
   const metrics: MetricsConfig = {
     metricsToken: r.optionalText('metrics.metricsToken', 'METRICS_TOKEN'),
@@ -733,6 +740,43 @@ function buildConfig(r: SettingReader): Config {
     metrics: Object.freeze(metrics),
     housekeeping: Object.freeze(housekeeping),
   });
+}
+
+/**
+ * The passkeys' relying party (docs/passkeys.md). An origin given in WEBAUTHN_ORIGINS must be on
+ * the RP ID or a subdomain of it (a browser refuses any other, so it is a mistake to stop on);
+ * the default list (ISSUER, CORS_ORIGINS, APP_URL) keeps only those that are.
+ */
+function readWebAuthn(
+  r: SettingReader,
+  issuer: string,
+  corsOrigins: readonly string[],
+  mail: MailConfig,
+): Pick<FactorsConfig, 'webauthnRpId' | 'webauthnRpName' | 'webauthnOrigins'> {
+  const rpId = r.text('factors.webauthnRpId', 'WEBAUTHN_RP_ID', new URL(issuer).hostname, rpIdValue);
+  const rpName = r.text('factors.webauthnRpName', 'WEBAUTHN_RP_NAME', mail.productName, productName);
+  const onRpId = (origin: string): boolean => {
+    const host = new URL(origin).hostname;
+    return host === rpId || host.endsWith(`.${rpId}`);
+  };
+  const given = r.list('factors.webauthnOrigins', 'WEBAUTHN_ORIGINS', (entry, name) => {
+    httpUrl(entry, name);
+    if (!onRpId(entry)) throw new ConfigError(name, `"${entry}" is not on the RP ID ${rpId} or a subdomain of it`);
+  });
+  const origins = given.length > 0 ? given : [issuer, ...corsOrigins, mail.appUrl].filter(onRpId);
+  return {
+    webauthnRpId: rpId,
+    webauthnRpName: rpName,
+    webauthnOrigins: Object.freeze([...new Set(origins.map((o) => new URL(o).origin))]),
+  };
+}
+
+/** A WebAuthn RP ID: a lower-case host name (no scheme, port or path). */
+function rpIdValue(raw: string, name: string): string {
+  if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(raw)) {
+    throw new ConfigError(name, `expected a host name such as example.com (no scheme, port or path), got "${raw}"`);
+  }
+  return raw;
 }
 
 /** Mail settings (docs/email.md); APP_URL defaults to the issuer, MAIL_FROM to the product at its host. */

@@ -24,6 +24,7 @@ import { createMailer, type Mailer } from './features/email/mailer.js';
 import { inviteRoutes } from './features/email/invite-routes.js';
 import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
+import { passkeyLoginRoutes, passkeyRoutes } from './features/factors/passkey-routes.js';
 import { factorRoutes, mfaRoutes } from './features/factors/routes.js';
 import { healthRoutes } from './features/health/routes.js';
 import { startHousekeeping } from './features/housekeeping/purge.js';
@@ -254,10 +255,12 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       const rooms: Array<FastifyPluginAsync<typeof routeOpts>> = [
         authRoutes, // register, login
         mfaRoutes, // mfa/verify: the second half of a login with a second factor
+        passkeyLoginRoutes, // passkeys/login/*: a sign-in with a passkey alone; mfa/passkey/options
         guardedScope(signedIn, profileRoutes), // GET, PATCH /auth/me
         sessionRoutes, // refresh, csrf, logout (with an access token or a refresh token)
         guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password
         guardedScope(signedIn, factorRoutes), // factors: list, TOTP enrolment and removal, recovery codes
+        guardedScope(signedIn, passkeyRoutes), // passkeys: register, list, rename, remove
         guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
         emailRoutes, // email/verify, email/verify-resend, password/forgot, password/reset
         inviteRoutes, // invite/accept

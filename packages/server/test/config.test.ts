@@ -500,3 +500,36 @@ describe('the embedded plugin\'s options', () => {
     }
   });
 });
+
+describe('the passkeys relying party (WEBAUTHN_*)', () => {
+  it('defaults to the ISSUER host, PRODUCT_NAME and the ISSUER, CORS_ORIGINS and APP_URL origins on that host', () => {
+    const c = loadConfig({
+      ISSUER: 'https://auth.example.com/base',
+      CORS_ORIGINS: 'https://app.auth.example.com,https://other.example.org',
+      APP_URL: 'https://auth.example.com/app',
+      PRODUCT_NAME: 'Shop',
+    });
+    expect(c.factors.webauthnRpId).toBe('auth.example.com');
+    expect(c.factors.webauthnRpName).toBe('Shop');
+    // other.example.org cannot use passkeys of auth.example.com: left out; one origin per host.
+    expect(c.factors.webauthnOrigins).toEqual(['https://auth.example.com', 'https://app.auth.example.com']);
+    const local = loadConfig({ PORT: '3000', CORS_ORIGINS: 'http://localhost:5173' });
+    expect(local.factors.webauthnRpId).toBe('localhost');
+    expect(local.factors.webauthnOrigins).toEqual(['http://localhost:3000', 'http://localhost:5173']);
+  });
+
+  it('takes a parent domain as RP ID and origins on it', () => {
+    const c = loadConfig({ ISSUER: 'https://auth.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://app.example.com, https://example.com/' });
+    expect(c.factors.webauthnOrigins).toEqual(['https://app.example.com', 'https://example.com']);
+  });
+
+  it('stops start-up on an RP ID that is not a host name, or an origin off the RP ID, naming the variable', () => {
+    for (const rpId of ['https://example.com', 'example.com:443', 'Example.com', 'a/b', '-x.com']) {
+      expect(() => loadConfig({ WEBAUTHN_RP_ID: rpId })).toThrow(/WEBAUTHN_RP_ID/);
+    }
+    expect(() => loadConfig({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://evil.com' })).toThrow(/WEBAUTHN_ORIGINS.*not on the RP ID/);
+    expect(() => loadConfig({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://notexample.com' })).toThrow(/WEBAUTHN_ORIGINS/);
+    expect(() => loadConfig({ WEBAUTHN_ORIGINS: 'ftp://localhost' })).toThrow(/WEBAUTHN_ORIGINS/);
+    expect(() => configFromSections({ factors: { webauthnOrigins: 'https://x' as never } })).toThrow(ConfigError);
+  });
+});

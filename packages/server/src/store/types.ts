@@ -16,6 +16,7 @@ import type { FactorStore } from './contract/factors.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
 import type { MigrationStore } from './contract/migrations.js';
 import type { OneTimeTokenStore } from './contract/one-time-tokens.js';
+import type { PasskeyStore } from './contract/passkeys.js';
 import type { RateCounterStore } from './contract/rate-counters.js';
 import type { SecurityEventStore } from './contract/security-events.js';
 import type { SessionStore } from './contract/sessions.js';
@@ -26,6 +27,7 @@ export type * from './contract/factors.js';
 export type * from './contract/lifecycle.js';
 export type * from './contract/migrations.js';
 export type * from './contract/one-time-tokens.js';
+export type * from './contract/passkeys.js';
 export type * from './contract/rate-counters.js';
 export type * from './contract/security-events.js';
 export type * from './contract/sessions.js';
@@ -39,6 +41,7 @@ export type Store = StoreLifecycle &
   SecurityEventStore &
   OneTimeTokenStore &
   FactorStore &
+  PasskeyStore &
   RateCounterStore &
   MigrationStore;
 

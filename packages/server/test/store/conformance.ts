@@ -12,6 +12,7 @@ import { factorCases } from './cases/factors.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { migrationCases } from './cases/migrations.js';
 import { oneTimeTokenCases } from './cases/one-time-tokens.js';
+import { passkeyCases } from './cases/passkeys.js';
 import { outageCases } from './cases/outages.js';
 import { rateCounterCases } from './cases/rate-counters.js';
 import { securityEventCases } from './cases/security-events.js';
@@ -76,6 +77,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     securityEventCases(ctx);
     oneTimeTokenCases(ctx);
     factorCases(ctx);
+    passkeyCases(ctx);
     rateCounterCases(ctx);
     outageCases(ctx);
   });

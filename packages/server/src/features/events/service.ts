@@ -29,7 +29,13 @@ export type SecurityEventType =
   | 'recovery_code_used'
   | 'recovery_codes_regenerated'
   | 'mfa_failed'
-  | 'mfa_backoff';
+  | 'mfa_backoff'
+  | 'passkey_added'
+  | 'passkey_renamed'
+  | 'passkey_removed'
+  | 'passkey_used'
+  | 'passkey_rejected'
+  | 'passkey_counter_regression';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

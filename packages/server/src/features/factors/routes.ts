@@ -6,6 +6,8 @@ import { requestMeta } from '../../http/request.js';
 import { bearerSecurity, problems, tokenResponseSchema } from '../../http/schemas.js';
 import { failure } from '../../outcome.js';
 import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/transport.js';
+import { assertionSchema } from './passkey-routes.js';
+import type { AuthenticationResponseJSON } from './passkeys.js';
 import {
   confirmTotp,
   enrolTotp,
@@ -66,7 +68,11 @@ export const mfaChallengeSchema = {
   properties: {
     mfa_required: { type: 'boolean', enum: [true] },
     mfa_token: { type: 'string', description: 'Single use; send it to POST /auth/mfa/verify with a code' },
-    factors: { type: 'array', items: { type: 'string', enum: ['totp', 'recovery_code'] }, description: 'What the verify request may send' },
+    factors: {
+      type: 'array',
+      items: { type: 'string', enum: ['totp', 'recovery_code', 'passkey'] },
+      description: 'What the verify request may send (passkey: get its options from POST /auth/mfa/passkey/options)',
+    },
     expires_in: { type: 'integer', description: 'Seconds the mfa_token stays usable (MFA_CHALLENGE_TTL)' },
   },
 } as const;
@@ -212,6 +218,7 @@ export async function factorRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCo
 
 interface VerifyBody extends ProofBody {
   mfa_token: string;
+  passkey?: AuthenticationResponseJSON;
 }
 
 /** The public half of a login with a second factor: POST /auth/mfa/verify. */
@@ -226,21 +233,28 @@ export async function mfaRoutes(app: FastifyInstance, opts: { ctx: LatchkeyConte
         tags: ['auth'],
         summary: 'Finish a login with the second factor',
         description:
-          'Send the `mfa_token` of POST /auth/login with `code` (the authenticator) or `recovery_code`. Answers the tokens ' +
+          'Send the `mfa_token` of POST /auth/login with `code` (the authenticator), `recovery_code` or `passkey` (an ' +
+          'assertion for the options of POST /auth/mfa/passkey/options). Answers the tokens ' +
           'as login does; send `X-Auth-Mode: cookie` here for cookie mode. A wrong code is 400 INVALID_MFA_CODE, counts ' +
           'toward the lockout and leaves the mfa_token usable until it expires or the lockout engages.',
         body: {
           type: 'object',
           required: ['mfa_token'],
           additionalProperties: false,
-          properties: { mfa_token: { type: 'string', minLength: 1, maxLength: 256 }, code: codeProperty, recovery_code: recoveryCodeProperty },
+          properties: {
+            mfa_token: { type: 'string', minLength: 1, maxLength: 256 },
+            code: codeProperty,
+            recovery_code: recoveryCodeProperty,
+            passkey: assertionSchema,
+          },
         },
         response: { 200: tokenResponseSchema, ...problems(400, 403, 413, 415, 422, 429, 503) },
       },
     },
     async (request, reply) => {
       const body = requireBody(request.body, 'mfa_token');
-      const result = unwrap(await verifyMfaChallenge(ctx, body.mfa_token, proofOf(body), requestMeta(request)), true);
+      const proof = { ...proofOf(body), passkey: body.passkey };
+      const result = unwrap(await verifyMfaChallenge(ctx, body.mfa_token, proof, requestMeta(request)), true);
       return sendTokens(ctx, refreshPath, request, reply, result.tokens, wantsCookieMode(request));
     },
   );

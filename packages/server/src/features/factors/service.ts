@@ -16,11 +16,13 @@ import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 import type { AuthState } from '../sessions/authenticate.js';
 import { signIn, type IssuedTokens } from '../sessions/service.js';
+import { PASSKEY_NOT_FOUND, provePasskeyFactor } from './passkey-service.js';
+import type { AuthenticationResponseJSON } from './passkeys.js';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.js';
 import { matchTotpStep, newTotpSecret, otpauthUri, qrCodeDataUrl } from './totp.js';
 
 /** The ways to answer a login's second-factor challenge, as `factors` lists them. */
-export type ChallengeMethod = 'totp' | 'recovery_code';
+export type ChallengeMethod = 'totp' | 'recovery_code' | 'passkey';
 
 /** A second factor as the API shows it to its owner. */
 export interface PublicFactor {
@@ -36,6 +38,8 @@ export interface PublicFactor {
 export interface FactorProof {
   code?: string | undefined;
   recovery_code?: string | undefined;
+  /** An assertion of one of the user's passkeys (the login's second-factor step only). */
+  passkey?: AuthenticationResponseJSON | undefined;
 }
 
 /** The answer of a login that needs a second factor (docs/factors.md). */
@@ -96,7 +100,9 @@ function activeTotp(factors: readonly FactorRecord[]): FactorRecord | undefined 
  * if (methods.length > 0) return issueMfaChallenge(ctx, user.id, methods);
  */
 export async function challengeMethods(ctx: LatchkeyContext, userId: string): Promise<ChallengeMethod[]> {
-  return activeTotp(await ctx.store.listFactors(userId)) ? ['totp', 'recovery_code'] : [];
+  if (!activeTotp(await ctx.store.listFactors(userId))) return [];
+  // Passkeys alone do not turn the second factor on (docs/passkeys.md); with it on, they answer it.
+  return (await ctx.store.listPasskeys(userId)).length > 0 ? ['totp', 'recovery_code', 'passkey'] : ['totp', 'recovery_code'];
 }
 
 /** The caller's factors and how many recovery codes are left (GET /auth/factors). */
@@ -227,12 +233,61 @@ export async function verifyMfaChallenge(
   const user = await ctx.store.findUserById(userId);
   if (!user) return MFA_TOKEN_INVALID;
   if (user.disabled) return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
-  const proved = await proveFactor(ctx, user, proof, meta);
-  if (!proved.ok) return proved;
+  let amr: readonly string[] = AMR_PASSWORD_OTP;
+  let method: ChallengeMethod;
+  if (proof.passkey !== undefined) {
+    if (proof.code !== undefined || proof.recovery_code !== undefined) {
+      return failure('VALIDATION_FAILED', 'Send exactly one of code, recovery_code and passkey.', [
+        { field: 'passkey', message: 'send exactly one of code, recovery_code and passkey' },
+      ]);
+    }
+    // A passkey cannot be guessed: its failures are recorded (passkey_rejected) but do not count
+    // toward the code lockout, and a lock on codes does not stop it.
+    const proved = await provePasskeyFactor(ctx, user, proof.passkey, meta);
+    if (!proved.ok) return proved;
+    amr = proved.value;
+    method = 'passkey';
+  } else {
+    const proved = await proveFactor(ctx, user, proof, meta);
+    if (!proved.ok) return proved;
+    method = proved.value;
+  }
   // Spent only now: of two right answers sent at once with one token, one gets the session.
   if ((await ctx.store.consumeOneTimeToken(tokenHash, 'mfa_challenge', ctx.clock())) !== userId) return MFA_TOKEN_INVALID;
-  const tokens = await signIn(ctx, user, meta, AMR_PASSWORD_OTP, { second_factor: proved.value });
+  const tokens = await signIn(ctx, user, meta, amr, { second_factor: method });
   return success({ user, tokens });
+}
+
+/**
+ * The user of a live mfa_token, for the options of its passkey step (POST /auth/mfa/passkey/options);
+ * the token is not spent.
+ */
+export async function mfaTokenUser(ctx: LatchkeyContext, mfaToken: string): Promise<Outcome<string>> {
+  const userId = await ctx.store.findOneTimeToken(hashToken(mfaToken), 'mfa_challenge', ctx.clock());
+  return userId ? success(userId) : MFA_TOKEN_INVALID;
+}
+
+/**
+ * Removes a passkey, under the proof rule of removing a factor: a current code or recovery code,
+ * or a sign-in less than RECENT_SIGN_IN_MS ago with a second factor or a passkey (`hwk`/`swk`).
+ * An account without TOTP has no code to send: it signs in with a passkey again.
+ */
+export async function removePasskey(ctx: LatchkeyContext, auth: AuthState, id: string, proof: FactorProof, meta: RequestMeta): Promise<Outcome<void>> {
+  if (!(await ctx.store.listPasskeys(auth.user.id)).some((p) => p.id === id)) return PASSKEY_NOT_FOUND;
+  if (proof.code === undefined && proof.recovery_code === undefined) {
+    if (!signedInRecently(auth.session, ctx.clock(), PASSKEY_PROOF_AMR)) {
+      return failure(
+        'REAUTHENTICATION_REQUIRED',
+        'Sign in again with a passkey or your second factor and remove it within 5 minutes, or send code or recovery_code.',
+      );
+    }
+  } else {
+    const proved = await proveFactor(ctx, auth.user, proof, meta);
+    if (!proved.ok) return proved;
+  }
+  if (!(await ctx.store.deletePasskey(auth.user.id, id))) return PASSKEY_NOT_FOUND;
+  await recordEvent(ctx, auth.user.id, 'passkey_removed', meta, { passkey_id: id });
+  return success(undefined);
 }
 
 /** A proof for a sensitive change of a signed-in user: a code, or a recent sign-in with the factor. */
@@ -245,7 +300,14 @@ async function proveForChange(ctx: LatchkeyContext, auth: AuthState, proof: Fact
 }
 
 function signedInWithFactorRecently(session: SessionRecord, now: number): boolean {
-  return session.amr.includes('mfa') && now - session.authTime <= RECENT_SIGN_IN_MS;
+  return signedInRecently(session, now, ['mfa']);
+}
+
+/** The `amr` values of which one proves a recent sign-in for removing a passkey. */
+const PASSKEY_PROOF_AMR: readonly string[] = ['mfa', 'hwk', 'swk'];
+
+function signedInRecently(session: SessionRecord, now: number, anyOf: readonly string[]): boolean {
+  return anyOf.some((v) => session.amr.includes(v)) && now - session.authTime <= RECENT_SIGN_IN_MS;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Housekeeping: what the PURGE_INTERVAL timer deletes. Ended sessions with their refresh tokens,
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
- * (`purgeSessions`), and security events older than EVENTS_RETENTION (`purgeOldEvents`).
+ * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), and expired
+ * passkey challenges (`purgePasskeyChallenges`).
  */
 import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
@@ -59,6 +60,16 @@ export function purgeOldEvents(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): 
 }
 
 /**
+ * Passkey challenges past their 5 minutes, at most `limit` per run (a spent one is already gone).
+ *
+ * @example
+ * const deleted = await purgePasskeyChallenges(ctx);
+ */
+export function purgePasskeyChallenges(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgePasskeyChallenges(ctx.clock(), limit);
+}
+
+/**
  * Runs the purges every PURGE_INTERVAL (the timer does not keep the process alive); returns the
  * function that stops it. A failed run is logged and the next one tries again.
  *
@@ -70,6 +81,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
   const timer = setInterval(() => {
     void purgeSessions(ctx)
       .then(async (n) => n + (await purgeOldEvents(ctx)))
+      .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.housekeeping.purgeIntervalMs);

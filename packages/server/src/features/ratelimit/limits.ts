@@ -16,6 +16,9 @@ export function bucketFor(path: string): RateBucket | null {
   switch (path) {
     case '/auth/login':
     case '/auth/mfa/verify': // the second half of a login: the same per-IP budget
+    case '/auth/mfa/passkey/options':
+    case '/auth/passkeys/login/options': // a sign-in with a passkey: each options call stores a challenge
+    case '/auth/passkeys/login/verify':
       return 'login';
     case '/auth/register':
       return 'register';

@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { RateCounterStore, Store, StoreConcerns } from '../types.js';
 import { PgConnection, type PostgresStoreOptions } from './connection.js';
 import { postgresFactors } from './factors.js';
+import { postgresPasskeys } from './passkeys.js';
 import { postgresMigrations } from './migrations.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
@@ -55,6 +56,7 @@ export class PostgresStore implements Store {
       ...postgresSecurityEvents(db),
       ...postgresOneTimeTokens(db),
       ...postgresFactors(db),
+      ...postgresPasskeys(db),
       ...postgresRateCounters(db),
     };
     Object.assign(this, concerns);

@@ -153,4 +153,39 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
     `,
   },
+  {
+    version: 5,
+    name: 'passkeys',
+    // passkeys: WebAuthn credentials, several per user; credential_id (base64url) is unique across
+    // users. counter only grows (usePasskey's WHERE). passkey_challenges: the SHA-256 of each
+    // ceremony's challenge, spent once (deleted); user_id is NULL for a discoverable sign-in, which
+    // is why these are not one-time tokens (whose user is required).
+    sql: `
+      CREATE TABLE passkeys (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        credential_id TEXT COLLATE "C" NOT NULL UNIQUE,
+        public_key TEXT NOT NULL,
+        counter BIGINT NOT NULL,
+        transports TEXT NOT NULL,
+        device_type TEXT NOT NULL,
+        backed_up BOOLEAN NOT NULL,
+        aaguid TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT
+      );
+      CREATE INDEX passkeys_user_idx ON passkeys (user_id);
+
+      CREATE TABLE passkey_challenges (
+        challenge_hash TEXT COLLATE "C" PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        user_id TEXT COLLATE "C" REFERENCES users (id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX passkey_challenges_expires_idx ON passkey_challenges (expires_at);
+      CREATE INDEX passkey_challenges_user_idx ON passkey_challenges (user_id);
+    `,
+  },
 ];

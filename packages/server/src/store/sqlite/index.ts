@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Store, StoreConcerns } from '../types.js';
 import { SqliteConnection } from './connection.js';
 import { sqliteFactors } from './factors.js';
+import { sqlitePasskeys } from './passkeys.js';
 import { sqliteError } from './errors.js';
 import { migrateSqlite, sqliteMigrations } from './migrations.js';
 import { sqliteOneTimeTokens } from './one-time-tokens.js';
@@ -46,6 +47,7 @@ export class SqliteStore implements Store {
       ...sqliteSecurityEvents(connection),
       ...sqliteOneTimeTokens(connection),
       ...sqliteFactors(connection),
+      ...sqlitePasskeys(connection),
       ...sqliteRateCounters(connection),
     };
     Object.assign(this, concerns);

@@ -42,6 +42,8 @@ export function outageCases(ctx: StoreCaseContext): void {
           consumeOneTimeToken: () => down.consumeOneTimeToken(hash(), 'verify_email', T0),
           listFactors: () => down.listFactors(randomUUID()),
           spendRecoveryCode: () => down.spendRecoveryCode(randomUUID(), hash(), T0),
+          findPasskeyByCredentialId: () => down.findPasskeyByCredentialId('x'),
+          consumePasskeyChallenge: () => down.consumePasskeyChallenge(hash(), 'passkey_login', T0),
           hitRateCounter: () => down.hitRateCounter('k', T0, 1000),
         };
         for (const [name, call] of Object.entries(calls)) {
