@@ -753,7 +753,12 @@ function readWebAuthn(
   corsOrigins: readonly string[],
   mail: MailConfig,
 ): Pick<FactorsConfig, 'webauthnRpId' | 'webauthnRpName' | 'webauthnOrigins'> {
-  const rpId = r.text('factors.webauthnRpId', 'WEBAUTHN_RP_ID', new URL(issuer).hostname, rpIdValue);
+  // Browsers refuse WebAuthn on an IP address, and an RP ID cannot be one: with ISSUER at an IP
+  // (http://127.0.0.1:3000, http://[::1]:3000) the default is `localhost`, which start-up accepts;
+  // passkeys then need a host name (docs/passkeys.md). An unset variable never stops start-up.
+  const issuerHost = new URL(issuer).hostname;
+  const rpDefault = isIP(issuerHost.replace(/^\[|\]$/g, '')) === 0 ? issuerHost : 'localhost';
+  const rpId = r.text('factors.webauthnRpId', 'WEBAUTHN_RP_ID', rpDefault, rpIdValue);
   const rpName = r.text('factors.webauthnRpName', 'WEBAUTHN_RP_NAME', mail.productName, productName);
   const onRpId = (origin: string): boolean => {
     const host = new URL(origin).hostname;
@@ -773,6 +778,7 @@ function readWebAuthn(
 
 /** A WebAuthn RP ID: a lower-case host name (no scheme, port or path). */
 function rpIdValue(raw: string, name: string): string {
+  if (isIP(raw) !== 0) throw new ConfigError(name, `expected a host name such as example.com, not an IP address ("${raw}"): browsers refuse passkeys on IP addresses`);
   if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(raw)) {
     throw new ConfigError(name, `expected a host name such as example.com (no scheme, port or path), got "${raw}"`);
   }

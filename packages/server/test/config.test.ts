@@ -518,6 +518,16 @@ describe('the passkeys relying party (WEBAUTHN_*)', () => {
     expect(local.factors.webauthnOrigins).toEqual(['http://localhost:3000', 'http://localhost:5173']);
   });
 
+  it('starts with ISSUER at an IP address: the RP ID defaults to localhost (an RP ID cannot be an IP), no error for an unset variable', () => {
+    for (const issuer of ['http://127.0.0.1:3000', 'http://[::1]:3000', 'http://192.168.1.20:3000']) {
+      const c = loadConfig({ ISSUER: issuer, CORS_ORIGINS: 'http://localhost:5173' });
+      expect(c.factors.webauthnRpId).toBe('localhost');
+      // The IP origin is not on localhost: only the origins that can use passkeys are listed.
+      expect(c.factors.webauthnOrigins).toEqual(['http://localhost:5173']);
+    }
+    expect(() => loadConfig({ ISSUER: 'http://127.0.0.1:3000', WEBAUTHN_RP_ID: '127.0.0.1' })).toThrow(/WEBAUTHN_RP_ID/);
+  });
+
   it('takes a parent domain as RP ID and origins on it', () => {
     const c = loadConfig({ ISSUER: 'https://auth.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://app.example.com, https://example.com/' });
     expect(c.factors.webauthnOrigins).toEqual(['https://app.example.com', 'https://example.com']);

@@ -360,13 +360,14 @@ describe.each(['RS256', 'ES256', 'EdDSA', 'HS256'] as const)('JWT_ALG=%s round t
     await t.close();
   });
 
-  it('issues tokens with the claims of DESIGN.md that the server accepts', async () => {
+  it('issues tokens with the claims of DESIGN.md (and amr, auth_time of docs/factors.md) that the server accepts', async () => {
     const { access, userId } = await registerAndLogin(t.app);
     const h = decodeProtectedHeader(access);
     expect(h).toEqual({ alg, kid: t.app.latchkey.keys.signingKey.kid, typ: 'at+jwt' });
     const c = decodeJwt(access);
-    expect(Object.keys(c).sort()).toEqual(['aud', 'email_verified', 'exp', 'iat', 'iss', 'jti', 'roles', 'sid', 'sub']);
-    expect(c).toMatchObject({ iss: 'http://latchkey.test', aud: 'latchkey', sub: userId, roles: [] });
+    expect(Object.keys(c).sort()).toEqual(['amr', 'aud', 'auth_time', 'email_verified', 'exp', 'iat', 'iss', 'jti', 'roles', 'sid', 'sub']);
+    expect(c).toMatchObject({ iss: 'http://latchkey.test', aud: 'latchkey', sub: userId, roles: [], amr: ['pwd'] });
+    expect(c.auth_time).toBe(c.iat);
     expect(c.exp! - c.iat!).toBe(900);
     expect((await me(t.app, access)).statusCode).toBe(200);
   });
