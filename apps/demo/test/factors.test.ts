@@ -1,22 +1,24 @@
 import { Secret, TOTP } from 'otpauth';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inFreshProfile, screenshotPath, startDemo, type DemoHarness } from './harness.js';
+import { inFreshProfile, realTimeClockAhead, screenshotPath, startDemo, type DemoHarness } from './harness.js';
 
 // Passkeys and the authenticator app through the built demo, in Debian's Chromium driven by
 // playwright-core, against a real Latchkey (SQLite file) with /auth on the page's origin.
 // Passkeys: a CDP virtual authenticator (a platform authenticator holding discoverable
 // credentials and verifying the user) stands in for the device; everything else is the
 // browser's own WebAuthn. The page is http://localhost:<port> and the RP ID localhost.
-// TOTP: the code is computed here, with the otpauth library, for the server's clock.
+// TOTP: the code is computed here, with the otpauth library, for the server's clock, which follows
+// real time and is stepped ahead past the 5-minute limits (a code challenge, a fresh sign-in).
 
 const PASSWORD = 'correct horse battery staple';
 const STEP = 30_000;
+const clock = realTimeClockAhead();
 
 let demo: DemoHarness;
 
 beforeAll(async () => {
-  demo = await startDemo({ RATE_LIMIT_LOGIN: '1000/1m' }, { passkeys: true });
+  demo = await startDemo({ RATE_LIMIT_LOGIN: '1000/1m' }, { passkeys: true, clock });
 });
 
 afterAll(async () => {
@@ -197,6 +199,32 @@ describe('second factors in Chromium', () => {
       await signedInAs(page, email);
       await openSecurity(page);
       await page.getByTestId('recovery-codes-left').filter({ hasText: '9 of 10 recovery codes left.' }).waitFor();
+
+      // Six minutes later the sign-in is no longer fresh: new codes need a code first.
+      clock.advance(6 * 60_000);
+      await page.getByRole('button', { name: 'Generate new recovery codes' }).click();
+      await page.getByText('Confirm it is you').waitFor();
+      expect(await page.getByTestId('recovery-codes').count()).toBe(0);
+      await page.getByLabel('Code or recovery code').fill(codeFor(secret));
+      await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await page.getByTestId('recovery-codes').locator('li').first().waitFor();
+      expect(await page.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+      expect(await page.getByTestId('recovery-codes').textContent()).not.toContain(recoveryCode);
+      await page.getByRole('button', { name: 'I have saved them' }).click();
+      await page.getByTestId('recovery-codes-left').filter({ hasText: '10 of 10 recovery codes left.' }).waitFor();
+
+      // A code step left open past MFA_CHALLENGE_TTL (5 minutes) goes back to the password.
+      await logOut(page);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      clock.advance(6 * 60_000);
+      await page.getByLabel('Authentication code').fill(codeFor(secret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await signInPage(page);
+      await page.getByText('That sign-in expired. Enter your email and password again.').waitFor();
+      expect(await page.getByTestId('signed-in-as').count()).toBe(0);
     });
   });
 
