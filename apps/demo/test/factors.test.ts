@@ -111,6 +111,10 @@ describe('second factors in Chromium', () => {
       await page.getByRole('button', { name: 'Save' }).click();
       await list.getByText('Desk').waitFor();
       expect(await list.getByText('Test laptop').count()).toBe(0);
+      // Signed in with the password: removing a passkey needs a fresh passkey sign-in (no code to give).
+      await page.getByRole('button', { name: 'Remove Desk' }).click();
+      await page.getByText('removing a passkey needs a recent sign-in with a passkey').waitFor();
+      expect(await list.getByText('Desk').count()).toBe(1);
 
       await logOut(page);
       const mark = performance.now();

@@ -35,7 +35,7 @@ export function SecurityPage(): ReactNode {
       ) : (
         <>
           <Authenticator factors={factors} onChange={reload} />
-          <Passkeys passkeys={passkeys} onChange={reload} />
+          <Passkeys passkeys={passkeys} hasAuthenticator={factors.factors.some((f) => f.status === 'active')} onChange={reload} />
         </>
       )}
     </section>
@@ -232,7 +232,16 @@ function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void 
   );
 }
 
-function Passkeys({ passkeys, onChange }: { passkeys: Passkey[]; onChange: () => Promise<unknown> }): ReactNode {
+function Passkeys({
+  passkeys,
+  hasAuthenticator,
+  onChange,
+}: {
+  passkeys: Passkey[];
+  /** Whether a code can prove it is the user; without an authenticator only a fresh passkey sign-in can. */
+  hasAuthenticator: boolean;
+  onChange: () => Promise<unknown>;
+}): ReactNode {
   const { registerPasskey, renamePasskey, removePasskey } = useAuth();
   const [name, setName] = useState('');
   const [added, setAdded] = useState<string | null>(null);
@@ -309,7 +318,14 @@ function Passkeys({ passkeys, onChange }: { passkeys: Passkey[]; onChange: () =>
           ))}
         </ul>
       )}
-      {remove.prompt}
+      {remove.pending && !hasAuthenticator ? (
+        <Alert kind="info">
+          For your safety, removing a passkey needs a recent sign-in with a passkey. Log out, sign in with a passkey, then remove this
+          one within 5 minutes.
+        </Alert>
+      ) : (
+        remove.prompt
+      )}
       {passkeysSupported() ? (
         <form
           className="add-passkey"
