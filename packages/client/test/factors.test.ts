@@ -275,7 +275,16 @@ describe('passkeys', () => {
     await client.removePasskey(passkey.id);
     expect(await client.listPasskeys()).toEqual([]);
     await client.logout();
-    expect(await rejection(client.signInWithPasskey())).toMatchObject({ code: 'PASSKEY_UNKNOWN', status: 400 });
+    // The device is told to forget it (WebAuthn's signal API, where the browser has it).
+    const signals: unknown[] = [];
+    const globals = globalThis as { PublicKeyCredential?: unknown };
+    globals.PublicKeyCredential = { signalUnknownCredential: async (o: unknown) => void signals.push(o) };
+    try {
+      expect(await rejection(client.signInWithPasskey())).toMatchObject({ code: 'PASSKEY_UNKNOWN', status: 400 });
+    } finally {
+      delete globals.PublicKeyCredential;
+    }
+    expect(signals).toEqual([{ rpId: 'latchkey.test', credentialId: [...authenticator.credentials.keys()][0] }]);
     expect(client.getState().status).toBe('anonymous');
   });
 
