@@ -117,6 +117,7 @@ describe('second factors in Chromium', () => {
       expect(await list.getByText('Desk').count()).toBe(1);
 
       await logOut(page);
+      await page.screenshot({ path: screenshotPath('sign-in-with-passkey') });
       const mark = performance.now();
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await signedInAs(page, email);
