@@ -13,7 +13,9 @@ const demoDir = join(root, 'apps', 'demo');
 const serverPort = Number(process.env.LATCHKEY_PORT ?? 3100);
 const demoPort = Number(process.env.DEMO_PORT ?? 5173);
 const latchkeyUrl = `http://127.0.0.1:${serverPort}`;
-const demoUrl = `http://127.0.0.1:${demoPort}`;
+// The page on "localhost": passkeys are bound to a host name (the RP ID), and browsers refuse an IP
+// address as one. Vite listens on 127.0.0.1; browsers reach it as localhost.
+const demoUrl = `http://localhost:${demoPort}`;
 mkdirSync(join(root, 'data'), { recursive: true });
 let vite = null;
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(root, 'data', 'demo.db')}`;
@@ -30,6 +32,9 @@ const server = spawn(process.execPath, [join(root, 'packages', 'server', 'bin', 
     // there (the Vite page proxies /auth only). The mailed links open the demo page: APP_URL.
     ISSUER: latchkeyUrl,
     APP_URL: process.env.APP_URL ?? demoUrl,
+    // Passkeys of the demo page (docs/passkeys.md): the issuer's host is 127.0.0.1, not a valid RP ID.
+    WEBAUTHN_RP_ID: process.env.WEBAUTHN_RP_ID ?? 'localhost',
+    WEBAUTHN_ORIGINS: process.env.WEBAUTHN_ORIGINS ?? demoUrl,
     // Plain http on localhost: the cookies cannot carry Secure here. Never do this in production.
     COOKIE_SECURE: 'false',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -67,11 +72,11 @@ async function waitForServer() {
 
 await waitForServer();
 process.env.LATCHKEY_URL = latchkeyUrl;
-// The admin console on "localhost", not 127.0.0.1: cookies ignore ports, so on the demo's host the
-// console's refresh cookie (Path=/auth) would replace the demo's, and the two would rotate one
-// session between them. Another host name keeps the two sessions apart, as separate origins are
-// in production.
-const consoleUrl = `http://localhost:${serverPort}/console/`;
+// The admin console on 127.0.0.1 (the issuer's own origin), not on the demo's "localhost": cookies
+// ignore ports, so on the demo's host the console's refresh cookie (Path=/auth) would replace the
+// demo's, and the two would rotate one session between them. Another host name keeps the two
+// sessions apart, as separate origins are in production.
+const consoleUrl = `${latchkeyUrl}/console/`;
 process.env.LATCHKEY_CONSOLE_URL = consoleUrl;
 process.env.DEMO_PORT = String(demoPort);
 vite = await createServer({ configFile: join(demoDir, 'vite.config.ts') });

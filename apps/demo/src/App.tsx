@@ -8,6 +8,7 @@ import { PasswordPage } from './pages/PasswordPage.tsx';
 import { ProfilePage } from './pages/ProfilePage.tsx';
 import { RegisterPage } from './pages/RegisterPage.tsx';
 import { ResetPasswordPage } from './pages/ResetPasswordPage.tsx';
+import { SecurityPage } from './pages/SecurityPage.tsx';
 import { SessionsPage } from './pages/SessionsPage.tsx';
 import { VerifyEmailPage } from './pages/VerifyEmailPage.tsx';
 import { isPublicRoute, useRoute, type PublicRoute, type Route } from './route.ts';
@@ -16,6 +17,7 @@ const NAV: Array<{ route: Route; label: string }> = [
   { route: 'profile', label: 'Profile' },
   { route: 'password', label: 'Password' },
   { route: 'sessions', label: 'Sessions' },
+  { route: 'security', label: 'Security' },
 ];
 
 /**
@@ -87,7 +89,8 @@ export function App({ link: initialLink = null }: { link?: MailLink | null }): R
       </>
     );
   }
-  const page = route === 'password' ? <PasswordPage /> : route === 'sessions' ? <SessionsPage /> : <ProfilePage />;
+  const page =
+    route === 'password' ? <PasswordPage /> : route === 'sessions' ? <SessionsPage /> : route === 'security' ? <SecurityPage /> : <ProfilePage />;
   return (
     <>
       <Header route={route} />

@@ -29,6 +29,16 @@ export function describe(error: unknown): string {
         return 'The server could not be reached. Check your connection.';
       case 'VALIDATION_FAILED':
         return error.errors.map((e) => e.message).join(' ') || error.message;
+      case 'MFA_TOKEN_INVALID':
+        return 'This sign-in has expired. Enter your email and password again.';
+      case 'REAUTHENTICATION_REQUIRED':
+        return 'Confirm it is you: enter a code from your authenticator app or a recovery code.';
+      case 'PASSKEY_CANCELLED':
+        return 'The passkey request was cancelled or timed out.';
+      case 'PASSKEY_UNKNOWN':
+        return 'This passkey is not registered here (it may have been removed). Sign in another way.';
+      case 'PASSKEY_USER_VERIFICATION_REQUIRED':
+        return 'This passkey did not verify you (PIN or biometric). Use one that does, or sign in with your password and code.';
       default:
         return error.message;
     }

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'react';
 
-export type Route = 'login' | 'register' | 'profile' | 'password' | 'sessions' | PublicRoute;
+export type Route = 'login' | 'register' | 'profile' | 'password' | 'sessions' | 'security' | PublicRoute;
 /** Pages open to everyone, signed in or not: the mailed links' pages and "forgot password". */
 export type PublicRoute = 'verify-email' | 'reset-password' | 'accept-invite' | 'forgot-password';
 const PUBLIC_ROUTES: readonly PublicRoute[] = ['verify-email', 'reset-password', 'accept-invite', 'forgot-password'];
-const ROUTES: readonly Route[] = ['login', 'register', 'profile', 'password', 'sessions', ...PUBLIC_ROUTES];
+const ROUTES: readonly Route[] = ['login', 'register', 'profile', 'password', 'sessions', 'security', ...PUBLIC_ROUTES];
 
 export function isPublicRoute(route: Route): route is PublicRoute {
   return (PUBLIC_ROUTES as readonly string[]).includes(route);

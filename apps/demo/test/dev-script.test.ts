@@ -2,7 +2,8 @@
  * `npm run demo` (apps/demo/scripts/dev.mjs): the discovery document and the JWKS URL it
  * advertises point at the Latchkey server, not at the Vite page (which proxies /auth only and
  * answered /.well-known/jwks.json with its index.html); the page still signs in and refreshes
- * through its proxy, and the mailed links still open the page.
+ * through its proxy, and the mailed links still open the page. The page is on localhost, so that
+ * passkeys work (an RP ID is a host name, never an IP address).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'latchkey-demo-script-'));
   const [latchkeyPort, demoPort] = [await freePort(), await freePort()];
   latchkeyUrl = `http://127.0.0.1:${latchkeyPort}`;
-  demoUrl = `http://127.0.0.1:${demoPort}`;
+  demoUrl = `http://localhost:${demoPort}`;
   demo = spawn(process.execPath, [join(REPO_ROOT, 'apps', 'demo', 'scripts', 'dev.mjs')], {
     cwd: REPO_ROOT,
     env: {
@@ -102,5 +103,13 @@ describe('npm run demo', () => {
     expect(all).toContain(`${demoUrl}/verify-email?token=`);
     expect(all).toContain(`${demoUrl}/reset-password?token=`);
     expect(all).not.toContain(latchkeyUrl);
+  });
+
+  it('passkeys work on the page: the RP ID is localhost', async () => {
+    const options = await http(`${demoUrl}/auth/passkeys/login/options`, { method: 'POST', headers: { origin: demoUrl } });
+    expect(options.status, options.body).toBe(200);
+    expect(options.json<{ options: { rpId: string } }>().options.rpId).toBe('localhost');
+    expect(output).toContain(`Latchkey demo:   ${demoUrl}/`);
+    expect(output).toContain(`Admin console:   ${latchkeyUrl}/console/`);
   });
 });

@@ -51,7 +51,7 @@ async function login(page: Page, email: string, password = PASSWORD): Promise<vo
   await signInPage(page);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await signedInAs(page, email);
 }
 
@@ -153,11 +153,11 @@ describe('demo app in Chromium', () => {
       await signInPage(page);
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill('not my password at all');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('alert').filter({ hasText: 'That email and password do not match.' }).waitFor();
       await page.screenshot({ path: screenshotPath('6-sign-in-error') });
       await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await signedInAs(page, email);
     });
   });

@@ -176,24 +176,33 @@ export function realTimeClockAhead(): TestClock {
   return clock;
 }
 
-export async function startDemo(env: Record<string, string>, opts: { mail?: boolean; clock?: TestClock } = {}): Promise<DemoHarness> {
+export async function startDemo(
+  env: Record<string, string>,
+  opts: { mail?: boolean; clock?: TestClock; passkeys?: boolean } = {},
+): Promise<DemoHarness> {
   const outDir = await acquireBuild();
   const exchanges: AuthExchange[] = [];
   let latchkeyPort = 0;
   const proxy = sameOriginProxy(outDir, () => latchkeyPort, exchanges);
   await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', done));
-  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  // Passkeys: a WebAuthn RP ID is a host name, never an IP address, so the browser opens the demo
+  // as http://localhost:<port> (a secure context, as 127.0.0.1 is) and the RP ID is localhost.
+  const host = opts.passkeys ? 'localhost' : '127.0.0.1';
+  const url = `http://${host}:${(proxy.address() as AddressInfo).port}`;
   const mail = opts.mail ? await startSmtp() : null;
   const server = await createTestApp({
     COOKIE_SECURE: 'false',
     LOG_LEVEL: 'silent',
     APP_URL: url,
     ...(mail ? { SMTP_URL: mail.url } : {}),
+    ...(opts.passkeys ? { WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: url } : {}),
     ...env,
   }, { clock: opts.clock });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   latchkeyPort = (server.app.server.address() as AddressInfo).port;
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  // localhost straight to the proxy's IPv4 address (it listens on 127.0.0.1 only, not on ::1).
+  const args = opts.passkeys ? [...CHROMIUM_ARGS, '--host-resolver-rules=MAP localhost 127.0.0.1'] : CHROMIUM_ARGS;
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args });
   return {
     url,
     browser,

@@ -102,7 +102,7 @@ async function register(harness: DemoHarness, page: Page, email: string): Promis
 async function submitSignIn(page: Page, email: string, password: string): Promise<void> {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 async function login(harness: DemoHarness, page: Page, email: string, password = PASSWORD): Promise<void> {
@@ -263,7 +263,7 @@ describe('password reset link', () => {
       await submitSignIn(tab, email, PASSWORD);
       await tab.getByRole('alert').filter({ hasText: 'That email and password do not match.' }).waitFor();
       await tab.getByLabel('Password').fill(NEW_PASSWORD);
-      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('button', { name: 'Sign in', exact: true }).click();
       await signedInAs(tab, email);
       await badge(tab, 'verified'); // a reset proves the address too
 
@@ -350,7 +350,7 @@ describe('sign-in refusals and ended sessions', () => {
       const first = await secondsShown(engaged);
       expect(first).toBeGreaterThan(1);
       expect(first).toBeLessThanOrEqual(60);
-      expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Sign in', exact: true }).isDisabled()).toBe(true);
       await countsDownFrom(engaged, first);
 
       // A new page, the right password: refused while the lock lasts, in the same words.
@@ -361,7 +361,7 @@ describe('sign-in refusals and ended sessions', () => {
       await again.waitFor();
       expect(await again.innerText()).toMatch(/^Too many sign-in attempts\. Try again in \d+ seconds?\.$/);
       expect(await secondsShown(again)).toBeLessThanOrEqual(60);
-      expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Sign in', exact: true }).isDisabled()).toBe(true);
       await page.screenshot({ path: screenshotPath('11-sign-in-backoff') });
       const limited = demo.exchanges.filter((e) => e.path === '/auth/login' && e.status === 429);
       expect(limited.map((e) => e.code)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
@@ -391,10 +391,10 @@ describe('sign-in refusals and ended sessions', () => {
         expect(await limited.innerText()).toMatch(/^Too many sign-in attempts\. Try again in \d+ seconds?\.$/);
         const first = await secondsShown(limited);
         expect(first).toBeLessThanOrEqual(10);
-        expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
+        expect(await page.getByRole('button', { name: 'Sign in', exact: true }).isDisabled()).toBe(true);
         // Counting down to zero: then it says so, and the button is back.
         await page.getByRole('alert').filter({ hasText: 'Too many sign-in attempts. You can try again now.' }).waitFor({ timeout: 20_000 });
-        expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(false);
+        expect(await page.getByRole('button', { name: 'Sign in', exact: true }).isDisabled()).toBe(false);
         await submitSignIn(page, email, PASSWORD);
         await signedInAs(page, email);
       });

@@ -7,14 +7,24 @@ import type {
   AuthState,
   ClientOptions,
   Credentials,
+  FactorList,
+  FactorProof,
   LatchkeyClient,
+  LoginResult,
+  MfaFactorType,
+  MfaRequired,
+  MfaVerification,
+  Passkey,
   PasswordChange,
   ProfileUpdate,
   RegisterInput,
   Session,
   SignOutReason,
+  TotpConfirmation,
+  TotpEnrollment,
   User,
 } from './types.js';
+import { browserWebAuthn, createCredential, getAssertion, signalUnknownCredential } from './webauthn.js';
 
 const CSRF_COOKIE = 'lk_csrf';
 /** Refresh this long before expiry at most (a quarter of the lifetime for short-lived tokens). */
@@ -34,6 +44,22 @@ interface TokenBody {
   access_token: string;
   expires_in: number;
   csrf_token?: string;
+}
+
+/** POST /auth/login's answer for an account with a second factor (docs/factors.md). */
+interface MfaBody {
+  mfa_required: true;
+  mfa_token: string;
+  factors: MfaFactorType[];
+  expires_in: number;
+}
+
+type WebAuthnOptions = Record<string, unknown>;
+
+/** The body of a proof for the factor routes: the server's member names. */
+function proofBody(proof: FactorProof | undefined): { code: string } | { recovery_code: string } | undefined {
+  if (proof === undefined) return undefined;
+  return 'code' in proof ? { code: proof.code } : { recovery_code: proof.recoveryCode };
 }
 
 const ANONYMOUS: AuthState = Object.freeze({ status: 'anonymous', user: null, reason: null });
@@ -529,22 +555,94 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     return run;
   }
 
-  async function login(credentials: Credentials): Promise<User> {
-    const token = await coordinator.exclusive(async () => {
-      const response = await publicRequest('/auth/login', {
+  /**
+   * POSTs a sign-in in cookie mode, under the refresh lock so that a refresh never runs half on
+   * the old session's cookie and half on the new one. Resolves to the new session's access token,
+   * or to the server's second-factor challenge (no session, no cookie: nothing changes here).
+   */
+  function signInRequest(path: string, body: unknown): Promise<AccessToken | MfaRequired> {
+    return coordinator.exclusive(async () => {
+      const response = await publicRequest(path, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-auth-mode': 'cookie' },
-        body: JSON.stringify({ email: credentials.email, password: credentials.password }),
+        body: JSON.stringify(body),
       });
+      const answer = (await response.json()) as TokenBody | MfaBody;
+      if ('mfa_required' in answer && answer.mfa_required === true) {
+        return { status: 'mfa_required', mfaToken: answer.mfa_token, factors: answer.factors, expiresIn: answer.expires_in };
+      }
       epoch += 1; // answers to requests of the previous session no longer count
-      return acceptTokens((await response.json()) as TokenBody);
+      return acceptTokens(answer as TokenBody);
     });
+  }
+
+  /** A new session's token: load its user, sign in here and tell the other tabs. */
+  async function completeSignIn(token: AccessToken): Promise<User> {
     const user = await fetchUser(token.value);
     if (!user) throw new LatchkeyError('INVALID_TOKEN', 'The new session was ended before it could be used.', 401);
     lastEndReason = null;
     setState(signedIn(user), 'signed_in');
     broadcastTokens(token, 'login');
     return user;
+  }
+
+  /** A sign-in route that answers tokens only (a passkey, the second factor). */
+  async function signInWithTokens(path: string, body: unknown): Promise<User> {
+    const result = await signInRequest(path, body);
+    if ('status' in result) throw new LatchkeyError('UNEXPECTED_RESPONSE', 'The server asked for another factor.', 200);
+    return completeSignIn(result);
+  }
+
+  async function login(credentials: Credentials): Promise<LoginResult> {
+    const result = await signInRequest('/auth/login', { email: credentials.email, password: credentials.password });
+    if ('status' in result) return result;
+    return { status: 'signed_in', user: await completeSignIn(result) };
+  }
+
+  function webauthn() {
+    return options.credentials ?? browserWebAuthn();
+  }
+
+  /** POSTs to a route answering `{ options }` (WebAuthn options in their JSON form). */
+  async function publicOptions(path: string, body?: unknown): Promise<WebAuthnOptions> {
+    const response = await publicRequest(path, {
+      method: 'POST',
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return ((await response.json()) as { options: WebAuthnOptions }).options;
+  }
+
+  async function verifyMfa(verification: MfaVerification): Promise<User> {
+    const mfaToken = verification.mfaToken;
+    let body: Record<string, unknown>;
+    if ('code' in verification) body = { mfa_token: mfaToken, code: verification.code };
+    else if ('recoveryCode' in verification) body = { mfa_token: mfaToken, recovery_code: verification.recoveryCode };
+    else {
+      // The browser's dialog may stay open a while: only the verification runs under the lock.
+      const options = await publicOptions('/auth/mfa/passkey/options', { mfa_token: mfaToken });
+      body = { mfa_token: mfaToken, passkey: await getAssertion(webauthn(), options) };
+    }
+    return signInWithTokens('/auth/mfa/verify', body);
+  }
+
+  async function signInWithPasskey(): Promise<User> {
+    const options = await publicOptions('/auth/passkeys/login/options');
+    const assertion = await getAssertion(webauthn(), options);
+    try {
+      return await signInWithTokens('/auth/passkeys/login/verify', { response: assertion });
+    } catch (error) {
+      // Deleted here (or never registered): have the device stop offering it.
+      if (error instanceof LatchkeyError && error.code === 'PASSKEY_UNKNOWN') signalUnknownCredential(options.rpId, assertion.id);
+      throw error;
+    }
+  }
+
+  async function registerPasskey(name?: string): Promise<Passkey> {
+    const { options } = await api<{ options: WebAuthnOptions }>('POST', '/auth/passkeys/register/options');
+    const response = await createCredential(webauthn(), options);
+    const body: Record<string, unknown> = { response };
+    if (name !== undefined && name.trim() !== '') body.name = name.trim();
+    return (await api<{ passkey: Passkey }>('POST', '/auth/passkeys/register/verify', body)).passkey;
   }
 
   async function logout(): Promise<void> {
@@ -726,6 +824,27 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     },
     resetPassword,
     acceptInvite,
+    verifyMfa,
+    signInWithPasskey,
+    listFactors: () => api<FactorList>('GET', '/auth/factors'),
+    enrollTotp: () => api<TotpEnrollment>('POST', '/auth/factors/totp'),
+    confirmTotp: (code: string) => api<TotpConfirmation>('POST', '/auth/factors/totp/confirm', { code }),
+    async removeTotp(proof?: FactorProof) {
+      await api<void>('DELETE', '/auth/factors/totp', proofBody(proof));
+    },
+    async regenerateRecoveryCodes(proof?: FactorProof) {
+      return (await api<{ recovery_codes: string[] }>('POST', '/auth/factors/recovery-codes', proofBody(proof))).recovery_codes;
+    },
+    registerPasskey,
+    async listPasskeys() {
+      return (await api<{ passkeys: Passkey[] }>('GET', '/auth/passkeys')).passkeys;
+    },
+    async renamePasskey(id: string, name: string) {
+      return (await api<{ passkey: Passkey }>('PATCH', `/auth/passkeys/${encodeURIComponent(id)}`, { name })).passkey;
+    },
+    async removePasskey(id: string, proof?: FactorProof) {
+      await api<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`, proofBody(proof));
+    },
     fetch: authorizedFetch,
     getAccessToken: validToken,
     close() {

@@ -5,8 +5,10 @@ export interface FieldError {
 }
 
 /**
- * The codes Latchkey answers with (docs/errors.md), plus the SDK's own `NETWORK_ERROR` (no answer)
- * and `UNEXPECTED_RESPONSE` (an answer that is not Latchkey's problem+json).
+ * The codes Latchkey answers with (docs/errors.md), plus the SDK's own `NETWORK_ERROR` (no answer),
+ * `UNEXPECTED_RESPONSE` (an answer that is not Latchkey's problem+json), `PASSKEYS_UNSUPPORTED`
+ * (no WebAuthn here) and `PASSKEY_CANCELLED` (the browser's passkey dialog was dismissed or
+ * timed out); the SDK's own codes have status 0.
  */
 export type LatchkeyErrorCode =
   | 'INVALID_REQUEST'
@@ -30,6 +32,17 @@ export type LatchkeyErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'PASSWORD_UNCHANGED'
   | 'TOKEN_INVALID'
+  | 'MFA_REQUIRED'
+  | 'MFA_TOKEN_INVALID'
+  | 'INVALID_MFA_CODE'
+  | 'FACTOR_ALREADY_ENROLLED'
+  | 'REAUTHENTICATION_REQUIRED'
+  | 'PASSKEY_CHALLENGE_INVALID'
+  | 'PASSKEY_UNKNOWN'
+  | 'PASSKEY_INVALID'
+  | 'PASSKEY_COUNTER_REGRESSION'
+  | 'PASSKEY_USER_VERIFICATION_REQUIRED'
+  | 'PASSKEY_ALREADY_REGISTERED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'HEADERS_TOO_LARGE'
@@ -38,7 +51,9 @@ export type LatchkeyErrorCode =
   | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_ERROR'
   | 'NETWORK_ERROR'
-  | 'UNEXPECTED_RESPONSE';
+  | 'UNEXPECTED_RESPONSE'
+  | 'PASSKEYS_UNSUPPORTED'
+  | 'PASSKEY_CANCELLED';
 
 /**
  * An error answered by Latchkey (problem+json), or `NETWORK_ERROR` when the server could not

@@ -47,6 +47,19 @@ export interface UseAuthResult extends AuthState {
   requestPasswordReset: LatchkeyClient['requestPasswordReset'];
   resetPassword: LatchkeyClient['resetPassword'];
   acceptInvite: LatchkeyClient['acceptInvite'];
+  /** The second step of a login that answered `mfa_required`. */
+  verifyMfa: LatchkeyClient['verifyMfa'];
+  signInWithPasskey: LatchkeyClient['signInWithPasskey'];
+  // A Security page: the authenticator app, recovery codes, passkeys.
+  listFactors: LatchkeyClient['listFactors'];
+  enrollTotp: LatchkeyClient['enrollTotp'];
+  confirmTotp: LatchkeyClient['confirmTotp'];
+  removeTotp: LatchkeyClient['removeTotp'];
+  regenerateRecoveryCodes: LatchkeyClient['regenerateRecoveryCodes'];
+  registerPasskey: LatchkeyClient['registerPasskey'];
+  listPasskeys: LatchkeyClient['listPasskeys'];
+  renamePasskey: LatchkeyClient['renamePasskey'];
+  removePasskey: LatchkeyClient['removePasskey'];
 }
 
 /**
@@ -55,6 +68,7 @@ export interface UseAuthResult extends AuthState {
  *
  * @example
  * const { status, user, reason, logout } = useAuth();
+ * const { login, verifyMfa, signInWithPasskey } = useAuth(); // login may answer { status: 'mfa_required', mfaToken, ... }
  * if (status === 'authenticated') return <button onClick={() => logout()}>Log out {user.email}</button>;
  * if (reason === 'session_expired') return <p>Your session expired. Please sign in again.</p>;
  */
@@ -76,6 +90,17 @@ export function useAuth(): UseAuthResult {
     requestPasswordReset: client.requestPasswordReset,
     resetPassword: client.resetPassword,
     acceptInvite: client.acceptInvite,
+    verifyMfa: client.verifyMfa,
+    signInWithPasskey: client.signInWithPasskey,
+    listFactors: client.listFactors,
+    enrollTotp: client.enrollTotp,
+    confirmTotp: client.confirmTotp,
+    removeTotp: client.removeTotp,
+    regenerateRecoveryCodes: client.regenerateRecoveryCodes,
+    registerPasskey: client.registerPasskey,
+    listPasskeys: client.listPasskeys,
+    renamePasskey: client.renamePasskey,
+    removePasskey: client.removePasskey,
   };
 }
 

@@ -102,6 +102,11 @@ export interface ClientOptions {
   readCookie?: (name: string) => string | null;
   /** The clock, in epoch milliseconds; default `Date.now`. */
   now?: () => number;
+  /**
+   * The WebAuthn API the passkey methods use: default `navigator.credentials`. Override outside
+   * browsers (tests), or to wrap the browser's (say, to add an `AbortSignal`).
+   */
+  credentials?: Pick<CredentialsContainer, 'create' | 'get'>;
 }
 
 /** The body of a login or register call. */
@@ -123,6 +128,86 @@ export interface PasswordChange {
   newPassword: string;
 }
 
+/** What a password login's second step may be answered with (`factors` of {@link MfaRequired}). */
+export type MfaFactorType = 'totp' | 'recovery_code' | 'passkey';
+
+/**
+ * `login()` of an account with a second factor: no session yet. Finish it within `expiresIn`
+ * seconds with {@link LatchkeyClient.verifyMfa} (a code, a recovery code, or a passkey when
+ * `factors` lists `passkey`), or start again from the password.
+ */
+export interface MfaRequired {
+  status: 'mfa_required';
+  /** Single use; spent by the verification that succeeds. Keep it in memory only. */
+  mfaToken: string;
+  factors: MfaFactorType[];
+  /** Seconds the mfaToken stays usable (the server's MFA_CHALLENGE_TTL). */
+  expiresIn: number;
+}
+
+/** What `login()` resolves to: signed in (here and in every tab), or a second factor to answer. */
+export type LoginResult = { status: 'signed_in'; user: User } | MfaRequired;
+
+/** The second step of a login: exactly one of a TOTP code, a recovery code, or a passkey. */
+export type MfaVerification =
+  | { mfaToken: string; code: string }
+  | { mfaToken: string; recoveryCode: string }
+  /** Asks the browser for one of the account's passkeys (navigator.credentials.get). */
+  | { mfaToken: string; passkey: true };
+
+/**
+ * Proof for removing the authenticator, replacing the recovery codes or removing a passkey: a
+ * current code or a recovery code. Not needed within 5 minutes of a sign-in with the second
+ * factor (or a passkey that verified the user); otherwise the server answers
+ * REAUTHENTICATION_REQUIRED.
+ */
+export type FactorProof = { code: string } | { recoveryCode: string };
+
+/** A second factor of the account (GET /auth/factors). */
+export interface Factor {
+  id: string;
+  type: 'totp';
+  /** `pending` until its first code confirms it; only an active factor is asked for at login. */
+  status: 'pending' | 'active';
+  created_at: string;
+  confirmed_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface FactorList {
+  factors: Factor[];
+  recovery_codes_left: number;
+}
+
+/** `enrollTotp()`: show `qr_code` (an `<img src>`) or `secret` to the user, then `confirmTotp(code)`. */
+export interface TotpEnrollment {
+  factor: Factor;
+  /** Base32, for typing into an authenticator app by hand. */
+  secret: string;
+  otpauth_uri: string;
+  /** `data:image/svg+xml;base64,...` of `otpauth_uri`. */
+  qr_code: string;
+}
+
+/** `confirmTotp()`: the factor is active; the recovery codes are shown this once. */
+export interface TotpConfirmation {
+  factor: Factor;
+  recovery_codes: string[];
+}
+
+/** A registered passkey (no key material is ever answered). */
+export interface Passkey {
+  id: string;
+  name: string;
+  /** `multiDevice`: a synced passkey (password manager, iCloud Keychain, ...); `singleDevice`: bound to its authenticator. */
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  transports: string[];
+  aaguid: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
 /** The SDK. One per page; every tab's client with the same `channelName` shares the session. */
 export interface LatchkeyClient {
   /** The current state; the same object until it changes (safe for `useSyncExternalStore`). */
@@ -135,8 +220,58 @@ export interface LatchkeyClient {
    */
   restore(): Promise<User | null>;
   register(input: RegisterInput): Promise<User>;
-  /** Logs in (cookie mode), loads the user and tells the other tabs. */
-  login(credentials: Credentials): Promise<User>;
+  /**
+   * Logs in (cookie mode). Resolves to `{ status: 'signed_in', user }` (the user is loaded and
+   * every tab signed in), or, for an account with a second factor, to
+   * `{ status: 'mfa_required', mfaToken, factors, expiresIn }`: nobody is signed in until
+   * {@link LatchkeyClient.verifyMfa} succeeds. Rejects with INVALID_CREDENTIALS, RATE_LIMITED, ...
+   *
+   * @example
+   * const result = await auth.login({ email, password });
+   * if (result.status === 'mfa_required') showCodeStep(result);
+   */
+  login(credentials: Credentials): Promise<LoginResult>;
+  /**
+   * Finishes a login with its second factor (`POST /auth/mfa/verify`, cookie mode): a TOTP
+   * `code`, a `recoveryCode`, or `passkey: true` (the browser asks for one of the account's
+   * passkeys). Signs in here and in every tab; resolves to the user. A wrong code rejects with
+   * INVALID_MFA_CODE and the mfaToken stays usable (retype); MFA_TOKEN_INVALID means log in
+   * again (expired, used, or a lockout engaged).
+   */
+  verifyMfa(verification: MfaVerification): Promise<User>;
+  /**
+   * Signs in with a passkey alone, no email typed (a discoverable credential): the browser offers
+   * the passkeys it holds for this site. Signs in here and in every tab; resolves to the user.
+   * Rejects with PASSKEY_CANCELLED (the user dismissed the browser's dialog), PASSKEY_UNKNOWN
+   * (a passkey this server does not hold: the browser is told to forget it where it can),
+   * PASSKEY_USER_VERIFICATION_REQUIRED, PASSKEYS_UNSUPPORTED, ...
+   */
+  signInWithPasskey(): Promise<User>;
+  /** The account's second factors and how many recovery codes are left. */
+  listFactors(): Promise<FactorList>;
+  /**
+   * Starts enrolling an authenticator app: a new secret and its QR code. The factor is pending
+   * (login unaffected) until {@link LatchkeyClient.confirmTotp}. Calling it again replaces a
+   * pending enrolment; FACTOR_ALREADY_ENROLLED while one is active.
+   */
+  enrollTotp(): Promise<TotpEnrollment>;
+  /** Activates the pending authenticator with a code it shows; resolves with the ten recovery codes, shown this once. */
+  confirmTotp(code: string): Promise<TotpConfirmation>;
+  /** Removes the authenticator (and the recovery codes); an active one needs a proof unless the sign-in was recent. */
+  removeTotp(proof?: FactorProof): Promise<void>;
+  /** Replaces the recovery codes (the old set stops working); resolves with the new ones, shown this once. */
+  regenerateRecoveryCodes(proof?: FactorProof): Promise<string[]>;
+  /**
+   * Registers a passkey for the signed-in user: the server's creation options go to
+   * `navigator.credentials.create()`, its answer back to the server. Rejects with
+   * PASSKEY_CANCELLED (dismissed), PASSKEY_ALREADY_REGISTERED (this authenticator already holds
+   * one of the account's passkeys), PASSKEYS_UNSUPPORTED, VALIDATION_FAILED (the name), ...
+   */
+  registerPasskey(name?: string): Promise<Passkey>;
+  listPasskeys(): Promise<Passkey[]>;
+  renamePasskey(id: string, name: string): Promise<Passkey>;
+  /** Removes a passkey; needs a proof unless the sign-in (with a passkey or the second factor) was recent. */
+  removePasskey(id: string, proof?: FactorProof): Promise<void>;
   /** Ends this session on the server and signs every tab out. Local sign-out happens even if the server cannot be reached. */
   logout(): Promise<void>;
   /** Ends every session of the user (all devices) and signs every tab out. */

@@ -1,4 +1,4 @@
-import type { User } from '@latchkey/client';
+import { LatchkeyError, type User } from '@latchkey/client';
 import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import { ConsoleArea } from './ConsoleArea.tsx';
@@ -49,7 +49,16 @@ export function App(): ReactNode {
     setSigningIn(true);
     setRefused(null);
     try {
-      const signedIn = await client.login(credentials);
+      const result = await client.login(credentials);
+      if (result.status === 'mfa_required') {
+        // No session was started. The console has no code step yet (issue 20 adds it).
+        throw new LatchkeyError(
+          'MFA_REQUIRED',
+          'This account signs in with a second factor, which the console cannot ask for yet. Sign in to your app instead.',
+          400,
+        );
+      }
+      const signedIn = result.user;
       if (!isAdmin(signedIn)) {
         setRefused(signedIn.email);
         await client.logout().catch(() => undefined);

@@ -1,28 +1,56 @@
+import { passkeysSupported, type MfaRequired } from '@latchkey/client';
 import { useAuth, useRetryAfter } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import { Alert, ErrorAlert, Field, isCode, signOutMessage, useAction } from '../forms.tsx';
 import { go } from '../route.ts';
 
 export function LoginPage(): ReactNode {
-  const { login, reason } = useAuth();
+  const { login, signInWithPasskey, reason } = useAuth();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   // Why the last session ended is news until the user acts on the form.
   const [acted, setActed] = useState(false);
   const [askedAgain, setAskedAgain] = useState(false);
-  const action = useAction(login);
+  /** The password was right and the account has a second factor: the code step. In memory only. */
+  const [mfa, setMfa] = useState<MfaRequired | null>(null);
+  /** Shown above the password form after the code step was abandoned or expired. */
+  const [expired, setExpired] = useState(false);
+  const action = useAction(async () => {
+    const result = await login({ email, password });
+    if (result.status === 'mfa_required') setMfa(result);
+    else go('profile');
+  });
+  const passkey = useAction(async () => {
+    await signInWithPasskey();
+    go('profile');
+  });
   const wait = useRetryAfter(action.error);
 
   const signIn = (again: boolean) => {
     setActed(true);
+    setExpired(false);
     setAskedAgain(again);
-    void action.run({ email, password }).then((ok) => ok && go('profile'));
+    void action.run();
   };
+
+  if (mfa) {
+    return (
+      <MfaStep
+        challenge={mfa}
+        onRestart={(why) => {
+          setMfa(null);
+          setPassword('');
+          setExpired(why === 'expired');
+        }}
+      />
+    );
+  }
 
   return (
     <section className="card narrow">
       <h1>Sign in</h1>
       {reason && !acted ? <Alert kind={reason === 'logged_out' ? 'success' : 'info'}>{signOutMessage(reason)}</Alert> : null}
+      {expired ? <Alert kind="info">That sign-in expired. Enter your email and password again.</Alert> : null}
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -47,6 +75,7 @@ export function LoginPage(): ReactNode {
         ) : (
           <ErrorAlert error={action.error} wait={wait} limited="Too many sign-in attempts." />
         )}
+        <ErrorAlert error={passkey.error} limited="Too many sign-in attempts." />
         <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} required />
         <Field
           label="Password"
@@ -64,9 +93,108 @@ export function LoginPage(): ReactNode {
           {action.busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      {passkeysSupported() ? (
+        <div className="alternative">
+          <span className="muted">or</span>
+          <button
+            type="button"
+            className="button-quiet button-wide"
+            disabled={passkey.busy}
+            onClick={() => {
+              setActed(true);
+              void passkey.run();
+            }}
+          >
+            {passkey.busy ? 'Waiting for your passkey…' : 'Sign in with a passkey'}
+          </button>
+        </div>
+      ) : null}
       <p className="switch">
         New here? <a href="#/register">Create an account</a>
       </p>
+    </section>
+  );
+}
+
+/** The second step of a sign-in: a code from the app, a recovery code, or a passkey. */
+function MfaStep({ challenge, onRestart }: { challenge: MfaRequired; onRestart: (why: 'expired' | 'back') => void }): ReactNode {
+  const { verifyMfa } = useAuth();
+  const [useRecovery, setUseRecovery] = useState(false);
+  const [code, setCode] = useState('');
+  const [recoveryCode, setRecoveryCode] = useState('');
+  const action = useAction(async (how: 'code' | 'passkey') => {
+    try {
+      if (how === 'passkey') await verifyMfa({ mfaToken: challenge.mfaToken, passkey: true });
+      else if (useRecovery) await verifyMfa({ mfaToken: challenge.mfaToken, recoveryCode });
+      else await verifyMfa({ mfaToken: challenge.mfaToken, code: code.trim() });
+      go('profile');
+    } catch (error) {
+      // Expired, spent, or a lockout dropped it: the only way on is the password again.
+      if (isCode(error, 'MFA_TOKEN_INVALID')) onRestart('expired');
+      else {
+        setCode('');
+        throw error;
+      }
+    }
+  });
+  const wait = useRetryAfter(action.error);
+  const withPasskey = challenge.factors.includes('passkey') && passkeysSupported();
+
+  return (
+    <section className="card narrow">
+      <h1>Two-step verification</h1>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void action.run('code');
+        }}
+      >
+        <ErrorAlert error={action.error} wait={wait} limited="Too many wrong codes." />
+        {useRecovery ? (
+          <Field
+            label="Recovery code"
+            name="recovery-code"
+            autoComplete="off"
+            value={recoveryCode}
+            onChange={setRecoveryCode}
+            hint="One of the codes you saved when you set up the authenticator. Each works once."
+            required
+          />
+        ) : (
+          <Field
+            label="Authentication code"
+            name="code"
+            autoComplete="one-time-code"
+            value={code}
+            onChange={setCode}
+            hint="The 6-digit code your authenticator app shows now."
+            required
+          />
+        )}
+        <button type="submit" className="button-primary" disabled={action.busy || wait > 0}>
+          {action.busy ? 'Verifying…' : 'Verify'}
+        </button>
+      </form>
+      <div className="actions">
+        <button
+          type="button"
+          className="button-quiet"
+          onClick={() => {
+            setUseRecovery(!useRecovery);
+            action.setError(null);
+          }}
+        >
+          {useRecovery ? 'Use the authenticator app' : 'Use a recovery code'}
+        </button>
+        {withPasskey ? (
+          <button type="button" className="button-quiet" disabled={action.busy} onClick={() => void action.run('passkey')}>
+            Use a passkey
+          </button>
+        ) : null}
+        <button type="button" className="button-quiet" onClick={() => onRestart('back')}>
+          Start over
+        </button>
+      </div>
     </section>
   );
 }

@@ -1,0 +1,347 @@
+import { passkeysSupported, type FactorList, type FactorProof, type Passkey, type TotpEnrollment } from '@latchkey/client';
+import { useAuth } from '@latchkey/client/react';
+import { useEffect, useState, type ReactNode } from 'react';
+import { Alert, describe, Field, isCode, useAction } from '../forms.tsx';
+import { formatDate } from '../format.ts';
+
+/**
+ * The account's second factors: the authenticator app (TOTP) with its recovery codes, and
+ * passkeys. A change the server protects (REAUTHENTICATION_REQUIRED more than 5 minutes after a
+ * sign-in with the second factor) asks for a code here and is sent again with it.
+ */
+export function SecurityPage(): ReactNode {
+  const { listFactors, listPasskeys } = useAuth();
+  const [factors, setFactors] = useState<FactorList | null>(null);
+  const [passkeys, setPasskeys] = useState<Passkey[] | null>(null);
+  const load = useAction(async () => {
+    const [f, p] = await Promise.all([listFactors(), listPasskeys()]);
+    setFactors(f);
+    setPasskeys(p);
+  });
+  const reload = () => load.run();
+
+  useEffect(() => {
+    void load.run();
+  }, [listFactors]); // eslint-disable-line react-hooks/exhaustive-deps -- load once per client
+
+  return (
+    <section className="card">
+      <h1>Security</h1>
+      {load.error ? <Alert kind="error">{describe(load.error)}</Alert> : null}
+      {factors === null || passkeys === null ? (
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      ) : (
+        <>
+          <Authenticator factors={factors} onChange={reload} />
+          <Passkeys passkeys={passkeys} hasAuthenticator={factors.factors.some((f) => f.status === 'active')} onChange={reload} />
+        </>
+      )}
+    </section>
+  );
+}
+
+/** "Confirm it is you": a code from the app or a recovery code, for a change the server protects. */
+function ProofPrompt({ busy, onProof, onCancel }: { busy: boolean; onProof: (proof: FactorProof) => void; onCancel: () => void }): ReactNode {
+  const [value, setValue] = useState('');
+  return (
+    <form
+      className="notice"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const typed = value.trim();
+        // Six digits: the app's code; anything else: a recovery code.
+        onProof(/^\d{6}$/.test(typed) ? { code: typed } : { recoveryCode: typed });
+      }}
+    >
+      <p>Confirm it is you: enter a code from your authenticator app, or one of your recovery codes.</p>
+      <Field label="Code or recovery code" name="proof" autoComplete="one-time-code" value={value} onChange={setValue} required />
+      <div className="actions">
+        <button type="submit" className="button-primary" disabled={busy}>
+          Confirm
+        </button>
+        <button type="button" className="button-quiet" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Runs a protected change; on REAUTHENTICATION_REQUIRED keeps it pending until a proof is given. */
+function useProtected<A extends unknown[]>(change: (proof: FactorProof | undefined, ...args: A) => Promise<unknown>) {
+  const [pending, setPending] = useState<A | null>(null);
+  const action = useAction(async (proof: FactorProof | undefined, ...args: A) => {
+    try {
+      await change(proof, ...args);
+      setPending(null);
+    } catch (error) {
+      if (isCode(error, 'REAUTHENTICATION_REQUIRED')) {
+        setPending(args);
+        return;
+      }
+      throw error;
+    }
+  });
+  return {
+    ...action,
+    pending,
+    start: (...args: A) => void action.run(undefined, ...args),
+    prompt: pending ? (
+      <ProofPrompt busy={action.busy} onProof={(proof) => void action.run(proof, ...pending)} onCancel={() => setPending(null)} />
+    ) : null,
+  };
+}
+
+function Authenticator({ factors, onChange }: { factors: FactorList; onChange: () => Promise<unknown> }): ReactNode {
+  const { enrollTotp, confirmTotp, removeTotp, regenerateRecoveryCodes } = useAuth();
+  const active = factors.factors.find((f) => f.type === 'totp' && f.status === 'active') ?? null;
+  const [enrollment, setEnrollment] = useState<TotpEnrollment | null>(null);
+  const [code, setCode] = useState('');
+  /** Recovery codes just made: shown this once. */
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const start = useAction(async () => {
+    setEnrollment(await enrollTotp());
+    setCode('');
+  });
+  const confirm = useAction(async () => {
+    const confirmed = await confirmTotp(code.trim());
+    setEnrollment(null);
+    setCodes(confirmed.recovery_codes);
+    await onChange();
+  });
+  const regenerate = useProtected(async (proof: FactorProof | undefined) => {
+    setCodes(await regenerateRecoveryCodes(proof));
+    await onChange();
+  });
+  const remove = useProtected(async (proof: FactorProof | undefined) => {
+    await removeTotp(proof);
+    setCodes(null);
+    await onChange();
+  });
+  const error = start.error ?? regenerate.error ?? remove.error;
+
+  return (
+    <div className="security-section" aria-labelledby="authenticator-heading">
+      <h2 id="authenticator-heading">Authenticator app</h2>
+      {error ? <Alert kind="error">{describe(error)}</Alert> : null}
+      {codes ? <RecoveryCodes codes={codes} onDone={() => setCodes(null)} /> : null}
+      {active ? (
+        <>
+          <p>
+            <span className="badge badge-ok">on</span> Since {formatDate(active.confirmed_at ?? active.created_at)}. Signing in asks for a code
+            from the app after your password.
+          </p>
+          <p data-testid="recovery-codes-left">
+            {factors.recovery_codes_left} of 10 recovery codes left.
+          </p>
+          <div className="actions">
+            <button type="button" className="button-quiet" disabled={regenerate.busy} onClick={() => regenerate.start()}>
+              Generate new recovery codes
+            </button>
+            <button type="button" className="button-danger" disabled={remove.busy} onClick={() => remove.start()}>
+              Remove authenticator
+            </button>
+          </div>
+          {regenerate.prompt ?? remove.prompt}
+        </>
+      ) : enrollment ? (
+        <form
+          className="enroll"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void confirm.run();
+          }}
+        >
+          <p>Scan this code with your authenticator app (Google Authenticator, 1Password, Authy, …), then enter the code it shows.</p>
+          <img className="qr" src={enrollment.qr_code} alt="QR code for your authenticator app" width={200} height={200} />
+          <p className="muted">
+            Cannot scan? Type this key instead: <code data-testid="totp-secret">{enrollment.secret}</code>
+          </p>
+          {confirm.error ? <Alert kind="error">{describe(confirm.error)}</Alert> : null}
+          <Field label="Code from the app" name="totp-code" autoComplete="one-time-code" value={code} onChange={setCode} required />
+          <div className="actions">
+            <button type="submit" className="button-primary" disabled={confirm.busy}>
+              {confirm.busy ? 'Checking…' : 'Turn on'}
+            </button>
+            <button type="button" className="button-quiet" onClick={() => setEnrollment(null)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <>
+          <p className="muted">Ask for a code from an app on your phone after your password, so that a stolen password alone is not enough.</p>
+          <button type="button" className="button-primary" disabled={start.busy} onClick={() => void start.run()}>
+            Set up authenticator app
+          </button>
+        </>
+      )}
+    </div>
+  );
+}
+
+/** The recovery codes, shown once, with copy and download. */
+function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void }): ReactNode {
+  const [copied, setCopied] = useState(false);
+  const text = `Recovery codes for ${location.host}\nEach works once, in place of a code from your authenticator app.\n\n${codes.join('\n')}\n`;
+  const download = () => {
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = 'recovery-codes.txt';
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+  return (
+    <div className="notice recovery" role="region" aria-label="Recovery codes">
+      <h2>Save your recovery codes</h2>
+      <p>
+        If you lose your phone, each of these codes signs you in once. They are shown <strong>only now</strong>: store them somewhere safe, away
+        from your phone.
+      </p>
+      <ol className="codes" data-testid="recovery-codes">
+        {codes.map((c) => (
+          <li key={c}>
+            <code>{c}</code>
+          </li>
+        ))}
+      </ol>
+      <div className="actions">
+        <button
+          type="button"
+          className="button-quiet"
+          onClick={() =>
+            void navigator.clipboard.writeText(codes.join('\n')).then(
+              () => setCopied(true),
+              () => setCopied(false),
+            )
+          }
+        >
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+        <button type="button" className="button-quiet" onClick={download}>
+          Download
+        </button>
+        <button type="button" className="button-primary" onClick={onDone}>
+          I have saved them
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Passkeys({
+  passkeys,
+  hasAuthenticator,
+  onChange,
+}: {
+  passkeys: Passkey[];
+  /** Whether a code can prove it is the user; without an authenticator only a fresh passkey sign-in can. */
+  hasAuthenticator: boolean;
+  onChange: () => Promise<unknown>;
+}): ReactNode {
+  const { registerPasskey, renamePasskey, removePasskey } = useAuth();
+  const [name, setName] = useState('');
+  const [added, setAdded] = useState<string | null>(null);
+  const [editing, setEditing] = useState<{ id: string; name: string } | null>(null);
+  const add = useAction(async () => {
+    setAdded(null);
+    const passkey = await registerPasskey(name.trim() || undefined);
+    setName('');
+    setAdded(passkey.name);
+    await onChange();
+  });
+  const rename = useAction(async () => {
+    if (!editing) return;
+    await renamePasskey(editing.id, editing.name.trim());
+    setEditing(null);
+    await onChange();
+  });
+  const remove = useProtected(async (proof: FactorProof | undefined, id: string) => {
+    await removePasskey(id, proof);
+    await onChange();
+  });
+  const error = add.error ?? rename.error ?? remove.error;
+
+  return (
+    <div className="security-section" aria-labelledby="passkeys-heading">
+      <h2 id="passkeys-heading">Passkeys</h2>
+      <p className="muted">Sign in with your fingerprint, face, screen lock or a security key instead of a password.</p>
+      {error ? <Alert kind="error">{describe(error)}</Alert> : null}
+      {added ? <Alert kind="success">Passkey “{added}” added.</Alert> : null}
+      {passkeys.length === 0 ? (
+        <p className="muted">No passkeys yet.</p>
+      ) : (
+        <ul className="sessions" aria-label="Passkeys">
+          {passkeys.map((p) => (
+            <li key={p.id} className="session" data-passkey-id={p.id}>
+              {editing?.id === p.id ? (
+                <form
+                  className="session-main inline-form"
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    void rename.run();
+                  }}
+                >
+                  <Field label="New name" name="passkey-name" value={editing.name} onChange={(v) => setEditing({ id: p.id, name: v })} required />
+                  <div className="actions">
+                    <button type="submit" className="button-primary" disabled={rename.busy}>
+                      Save
+                    </button>
+                    <button type="button" className="button-quiet" onClick={() => setEditing(null)}>
+                      Cancel
+                    </button>
+                  </div>
+                </form>
+              ) : (
+                <>
+                  <div className="session-main">
+                    <span className="session-device">
+                      {p.name}
+                      <span className="badge">{p.device_type === 'multiDevice' ? 'synced' : 'this device only'}</span>
+                    </span>
+                    <span className="session-meta">
+                      added {formatDate(p.created_at)} · {p.last_used_at ? `last used ${formatDate(p.last_used_at)}` : 'never used'}
+                    </span>
+                  </div>
+                  <button type="button" className="button-quiet" aria-label={`Rename ${p.name}`} onClick={() => setEditing({ id: p.id, name: p.name })}>
+                    Rename
+                  </button>
+                  <button type="button" className="button-quiet" aria-label={`Remove ${p.name}`} disabled={remove.busy} onClick={() => remove.start(p.id)}>
+                    Remove
+                  </button>
+                </>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {remove.pending && !hasAuthenticator ? (
+        <Alert kind="info">
+          For your safety, removing a passkey needs a recent sign-in with a passkey. Log out, sign in with a passkey, then remove this
+          one within 5 minutes.
+        </Alert>
+      ) : (
+        remove.prompt
+      )}
+      {passkeysSupported() ? (
+        <form
+          className="add-passkey"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void add.run();
+          }}
+        >
+          <Field label="Passkey name (optional)" name="new-passkey-name" value={name} onChange={setName} hint="To tell your passkeys apart, e.g. “Work laptop”." />
+          <button type="submit" className="button-primary" disabled={add.busy}>
+            {add.busy ? 'Waiting for your device…' : 'Add a passkey'}
+          </button>
+        </form>
+      ) : (
+        <p className="muted">This browser does not support passkeys.</p>
+      )}
+    </div>
+  );
+}

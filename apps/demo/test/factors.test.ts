@@ -1,0 +1,283 @@
+import { Secret, TOTP } from 'otpauth';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inFreshProfile, realTimeClockAhead, screenshotPath, startDemo, type DemoHarness } from './harness.js';
+
+// Passkeys and the authenticator app through the built demo, in Debian's Chromium driven by
+// playwright-core, against a real Latchkey (SQLite file) with /auth on the page's origin.
+// Passkeys: a CDP virtual authenticator (a platform authenticator holding discoverable
+// credentials and verifying the user) stands in for the device; everything else is the
+// browser's own WebAuthn. The page is http://localhost:<port> and the RP ID localhost.
+// TOTP: the code is computed here, with the otpauth library, for the server's clock, which follows
+// real time and is stepped ahead past the 5-minute limits (a code challenge, a fresh sign-in).
+
+const PASSWORD = 'correct horse battery staple';
+const STEP = 30_000;
+const clock = realTimeClockAhead();
+
+let demo: DemoHarness;
+
+beforeAll(async () => {
+  demo = await startDemo({ RATE_LIMIT_LOGIN: '1000/1m' }, { passkeys: true, clock });
+});
+
+afterAll(async () => {
+  await demo?.close();
+});
+
+function newEmail(): string {
+  return `factors-${Math.random().toString(36).slice(2)}@example.com`;
+}
+
+async function signedInAs(page: Page, email: string): Promise<void> {
+  await page.getByTestId('signed-in-as').filter({ hasText: email }).waitFor();
+}
+
+async function signInPage(page: Page): Promise<void> {
+  await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+}
+
+async function register(page: Page, email: string): Promise<void> {
+  await page.goto(`${demo.url}/#/register`);
+  await page.getByLabel('Name').fill('Grace Hopper');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await signedInAs(page, email);
+}
+
+async function logOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await signInPage(page);
+}
+
+async function openSecurity(page: Page): Promise<void> {
+  await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Security' }).click();
+  await page.getByRole('heading', { name: 'Security', exact: true }).waitFor();
+  await page.getByRole('heading', { name: 'Passkeys' }).waitFor();
+}
+
+/** A virtual platform authenticator for this tab: discoverable credentials, verifies the user. */
+async function virtualAuthenticator(context: BrowserContext, page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  return { cdp, authenticatorId };
+}
+
+/** The code an authenticator app shows at the server's clock, `steps` steps away. */
+function codeFor(secret: string, steps = 0): string {
+  return new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({
+    timestamp: demo.server.app.latchkey.clock() + steps * STEP,
+  });
+}
+
+function exchangesSince(mark: number) {
+  return demo.exchanges.filter((e) => e.startedAt >= mark);
+}
+
+describe('second factors in Chromium', () => {
+  it('registers a passkey on the Security page, renames it, then signs in with it without typing an email; a removed passkey is refused', async () => {
+    await inFreshProfile(demo.browser, 'passkey sign-in', async (context) => {
+      const page = await context.newPage();
+      await page.setViewportSize({ width: 1000, height: 800 });
+      const { cdp, authenticatorId } = await virtualAuthenticator(context, page);
+      const email = newEmail();
+      await register(page, email);
+      // This Chromium has the WebAuthn JSON helpers: the SDK uses them here (the fallback is the last test's).
+      expect(
+        await page.evaluate(
+          () => typeof PublicKeyCredential.parseCreationOptionsFromJSON === 'function' && typeof PublicKeyCredential.prototype.toJSON === 'function',
+        ),
+      ).toBe(true);
+      await openSecurity(page);
+      await page.getByText('No passkeys yet.').waitFor();
+
+      await page.getByLabel('Passkey name (optional)').fill('Test laptop');
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await page.getByText('Passkey “Test laptop” added.').waitFor();
+      const list = page.getByRole('list', { name: 'Passkeys' });
+      await list.getByText('Test laptop').waitFor();
+      // The authenticator holds one discoverable credential for localhost, for this account.
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      expect(credentials).toHaveLength(1);
+      expect(credentials[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
+      await page.screenshot({ path: screenshotPath('security-passkey'), fullPage: true });
+
+      await page.getByRole('button', { name: 'Rename Test laptop' }).click();
+      await page.getByLabel('New name').fill('Desk');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await list.getByText('Desk').waitFor();
+      expect(await list.getByText('Test laptop').count()).toBe(0);
+      // Signed in with the password: removing a passkey needs a fresh passkey sign-in (no code to give).
+      await page.getByRole('button', { name: 'Remove Desk' }).click();
+      await page.getByText('removing a passkey needs a recent sign-in with a passkey').waitFor();
+      expect(await list.getByText('Desk').count()).toBe(1);
+
+      await logOut(page);
+      await page.screenshot({ path: screenshotPath('sign-in-with-passkey') });
+      const mark = performance.now();
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await signedInAs(page, email);
+      await page.getByRole('heading', { name: 'Profile', exact: true }).waitFor();
+      expect(await page.getByLabel('Email').count()).toBe(0);
+      const calls = exchangesSince(mark).map((e) => `${e.method} ${e.path} ${e.status}`);
+      expect(calls).toContain('POST /auth/passkeys/login/options 200');
+      expect(calls).toContain('POST /auth/passkeys/login/verify 200');
+      expect(calls.filter((c) => c.startsWith('POST /auth/login'))).toEqual([]);
+      // A reload keeps the session (the refresh cookie of the passkey sign-in).
+      await page.reload();
+      await signedInAs(page, email);
+
+      // Signed in with a user-verifying passkey just now: removal needs no code.
+      await openSecurity(page);
+      await page.getByRole('button', { name: 'Remove Desk' }).click();
+      await page.getByText('No passkeys yet.').waitFor();
+      await logOut(page);
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await page.getByRole('alert').filter({ hasText: 'This passkey is not registered here' }).waitFor();
+      expect(await page.getByTestId('signed-in-as').count()).toBe(0);
+    });
+  });
+
+  it('enrols the authenticator app (QR code, recovery codes shown once), then signs in with password + code; a wrong code shows the server’s message; a recovery code works', async () => {
+    await inFreshProfile(demo.browser, 'totp sign-in', async (context) => {
+      const page = await context.newPage();
+      await page.setViewportSize({ width: 1000, height: 800 });
+      const email = newEmail();
+      await register(page, email);
+      await openSecurity(page);
+
+      await page.getByRole('button', { name: 'Set up authenticator app' }).click();
+      const qr = page.getByRole('img', { name: 'QR code for your authenticator app' });
+      await qr.waitFor();
+      expect(await qr.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
+      // The image really renders (a decodable SVG of the right size), not a broken icon.
+      expect(await qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+      const secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+      expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+      await page.screenshot({ path: screenshotPath('security-totp-enrol'), fullPage: true });
+
+      await page.getByLabel('Code from the app').fill(codeFor(secret));
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      const codes = page.getByTestId('recovery-codes').locator('li');
+      await codes.first().waitFor();
+      expect(await codes.count()).toBe(10);
+      const recoveryCode = (await codes.nth(3).textContent())!.trim();
+      await page.getByTestId('recovery-codes-left').filter({ hasText: '10 of 10 recovery codes left.' }).waitFor();
+      await page.screenshot({ path: screenshotPath('security-recovery-codes'), fullPage: true });
+      await page.getByRole('button', { name: 'I have saved them' }).click();
+      expect(await page.getByTestId('recovery-codes').count()).toBe(0);
+
+      await logOut(page);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      // The password alone started no session.
+      expect(await page.getByTestId('signed-in-as').count()).toBe(0);
+      await page.screenshot({ path: screenshotPath('sign-in-code-step'), fullPage: true });
+
+      // Not the code of any accepted step: the server's message is shown, the step stays.
+      const accepted = new Set([codeFor(secret, -1), codeFor(secret), codeFor(secret, 1)]);
+      const wrong = ['000000', '111111', '222222', '333333'].find((c) => !accepted.has(c))!;
+      await page.getByLabel('Authentication code').fill(wrong);
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('alert').filter({ hasText: 'The code is wrong, expired or already used.' }).waitFor();
+      expect(await page.getByTestId('signed-in-as').count()).toBe(0);
+
+      // The current step's code confirmed the factor and is spent: the next step's is accepted.
+      await page.getByLabel('Authentication code').fill(codeFor(secret, 1));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await signedInAs(page, email);
+
+      // A recovery code in place of the app; then one fewer is left.
+      await logOut(page);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('button', { name: 'Use a recovery code' }).click();
+      await page.getByLabel('Recovery code').fill(recoveryCode);
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await signedInAs(page, email);
+      await openSecurity(page);
+      await page.getByTestId('recovery-codes-left').filter({ hasText: '9 of 10 recovery codes left.' }).waitFor();
+
+      // Six minutes later the sign-in is no longer fresh: new codes need a code first.
+      clock.advance(6 * 60_000);
+      await page.getByRole('button', { name: 'Generate new recovery codes' }).click();
+      await page.getByText('Confirm it is you').waitFor();
+      expect(await page.getByTestId('recovery-codes').count()).toBe(0);
+      await page.getByLabel('Code or recovery code').fill(codeFor(secret));
+      await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await page.getByTestId('recovery-codes').locator('li').first().waitFor();
+      expect(await page.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+      expect(await page.getByTestId('recovery-codes').textContent()).not.toContain(recoveryCode);
+      await page.getByRole('button', { name: 'I have saved them' }).click();
+      await page.getByTestId('recovery-codes-left').filter({ hasText: '10 of 10 recovery codes left.' }).waitFor();
+
+      // A code step left open past MFA_CHALLENGE_TTL (5 minutes) goes back to the password.
+      await logOut(page);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      clock.advance(6 * 60_000);
+      await page.getByLabel('Authentication code').fill(codeFor(secret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await signInPage(page);
+      await page.getByText('That sign-in expired. Enter your email and password again.').waitFor();
+      expect(await page.getByTestId('signed-in-as').count()).toBe(0);
+    });
+  });
+
+  it('without the browser’s JSON helpers (older browsers) the SDK’s own conversion registers and uses a passkey; a passkey answers the code step of a password login', async () => {
+    await inFreshProfile(demo.browser, 'passkey fallback and second factor', async (context) => {
+      // As in a browser before WebAuthn's JSON helpers (Chrome < 129, Safari < 18.4...).
+      await context.addInitScript(() => {
+        const pkc = PublicKeyCredential as unknown as Record<string, unknown> & { prototype: Record<string, unknown> };
+        delete pkc.parseCreationOptionsFromJSON;
+        delete pkc.parseRequestOptionsFromJSON;
+        delete pkc.prototype.toJSON;
+      });
+      const page = await context.newPage();
+      await virtualAuthenticator(context, page);
+      const email = newEmail();
+      await register(page, email);
+      expect(
+        await page.evaluate(() => {
+          const pkc = PublicKeyCredential as unknown as Record<string, unknown> & { prototype: Record<string, unknown> };
+          return 'parseCreationOptionsFromJSON' in pkc || 'parseRequestOptionsFromJSON' in pkc || 'toJSON' in pkc.prototype;
+        }),
+      ).toBe(false);
+      await openSecurity(page);
+
+      await page.getByRole('button', { name: 'Set up authenticator app' }).click();
+      const secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+      await page.getByLabel('Code from the app').fill(codeFor(secret));
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await page.getByRole('button', { name: 'I have saved them' }).click();
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await page.getByRole('list', { name: 'Passkeys' }).getByText('Passkey').waitFor();
+
+      await logOut(page);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      const mark = performance.now();
+      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      await signedInAs(page, email);
+      const calls = exchangesSince(mark).map((e) => `${e.method} ${e.path} ${e.status}`);
+      expect(calls).toContain('POST /auth/mfa/passkey/options 200');
+      expect(calls).toContain('POST /auth/mfa/verify 200');
+
+      // A user-verifying passkey alone satisfies the account's second factor.
+      await logOut(page);
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await signedInAs(page, email);
+    });
+  });
+});

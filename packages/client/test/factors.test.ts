@@ -1,0 +1,323 @@
+import type { AddressInfo } from 'node:net';
+import { Secret, TOTP } from 'otpauth';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
+import { SoftwareAuthenticator, type CreationOptions, type RequestOptions } from '../../server/test/support/webauthn-authenticator.js';
+import { createClient, LatchkeyError, type ClientOptions, type LatchkeyClient, type MfaRequired } from '../src/index.js';
+import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
+import { newChannel, newEmail, PASSWORD, recordEvents, waitForState } from './support.js';
+
+// Second factors through the SDK against a real Latchkey (SQLite file, HTTP on 127.0.0.1), with
+// cookie-jar "browsers" as in client.test.ts. The server clock is frozen and stepped; TOTP codes
+// are computed here with the otpauth library for the server's clock. Passkeys use the server
+// suite's software authenticator (real P-256 keys and signatures) behind the `credentials`
+// option, standing in for navigator.credentials: Node has no PublicKeyCredential, so the SDK's
+// own base64url conversion (the fallback for browsers without the JSON helpers) is what runs.
+
+const ORIGIN = 'http://latchkey.test'; // ISSUER of the test app: the RP ID is latchkey.test
+const STEP = 30_000;
+
+let server: TestApp;
+let baseUrl: string;
+const open: LatchkeyClient[] = [];
+
+beforeAll(async () => {
+  server = await createTestApp({ COOKIE_SECURE: 'false', LOG_LEVEL: 'silent', RATE_LIMIT_LOGIN: '1000/1m' }, { clock: true });
+  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  baseUrl = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+afterEach(() => {
+  for (const client of open.splice(0)) client.close();
+});
+
+function tab(browser: CookieJarBrowser, channel: string, extra: Partial<ClientOptions> = {}): LatchkeyClient {
+  const client = createClient({ baseUrl, fetch: browser.fetch, readCookie: browser.readCookie, channelName: channel, ...extra });
+  open.push(client);
+  return client;
+}
+
+/** The code an authenticator app shows at the server's clock now (`steps` steps away). */
+function codeFor(secret: string, steps = 0): string {
+  return new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({
+    timestamp: server.clock!() + steps * STEP,
+  });
+}
+
+/** A 6-digit code that is none of the accepted ones (previous, current, next step). */
+function wrongCode(secret: string): string {
+  const accepted = new Set([codeFor(secret, -1), codeFor(secret), codeFor(secret, 1)]);
+  for (let n = 0; ; n += 1) {
+    const candidate = String(n).padStart(6, '0');
+    if (!accepted.has(candidate)) return candidate;
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LatchkeyError);
+  return error as LatchkeyError;
+}
+
+function claimsOf(jwt: string): { amr?: string[]; auth_time?: number } {
+  return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { amr?: string[] };
+}
+
+async function signUp(client: LatchkeyClient): Promise<string> {
+  const email = newEmail();
+  await client.register({ email, password: PASSWORD });
+  expect(await client.login({ email, password: PASSWORD })).toMatchObject({ status: 'signed_in', user: { email } });
+  return email;
+}
+
+/** Enrols and confirms TOTP through the SDK; the secret and the recovery codes. */
+async function enrol(client: LatchkeyClient): Promise<{ secret: string; recoveryCodes: string[] }> {
+  const enrollment = await client.enrollTotp();
+  const confirmed = await client.confirmTotp(codeFor(enrollment.secret));
+  return { secret: enrollment.secret, recoveryCodes: confirmed.recovery_codes };
+}
+
+async function challenge(client: LatchkeyClient, email: string): Promise<MfaRequired> {
+  const result = await client.login({ email, password: PASSWORD });
+  expect(result.status).toBe('mfa_required');
+  return result as MfaRequired;
+}
+
+/** navigator.credentials backed by the software authenticator: binary options in, credential objects out (no toJSON). */
+function credentialsOf(authenticator: SoftwareAuthenticator): NonNullable<ClientOptions['credentials']> {
+  const b64 = (b: BufferSource) => Buffer.from(b instanceof ArrayBuffer ? b : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)).toString('base64url');
+  const buf = (text: string) => new Uint8Array(Buffer.from(text, 'base64url')).buffer;
+  return {
+    async create(options?: CredentialCreationOptions) {
+      const o = options!.publicKey!;
+      const json: CreationOptions = {
+        challenge: b64(o.challenge),
+        rp: { id: o.rp.id!, name: o.rp.name },
+        user: { id: b64(o.user.id), name: o.user.name, displayName: o.user.displayName },
+        excludeCredentials: (o.excludeCredentials ?? []).map((c) => ({ id: b64(c.id) })),
+      };
+      if (json.excludeCredentials!.some((c) => authenticator.credentials.has(c.id))) {
+        throw new DOMException('The authenticator already holds one', 'InvalidStateError');
+      }
+      const made = authenticator.create(json);
+      return {
+        id: made.id,
+        rawId: buf(made.rawId),
+        type: 'public-key',
+        authenticatorAttachment: 'platform',
+        response: {
+          clientDataJSON: buf(made.response.clientDataJSON),
+          attestationObject: buf(made.response.attestationObject),
+          getTransports: () => made.response.transports,
+        },
+        getClientExtensionResults: () => ({}),
+      } as unknown as Credential;
+    },
+    async get(options?: CredentialRequestOptions) {
+      const o = options!.publicKey!;
+      const json: RequestOptions = { challenge: b64(o.challenge), rpId: o.rpId, allowCredentials: (o.allowCredentials ?? []).map((c) => ({ id: b64(c.id) })) };
+      const a = authenticator.get(json);
+      return {
+        id: a.id,
+        rawId: buf(a.rawId),
+        type: 'public-key',
+        authenticatorAttachment: 'platform',
+        response: {
+          clientDataJSON: buf(a.response.clientDataJSON),
+          authenticatorData: buf(a.response.authenticatorData),
+          signature: buf(a.response.signature),
+          userHandle: a.response.userHandle ? buf(a.response.userHandle) : null,
+        },
+        getClientExtensionResults: () => ({}),
+      } as unknown as Credential;
+    },
+  };
+}
+
+describe('TOTP, recovery codes and the login challenge', () => {
+  it('enrol and confirm; login answers mfa_required and signs nothing in; a wrong or replayed code is refused; the right code signs in every tab', async () => {
+    const browser = cookieJarBrowser();
+    const channel = newChannel();
+    const client = tab(browser, channel);
+    const email = await signUp(client);
+
+    const enrollment = await client.enrollTotp();
+    expect(enrollment.factor).toMatchObject({ type: 'totp', status: 'pending' });
+    expect(enrollment.qr_code).toMatch(/^data:image\/svg\+xml;base64,/);
+    expect(enrollment.otpauth_uri).toContain(`secret=${enrollment.secret}`);
+    const wrong = await rejection(client.confirmTotp(wrongCode(enrollment.secret)));
+    expect(wrong).toMatchObject({ code: 'INVALID_MFA_CODE', status: 400 });
+    expect((await client.listFactors()).factors).toMatchObject([{ status: 'pending' }]);
+    const usedCode = codeFor(enrollment.secret);
+    const confirmed = await client.confirmTotp(usedCode);
+    expect(confirmed.factor.status).toBe('active');
+    expect(confirmed.recovery_codes).toHaveLength(10);
+    expect(await client.listFactors()).toMatchObject({ factors: [{ type: 'totp', status: 'active' }], recovery_codes_left: 10 });
+    expect(await rejection(client.enrollTotp())).toMatchObject({ code: 'FACTOR_ALREADY_ENROLLED', status: 409 });
+    await client.logout();
+
+    const other = tab(browser, channel);
+    await other.restore();
+    const otherEvents = recordEvents(other);
+    const cookiesBefore = browser.cookie('lk_refresh');
+    const mfa = await challenge(client, email);
+    expect(mfa).toEqual({ status: 'mfa_required', mfaToken: expect.any(String), factors: ['totp', 'recovery_code'], expiresIn: 300 });
+    expect(client.getState()).toMatchObject({ status: 'anonymous', user: null });
+    expect(await client.getAccessToken()).toBeNull();
+    expect(browser.cookie('lk_refresh')).toEqual(cookiesBefore); // no session cookie yet
+    expect(browser.readCookie('lk_csrf')).toBeNull();
+
+    expect(await rejection(client.verifyMfa({ mfaToken: mfa.mfaToken, code: wrongCode(enrollment.secret) }))).toMatchObject({
+      code: 'INVALID_MFA_CODE',
+      status: 400,
+    });
+    // The code that confirmed the factor was spent: the same step's code is refused.
+    expect((await rejection(client.verifyMfa({ mfaToken: mfa.mfaToken, code: usedCode }))).code).toBe('INVALID_MFA_CODE');
+    expect(client.getState().status).toBe('anonymous');
+    expect(otherEvents).toEqual([]);
+
+    server.clock!.advance(STEP);
+    const user = await client.verifyMfa({ mfaToken: mfa.mfaToken, code: codeFor(enrollment.secret) });
+    expect(user.email).toBe(email);
+    expect(client.getState()).toMatchObject({ status: 'authenticated', user: { email } });
+    await waitForState(other, (s) => s.status === 'authenticated');
+    expect(otherEvents).toEqual(['signed_in']);
+    expect(await other.getAccessToken()).toBe(await client.getAccessToken());
+    expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['pwd', 'otp', 'mfa']);
+    // Cookie mode: the refresh token only in the HttpOnly cookie, and a reload restores the session.
+    expect(browser.cookie('lk_refresh')).toMatchObject({ httpOnly: true, path: '/auth' });
+    const reloaded = tab(browser, newChannel());
+    expect((await reloaded.restore())?.email).toBe(email);
+
+    // The mfa_token was spent by the verification that succeeded.
+    server.clock!.advance(STEP);
+    expect(await rejection(client.verifyMfa({ mfaToken: mfa.mfaToken, code: codeFor(enrollment.secret) }))).toMatchObject({
+      code: 'MFA_TOKEN_INVALID',
+      status: 400,
+    });
+    expect(client.getState()).toMatchObject({ status: 'authenticated', user: { email } });
+  });
+
+  it('a recovery code signs in once; regenerating needs a proof after 5 minutes and replaces the set; removing the authenticator brings plain logins back', async () => {
+    const client = tab(cookieJarBrowser(), newChannel());
+    const email = await signUp(client);
+    const { secret, recoveryCodes } = await enrol(client);
+    await client.logout();
+
+    const first = await challenge(client, email);
+    // Case, spaces and dashes do not matter.
+    expect((await client.verifyMfa({ mfaToken: first.mfaToken, recoveryCode: recoveryCodes[0]!.toLowerCase().replace(/-/g, ' ') })).email).toBe(email);
+    expect((await client.listFactors()).recovery_codes_left).toBe(9);
+    await client.logout();
+    const second = await challenge(client, email);
+    expect((await rejection(client.verifyMfa({ mfaToken: second.mfaToken, recoveryCode: recoveryCodes[0]! }))).code).toBe('INVALID_MFA_CODE');
+    await client.verifyMfa({ mfaToken: second.mfaToken, recoveryCode: recoveryCodes[1]! });
+
+    // Just signed in with the second factor: no proof needed.
+    const fresh = await client.regenerateRecoveryCodes();
+    expect(fresh).toHaveLength(10);
+    expect(fresh).not.toContain(recoveryCodes[2]);
+    server.clock!.advance(6 * 60_000);
+    expect(await rejection(client.regenerateRecoveryCodes())).toMatchObject({ code: 'REAUTHENTICATION_REQUIRED', status: 403 });
+    expect(await rejection(client.regenerateRecoveryCodes({ recoveryCode: recoveryCodes[2]! }))).toMatchObject({ code: 'INVALID_MFA_CODE' });
+    const newest = await client.regenerateRecoveryCodes({ code: codeFor(secret) });
+    expect((await client.listFactors()).recovery_codes_left).toBe(10);
+
+    expect(await rejection(client.removeTotp())).toMatchObject({ code: 'REAUTHENTICATION_REQUIRED' });
+    await client.removeTotp({ recoveryCode: newest[0]! });
+    expect(await client.listFactors()).toEqual({ factors: [], recovery_codes_left: 0 });
+    await client.logout();
+    expect(await client.login({ email, password: PASSWORD })).toMatchObject({ status: 'signed_in', user: { email } });
+  });
+
+  it('a wrong password is still an error, not a challenge', async () => {
+    const client = tab(cookieJarBrowser(), newChannel());
+    const email = await signUp(client);
+    await enrol(client);
+    await client.logout();
+    expect(await rejection(client.login({ email, password: 'not the password' }))).toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    expect(client.getState().status).toBe('anonymous');
+  });
+});
+
+describe('passkeys', () => {
+  it('register, list, rename; sign in with the passkey alone (every tab); remove it; an unknown passkey is refused', async () => {
+    const authenticator = new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true });
+    const browser = cookieJarBrowser();
+    const channel = newChannel();
+    const client = tab(browser, channel, { credentials: credentialsOf(authenticator) });
+    const email = await signUp(client);
+
+    const passkey = await client.registerPasskey('  Work laptop ');
+    expect(passkey).toMatchObject({ name: 'Work laptop', device_type: 'singleDevice', transports: ['internal', 'hybrid'] });
+    // The authenticator already holds one of the account's passkeys (excludeCredentials).
+    expect(await rejection(client.registerPasskey())).toMatchObject({ code: 'PASSKEY_ALREADY_REGISTERED', status: 0 });
+    expect(await client.renamePasskey(passkey.id, 'Desk')).toMatchObject({ id: passkey.id, name: 'Desk' });
+    expect((await client.listPasskeys()).map((p) => p.name)).toEqual(['Desk']);
+    await client.logout();
+
+    const other = tab(browser, channel);
+    await other.restore();
+    const user = await client.signInWithPasskey();
+    expect(user.email).toBe(email);
+    await waitForState(other, (s) => s.status === 'authenticated' && s.user?.email === email);
+    expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['hwk', 'mfa']);
+    expect((await client.listPasskeys())[0]!.last_used_at).not.toBeNull();
+
+    // Signed in with a user-verifying passkey just now: removal needs no further proof.
+    await client.removePasskey(passkey.id);
+    expect(await client.listPasskeys()).toEqual([]);
+    await client.logout();
+    // The device is told to forget it (WebAuthn's signal API, where the browser has it).
+    const signals: unknown[] = [];
+    const globals = globalThis as { PublicKeyCredential?: unknown };
+    globals.PublicKeyCredential = { signalUnknownCredential: async (o: unknown) => void signals.push(o) };
+    try {
+      expect(await rejection(client.signInWithPasskey())).toMatchObject({ code: 'PASSKEY_UNKNOWN', status: 400 });
+    } finally {
+      delete globals.PublicKeyCredential;
+    }
+    expect(signals).toEqual([{ rpId: 'latchkey.test', credentialId: [...authenticator.credentials.keys()][0] }]);
+    expect(client.getState().status).toBe('anonymous');
+  });
+
+  it('a passkey answers the second factor of a password login', async () => {
+    const authenticator = new SoftwareAuthenticator({ origin: ORIGIN, userVerification: false });
+    const client = tab(cookieJarBrowser(), newChannel(), { credentials: credentialsOf(authenticator) });
+    const email = await signUp(client);
+    await enrol(client);
+    await client.registerPasskey();
+    await client.logout();
+    // Without user verification it is one factor: not enough alone for an account with TOTP.
+    expect((await rejection(client.signInWithPasskey())).code).toBe('PASSKEY_USER_VERIFICATION_REQUIRED');
+
+    const mfa = await challenge(client, email);
+    expect(mfa.factors).toEqual(['totp', 'recovery_code', 'passkey']);
+    expect((await client.verifyMfa({ mfaToken: mfa.mfaToken, passkey: true })).email).toBe(email);
+    expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['pwd', 'hwk', 'mfa']);
+  });
+
+  it('a dismissed dialog is PASSKEY_CANCELLED; no WebAuthn is PASSKEYS_UNSUPPORTED; neither asks the server to verify', async () => {
+    const browser = cookieJarBrowser();
+    const cancelling = tab(browser, newChannel(), {
+      credentials: {
+        create: () => Promise.reject(new DOMException('The operation either timed out or was not allowed.', 'NotAllowedError')),
+        get: () => Promise.reject(new DOMException('The operation either timed out or was not allowed.', 'NotAllowedError')),
+      },
+    });
+    await signUp(cancelling);
+    expect(await rejection(cancelling.registerPasskey())).toMatchObject({ code: 'PASSKEY_CANCELLED', status: 0 });
+    await cancelling.logout();
+    expect(await rejection(cancelling.signInWithPasskey())).toMatchObject({ code: 'PASSKEY_CANCELLED', status: 0 });
+    const none = tab(browser, newChannel()); // Node: no navigator.credentials
+    expect(await rejection(none.signInWithPasskey())).toMatchObject({ code: 'PASSKEYS_UNSUPPORTED', status: 0 });
+    expect(browser.count('POST', '/auth/passkeys/login/verify') + browser.count('POST', '/auth/passkeys/register/verify')).toBe(0);
+  });
+});
