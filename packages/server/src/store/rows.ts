@@ -1,4 +1,4 @@
-import type { SessionRecord, SigningKeyRecord } from './types.js';
+import type { FactorKind, FactorRecord, PasskeyDeviceType, PasskeyRecord, SessionRecord, SigningKeyRecord } from './types.js';
 
 /** A `sessions` row as both adapters read it (times as epoch-ms numbers). */
 export interface SessionRow {
@@ -74,5 +74,63 @@ export function keyFromRow(r: KeyRow): SigningKeyRecord {
     createdAt: Number(r.created_at),
     retiredAt: r.retired_at === null ? null : Number(r.retired_at),
     expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+  };
+}
+
+/** A `factors` row. */
+export interface FactorRow {
+  id: string;
+  user_id: string;
+  kind: string;
+  secret: string;
+  created_at: number;
+  confirmed_at: number | null;
+  last_used_step: number | null;
+  last_used_at: number | null;
+}
+
+export function factorFromRow(r: FactorRow): FactorRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    kind: r.kind as FactorKind,
+    secret: r.secret,
+    createdAt: r.created_at,
+    confirmedAt: r.confirmed_at,
+    lastUsedStep: r.last_used_step,
+    lastUsedAt: r.last_used_at,
+  };
+}
+
+/** A `passkeys` row; `backed_up` is a BOOLEAN on PostgreSQL, 0 or 1 on SQLite. */
+export interface PasskeyRow {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
+  transports: string;
+  device_type: string;
+  backed_up: boolean | number;
+  aaguid: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export function passkeyFromRow(r: PasskeyRow): PasskeyRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    credentialId: r.credential_id,
+    publicKey: r.public_key,
+    counter: r.counter,
+    transports: r.transports === '' ? [] : r.transports.split(','),
+    deviceType: r.device_type as PasskeyDeviceType,
+    backedUp: r.backed_up === true || r.backed_up === 1,
+    aaguid: r.aaguid,
+    name: r.name,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
   };
 }

@@ -1,37 +1,6 @@
-import type { PasskeyDeviceType, PasskeyRecord, PasskeyStore } from '../types.js';
+import { passkeyFromRow, type PasskeyRow } from '../rows.js';
+import type { PasskeyStore } from '../types.js';
 import type { PgConnection } from './connection.js';
-
-interface PasskeyRow {
-  id: string;
-  user_id: string;
-  credential_id: string;
-  public_key: string;
-  counter: number;
-  transports: string;
-  device_type: string;
-  backed_up: boolean;
-  aaguid: string;
-  name: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-function passkeyFromRow(r: PasskeyRow): PasskeyRecord {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    credentialId: r.credential_id,
-    publicKey: r.public_key,
-    counter: r.counter,
-    transports: r.transports === '' ? [] : r.transports.split(','),
-    deviceType: r.device_type as PasskeyDeviceType,
-    backedUp: r.backed_up,
-    aaguid: r.aaguid,
-    name: r.name,
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-  };
-}
 
 /**
  * The passkeys concern on PostgreSQL. Each "exactly one" is one statement: an insert against the

@@ -1,31 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { FactorKind, FactorRecord, FactorStore } from '../types.js';
+import { factorFromRow, type FactorRow } from '../rows.js';
+import type { FactorStore } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
-
-interface FactorRow {
-  id: string;
-  user_id: string;
-  kind: string;
-  secret: string;
-  created_at: number;
-  confirmed_at: number | null;
-  last_used_step: number | null;
-  last_used_at: number | null;
-}
-
-function factorFromRow(r: FactorRow): FactorRecord {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    kind: r.kind as FactorKind,
-    secret: r.secret,
-    createdAt: r.created_at,
-    confirmedAt: r.confirmed_at,
-    lastUsedStep: r.last_used_step,
-    lastUsedAt: r.last_used_at,
-  };
-}
 
 function prepareFactorStatements(db: Database.Database) {
   return {

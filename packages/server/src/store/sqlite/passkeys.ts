@@ -1,39 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { PasskeyChallengePurpose, PasskeyDeviceType, PasskeyRecord, PasskeyStore } from '../types.js';
+import { passkeyFromRow, type PasskeyRow } from '../rows.js';
+import type { PasskeyChallengePurpose, PasskeyStore } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
-
-interface PasskeyRow {
-  id: string;
-  user_id: string;
-  credential_id: string;
-  public_key: string;
-  counter: number;
-  transports: string;
-  device_type: string;
-  backed_up: number;
-  aaguid: string;
-  name: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-function passkeyFromRow(r: PasskeyRow): PasskeyRecord {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    credentialId: r.credential_id,
-    publicKey: r.public_key,
-    counter: r.counter,
-    transports: r.transports === '' ? [] : r.transports.split(','),
-    deviceType: r.device_type as PasskeyDeviceType,
-    backedUp: r.backed_up === 1,
-    aaguid: r.aaguid,
-    name: r.name,
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-  };
-}
 
 function preparePasskeyStatements(db: Database.Database) {
   return {
