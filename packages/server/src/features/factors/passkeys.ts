@@ -5,16 +5,12 @@
  * detail: its messages echo what the client sent (an origin, a challenge) and are not shown.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { FactorsConfig } from '../../config.js';
 import { failure, success, type Failure, type Outcome } from '../../outcome.js';
@@ -26,6 +22,12 @@ type RelyingParty = Pick<FactorsConfig, 'webauthnRpId' | 'webauthnRpName' | 'web
 
 /** How long a browser may take over a ceremony (the options' `timeout`); the challenge lives as long. */
 export const PASSKEY_CEREMONY_MS = 5 * 60_000;
+
+/**
+ * The library and its dependencies (CBOR, ASN.1, X.509) load at the first passkey ceremony, not at
+ * start-up: a server without passkey users keeps them out of its memory.
+ */
+const webauthn = () => import('@simplewebauthn/server');
 
 /**
  * Spends the challenge that clientDataJSON echoes (base64url, as the options carried it); true
@@ -75,12 +77,12 @@ function newChallenge(): Uint8Array<ArrayBuffer> {
  * without an email typed), user verification preferred, no attestation, the user's existing
  * passkeys excluded (an authenticator that holds one says so instead of making a second).
  */
-export function registrationOptions(
+export async function registrationOptions(
   rp: RelyingParty,
   user: { id: string; email: string; name: string | null },
   existing: readonly PasskeyRecord[],
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  return generateRegistrationOptions({
+  return (await webauthn()).generateRegistrationOptions({
     rpName: rp.webauthnRpName,
     rpID: rp.webauthnRpId,
     userName: user.email,
@@ -98,8 +100,8 @@ export function registrationOptions(
  * Request options for a sign-in: `allow` empty for a discoverable sign-in (the browser offers
  * the passkeys it has for this RP), else the user's passkeys (the second-factor step).
  */
-export function authenticationOptions(rp: RelyingParty, allow: readonly PasskeyRecord[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  return generateAuthenticationOptions({
+export async function authenticationOptions(rp: RelyingParty, allow: readonly PasskeyRecord[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return (await webauthn()).generateAuthenticationOptions({
     rpID: rp.webauthnRpId,
     challenge: newChallenge(),
     timeout: PASSKEY_CEREMONY_MS,
@@ -114,6 +116,7 @@ export async function verifyRegistration(
   response: RegistrationResponseJSON,
   spend: SpendChallenge,
 ): Promise<Outcome<VerifiedRegistration>> {
+  const { verifyRegistrationResponse } = await webauthn();
   const checked = await ceremony(spend, (expectedChallenge) =>
     verifyRegistrationResponse({
       response,
@@ -149,6 +152,7 @@ export async function verifyAssertion(
   passkey: PasskeyRecord,
   spend: SpendChallenge,
 ): Promise<Outcome<VerifiedAssertion>> {
+  const { verifyAuthenticationResponse } = await webauthn();
   const checked = await ceremony(spend, (expectedChallenge) =>
     verifyAuthenticationResponse({
       response,
