@@ -16,6 +16,7 @@ export {
   type PasswordsConfig,
   type MailConfig,
   type RateLimitConfig,
+  type FactorsConfig,
   type MetricsConfig,
   type HousekeepingConfig,
   type RateRule,
@@ -28,6 +29,7 @@ export { ERROR_CODES, AppError, type ErrorCode, type Problem } from './errors.js
 export { latchkeyFrameworkErrors } from './http/error-handler.js';
 export { latchkeyClientErrorHandler } from './http/client-error.js';
 export { openStore } from './store/index.js';
+export { DatabaseUnavailableError } from './store/errors.js';
 export type { Store, UserRecord, AuthUser, SessionRecord } from './store/types.js';
 export type { AuthState } from './features/sessions/guard.js';
 export type { LatchkeyContext } from './context.js';

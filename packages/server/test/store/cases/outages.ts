@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DatabaseUnavailableError } from '../../../src/store/errors.js';
+// The public export (what an embedder catches), which is the class the adapters throw.
+import { DatabaseUnavailableError } from '../../../src/index.js';
 import { T0, hash, key, newSession, newUser, type StoreCaseContext } from './context.js';
 
 /** The error a call rejected with, or null when it resolved. */
