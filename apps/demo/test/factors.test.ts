@@ -205,8 +205,8 @@ describe('second factors in Chromium', () => {
       await openSecurity(page);
       await page.getByTestId('recovery-codes-left').filter({ hasText: '9 of 10 recovery codes left.' }).waitFor();
 
-      // Six minutes later the sign-in is no longer fresh: new codes need a code first.
-      clock.advance(6 * 60_000);
+      // Eleven minutes later (STEP_UP_MAX_AGE is 10) the sign-in is no longer fresh: new codes need a code first.
+      clock.advance(11 * 60_000);
       await page.getByRole('button', { name: 'Generate new recovery codes' }).click();
       await page.getByText('Confirm it is you').waitFor();
       expect(await page.getByTestId('recovery-codes').count()).toBe(0);

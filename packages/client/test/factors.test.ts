@@ -224,7 +224,7 @@ describe('TOTP, recovery codes and the login challenge', () => {
     const fresh = await client.regenerateRecoveryCodes();
     expect(fresh).toHaveLength(10);
     expect(fresh).not.toContain(recoveryCodes[2]);
-    server.clock!.advance(6 * 60_000);
+    server.clock!.advance(11 * 60_000);
     expect(await rejection(client.regenerateRecoveryCodes())).toMatchObject({ code: 'REAUTHENTICATION_REQUIRED', status: 403 });
     expect(await rejection(client.regenerateRecoveryCodes({ recoveryCode: recoveryCodes[2]! }))).toMatchObject({ code: 'INVALID_MFA_CODE' });
     const newest = await client.regenerateRecoveryCodes({ code: codeFor(secret) });
