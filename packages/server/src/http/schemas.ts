@@ -55,8 +55,10 @@ export const problemSchema = {
     max_age: { type: 'integer', description: 'REAUTHENTICATION_REQUIRED: seconds an authentication stays recent (STEP_UP_MAX_AGE)' },
     methods: {
       type: 'array',
-      items: { type: 'string', enum: ['password', 'code', 'recovery_code', 'passkey'] },
-      description: 'REAUTHENTICATION_REQUIRED, REAUTHENTICATION_METHOD_UNAVAILABLE: what POST /auth/reauthenticate accepts for this account',
+      items: { type: 'string' },
+      description:
+        'REAUTHENTICATION_REQUIRED, REAUTHENTICATION_METHOD_UNAVAILABLE: the members POST /auth/reauthenticate accepts for this ' +
+        'account (the password, code, recovery_code or passkey member)',
     },
     errors: {
       type: 'array',
