@@ -222,10 +222,25 @@ describe('second factors in Chromium', () => {
       await page.getByRole('button', { name: 'I have saved them' }).click();
       await page.getByTestId('recovery-codes-left').filter({ hasText: '10 of 10 recovery codes left.' }).waitFor();
 
+      // Change password eleven minutes later: with a second factor the current password is not enough.
+      clock.advance(11 * 60_000);
+      const NEW_PASSWORD = 'a brand new passphrase';
+      await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Password' }).click();
+      await page.getByLabel('Current password').fill(PASSWORD);
+      await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+      await page.getByLabel('Confirm new password').fill(NEW_PASSWORD);
+      await page.getByRole('button', { name: 'Change password' }).click();
+      const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+      await dialog.waitFor();
+      expect(await dialog.getByLabel('Password').count()).toBe(0);
+      await dialog.getByLabel('Code or recovery code').fill(codeFor(secret));
+      await dialog.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await page.getByText('Password changed. Your other sessions have been signed out.').waitFor();
+
       // A code step left open past MFA_CHALLENGE_TTL (5 minutes) goes back to the password.
       await logOut(page);
       await page.getByLabel('Email').fill(email);
-      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByLabel('Password').fill(NEW_PASSWORD);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
       clock.advance(6 * 60_000);
