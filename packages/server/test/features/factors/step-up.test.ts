@@ -180,7 +180,7 @@ describe('step-up', () => {
   });
 
   it('wrong passwords and codes are refused, change nothing and count toward the login lockout', async () => {
-    const limited = await createTestApp({ RATE_LIMIT_ENABLED: 'true', LOGIN_BACKOFF_THRESHOLD: '3', RATE_LIMIT_DEFAULT: '1000/1m', RATE_LIMIT_LOGIN: '1000/1m' }, { clock: true });
+    const limited = await createTestApp({ RATE_LIMIT_ENABLED: 'true', LOGIN_BACKOFF_THRESHOLD: '3', RATE_LIMIT_DEFAULT: '1000/1m', RATE_LIMIT_LOGIN: '1000/1m', RATE_LIMIT_CHANGE_PASSWORD: '1000/1m' }, { clock: true });
     try {
       const u = await registerAndLogin(limited.app);
       limited.clock!.advance(MAX_AGE + 1000);
