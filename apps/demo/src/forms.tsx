@@ -32,7 +32,7 @@ export function describe(error: unknown): string {
       case 'MFA_TOKEN_INVALID':
         return 'This sign-in has expired. Enter your email and password again.';
       case 'REAUTHENTICATION_REQUIRED':
-        return 'Confirm it is you: enter a code from your authenticator app or a recovery code.';
+        return 'For your safety, confirm it is you first.';
       case 'PASSKEY_CANCELLED':
         return 'The passkey request was cancelled or timed out.';
       case 'PASSKEY_UNKNOWN':

@@ -9,7 +9,8 @@ import { inFreshProfile, realTimeClockAhead, screenshotPath, startDemo, type Dem
 // credentials and verifying the user) stands in for the device; everything else is the
 // browser's own WebAuthn. The page is http://localhost:<port> and the RP ID localhost.
 // TOTP: the code is computed here, with the otpauth library, for the server's clock, which follows
-// real time and is stepped ahead past the 5-minute limits (a code challenge, a fresh sign-in).
+// real time and is stepped ahead past the time limits (a code challenge's 5 minutes, the 10 minutes
+// of STEP_UP_MAX_AGE after which a sensitive change asks "Confirm it's you").
 
 const PASSWORD = 'correct horse battery staple';
 const STEP = 30_000;
@@ -111,9 +112,12 @@ describe('second factors in Chromium', () => {
       await page.getByRole('button', { name: 'Save' }).click();
       await list.getByText('Desk').waitFor();
       expect(await list.getByText('Test laptop').count()).toBe(0);
-      // Signed in with the password: removing a passkey needs a fresh passkey sign-in (no code to give).
+      // Eleven minutes after the sign-in, removing asks to confirm first; cancelled, nothing changes.
+      clock.advance(11 * 60_000);
       await page.getByRole('button', { name: 'Remove Desk' }).click();
-      await page.getByText('removing a passkey needs a recent sign-in with a passkey').waitFor();
+      await page.getByRole('dialog', { name: "Confirm it's you" }).waitFor();
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      expect(await page.getByRole('dialog').count()).toBe(0);
       expect(await list.getByText('Desk').count()).toBe(1);
 
       await logOut(page);
@@ -205,10 +209,10 @@ describe('second factors in Chromium', () => {
       await openSecurity(page);
       await page.getByTestId('recovery-codes-left').filter({ hasText: '9 of 10 recovery codes left.' }).waitFor();
 
-      // Six minutes later the sign-in is no longer fresh: new codes need a code first.
-      clock.advance(6 * 60_000);
+      // Eleven minutes later (STEP_UP_MAX_AGE is 10) the sign-in is no longer fresh: new codes need a code first.
+      clock.advance(11 * 60_000);
       await page.getByRole('button', { name: 'Generate new recovery codes' }).click();
-      await page.getByText('Confirm it is you').waitFor();
+      await page.getByRole('dialog', { name: "Confirm it's you" }).waitFor();
       expect(await page.getByTestId('recovery-codes').count()).toBe(0);
       await page.getByLabel('Code or recovery code').fill(codeFor(secret));
       await page.getByRole('button', { name: 'Confirm', exact: true }).click();
@@ -218,10 +222,25 @@ describe('second factors in Chromium', () => {
       await page.getByRole('button', { name: 'I have saved them' }).click();
       await page.getByTestId('recovery-codes-left').filter({ hasText: '10 of 10 recovery codes left.' }).waitFor();
 
+      // Change password eleven minutes later: with a second factor the current password is not enough.
+      clock.advance(11 * 60_000);
+      const NEW_PASSWORD = 'a brand new passphrase';
+      await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Password' }).click();
+      await page.getByLabel('Current password').fill(PASSWORD);
+      await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+      await page.getByLabel('Confirm new password').fill(NEW_PASSWORD);
+      await page.getByRole('button', { name: 'Change password' }).click();
+      const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+      await dialog.waitFor();
+      expect(await dialog.getByLabel('Password').count()).toBe(0);
+      await dialog.getByLabel('Code or recovery code').fill(codeFor(secret));
+      await dialog.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await page.getByText('Password changed. Your other sessions have been signed out.').waitFor();
+
       // A code step left open past MFA_CHALLENGE_TTL (5 minutes) goes back to the password.
       await logOut(page);
       await page.getByLabel('Email').fill(email);
-      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByLabel('Password').fill(NEW_PASSWORD);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
       clock.advance(6 * 60_000);
@@ -230,6 +249,52 @@ describe('second factors in Chromium', () => {
       await signInPage(page);
       await page.getByText('That sign-in expired. Enter your email and password again.').waitFor();
       expect(await page.getByTestId('signed-in-as').count()).toBe(0);
+    });
+  });
+
+  it('an old sign-in removing its passkey is asked "Confirm it\'s you": a wrong password is refused, the right one confirms and the removal goes through', async () => {
+    await inFreshProfile(demo.browser, 'step-up', async (context) => {
+      const page = await context.newPage();
+      await page.setViewportSize({ width: 1000, height: 800 });
+      await virtualAuthenticator(context, page);
+      const email = newEmail();
+      await register(page, email);
+      await openSecurity(page);
+      await page.getByLabel('Passkey name (optional)').fill('Old phone');
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      const list = page.getByRole('list', { name: 'Passkeys' });
+      await list.getByText('Old phone').waitFor();
+
+      // The sign-in is now older than STEP_UP_MAX_AGE (10 minutes).
+      clock.advance(11 * 60_000);
+      const mark = performance.now();
+      await page.getByRole('button', { name: 'Remove Old phone' }).click();
+      const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+      await dialog.waitFor();
+      // This account has no authenticator app: its password, or its passkey.
+      expect(await dialog.getByLabel('Password').count()).toBe(1);
+      expect(await dialog.getByRole('button', { name: 'Use a passkey' }).count()).toBe(1);
+      await page.screenshot({ path: screenshotPath('confirm-its-you'), fullPage: true });
+
+      await dialog.getByLabel('Password').fill('not my password');
+      await dialog.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await dialog.getByRole('alert').filter({ hasText: 'That password is not correct.' }).waitFor();
+      expect(await list.getByText('Old phone').count()).toBe(1);
+
+      await dialog.getByLabel('Password').fill(PASSWORD);
+      await dialog.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await page.getByText('No passkeys yet.').waitFor();
+      expect(await page.getByRole('dialog').count()).toBe(0);
+      const calls = exchangesSince(mark).map((e) => `${e.method} ${e.path.replace(/passkeys\/[^/]+$/, 'passkeys/:id')} ${e.status}`);
+      expect(calls.filter((c) => !c.startsWith('GET '))).toEqual([
+        'DELETE /auth/passkeys/:id 403',
+        'POST /auth/reauthenticate 400',
+        'POST /auth/reauthenticate 200',
+        'DELETE /auth/passkeys/:id 204',
+      ]);
+      // Still signed in, through a reload too (the reauthentication rotated the refresh cookie).
+      await page.reload();
+      await signedInAs(page, email);
     });
   });
 

@@ -17,6 +17,7 @@ import type {
   Passkey,
   PasswordChange,
   ProfileUpdate,
+  ReauthenticationProof,
   RegisterInput,
   Session,
   SignOutReason,
@@ -645,6 +646,51 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     return (await api<{ passkey: Passkey }>('POST', '/auth/passkeys/register/verify', body)).passkey;
   }
 
+  /**
+   * POST /auth/reauthenticate in cookie mode (its CSRF header), under the refresh lock: the
+   * answer rotates the refresh cookie, so no refresh of this or another tab may run half on the
+   * old cookie. Its access token is then shared with the other tabs like a refresh's.
+   */
+  async function reauthenticateWith(body: Record<string, unknown>): Promise<void> {
+    const access = await validToken();
+    if (access === null) throw new LatchkeyError('UNAUTHORIZED', 'Not signed in.', 401);
+    await coordinator.exclusive(async () => {
+      const csrfToken = await csrfForRefresh();
+      let response: Response;
+      try {
+        response = await fetchImpl(authUrl('/auth/reauthenticate'), {
+          method: 'POST',
+          credentials: 'include',
+          headers: {
+            authorization: `Bearer ${tokens.get()?.value ?? access}`,
+            'content-type': 'application/json',
+            'x-auth-mode': 'cookie',
+            ...(csrfToken ? { 'x-csrf-token': csrfToken } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      } catch (error) {
+        throw networkError(error);
+      }
+      if (!response.ok) throw await errorFromResponse(response);
+      const token = acceptTokens((await response.json()) as TokenBody);
+      broadcastTokens(token, 'refresh');
+      if (state.status === 'authenticated') setState(state, 'refreshed');
+    });
+  }
+
+  function reauthenticate(proof: ReauthenticationProof): Promise<void> {
+    if ('password' in proof) return reauthenticateWith({ password: proof.password });
+    return reauthenticateWith(proofBody(proof)!);
+  }
+
+  async function reauthenticateWithPasskey(): Promise<void> {
+    const { options } = await api<{ options: WebAuthnOptions }>('POST', '/auth/reauthenticate/passkey/options');
+    // The browser's dialog may stay open a while: only the verification runs under the lock.
+    const assertion = await getAssertion(webauthn(), options);
+    await reauthenticateWith({ passkey: assertion });
+  }
+
   async function logout(): Promise<void> {
     const token = tokens.get()?.value ?? null;
     let failure: LatchkeyError | null = null;
@@ -803,6 +849,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       await api<void>('POST', '/auth/change-password', {
         current_password: change.currentPassword,
         new_password: change.newPassword,
+        ...proofBody(change.proof),
       });
     },
     async sessions() {
@@ -845,6 +892,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     async removePasskey(id: string, proof?: FactorProof) {
       await api<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`, proofBody(proof));
     },
+    reauthenticate,
+    reauthenticateWithPasskey,
     fetch: authorizedFetch,
     getAccessToken: validToken,
     close() {

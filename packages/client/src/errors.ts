@@ -37,6 +37,7 @@ export type LatchkeyErrorCode =
   | 'INVALID_MFA_CODE'
   | 'FACTOR_ALREADY_ENROLLED'
   | 'REAUTHENTICATION_REQUIRED'
+  | 'REAUTHENTICATION_METHOD_UNAVAILABLE'
   | 'PASSKEY_CHALLENGE_INVALID'
   | 'PASSKEY_UNKNOWN'
   | 'PASSKEY_INVALID'
@@ -97,12 +98,49 @@ export class LatchkeyError extends Error {
   }
 }
 
+/** What `reauthenticate` accepts, as the server names them in `methods`. */
+export type ReauthenticationMethod = 'password' | 'code' | 'recovery_code' | 'passkey';
+
+/**
+ * 403 REAUTHENTICATION_REQUIRED: the action needs a recent authentication (docs/factors.md,
+ * Step-up). Ask the user for one of `methods`, call `reauthenticate(...)` (or
+ * `reauthenticateWithPasskey()`), then retry the action within `maxAge` seconds.
+ *
+ * @example
+ * try { await auth.removePasskey(id); }
+ * catch (e) {
+ *   if (e instanceof ReauthenticationRequiredError) {
+ *     await auth.reauthenticate({ password: await askForPassword(e.methods) });
+ *     await auth.removePasskey(id);
+ *   }
+ * }
+ */
+export class ReauthenticationRequiredError extends LatchkeyError {
+  override name = 'ReauthenticationRequiredError';
+  constructor(
+    message: string,
+    status: number,
+    /** Seconds a reauthentication counts as recent (the server's STEP_UP_MAX_AGE); null when not said. */
+    readonly maxAge: number | null,
+    /** What this account may reauthenticate with; the server's own order. */
+    readonly methods: ReauthenticationMethod[],
+  ) {
+    super('REAUTHENTICATION_REQUIRED', message, status);
+  }
+}
+
 interface ProblemBody {
   code?: unknown;
   detail?: unknown;
   title?: unknown;
   errors?: unknown;
   reason?: unknown;
+  max_age?: unknown;
+  methods?: unknown;
+}
+
+function methodsOf(raw: unknown): ReauthenticationMethod[] {
+  return Array.isArray(raw) ? raw.filter((m): m is ReauthenticationMethod => ['password', 'code', 'recovery_code', 'passkey'].includes(m as string)) : [];
 }
 
 function fieldErrors(raw: unknown): FieldError[] {
@@ -141,6 +179,9 @@ export async function errorFromResponse(response: Response): Promise<LatchkeyErr
   const code = typeof body.code === 'string' ? body.code : 'UNEXPECTED_RESPONSE';
   const message =
     typeof body.detail === 'string' ? body.detail : typeof body.title === 'string' ? body.title : `HTTP ${response.status}`;
+  if (code === 'REAUTHENTICATION_REQUIRED') {
+    return new ReauthenticationRequiredError(message, response.status, typeof body.max_age === 'number' ? body.max_age : null, methodsOf(body.methods));
+  }
   return new LatchkeyError(
     code,
     message,

@@ -8,7 +8,15 @@
  * await auth.restore();
  */
 export { createClient, signOutReasonFor } from './client.js';
-export { errorFromResponse, LatchkeyError, parseRetryAfter, type FieldError, type LatchkeyErrorCode } from './errors.js';
+export {
+  errorFromResponse,
+  LatchkeyError,
+  parseRetryAfter,
+  ReauthenticationRequiredError,
+  type FieldError,
+  type LatchkeyErrorCode,
+  type ReauthenticationMethod,
+} from './errors.js';
 export type {
   AuthChangeListener,
   AuthEvent,
@@ -26,6 +34,7 @@ export type {
   Passkey,
   PasswordChange,
   ProfileUpdate,
+  ReauthenticationProof,
   RegisterInput,
   Session,
   SignOutReason,

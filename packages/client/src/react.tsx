@@ -60,6 +60,9 @@ export interface UseAuthResult extends AuthState {
   listPasskeys: LatchkeyClient['listPasskeys'];
   renamePasskey: LatchkeyClient['renamePasskey'];
   removePasskey: LatchkeyClient['removePasskey'];
+  /** Step-up: confirm it is the user after a ReauthenticationRequiredError, then retry the action. */
+  reauthenticate: LatchkeyClient['reauthenticate'];
+  reauthenticateWithPasskey: LatchkeyClient['reauthenticateWithPasskey'];
 }
 
 /**
@@ -101,6 +104,8 @@ export function useAuth(): UseAuthResult {
     listPasskeys: client.listPasskeys,
     renamePasskey: client.renamePasskey,
     removePasskey: client.removePasskey,
+    reauthenticate: client.reauthenticate,
+    reauthenticateWithPasskey: client.reauthenticateWithPasskey,
   };
 }
 

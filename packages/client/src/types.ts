@@ -126,6 +126,11 @@ export interface ProfileUpdate {
 export interface PasswordChange {
   currentPassword: string;
   newPassword: string;
+  /**
+   * For an account with a second factor whose session did not authenticate with it recently:
+   * a code or recovery code, instead of calling `reauthenticate` first.
+   */
+  proof?: FactorProof;
 }
 
 /** What a password login's second step may be answered with (`factors` of {@link MfaRequired}). */
@@ -162,6 +167,12 @@ export type MfaVerification =
  * REAUTHENTICATION_REQUIRED.
  */
 export type FactorProof = { code: string } | { recoveryCode: string };
+
+/**
+ * A proof for `reauthenticate`: the password (an account without a second factor), or a code or
+ * recovery code of the authenticator (an account with one). A passkey: `reauthenticateWithPasskey()`.
+ */
+export type ReauthenticationProof = { password: string } | FactorProof;
 
 /** A second factor of the account (GET /auth/factors). */
 export interface Factor {
@@ -272,6 +283,14 @@ export interface LatchkeyClient {
   renamePasskey(id: string, name: string): Promise<Passkey>;
   /** Removes a passkey; needs a proof unless the sign-in (with a passkey or the second factor) was recent. */
   removePasskey(id: string, proof?: FactorProof): Promise<void>;
+  /**
+   * Confirms it is the user again (step-up, docs/factors.md): the session's authentication
+   * becomes recent, so actions refused with ReauthenticationRequiredError pass when retried. The
+   * new access token is shared with the other tabs like a refresh's.
+   */
+  reauthenticate(proof: ReauthenticationProof): Promise<void>;
+  /** `reauthenticate` with one of the user's passkeys (the browser's passkey dialog). */
+  reauthenticateWithPasskey(): Promise<void>;
   /** Ends this session on the server and signs every tab out. Local sign-out happens even if the server cannot be reached. */
   logout(): Promise<void>;
   /** Ends every session of the user (all devices) and signs every tab out. */

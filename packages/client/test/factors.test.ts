@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { Secret, TOTP } from 'otpauth';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import { SoftwareAuthenticator, type CreationOptions, type RequestOptions } from '../../server/test/support/webauthn-authenticator.js';
-import { createClient, LatchkeyError, type ClientOptions, type LatchkeyClient, type MfaRequired } from '../src/index.js';
+import { createClient, LatchkeyError, ReauthenticationRequiredError, type ClientOptions, type LatchkeyClient, type MfaRequired } from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
 import { newChannel, newEmail, PASSWORD, recordEvents, waitForState } from './support.js';
 
@@ -205,7 +205,7 @@ describe('TOTP, recovery codes and the login challenge', () => {
     expect(client.getState()).toMatchObject({ status: 'authenticated', user: { email } });
   });
 
-  it('a recovery code signs in once; regenerating needs a proof after 5 minutes and replaces the set; removing the authenticator brings plain logins back', async () => {
+  it('a recovery code signs in once; regenerating needs a proof after STEP_UP_MAX_AGE (10 minutes) and replaces the set; removing the authenticator brings plain logins back', async () => {
     const client = tab(cookieJarBrowser(), newChannel());
     const email = await signUp(client);
     const { secret, recoveryCodes } = await enrol(client);
@@ -224,7 +224,7 @@ describe('TOTP, recovery codes and the login challenge', () => {
     const fresh = await client.regenerateRecoveryCodes();
     expect(fresh).toHaveLength(10);
     expect(fresh).not.toContain(recoveryCodes[2]);
-    server.clock!.advance(6 * 60_000);
+    server.clock!.advance(11 * 60_000);
     expect(await rejection(client.regenerateRecoveryCodes())).toMatchObject({ code: 'REAUTHENTICATION_REQUIRED', status: 403 });
     expect(await rejection(client.regenerateRecoveryCodes({ recoveryCode: recoveryCodes[2]! }))).toMatchObject({ code: 'INVALID_MFA_CODE' });
     const newest = await client.regenerateRecoveryCodes({ code: codeFor(secret) });
@@ -319,5 +319,59 @@ describe('passkeys', () => {
     const none = tab(browser, newChannel()); // Node: no navigator.credentials
     expect(await rejection(none.signInWithPasskey())).toMatchObject({ code: 'PASSKEYS_UNSUPPORTED', status: 0 });
     expect(browser.count('POST', '/auth/passkeys/login/verify') + browser.count('POST', '/auth/passkeys/register/verify')).toBe(0);
+  });
+});
+
+describe('step-up', () => {
+  it('an old session is asked to confirm (ReauthenticationRequiredError: max_age, methods); reauthenticate, and every tab gets the new token', async () => {
+    const authenticator = new SoftwareAuthenticator({ origin: ORIGIN });
+    const browser = cookieJarBrowser();
+    const channel = newChannel();
+    const client = tab(browser, channel, { credentials: credentialsOf(authenticator) });
+    await signUp(client);
+    const passkey = await client.registerPasskey();
+    const other = tab(browser, channel);
+    await other.restore();
+    server.clock!.advance(11 * 60_000);
+
+    const refused = await rejection(client.removePasskey(passkey.id));
+    expect(refused).toBeInstanceOf(ReauthenticationRequiredError);
+    expect(refused).toMatchObject({ code: 'REAUTHENTICATION_REQUIRED', status: 403, maxAge: 600, methods: ['password', 'passkey'] });
+    // A wrong password is an ordinary error; nothing changes.
+    expect((await rejection(client.reauthenticate({ password: 'not the password' }))).code).toBe('INVALID_CREDENTIALS');
+    expect((await rejection(client.reauthenticate({ code: '123456' }))).code).toBe('REAUTHENTICATION_METHOD_UNAVAILABLE');
+
+    await client.reauthenticate({ password: PASSWORD });
+    const fresh = claimsOf((await client.getAccessToken())!);
+    expect(fresh.auth_time).toBe(Math.floor(server.clock!() / 1000));
+    // Shared like a refresh: the other tab holds the same new token, and no refresh of its own ran.
+    await vi.waitFor(async () => expect(await other.getAccessToken()).toBe(await client.getAccessToken()));
+    await other.removePasskey(passkey.id);
+    expect(await client.listPasskeys()).toEqual([]);
+    expect(client.getState().status).toBe('authenticated');
+    expect(other.getState().status).toBe('authenticated');
+  });
+
+  it('an account with a second factor: a passkey or a code confirms it; change password takes a code instead', async () => {
+    const authenticator = new SoftwareAuthenticator({ origin: ORIGIN, synced: true, counter: false });
+    const client = tab(cookieJarBrowser(), newChannel(), { credentials: credentialsOf(authenticator) });
+    const email = await signUp(client);
+    const { secret } = await enrol(client);
+    await client.registerPasskey();
+    server.clock!.advance(11 * 60_000);
+
+    const refused = await rejection(client.regenerateRecoveryCodes());
+    expect(refused).toMatchObject({ maxAge: 600, methods: ['code', 'recovery_code', 'passkey'] });
+    expect((await rejection(client.reauthenticate({ password: PASSWORD }))).code).toBe('REAUTHENTICATION_METHOD_UNAVAILABLE');
+    await client.reauthenticateWithPasskey();
+    expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['pwd', 'swk', 'mfa']);
+    expect(await client.regenerateRecoveryCodes()).toHaveLength(10);
+
+    server.clock!.advance(11 * 60_000);
+    const change = { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' };
+    expect(await rejection(client.changePassword(change))).toBeInstanceOf(ReauthenticationRequiredError);
+    await client.changePassword({ ...change, proof: { code: codeFor(secret) } });
+    await client.logout();
+    expect((await client.login({ email, password: 'a brand new passphrase' })).status).toBe('mfa_required');
   });
 });

@@ -137,6 +137,10 @@ export interface FactorsConfig {
   readonly webauthnRpName: string;
   /** Origins a passkey ceremony may come from (scheme://host[:port]), each on the RP ID or a subdomain of it. */
   readonly webauthnOrigins: readonly string[];
+  /** How recent a session's authentication must be for a sensitive action (docs/factors.md, Step-up). */
+  readonly stepUpMaxAgeMs: number;
+  /** Whether every state-changing /admin route demands a recent authentication too. */
+  readonly stepUpAdmin: boolean;
 }
 
 /** Prometheus metrics: served only when one of these is set. */
@@ -679,6 +683,8 @@ function buildConfig(r: SettingReader): Config {
   };
   const factors: FactorsConfig = {
     mfaChallengeTtlMs: r.duration('factors.mfaChallengeTtlMs', 'MFA_CHALLENGE_TTL', '5m', 30_000, 1_800_000),
+    stepUpMaxAgeMs: r.duration('factors.stepUpMaxAgeMs', 'STEP_UP_MAX_AGE', '10m', 1000, 86_400_000),
+    stepUpAdmin: r.bool('factors.stepUpAdmin', 'STEP_UP_ADMIN', false),
     ...readWebAuthn(r, issuer, corsOrigins, mail),
   };
   const metrics: MetricsConfig = {

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   INVALID_MFA_CODE: { status: 400, title: 'Invalid verification code' },
   FACTOR_ALREADY_ENROLLED: { status: 409, title: 'Factor already enrolled' },
   REAUTHENTICATION_REQUIRED: { status: 403, title: 'Reauthentication required' },
+  REAUTHENTICATION_METHOD_UNAVAILABLE: { status: 400, title: 'Reauthentication method not available' },
   PASSKEY_CHALLENGE_INVALID: { status: 400, title: 'Invalid or expired passkey challenge' },
   PASSKEY_UNKNOWN: { status: 400, title: 'Unknown passkey' },
   PASSKEY_INVALID: { status: 400, title: 'Passkey response rejected' },
@@ -64,6 +65,10 @@ export interface ProblemMembers {
   reason?: string;
   /** EMAIL_NOT_VERIFIED: whether this refusal mailed a new verification link. */
   mail_sent?: boolean;
+  /** REAUTHENTICATION_REQUIRED: how recent (seconds, STEP_UP_MAX_AGE) the authentication must be. */
+  max_age?: number;
+  /** REAUTHENTICATION_REQUIRED, REAUTHENTICATION_METHOD_UNAVAILABLE: what POST /auth/reauthenticate accepts for this account. */
+  methods?: readonly string[];
 }
 
 /** The problem+json body every error response carries (RFC 9457, plus a stable `code`). */
@@ -156,5 +161,7 @@ export function toProblem(err: AppError): Problem {
   if (err.errors) problem.errors = err.errors;
   if (err.members?.reason !== undefined) problem.reason = err.members.reason;
   if (err.members?.mail_sent !== undefined) problem.mail_sent = err.members.mail_sent;
+  if (err.members?.max_age !== undefined) problem.max_age = err.members.max_age;
+  if (err.members?.methods !== undefined) problem.methods = err.members.methods;
   return problem;
 }

@@ -26,6 +26,8 @@ import { emailRoutes, verificationRequestRoutes } from './features/email/routes.
 import { eventRoutes } from './features/events/routes.js';
 import { passkeyLoginRoutes, passkeyRoutes } from './features/factors/passkey-routes.js';
 import { factorRoutes, mfaRoutes } from './features/factors/routes.js';
+import { reauthenticationRoutes } from './features/factors/step-up-routes.js';
+import { withStepUp } from './features/factors/step-up.js';
 import { healthRoutes } from './features/health/routes.js';
 import { startHousekeeping } from './features/housekeeping/purge.js';
 import { createMetrics } from './features/metrics/registry.js';
@@ -249,7 +251,9 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
       // handler: the signed-in scope's preHandler authenticates the caller and sets
       // request.auth, the admin scope's also requires the `admin` role of the stored user.
       const signedIn = authGuard(ctx);
-      const admin = authGuard(ctx, { role: ADMIN_ROLE });
+      const adminRole = authGuard(ctx, { role: ADMIN_ROLE });
+      // STEP_UP_ADMIN=true: every state-changing admin request also needs a recent authentication.
+      const admin = ctx.config.factors.stepUpAdmin ? withStepUp(ctx, adminRole) : adminRole;
       const routeOpts = { ctx, mountPrefix: prefix };
       // In this order: it is the order of the OpenAPI document's paths.
       const rooms: Array<FastifyPluginAsync<typeof routeOpts>> = [
@@ -261,6 +265,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password
         guardedScope(signedIn, factorRoutes), // factors: list, TOTP enrolment and removal, recovery codes
         guardedScope(signedIn, passkeyRoutes), // passkeys: register, list, rename, remove
+        guardedScope(signedIn, reauthenticationRoutes), // reauthenticate: step-up of the session
         guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
         emailRoutes, // email/verify, email/verify-resend, password/forgot, password/reset
         inviteRoutes, // invite/accept

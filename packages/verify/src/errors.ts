@@ -1,5 +1,5 @@
 /** Stable codes of the errors this package throws. */
-export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE';
+export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE' | 'ERR_AUTHENTICATION_REQUIRED';
 
 /** Base class of every error `@latchkey/verify` throws. Messages never contain the token. */
 export abstract class VerifyError extends Error {
@@ -27,5 +27,24 @@ export class JwksUnavailableError extends VerifyError {
   readonly code = 'ERR_JWKS_UNAVAILABLE';
   constructor(options?: { cause?: unknown }) {
     super('the JWKS could not be fetched', options);
+  }
+}
+
+/**
+ * A valid token whose authentication does not meet a route's demand (`requireAuthentication`):
+ * too old (`auth_time` more than `maxAge` seconds ago, or absent) or not by a required method
+ * (`amr`). The user should confirm it is them (Latchkey's POST /auth/reauthenticate) and retry;
+ * the HTTP helpers answer 403 REAUTHENTICATION_REQUIRED with `max_age`.
+ */
+export class AuthenticationRequiredError extends VerifyError {
+  override name = 'AuthenticationRequiredError';
+  readonly code = 'ERR_AUTHENTICATION_REQUIRED';
+  constructor(
+    /** `'auth_time'`: too old or absent; `'amr'`: not by a required method. */
+    readonly reason: 'auth_time' | 'amr',
+    /** The route's maxAge (seconds), when it has one. */
+    readonly maxAge: number | undefined,
+  ) {
+    super(reason === 'auth_time' ? 'the authentication is not recent enough' : 'the authentication did not use a required method');
   }
 }

@@ -1,3 +1,4 @@
+import { authenticationShortfall, checkRequirement, type AuthenticationRequirement } from './authentication.js';
 import type { AccessTokenClaims } from './claims.js';
 import { bearerToken, buildRefusals, hasRoles, refusalFor, type Refusal } from './http.js';
 import { Verifier, type VerifierOptions } from './verifier.js';
@@ -12,7 +13,7 @@ declare global {
 }
 
 /** What a protected route demands beyond a valid token, and how challenges are worded. */
-export interface ExpressAuthOptions {
+export interface ExpressAuthOptions extends AuthenticationRequirement {
   /** The caller must have every one of these roles (else 403 insufficient_scope). */
   roles?: readonly string[];
   /** `realm` of the WWW-Authenticate challenges; omitted by default. */
@@ -44,6 +45,7 @@ function send(res: ResponseLike, refusal: Refusal): void {
  * const verifier = createVerifier({ issuer, audience: 'latchkey', jwksUrl: `${issuer}/.well-known/jwks.json` });
  * app.get('/orders', requireAuth(verifier), (req, res) => res.json({ owner: req.auth!.sub }));
  * app.delete('/orders/:id', requireAuth(verifier, { roles: ['admin'] }), handler);
+ * app.post('/payouts', requireAuth(verifier, { maxAge: 300, amr: 'mfa' }), handler); // 403 REAUTHENTICATION_REQUIRED otherwise
  */
 export function requireAuth(
   source: Verifier | VerifierOptions,
@@ -53,8 +55,12 @@ export function requireAuth(
   const refusals = buildRefusals(options.realm, verifier.jwksCooldownMs / 1000);
   const roles = [...(options.roles ?? [])];
   const forbidden = roles.length > 0 ? refusals.forbidden(roles) : undefined;
+  checkRequirement(options);
+  const requirement: AuthenticationRequirement = { maxAge: options.maxAge, amr: options.amr };
+  const stepUp = requirement.maxAge !== undefined || requirement.amr !== undefined ? refusals.reauthenticate(requirement.maxAge) : undefined;
   const accept = (req: RequestLike, res: ResponseLike, next: (err?: unknown) => void, claims: AccessTokenClaims) => {
     if (forbidden !== undefined && !hasRoles(claims, roles)) return send(res, forbidden);
+    if (stepUp !== undefined && authenticationShortfall(claims, requirement, verifier.now()) !== null) return send(res, stepUp);
     req.auth = claims;
     next();
   };

@@ -8,13 +8,14 @@ import type {
   RouteOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { authenticationShortfall, checkRequirement, type AuthenticationRequirement } from './authentication.js';
 import type { AccessTokenClaims } from './claims.js';
 import { InvalidTokenError } from './errors.js';
 import { bearerToken, buildRefusals, hasRoles, refusalFor, type Refusal, type Refusals } from './http.js';
 import { Verifier, type VerifierOptions } from './verifier.js';
 
 /** What a protected route demands beyond a valid token. */
-export interface RouteAuthOptions {
+export interface RouteAuthOptions extends AuthenticationRequirement {
   /** The caller must have every one of these roles (else 403 insufficient_scope). */
   roles?: readonly string[];
 }
@@ -37,7 +38,10 @@ declare module 'fastify' {
     requireAuth(options?: RouteAuthOptions): onRequestHookHandler;
   }
   interface FastifyContextConfig {
-    /** `true`: a valid access token is required; `{ roles }`: and these roles too. */
+    /**
+     * `true`: a valid access token is required; `{ roles }`: and these roles too; `{ maxAge, amr }`:
+     * and a recent (seconds) or strong enough authentication (403 REAUTHENTICATION_REQUIRED otherwise).
+     */
     auth?: boolean | RouteAuthOptions;
   }
 }
@@ -46,10 +50,12 @@ function send(reply: FastifyReply, refusal: Refusal): void {
   void reply.code(refusal.status).headers(refusal.headers).send(refusal.body);
 }
 
-function makeHook(verifier: Verifier, refusals: Refusals, roles: readonly string[]): onRequestHookHandler {
+function makeHook(verifier: Verifier, refusals: Refusals, roles: readonly string[], requirement: AuthenticationRequirement): onRequestHookHandler {
   const forbidden = roles.length > 0 ? refusals.forbidden(roles) : undefined;
+  const stepUp = requirement.maxAge !== undefined || requirement.amr !== undefined ? refusals.reauthenticate(requirement.maxAge) : undefined;
   const accept = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, claims: AccessTokenClaims) => {
     if (forbidden !== undefined && !hasRoles(claims, roles)) return send(reply, forbidden);
+    if (stepUp !== undefined && authenticationShortfall(claims, requirement, verifier.now()) !== null) return send(reply, stepUp);
     request.auth = claims;
     done();
   };
@@ -75,7 +81,8 @@ const plugin: FastifyPluginCallback<LatchkeyVerifyOptions> = (app: FastifyInstan
   const verifier = 'verifier' in options ? options.verifier : new Verifier(options);
   const refusals = buildRefusals(options.realm, verifier.jwksCooldownMs / 1000);
   const hookFor = (routeOptions: RouteAuthOptions = {}): onRequestHookHandler => {
-    const hook = makeHook(verifier, refusals, [...(routeOptions.roles ?? [])]);
+    checkRequirement(routeOptions);
+    const hook = makeHook(verifier, refusals, [...(routeOptions.roles ?? [])], { maxAge: routeOptions.maxAge, amr: routeOptions.amr });
     Object.defineProperty(hook, HOOK_MARK, { value: true });
     return hook;
   };
@@ -101,7 +108,8 @@ const plugin: FastifyPluginCallback<LatchkeyVerifyOptions> = (app: FastifyInstan
  * before the routes it protects; `request.auth` then holds the verified claims.
  *
  * Answers 401 with `WWW-Authenticate: Bearer` (no token) or `error="invalid_token"`, 403 with
- * `error="insufficient_scope"` (missing role), 503 with `Retry-After` (key unknown and the JWKS
+ * `error="insufficient_scope"` (missing role), 403 REAUTHENTICATION_REQUIRED with
+ * `error="insufficient_user_authentication"` (authentication too old or too weak), 503 with `Retry-After` (key unknown and the JWKS
  * unreachable) — all as application/problem+json, like the Latchkey server.
  *
  * @example
@@ -113,6 +121,7 @@ const plugin: FastifyPluginCallback<LatchkeyVerifyOptions> = (app: FastifyInstan
  * });
  * app.get('/orders', { config: { auth: true } }, async (req) => ({ owner: req.auth!.sub }));
  * app.delete('/orders/:id', { config: { auth: { roles: ['admin'] } } }, async () => ({ ok: true }));
+ * app.post('/payouts', { config: { auth: { maxAge: 300, amr: 'mfa' } } }, async () => ({ ok: true }));
  */
 export const latchkeyVerify = fp(plugin, { fastify: '5.x', name: '@latchkey/verify' });
 export default latchkeyVerify;

@@ -32,9 +32,9 @@ function quote(value: string): string {
   return value.replace(/["\\]/g, '');
 }
 
-function problem(status: number, code: string, title: string, detail: string): string {
+function problem(status: number, code: string, title: string, detail: string, members: Record<string, unknown> = {}): string {
   // The same problem+json shape (and type URNs) as the Latchkey server's own errors.
-  return JSON.stringify({ type: `urn:latchkey:error:${code.toLowerCase()}`, title, status, detail, code });
+  return JSON.stringify({ type: `urn:latchkey:error:${code.toLowerCase()}`, title, status, detail, code, ...members });
 }
 
 function refusal(status: Refusal['status'], challenge: string | null, body: string, extra: Record<string, string> = {}): Refusal {
@@ -57,6 +57,12 @@ export interface Refusals {
   unavailable: Refusal;
   /** Valid token without the roles the route requires: 403, error="insufficient_scope". */
   forbidden(roles: readonly string[]): Refusal;
+  /**
+   * Valid token whose authentication is too old or not of a required method: 403
+   * REAUTHENTICATION_REQUIRED (with `max_age` when the route has one), the challenge of RFC 9470
+   * (error="insufficient_user_authentication").
+   */
+  reauthenticate(maxAge: number | undefined): Refusal;
 }
 
 export function buildRefusals(realm: string | undefined, retryAfterSeconds: number): Refusals {
@@ -86,6 +92,22 @@ export function buildRefusals(realm: string | undefined, retryAfterSeconds: numb
         403,
         `${withError('insufficient_scope', 'The access token lacks a required role')}, scope="${scope}"`,
         problem(403, 'FORBIDDEN', 'Forbidden', `This route requires the role(s): ${roles.join(', ')}.`),
+      );
+    },
+    reauthenticate(maxAge) {
+      // 403 as Latchkey's own step-up answers, not RFC 9470's 401: a client that refreshes and
+      // retries on a 401 (as @latchkey/client does) would only repeat the request unchanged.
+      const challenge = withError('insufficient_user_authentication', 'A more recent or stronger authentication is required');
+      return refusal(
+        403,
+        maxAge === undefined ? challenge : `${challenge}, max_age="${maxAge}"`,
+        problem(
+          403,
+          'REAUTHENTICATION_REQUIRED',
+          'Reauthentication required',
+          'Confirm it is you (POST /auth/reauthenticate on Latchkey), then retry.',
+          maxAge === undefined ? {} : { max_age: maxAge },
+        ),
       );
     },
   };

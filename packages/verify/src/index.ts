@@ -7,6 +7,7 @@ export {
   type VerifierStats,
 } from './verifier.js';
 export type { AccessTokenClaims } from './claims.js';
-export { VerifyError, InvalidTokenError, JwksUnavailableError, type VerifyErrorCode } from './errors.js';
+export { VerifyError, InvalidTokenError, JwksUnavailableError, AuthenticationRequiredError, type VerifyErrorCode } from './errors.js';
+export { requireAuthentication, type AuthenticationRequirement } from './authentication.js';
 export { SUPPORTED_ALGORITHMS, type SupportedAlgorithm } from './jwks-cache.js';
 export { bearerToken } from './http.js';

@@ -141,6 +141,11 @@ export class Verifier {
     });
   }
 
+  /** The verifier's clock (milliseconds since the epoch): what `maxAge` checks measure against. */
+  now(): number {
+    return this.clock();
+  }
+
   /**
    * The claims of `token` if it was verified before and has not expired since; otherwise
    * undefined (then call `verify`). Synchronous, no I/O, no allocation: the hot path of the

@@ -1,7 +1,8 @@
 import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import { LatchkeyError } from '@latchkey/client';
-import { Alert, describe, Field, fieldError, useAction } from '../forms.tsx';
+import { useStepUp } from '../confirm.tsx';
+import { Alert, describe, Field, fieldError } from '../forms.tsx';
 
 export function PasswordPage(): ReactNode {
   const { client } = useAuth();
@@ -10,8 +11,16 @@ export function PasswordPage(): ReactNode {
   const [confirm, setConfirm] = useState('');
   const [done, setDone] = useState(false);
   const [mismatch, setMismatch] = useState(false);
-  const action = useAction(async () => {
+  const finish = () => {
+    setDone(true);
+    setCurrent('');
+    setNext('');
+    setConfirm('');
+  };
+  // An account with a second factor whose sign-in is not recent: "Confirm it's you", then again.
+  const action = useStepUp(async () => {
     await client.changePassword({ currentPassword: current, newPassword: next });
+    finish();
   });
 
   return (
@@ -27,13 +36,7 @@ export function PasswordPage(): ReactNode {
             return;
           }
           setMismatch(false);
-          void action.run().then((ok) => {
-            if (!ok) return;
-            setDone(true);
-            setCurrent('');
-            setNext('');
-            setConfirm('');
-          });
+          void action.start();
         }}
       >
         {action.error ? (
@@ -79,6 +82,7 @@ export function PasswordPage(): ReactNode {
           {action.busy ? 'Changing…' : 'Change password'}
         </button>
       </form>
+      {action.prompt}
     </section>
   );
 }

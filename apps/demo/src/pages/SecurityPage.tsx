@@ -1,13 +1,14 @@
-import { passkeysSupported, type FactorList, type FactorProof, type Passkey, type TotpEnrollment } from '@latchkey/client';
+import { passkeysSupported, type FactorList, type Passkey, type TotpEnrollment } from '@latchkey/client';
 import { useAuth } from '@latchkey/client/react';
 import { useEffect, useState, type ReactNode } from 'react';
-import { Alert, describe, Field, isCode, useAction } from '../forms.tsx';
+import { useStepUp } from '../confirm.tsx';
+import { Alert, describe, Field, useAction } from '../forms.tsx';
 import { formatDate } from '../format.ts';
 
 /**
  * The account's second factors: the authenticator app (TOTP) with its recovery codes, and
- * passkeys. A change the server protects (REAUTHENTICATION_REQUIRED more than 5 minutes after a
- * sign-in with the second factor) asks for a code here and is sent again with it.
+ * passkeys. A change the server protects (REAUTHENTICATION_REQUIRED: the session's sign-in is
+ * older than STEP_UP_MAX_AGE) opens "Confirm it's you" and is sent again once confirmed.
  */
 export function SecurityPage(): ReactNode {
   const { listFactors, listPasskeys } = useAuth();
@@ -35,63 +36,11 @@ export function SecurityPage(): ReactNode {
       ) : (
         <>
           <Authenticator factors={factors} onChange={reload} />
-          <Passkeys passkeys={passkeys} hasAuthenticator={factors.factors.some((f) => f.status === 'active')} onChange={reload} />
+          <Passkeys passkeys={passkeys} onChange={reload} />
         </>
       )}
     </section>
   );
-}
-
-/** "Confirm it is you": a code from the app or a recovery code, for a change the server protects. */
-function ProofPrompt({ busy, onProof, onCancel }: { busy: boolean; onProof: (proof: FactorProof) => void; onCancel: () => void }): ReactNode {
-  const [value, setValue] = useState('');
-  return (
-    <form
-      className="notice"
-      onSubmit={(e) => {
-        e.preventDefault();
-        const typed = value.trim();
-        // Six digits: the app's code; anything else: a recovery code.
-        onProof(/^\d{6}$/.test(typed) ? { code: typed } : { recoveryCode: typed });
-      }}
-    >
-      <p>Confirm it is you: enter a code from your authenticator app, or one of your recovery codes.</p>
-      <Field label="Code or recovery code" name="proof" autoComplete="one-time-code" value={value} onChange={setValue} required />
-      <div className="actions">
-        <button type="submit" className="button-primary" disabled={busy}>
-          Confirm
-        </button>
-        <button type="button" className="button-quiet" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
-    </form>
-  );
-}
-
-/** Runs a protected change; on REAUTHENTICATION_REQUIRED keeps it pending until a proof is given. */
-function useProtected<A extends unknown[]>(change: (proof: FactorProof | undefined, ...args: A) => Promise<unknown>) {
-  const [pending, setPending] = useState<A | null>(null);
-  const action = useAction(async (proof: FactorProof | undefined, ...args: A) => {
-    try {
-      await change(proof, ...args);
-      setPending(null);
-    } catch (error) {
-      if (isCode(error, 'REAUTHENTICATION_REQUIRED')) {
-        setPending(args);
-        return;
-      }
-      throw error;
-    }
-  });
-  return {
-    ...action,
-    pending,
-    start: (...args: A) => void action.run(undefined, ...args),
-    prompt: pending ? (
-      <ProofPrompt busy={action.busy} onProof={(proof) => void action.run(proof, ...pending)} onCancel={() => setPending(null)} />
-    ) : null,
-  };
 }
 
 function Authenticator({ factors, onChange }: { factors: FactorList; onChange: () => Promise<unknown> }): ReactNode {
@@ -111,12 +60,12 @@ function Authenticator({ factors, onChange }: { factors: FactorList; onChange: (
     setCodes(confirmed.recovery_codes);
     await onChange();
   });
-  const regenerate = useProtected(async (proof: FactorProof | undefined) => {
-    setCodes(await regenerateRecoveryCodes(proof));
+  const regenerate = useStepUp(async () => {
+    setCodes(await regenerateRecoveryCodes());
     await onChange();
   });
-  const remove = useProtected(async (proof: FactorProof | undefined) => {
-    await removeTotp(proof);
+  const remove = useStepUp(async () => {
+    await removeTotp();
     setCodes(null);
     await onChange();
   });
@@ -137,10 +86,10 @@ function Authenticator({ factors, onChange }: { factors: FactorList; onChange: (
             {factors.recovery_codes_left} of 10 recovery codes left.
           </p>
           <div className="actions">
-            <button type="button" className="button-quiet" disabled={regenerate.busy} onClick={() => regenerate.start()}>
+            <button type="button" className="button-quiet" disabled={regenerate.busy} onClick={() => void regenerate.start()}>
               Generate new recovery codes
             </button>
-            <button type="button" className="button-danger" disabled={remove.busy} onClick={() => remove.start()}>
+            <button type="button" className="button-danger" disabled={remove.busy} onClick={() => void remove.start()}>
               Remove authenticator
             </button>
           </div>
@@ -232,16 +181,7 @@ function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void 
   );
 }
 
-function Passkeys({
-  passkeys,
-  hasAuthenticator,
-  onChange,
-}: {
-  passkeys: Passkey[];
-  /** Whether a code can prove it is the user; without an authenticator only a fresh passkey sign-in can. */
-  hasAuthenticator: boolean;
-  onChange: () => Promise<unknown>;
-}): ReactNode {
+function Passkeys({ passkeys, onChange }: { passkeys: Passkey[]; onChange: () => Promise<unknown> }): ReactNode {
   const { registerPasskey, renamePasskey, removePasskey } = useAuth();
   const [name, setName] = useState('');
   const [added, setAdded] = useState<string | null>(null);
@@ -259,8 +199,8 @@ function Passkeys({
     setEditing(null);
     await onChange();
   });
-  const remove = useProtected(async (proof: FactorProof | undefined, id: string) => {
-    await removePasskey(id, proof);
+  const remove = useStepUp(async (id: string) => {
+    await removePasskey(id);
     await onChange();
   });
   const error = add.error ?? rename.error ?? remove.error;
@@ -309,7 +249,7 @@ function Passkeys({
                   <button type="button" className="button-quiet" aria-label={`Rename ${p.name}`} onClick={() => setEditing({ id: p.id, name: p.name })}>
                     Rename
                   </button>
-                  <button type="button" className="button-quiet" aria-label={`Remove ${p.name}`} disabled={remove.busy} onClick={() => remove.start(p.id)}>
+                  <button type="button" className="button-quiet" aria-label={`Remove ${p.name}`} disabled={remove.busy} onClick={() => void remove.start(p.id)}>
                     Remove
                   </button>
                 </>
@@ -318,14 +258,7 @@ function Passkeys({
           ))}
         </ul>
       )}
-      {remove.pending && !hasAuthenticator ? (
-        <Alert kind="info">
-          For your safety, removing a passkey needs a recent sign-in with a passkey. Log out, sign in with a passkey, then remove this
-          one within 5 minutes.
-        </Alert>
-      ) : (
-        remove.prompt
-      )}
+      {remove.prompt}
       {passkeysSupported() ? (
         <form
           className="add-passkey"

@@ -52,6 +52,14 @@ export const problemSchema = {
         'password_changed, password_reset, roles_changed, reuse_detected, account_disabled or revoked',
     },
     mail_sent: { type: 'boolean', description: 'EMAIL_NOT_VERIFIED: whether a new verification link was mailed' },
+    max_age: { type: 'integer', description: 'REAUTHENTICATION_REQUIRED: seconds an authentication stays recent (STEP_UP_MAX_AGE)' },
+    methods: {
+      type: 'array',
+      items: { type: 'string' },
+      description:
+        'REAUTHENTICATION_REQUIRED, REAUTHENTICATION_METHOD_UNAVAILABLE: the members POST /auth/reauthenticate accepts for this ' +
+        'account (the password, code, recovery_code or passkey member)',
+    },
     errors: {
       type: 'array',
       items: {

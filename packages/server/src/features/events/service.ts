@@ -35,7 +35,9 @@ export type SecurityEventType =
   | 'passkey_removed'
   | 'passkey_used'
   | 'passkey_rejected'
-  | 'passkey_counter_regression';
+  | 'passkey_counter_regression'
+  | 'reauthenticated'
+  | 'reauthentication_failed';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -137,11 +137,28 @@ export async function startPasskeyLogin(ctx: LatchkeyContext): Promise<{ options
 }
 
 /** Request options for the second-factor step of a login: the user of the mfa_token, its passkeys allowed. */
-export async function startPasskeySecondFactor(ctx: LatchkeyContext, userId: string): Promise<Outcome<{ options: object }>> {
+export function startPasskeySecondFactor(ctx: LatchkeyContext, userId: string): Promise<Outcome<{ options: object }>> {
+  return startOwnPasskeyCeremony(ctx, userId, 'passkey_mfa', 'This account has no passkey; answer with a code.');
+}
+
+/**
+ * Request options for a reauthentication with a passkey (POST /auth/reauthenticate/passkey/options):
+ * only the signed-in user's passkeys are allowed, and the challenge is bound to that user.
+ */
+export function startPasskeyReauthentication(ctx: LatchkeyContext, userId: string): Promise<Outcome<{ options: object }>> {
+  return startOwnPasskeyCeremony(ctx, userId, 'passkey_reauth', 'This account has no passkey; reauthenticate another way.');
+}
+
+async function startOwnPasskeyCeremony(
+  ctx: LatchkeyContext,
+  userId: string,
+  purpose: 'passkey_mfa' | 'passkey_reauth',
+  none: string,
+): Promise<Outcome<{ options: object }>> {
   const passkeys = await ctx.store.listPasskeys(userId);
-  if (passkeys.length === 0) return failure('PASSKEY_UNKNOWN', 'This account has no passkey; answer with a code.');
+  if (passkeys.length === 0) return failure('PASSKEY_UNKNOWN', none);
   const options = await authenticationOptions(ctx.config.factors, passkeys);
-  await issueChallenge(ctx, options.challenge, 'passkey_mfa', userId);
+  await issueChallenge(ctx, options.challenge, purpose, userId);
   return success({ options });
 }
 
@@ -188,15 +205,41 @@ export async function provePasskeyFactor(
   response: AuthenticationResponseJSON,
   meta: RequestMeta,
 ): Promise<Outcome<string[]>> {
-  const passkey = await ctx.store.findPasskeyByCredentialId(response.id);
-  if (!passkey || passkey.userId !== user.id) {
-    await recordEvent(ctx, user.id, 'passkey_rejected', meta, { ceremony: 'mfa', code: 'PASSKEY_UNKNOWN' });
-    return PASSKEY_UNKNOWN;
-  }
-  const used = await usePasskey(ctx, passkey, response, spender(ctx, 'passkey_mfa', user.id), meta, async () => null);
+  const used = await useOwnPasskey(ctx, user, response, 'passkey_mfa', meta);
   if (!used.ok) return used;
   const [key] = passkeyAmr(used.value);
   return success(['pwd', key!, 'mfa']);
+}
+
+/**
+ * A reauthentication with one of the signed-in user's passkeys, for options of
+ * `startPasskeyReauthentication`: a passkey of another account (or a challenge of another
+ * ceremony or user, or one already spent) is refused. Returns the passkey's `amr`.
+ */
+export async function provePasskeyReauthentication(
+  ctx: LatchkeyContext,
+  user: Pick<UserRecord, 'id'>,
+  response: AuthenticationResponseJSON,
+  meta: RequestMeta,
+): Promise<Outcome<string[]>> {
+  const used = await useOwnPasskey(ctx, user, response, 'passkey_reauth', meta);
+  return used.ok ? success(passkeyAmr(used.value)) : used;
+}
+
+/** An assertion of one of `user`'s own passkeys, for a challenge of `purpose` bound to that user. */
+async function useOwnPasskey(
+  ctx: LatchkeyContext,
+  user: Pick<UserRecord, 'id'>,
+  response: AuthenticationResponseJSON,
+  purpose: 'passkey_mfa' | 'passkey_reauth',
+  meta: RequestMeta,
+): Promise<Outcome<VerifiedAssertion>> {
+  const passkey = await ctx.store.findPasskeyByCredentialId(response.id);
+  if (!passkey || passkey.userId !== user.id) {
+    await recordEvent(ctx, user.id, 'passkey_rejected', meta, { ceremony: purpose === 'passkey_mfa' ? 'mfa' : 'reauth', code: 'PASSKEY_UNKNOWN' });
+    return PASSKEY_UNKNOWN;
+  }
+  return usePasskey(ctx, passkey, response, spender(ctx, purpose, user.id), meta, async () => null);
 }
 
 /**

@@ -11,7 +11,7 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newId, newOpaqueToken } from '../../lib/ids.js';
 import { failure, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
-import type { AuthUser, FactorRecord, SessionRecord, UserRecord } from '../../store/types.js';
+import type { AuthUser, FactorRecord, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 import type { AuthState } from '../sessions/authenticate.js';
@@ -19,6 +19,7 @@ import { signIn, type IssuedTokens } from '../sessions/service.js';
 import { PASSKEY_NOT_FOUND, provePasskeyFactor } from './passkey-service.js';
 import type { AuthenticationResponseJSON } from './passkeys.js';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.js';
+import { requireRecentAuthentication } from './step-up.js';
 import { matchTotpStep, newTotpSecret, otpauthUri, qrCodeDataUrl } from './totp.js';
 
 /** The ways to answer a login's second-factor challenge, as `factors` lists them. */
@@ -53,12 +54,6 @@ export interface MfaChallenge {
 /** RFC 8176 `amr` of a password and a one-time code (TOTP or recovery code). */
 export const AMR_PASSWORD_OTP: readonly string[] = Object.freeze(['pwd', 'otp', 'mfa']);
 
-/**
- * A session signed in with its second factor this long ago or less may remove the factor or
- * regenerate the recovery codes without sending a code again. (STEP_UP_MAX_AGE will replace it.)
- */
-export const RECENT_SIGN_IN_MS = 5 * 60_000;
-
 /** The backoff key of the account-wide lock: a space never occurs in a normalised email. */
 function accountKey(userId: string): string {
   return `factors ${userId}`;
@@ -87,7 +82,7 @@ export function publicFactor(f: FactorRecord): PublicFactor {
   };
 }
 
-function activeTotp(factors: readonly FactorRecord[]): FactorRecord | undefined {
+export function activeTotp(factors: readonly FactorRecord[]): FactorRecord | undefined {
   return factors.find((f) => f.kind === 'totp' && f.confirmedAt !== null);
 }
 
@@ -163,8 +158,8 @@ export async function confirmTotp(
 
 /**
  * Removes the TOTP factor. A pending one goes at once; an active one needs a proof (a current
- * code, a recovery code, or a sign-in with the factor less than RECENT_SIGN_IN_MS ago). The
- * recovery codes go with the last active factor.
+ * code, a recovery code, or a recent authentication: step-up.ts). The recovery codes go with
+ * the last active factor.
  */
 export async function removeTotp(ctx: LatchkeyContext, auth: AuthState, proof: FactorProof, meta: RequestMeta): Promise<Outcome<void>> {
   const factor = (await ctx.store.listFactors(auth.user.id)).find((f) => f.kind === 'totp');
@@ -269,52 +264,34 @@ export async function mfaTokenUser(ctx: LatchkeyContext, mfaToken: string): Prom
 
 /**
  * Removes a passkey, under the proof rule of removing a factor: a current code or recovery code,
- * or a sign-in less than RECENT_SIGN_IN_MS ago with a second factor or a passkey (`hwk`/`swk`).
- * An account without TOTP has no code to send: it signs in with a passkey again.
+ * or a recent authentication (step-up.ts). An account without TOTP has no code to send: it
+ * reauthenticates with its password or a passkey.
  */
 export async function removePasskey(ctx: LatchkeyContext, auth: AuthState, id: string, proof: FactorProof, meta: RequestMeta): Promise<Outcome<void>> {
   if (!(await ctx.store.listPasskeys(auth.user.id)).some((p) => p.id === id)) return PASSKEY_NOT_FOUND;
-  if (proof.code === undefined && proof.recovery_code === undefined) {
-    if (!signedInRecently(auth.session, ctx.clock(), PASSKEY_PROOF_AMR)) {
-      return failure(
-        'REAUTHENTICATION_REQUIRED',
-        'Sign in again with a passkey or your second factor and remove it within 5 minutes, or send code or recovery_code.',
-      );
-    }
-  } else {
-    const proved = await proveFactor(ctx, auth.user, proof, meta);
-    if (!proved.ok) return proved;
-  }
+  const proved = await proveForChange(ctx, auth, proof, meta);
+  if (!proved.ok) return proved;
   if (!(await ctx.store.deletePasskey(auth.user.id, id))) return PASSKEY_NOT_FOUND;
   await recordEvent(ctx, auth.user.id, 'passkey_removed', meta, { passkey_id: id });
   return success(undefined);
 }
 
-/** A proof for a sensitive change of a signed-in user: a code, or a recent sign-in with the factor. */
+/**
+ * A proof for a sensitive change of a signed-in user: a code or recovery code in the body, or
+ * else a recent authentication of the session (step-up.ts; REAUTHENTICATION_REQUIRED otherwise).
+ */
 async function proveForChange(ctx: LatchkeyContext, auth: AuthState, proof: FactorProof, meta: RequestMeta): Promise<Outcome<unknown>> {
   if (proof.code === undefined && proof.recovery_code === undefined) {
-    if (signedInWithFactorRecently(auth.session, ctx.clock())) return success(undefined);
-    return failure('REAUTHENTICATION_REQUIRED', 'Send a current code from your authenticator (code) or a recovery code (recovery_code).');
+    return requireRecentAuthentication(ctx, auth, { alternative: ', or send code or recovery_code' });
   }
   return proveFactor(ctx, auth.user, proof, meta);
-}
-
-function signedInWithFactorRecently(session: SessionRecord, now: number): boolean {
-  return signedInRecently(session, now, ['mfa']);
-}
-
-/** The `amr` values of which one proves a recent sign-in for removing a passkey. */
-const PASSKEY_PROOF_AMR: readonly string[] = ['mfa', 'hwk', 'swk'];
-
-function signedInRecently(session: SessionRecord, now: number, anyOf: readonly string[]): boolean {
-  return anyOf.some((v) => session.amr.includes(v)) && now - session.authTime <= RECENT_SIGN_IN_MS;
 }
 
 /**
  * Checks a TOTP code or spends a recovery code of the user, under the lockout: refused while
  * locked, a wrong code counted, a right one clears the count. Which method it was on success.
  */
-async function proveFactor(
+export async function proveFactor(
   ctx: LatchkeyContext,
   user: Pick<AuthUser, 'id' | 'email'>,
   proof: FactorProof,

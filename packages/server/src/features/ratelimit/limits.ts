@@ -34,6 +34,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/email/verify':
       return 'verify';
     case '/auth/change-password':
+    case '/auth/reauthenticate': // a password check with an access token: the same hash budget
       return 'change_password';
   }
   if (path.startsWith('/auth/') || path.startsWith('/admin/')) return 'default';

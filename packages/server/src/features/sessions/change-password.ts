@@ -1,17 +1,24 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
-import { failure, invalid, retryLater, success, type Outcome } from '../../outcome.js';
+import { failure, invalid, success, type Outcome } from '../../outcome.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import { recordEvent } from '../events/service.js';
-import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
+import { proveFactor, type FactorProof } from '../factors/service.js';
+import { requireRecentAuthentication } from '../factors/step-up.js';
 import type { AuthState } from './authenticate.js';
+import { proveCurrentPassword } from './current-password.js';
 
 /**
  * Changes the password after checking the current one. Every other session is revoked; the
  * caller's session continues.
  *
- * A wrong current password counts toward the login backoff of the (account, client IP) pair,
- * and a locked pair is answered 429 before any verification: a stolen access token does not buy
- * unbounded guesses at the password (one verification each) that login would refuse.
+ * For an account with a second factor the current password alone is not enough (it is what a
+ * thief of the password has): the session must have authenticated recently with a factor
+ * (docs/factors.md, Step-up), or the request sends `code` or `recovery_code`, checked after the
+ * password so that a wrong password spends no recovery code. Refused before any password check,
+ * so a 403 counts no guess.
+ *
+ * A wrong current password counts toward the login backoff of the (account, client IP) pair
+ * (current-password.ts).
  */
 export async function changePassword(
   ctx: LatchkeyContext,
@@ -19,26 +26,23 @@ export async function changePassword(
   currentPassword: string,
   newPassword: string,
   meta: RequestMeta,
+  proof: FactorProof = {},
 ): Promise<Outcome<void>> {
   const policy = checkPasswordPolicy('new_password', newPassword);
   if (policy) return invalid(policy);
   if (currentPassword === newPassword) return failure('PASSWORD_UNCHANGED', 'The new password must differ from the current one.');
-  const locked = await backoffCheck(ctx, auth.user.email, meta);
-  if (locked > 0) return retryLater('RATE_LIMITED', `Too many wrong passwords; retry in ${locked} s.`, locked);
-  // The hash is not on request.auth: read it here, the one path that needs it.
-  const user = await ctx.store.findUserById(auth.user.id);
-  if (!user) return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
-  const checked = await ctx.hasher.verify(user.passwordHash, currentPassword);
-  if (!checked.ok) {
-    const lock = await backoffFail(ctx, auth.user.email, meta);
-    if (lock.retryAfter > 0) {
-      await recordEvent(ctx, user.id, 'login_backoff', meta, { failures: lock.failures, retry_after: lock.retryAfter, route: 'change_password' });
-      // As at login: the failure that engages the lock answers 429 with its wait.
-      return retryLater('RATE_LIMITED', `Too many wrong passwords; retry in ${lock.retryAfter} s.`, lock.retryAfter);
-    }
-    return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
+  const withCode = proof.code !== undefined || proof.recovery_code !== undefined;
+  if (!withCode) {
+    const recent = await requireRecentAuthentication(ctx, auth, { secondFactorOnly: true, alternative: ', or send code or recovery_code with the passwords' });
+    if (!recent.ok) return recent;
   }
-  await ctx.backoff.succeed(auth.user.email, meta.ip).catch(() => undefined);
+  const proved = await proveCurrentPassword(ctx, auth.user, currentPassword, meta, 'change_password');
+  if (!proved.ok) return proved;
+  const user = proved.value;
+  if (withCode) {
+    const factor = await proveFactor(ctx, auth.user, proof, meta);
+    if (!factor.ok) return factor;
+  }
   const newHash = await ctx.hasher.hash(newPassword);
   const now = ctx.clock();
   const replaced = await ctx.store.replacePasswordHash(user.id, user.passwordHash, newHash, now);

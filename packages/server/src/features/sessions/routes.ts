@@ -234,26 +234,34 @@ export async function ownSessionRoutes(app: FastifyInstance, opts: { ctx: Latchk
     },
   );
 
-  app.post<{ Body: { current_password: string; new_password: string } }>(
+  app.post<{ Body: { current_password: string; new_password: string; code?: string; recovery_code?: string } }>(
     '/auth/change-password',
     {
       schema: {
         tags: ['sessions'],
         summary: 'Change the password; every other session is ended',
+        description:
+          'For an account with a second factor the current password is not enough: the session must have authenticated ' +
+          'with a factor within STEP_UP_MAX_AGE (POST /auth/reauthenticate), or send `code` or `recovery_code` too; ' +
+          'else 403 REAUTHENTICATION_REQUIRED (docs/factors.md, Step-up).',
         security: bearerSecurity,
         body: {
           type: 'object',
           required: ['current_password', 'new_password'],
           additionalProperties: false,
-          properties: { current_password: passwordProperty, new_password: passwordProperty },
+          properties: {
+            current_password: passwordProperty,
+            new_password: passwordProperty,
+            code: { type: 'string', pattern: '^[0-9]{6}$', description: 'A current code of the authenticator', examples: ['123456'] },
+            recovery_code: { type: 'string', minLength: 1, maxLength: 64, description: 'One of the recovery codes' },
+          },
         },
-        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 422, 429, 503) },
+        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 403, 422, 429, 503) },
       },
     },
     async (request, reply) => {
-      unwrap(
-        await changePassword(ctx, request.auth!, request.body.current_password, request.body.new_password, requestMeta(request)),
-      );
+      const { current_password, new_password, code, recovery_code } = request.body;
+      unwrap(await changePassword(ctx, request.auth!, current_password, new_password, requestMeta(request), { code, recovery_code }));
       return reply.code(204).send();
     },
   );

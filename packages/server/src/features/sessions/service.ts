@@ -87,6 +87,24 @@ export async function signIn(
 }
 
 /**
+ * The answer of a reauthentication (docs/factors.md, Step-up): an access token carrying the
+ * session's renewed `auth_time` and `amr`, and the refresh token that replaced the session's.
+ *
+ * @example
+ * const tokens = await tokensForSession(ctx, auth.user, renewed, refreshToken);
+ */
+export async function tokensForSession(ctx: LatchkeyContext, user: AuthUser, session: SessionRecord, refreshToken: string): Promise<IssuedTokens> {
+  return {
+    access_token: await accessTokenFor(ctx, user, session),
+    token_type: 'Bearer',
+    expires_in: ctx.tokens.expiresIn,
+    refresh_token: refreshToken,
+    session_id: session.id,
+    session_expires_at: session.expiresAt,
+  };
+}
+
+/**
  * Exchanges a refresh token for a new pair. The policy (docs/sessions.md):
  * - a live token rotates: it is spent and a new one is issued;
  * - a token spent less than REFRESH_GRACE ago (a concurrent refresh from another tab) also

@@ -8,7 +8,7 @@
  */
 
 /** Which ceremony a challenge was issued for; a challenge answers only its own. */
-export type PasskeyChallengePurpose = 'passkey_register' | 'passkey_login' | 'passkey_mfa';
+export type PasskeyChallengePurpose = 'passkey_register' | 'passkey_login' | 'passkey_mfa' | 'passkey_reauth';
 
 /** WebAuthn's credential device type: backup eligible ('multiDevice', a synced passkey) or not. */
 export type PasskeyDeviceType = 'singleDevice' | 'multiDevice';

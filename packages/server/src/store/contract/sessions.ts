@@ -66,6 +66,20 @@ export interface RotateInput {
   idleTimeoutMs: number;
 }
 
+/** A new authentication of a live session (POST /auth/reauthenticate, docs/factors.md "Step-up"). */
+export interface ReauthenticateInput {
+  sessionId: string;
+  userId: string;
+  /** The session's new `authTime` (usually `now`). */
+  authTime: number;
+  /** The session's new `amr`. */
+  amr: readonly string[];
+  /** SHA-256 (hex) of the session's new refresh token; every token of the session live before is spent at `now`. */
+  newTokenHash: string;
+  now: number;
+  idleTimeoutMs: number;
+}
+
 export interface SessionStore {
   /**
    * Creates a session together with its first refresh token, and records it as the user's last
@@ -80,6 +94,14 @@ export interface SessionStore {
    * one receives `rotated`; the others see it spent (`grace` inside the window, else `reused`).
    */
   rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
+  /**
+   * Records a new authentication of a live session of this user, atomically: its `authTime` and
+   * `amr` are replaced, every live refresh token of the session is spent at `now` (a later use of
+   * one is then a grace or a reuse, as after a rotation), `newTokenHash` becomes its live token
+   * and the session is touched as a rotation touches it. Null, changing nothing, when the session
+   * is not this user's or not live (revoked, expired, idle) at `now`.
+   */
+  reauthenticateSession(input: ReauthenticateInput): Promise<SessionRecord | null>;
   listSessions(userId: string, now: number): Promise<SessionRecord[]>;
   /** Revokes the session that a refresh token (live or spent) belongs to; null when unknown or already revoked. */
   revokeSessionByRefreshToken(tokenHash: string, reason: string, now: number): Promise<{ sessionId: string; userId: string } | null>;

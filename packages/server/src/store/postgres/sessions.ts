@@ -224,6 +224,34 @@ export function postgresSessions(db: PgConnection): SessionStore {
      * or `reused` as before. The loser may have moved the session's last use to `now`, which is
      * what a `grace` answer does too, and a `reused` answer revokes the session anyway.
      */
+    /**
+     * One statement: the session row's UPDATE comes first, so it queues behind (and is queued
+     * behind by) the rotations and revocations of the family, which take that row first too.
+     */
+    async reauthenticateSession(input) {
+      const { sessionId, userId, authTime, amr, newTokenHash, now, idleTimeoutMs } = input;
+      let rows: SessionRow[];
+      try {
+        ({ rows } = await pool.query<SessionRow>({
+          name: 'latchkey_reauthenticate_session',
+          text: `WITH s AS (
+                 UPDATE sessions SET auth_time = $3, amr = $4, last_used_at = $6, idle_expires_at = LEAST($6 + $7, expires_at)
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $6 AND idle_expires_at > $6
+                 RETURNING *
+               ), spent AS (
+                 UPDATE refresh_tokens SET used_at = $6 WHERE session_id = (SELECT id FROM s) AND used_at IS NULL
+               ), fresh AS (
+                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $5, id, $6 FROM s
+               )
+               SELECT * FROM s`,
+          values: [sessionId, userId, authTime, amrToColumn(amr), newTokenHash, now, idleTimeoutMs],
+        }));
+      } catch (err) {
+        throw postgresError(err);
+      }
+      return rows[0] ? sessionFromRow(rows[0]) : null;
+    },
+
     async rotateRefreshToken(input) {
       const { oldTokenHash, newTokenHash, now, idleTimeoutMs } = input;
       let rows: SessionUserRow[];

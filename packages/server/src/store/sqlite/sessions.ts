@@ -96,6 +96,13 @@ function prepareSessionStatements(db: Database.Database) {
          WHERE t.token_hash = ?`,
       )
       .raw(true),
+    // A new authentication (reauthenticateSession): only a live session of this user.
+    reauthenticate: db.prepare(
+      `UPDATE sessions SET auth_time = @authTime, amr = @amr, last_used_at = @now,
+         idle_expires_at = MIN(@now + @idleTimeoutMs, expires_at)
+       WHERE id = @sessionId AND user_id = @userId AND revoked_at IS NULL AND expires_at > @now AND idle_expires_at > @now`,
+    ),
+    spendSessionTokens: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL'),
     touchSession: db.prepare('UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ?'),
     revokeSessionById: db.prepare(
       'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
@@ -218,6 +225,19 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
 
     rotateRefreshToken(input) {
       return c.writes.run(() => rotateInTransaction(input));
+    },
+
+    reauthenticateSession(input) {
+      const { sessionId, userId, authTime, amr, newTokenHash, now, idleTimeoutMs } = input;
+      return c.writes.run(() => {
+        const st = s();
+        const row = { sessionId, userId, authTime, amr: amrToColumn(amr), now, idleTimeoutMs };
+        if (st.reauthenticate.run(row).changes !== 1) return null;
+        st.spendSessionTokens.run(now, sessionId);
+        st.insertToken.run(newTokenHash, sessionId, now);
+        const updated = st.sessionById.get(sessionId);
+        return updated ? sessionFromRow(updated) : null;
+      });
     },
 
     listSessions(userId, now) {

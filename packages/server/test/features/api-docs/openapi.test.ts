@@ -52,6 +52,8 @@ const CONTRACT: Array<[string, string, { body?: boolean; auth?: boolean }]> = [
   ['post', '/auth/factors/totp/confirm', { body: true, auth: true }],
   ['delete', '/auth/factors/totp', { body: true, auth: true }],
   ['post', '/auth/factors/recovery-codes', { body: true, auth: true }],
+  ['post', '/auth/reauthenticate', { body: true, auth: true }],
+  ['post', '/auth/reauthenticate/passkey/options', { auth: true }],
   ['get', '/health/live', {}],
   ['get', '/health/ready', {}],
   ['get', '/.well-known/jwks.json', {}],
@@ -184,6 +186,25 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(form.properties)).toEqual(expect.arrayContaining(['username', 'password', 'grant_type']));
     const json = content['application/json']!.schema as { required: string[] };
     expect(json.required).toEqual(expect.arrayContaining(['email', 'password']));
+  });
+
+  it('documents step-up: the reauthenticate body, its TokenResponse, and the 403 of the routes that demand it', () => {
+    const op = doc.paths['/auth/reauthenticate']!.post!;
+    const body = op.requestBody!.content['application/json']!.schema as { properties: Record<string, unknown>; additionalProperties: boolean };
+    expect(Object.keys(body.properties)).toEqual(['password', 'code', 'recovery_code', 'passkey']);
+    expect(body.additionalProperties).toBe(false);
+    const ok = op.responses['200']!.content!['application/json']!.schema as { required: string[] };
+    expect(ok.required).toEqual(expect.arrayContaining(['access_token', 'token_type', 'expires_in']));
+    for (const [method, path] of [
+      ['post', '/auth/change-password'],
+      ['delete', '/auth/factors/totp'],
+      ['post', '/auth/factors/recovery-codes'],
+      ['delete', '/auth/passkeys/{id}'],
+    ] as const) {
+      const problem = doc.paths[path]![method]!.responses['403']?.content?.['application/problem+json']?.schema as { properties: Record<string, unknown> } | undefined;
+      expect(problem?.properties, `${method} ${path} 403`).toHaveProperty('max_age');
+      expect(problem?.properties).toHaveProperty('methods');
+    }
   });
 
   it('has an OAuth2 password-flow security scheme whose token URL is the login route', () => {

@@ -99,7 +99,8 @@ describe('passkeys', () => {
     expect(renamed.statusCode, renamed.body).toBe(200);
     expect(renamed.json().passkey).toMatchObject({ id, name: 'Desk key' });
 
-    // Removal needs a recent sign-in with a passkey (or a factor): this session is a password one.
+    // Removal needs a recent authentication (STEP_UP_MAX_AGE, 10 minutes): this session's is older.
+    t.clock!.advance(10 * 60_000 + 1000);
     const refused = await t.app.inject({ method: 'DELETE', url: `/auth/passkeys/${id}`, headers: bearer(u.access) });
     expectProblem(refused, 403, 'REAUTHENTICATION_REQUIRED');
     const signedIn = await post('/auth/passkeys/login/verify', { response: key.get(await loginOptions()) });

@@ -156,12 +156,12 @@ describe('TOTP enrolment', () => {
     expectProblem(await t.app.inject({ method: 'DELETE', url: '/auth/factors/totp', headers: bearer(u.access) }), 404, 'NOT_FOUND');
     expect((await t.app.latchkey.store.listEvents(u.userId, 50)).map((e) => e.type)).toContain('factor_removed');
 
-    // A session that signed in with the factor a moment ago removes it without a code; 5 minutes later it needs one.
+    // A session that signed in with the factor a moment ago removes it without a code; STEP_UP_MAX_AGE (10 minutes) later it needs one.
     const again = await enrolTotp(t.app, login.json().access_token as string);
     t.clock!.advance(STEP);
     const signedIn = await verify(t.app, { mfa_token: await mfaToken(t.app, u.email), code: codeAt(t.app, again.secret) });
     const access = signedIn.json().access_token as string;
-    t.clock!.advance(5 * 60_000 + 1000);
+    t.clock!.advance(10 * 60_000 + 1000);
     expectProblem(await t.app.inject({ method: 'DELETE', url: '/auth/factors/totp', headers: bearer(access) }), 403, 'REAUTHENTICATION_REQUIRED');
     const fresh = await verify(t.app, { mfa_token: await mfaToken(t.app, u.email), code: codeAt(t.app, again.secret) });
     const ok = await t.app.inject({ method: 'DELETE', url: '/auth/factors/totp', headers: bearer(fresh.json().access_token as string) });

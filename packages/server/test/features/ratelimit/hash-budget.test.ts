@@ -103,6 +103,8 @@ describe('reset, verify and change-password count in buckets of their own', () =
     expect(bucketFor('/auth/password/reset')).toBe('reset');
     expect(bucketFor('/auth/email/verify')).toBe('verify');
     expect(bucketFor('/auth/change-password')).toBe('change_password');
+    // A reauthentication with a password is one verification, with an access token: the same budget.
+    expect(bucketFor('/auth/reauthenticate')).toBe('change_password');
     // The second half of a login shares the login bucket's per-IP budget.
     expect(bucketFor('/auth/mfa/verify')).toBe('login');
     expect(bucketFor('/auth/me')).toBe('default');
@@ -137,6 +139,10 @@ describe('reset, verify and change-password count in buckets of their own', () =
     }
     expect(changes.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 429]);
     expect(changes[0]!.headers['ratelimit-limit']).toBe('4');
+    // POST /auth/reauthenticate shares that per-IP window: spent, so refused before any hashing.
+    const reauth = await t.app.inject({ method: 'POST', url: '/auth/reauthenticate', headers: bearer(user.access), payload: { password: PASSWORD }, remoteAddress: ip });
+    expect(reauth.statusCode).toBe(429);
+    expect(reauth.headers['ratelimit-limit']).toBe('4');
 
     // Other routes of the default bucket are unaffected.
     const me = await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(user.access), remoteAddress: ip });

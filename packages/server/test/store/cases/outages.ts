@@ -37,6 +37,8 @@ export function outageCases(ctx: StoreCaseContext): void {
           rotateRefreshToken: () =>
             down.rotateRefreshToken({ oldTokenHash: hash(), newTokenHash: hash(), now: T0, graceMs: 0, idleTimeoutMs: 1000 }),
           revokeUserSessions: () => down.revokeUserSessions(randomUUID(), 'logout_all', T0),
+          reauthenticateSession: () =>
+            down.reauthenticateSession({ sessionId: randomUUID(), userId: randomUUID(), authTime: T0, amr: ['pwd'], newTokenHash: hash(), now: T0, idleTimeoutMs: 1000 }),
           listSigningKeys: () => down.listSigningKeys(),
           rotateSigningKey: () => down.rotateSigningKey(key('k', T0), T0, T0 + 1000),
           recordEvent: () => down.recordEvent({ id: randomUUID(), userId: null, type: 'login_failed', ip: null, userAgent: null, detail: null, createdAt: T0 }),

@@ -1,6 +1,7 @@
 /** The sessions and refresh tokens concern, with the races the contract settles ("one winner"). */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { RotateResult } from '../../../src/store/types.js';
 import { T0, SECOND, DAY, IDLE, MAX_AGE, hash, newSession, kinds, type StoreCaseContext } from './context.js';
 
 export function sessionCases(ctx: StoreCaseContext): void {
@@ -211,6 +212,60 @@ export function sessionCases(ctx: StoreCaseContext): void {
       expect((await ctx.store.getSessionWithUser(s.id))?.session.revokedReason).toBe('refresh_token_reused');
       const winner = fresh[results.findIndex((r) => r.kind === 'rotated')]!;
       expect(await rotate(winner, T0 + 2000)).toEqual({ kind: 'invalid', reason: 'revoked', revokedReason: 'refresh_token_reused' });
+    });
+
+    it('reauthenticateSession: new authTime and amr, the live tokens spent, the new one live, the session touched', async () => {
+      const u = await user();
+      const s = await session(u.id, { amr: ['pwd'] });
+      const t1 = T0 + 100 * SECOND;
+      const fresh = hash();
+      const r = await ctx.store.reauthenticateSession({ sessionId: s.id, userId: u.id, authTime: t1, amr: ['pwd', 'otp', 'mfa'], newTokenHash: fresh, now: t1, idleTimeoutMs: IDLE });
+      expect(r).toMatchObject({ id: s.id, authTime: t1, amr: ['pwd', 'otp', 'mfa'], lastUsedAt: t1, idleExpiresAt: t1 + IDLE, revokedAt: null });
+      expect((await ctx.store.getSessionWithUser(s.id))!.session).toEqual(r);
+      // The new token rotates and keeps the new sign-in; the old one is spent: grace inside the window, then reuse.
+      const next = await rotate(fresh, t1 + SECOND);
+      expect(next.kind).toBe('rotated');
+      if (next.kind === 'rotated') expect(next.session).toMatchObject({ authTime: t1, amr: ['pwd', 'otp', 'mfa'] });
+      expect((await rotate(s.token, t1 + 2 * SECOND)).kind).toBe('grace');
+      expect((await rotate(s.token, t1 + 10 * SECOND)).kind).toBe('reused');
+    });
+
+    it('reauthenticateSession: null and nothing changed for another user, or a revoked, expired or idle session', async () => {
+      const u = await user();
+      const other = await user();
+      const input = (sessionId: string, userId: string, now: number) => ({
+        sessionId, userId, authTime: now, amr: ['pwd', 'otp', 'mfa'], newTokenHash: hash(), now, idleTimeoutMs: IDLE,
+      });
+      const s = await session(u.id);
+      expect(await ctx.store.reauthenticateSession(input(s.id, other.id, T0 + SECOND))).toBeNull();
+      expect(await ctx.store.reauthenticateSession(input(randomUUID(), u.id, T0 + SECOND))).toBeNull();
+      expect((await ctx.store.getSessionWithUser(s.id))!.session).toMatchObject({ authTime: T0, amr: ['pwd'], lastUsedAt: T0 });
+      expect((await rotate(s.token, T0 + 2 * SECOND)).kind).toBe('rotated');
+
+      const revoked = await session(u.id);
+      await ctx.store.revokeSession(u.id, revoked.id, 'logout', T0 + SECOND);
+      expect(await ctx.store.reauthenticateSession(input(revoked.id, u.id, T0 + 2 * SECOND))).toBeNull();
+      const expired = await session(u.id, { expiresAt: T0 + 5 * SECOND });
+      expect(await ctx.store.reauthenticateSession(input(expired.id, u.id, T0 + 5 * SECOND))).toBeNull();
+      const idle = await session(u.id, { idleExpiresAt: T0 + 5 * SECOND });
+      expect(await ctx.store.reauthenticateSession(input(idle.id, u.id, T0 + 5 * SECOND))).toBeNull();
+      for (const x of [revoked, expired, idle]) expect((await ctx.store.getSessionWithUser(x.id))!.session).toMatchObject({ authTime: T0, amr: ['pwd'] });
+    });
+
+    it('reauthenticateSession and rotations of one session at once: every call settles, one live family', async () => {
+      const u = await user();
+      const s = await session(u.id);
+      const t1 = T0 + 100 * SECOND;
+      const results = await Promise.all([
+        ...Array.from({ length: 5 }, () => rotate(s.token, t1)),
+        ctx.store.reauthenticateSession({ sessionId: s.id, userId: u.id, authTime: t1, amr: ['pwd', 'otp', 'mfa'], newTokenHash: hash(), now: t1, idleTimeoutMs: IDLE }),
+      ]);
+      const rotations = results.slice(0, 5) as RotateResult[];
+      // At most one spent the live token; the others found it spent within the window.
+      expect(rotations.filter((r) => r.kind === 'rotated').length).toBeLessThanOrEqual(1);
+      for (const r of rotations) expect(['rotated', 'grace']).toContain(r.kind);
+      expect(results[5]).toMatchObject({ authTime: t1 });
+      expect((await ctx.store.getSessionWithUser(s.id))!.session).toMatchObject({ revokedAt: null, authTime: t1, amr: ['pwd', 'otp', 'mfa'] });
     });
 
     it('listSessions lists the live sessions of one user, most recently used first', async () => {
