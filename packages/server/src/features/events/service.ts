@@ -35,7 +35,8 @@ export type SecurityEventType =
   | 'passkey_removed'
   | 'passkey_used'
   | 'passkey_rejected'
-  | 'passkey_counter_regression';
+  | 'passkey_counter_regression'
+  | 'factors_reset_by_admin';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -12,11 +12,13 @@ import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newId, newOpaqueToken } from '../../lib/ids.js';
 import { failure, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
 import type { AuthUser, FactorRecord, SessionRecord, UserRecord } from '../../store/types.js';
+import { mailFactorChange } from '../email/factor-notice.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 import type { AuthState } from '../sessions/authenticate.js';
 import { signIn, type IssuedTokens } from '../sessions/service.js';
 import { PASSKEY_NOT_FOUND, provePasskeyFactor } from './passkey-service.js';
+import { mfaRequiredFor } from './policy.js';
 import type { AuthenticationResponseJSON } from './passkeys.js';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.js';
 import { matchTotpStep, newTotpSecret, otpauthUri, qrCodeDataUrl } from './totp.js';
@@ -158,6 +160,7 @@ export async function confirmTotp(
   }
   await clearLock(ctx, user, meta);
   await recordEvent(ctx, user.id, 'factor_confirmed', meta, { factor_id: pending.id, type: 'totp' });
+  mailFactorChange(ctx, user, 'totp_added');
   return success({ factor: publicFactor({ ...pending, confirmedAt: now, lastUsedStep: step, lastUsedAt: now }), recovery_codes: codes });
 }
 
@@ -169,12 +172,15 @@ export async function confirmTotp(
 export async function removeTotp(ctx: LatchkeyContext, auth: AuthState, proof: FactorProof, meta: RequestMeta): Promise<Outcome<void>> {
   const factor = (await ctx.store.listFactors(auth.user.id)).find((f) => f.kind === 'totp');
   if (!factor) return failure('NOT_FOUND', 'No authenticator is enrolled.');
+  if (factor.confirmedAt !== null && (await lastFactorUnderPolicy(ctx, auth.user, 'totp'))) return FACTOR_REQUIRED;
   if (factor.confirmedAt !== null) {
     const proved = await proveForChange(ctx, auth, proof, meta);
     if (!proved.ok) return proved;
   }
   if (!(await ctx.store.deleteFactor(auth.user.id, factor.id))) return failure('NOT_FOUND', 'No authenticator is enrolled.');
   await recordEvent(ctx, auth.user.id, 'factor_removed', meta, { factor_id: factor.id, type: 'totp' });
+  // A pending enrolment never protected anything: only an active factor's removal is news.
+  if (factor.confirmedAt !== null) mailFactorChange(ctx, auth.user, 'totp_removed');
   return success(undefined);
 }
 
@@ -197,6 +203,7 @@ export async function regenerateRecoveryCodes(
     ctx.clock(),
   );
   await recordEvent(ctx, auth.user.id, 'recovery_codes_regenerated', meta);
+  mailFactorChange(ctx, auth.user, 'recovery_codes_regenerated');
   return success({ recovery_codes: codes });
 }
 
@@ -273,7 +280,9 @@ export async function mfaTokenUser(ctx: LatchkeyContext, mfaToken: string): Prom
  * An account without TOTP has no code to send: it signs in with a passkey again.
  */
 export async function removePasskey(ctx: LatchkeyContext, auth: AuthState, id: string, proof: FactorProof, meta: RequestMeta): Promise<Outcome<void>> {
-  if (!(await ctx.store.listPasskeys(auth.user.id)).some((p) => p.id === id)) return PASSKEY_NOT_FOUND;
+  const passkey = (await ctx.store.listPasskeys(auth.user.id)).find((p) => p.id === id);
+  if (!passkey) return PASSKEY_NOT_FOUND;
+  if (await lastFactorUnderPolicy(ctx, auth.user, 'passkey')) return FACTOR_REQUIRED;
   if (proof.code === undefined && proof.recovery_code === undefined) {
     if (!signedInRecently(auth.session, ctx.clock(), PASSKEY_PROOF_AMR)) {
       return failure(
@@ -287,7 +296,26 @@ export async function removePasskey(ctx: LatchkeyContext, auth: AuthState, id: s
   }
   if (!(await ctx.store.deletePasskey(auth.user.id, id))) return PASSKEY_NOT_FOUND;
   await recordEvent(ctx, auth.user.id, 'passkey_removed', meta, { passkey_id: id });
+  mailFactorChange(ctx, auth.user, 'passkey_removed', passkey.name);
   return success(undefined);
+}
+
+const FACTOR_REQUIRED: Readonly<Failure> = Object.freeze(
+  failure(
+    'FACTOR_REQUIRED_BY_POLICY',
+    'Your role requires a second factor (MFA_REQUIRED_ROLES): add another authenticator or passkey before removing this one.',
+  ),
+);
+
+/**
+ * True when removing one factor of `kind` would leave a user of a MFA_REQUIRED_ROLES role with
+ * none: the active TOTP when there is no passkey, or the only passkey when there is no active TOTP.
+ */
+async function lastFactorUnderPolicy(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'roles'>, kind: 'totp' | 'passkey'): Promise<boolean> {
+  if (!mfaRequiredFor(ctx.config.factors, user)) return false;
+  const [factors, passkeys] = await Promise.all([ctx.store.listFactors(user.id), ctx.store.listPasskeys(user.id)]);
+  const totp = activeTotp(factors) ? 1 : 0;
+  return kind === 'totp' ? passkeys.length === 0 : totp === 0 && passkeys.length <= 1;
 }
 
 /** A proof for a sensitive change of a signed-in user: a code, or a recent sign-in with the factor. */
