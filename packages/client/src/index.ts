@@ -20,6 +20,7 @@ export type {
   FactorProof,
   LatchkeyClient,
   LoginResult,
+  MfaEnrollmentRequired,
   MfaFactorType,
   MfaRequired,
   MfaVerification,
@@ -31,6 +32,7 @@ export type {
   SignOutReason,
   TotpConfirmation,
   TotpEnrollment,
+  TotpEnrollmentSignIn,
   User,
 } from './types.js';
 export { passkeysSupported } from './webauthn.js';
