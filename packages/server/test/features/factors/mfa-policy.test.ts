@@ -86,7 +86,8 @@ describe('MFA_REQUIRED_ROLES', () => {
 
   it('a password login of a user of the role without a factor answers only an enrolment token: no token, cookie or session', async () => {
     const u = await userWith(['ops']);
-    for (const headers of [{}, { 'x-auth-mode': 'cookie' }]) {
+    const modes: Array<Record<string, string>> = [{}, { 'x-auth-mode': 'cookie' }];
+    for (const headers of modes) {
       const res = await loginRequest(t.app, u.email, headers);
       expect(res.statusCode, res.body).toBe(200);
       const body = res.json() as Record<string, unknown>;
