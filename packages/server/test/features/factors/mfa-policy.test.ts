@@ -369,3 +369,43 @@ describe('MFA_REQUIRED_ROLES', () => {
     }
   });
 });
+
+describe('MFA_REQUIRED_ROLES: wrong codes at enrolment and the lockout', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(
+      {
+        MFA_REQUIRED_ROLES: 'ops',
+        RATE_LIMIT_ENABLED: 'true',
+        RATE_LIMIT_LOGIN: '1000/1m',
+        RATE_LIMIT_DEFAULT: '1000/1m',
+        LOGIN_BACKOFF_THRESHOLD: '3',
+        LOGIN_BACKOFF_BASE: '60s',
+      },
+      { clock: true },
+    );
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('wrong first codes count toward the lockout; when it engages the enrolment token is gone, as a challenge token is', async () => {
+    const email = `lock-${Math.random().toString(36).slice(2)}@example.com`;
+    const reg = await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } });
+    await t.app.latchkey.store.updateUser(reg.json().user.id as string, { roles: ['ops'] }, t.clock!());
+    const token = (await loginRequest(t.app, email)).json().mfa_token as string;
+    const started = await t.app.inject({ method: 'POST', url: '/auth/mfa/enroll/totp', payload: { mfa_token: token } });
+    const secret = started.json().secret as string;
+    for (let i = 0; i < 3; i++) {
+      const wrong = await t.app.inject({ method: 'POST', url: '/auth/mfa/enroll/totp/confirm', payload: { mfa_token: token, code: codeAt(t.app, secret, 5) } });
+      expectProblem(wrong, 400, 'INVALID_MFA_CODE');
+    }
+    expectProblem(await loginRequest(t.app, email), 429, 'RATE_LIMITED');
+    t.clock!.advance(61_000);
+    // After the lock, the old token does not come back: start again from the password.
+    const late = await t.app.inject({ method: 'POST', url: '/auth/mfa/enroll/totp/confirm', payload: { mfa_token: token, code: codeAt(t.app, secret) } });
+    expectProblem(late, 400, 'MFA_TOKEN_INVALID');
+    const again = (await loginRequest(t.app, email)).json() as { mfa_enrollment_required?: boolean };
+    expect(again.mfa_enrollment_required).toBe(true);
+  });
+});
