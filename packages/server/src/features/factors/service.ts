@@ -401,7 +401,7 @@ async function lockedOut(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'emai
 
 /**
  * Counts a wrong code toward both locks. When a lock engages, the user's outstanding login
- * challenges are deleted: the next try starts again from the password.
+ * challenges (and enrolment tokens) are deleted: the next try starts again from the password.
  */
 async function wrongCode(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'email'>, meta: RequestMeta): Promise<Failure> {
   await recordEvent(ctx, user.id, 'mfa_failed', meta);
@@ -409,6 +409,8 @@ async function wrongCode(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'emai
   const retryAfter = Math.max(pair.retryAfter, account.retryAfter);
   if (retryAfter > 0) {
     await ctx.store.deleteOneTimeTokens(user.id, 'mfa_challenge');
+    // And the enrolment tokens of MFA_REQUIRED_ROLES: their first code counts the same way.
+    await ctx.store.deleteOneTimeTokens(user.id, 'mfa_enrollment');
     await recordEvent(ctx, user.id, 'mfa_backoff', meta, { failures: Math.max(pair.failures, account.failures), retry_after: retryAfter });
   }
   return failure('INVALID_MFA_CODE', WRONG_CODE);
