@@ -1,8 +1,10 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../server/src/features/factors/totp.js';
 import { SoftwareAuthenticator, type CreationOptions } from '../../server/test/support/webauthn-authenticator.js';
-import { inFreshProfile, startConsole, type ConsoleHarness } from './harness.js';
+import { inFreshProfile, REPO_ROOT, startConsole, type ConsoleHarness } from './harness.js';
 
 // The console's own sign-in with a second factor, and the admin's view and reset of a user's
 // factors, in Debian's Chromium against a real Latchkey started with MFA_REQUIRED_ROLES=admin:
@@ -15,6 +17,12 @@ const PASSWORD = 'correct horse battery staple';
 const ORIGIN = 'http://latchkey.test'; // ISSUER of the test app: passkeys registered outside the browser use it
 
 let h: ConsoleHarness;
+
+function shot(page: Page, name: string): Promise<Buffer> {
+  const dir = join(REPO_ROOT, 'test-results', 'console');
+  mkdirSync(dir, { recursive: true });
+  return page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
 
 beforeAll(async () => {
   h = await startConsole({ MFA_REQUIRED_ROLES: 'admin' });
@@ -67,6 +75,7 @@ describe('console: second factors', () => {
       await page.getByRole('heading', { name: 'Set up a second factor' }).waitFor();
       await expect(page.getByAltText('QR code for your authenticator app').getAttribute('src')).resolves.toMatch(/^data:image\/svg\+xml;base64,/);
       secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+      await shot(page, 'sign-in-enrolment');
       // Nobody is signed in yet: no console, no session.
       expect(await page.getByTestId('signed-in-as').count()).toBe(0);
       expect(await h.server.app.latchkey.store.listSessions(adminId, Date.now())).toHaveLength(0);
@@ -113,6 +122,7 @@ describe('console: second factors', () => {
       await expect(page.getByTestId('factor-passkeys').textContent()).resolves.toContain('Phone');
 
       await page.getByRole('button', { name: 'Reset second factors…' }).click();
+      await shot(page, 'user-factors-reset-confirm');
       await page.getByRole('alertdialog').getByRole('button', { name: 'Cancel' }).click();
       expect(await page.getByRole('alertdialog').count()).toBe(0);
       await page.getByRole('button', { name: 'Reset second factors…' }).click();

@@ -100,7 +100,7 @@ function CodeStep({ step, finish, onCancel }: Props & { step: MfaRequired }): Re
           </div>
         </form>
       ) : null}
-      <div className="form-actions">
+      <div className="form-actions step-alternatives">
         {hasPasskey ? (
           <button type="button" className={hasCode ? 'button-quiet' : 'button-primary'} disabled={busy} onClick={() => void run(() => verifyMfa({ mfaToken: step.mfaToken, passkey: true }))}>
             Use a passkey
@@ -176,7 +176,7 @@ function EnrollStep({ step, finish, onCancel }: Props & { step: MfaEnrollmentReq
           Preparing…
         </p>
       )}
-      <div className="form-actions">
+      <div className="form-actions step-alternatives">
         {passkeysSupported() ? (
           <button type="button" className="button-quiet" disabled={busy} onClick={() => void run(() => enrollPasskeyToSignIn(step.mfaToken, 'Console'))}>
             Use a passkey instead
