@@ -11,6 +11,7 @@ import type {
   FactorProof,
   LatchkeyClient,
   LoginResult,
+  MfaEnrollmentRequired,
   MfaFactorType,
   MfaRequired,
   MfaVerification,
@@ -23,6 +24,7 @@ import type {
   SignOutReason,
   TotpConfirmation,
   TotpEnrollment,
+  TotpEnrollmentSignIn,
   User,
 } from './types.js';
 import { browserWebAuthn, createCredential, getAssertion, signalUnknownCredential } from './webauthn.js';
@@ -52,6 +54,13 @@ interface MfaBody {
   mfa_required: true;
   mfa_token: string;
   factors: MfaFactorType[];
+  expires_in: number;
+}
+
+/** POST /auth/login's answer for a user who must enrol a second factor first (MFA_REQUIRED_ROLES). */
+interface MfaEnrollmentBody {
+  mfa_enrollment_required: true;
+  mfa_token: string;
   expires_in: number;
 }
 
@@ -561,17 +570,26 @@ export function createClient(options: ClientOptions): LatchkeyClient {
    * the old session's cookie and half on the new one. Resolves to the new session's access token,
    * or to the server's second-factor challenge (no session, no cookie: nothing changes here).
    */
-  function signInRequest(path: string, body: unknown): Promise<AccessToken | MfaRequired> {
+  function signInRequest(
+    path: string,
+    body: unknown,
+    keep?: (answer: Record<string, unknown>) => void,
+  ): Promise<AccessToken | MfaRequired | MfaEnrollmentRequired> {
     return coordinator.exclusive(async () => {
       const response = await publicRequest(path, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-auth-mode': 'cookie' },
         body: JSON.stringify(body),
       });
-      const answer = (await response.json()) as TokenBody | MfaBody;
+      const answer = (await response.json()) as TokenBody | MfaBody | MfaEnrollmentBody;
       if ('mfa_required' in answer && answer.mfa_required === true) {
         return { status: 'mfa_required', mfaToken: answer.mfa_token, factors: answer.factors, expiresIn: answer.expires_in };
       }
+      if ('mfa_enrollment_required' in answer && answer.mfa_enrollment_required === true) {
+        return { status: 'mfa_enrollment_required', mfaToken: answer.mfa_token, expiresIn: answer.expires_in };
+      }
+      // What an enrolment answers beside the tokens (recovery codes, the passkey), for its caller.
+      keep?.(answer as unknown as Record<string, unknown>);
       epoch += 1; // answers to requests of the previous session no longer count
       return acceptTokens(answer as TokenBody);
     });
@@ -588,8 +606,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
   }
 
   /** A sign-in route that answers tokens only (a passkey, the second factor). */
-  async function signInWithTokens(path: string, body: unknown): Promise<User> {
-    const result = await signInRequest(path, body);
+  async function signInWithTokens(path: string, body: unknown, keep?: (answer: Record<string, unknown>) => void): Promise<User> {
+    const result = await signInRequest(path, body, keep);
     if ('status' in result) throw new LatchkeyError('UNEXPECTED_RESPONSE', 'The server asked for another factor.', 200);
     return completeSignIn(result);
   }
@@ -624,6 +642,36 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       body = { mfa_token: mfaToken, passkey: await getAssertion(webauthn(), options) };
     }
     return signInWithTokens('/auth/mfa/verify', body);
+  }
+
+  async function startTotpEnrollmentToSignIn(mfaToken: string): Promise<TotpEnrollment> {
+    const response = await publicRequest('/auth/mfa/enroll/totp', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mfa_token: mfaToken }),
+    });
+    return (await response.json()) as TotpEnrollment;
+  }
+
+  async function confirmTotpEnrollmentToSignIn(mfaToken: string, code: string): Promise<TotpEnrollmentSignIn> {
+    let recoveryCodes: string[] = [];
+    const user = await signInWithTokens('/auth/mfa/enroll/totp/confirm', { mfa_token: mfaToken, code }, (answer) => {
+      recoveryCodes = Array.isArray(answer.recovery_codes) ? (answer.recovery_codes as string[]) : [];
+    });
+    return { user, recoveryCodes };
+  }
+
+  async function enrollPasskeyToSignIn(mfaToken: string, name?: string): Promise<{ user: User; passkey: Passkey }> {
+    const options = await publicOptions('/auth/mfa/enroll/passkey/options', { mfa_token: mfaToken });
+    // The browser's dialog may stay open a while: only the verification runs under the lock.
+    const credential = await createCredential(webauthn(), options);
+    const body: Record<string, unknown> = { mfa_token: mfaToken, credential };
+    if (name !== undefined && name.trim() !== '') body.name = name.trim();
+    let passkey: Passkey | null = null;
+    const user = await signInWithTokens('/auth/mfa/enroll/passkey', body, (answer) => {
+      passkey = answer.passkey as Passkey;
+    });
+    return { user, passkey: passkey! };
   }
 
   async function signInWithPasskey(): Promise<User> {
@@ -873,6 +921,9 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     acceptInvite,
     verifyMfa,
     signInWithPasskey,
+    startTotpEnrollmentToSignIn,
+    confirmTotpEnrollmentToSignIn,
+    enrollPasskeyToSignIn,
     listFactors: () => api<FactorList>('GET', '/auth/factors'),
     enrollTotp: () => api<TotpEnrollment>('POST', '/auth/factors/totp'),
     confirmTotp: (code: string) => api<TotpConfirmation>('POST', '/auth/factors/totp/confirm', { code }),

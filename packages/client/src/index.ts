@@ -28,6 +28,7 @@ export type {
   FactorProof,
   LatchkeyClient,
   LoginResult,
+  MfaEnrollmentRequired,
   MfaFactorType,
   MfaRequired,
   MfaVerification,
@@ -40,6 +41,7 @@ export type {
   SignOutReason,
   TotpConfirmation,
   TotpEnrollment,
+  TotpEnrollmentSignIn,
   User,
 } from './types.js';
 export { passkeysSupported } from './webauthn.js';

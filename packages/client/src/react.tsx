@@ -50,6 +50,10 @@ export interface UseAuthResult extends AuthState {
   /** The second step of a login that answered `mfa_required`. */
   verifyMfa: LatchkeyClient['verifyMfa'];
   signInWithPasskey: LatchkeyClient['signInWithPasskey'];
+  /** The enrolment of a login that answered `mfa_enrollment_required` (MFA_REQUIRED_ROLES); each signs in when it completes. */
+  startTotpEnrollmentToSignIn: LatchkeyClient['startTotpEnrollmentToSignIn'];
+  confirmTotpEnrollmentToSignIn: LatchkeyClient['confirmTotpEnrollmentToSignIn'];
+  enrollPasskeyToSignIn: LatchkeyClient['enrollPasskeyToSignIn'];
   // A Security page: the authenticator app, recovery codes, passkeys.
   listFactors: LatchkeyClient['listFactors'];
   enrollTotp: LatchkeyClient['enrollTotp'];
@@ -95,6 +99,9 @@ export function useAuth(): UseAuthResult {
     acceptInvite: client.acceptInvite,
     verifyMfa: client.verifyMfa,
     signInWithPasskey: client.signInWithPasskey,
+    startTotpEnrollmentToSignIn: client.startTotpEnrollmentToSignIn,
+    confirmTotpEnrollmentToSignIn: client.confirmTotpEnrollmentToSignIn,
+    enrollPasskeyToSignIn: client.enrollPasskeyToSignIn,
     listFactors: client.listFactors,
     enrollTotp: client.enrollTotp,
     confirmTotp: client.confirmTotp,

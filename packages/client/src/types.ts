@@ -150,8 +150,30 @@ export interface MfaRequired {
   expiresIn: number;
 }
 
-/** What `login()` resolves to: signed in (here and in every tab), or a second factor to answer. */
-export type LoginResult = { status: 'signed_in'; user: User } | MfaRequired;
+/**
+ * `login()` of a user whose role requires a second factor (the server's MFA_REQUIRED_ROLES) and
+ * who has none yet: no session. Enrol one within `expiresIn` seconds, which signs in:
+ * {@link LatchkeyClient.startTotpEnrollmentToSignIn} then
+ * {@link LatchkeyClient.confirmTotpEnrollmentToSignIn}, or
+ * {@link LatchkeyClient.enrollPasskeyToSignIn}.
+ */
+export interface MfaEnrollmentRequired {
+  status: 'mfa_enrollment_required';
+  /** Single use; spent by the enrolment that signs in. Keep it in memory only. */
+  mfaToken: string;
+  /** Seconds the mfaToken stays usable (the server's MFA_CHALLENGE_TTL). */
+  expiresIn: number;
+}
+
+/** The end of an enrolment at sign-in with an authenticator: signed in, and the recovery codes to show once. */
+export interface TotpEnrollmentSignIn {
+  user: User;
+  /** Shown this once: each works once in place of a code. */
+  recoveryCodes: string[];
+}
+
+/** What `login()` resolves to: signed in (here and in every tab), a second factor to answer, or one to enrol. */
+export type LoginResult = { status: 'signed_in'; user: User } | MfaRequired | MfaEnrollmentRequired;
 
 /** The second step of a login: exactly one of a TOTP code, a recovery code, or a passkey. */
 export type MfaVerification =
@@ -258,6 +280,30 @@ export interface LatchkeyClient {
    * PASSKEY_USER_VERIFICATION_REQUIRED, PASSKEYS_UNSUPPORTED, ...
    */
   signInWithPasskey(): Promise<User>;
+  /**
+   * The first step of the enrolment an `mfa_enrollment_required` login asks for: a new
+   * authenticator secret and its QR code (`POST /auth/mfa/enroll/totp`); the mfaToken is not spent.
+   *
+   * @example
+   * const result = await auth.login({ email, password });
+   * if (result.status === 'mfa_enrollment_required') {
+   *   const { qr_code } = await auth.startTotpEnrollmentToSignIn(result.mfaToken);
+   *   // show qr_code, ask for the code the app shows, then:
+   *   const { user, recoveryCodes } = await auth.confirmTotpEnrollmentToSignIn(result.mfaToken, code);
+   * }
+   */
+  startTotpEnrollmentToSignIn(mfaToken: string): Promise<TotpEnrollment>;
+  /**
+   * Activates that authenticator with a code it shows and signs in (here and in every tab);
+   * resolves with the user and the recovery codes, shown this once. A wrong code rejects with
+   * INVALID_MFA_CODE and the mfaToken stays usable; MFA_TOKEN_INVALID means log in again.
+   */
+  confirmTotpEnrollmentToSignIn(mfaToken: string, code: string): Promise<TotpEnrollmentSignIn>;
+  /**
+   * Enrols a passkey for an `mfa_enrollment_required` login (the browser creates it) and signs
+   * in; resolves with the user and the new passkey. Rejects as registerPasskey does.
+   */
+  enrollPasskeyToSignIn(mfaToken: string, name?: string): Promise<{ user: User; passkey: Passkey }>;
   /** The account's second factors and how many recovery codes are left. */
   listFactors(): Promise<FactorList>;
   /**

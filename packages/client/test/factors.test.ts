@@ -375,3 +375,79 @@ describe('step-up', () => {
     expect((await client.login({ email, password: 'a brand new passphrase' })).status).toBe('mfa_required');
   });
 });
+
+describe('a role that requires a second factor (MFA_REQUIRED_ROLES)', () => {
+  let policyServer: TestApp;
+  let policyUrl: string;
+  beforeAll(async () => {
+    policyServer = await createTestApp(
+      { COOKIE_SECURE: 'false', LOG_LEVEL: 'silent', RATE_LIMIT_LOGIN: '1000/1m', MFA_REQUIRED_ROLES: 'ops' },
+      { clock: server.clock },
+    );
+    await policyServer.app.listen({ host: '127.0.0.1', port: 0 });
+    policyUrl = `http://127.0.0.1:${(policyServer.app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await policyServer.close();
+  });
+
+  function policyTab(browser: CookieJarBrowser, channel: string, extra: Partial<ClientOptions> = {}): LatchkeyClient {
+    const client = createClient({ baseUrl: policyUrl, fetch: browser.fetch, readCookie: browser.readCookie, channelName: channel, ...extra });
+    open.push(client);
+    return client;
+  }
+
+  /** A user with the `ops` role (given in the store, as an admin would); nobody signed in. */
+  async function opsUser(client: LatchkeyClient): Promise<string> {
+    const email = newEmail();
+    const user = await client.register({ email, password: PASSWORD });
+    await policyServer.app.latchkey.store.updateUser(user.id, { roles: ['ops'] }, policyServer.clock!());
+    return email;
+  }
+
+  it('login answers mfa_enrollment_required (nobody signed in); enrolling an authenticator signs in every tab and answers the recovery codes once', async () => {
+    const browser = cookieJarBrowser();
+    const channel = newChannel();
+    const client = policyTab(browser, channel);
+    const other = policyTab(browser, channel);
+    await other.restore();
+    const email = await opsUser(client);
+
+    const result = await client.login({ email, password: PASSWORD });
+    expect(result).toMatchObject({ status: 'mfa_enrollment_required', expiresIn: 300 });
+    if (result.status !== 'mfa_enrollment_required') throw new Error('unreachable');
+    expect(client.getState().status).not.toBe('authenticated');
+    expect(browser.readCookie('lk_csrf')).toBeNull();
+
+    const enrollment = await client.startTotpEnrollmentToSignIn(result.mfaToken);
+    expect(enrollment.qr_code).toMatch(/^data:image\/svg\+xml;base64,/);
+    expect((await rejection(client.confirmTotpEnrollmentToSignIn(result.mfaToken, wrongCode(enrollment.secret)))).code).toBe('INVALID_MFA_CODE');
+    expect(client.getState().status).not.toBe('authenticated');
+
+    const done = await client.confirmTotpEnrollmentToSignIn(result.mfaToken, codeFor(enrollment.secret));
+    expect(done.user.email).toBe(email);
+    expect(done.recoveryCodes).toHaveLength(10);
+    expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['pwd', 'otp', 'mfa']);
+    await waitForState(other, (s) => s.status === 'authenticated' && s.user?.email === email);
+    // The token was spent.
+    expect((await rejection(client.startTotpEnrollmentToSignIn(result.mfaToken))).code).toBe('MFA_TOKEN_INVALID');
+
+    await client.logout();
+    expect((await client.login({ email, password: PASSWORD })).status).toBe('mfa_required');
+  });
+
+  it('enrolling a passkey at sign-in signs in; the last factor cannot be removed (FACTOR_REQUIRED_BY_POLICY)', async () => {
+    const authenticator = new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true });
+    const client = policyTab(cookieJarBrowser(), newChannel(), { credentials: credentialsOf(authenticator) });
+    const email = await opsUser(client);
+    const result = await client.login({ email, password: PASSWORD });
+    if (result.status !== 'mfa_enrollment_required') throw new Error(`expected an enrolment, got ${result.status}`);
+
+    const { user, passkey } = await client.enrollPasskeyToSignIn(result.mfaToken, ' Laptop ');
+    expect(user.email).toBe(email);
+    expect(passkey).toMatchObject({ name: 'Laptop', device_type: 'singleDevice' });
+    expect(client.getState()).toMatchObject({ status: 'authenticated', user: { email } });
+    expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['pwd', 'hwk', 'mfa']);
+    expect((await rejection(client.removePasskey(passkey.id))).code).toBe('FACTOR_REQUIRED_BY_POLICY');
+  });
+});

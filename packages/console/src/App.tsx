@@ -1,8 +1,9 @@
-import { LatchkeyError, type User } from '@latchkey/client';
+import type { User } from '@latchkey/client';
 import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import { ConsoleArea } from './ConsoleArea.tsx';
 import { NotAdminPage } from './pages/NotAdminPage.tsx';
+import { RecoveryCodesPage, SecondFactorPage, type SecondStep } from './pages/SecondFactorPage.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
 import { consoleHref, useConsoleRoute } from './route.ts';
 
@@ -44,29 +45,43 @@ export function App(): ReactNode {
   const [signingIn, setSigningIn] = useState(false);
   const [refused, setRefused] = useState<string | null>(null);
 
-  const signIn = async (credentials: { email: string; password: string }) => {
-    // While this runs the form stays up, so that a non-admin's brief sign-in never shows a page.
+  // The step after a right password (a code, or an enrolment under MFA_REQUIRED_ROLES), and the
+  // recovery codes of an enrolment, shown once before the console opens.
+  const [step, setStep] = useState<SecondStep | null>(null);
+  const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
+
+  /**
+   * Runs a call that signs in, then keeps the session only for an admin. While it runs the form
+   * stays up, so that a non-admin's brief sign-in never shows a page.
+   */
+  const finish = async (signIn: () => Promise<{ user: User; recoveryCodes?: string[] } | null>) => {
     setSigningIn(true);
     setRefused(null);
     try {
-      const result = await client.login(credentials);
-      if (result.status === 'mfa_required') {
-        // No session was started. The console has no code step yet (issue 20 adds it).
-        throw new LatchkeyError(
-          'MFA_REQUIRED',
-          'This account signs in with a second factor, which the console cannot ask for yet. Sign in to your app instead.',
-          400,
-        );
-      }
-      const signedIn = result.user;
-      if (!isAdmin(signedIn)) {
-        setRefused(signedIn.email);
+      const done = await signIn();
+      if (!done) return;
+      setStep(null);
+      if (!isAdmin(done.user)) {
+        setRefused(done.user.email);
         await client.logout().catch(() => undefined);
+      } else if (done.recoveryCodes && done.recoveryCodes.length > 0) {
+        setRecoveryCodes(done.recoveryCodes);
       }
     } finally {
       setSigningIn(false);
     }
   };
+
+  const signIn = (credentials: { email: string; password: string }) =>
+    finish(async () => {
+      const result = await client.login(credentials);
+      // No session yet: the code step, or the enrolment a role requires.
+      if (result.status !== 'signed_in') {
+        setStep(result);
+        return null;
+      }
+      return { user: result.user };
+    });
 
   const admin = status === 'authenticated' && user && isAdmin(user) ? user : null;
   let page: ReactNode;
@@ -76,8 +91,12 @@ export function App(): ReactNode {
         Loading…
       </p>
     );
+  } else if (step !== null && (status === 'anonymous' || signingIn)) {
+    page = <SecondFactorPage step={step} finish={finish} onCancel={() => setStep(null)} />;
   } else if (status === 'anonymous' || signingIn || (refused !== null && !admin)) {
     page = <SignInPage signIn={signIn} refused={refused} />;
+  } else if (admin && recoveryCodes) {
+    page = <RecoveryCodesPage codes={recoveryCodes} onContinue={() => setRecoveryCodes(null)} />;
   } else if (!admin) {
     page = <NotAdminPage user={user!} />;
   } else {
@@ -86,7 +105,7 @@ export function App(): ReactNode {
 
   return (
     <>
-      <TopBar admin={signingIn ? null : admin} />
+      <TopBar admin={signingIn || recoveryCodes ? null : admin} />
       <main className={admin && !signingIn ? 'container container-wide' : 'container'}>{page}</main>
     </>
   );

@@ -1,4 +1,4 @@
-import { errorFromResponse, LatchkeyError, type LatchkeyClient, type Session, type User } from '@latchkey/client';
+import { errorFromResponse, LatchkeyError, type Factor, type LatchkeyClient, type Passkey, type Session, type User } from '@latchkey/client';
 
 // Latchkey's /admin/users routes, called through the SDK's authenticated fetch (bearer token
 // attached, refreshed when needed). Every failure becomes a LatchkeyError carrying the server's
@@ -28,6 +28,23 @@ export interface UserDetail {
   user: AdminUser;
   sessions: AdminSession[];
   events: SecurityEvent[];
+}
+
+/** A user's second factors as an admin sees them (GET /admin/users/{id}/factors): never a secret or a key. */
+export interface UserFactors {
+  /** The authenticator app (TOTP), pending or active; empty when none. */
+  factors: Factor[];
+  recovery_codes_left: number;
+  passkeys: Passkey[];
+  /** A role of the user is in the server's MFA_REQUIRED_ROLES. */
+  mfa_required: boolean;
+}
+
+/** What DELETE /admin/users/{id}/factors removed. */
+export interface FactorsRemoved {
+  totp: number;
+  recovery_codes: number;
+  passkeys: number;
 }
 
 export type TriState = 'any' | 'true' | 'false';
@@ -113,6 +130,10 @@ export interface AdminApi {
   /** Ends every session of the user; resolves to how many were live. */
   revokeAllSessions(id: string): Promise<number>;
   revokeSession(id: string, sessionId: string): Promise<void>;
+  /** The user's authenticator, recovery codes left and passkeys. */
+  getFactors(id: string, signal?: AbortSignal): Promise<UserFactors>;
+  /** Removes the user's second factors (all, or only `totp` / `passkeys`); the user is mailed. */
+  resetFactors(id: string, type?: 'all' | 'totp' | 'passkeys'): Promise<FactorsRemoved>;
 }
 
 /**
@@ -170,6 +191,9 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
     deleteUser: (id) => call<void>('DELETE', userPath(id)),
     revokeAllSessions: async (id) => (await call<{ revoked: number }>('POST', `${userPath(id)}/revoke-sessions`)).revoked,
     revokeSession: (id, sessionId) => call<void>('DELETE', `${userPath(id)}/sessions/${encodeURIComponent(sessionId)}`),
+    getFactors: (id, signal) => call<UserFactors>('GET', `${userPath(id)}/factors`, undefined, signal),
+    resetFactors: async (id, type = 'all') =>
+      (await call<{ removed: FactorsRemoved }>('DELETE', `${userPath(id)}/factors${type === 'all' ? '' : `?type=${type}`}`)).removed,
   };
 }
 

@@ -4,6 +4,9 @@ import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
 import { parseKeyEncryptionKey } from './lib/secret-box.js';
 import { HASH_COST_LIMITS } from './passwords/hash-costs.js';
+import { ROLE_PATTERN } from './features/users/fields.js';
+
+const ROLE_REGEXP = new RegExp(ROLE_PATTERN);
 
 /** Signing algorithms Latchkey can issue access tokens with. */
 export const SIGNING_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'HS256'] as const;
@@ -131,6 +134,8 @@ export interface RateLimitConfig {
 export interface FactorsConfig {
   /** How long the `mfa_token` of a login that needs a second factor stays usable. */
   readonly mfaChallengeTtlMs: number;
+  /** Users holding any of these roles must have a second factor to get a session (MFA_REQUIRED_ROLES). */
+  readonly mfaRequiredRoles: readonly string[];
   /** The WebAuthn relying party id of passkeys (docs/passkeys.md): a host name, ISSUER's by default. */
   readonly webauthnRpId: string;
   /** The name a browser shows when it creates a passkey: PRODUCT_NAME by default. */
@@ -685,6 +690,9 @@ function buildConfig(r: SettingReader): Config {
     mfaChallengeTtlMs: r.duration('factors.mfaChallengeTtlMs', 'MFA_CHALLENGE_TTL', '5m', 30_000, 1_800_000),
     stepUpMaxAgeMs: r.duration('factors.stepUpMaxAgeMs', 'STEP_UP_MAX_AGE', '10m', 1000, 86_400_000),
     stepUpAdmin: r.bool('factors.stepUpAdmin', 'STEP_UP_ADMIN', false),
+    mfaRequiredRoles: r.list('factors.mfaRequiredRoles', 'MFA_REQUIRED_ROLES', (entry, name) => {
+      if (!ROLE_REGEXP.test(entry)) throw new ConfigError(name, `"${entry}" is not a role name (lower-case letters, digits, _ . : -, up to 64)`);
+    }),
     ...readWebAuthn(r, issuer, corsOrigins, mail),
   };
   const metrics: MetricsConfig = {

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   MFA_TOKEN_INVALID: { status: 400, title: 'Invalid or expired MFA token' },
   INVALID_MFA_CODE: { status: 400, title: 'Invalid verification code' },
   FACTOR_ALREADY_ENROLLED: { status: 409, title: 'Factor already enrolled' },
+  MFA_ENROLLMENT_REQUIRED: { status: 400, title: 'Second factor enrolment required' },
+  FACTOR_REQUIRED_BY_POLICY: { status: 403, title: 'Second factor required by policy' },
   REAUTHENTICATION_REQUIRED: { status: 403, title: 'Reauthentication required' },
   REAUTHENTICATION_METHOD_UNAVAILABLE: { status: 400, title: 'Reauthentication method not available' },
   PASSKEY_CHALLENGE_INVALID: { status: 400, title: 'Invalid or expired passkey challenge' },

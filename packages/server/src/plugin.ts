@@ -25,6 +25,7 @@ import { inviteRoutes } from './features/email/invite-routes.js';
 import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
 import { eventRoutes } from './features/events/routes.js';
 import { passkeyLoginRoutes, passkeyRoutes } from './features/factors/passkey-routes.js';
+import { mfaEnrollmentRoutes } from './features/factors/enrollment-routes.js';
 import { factorRoutes, mfaRoutes } from './features/factors/routes.js';
 import { reauthenticationRoutes } from './features/factors/step-up-routes.js';
 import { withStepUp } from './features/factors/step-up.js';
@@ -260,6 +261,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         authRoutes, // register, login
         mfaRoutes, // mfa/verify: the second half of a login with a second factor
         passkeyLoginRoutes, // passkeys/login/*: a sign-in with a passkey alone; mfa/passkey/options
+        mfaEnrollmentRoutes, // mfa/enroll/*: the enrolment MFA_REQUIRED_ROLES demands before a session
         guardedScope(signedIn, profileRoutes), // GET, PATCH /auth/me
         sessionRoutes, // refresh, csrf, logout (with an access token or a refresh token)
         guardedScope(signedIn, ownSessionRoutes), // logout-all, sessions, change-password

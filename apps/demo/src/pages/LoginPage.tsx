@@ -1,6 +1,7 @@
-import { passkeysSupported, type MfaRequired } from '@latchkey/client';
+import { passkeysSupported, type MfaEnrollmentRequired, type MfaRequired } from '@latchkey/client';
 import { useAuth, useRetryAfter } from '@latchkey/client/react';
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { keepRecoveryCodes } from '../enrolled-codes.ts';
 import { Alert, ErrorAlert, Field, isCode, signOutMessage, useAction } from '../forms.tsx';
 import { go } from '../route.ts';
 
@@ -13,11 +14,14 @@ export function LoginPage(): ReactNode {
   const [askedAgain, setAskedAgain] = useState(false);
   /** The password was right and the account has a second factor: the code step. In memory only. */
   const [mfa, setMfa] = useState<MfaRequired | null>(null);
+  /** The password was right and the account's role requires a second factor it does not have: enrolment. */
+  const [enroll, setEnroll] = useState<MfaEnrollmentRequired | null>(null);
   /** Shown above the password form after the code step was abandoned or expired. */
   const [expired, setExpired] = useState(false);
   const action = useAction(async () => {
     const result = await login({ email, password });
     if (result.status === 'mfa_required') setMfa(result);
+    else if (result.status === 'mfa_enrollment_required') setEnroll(result);
     else go('profile');
   });
   const passkey = useAction(async () => {
@@ -32,6 +36,19 @@ export function LoginPage(): ReactNode {
     setAskedAgain(again);
     void action.run();
   };
+
+  if (enroll) {
+    return (
+      <EnrollStep
+        challenge={enroll}
+        onRestart={(why) => {
+          setEnroll(null);
+          setPassword('');
+          setExpired(why === 'expired');
+        }}
+      />
+    );
+  }
 
   if (mfa) {
     return (
@@ -189,6 +206,99 @@ function MfaStep({ challenge, onRestart }: { challenge: MfaRequired; onRestart: 
         {withPasskey ? (
           <button type="button" className="button-quiet" disabled={action.busy} onClick={() => void action.run('passkey')}>
             Use a passkey
+          </button>
+        ) : null}
+        <button type="button" className="button-quiet" onClick={() => onRestart('back')}>
+          Start over
+        </button>
+      </div>
+    </section>
+  );
+}
+
+/**
+ * The enrolment a sign-in asks for when the account's role requires a second factor
+ * (MFA_REQUIRED_ROLES) and it has none: scan the QR code and confirm with the first code (the
+ * recovery codes are then shown once on the Security page), or create a passkey.
+ */
+function EnrollStep({ challenge, onRestart }: { challenge: MfaEnrollmentRequired; onRestart: (why: 'expired' | 'back') => void }): ReactNode {
+  const { startTotpEnrollmentToSignIn, confirmTotpEnrollmentToSignIn, enrollPasskeyToSignIn } = useAuth();
+  const [qr, setQr] = useState<{ image: string; secret: string } | null>(null);
+  const [code, setCode] = useState('');
+  // One enrolment per token: StrictMode runs effects twice, and a second start would replace the
+  // secret the first QR code shows.
+  const started = useRef<string | null>(null);
+  const begin = useAction(async () => {
+    const enrollment = await startTotpEnrollmentToSignIn(challenge.mfaToken);
+    setQr({ image: enrollment.qr_code, secret: enrollment.secret });
+  });
+  const finish = useAction(async (how: 'code' | 'passkey') => {
+    try {
+      if (how === 'passkey') {
+        await enrollPasskeyToSignIn(challenge.mfaToken);
+        go('security');
+        return;
+      }
+      const { user, recoveryCodes } = await confirmTotpEnrollmentToSignIn(challenge.mfaToken, code.trim());
+      keepRecoveryCodes(user.id, recoveryCodes);
+      go('security');
+    } catch (error) {
+      if (isCode(error, 'MFA_TOKEN_INVALID')) onRestart('expired');
+      else {
+        setCode('');
+        throw error;
+      }
+    }
+  });
+  const wait = useRetryAfter(finish.error);
+
+  useEffect(() => {
+    if (started.current === challenge.mfaToken) return;
+    started.current = challenge.mfaToken;
+    void begin.run();
+  }, [challenge.mfaToken]); // eslint-disable-line react-hooks/exhaustive-deps -- once per token
+
+  return (
+    <section className="card narrow">
+      <h1>Set up two-step verification</h1>
+      <p className="muted">
+        Your account&apos;s role requires a second factor. Scan the QR code with an authenticator app and enter the code it shows to finish
+        signing in{passkeysSupported() ? ', or use a passkey' : ''}.
+      </p>
+      <ErrorAlert error={begin.error ?? finish.error} wait={wait} limited="Too many wrong codes." />
+      {qr ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void finish.run('code');
+          }}
+        >
+          <img className="qr" src={qr.image} alt="QR code for your authenticator app" width={200} height={200} />
+          <p className="hint">
+            Or type this key into the app: <code data-testid="totp-secret">{qr.secret}</code>
+          </p>
+          <Field
+            label="Authentication code"
+            name="code"
+            autoComplete="one-time-code"
+            value={code}
+            onChange={setCode}
+            hint="The 6-digit code your authenticator app shows now."
+            required
+          />
+          <button type="submit" className="button-primary" disabled={finish.busy || wait > 0}>
+            {finish.busy ? 'Verifying…' : 'Confirm and sign in'}
+          </button>
+        </form>
+      ) : begin.error ? null : (
+        <p className="muted" role="status">
+          Preparing…
+        </p>
+      )}
+      <div className="actions">
+        {passkeysSupported() ? (
+          <button type="button" className="button-quiet" disabled={finish.busy} onClick={() => void finish.run('passkey')}>
+            Use a passkey instead
           </button>
         ) : null}
         <button type="button" className="button-quiet" onClick={() => onRestart('back')}>

@@ -2,6 +2,7 @@ import { passkeysSupported, type FactorList, type Passkey, type TotpEnrollment }
 import { useAuth } from '@latchkey/client/react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { useStepUp } from '../confirm.tsx';
+import { forgetRecoveryCodes, useKeptRecoveryCodes } from '../enrolled-codes.ts';
 import { Alert, describe, Field, useAction } from '../forms.tsx';
 import { formatDate } from '../format.ts';
 
@@ -44,12 +45,15 @@ export function SecurityPage(): ReactNode {
 }
 
 function Authenticator({ factors, onChange }: { factors: FactorList; onChange: () => Promise<unknown> }): ReactNode {
-  const { enrollTotp, confirmTotp, removeTotp, regenerateRecoveryCodes } = useAuth();
+  const { enrollTotp, confirmTotp, removeTotp, regenerateRecoveryCodes, user } = useAuth();
   const active = factors.factors.find((f) => f.type === 'totp' && f.status === 'active') ?? null;
   const [enrollment, setEnrollment] = useState<TotpEnrollment | null>(null);
   const [code, setCode] = useState('');
   /** Recovery codes just made: shown this once. */
-  const [codes, setCodes] = useState<string[] | null>(null);
+  const [made, setCodes] = useState<string[] | null>(null);
+  // Or those of an enrolment at sign-in (a role that requires a second factor), carried here.
+  const kept = useKeptRecoveryCodes(user?.id);
+  const codes = made ?? kept;
   const start = useAction(async () => {
     setEnrollment(await enrollTotp());
     setCode('');
@@ -75,7 +79,15 @@ function Authenticator({ factors, onChange }: { factors: FactorList; onChange: (
     <div className="security-section" aria-labelledby="authenticator-heading">
       <h2 id="authenticator-heading">Authenticator app</h2>
       {error ? <Alert kind="error">{describe(error)}</Alert> : null}
-      {codes ? <RecoveryCodes codes={codes} onDone={() => setCodes(null)} /> : null}
+      {codes ? (
+        <RecoveryCodes
+          codes={codes}
+          onDone={() => {
+            forgetRecoveryCodes();
+            setCodes(null);
+          }}
+        />
+      ) : null}
       {active ? (
         <>
           <p>

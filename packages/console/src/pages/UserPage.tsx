@@ -1,6 +1,6 @@
 import { LatchkeyError } from '@latchkey/client';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { invalidRoles, parseRoles, type AdminUser, type SecurityEvent, type UserDetail, type UserPatch } from '../api.ts';
+import { invalidRoles, parseRoles, type AdminUser, type SecurityEvent, type UserDetail, type UserFactors, type UserPatch } from '../api.ts';
 import { useAdminApi } from '../console-context.tsx';
 import { describeDevice, formatDate } from '../format.ts';
 import { consoleHref, goTo } from '../route.ts';
@@ -54,6 +54,8 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
   const [email, setEmail] = useState('');
   const [emailVerified, setEmailVerified] = useState(false);
   const [confirmingDelete, setConfirmingDelete] = useState(false);
+  const [factors, setFactors] = useState<UserFactors | null>(null);
+  const [confirmingReset, setConfirmingReset] = useState(false);
   const messages = useRef<HTMLDivElement>(null);
 
   // The outcome of an action shows at the top: bring it into view when the action was further down.
@@ -75,9 +77,10 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
   const formFilledFor = useRef<string | null>(null);
 
   const load = async (resetForm: boolean): Promise<void> => {
-    const next = await api.getUser(id);
+    const [next, nextFactors] = await Promise.all([api.getUser(id), api.getFactors(id)]);
     if (next.user.id !== currentId.current) return;
     setDetail(next);
+    setFactors(nextFactors);
     setLoadError(null);
     if (resetForm || formFilledFor.current !== next.user.id) {
       fillForm(next.user);
@@ -190,6 +193,17 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
     act('sessions', async () => {
       const n = await api.revokeAllSessions(id);
       return n > 0 ? `${plural(n, 'session')} revoked.` : 'There were no live sessions.';
+    });
+  const resetFactors = () =>
+    act('factors', async () => {
+      setConfirmingReset(false);
+      const removed = await api.resetFactors(id);
+      const parts = [
+        removed.totp > 0 ? 'the authenticator app' : null,
+        removed.recovery_codes > 0 ? plural(removed.recovery_codes, 'recovery code') : null,
+        removed.passkeys > 0 ? plural(removed.passkeys, 'passkey') : null,
+      ].filter(Boolean);
+      return parts.length > 0 ? `Second factors reset: removed ${parts.join(', ')}. The user was mailed.` : 'The user had no second factors.';
     });
   const remove = async () => {
     setBusy('delete');
@@ -395,6 +409,22 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
         </div>
       </form>
 
+      {factors ? (
+        <SecondFactors
+          factors={factors}
+          busy={busy}
+          confirming={confirmingReset}
+          onAsk={() => {
+            setFlash(null);
+            setError(null);
+            setConfirmingReset(true);
+          }}
+          onCancel={() => setConfirmingReset(false)}
+          onReset={() => void resetFactors()}
+          email={user.email}
+        />
+      ) : null}
+
       <div className="section-head">
         <h2>Sessions ({sessions.length})</h2>
         <button type="button" className="button-quiet" disabled={busy !== null || sessions.length === 0} onClick={() => void revokeAll()}>
@@ -512,5 +542,75 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
         </div>
       ) : null}
     </section>
+  );
+}
+
+/** The user's second factors (authenticator, recovery codes, passkeys) and the reset, behind a confirmation. */
+function SecondFactors(props: {
+  factors: UserFactors;
+  busy: string | null;
+  confirming: boolean;
+  email: string;
+  onAsk: () => void;
+  onCancel: () => void;
+  onReset: () => void;
+}): ReactNode {
+  const { factors, busy, confirming } = props;
+  const totp = factors.factors.find((f) => f.type === 'totp');
+  const none = !totp && factors.passkeys.length === 0 && factors.recovery_codes_left === 0;
+  return (
+    <>
+      <div className="section-head">
+        <h2>Second factors</h2>
+        {confirming ? null : (
+          <button type="button" className="button-danger" disabled={busy !== null || none} onClick={props.onAsk}>
+            {busy === 'factors' ? 'Resetting…' : 'Reset second factors…'}
+          </button>
+        )}
+      </div>
+      {factors.mfa_required ? <p className="hint">A role of this user requires a second factor: after a reset they add one at their next sign-in.</p> : null}
+      <dl className="facts" data-testid="factors">
+        <dt>Authenticator app</dt>
+        <dd data-testid="factor-totp">
+          {totp ? (totp.status === 'active' ? `yes (since ${formatDate(totp.confirmed_at ?? totp.created_at)})` : 'pending (not confirmed)') : 'no'}
+        </dd>
+        <dt>Recovery codes left</dt>
+        <dd data-testid="factor-recovery-codes">{factors.recovery_codes_left}</dd>
+        <dt>Passkeys</dt>
+        <dd data-testid="factor-passkeys">
+          {factors.passkeys.length === 0 ? (
+            'none'
+          ) : (
+            <ul className="plain-list">
+              {factors.passkeys.map((p) => (
+                <li key={p.id}>
+                  <strong>{p.name}</strong> · {p.device_type === 'multiDevice' ? 'synced' : 'this device only'} · added {formatDate(p.created_at)} · last used{' '}
+                  {p.last_used_at ? formatDate(p.last_used_at) : 'never'}
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+      </dl>
+      {confirming ? (
+        <div className="confirm" role="alertdialog" aria-labelledby="confirm-factors-text">
+          <p id="confirm-factors-text">
+            Remove every second factor of <strong>{props.email}</strong> (authenticator app, recovery codes and passkeys)?{' '}
+            {factors.mfa_required
+              ? 'Their role requires a second factor: at their next sign-in they must add a new one.'
+              : 'They can sign in with their password alone until they add new ones.'}{' '}
+            They will be mailed about it.
+          </p>
+          <div className="form-actions">
+            <button type="button" className="button-danger-solid" disabled={busy !== null} onClick={props.onReset}>
+              Reset second factors
+            </button>
+            <button type="button" className="button-quiet" autoFocus disabled={busy !== null} onClick={props.onCancel}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
+    </>
   );
 }

@@ -6,6 +6,8 @@ import { emailProperty, nameProperty, passwordProperty, problems, userSchema } f
 import type { UserRecord } from '../../store/types.js';
 import { invitePending } from '../email/invite.js';
 import { publicEvent, securityEventSchema } from '../events/routes.js';
+import { passkeySchema } from '../factors/passkey-routes.js';
+import { factorSchema } from '../factors/routes.js';
 import { sessionSchema } from '../sessions/routes.js';
 import { publicSession } from '../sessions/service.js';
 import { ROLE_PATTERN } from '../users/fields.js';
@@ -13,6 +15,8 @@ import { publicUser, type PublicUser } from '../users/public-user.js';
 import {
   adminCreateUser,
   adminDeleteUser,
+  adminResetFactors,
+  adminUserFactors,
   adminInviteUser,
   adminListUsers,
   adminRevokeSessions,
@@ -22,6 +26,7 @@ import {
   type AdminCreateInput,
   type AdminInviteInput,
   type AdminPatch,
+  type FactorResetType,
 } from './service.js';
 
 /** OpenAPI security of every admin route: a bearer token whose user has the `admin` role. */
@@ -353,5 +358,67 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       unwrap(await adminRevokeSessions(ctx, request.auth!.user.id, request.params.id, requestMeta(request), request.params.sid));
       return reply.code(204).send();
     },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/admin/users/:id/factors',
+    {
+      schema: {
+        ...common,
+        summary: 'A user’s second factors: authenticator status, recovery codes left, passkeys',
+        description: `${adminDescription} No secret, code or public key is ever shown. \`mfa_required\`: a role of the user is in MFA_REQUIRED_ROLES.`,
+        params: idParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['factors', 'recovery_codes_left', 'passkeys', 'mfa_required'],
+            properties: {
+              factors: { type: 'array', items: factorSchema },
+              recovery_codes_left: { type: 'integer' },
+              passkeys: { type: 'array', items: passkeySchema },
+              mfa_required: { type: 'boolean', description: 'MFA_REQUIRED_ROLES applies to this user' },
+            },
+          },
+          ...problems(401, 403, 404),
+        },
+      },
+    },
+    async (request) => unwrap(await adminUserFactors(ctx, request.params.id)),
+  );
+
+  app.delete<{ Params: { id: string }; Querystring: { type?: FactorResetType } }>(
+    '/admin/users/:id/factors',
+    {
+      schema: {
+        ...common,
+        summary: 'Reset a user’s second factors (security event and a mail to the user)',
+        description:
+          `${adminDescription} Removes the authenticator with its recovery codes and the passkeys (\`type=totp\` or ` +
+          '`type=passkeys`: only those), and the user’s outstanding login challenges; their sessions stay. Recorded as ' +
+          '`factors_reset_by_admin` naming the admin; the user is mailed. A user of a MFA_REQUIRED_ROLES role enrols again at their next sign-in.',
+        params: idParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { type: { type: 'string', enum: ['all', 'totp', 'passkeys'], description: 'Default all' } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['removed'],
+            properties: {
+              removed: {
+                type: 'object',
+                required: ['totp', 'recovery_codes', 'passkeys'],
+                properties: { totp: { type: 'integer' }, recovery_codes: { type: 'integer' }, passkeys: { type: 'integer' } },
+              },
+            },
+          },
+          ...problems(401, 403, 404, 422),
+        },
+      },
+    },
+    async (request) =>
+      unwrap(await adminResetFactors(ctx, request.auth!.user.id, request.params.id, request.query.type ?? 'all', requestMeta(request))),
   );
 }

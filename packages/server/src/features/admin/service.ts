@@ -4,7 +4,11 @@ import { decodeUserCursor } from '../../store/query-helpers.js';
 import type { AdminUserPatch, SecurityEvent, SessionRecord, SortOrder, UserPage, UserRecord, UserSort } from '../../store/types.js';
 import { sendInvite } from '../email/invite.js';
 import { mailPasswordResetLink } from '../email/reset-link.js';
+import { mailFactorChange } from '../email/factor-notice.js';
 import { recordEvent, recentEvents } from '../events/service.js';
+import { listOwnPasskeys, type PublicPasskey } from '../factors/passkey-service.js';
+import { mfaRequiredFor } from '../factors/policy.js';
+import { listOwnFactors, type PublicFactor } from '../factors/service.js';
 import { ADMIN_ROLE, normaliseName } from '../users/fields.js';
 import { checkedEmail, createInvitedUser, createUser, deleteUser, LAST_ADMIN_DETAIL } from '../users/service.js';
 
@@ -233,4 +237,64 @@ export async function adminInviteUser(
   if (!sent.ok) return sent;
   await recordEvent(ctx, user.id, 'admin_user_invited', meta, { admin_id: adminId, again: !created });
   return invited;
+}
+
+/** Which second factors an admin reset removes: everything, the authenticator with its recovery codes, or the passkeys. */
+export type FactorResetType = 'all' | 'totp' | 'passkeys';
+
+/**
+ * A user's second factors as an admin sees them: the TOTP factor's status, the recovery codes
+ * left, the passkeys (never a secret or a public key), and whether MFA_REQUIRED_ROLES applies.
+ *
+ * @example
+ * const { factors, passkeys } = unwrap(await adminUserFactors(ctx, userId));
+ */
+export async function adminUserFactors(
+  ctx: LatchkeyContext,
+  userId: string,
+): Promise<Outcome<{ factors: PublicFactor[]; recovery_codes_left: number; passkeys: PublicPasskey[]; mfa_required: boolean }>> {
+  const user = await ctx.store.findUserById(userId);
+  if (!user) return failure('NOT_FOUND', 'No such user.');
+  const [own, passkeys] = await Promise.all([listOwnFactors(ctx, user.id), listOwnPasskeys(ctx, user.id)]);
+  return success({ ...own, ...passkeys, mfa_required: mfaRequiredFor(ctx.config.factors, user) });
+}
+
+/**
+ * Removes a user's second factors (all, or only the authenticator with its recovery codes, or
+ * only the passkeys), for a user who lost them. Their outstanding login challenges go too; their
+ * sessions stay (revoke them separately when the account may be compromised). Recorded on the
+ * user as `factors_reset_by_admin` naming the admin, and mailed to the user. A user of a
+ * MFA_REQUIRED_ROLES role enrols again at their next sign-in.
+ *
+ * @example
+ * const { removed } = unwrap(await adminResetFactors(ctx, adminId, userId, 'all', meta));
+ */
+export async function adminResetFactors(
+  ctx: LatchkeyContext,
+  adminId: string,
+  userId: string,
+  type: FactorResetType,
+  meta: RequestMeta,
+): Promise<Outcome<{ removed: { totp: number; recovery_codes: number; passkeys: number } }>> {
+  const user = await ctx.store.findUserById(userId);
+  if (!user) return failure('NOT_FOUND', 'No such user.');
+  const removed = { totp: 0, recovery_codes: 0, passkeys: 0 };
+  if (type !== 'passkeys') {
+    removed.recovery_codes = await ctx.store.countRecoveryCodes(user.id);
+    for (const factor of await ctx.store.listFactors(user.id)) {
+      if (await ctx.store.deleteFactor(user.id, factor.id)) removed.totp++;
+    }
+    // deleteFactor drops the codes with the last active factor; this also clears any left over.
+    await ctx.store.replaceRecoveryCodes(user.id, [], ctx.clock());
+  }
+  if (type !== 'totp') {
+    for (const passkey of await ctx.store.listPasskeys(user.id)) {
+      if (await ctx.store.deletePasskey(user.id, passkey.id)) removed.passkeys++;
+    }
+  }
+  // A challenge issued before the reset would ask for a factor that is gone.
+  await ctx.store.deleteOneTimeTokens(user.id, 'mfa_challenge');
+  await recordEvent(ctx, user.id, 'factors_reset_by_admin', meta, { admin_id: adminId, type, ...removed });
+  if (removed.totp + removed.passkeys + removed.recovery_codes > 0) mailFactorChange(ctx, user, 'factors_reset_by_admin');
+  return success({ removed });
 }

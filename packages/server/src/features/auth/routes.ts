@@ -4,6 +4,7 @@ import { unwrap } from '../../http/failures.js';
 import { requestMeta } from '../../http/request.js';
 import { emailProperty, nameProperty, passwordProperty, problems, tokenResponseSchema, userEnvelopeSchema } from '../../http/schemas.js';
 import { failure, invalid, success, type Outcome } from '../../outcome.js';
+import { mfaEnrollmentSchema } from '../factors/enrollment-routes.js';
 import { mfaChallengeSchema } from '../factors/routes.js';
 import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/transport.js';
 import { publicUser } from '../users/public-user.js';
@@ -85,7 +86,9 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
           '`grant_type=password` (the OAuth2 password flow used by the Authorize button). Send `X-Auth-Mode: cookie` ' +
           'to receive the refresh token in an HttpOnly cookie instead of the body. When the account has a second factor, ' +
           'the JSON login answers `{mfa_required: true, mfa_token, factors, expires_in}` instead of tokens: send the ' +
-          'mfa_token with a code to POST /auth/mfa/verify. The form answers 400 `MFA_REQUIRED` (`invalid_grant`) for such accounts.',
+          'mfa_token with a code to POST /auth/mfa/verify. The form answers 400 `MFA_REQUIRED` (`invalid_grant`) for such accounts. ' +
+          'A user of a MFA_REQUIRED_ROLES role without a factor gets `{mfa_enrollment_required: true, mfa_token, expires_in}`: ' +
+          'enrol with POST /auth/mfa/enroll/* (the form answers 400 `MFA_ENROLLMENT_REQUIRED`).',
         body: {
           content: {
             'application/json': { schema: loginJsonSchema },
@@ -93,7 +96,7 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
           },
         },
         response: {
-          200: { type: 'object', description: 'Tokens, or a second factor is required', anyOf: [tokenResponseSchema, mfaChallengeSchema] },
+          200: { type: 'object', description: 'Tokens, or a second factor is required', anyOf: [tokenResponseSchema, mfaChallengeSchema, mfaEnrollmentSchema] },
           ...problems(400, 403, 413, 415, 422, 429, 503),
         },
       },
@@ -101,7 +104,7 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
     async (request, reply) => {
       const { email, password, form } = unwrap(loginFields(request), true);
       const result = unwrap(await login(ctx, email, password, requestMeta(request), { challenge: !form }), true);
-      if (result.kind === 'mfa_required') {
+      if (result.kind !== 'signed_in') {
         // No session yet, so no token and no cookie: only the challenge (Cache-Control: no-store is the route's).
         return reply.header('pragma', 'no-cache').code(200).send(result.challenge);
       }

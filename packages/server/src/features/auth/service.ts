@@ -3,6 +3,7 @@ import { failure, retryLater, success, type Outcome } from '../../outcome.js';
 import type { UserRecord } from '../../store/types.js';
 import { mailVerificationAfterRegister, refuseUnverifiedLogin } from '../email/service.js';
 import { recordEvent } from '../events/service.js';
+import { issueEnrollmentChallenge, policyDemand, type MfaEnrollmentChallenge } from '../factors/enrollment.js';
 import { challengeMethods, issueMfaChallenge, type MfaChallenge } from '../factors/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 import { AMR_PASSWORD, signIn, type IssuedTokens } from '../sessions/service.js';
@@ -69,7 +70,8 @@ function scheduleRehash(ctx: LatchkeyContext, user: UserRecord, password: string
 /** A login's result: signed in, or the password was right and a second factor is due. */
 export type LoginResult =
   | { kind: 'signed_in'; user: UserRecord; tokens: IssuedTokens }
-  | { kind: 'mfa_required'; user: UserRecord; challenge: MfaChallenge };
+  | { kind: 'mfa_required'; user: UserRecord; challenge: MfaChallenge }
+  | { kind: 'mfa_enrollment_required'; user: UserRecord; challenge: MfaEnrollmentChallenge };
 
 export interface LoginOptions {
   /**
@@ -119,7 +121,22 @@ export async function login(
     await clearBackoff(ctx, key, meta);
     return refuseUnverifiedLogin(ctx, user);
   }
-  const methods = await challengeMethods(ctx, user.id);
+  let methods = await challengeMethods(ctx, user.id);
+  if (methods.length === 0) {
+    // MFA_REQUIRED_ROLES: a passkey answers the challenge; without any factor the user enrols one.
+    const demand = await policyDemand(ctx, user);
+    if (demand === 'enroll') {
+      ctx.metrics.logins.inc({ result: 'mfa_required' });
+      if (!options.challenge) {
+        return failure(
+          'MFA_ENROLLMENT_REQUIRED',
+          'This account must add a second factor first: log in with JSON POST /auth/login and enrol (docs/factors.md).',
+        );
+      }
+      return success({ kind: 'mfa_enrollment_required', user, challenge: await issueEnrollmentChallenge(ctx, user.id) });
+    }
+    if (demand !== null) methods = demand;
+  }
   if (methods.length > 0) {
     // The failure count is not cleared by the password alone: else a password holder could
     // alternate logins and wrong codes forever without meeting the lock. The second factor clears it.

@@ -15,7 +15,7 @@ const DEFAULT_DIR = fileURLToPath(new URL('../../../console/', import.meta.url))
 /**
  * The console's page policy: its own script and style files only (nothing inline: Vite builds
  * none, and React sets styles through the CSSOM, which style-src does not govern), its own
- * images, calls to its own origin only (the /auth and /admin routes beside it), no plugin, no
+ * images and data: images (the enrolment QR code), calls to its own origin only (the /auth and /admin routes beside it), no plugin, no
  * <base>, no form submission at all (its forms are handled by script; a native submission would
  * put a password in a URL), and no framing: a page of another site cannot overlay an admin's
  * buttons (clickjacking). Trusted Types: a DOM sink given a string is refused.
@@ -24,7 +24,9 @@ export const CONSOLE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self'",
+  // data: for the QR code of the sign-in's authenticator enrolment (the server's own SVG, as a
+  // data URL); an image cannot run script.
+  "img-src 'self' data:",
   "connect-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",

@@ -140,3 +140,77 @@ export function inviteMail(brand: MailBrand, input: LinkMailInput): MailMessage 
     ignore: 'If you did not expect this invitation, you can ignore this message: nobody can sign in to the account without choosing a password through this link.',
   });
 }
+
+/** A change to a user's second factors, as the notice mail names it (docs/factors.md, "Mails"). */
+export type FactorChange =
+  | 'totp_added'
+  | 'totp_removed'
+  | 'passkey_added'
+  | 'passkey_removed'
+  | 'recovery_codes_regenerated'
+  | 'factors_reset_by_admin';
+
+export interface FactorNoticeInput {
+  to: string;
+  /** The user's display name; user input, so escaped in HTML and flattened in text. */
+  name: string | null;
+  change: FactorChange;
+  /** The passkey's name (user input) for passkey changes. */
+  passkeyName?: string | undefined;
+  /** When it happened (ms since the epoch); shown in UTC. */
+  at: number;
+}
+
+function factorSentence(input: FactorNoticeInput, product: string): { subject: string; what: string } {
+  const passkey = input.passkeyName ? `a passkey ("${plainLine(input.passkeyName).slice(0, 64)}")` : 'a passkey';
+  switch (input.change) {
+    case 'totp_added':
+      return { subject: 'An authenticator app was added to your account', what: `An authenticator app was added as a second factor to your ${product} account.` };
+    case 'totp_removed':
+      return { subject: 'The authenticator app was removed from your account', what: `The authenticator app was removed from your ${product} account, with its recovery codes.` };
+    case 'passkey_added':
+      return { subject: 'A passkey was added to your account', what: `${passkey[0]!.toUpperCase()}${passkey.slice(1)} was added to your ${product} account.` };
+    case 'passkey_removed':
+      return { subject: 'A passkey was removed from your account', what: `${passkey[0]!.toUpperCase()}${passkey.slice(1)} was removed from your ${product} account.` };
+    case 'recovery_codes_regenerated':
+      return { subject: 'New recovery codes were created for your account', what: `New recovery codes were created for your ${product} account; the old ones no longer work.` };
+    case 'factors_reset_by_admin':
+      return {
+        subject: 'An administrator reset your second factors',
+        what: `An administrator of ${product} removed the second factors (authenticator app, recovery codes or passkeys) of your account. You can add them again after you sign in.`,
+      };
+  }
+}
+
+/**
+ * The notice sent when a second factor is added or removed or the recovery codes are replaced:
+ * what changed and when, never a secret, code or link with a token. Its one link is APP_URL.
+ */
+export function factorNoticeMail(brand: MailBrand, input: FactorNoticeInput): MailMessage {
+  const product = plainLine(brand.productName);
+  const { subject, what } = factorSentence(input, product);
+  const when = `${new Date(input.at).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+  const warning = 'If this was not you, change your password now and contact your administrator: someone else may be signed in to your account.';
+  const text = [greeting(input.name), '', what, `When: ${when}`, '', warning, '', `— ${product}`, brand.appUrl, ''].join('\n');
+  const e = escapeHtml;
+  const html = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${e(brand.productName)}</title></head>
+<body style="margin:0;padding:24px;background:#f5f5f7;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d1d1f">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0"><tr><td align="center">
+<table role="presentation" width="560" cellpadding="0" cellspacing="0" style="max-width:560px;background:#ffffff;border-radius:8px;padding:32px">
+<tr><td style="font-size:20px;font-weight:600;padding-bottom:16px">${e(brand.productName)}</td></tr>
+<tr><td style="font-size:15px;line-height:1.5">
+<p>${e(greeting(input.name))}</p>
+<p>${e(what)}</p>
+<p style="font-size:13px;color:#555">When: ${e(when)}</p>
+<p style="font-size:13px;color:#555">${e(warning)}</p>
+</td></tr>
+<tr><td style="font-size:12px;color:#888;padding-top:24px"><a href="${e(brand.appUrl)}" style="color:#888">${e(brand.appUrl)}</a></td></tr>
+</table>
+</td></tr></table>
+</body>
+</html>
+`;
+  return { to: input.to, subject: plainLine(`${subject} (${product})`), text, html };
+}

@@ -37,7 +37,8 @@ export type SecurityEventType =
   | 'passkey_rejected'
   | 'passkey_counter_regression'
   | 'reauthenticated'
-  | 'reauthentication_failed';
+  | 'reauthentication_failed'
+  | 'factors_reset_by_admin';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -48,7 +48,7 @@ export const assertionSchema = {
   description: 'The assertion: PublicKeyCredential.toJSON() of navigator.credentials.get()',
 } as const;
 
-const attestationSchema = {
+export const attestationSchema = {
   type: 'object',
   required: ['id', 'rawId', 'type', 'response'],
   properties: {
@@ -70,7 +70,7 @@ const attestationSchema = {
   description: 'The new credential: PublicKeyCredential.toJSON() of navigator.credentials.create()',
 } as const;
 
-const nameProperty = {
+export const passkeyNameProperty = {
   type: 'string',
   minLength: 1,
   maxLength: 64,
@@ -98,7 +98,7 @@ export const passkeySchema = {
 } as const;
 
 /** WebAuthn options as the browser takes them (PublicKeyCredential.parse*OptionsFromJSON); passed through whole. */
-const optionsSchema = {
+export const optionsSchema = {
   type: 'object',
   required: ['options'],
   properties: {
@@ -165,7 +165,7 @@ export async function passkeyRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
           type: 'object',
           required: ['response'],
           additionalProperties: false,
-          properties: { response: attestationSchema, name: nameProperty },
+          properties: { response: attestationSchema, name: passkeyNameProperty },
         },
         response: {
           201: { type: 'object', required: ['passkey'], properties: { passkey: passkeySchema } },
@@ -187,7 +187,7 @@ export async function passkeyRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
         ...common,
         summary: 'Rename a passkey',
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } },
-        body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameProperty } },
+        body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: passkeyNameProperty } },
         response: {
           200: { type: 'object', required: ['passkey'], properties: { passkey: passkeySchema } },
           ...problems(401, 404, 413, 415, 422, 429, 503),

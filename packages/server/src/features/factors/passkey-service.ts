@@ -11,7 +11,9 @@ import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newId } from '../../lib/ids.js';
 import { failure, success, type Failure, type Outcome } from '../../outcome.js';
 import type { AuthUser, PasskeyChallengePurpose, PasskeyRecord, UserRecord } from '../../store/types.js';
+import { mailFactorChange } from '../email/factor-notice.js';
 import { recordEvent } from '../events/service.js';
+import { mfaRequiredFor } from './policy.js';
 import { signIn, type IssuedTokens } from '../sessions/service.js';
 import {
   PASSKEY_CEREMONY_MS,
@@ -118,6 +120,7 @@ export async function finishPasskeyRegistration(
     return failure('PASSKEY_ALREADY_REGISTERED', 'This passkey is already registered (to this account or another).');
   }
   await recordEvent(ctx, user.id, 'passkey_added', meta, { passkey_id: record.id, device_type: record.deviceType });
+  mailFactorChange(ctx, user, 'passkey_added', record.name);
   return success({ passkey: publicPasskey(record) });
 }
 
@@ -180,7 +183,8 @@ export async function passkeyLogin(
   const user = await ctx.store.findUserById(passkey.userId);
   if (!user) return PASSKEY_UNKNOWN;
   const used = await usePasskey(ctx, passkey, response, spender(ctx, 'passkey_login', null), meta, async (assertion) => {
-    if (assertion.userVerified || !(await hasActiveTotp(ctx, user.id))) return null;
+    // A user of a MFA_REQUIRED_ROLES role needs a multi-factor sign-in even without TOTP.
+    if (assertion.userVerified || (!mfaRequiredFor(ctx.config.factors, user) && !(await hasActiveTotp(ctx, user.id)))) return null;
     return failure(
       'PASSKEY_USER_VERIFICATION_REQUIRED',
       'This account has a second factor: sign in with a passkey that verifies you (PIN or biometric), or with the password and the second factor.',

@@ -12,11 +12,13 @@ import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newId, newOpaqueToken } from '../../lib/ids.js';
 import { failure, retryLater, success, type Failure, type Outcome } from '../../outcome.js';
 import type { AuthUser, FactorRecord, UserRecord } from '../../store/types.js';
+import { mailFactorChange } from '../email/factor-notice.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 import type { AuthState } from '../sessions/authenticate.js';
 import { signIn, type IssuedTokens } from '../sessions/service.js';
 import { PASSKEY_NOT_FOUND, provePasskeyFactor } from './passkey-service.js';
+import { mfaRequiredFor } from './policy.js';
 import type { AuthenticationResponseJSON } from './passkeys.js';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.js';
 import { requireRecentAuthentication } from './step-up.js';
@@ -153,6 +155,7 @@ export async function confirmTotp(
   }
   await clearLock(ctx, user, meta);
   await recordEvent(ctx, user.id, 'factor_confirmed', meta, { factor_id: pending.id, type: 'totp' });
+  mailFactorChange(ctx, user, 'totp_added');
   return success({ factor: publicFactor({ ...pending, confirmedAt: now, lastUsedStep: step, lastUsedAt: now }), recovery_codes: codes });
 }
 
@@ -164,12 +167,15 @@ export async function confirmTotp(
 export async function removeTotp(ctx: LatchkeyContext, auth: AuthState, proof: FactorProof, meta: RequestMeta): Promise<Outcome<void>> {
   const factor = (await ctx.store.listFactors(auth.user.id)).find((f) => f.kind === 'totp');
   if (!factor) return failure('NOT_FOUND', 'No authenticator is enrolled.');
+  if (factor.confirmedAt !== null && (await lastFactorUnderPolicy(ctx, auth.user, 'totp'))) return FACTOR_REQUIRED;
   if (factor.confirmedAt !== null) {
     const proved = await proveForChange(ctx, auth, proof, meta);
     if (!proved.ok) return proved;
   }
   if (!(await ctx.store.deleteFactor(auth.user.id, factor.id))) return failure('NOT_FOUND', 'No authenticator is enrolled.');
   await recordEvent(ctx, auth.user.id, 'factor_removed', meta, { factor_id: factor.id, type: 'totp' });
+  // A pending enrolment never protected anything: only an active factor's removal is news.
+  if (factor.confirmedAt !== null) mailFactorChange(ctx, auth.user, 'totp_removed');
   return success(undefined);
 }
 
@@ -192,6 +198,7 @@ export async function regenerateRecoveryCodes(
     ctx.clock(),
   );
   await recordEvent(ctx, auth.user.id, 'recovery_codes_regenerated', meta);
+  mailFactorChange(ctx, auth.user, 'recovery_codes_regenerated');
   return success({ recovery_codes: codes });
 }
 
@@ -268,12 +275,33 @@ export async function mfaTokenUser(ctx: LatchkeyContext, mfaToken: string): Prom
  * reauthenticates with its password or a passkey.
  */
 export async function removePasskey(ctx: LatchkeyContext, auth: AuthState, id: string, proof: FactorProof, meta: RequestMeta): Promise<Outcome<void>> {
-  if (!(await ctx.store.listPasskeys(auth.user.id)).some((p) => p.id === id)) return PASSKEY_NOT_FOUND;
+  const passkey = (await ctx.store.listPasskeys(auth.user.id)).find((p) => p.id === id);
+  if (!passkey) return PASSKEY_NOT_FOUND;
+  if (await lastFactorUnderPolicy(ctx, auth.user, 'passkey')) return FACTOR_REQUIRED;
   const proved = await proveForChange(ctx, auth, proof, meta);
   if (!proved.ok) return proved;
   if (!(await ctx.store.deletePasskey(auth.user.id, id))) return PASSKEY_NOT_FOUND;
   await recordEvent(ctx, auth.user.id, 'passkey_removed', meta, { passkey_id: id });
+  mailFactorChange(ctx, auth.user, 'passkey_removed', passkey.name);
   return success(undefined);
+}
+
+const FACTOR_REQUIRED: Readonly<Failure> = Object.freeze(
+  failure(
+    'FACTOR_REQUIRED_BY_POLICY',
+    'Your role requires a second factor (MFA_REQUIRED_ROLES): add another authenticator or passkey before removing this one.',
+  ),
+);
+
+/**
+ * True when removing one factor of `kind` would leave a user of a MFA_REQUIRED_ROLES role with
+ * none: the active TOTP when there is no passkey, or the only passkey when there is no active TOTP.
+ */
+async function lastFactorUnderPolicy(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'roles'>, kind: 'totp' | 'passkey'): Promise<boolean> {
+  if (!mfaRequiredFor(ctx.config.factors, user)) return false;
+  const [factors, passkeys] = await Promise.all([ctx.store.listFactors(user.id), ctx.store.listPasskeys(user.id)]);
+  const totp = activeTotp(factors) ? 1 : 0;
+  return kind === 'totp' ? passkeys.length === 0 : totp === 0 && passkeys.length <= 1;
 }
 
 /**
@@ -350,7 +378,7 @@ async function lockedOut(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'emai
 
 /**
  * Counts a wrong code toward both locks. When a lock engages, the user's outstanding login
- * challenges are deleted: the next try starts again from the password.
+ * challenges (and enrolment tokens) are deleted: the next try starts again from the password.
  */
 async function wrongCode(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'email'>, meta: RequestMeta): Promise<Failure> {
   await recordEvent(ctx, user.id, 'mfa_failed', meta);
@@ -358,6 +386,8 @@ async function wrongCode(ctx: LatchkeyContext, user: Pick<AuthUser, 'id' | 'emai
   const retryAfter = Math.max(pair.retryAfter, account.retryAfter);
   if (retryAfter > 0) {
     await ctx.store.deleteOneTimeTokens(user.id, 'mfa_challenge');
+    // And the enrolment tokens of MFA_REQUIRED_ROLES: their first code counts the same way.
+    await ctx.store.deleteOneTimeTokens(user.id, 'mfa_enrollment');
     await recordEvent(ctx, user.id, 'mfa_backoff', meta, { failures: Math.max(pair.failures, account.failures), retry_after: retryAfter });
   }
   return failure('INVALID_MFA_CODE', WRONG_CODE);

@@ -60,6 +60,8 @@ export interface SendTokensOptions {
    * refresh would leave every tab but the last holding a stale one). Login always mints.
    */
   keepCsrf?: boolean;
+  /** Members answered beside the tokens (the recovery codes of an enrolment that ends a login), shown once. */
+  extra?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -92,6 +94,7 @@ export function sendTokens(
   } else {
     body.refresh_token = tokens.refresh_token;
   }
+  if (options.extra) Object.assign(body, options.extra);
   return reply.code(200).send(body);
 }
 

@@ -1,9 +1,10 @@
 /**
  * The one-time tokens concern of the storage contract: email verification, password reset,
- * invitations, and the challenge between a password and a second factor at login (`mfa_challenge`).
+ * invitations, and the challenge between a password and a second factor at login (`mfa_challenge`),
+ * or between a password and the enrolment a MFA_REQUIRED_ROLES policy demands (`mfa_enrollment`).
  */
 
-export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite' | 'mfa_challenge';
+export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite' | 'mfa_challenge' | 'mfa_enrollment';
 
 export interface NewOneTimeToken {
   /** SHA-256 (hex) of the token (mailed to the user, or answered by a login that needs a second factor). */
