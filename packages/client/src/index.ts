@@ -33,4 +33,4 @@ export type {
   TotpEnrollment,
   User,
 } from './types.js';
-export { passkeysSupported } from './webauthn.js';
+export { passkeyAutofillSupported, passkeysSupported } from './webauthn.js';
