@@ -36,6 +36,15 @@ function rearmAfterMs(options: Json): number {
   return Math.max(1_000, timeout * 0.9);
 }
 
+/**
+ * The client's passkey requests: modal ones (which take over) and the autofill (which waits for
+ * them, re-arms, and ends at a sign-in). One per client.
+ *
+ * @example
+ * const ceremonies = createPasskeyCeremonies({ webauthn, options, signIn, signedIn });
+ * const user = await ceremonies.autofill(stop.signal);          // null unless a picked passkey signed in
+ * await ceremonies.modal(() => getAssertion(webauthn(), options)); // aborts the autofill's request first
+ */
 export function createPasskeyCeremonies(deps: AutofillDeps): PasskeyCeremonies {
   /** Settles when the running modal ceremony has ended; null when none runs. */
   let modalRunning: Promise<void> | null = null;

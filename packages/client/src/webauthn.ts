@@ -203,7 +203,12 @@ export async function passkeyAutofillSupported(): Promise<boolean> {
   return browserWebAuthn() !== null && (await conditionalMediationAvailable());
 }
 
-/** `PublicKeyCredential.isConditionalMediationAvailable()`, false where absent or failing. */
+/**
+ * `PublicKeyCredential.isConditionalMediationAvailable()`, false where absent or failing.
+ *
+ * @example
+ * if (await conditionalMediationAvailable()) startAutofill();
+ */
 export async function conditionalMediationAvailable(): Promise<boolean> {
   const pkc = (globalThis as { PublicKeyCredential?: { isConditionalMediationAvailable?: () => Promise<boolean> } }).PublicKeyCredential;
   if (typeof pkc?.isConditionalMediationAvailable !== 'function') return false;
