@@ -3,11 +3,16 @@
  * on the npm registry: the tarballs of `npm run pack`, installed by file path into copies of the
  * committed examples.
  * - every tarball holds what its package.json points at (dist, types);
- * - examples/vite-react installs, typechecks and builds;
+ * - examples/vite-react installs, typechecks and builds, and in Chromium (`vite preview`, a real
+ *   Latchkey process) an account with an authenticator app signs in: password, then a code, a
+ *   wrong one refused; then a recovery code;
  * - examples/nextjs installs, `next build`s (offline apart from the npm registry: telemetry off,
  *   no fonts) and `next start`s against a real Latchkey process: its route handler and its server
  *   component take a valid token and refuse none, an expired, an other-issuer and a forged one,
- *   logging why; a wrong LATCHKEY_ISSUER stops `next start`; Chromium signs in through the page.
+ *   logging why; a wrong LATCHKEY_ISSUER stops `next start`; Chromium signs in through the page,
+ *   also an account with an authenticator app (password, then the code step).
+ * TOTP codes are computed here with the otpauth library, as the server's tests do, for the clock
+ * of the Latchkey process (real time).
  *
  * It runs the pack step of `npm run pack` but not that script's `npm run build`: `npm test` has
  * built already, and rebuilding dist/ while other test files start the server from it would race
@@ -18,7 +23,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { Secret, TOTP } from 'otpauth';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/lib/local-services.mjs';
 import { http, startServer, type ServerProcess } from '../packages/server/test/support/latchkey-process.js';
@@ -63,6 +69,68 @@ function copyExample(name: string): string {
   return to;
 }
 
+/** The code an authenticator app shows now (`steps` periods of 30 s away). */
+function totpCode(secret: string, steps = 0): string {
+  return new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: Date.now() + steps * 30_000 });
+}
+
+/** A new account on the Latchkey at `url` with its authenticator app turned on (over HTTP): its secret and recovery codes. */
+async function accountWithTotp(url: string, email: string): Promise<{ secret: string; recoveryCodes: string[] }> {
+  expect((await http(`${url}/auth/register`, { json: { email, password: PASSWORD } })).status).toBe(201);
+  const login = await http(`${url}/auth/login`, { json: { email, password: PASSWORD } });
+  const bearer = { authorization: `Bearer ${login.json<{ access_token: string }>().access_token}` };
+  const enrolment = await http(`${url}/auth/factors/totp`, { method: 'POST', headers: bearer });
+  expect(enrolment.status, enrolment.body).toBeLessThan(300);
+  const secret = enrolment.json<{ secret: string }>().secret;
+  const confirmed = await http(`${url}/auth/factors/totp/confirm`, { headers: bearer, json: { code: totpCode(secret) } });
+  expect(confirmed.status, confirmed.body).toBe(200);
+  return { secret, recoveryCodes: confirmed.json<{ recovery_codes: string[] }>().recovery_codes };
+}
+
+/** A code none of the accepted ones (previous, current, next period). */
+function wrongCode(secret: string): string {
+  const accepted = new Set([totpCode(secret, -1), totpCode(secret), totpCode(secret, 1)]);
+  return ['000000', '111111', '222222', '333333'].find((c) => !accepted.has(c))!;
+}
+
+const CODE_LABEL = 'Code from your authenticator app, or a recovery code';
+
+/** The example's sign-in form with the password: the second-factor step appears, nobody is signed in yet. */
+async function passwordStep(page: Page, email: string): Promise<void> {
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.getByLabel(CODE_LABEL).waitFor();
+  expect(await page.getByText('Signed in as').count()).toBe(0);
+}
+
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Waits until `url` answers HTTP (any status), while `child` runs. */
+async function answering(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}):\n${log()}`);
+    const res = await http(url, { timeoutMs: 2000 }).catch(() => null);
+    if (res !== null) return;
+    if (i > 300) throw new Error(`${url} did not answer:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Stops a child process started here. */
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
 const npmInstall = (cwd: string) => run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], cwd);
 
 function tarballFiles(file: string): Promise<string[]> {
@@ -105,8 +173,10 @@ describe('npm run pack', () => {
 });
 
 describe('examples/vite-react with the @latchkey/client tarball', () => {
+  let app: string;
+
   it('installs, typechecks and builds', async () => {
-    const app = copyExample('vite-react');
+    app = copyExample('vite-react');
     await npmInstall(app);
     await run(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], app);
     await run(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], app);
@@ -116,6 +186,48 @@ describe('examples/vite-react with the @latchkey/client tarball', () => {
     expect(bundle).toContain('/auth/refresh');
     expect(bundle).toContain('need an <AuthProvider');
   }, 300_000);
+
+  it('in Chromium (vite preview, a real Latchkey): an account with an authenticator app signs in with password + code, a wrong code refused; then with a recovery code', async () => {
+    expect(app, 'the build above').toBeDefined();
+    const previewPort = await freePort();
+    const appUrl = `http://127.0.0.1:${previewPort}`;
+    const latchkey = await startServer({ ISSUER: `http://127.0.0.1:${await freePort()}`, DATABASE_URL: `sqlite:${join(work, 'vite-react.db')}`, COOKIE_SECURE: 'false' }, { cwd: work });
+    cleanup.push(() => latchkey.stop());
+    const preview = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--host', '127.0.0.1', '--port', String(previewPort), '--strictPort'], {
+      cwd: app,
+      env: toolEnv({ LATCHKEY_URL: latchkey.url }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let previewLog = '';
+    preview.stdout.on('data', (c: Buffer) => (previewLog += c.toString('utf8')));
+    preview.stderr.on('data', (c: Buffer) => (previewLog += c.toString('utf8')));
+    cleanup.push(() => stopChild(preview));
+    await answering(`${appUrl}/`, preview, () => previewLog);
+
+    const email = `grace-${Date.now()}@example.com`;
+    const { secret, recoveryCodes } = await accountWithTotp(latchkey.url, email);
+    const browser = await launchChromium();
+    cleanup.push(() => browser.close());
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${appUrl}/`);
+    await passwordStep(page, email);
+    await page.getByLabel(CODE_LABEL).fill(wrongCode(secret));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Wrong code, please try again.' }).waitFor();
+    // The code that confirmed the factor is spent: the next period's is accepted.
+    await page.getByLabel(CODE_LABEL).fill(totpCode(secret, 1));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    // A reload restores the session the code started (the refresh cookie, through the proxy).
+    await page.reload();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await passwordStep(page, email);
+    await page.getByLabel(CODE_LABEL).fill(recoveryCodes[0]!.toLowerCase());
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+  }, 120_000);
 });
 
 describe('examples/nextjs with the @latchkey/verify and @latchkey/client tarballs', () => {
@@ -270,10 +382,7 @@ describe('examples/nextjs with the @latchkey/verify and @latchkey/client tarball
   describe('in Chromium', () => {
     let browser: Browser;
     beforeAll(async () => {
-      browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      browser = await launchChromium();
     });
     afterAll(async () => {
       await browser?.close();
@@ -307,6 +416,24 @@ describe('examples/nextjs with the @latchkey/verify and @latchkey/client tarball
       await page.goto(`${nextUrl}/account`);
       await page.locator('input[name=email]').waitFor();
       expect(page.url()).toBe(`${nextUrl}/`);
+    });
+
+    it('an account with an authenticator app: the password, then the code step (a wrong code refused); then the server component sees the session', async () => {
+      const email = 'grace@example.com';
+      const { secret } = await accountWithTotp(issuer, email);
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${nextUrl}/`);
+      await passwordStep(page, email);
+      await page.getByLabel(CODE_LABEL).fill(wrongCode(secret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Wrong code, please try again.' }).waitFor();
+      const session = page.waitForResponse((r) => r.url() === `${nextUrl}/api/session` && r.request().method() === 'POST');
+      await page.getByLabel(CODE_LABEL).fill(totpCode(secret, 1));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      expect((await session).status()).toBe(204);
+      await page.getByText(`Signed in as ${email}`).waitFor();
+      await page.getByRole('link', { name: /Your account/ }).click();
+      await page.locator('#user-id').waitFor();
     });
   });
 });

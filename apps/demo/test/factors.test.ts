@@ -58,14 +58,70 @@ async function openSecurity(page: Page): Promise<void> {
   await page.getByRole('heading', { name: 'Passkeys' }).waitFor();
 }
 
-/** A virtual platform authenticator for this tab: discoverable credentials, verifies the user. */
-async function virtualAuthenticator(context: BrowserContext, page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+/**
+ * A virtual platform authenticator for this tab: discoverable credentials, verifies the user.
+ * Chrome's automation answers every request at once, a conditional (autofill) one included: it
+ * picks a credential itself, with no autofill shown. `presence(false)` makes the authenticator
+ * wait instead (a request sent to it then stays pending, as an autofill does until the user
+ * picks); requests already waiting are not released by `presence(true)`, new ones are answered.
+ */
+async function virtualAuthenticator(
+  context: BrowserContext,
+  page: Page,
+): Promise<{ cdp: CDPSession; authenticatorId: string; presence(on: boolean): Promise<void> }> {
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
   });
-  return { cdp, authenticatorId };
+  const presence = async (on: boolean) => {
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: on });
+  };
+  return { cdp, authenticatorId, presence };
+}
+
+interface WebAuthnRequest {
+  mediation: string;
+  outcome: string;
+}
+
+/**
+ * Records the page's navigator.credentials.get() calls (mediation, and how each ended), passing
+ * every call through to the browser unchanged.
+ */
+async function recordWebAuthnRequests(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const log: { mediation: string; outcome: string }[] = [];
+    (window as unknown as { webauthnRequests: typeof log }).webauthnRequests = log;
+    const get = navigator.credentials.get.bind(navigator.credentials);
+    navigator.credentials.get = (options?: CredentialRequestOptions) => {
+      const entry = { mediation: options?.mediation ?? 'optional', outcome: 'pending' };
+      log.push(entry);
+      return get(options).then(
+        (credential) => {
+          entry.outcome = 'resolved';
+          return credential;
+        },
+        (error: unknown) => {
+          entry.outcome = (error as { name?: string } | null)?.name ?? 'rejected';
+          throw error;
+        },
+      );
+    };
+  });
+}
+
+function webauthnRequests(page: Page): Promise<WebAuthnRequest[]> {
+  return page.evaluate(() => [...(window as unknown as { webauthnRequests: WebAuthnRequest[] }).webauthnRequests]);
+}
+
+/** Polls until `check` holds (no fixed sleep): the page's requests, the proxy's exchanges. */
+async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
+  for (let i = 0; i < 150; i += 1) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** The code an authenticator app shows at the server's clock, `steps` steps away. */
@@ -84,7 +140,7 @@ describe('second factors in Chromium', () => {
     await inFreshProfile(demo.browser, 'passkey sign-in', async (context) => {
       const page = await context.newPage();
       await page.setViewportSize({ width: 1000, height: 800 });
-      const { cdp, authenticatorId } = await virtualAuthenticator(context, page);
+      const { cdp, authenticatorId, presence } = await virtualAuthenticator(context, page);
       const email = newEmail();
       await register(page, email);
       // This Chromium has the WebAuthn JSON helpers: the SDK uses them here (the fallback is the last test's).
@@ -120,9 +176,12 @@ describe('second factors in Chromium', () => {
       expect(await page.getByRole('dialog').count()).toBe(0);
       expect(await list.getByText('Desk').count()).toBe(1);
 
+      // The sign-in page's autofill request waits at the authenticator, as for a user who picks nothing.
+      await presence(false);
       await logOut(page);
       await page.screenshot({ path: screenshotPath('sign-in-with-passkey') });
       const mark = performance.now();
+      await presence(true);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await signedInAs(page, email);
       await page.getByRole('heading', { name: 'Profile', exact: true }).waitFor();
@@ -139,7 +198,9 @@ describe('second factors in Chromium', () => {
       await openSecurity(page);
       await page.getByRole('button', { name: 'Remove Desk' }).click();
       await page.getByText('No passkeys yet.').waitFor();
+      await presence(false);
       await logOut(page);
+      await presence(true);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.getByRole('alert').filter({ hasText: 'This passkey is not registered here' }).waitFor();
       expect(await page.getByTestId('signed-in-as').count()).toBe(0);
@@ -308,7 +369,7 @@ describe('second factors in Chromium', () => {
         delete pkc.prototype.toJSON;
       });
       const page = await context.newPage();
-      await virtualAuthenticator(context, page);
+      const { presence } = await virtualAuthenticator(context, page);
       const email = newEmail();
       await register(page, email);
       expect(
@@ -327,21 +388,89 @@ describe('second factors in Chromium', () => {
       await page.getByRole('button', { name: 'Add a passkey' }).click();
       await page.getByRole('list', { name: 'Passkeys' }).getByText('Passkey').waitFor();
 
+      // Nothing picked from the autofill: the password and the code step.
+      await presence(false);
       await logOut(page);
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
       const mark = performance.now();
+      await presence(true);
       await page.getByRole('button', { name: 'Use a passkey' }).click();
       await signedInAs(page, email);
       const calls = exchangesSince(mark).map((e) => `${e.method} ${e.path} ${e.status}`);
       expect(calls).toContain('POST /auth/mfa/passkey/options 200');
       expect(calls).toContain('POST /auth/mfa/verify 200');
 
-      // A user-verifying passkey alone satisfies the account's second factor.
+      // A user-verifying passkey alone satisfies the account's second factor: here the one the
+      // sign-in page's autofill request gets at once from the authenticator, through the SDK's own conversion.
+      const out = performance.now();
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await until('the autofill sign-in', () => exchangesSince(out).some((e) => e.path === '/auth/passkeys/login/verify' && e.status === 200));
+      await signedInAs(page, email);
+      expect(exchangesSince(out).filter((e) => e.path === '/auth/login')).toEqual([]);
+    });
+  });
+
+  it('passkey autofill: the email field offers passkeys (a conditional request from page load); a password sign-in and the passkey button take over without an error; a passkey the autofill gets signs in', async () => {
+    await inFreshProfile(demo.browser, 'passkey autofill', async (context) => {
+      await recordWebAuthnRequests(context);
+      const page = await context.newPage();
+      const { presence } = await virtualAuthenticator(context, page);
+      const email = newEmail();
+      await register(page, email);
+      expect(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable())).toBe(true);
+      await openSecurity(page);
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await page.getByRole('list', { name: 'Passkeys' }).getByText('Passkey').waitFor();
+
+      // Nobody picks: the sign-in page's conditional request stays pending, the page is usable.
+      await presence(false);
       await logOut(page);
+      expect(await page.getByLabel('Email').getAttribute('autocomplete')).toBe('username webauthn');
+      await until('the conditional request', async () => (await webauthnRequests(page)).some((r) => r.mediation === 'conditional' && r.outcome === 'pending'));
+      expect(await webauthnRequests(page)).toEqual([{ mediation: 'conditional', outcome: 'pending' }]);
+      await page.screenshot({ path: screenshotPath('sign-in-passkey-autofill-pending') });
+
+      // A password sign-in takes over: the request is aborted, no error is shown.
+      let mark = performance.now();
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await signedInAs(page, email);
+      expect(await page.getByRole('alert').count()).toBe(0);
+      await until('the aborted request', async () => (await webauthnRequests(page)).every((r) => r.outcome !== 'pending'));
+      expect(await webauthnRequests(page)).toEqual([{ mediation: 'conditional', outcome: 'AbortError' }]);
+      expect(exchangesSince(mark).map((e) => `${e.method} ${e.path} ${e.status}`)).toContain('POST /auth/login 200');
+      expect(exchangesSince(mark).filter((e) => e.path === '/auth/passkeys/login/verify')).toEqual([]);
+
+      // The passkey button takes over from a pending autofill request (a browser holds one per page).
+      await logOut(page);
+      await until('the next conditional request', async () => (await webauthnRequests(page)).filter((r) => r.outcome === 'pending').length === 1);
+      await presence(true);
+      mark = performance.now();
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await signedInAs(page, email);
+      expect(await page.getByRole('alert').count()).toBe(0);
+      expect((await webauthnRequests(page)).slice(1)).toEqual([
+        { mediation: 'conditional', outcome: 'AbortError' },
+        { mediation: 'optional', outcome: 'resolved' },
+      ]);
+      expect(exchangesSince(mark).map((e) => `${e.method} ${e.path} ${e.status}`)).toContain('POST /auth/passkeys/login/verify 200');
+
+      // The authenticator answers the autofill's request (Chrome's automation picks the passkey
+      // itself, where a user would pick it from the email field's list): signed in, no click.
+      mark = performance.now();
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await until('the autofill sign-in', () => exchangesSince(mark).some((e) => e.path === '/auth/passkeys/login/verify' && e.status === 200));
+      await signedInAs(page, email);
+      await page.getByRole('heading', { name: 'Profile', exact: true }).waitFor();
+      const calls = exchangesSince(mark).map((e) => `${e.method} ${e.path} ${e.status}`);
+      expect(calls.filter((c) => c.includes('/login'))).toEqual(['POST /auth/passkeys/login/options 200', 'POST /auth/passkeys/login/verify 200']);
+      expect((await webauthnRequests(page)).at(-1)).toEqual({ mediation: 'conditional', outcome: 'resolved' });
+      // A reload keeps the session the autofill started.
+      await page.reload();
       await signedInAs(page, email);
     });
   });

@@ -27,6 +27,7 @@ import type {
   TotpEnrollmentSignIn,
   User,
 } from './types.js';
+import { createPasskeyCeremonies } from './passkey-autofill.js';
 import { browserWebAuthn, createCredential, getAssertion, signalUnknownCredential } from './webauthn.js';
 
 const CSRF_COOKIE = 'lk_csrf';
@@ -199,6 +200,13 @@ export function createClient(options: ClientOptions): LatchkeyClient {
   const verifying = new Map<string, Promise<User>>();
   /** acceptInvite calls in flight, by token: a repeated call shares the request (the token is single-use). */
   const accepting = new Map<string, Promise<User>>();
+  /** Passkey requests of this page: one at a time, a modal one takes over from the autofill. */
+  const ceremonies = createPasskeyCeremonies({
+    webauthn,
+    options: () => publicOptions('/auth/passkeys/login/options'),
+    signIn: passkeySignIn,
+    signedIn: () => state.status === 'authenticated',
+  });
 
   // ---------------------------------------------------------------- state and events
 
@@ -207,6 +215,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       if (event !== 'refreshed') return;
     } else {
       state = next === ANONYMOUS ? ANONYMOUS : Object.freeze({ ...next });
+      // Signed in (here or in another tab): a passkey picked from the autofill now would start a second session.
+      if (state.status === 'authenticated') ceremonies.stopAutofill();
     }
     for (const listener of [...listeners]) {
       try {
@@ -639,7 +649,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     else {
       // The browser's dialog may stay open a while: only the verification runs under the lock.
       const options = await publicOptions('/auth/mfa/passkey/options', { mfa_token: mfaToken });
-      body = { mfa_token: mfaToken, passkey: await getAssertion(webauthn(), options) };
+      body = { mfa_token: mfaToken, passkey: await ceremonies.modal(() => getAssertion(webauthn(), options)) };
     }
     return signInWithTokens('/auth/mfa/verify', body);
   }
@@ -664,7 +674,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
   async function enrollPasskeyToSignIn(mfaToken: string, name?: string): Promise<{ user: User; passkey: Passkey }> {
     const options = await publicOptions('/auth/mfa/enroll/passkey/options', { mfa_token: mfaToken });
     // The browser's dialog may stay open a while: only the verification runs under the lock.
-    const credential = await createCredential(webauthn(), options);
+    const credential = await ceremonies.modal(() => createCredential(webauthn(), options));
     const body: Record<string, unknown> = { mfa_token: mfaToken, credential };
     if (name !== undefined && name.trim() !== '') body.name = name.trim();
     let passkey: Passkey | null = null;
@@ -674,9 +684,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     return { user, passkey: passkey! };
   }
 
-  async function signInWithPasskey(): Promise<User> {
-    const options = await publicOptions('/auth/passkeys/login/options');
-    const assertion = await getAssertion(webauthn(), options);
+  /** Verifies a passkey sign-in's assertion (a dialog's or the autofill's) and signs in. */
+  async function passkeySignIn(assertion: WebAuthnOptions, options: WebAuthnOptions): Promise<User> {
     try {
       return await signInWithTokens('/auth/passkeys/login/verify', { response: assertion });
     } catch (error) {
@@ -686,9 +695,16 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     }
   }
 
+  async function signInWithPasskey(): Promise<User> {
+    return ceremonies.modal(async () => {
+      const options = await publicOptions('/auth/passkeys/login/options');
+      return passkeySignIn(await getAssertion(webauthn(), options), options);
+    });
+  }
+
   async function registerPasskey(name?: string): Promise<Passkey> {
     const { options } = await api<{ options: WebAuthnOptions }>('POST', '/auth/passkeys/register/options');
-    const response = await createCredential(webauthn(), options);
+    const response = await ceremonies.modal(() => createCredential(webauthn(), options));
     const body: Record<string, unknown> = { response };
     if (name !== undefined && name.trim() !== '') body.name = name.trim();
     return (await api<{ passkey: Passkey }>('POST', '/auth/passkeys/register/verify', body)).passkey;
@@ -735,7 +751,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
   async function reauthenticateWithPasskey(): Promise<void> {
     const { options } = await api<{ options: WebAuthnOptions }>('POST', '/auth/reauthenticate/passkey/options');
     // The browser's dialog may stay open a while: only the verification runs under the lock.
-    const assertion = await getAssertion(webauthn(), options);
+    const assertion = await ceremonies.modal(() => getAssertion(webauthn(), options));
     await reauthenticateWith({ passkey: assertion });
   }
 
@@ -924,6 +940,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     startTotpEnrollmentToSignIn,
     confirmTotpEnrollmentToSignIn,
     enrollPasskeyToSignIn,
+    signInWithPasskeyAutofill: (autofill?: { signal?: AbortSignal }) => ceremonies.autofill(autofill?.signal),
     listFactors: () => api<FactorList>('GET', '/auth/factors'),
     enrollTotp: () => api<TotpEnrollment>('POST', '/auth/factors/totp'),
     confirmTotp: (code: string) => api<TotpConfirmation>('POST', '/auth/factors/totp/confirm', { code }),
@@ -949,6 +966,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     getAccessToken: validToken,
     close() {
       closed = true;
+      ceremonies.stopAutofill();
       schedule(null);
       unsubscribe();
       coordinator.close();

@@ -44,4 +44,4 @@ export type {
   TotpEnrollmentSignIn,
   User,
 } from './types.js';
-export { passkeysSupported } from './webauthn.js';
+export { passkeyAutofillSupported, passkeysSupported } from './webauthn.js';

@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { LatchkeyError } from './errors.js';
 import type { AuthState, LatchkeyClient, User } from './types.js';
 
@@ -54,6 +54,8 @@ export interface UseAuthResult extends AuthState {
   startTotpEnrollmentToSignIn: LatchkeyClient['startTotpEnrollmentToSignIn'];
   confirmTotpEnrollmentToSignIn: LatchkeyClient['confirmTotpEnrollmentToSignIn'];
   enrollPasskeyToSignIn: LatchkeyClient['enrollPasskeyToSignIn'];
+  /** Passkey autofill; in a component, {@link usePasskeyAutofill} starts and stops it for you. */
+  signInWithPasskeyAutofill: LatchkeyClient['signInWithPasskeyAutofill'];
   // A Security page: the authenticator app, recovery codes, passkeys.
   listFactors: LatchkeyClient['listFactors'];
   enrollTotp: LatchkeyClient['enrollTotp'];
@@ -102,6 +104,7 @@ export function useAuth(): UseAuthResult {
     startTotpEnrollmentToSignIn: client.startTotpEnrollmentToSignIn,
     confirmTotpEnrollmentToSignIn: client.confirmTotpEnrollmentToSignIn,
     enrollPasskeyToSignIn: client.enrollPasskeyToSignIn,
+    signInWithPasskeyAutofill: client.signInWithPasskeyAutofill,
     listFactors: client.listFactors,
     enrollTotp: client.enrollTotp,
     confirmTotp: client.confirmTotp,
@@ -114,6 +117,53 @@ export function useAuth(): UseAuthResult {
     reauthenticate: client.reauthenticate,
     reauthenticateWithPasskey: client.reauthenticateWithPasskey,
   };
+}
+
+export interface PasskeyAutofillOptions {
+  /** Called when a passkey picked from the autofill has signed in (say, to navigate). */
+  onSignedIn?: (user: User) => void;
+  /** False pauses the autofill (say, while a second-factor step replaces the form). Default true. */
+  enabled?: boolean;
+}
+
+/**
+ * Passkey autofill for a sign-in form: while the component is mounted (and `enabled`), the
+ * browser offers the user's passkeys in the autofill of the field marked
+ * `autocomplete="username webauthn"`; picking one signs in. Stopped when the component unmounts,
+ * and whenever a password sign-in or a passkey button takes over
+ * ({@link LatchkeyClient.signInWithPasskeyAutofill}). Resolves nothing and shows nothing where the
+ * browser has no passkey autofill. The result's `error` is the refusal of a picked passkey
+ * (PASSKEY_UNKNOWN, ...), to show like any sign-in error; the autofill then stays off until the
+ * component mounts again (the passkey button still works).
+ *
+ * @example
+ * const autofill = usePasskeyAutofill({ onSignedIn: () => navigate('/') });
+ * <input name="email" type="email" autoComplete="username webauthn" />
+ * {autofill.error ? <p role="alert">{autofill.error.message}</p> : null}
+ */
+export function usePasskeyAutofill(options: PasskeyAutofillOptions = {}): { error: LatchkeyError | null } {
+  const client = useLatchkeyClient();
+  const enabled = options.enabled ?? true;
+  const onSignedIn = useRef(options.onSignedIn);
+  useEffect(() => {
+    onSignedIn.current = options.onSignedIn;
+  });
+  const [error, setError] = useState<LatchkeyError | null>(null);
+  useEffect(() => {
+    if (!enabled) return;
+    const stop = new AbortController();
+    client.signInWithPasskeyAutofill({ signal: stop.signal }).then(
+      (user) => {
+        if (user !== null && !stop.signal.aborted) onSignedIn.current?.(user);
+      },
+      (failure: unknown) => {
+        if (stop.signal.aborted) return;
+        setError(failure instanceof LatchkeyError ? failure : new LatchkeyError('UNEXPECTED_RESPONSE', String(failure), 0));
+      },
+    );
+    return () => stop.abort();
+  }, [client, enabled]);
+  return { error };
 }
 
 /**

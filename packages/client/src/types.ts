@@ -304,6 +304,29 @@ export interface LatchkeyClient {
    * in; resolves with the user and the new passkey. Rejects as registerPasskey does.
    */
   enrollPasskeyToSignIn(mfaToken: string, name?: string): Promise<{ user: User; passkey: Passkey }>;
+  /**
+   * Passkey autofill (WebAuthn conditional mediation): offers the passkeys the browser holds for
+   * this site in the autofill of a field marked `autocomplete="username webauthn"`, with no
+   * dialog; picking one signs in (here and in every tab) and resolves to the user. Start it when
+   * the sign-in form appears; the page stays usable meanwhile, and a password sign-in or
+   * {@link LatchkeyClient.signInWithPasskey} takes over (the request is stopped first: a browser
+   * holds one passkey request per page).
+   *
+   * Resolves to null, without an error, when it ends without a sign-in: `signal` aborted (the
+   * form went away), a session started another way, the browser has no passkey autofill
+   * (`PublicKeyCredential.isConditionalMediationAvailable()`), the server refused the options
+   * (RATE_LIMITED: each request costs one call of the `login` rate-limit bucket), or the browser
+   * ended the request itself. It rejects only for a passkey that was picked and then refused,
+   * with the errors of {@link LatchkeyClient.signInWithPasskey} (PASSKEY_UNKNOWN, ...): show those.
+   * While pending it starts a new request before the server's challenge expires (5 minutes).
+   *
+   * @example
+   * // <input name="email" autocomplete="username webauthn">
+   * const stop = new AbortController();
+   * auth.signInWithPasskeyAutofill({ signal: stop.signal }).then((user) => user && goHome(), showError);
+   * // when the form goes away: stop.abort();
+   */
+  signInWithPasskeyAutofill(options?: { signal?: AbortSignal }): Promise<User | null>;
   /** The account's second factors and how many recovery codes are left. */
   listFactors(): Promise<FactorList>;
   /**

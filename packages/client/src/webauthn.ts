@@ -150,12 +150,18 @@ export async function createCredential(api: WebAuthnApi | null, options: Json): 
   return credentialJson(credential);
 }
 
+/** How a get() is mediated: `conditional` offers the passkeys in the autofill of a `webauthn` field. */
+export interface AssertionRequest {
+  mediation?: 'conditional';
+  signal?: AbortSignal;
+}
+
 /** navigator.credentials.get() with the server's JSON options; the assertion's JSON. */
-export async function getAssertion(api: WebAuthnApi | null, options: Json): Promise<Json> {
+export async function getAssertion(api: WebAuthnApi | null, options: Json, request: AssertionRequest = {}): Promise<Json> {
   if (!api) throw unsupported();
   let credential: Credential | null;
   try {
-    credential = await api.get({ publicKey: requestOptions(options) });
+    credential = await api.get({ publicKey: requestOptions(options), ...request });
   } catch (error) {
     throw ceremonyError(error, 'get');
   }
@@ -182,4 +188,33 @@ export function signalUnknownCredential(rpId: unknown, credentialId: unknown): v
  */
 export function passkeysSupported(): boolean {
   return browserWebAuthn() !== null;
+}
+
+/**
+ * Whether this browser can offer passkeys in a field's autofill (WebAuthn conditional mediation:
+ * `PublicKeyCredential.isConditionalMediationAvailable()`, Chrome 108+, Safari 16+, Firefox 119+).
+ * {@link LatchkeyClient.signInWithPasskeyAutofill} asks this itself; a page needs it only to
+ * decide what to show.
+ *
+ * @example
+ * if (await passkeyAutofillSupported()) hint.textContent = 'Pick a passkey from the email field';
+ */
+export async function passkeyAutofillSupported(): Promise<boolean> {
+  return browserWebAuthn() !== null && (await conditionalMediationAvailable());
+}
+
+/**
+ * `PublicKeyCredential.isConditionalMediationAvailable()`, false where absent or failing.
+ *
+ * @example
+ * if (await conditionalMediationAvailable()) startAutofill();
+ */
+export async function conditionalMediationAvailable(): Promise<boolean> {
+  const pkc = (globalThis as { PublicKeyCredential?: { isConditionalMediationAvailable?: () => Promise<boolean> } }).PublicKeyCredential;
+  if (typeof pkc?.isConditionalMediationAvailable !== 'function') return false;
+  try {
+    return (await pkc.isConditionalMediationAvailable()) === true;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { Secret, TOTP } from 'otpauth';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import { SoftwareAuthenticator, type CreationOptions, type RequestOptions } from '../../server/test/support/webauthn-authenticator.js';
 import { createClient, LatchkeyError, ReauthenticationRequiredError, type ClientOptions, type LatchkeyClient, type MfaRequired } from '../src/index.js';
@@ -449,5 +449,201 @@ describe('a role that requires a second factor (MFA_REQUIRED_ROLES)', () => {
     expect(client.getState()).toMatchObject({ status: 'authenticated', user: { email } });
     expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['pwd', 'hwk', 'mfa']);
     expect((await rejection(client.removePasskey(passkey.id))).code).toBe('FACTOR_REQUIRED_BY_POLICY');
+  });
+});
+
+/**
+ * navigator.credentials as a browser behaves with conditional mediation: a conditional get() stays
+ * pending until the user picks a passkey (`pick()`) or its signal aborts it (AbortError); a modal
+ * get() is answered at once by the authenticator; and, as in Chrome, a second request while one
+ * is pending is refused with OperationError "A request is already pending".
+ */
+function conditionalBrowser(authenticator: SoftwareAuthenticator) {
+  const inner = credentialsOf(authenticator);
+  const requests: { mediation: string; challenge: string; outcome: 'pending' | 'picked' | 'aborted' | 'answered' | 'refused' }[] = [];
+  let pending: { pick(): void } | null = null;
+  let waiting: (() => void)[] = [];
+  const credentials: NonNullable<ClientOptions['credentials']> = {
+    create: inner.create,
+    get(options?: CredentialRequestOptions) {
+      const o = options!.publicKey!;
+      const entry = {
+        mediation: options!.mediation ?? 'optional',
+        challenge: Buffer.from(o.challenge as ArrayBuffer).toString('base64url'),
+        outcome: 'pending' as (typeof requests)[number]['outcome'],
+      };
+      requests.push(entry);
+      if (pending) {
+        entry.outcome = 'refused';
+        return Promise.reject(new DOMException('A request is already pending.', 'OperationError'));
+      }
+      if (options!.mediation !== 'conditional') {
+        entry.outcome = 'answered';
+        return inner.get(options);
+      }
+      return new Promise<Credential | null>((resolve, reject) => {
+        const settle = () => {
+          pending = null;
+          options!.signal?.removeEventListener('abort', onAbort);
+        };
+        const onAbort = () => {
+          settle();
+          entry.outcome = 'aborted';
+          reject(new DOMException('signal is aborted without reason', 'AbortError'));
+        };
+        options!.signal?.addEventListener('abort', onAbort);
+        pending = {
+          pick() {
+            settle();
+            entry.outcome = 'picked';
+            resolve(inner.get(options));
+          },
+        };
+        for (const wake of waiting.splice(0)) wake();
+      });
+    },
+  };
+  return {
+    credentials,
+    requests,
+    /** Resolves when a conditional request is pending (the autofill is offering passkeys). */
+    async offering(count = 1): Promise<void> {
+      while (!(pending && requests.filter((r) => r.mediation === 'conditional').length >= count)) {
+        await new Promise<void>((wake) => waiting.push(wake));
+      }
+    },
+    /** The user picks the passkey from the autofill. */
+    pick() {
+      if (!pending) throw new Error('no conditional request is pending');
+      pending.pick();
+    },
+  };
+}
+
+describe('passkey autofill (conditional mediation)', () => {
+  const globals = globalThis as { PublicKeyCredential?: unknown };
+  let conditional = true;
+  beforeEach(() => {
+    conditional = true;
+    globals.PublicKeyCredential = { isConditionalMediationAvailable: async () => conditional };
+  });
+  afterEach(() => {
+    delete globals.PublicKeyCredential;
+  });
+
+  /** An account with a user-verifying passkey, signed out; a client whose WebAuthn is `browser`. */
+  async function accountWithPasskey(browserLike: ReturnType<typeof conditionalBrowser>, jar = cookieJarBrowser()) {
+    const client = tab(jar, newChannel(), { credentials: browserLike.credentials });
+    const email = await signUp(client);
+    await client.registerPasskey();
+    await client.logout();
+    return { client, email, jar };
+  }
+
+  it('a passkey picked from the autofill signs in: one conditional request, verified, amr of the passkey', async () => {
+    const browserLike = conditionalBrowser(new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true }));
+    const { client, email, jar } = await accountWithPasskey(browserLike);
+    const autofill = client.signInWithPasskeyAutofill();
+    await browserLike.offering();
+    expect(client.getState().status).toBe('anonymous');
+    expect(jar.count('POST', '/auth/passkeys/login/verify')).toBe(0);
+    browserLike.pick();
+    expect((await autofill)?.email).toBe(email);
+    expect(client.getState()).toMatchObject({ status: 'authenticated', user: { email } });
+    expect(claimsOf((await client.getAccessToken())!).amr).toEqual(['hwk', 'mfa']);
+    expect(browserLike.requests.filter((r) => r.mediation === 'conditional').map((r) => r.outcome)).toEqual(['picked']);
+  });
+
+  it('a modal passkey sign-in takes over: the pending request is aborted first (never "already pending"), the autofill ends with null', async () => {
+    const browserLike = conditionalBrowser(new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true }));
+    const { client, email } = await accountWithPasskey(browserLike);
+    const autofill = client.signInWithPasskeyAutofill();
+    await browserLike.offering();
+    expect((await client.signInWithPasskey()).email).toBe(email);
+    expect(await autofill).toBeNull();
+    expect(browserLike.requests.slice(-2).map((r) => `${r.mediation} ${r.outcome}`)).toEqual(['conditional aborted', 'optional answered']);
+  });
+
+  it('after a modal request that was dismissed, the autofill offers the passkeys again, with a new challenge', async () => {
+    const browserLike = conditionalBrowser(new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true }));
+    const { client, email } = await accountWithPasskey(browserLike);
+    const autofill = client.signInWithPasskeyAutofill();
+    await browserLike.offering();
+    // The user opens the passkey dialog and dismisses it.
+    const realGet = browserLike.credentials.get;
+    browserLike.credentials.get = (o) => (o?.mediation === 'conditional' ? realGet(o) : Promise.reject(new DOMException('dismissed', 'NotAllowedError')));
+    expect((await rejection(client.signInWithPasskey())).code).toBe('PASSKEY_CANCELLED');
+    browserLike.credentials.get = realGet;
+    await browserLike.offering(2);
+    const [first, second] = browserLike.requests.filter((r) => r.mediation === 'conditional');
+    expect(first!.outcome).toBe('aborted');
+    expect(second!.challenge).not.toBe(first!.challenge);
+    browserLike.pick();
+    expect((await autofill)?.email).toBe(email);
+  });
+
+  it('a password sign-in takes over: the pending request is aborted, the autofill ends with null, nothing else is signed in', async () => {
+    const browserLike = conditionalBrowser(new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true }));
+    const { client, email, jar } = await accountWithPasskey(browserLike);
+    const autofill = client.signInWithPasskeyAutofill();
+    await browserLike.offering();
+    expect(await client.login({ email, password: PASSWORD })).toMatchObject({ status: 'signed_in' });
+    expect(await autofill).toBeNull();
+    expect(browserLike.requests.at(-1)).toMatchObject({ mediation: 'conditional', outcome: 'aborted' });
+    expect(jar.count('POST', '/auth/passkeys/login/verify')).toBe(0);
+  });
+
+  it('the caller’s signal stops it (null, the request aborted); without conditional mediation it resolves null and asks the server nothing', async () => {
+    const browserLike = conditionalBrowser(new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true }));
+    const { client, jar } = await accountWithPasskey(browserLike);
+    const stop = new AbortController();
+    const autofill = client.signInWithPasskeyAutofill({ signal: stop.signal });
+    await browserLike.offering();
+    stop.abort();
+    expect(await autofill).toBeNull();
+    expect(browserLike.requests.at(-1)).toMatchObject({ mediation: 'conditional', outcome: 'aborted' });
+
+    conditional = false;
+    const options = jar.count('POST', '/auth/passkeys/login/options');
+    expect(await client.signInWithPasskeyAutofill()).toBeNull();
+    expect(jar.count('POST', '/auth/passkeys/login/options')).toBe(options);
+  });
+
+  it('a request left pending is started again, with a fresh challenge, before its challenge expires', async () => {
+    const browserLike = conditionalBrowser(new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true }));
+    // The server's options, with a 2-second timeout instead of 5 minutes (the challenge's life).
+    const jar = cookieJarBrowser();
+    const shortLived: CookieJarBrowser = {
+      ...jar,
+      async fetch(input, init) {
+        const response = await jar.fetch(input, init);
+        if (!String(input).endsWith('/auth/passkeys/login/options')) return response;
+        const body = (await response.json()) as { options: Record<string, unknown> };
+        return Response.json({ options: { ...body.options, timeout: 2_000 } }, { status: response.status });
+      },
+    };
+    const { client, email } = await accountWithPasskey(browserLike, shortLived);
+    const autofill = client.signInWithPasskeyAutofill();
+    await browserLike.offering(2);
+    const [first, second] = browserLike.requests.filter((r) => r.mediation === 'conditional');
+    expect(first!.outcome).toBe('aborted');
+    expect(second!.challenge).not.toBe(first!.challenge);
+    browserLike.pick();
+    expect((await autofill)?.email).toBe(email);
+  });
+
+  it('a picked passkey the server does not hold rejects with PASSKEY_UNKNOWN (to show); nobody is signed in', async () => {
+    const authenticator = new SoftwareAuthenticator({ origin: ORIGIN, userVerification: true });
+    const browserLike = conditionalBrowser(authenticator);
+    const { client } = await accountWithPasskey(browserLike);
+    // Removed on the server (signed in with it just now: no proof needed); the device still holds it.
+    await client.signInWithPasskey();
+    await client.removePasskey((await client.listPasskeys())[0]!.id);
+    await client.logout();
+    const autofill = client.signInWithPasskeyAutofill();
+    await browserLike.offering();
+    browserLike.pick();
+    expect(await rejection(autofill)).toMatchObject({ code: 'PASSKEY_UNKNOWN', status: 400 });
+    expect(client.getState().status).toBe('anonymous');
   });
 });

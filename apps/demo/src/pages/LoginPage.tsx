@@ -1,5 +1,5 @@
 import { passkeysSupported, type MfaEnrollmentRequired, type MfaRequired } from '@latchkey/client';
-import { useAuth, useRetryAfter } from '@latchkey/client/react';
+import { useAuth, usePasskeyAutofill, useRetryAfter } from '@latchkey/client/react';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { keepRecoveryCodes } from '../enrolled-codes.ts';
 import { Alert, ErrorAlert, Field, isCode, signOutMessage, useAction } from '../forms.tsx';
@@ -28,6 +28,9 @@ export function LoginPage(): ReactNode {
     await signInWithPasskey();
     go('profile');
   });
+  // From page load, the browser offers the user's passkeys in the email field's autofill (where it
+  // can); picking one signs in. Paused during the code step; the button and the password take over.
+  const autofill = usePasskeyAutofill({ onSignedIn: () => go('profile'), enabled: mfa === null && enroll === null });
   const wait = useRetryAfter(action.error);
 
   const signIn = (again: boolean) => {
@@ -92,8 +95,8 @@ export function LoginPage(): ReactNode {
         ) : (
           <ErrorAlert error={action.error} wait={wait} limited="Too many sign-in attempts." />
         )}
-        <ErrorAlert error={passkey.error} limited="Too many sign-in attempts." />
-        <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} required />
+        <ErrorAlert error={passkey.error ?? autofill.error} limited="Too many sign-in attempts." />
+        <Field label="Email" name="email" type="email" autoComplete="username webauthn" value={email} onChange={setEmail} required />
         <Field
           label="Password"
           name="password"
