@@ -19,7 +19,7 @@ const clock = realTimeClockAhead();
 let demo: DemoHarness;
 
 beforeAll(async () => {
-  demo = await startDemo({ RATE_LIMIT_LOGIN: '1000/1m' }, { passkeys: true, clock });
+  demo = await startDemo({ RATE_LIMIT_LOGIN: '1000/1m', RATE_LIMIT_PASSKEY_OPTIONS: '1000/1m' }, { passkeys: true, clock });
 });
 
 afterAll(async () => {

@@ -315,7 +315,7 @@ export interface LatchkeyClient {
    * Resolves to null, without an error, when it ends without a sign-in: `signal` aborted (the
    * form went away), a session started another way, the browser has no passkey autofill
    * (`PublicKeyCredential.isConditionalMediationAvailable()`), the server refused the options
-   * (RATE_LIMITED: each request costs one call of the `login` rate-limit bucket), or the browser
+   * (RATE_LIMITED: each request costs one call of the server's `passkey_options` rate-limit bucket), or the browser
    * ended the request itself. It rejects only for a passkey that was picked and then refused,
    * with the errors of {@link LatchkeyClient.signInWithPasskey} (PASSKEY_UNKNOWN, ...): show those.
    * While pending it starts a new request before the server's challenge expires (5 minutes).

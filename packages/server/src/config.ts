@@ -24,7 +24,7 @@ export interface RateRule {
 }
 
 /** The per-IP rate-limit buckets (docs/abuse.md); each has its RATE_LIMIT_<BUCKET> variable. */
-export type RateLimitBucket = 'login' | 'register' | 'refresh' | 'mail' | 'reset' | 'verify' | 'change_password' | 'default';
+export type RateLimitBucket = 'login' | 'register' | 'refresh' | 'mail' | 'reset' | 'verify' | 'change_password' | 'passkey_options' | 'default';
 
 // Each section is what one part of the server is given (docs/architecture.md, "Configuration").
 // Durations are milliseconds.
@@ -673,6 +673,9 @@ function buildConfig(r: SettingReader): Config {
       reset: r.rateRule('rateLimit.rateLimits.reset', 'RATE_LIMIT_RESET', '10/1m'),
       verify: r.rateRule('rateLimit.rateLimits.verify', 'RATE_LIMIT_VERIFY', '30/1m'),
       change_password: r.rateRule('rateLimit.rateLimits.change_password', 'RATE_LIMIT_CHANGE_PASSWORD', '5/1m'),
+      // Passkey sign-in options cost a stored challenge and no hash; a sign-in page with passkey
+      // autofill asks for them at every view, which must not eat the password attempts' budget.
+      passkey_options: r.rateRule('rateLimit.rateLimits.passkey_options', 'RATE_LIMIT_PASSKEY_OPTIONS', '30/1m'),
       default: r.rateRule('rateLimit.rateLimits.default', 'RATE_LIMIT_DEFAULT', '120/1m'),
     }),
     rateLimitIpv6Prefix: r.int('rateLimit.rateLimitIpv6Prefix', 'RATE_LIMIT_IPV6_PREFIX', 64, 32, 128),

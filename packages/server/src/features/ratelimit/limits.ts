@@ -17,13 +17,14 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/login':
     case '/auth/mfa/verify': // the second half of a login: the same per-IP budget
     case '/auth/mfa/passkey/options':
-    case '/auth/passkeys/login/options': // a sign-in with a passkey: each options call stores a challenge
     case '/auth/passkeys/login/verify':
     case '/auth/mfa/enroll/totp': // the enrolment a MFA_REQUIRED_ROLES login demands: part of that login
     case '/auth/mfa/enroll/totp/confirm':
     case '/auth/mfa/enroll/passkey/options':
     case '/auth/mfa/enroll/passkey':
       return 'login';
+    case '/auth/passkeys/login/options': // a stored challenge, no hash; asked at every view of an autofill sign-in page
+      return 'passkey_options';
     case '/auth/register':
       return 'register';
     case '/auth/refresh':

@@ -107,6 +107,8 @@ describe('reset, verify and change-password count in buckets of their own', () =
     expect(bucketFor('/auth/reauthenticate')).toBe('change_password');
     // The second half of a login shares the login bucket's per-IP budget.
     expect(bucketFor('/auth/mfa/verify')).toBe('login');
+    // A passkey sign-in's options: a stored challenge, no hash; asked at every view of an autofill page.
+    expect(bucketFor('/auth/passkeys/login/options')).toBe('passkey_options');
     expect(bucketFor('/auth/me')).toBe('default');
   });
 

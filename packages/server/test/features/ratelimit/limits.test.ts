@@ -54,6 +54,19 @@ describe('per-IP rate limits', () => {
     expect((await register(0, '203.0.113.2')).statusCode).toBe(201);
   });
 
+  it("passkey sign-in options have their own bucket: page views of a sign-in form with passkey autofill leave the password budget alone", async () => {
+    const ip = { 'x-forwarded-for': '203.0.113.9' };
+    // The autofill asks for options at every view of the sign-in page (docs/passkeys.md).
+    for (let i = 0; i < 12; i++) {
+      const options = await t.app.inject({ method: 'POST', url: '/auth/passkeys/login/options', headers: ip });
+      expect(options.statusCode, `options call ${i + 1}`).toBe(200);
+      expect(options.headers['ratelimit-limit']).toBe('30');
+    }
+    const login = await t.app.inject({ method: 'POST', url: '/auth/login', headers: ip, payload: { email: 'nobody@example.com', password: PASSWORD } });
+    expect(login.statusCode).toBe(400);
+    expect(login.headers['ratelimit-remaining']).toBe('9');
+  });
+
   it('does not limit discovery and health routes', async () => {
     for (let i = 0; i < 10; i++) {
       expect((await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).statusCode).toBe(200);
