@@ -609,3 +609,15 @@ describe('a hostile provider: every spoilt ID token is refused', () => {
     }
   });
 });
+
+describe('secrets stay out of the logs', () => {
+  it('no client secret, state, exchange code or token of a sign-in appears in a log line', async () => {
+    const { res, code } = await signInWithOp(fresh('op'), { email: `${fresh('logs')}@example.com`, email_verified: true });
+    expect(res.statusCode).toBe(200);
+    const logs = t.logs.join('');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of [CLIENT_SECRET, 'gh-secret', 'hostile-secret', code, res.json().access_token, res.json().refresh_token]) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+});
