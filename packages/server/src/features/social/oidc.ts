@@ -88,16 +88,22 @@ export class OidcProvider implements SocialProvider {
       return providerUnavailable(this.config.name);
     }
     const client = await openidClient();
-    const url = client.buildAuthorizationUrl(configuration, {
-      redirect_uri: checks.redirectUri,
-      scope: this.config.scopes,
-      state: checks.state,
-      nonce: checks.nonce!,
-      code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
-      code_challenge_method: 'S256',
-      response_type: 'code',
-    });
-    return success(url.href);
+    try {
+      const url = client.buildAuthorizationUrl(configuration, {
+        redirect_uri: checks.redirectUri,
+        scope: this.config.scopes,
+        state: checks.state,
+        nonce: checks.nonce!,
+        code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
+        code_challenge_method: 'S256',
+        response_type: 'code',
+      });
+      return success(url.href);
+    } catch (err) {
+      // A discovery document without a usable authorization_endpoint.
+      this.log.warn({ provider: this.config.id, err: { name: (err as Error).name, code: (err as { code?: unknown }).code } }, 'social provider metadata unusable');
+      return providerError(this.config.name);
+    }
   }
 
   async profile(callbackUrl: URL, checks: AuthorizationChecks): Promise<Outcome<ProviderProfile>> {
