@@ -38,7 +38,10 @@ export type SecurityEventType =
   | 'passkey_counter_regression'
   | 'reauthenticated'
   | 'reauthentication_failed'
-  | 'factors_reset_by_admin';
+  | 'factors_reset_by_admin'
+  | 'identity_linked'
+  | 'identity_unlinked'
+  | 'social_login';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -22,6 +22,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/mfa/enroll/totp/confirm':
     case '/auth/mfa/enroll/passkey/options':
     case '/auth/mfa/enroll/passkey':
+    case '/auth/oauth/exchange': // the end of a social sign-in: tokens, as a login
       return 'login';
     case '/auth/passkeys/login/options': // a stored challenge, no hash; asked at every view of an autofill sign-in page
       return 'passkey_options';

@@ -1,6 +1,7 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { failure, retryLater, success, type Outcome } from '../../outcome.js';
 import type { AuthUser, UserRecord } from '../../store/types.js';
+import { hasNoPassword } from '../../passwords/no-password.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
 
@@ -27,6 +28,11 @@ export async function proveCurrentPassword(
   // The hash is not on request.auth: read it here, the one path that needs it.
   const stored = await ctx.store.findUserById(user.id);
   if (!stored) return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
+  // An account from a social sign-in has no current password to prove: it sets one through the
+  // reset flow, which proves control of the address instead. Refused before any verification.
+  if (hasNoPassword(stored.passwordHash)) {
+    return failure('PASSWORD_NOT_SET', 'This account has no password yet: set one through POST /auth/password/forgot (the reset link).');
+  }
   const checked = await ctx.hasher.verify(stored.passwordHash, password);
   if (!checked.ok) {
     const lock = await backoffFail(ctx, user.email, meta);

@@ -256,7 +256,7 @@ export async function ownSessionRoutes(app: FastifyInstance, opts: { ctx: Latchk
             recovery_code: { type: 'string', minLength: 1, maxLength: 64, description: 'One of the recovery codes' },
           },
         },
-        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 403, 422, 429, 503) },
+        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 403, 409, 422, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -4,7 +4,8 @@
  * or between a password and the enrolment a MFA_REQUIRED_ROLES policy demands (`mfa_enrollment`).
  */
 
-export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite' | 'mfa_challenge' | 'mfa_enrollment';
+/** `identity_link`: the ticket that carries a signed-in user from POST /auth/identities/{provider}/link to the provider. */
+export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite' | 'mfa_challenge' | 'mfa_enrollment' | 'identity_link';
 
 export interface NewOneTimeToken {
   /** SHA-256 (hex) of the token (mailed to the user, or answered by a login that needs a second factor). */
