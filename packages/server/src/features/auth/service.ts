@@ -154,7 +154,7 @@ export async function completeSignIn(
           'This account must add a second factor first: log in with JSON POST /auth/login and enrol (docs/factors.md).',
         );
       }
-      return success({ kind: 'mfa_enrollment_required', user, challenge: await issueEnrollmentChallenge(ctx, user.id) });
+      return success({ kind: 'mfa_enrollment_required', user, challenge: await issueEnrollmentChallenge(ctx, user.id, amr) });
     }
     if (demand !== null) methods = demand;
   }

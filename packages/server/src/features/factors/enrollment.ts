@@ -17,7 +17,7 @@ import { signIn, type IssuedTokens } from '../sessions/service.js';
 import { finishPasskeyRegistration, passkeyAmr, startPasskeyRegistration, type PublicPasskey } from './passkey-service.js';
 import type { RegistrationResponseJSON } from './passkeys.js';
 import { mfaRequiredFor } from './policy.js';
-import { AMR_PASSWORD_OTP, confirmTotp, enrolTotp, type ChallengeMethod, type PublicFactor } from './service.js';
+import { AMR_PASSWORD_OTP, FEDERATED_CHALLENGE_PREFIX, firstFactorOf, confirmTotp, enrolTotp, type ChallengeMethod, type PublicFactor } from './service.js';
 
 /** The answer of a login whose user must enrol a second factor first. */
 export interface MfaEnrollmentChallenge {
@@ -41,8 +41,9 @@ export async function policyDemand(ctx: LatchkeyContext, user: Pick<AuthUser, 'i
 }
 
 /** A short-lived (MFA_CHALLENGE_TTL), single-use enrolment token bound to the user, stored hashed. */
-export async function issueEnrollmentChallenge(ctx: LatchkeyContext, userId: string): Promise<MfaEnrollmentChallenge> {
-  const token = newOpaqueToken();
+export async function issueEnrollmentChallenge(ctx: LatchkeyContext, userId: string, firstFactor: readonly string[] = ['pwd']): Promise<MfaEnrollmentChallenge> {
+  // After a social sign-in the session will say `fed`, as for a challenge (service.ts).
+  const token = firstFactor.includes('fed') ? FEDERATED_CHALLENGE_PREFIX + newOpaqueToken() : newOpaqueToken();
   const now = ctx.clock();
   const ttl = ctx.config.factors.mfaChallengeTtlMs;
   await ctx.store.createOneTimeToken({ tokenHash: hashToken(token), userId, purpose: 'mfa_enrollment', createdAt: now, expiresAt: now + ttl });
@@ -77,7 +78,7 @@ async function completeEnrollment(
   method: string,
 ): Promise<Outcome<IssuedTokens>> {
   if ((await ctx.store.consumeOneTimeToken(hashToken(mfaToken), 'mfa_enrollment', ctx.clock())) !== user.id) return ENROLLMENT_TOKEN_INVALID;
-  return success(await signIn(ctx, user, meta, amr, { second_factor: method, enrolled: true }));
+  return success(await signIn(ctx, user, meta, firstFactorOf(mfaToken, amr), { second_factor: method, enrolled: true }));
 }
 
 /** POST /auth/mfa/enroll/totp: a new authenticator secret for the token's user (the token is not spent). */

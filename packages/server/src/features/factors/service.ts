@@ -61,7 +61,12 @@ export const AMR_PASSWORD_OTP: readonly string[] = Object.freeze(['pwd', 'otp', 
  * starts with this, so that the session says `fed`, not `pwd`, beside the second factor. Only the
  * token's hash is stored, so the prefix cannot be changed without losing the token.
  */
-const FEDERATED_CHALLENGE_PREFIX = 'fed.';
+export const FEDERATED_CHALLENGE_PREFIX = 'fed.';
+
+/** The session's amr for a challenge token: `fed` in place of `pwd` when the token says so. */
+export function firstFactorOf(mfaToken: string, amr: readonly string[]): readonly string[] {
+  return mfaToken.startsWith(FEDERATED_CHALLENGE_PREFIX) ? amr.map((m) => (m === 'pwd' ? 'fed' : m)) : amr;
+}
 
 /** The backoff key of the account-wide lock: a space never occurs in a normalised email. */
 function accountKey(userId: string): string {
@@ -268,7 +273,7 @@ export async function verifyMfaChallenge(
   }
   // Spent only now: of two right answers sent at once with one token, one gets the session.
   if ((await ctx.store.consumeOneTimeToken(tokenHash, 'mfa_challenge', ctx.clock())) !== userId) return MFA_TOKEN_INVALID;
-  if (mfaToken.startsWith(FEDERATED_CHALLENGE_PREFIX)) amr = amr.map((m) => (m === 'pwd' ? 'fed' : m));
+  amr = firstFactorOf(mfaToken, amr);
   const tokens = await signIn(ctx, user, meta, amr, { second_factor: method });
   return success({ user, tokens });
 }

@@ -13,6 +13,7 @@ import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { failureToError } from '../../http/failures.js';
 import { newOpaqueToken, hashToken } from '../../lib/ids.js';
 import { failure, success, type Failure, type Outcome } from '../../outcome.js';
+import { hasNoPassword } from '../../passwords/no-password.js';
 import { recordEvent } from '../events/service.js';
 import type { AuthState } from '../sessions/authenticate.js';
 import { proveCurrentPassword } from '../sessions/current-password.js';
@@ -36,14 +37,19 @@ export interface ReauthenticationProof {
 const FACTOR_AMR: readonly string[] = ['otp', 'hwk', 'swk', 'mfa'];
 /** RFC 8176 values of something held, for `mfa` together with `pwd` (something known). */
 const POSSESSION_AMR: readonly string[] = ['otp', 'hwk', 'swk'];
+/** A first factor: a password (`pwd`) or a social sign-in (`fed`, docs/social-login.md). */
+const FIRST_FACTOR_AMR: readonly string[] = ['pwd', 'fed'];
 /** The order `amr` lists values in, as the sign-ins write them (['pwd', 'otp', 'mfa']). */
-const AMR_ORDER: readonly string[] = ['pwd', 'otp', 'hwk', 'swk', 'mfa'];
+const AMR_ORDER: readonly string[] = ['pwd', 'fed', 'otp', 'hwk', 'swk', 'mfa'];
 
 /** What this account may reauthenticate with, and whether it has a second factor. */
 export async function reauthenticationMethods(ctx: LatchkeyContext, userId: string): Promise<{ secondFactor: boolean; methods: ReauthenticationMethod[] }> {
-  const [factors, passkeys] = await Promise.all([ctx.store.listFactors(userId), ctx.store.listPasskeys(userId)]);
+  const [factors, passkeys, user] = await Promise.all([ctx.store.listFactors(userId), ctx.store.listPasskeys(userId), ctx.store.findUserById(userId)]);
   const secondFactor = activeTotp(factors) !== undefined;
-  const methods: ReauthenticationMethod[] = secondFactor ? ['code', 'recovery_code'] : ['password'];
+  // An account from a social sign-in with no password of its own has none to offer: without a
+  // factor or passkey it steps up by signing in again through its provider (docs/social-login.md).
+  const hasPassword = user !== null && !hasNoPassword(user.passwordHash);
+  const methods: ReauthenticationMethod[] = secondFactor ? ['code', 'recovery_code'] : hasPassword ? ['password'] : [];
   if (passkeys.length > 0) methods.push('passkey');
   return { secondFactor, methods };
 }
@@ -104,7 +110,7 @@ export async function requireRecentAuthentication(ctx: LatchkeyContext, auth: Au
  */
 export function amrAfterReauthentication(session: readonly string[], proven: readonly string[]): string[] {
   const all = new Set([...session, ...proven]);
-  if (all.has('pwd') && POSSESSION_AMR.some((v) => all.has(v))) all.add('mfa');
+  if (FIRST_FACTOR_AMR.some((v) => all.has(v)) && POSSESSION_AMR.some((v) => all.has(v))) all.add('mfa');
   const rank = (v: string) => (AMR_ORDER.includes(v) ? AMR_ORDER.indexOf(v) : AMR_ORDER.length);
   return [...all].sort((a, b) => rank(a) - rank(b));
 }

@@ -5,6 +5,7 @@ import { requestMeta } from '../../http/request.js';
 import { bearerSecurity, problems, tokenResponseSchema } from '../../http/schemas.js';
 import { failure } from '../../outcome.js';
 import { newOpaqueToken } from '../../lib/ids.js';
+import { mfaEnrollmentSchema } from '../factors/enrollment-routes.js';
 import { mfaChallengeSchema } from '../factors/routes.js';
 import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/transport.js';
 import { endpointRoot } from '../wellknown/routes.js';
@@ -253,7 +254,7 @@ export async function socialRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCo
           },
         },
         response: {
-          200: { type: 'object', description: 'Tokens, a second factor is required, or the identity linked', anyOf: [tokenResponseSchema, mfaChallengeSchema, linkedSchema] },
+          200: { type: 'object', description: 'Tokens, a second factor is required, or the identity linked', anyOf: [tokenResponseSchema, mfaChallengeSchema, mfaEnrollmentSchema, linkedSchema] },
           ...problems(400, 403, 413, 415, 422, 429, 503),
         },
       },
@@ -261,7 +262,8 @@ export async function socialRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCo
     async (request, reply) => {
       const result = unwrap(await exchangeCode(ctx, request.body.code, request.body.code_verifier ?? null, requestMeta(request)));
       if (result.kind === 'linked') return reply.header('cache-control', 'no-store').send({ linked: true, identity: result.identity });
-      if (result.kind === 'mfa_required') return reply.header('pragma', 'no-cache').code(200).send(result.challenge);
+      // A second factor (or, under MFA_REQUIRED_ROLES, its enrolment) is due: as POST /auth/login answers.
+      if (result.kind === 'mfa_required' || result.kind === 'mfa_enrollment_required') return reply.header('pragma', 'no-cache').code(200).send(result.challenge);
       return sendTokens(ctx, refreshPath, request, reply, result.tokens, wantsCookieMode(request));
     },
   );

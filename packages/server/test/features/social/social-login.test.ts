@@ -503,6 +503,32 @@ describe('unlinking, passwords, admin', () => {
     expect(changed.json().code).toBe('PASSWORD_NOT_SET');
   });
 
+  it('step-up of an account without a password: no password method is offered (methods []), and one sent is refused before any check', async () => {
+    const { res } = await signInWithOp(fresh('op'), { email: `${fresh('su')}@example.com`, email_verified: true });
+    const reauth = await t.app.inject({
+      method: 'POST',
+      url: '/auth/reauthenticate',
+      headers: bearer(res.json().access_token),
+      payload: { password: 'anything at all' },
+    });
+    expect(reauth.statusCode, reauth.body).toBe(400);
+    expect(reauth.json()).toMatchObject({ code: 'REAUTHENTICATION_METHOD_UNAVAILABLE', methods: [] });
+  });
+
+  it('a social session that proves a code by step-up says fed, otp and mfa (a first factor and something held)', async () => {
+    const { res } = await signInWithOp(fresh('op'), { email: `${fresh('sufed')}@example.com`, email_verified: true });
+    const access = res.json().access_token as string;
+    const { secret } = await enrolTotp(t.app, access);
+    const reauth = await t.app.inject({
+      method: 'POST',
+      url: '/auth/reauthenticate',
+      headers: bearer(access),
+      payload: { code: codeAt(t.app, secret, 1) },
+    });
+    expect(reauth.statusCode, reauth.body).toBe(200);
+    expect(payloadOf(reauth.json().access_token).amr).toEqual(['fed', 'otp', 'mfa']);
+  });
+
   it('an account without a password is no invitation (invite_pending false; inviting its address is EMAIL_TAKEN); the reset flow gives it one', async () => {
     const admin = await registerAndLogin(t.app, `${fresh('admin')}@example.com`);
     await t.app.latchkey.store.updateUser(admin.userId, { roles: ['admin'] }, Date.now());
