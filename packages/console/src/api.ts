@@ -1,4 +1,4 @@
-import { errorFromResponse, LatchkeyError, type LatchkeyClient, type Session, type User } from '@latchkey/client';
+import { errorFromResponse, LatchkeyError, type Identity, type IdentityList, type LatchkeyClient, type Session, type User } from '@latchkey/client';
 
 // Latchkey's /admin/users routes, called through the SDK's authenticated fetch (bearer token
 // attached, refreshed when needed). Every failure becomes a LatchkeyError carrying the server's
@@ -29,6 +29,10 @@ export interface UserDetail {
   sessions: AdminSession[];
   events: SecurityEvent[];
 }
+
+/** A provider account linked to a user (GET /admin/users/{id}/identities; the same shape as the user's own list). */
+export type AdminIdentity = Identity;
+export type AdminIdentityList = IdentityList;
 
 export type TriState = 'any' | 'true' | 'false';
 
@@ -113,6 +117,10 @@ export interface AdminApi {
   /** Ends every session of the user; resolves to how many were live. */
   revokeAllSessions(id: string): Promise<number>;
   revokeSession(id: string, sessionId: string): Promise<void>;
+  /** The user's linked provider accounts (social sign-in) and whether the account has a password. */
+  listIdentities(id: string, signal?: AbortSignal): Promise<AdminIdentityList>;
+  /** Unlinks one; LAST_SIGN_IN_METHOD when it is the user's only way in (no password, passkey or other identity). */
+  unlinkIdentity(id: string, identityId: string): Promise<void>;
 }
 
 /**
@@ -170,6 +178,8 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
     deleteUser: (id) => call<void>('DELETE', userPath(id)),
     revokeAllSessions: async (id) => (await call<{ revoked: number }>('POST', `${userPath(id)}/revoke-sessions`)).revoked,
     revokeSession: (id, sessionId) => call<void>('DELETE', `${userPath(id)}/sessions/${encodeURIComponent(sessionId)}`),
+    listIdentities: (id, signal) => call<AdminIdentityList>('GET', `${userPath(id)}/identities`, undefined, signal),
+    unlinkIdentity: (id, identityId) => call<void>('DELETE', `${userPath(id)}/identities/${encodeURIComponent(identityId)}`),
   };
 }
 

@@ -1,10 +1,18 @@
 import { passkeysSupported, type MfaRequired } from '@latchkey/client';
 import { useAuth, useRetryAfter } from '@latchkey/client/react';
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { Alert, ErrorAlert, Field, isCode, signOutMessage, useAction } from '../forms.tsx';
 import { go } from '../route.ts';
+import { ProviderButtons } from '../social.tsx';
 
-export function LoginPage(): ReactNode {
+export function LoginPage({
+  challenge = null,
+  onChallengeTaken,
+}: {
+  /** A social sign-in's second-factor step (the provider's sign-in was the first). */
+  challenge?: MfaRequired | null;
+  onChallengeTaken?: () => void;
+} = {}): ReactNode {
   const { login, signInWithPasskey, reason } = useAuth();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -12,7 +20,11 @@ export function LoginPage(): ReactNode {
   const [acted, setActed] = useState(false);
   const [askedAgain, setAskedAgain] = useState(false);
   /** The password was right and the account has a second factor: the code step. In memory only. */
-  const [mfa, setMfa] = useState<MfaRequired | null>(null);
+  const [mfa, setMfa] = useState<MfaRequired | null>(challenge);
+  useEffect(() => {
+    // Taken once: a later visit to this page must not offer a spent challenge again.
+    if (challenge) onChallengeTaken?.();
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps -- on mount only
   /** Shown above the password form after the code step was abandoned or expired. */
   const [expired, setExpired] = useState(false);
   const action = useAction(async () => {
@@ -109,6 +121,7 @@ export function LoginPage(): ReactNode {
           </button>
         </div>
       ) : null}
+      <ProviderButtons onStart={() => setActed(true)} />
       <p className="switch">
         New here? <a href="#/register">Create an account</a>
       </p>
