@@ -139,6 +139,37 @@ export interface FactorsConfig {
   readonly webauthnOrigins: readonly string[];
 }
 
+/** How a social provider is spoken to: OpenID Connect discovery, or GitHub's OAuth 2.0 and user API. */
+export type SocialProviderType = 'oidc' | 'github';
+
+/** One sign-in provider (docs/social-login.md): SOCIAL_<ID>_* in the environment. */
+export interface SocialProviderConfig {
+  /** Lowercase [a-z0-9-]{1,32}: the path segment of its routes. */
+  readonly id: string;
+  readonly type: SocialProviderType;
+  /** Display name (Google, GitHub, Microsoft, or the id). */
+  readonly name: string;
+  readonly clientId: string;
+  /** Never logged, never answered. */
+  readonly clientSecret: string;
+  /** OIDC: the issuer whose discovery document is read (null for github). */
+  readonly issuer: string | null;
+  /** Space-separated scopes asked for. */
+  readonly scopes: string;
+  /** GitHub: the authorize and token endpoints and the REST API (overridable for tests and GitHub Enterprise). */
+  readonly authorizeUrl: string | null;
+  readonly tokenUrl: string | null;
+  readonly apiUrl: string | null;
+}
+
+/** Social sign-in (docs/social-login.md). */
+export interface SocialConfig {
+  /** The configured providers by id, in the order of SOCIAL_PROVIDERS. */
+  readonly providers: Readonly<Record<string, SocialProviderConfig>>;
+  /** REDIRECT_ALLOWED_URLS: exact URLs, or prefixes ending in `/` (origin + path prefix). */
+  readonly redirectAllowedUrls: readonly string[];
+}
+
 /** Prometheus metrics: served only when one of these is set. */
 export interface MetricsConfig {
   readonly metricsToken: string | null;
@@ -167,10 +198,11 @@ export interface Config {
   readonly factors: FactorsConfig;
   readonly metrics: MetricsConfig;
   readonly housekeeping: HousekeepingConfig;
+  readonly social: SocialConfig;
 }
 
 /** The names of the sections, in the order of `Config`. */
-export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping'] as const;
+export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping', 'social'] as const;
 // Does not compile while a section of Config is missing from the list above.
 true satisfies [Exclude<keyof Config, (typeof CONFIG_SECTIONS)[number]>] extends [never] ? true : false;
 
@@ -183,9 +215,14 @@ true satisfies [Exclude<keyof Config, (typeof CONFIG_SECTIONS)[number]>] extends
  * const sections: ConfigSections = { tokens: { issuer: 'https://shop.example', accessTokenTtlMs: 300_000 } };
  */
 export type ConfigSections = {
-  readonly [S in Exclude<keyof Config, 'rateLimit'>]?: Partial<Config[S]>;
+  readonly [S in Exclude<keyof Config, 'rateLimit' | 'social'>]?: Partial<Config[S]>;
 } & {
   readonly rateLimit?: Partial<Omit<RateLimitConfig, 'rateLimits'>> & { readonly rateLimits?: Partial<RateLimitConfig['rateLimits']> };
+  /** Providers by id, each with what SOCIAL_<ID>_* would say (clientId and clientSecret required). */
+  readonly social?: {
+    readonly providers?: Readonly<Record<string, Partial<Omit<SocialProviderConfig, 'id'>>>>;
+    readonly redirectAllowedUrls?: readonly string[];
+  };
 };
 
 /**
@@ -398,6 +435,18 @@ class SettingReader {
     if (this.fromEnv) return (v as string).split(',');
     if (!Array.isArray(v) || !v.every((e) => typeof e === 'string')) throw new ConfigError(g.name, 'expected an array of strings');
     return v as string[];
+  }
+
+  /**
+   * The ids of a keyed group of settings: a comma list in the environment (SOCIAL_PROVIDERS), the
+   * keys of the object at `objectPath` as an option (`social.providers`).
+   */
+  ids(objectPath: string, variable: string): string[] {
+    if (this.fromEnv) return this.entries(this.given(objectPath, variable)).map((s) => s.trim()).filter(Boolean);
+    const g = this.given(objectPath, objectPath);
+    if (g.value === undefined) return [];
+    if (typeof g.value !== 'object' || g.value === null || Array.isArray(g.value)) throw new ConfigError(g.name, 'expected an object of providers by id');
+    return Object.keys(g.value);
   }
 
   /** "10/1m" (10 requests a minute) in the environment, `{ limit, windowMs }` as an option. */
@@ -685,6 +734,7 @@ function buildConfig(r: SettingReader): Config {
     metricsToken: r.optionalText('metrics.metricsToken', 'METRICS_TOKEN'),
     metricsPort: r.optionalInt('metrics.metricsPort', 'METRICS_PORT', 1, 65535),
   };
+  const social = readSocial(r, mail.appUrl, corsOrigins);
   const shutdownTimeoutMs = r.duration('http.shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000);
   const tokens: TokensConfig = {
     issuer,
@@ -739,6 +789,86 @@ function buildConfig(r: SettingReader): Config {
     factors: Object.freeze(factors),
     metrics: Object.freeze(metrics),
     housekeeping: Object.freeze(housekeeping),
+    social,
+  });
+}
+
+const SOCIAL_ID = /^[a-z0-9-]{1,32}$/;
+const SOCIAL_DEFAULTS: Record<string, { name: string; issuer?: string }> = {
+  google: { name: 'Google', issuer: 'https://accounts.google.com' },
+  github: { name: 'GitHub' },
+  microsoft: { name: 'Microsoft' },
+};
+
+/**
+ * An http(s) URL for a provider endpoint. Plain http only for loopback hosts (tests, local dev):
+ * anything else would carry the client secret and the user's tokens in clear.
+ */
+function providerUrl(raw: string, name: string): string {
+  const value = httpUrl(raw, name);
+  const u = new URL(value);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (u.protocol === 'http:' && !loopback) throw new ConfigError(name, `must be https (plain http only for loopback hosts), got "${raw}"`);
+  return value;
+}
+
+/** An entry of REDIRECT_ALLOWED_URLS: an absolute http(s) URL without credentials or fragment. */
+function redirectEntry(entry: string, name: string): void {
+  let u: URL;
+  try {
+    u = new URL(entry);
+  } catch {
+    throw new ConfigError(name, `expected absolute http(s) URLs, got "${entry}"`);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password || u.hash) {
+    throw new ConfigError(name, `expected absolute http(s) URLs without credentials or fragment, got "${entry}"`);
+  }
+}
+
+/**
+ * Social sign-in (docs/social-login.md): SOCIAL_PROVIDERS names the providers, SOCIAL_<ID>_*
+ * configures each (`<ID>` upper-cased, `-` as `_`); as options, `social.providers.<id>.<field>`.
+ * Discovery is not fetched here: an unreachable provider must not stop start-up.
+ */
+function readSocial(r: SettingReader, appUrl: string, corsOrigins: readonly string[]): SocialConfig {
+  const providers: Record<string, SocialProviderConfig> = {};
+  for (const id of r.ids('social.providers', 'SOCIAL_PROVIDERS')) {
+    if (!SOCIAL_ID.test(id)) throw new ConfigError(r.name('SOCIAL_PROVIDERS'), `provider ids are lowercase [a-z0-9-]{1,32}, got "${id}"`);
+    if (providers[id]) throw new ConfigError(r.name('SOCIAL_PROVIDERS'), `"${id}" is listed twice`);
+    const v = `SOCIAL_${id.toUpperCase().replace(/-/g, '_')}_`;
+    const p = `social.providers.${id}.`;
+    const defaults = Object.hasOwn(SOCIAL_DEFAULTS, id) ? SOCIAL_DEFAULTS[id] : undefined;
+    const type = r.oneOf<SocialProviderType>(`${p}type`, `${v}TYPE`, ['oidc', 'github'], id === 'github' ? 'github' : 'oidc');
+    const clientId = r.optionalText(`${p}clientId`, `${v}CLIENT_ID`);
+    if (!clientId) throw new ConfigError(r.name(`${v}CLIENT_ID`), `is required for the provider "${id}"`);
+    // Not trimmed: the secret is what was given.
+    const clientSecret = r.optionalText(`${p}clientSecret`, `${v}CLIENT_SECRET`, undefined, false);
+    if (!clientSecret) throw new ConfigError(r.name(`${v}CLIENT_SECRET`), `is required for the provider "${id}"`);
+    const issuer = type === 'oidc' ? r.optionalText(`${p}issuer`, `${v}ISSUER`, providerUrl) ?? defaults?.issuer ?? null : null;
+    if (type === 'oidc' && issuer === null) {
+      const hint = id === 'microsoft' ? ' (https://login.microsoftonline.com/<tenant>/v2.0)' : '';
+      throw new ConfigError(r.name(`${v}ISSUER`), `is required for the OpenID Connect provider "${id}"${hint}`);
+    }
+    const github = type === 'github';
+    providers[id] = Object.freeze({
+      id,
+      type,
+      name: r.text(`${p}name`, `${v}NAME`, defaults?.name ?? id),
+      clientId,
+      clientSecret,
+      issuer,
+      scopes: r.text(`${p}scopes`, `${v}SCOPES`, github ? 'read:user user:email' : 'openid email profile').split(/[\s,]+/).filter(Boolean).join(' '),
+      authorizeUrl: github ? r.text(`${p}authorizeUrl`, `${v}AUTHORIZE_URL`, 'https://github.com/login/oauth/authorize', providerUrl) : null,
+      tokenUrl: github ? r.text(`${p}tokenUrl`, `${v}TOKEN_URL`, 'https://github.com/login/oauth/access_token', providerUrl) : null,
+      apiUrl: github ? r.text(`${p}apiUrl`, `${v}API_URL`, 'https://api.github.com', providerUrl) : null,
+    });
+  }
+  const given = r.list('social.redirectAllowedUrls', 'REDIRECT_ALLOWED_URLS', redirectEntry);
+  const fallback = [appUrl, ...corsOrigins].map((u) => `${new URL(u).origin}/`);
+  return Object.freeze({
+    providers: Object.freeze(providers),
+    redirectAllowedUrls: Object.freeze(given.length > 0 ? [...given] : [...new Set(fallback)]),
   });
 }
 

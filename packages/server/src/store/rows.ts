@@ -1,4 +1,4 @@
-import type { FactorKind, FactorRecord, PasskeyDeviceType, PasskeyRecord, SessionRecord, SigningKeyRecord } from './types.js';
+import type { ExchangeCodeRecord, FactorKind, FactorRecord, IdentityRecord, OAuthStateRecord, PasskeyDeviceType, PasskeyRecord, SessionRecord, SigningKeyRecord } from './types.js';
 
 /** A `sessions` row as both adapters read it (times as epoch-ms numbers). */
 export interface SessionRow {
@@ -132,5 +132,82 @@ export function passkeyFromRow(r: PasskeyRow): PasskeyRecord {
     name: r.name,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
+  };
+}
+
+/** An `identities` row; `email_verified` is a BOOLEAN on PostgreSQL, 0 or 1 on SQLite. */
+export interface IdentityRow {
+  id: string;
+  user_id: string;
+  provider: string;
+  subject: string;
+  email: string | null;
+  email_verified: boolean | number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export function identityFromRow(r: IdentityRow): IdentityRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    provider: r.provider,
+    subject: r.subject,
+    email: r.email,
+    emailVerified: r.email_verified === true || r.email_verified === 1,
+    createdAt: Number(r.created_at),
+    lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+  };
+}
+
+/** An `oauth_states` row. */
+export interface OAuthStateRow {
+  state_hash: string;
+  browser_hash: string;
+  provider: string;
+  nonce: string | null;
+  code_verifier: string;
+  redirect_to: string;
+  app_code_challenge: string | null;
+  link_user_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export function oauthStateFromRow(r: OAuthStateRow): OAuthStateRecord {
+  return {
+    stateHash: r.state_hash,
+    browserHash: r.browser_hash,
+    provider: r.provider,
+    nonce: r.nonce,
+    codeVerifier: r.code_verifier,
+    redirectTo: r.redirect_to,
+    appCodeChallenge: r.app_code_challenge,
+    linkUserId: r.link_user_id,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+  };
+}
+
+/** An `oauth_exchange_codes` row. */
+export interface ExchangeCodeRow {
+  code_hash: string;
+  user_id: string;
+  identity_id: string;
+  purpose: string;
+  app_code_challenge: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export function exchangeCodeFromRow(r: ExchangeCodeRow): ExchangeCodeRecord {
+  return {
+    codeHash: r.code_hash,
+    userId: r.user_id,
+    identityId: r.identity_id,
+    purpose: r.purpose === 'link' ? 'link' : 'sign_in',
+    appCodeChallenge: r.app_code_challenge,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
   };
 }

@@ -13,6 +13,7 @@
  * something else went wrong.
  */
 import type { FactorStore } from './contract/factors.js';
+import type { IdentityStore } from './contract/identities.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
 import type { MigrationStore } from './contract/migrations.js';
 import type { OneTimeTokenStore } from './contract/one-time-tokens.js';
@@ -24,6 +25,7 @@ import type { SigningKeyStore } from './contract/signing-keys.js';
 import type { UserStore } from './contract/users.js';
 
 export type * from './contract/factors.js';
+export type * from './contract/identities.js';
 export type * from './contract/lifecycle.js';
 export type * from './contract/migrations.js';
 export type * from './contract/one-time-tokens.js';
@@ -42,6 +44,7 @@ export type Store = StoreLifecycle &
   OneTimeTokenStore &
   FactorStore &
   PasskeyStore &
+  IdentityStore &
   RateCounterStore &
   MigrationStore;
 

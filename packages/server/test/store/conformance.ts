@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { NewSession, NewUser, RotateInput, Store } from '../../src/store/types.js';
 import { IDLE, SECOND, hash, newSession, newUser, type ConformanceOptions, type StoreCaseContext } from './cases/context.js';
 import { factorCases } from './cases/factors.js';
+import { identityCases } from './cases/identities.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { migrationCases } from './cases/migrations.js';
 import { oneTimeTokenCases } from './cases/one-time-tokens.js';
@@ -78,6 +79,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     oneTimeTokenCases(ctx);
     factorCases(ctx);
     passkeyCases(ctx);
+    identityCases(ctx);
     rateCounterCases(ctx);
     outageCases(ctx);
   });

@@ -4,7 +4,7 @@ import { createTestDatabase } from '../support/postgres.js';
 import { freePort } from '../support/server-process.js';
 import { describeStoreConformance } from './conformance.js';
 
-const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges'];
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges', 'identities', 'oauth_states', 'oauth_exchange_codes'];
 
 // Each case gets its own database on the run's throwaway cluster; a pool of 10 makes the
 // concurrent cases run on several connections at once.

@@ -8,7 +8,7 @@ const { dir, cleanup } = tempDir('latchkey-store-sqlite-');
 afterAll(cleanup);
 let n = 0;
 
-const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges'];
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges', 'identities', 'oauth_states', 'oauth_exchange_codes'];
 
 describeStoreConformance('sqlite', async () => new SqliteStore(`${dir}/store-${++n}.db`), {
   async countRows(store: Store) {

@@ -70,6 +70,17 @@ export function purgePasskeyChallenges(ctx: LatchkeyContext, limit = PURGE_BATCH
 }
 
 /**
+ * Social sign-in states past their 10 minutes and exchange codes past their 2, at most `limit`
+ * of each per run (spent ones are already gone).
+ *
+ * @example
+ * const deleted = await purgeOAuthStates(ctx);
+ */
+export function purgeOAuthStates(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgeOAuthStates(ctx.clock(), limit);
+}
+
+/**
  * Runs the purges every PURGE_INTERVAL (the timer does not keep the process alive); returns the
  * function that stops it. A failed run is logged and the next one tries again.
  *
@@ -82,6 +93,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
     void purgeSessions(ctx)
       .then(async (n) => n + (await purgeOldEvents(ctx)))
       .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
+      .then(async (n) => n + (await purgeOAuthStates(ctx)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.housekeeping.purgeIntervalMs);

@@ -3,7 +3,8 @@
  * invitations, and the challenge between a password and a second factor at login (`mfa_challenge`).
  */
 
-export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite' | 'mfa_challenge';
+/** `identity_link`: the ticket that carries a signed-in user from POST /auth/identities/{provider}/link to the provider. */
+export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'invite' | 'mfa_challenge' | 'identity_link';
 
 export interface NewOneTimeToken {
   /** SHA-256 (hex) of the token (mailed to the user, or answered by a login that needs a second factor). */

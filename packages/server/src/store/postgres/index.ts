@@ -3,6 +3,7 @@ import type { RateCounterStore, Store, StoreConcerns } from '../types.js';
 import { PgConnection, type PostgresStoreOptions } from './connection.js';
 import { postgresFactors } from './factors.js';
 import { postgresPasskeys } from './passkeys.js';
+import { postgresIdentities } from './identities.js';
 import { postgresMigrations } from './migrations.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
@@ -57,6 +58,7 @@ export class PostgresStore implements Store {
       ...postgresOneTimeTokens(db),
       ...postgresFactors(db),
       ...postgresPasskeys(db),
+      ...postgresIdentities(db),
       ...postgresRateCounters(db),
     };
     Object.assign(this, concerns);

@@ -3,6 +3,7 @@ import type { Store, StoreConcerns } from '../types.js';
 import { SqliteConnection } from './connection.js';
 import { sqliteFactors } from './factors.js';
 import { sqlitePasskeys } from './passkeys.js';
+import { sqliteIdentities } from './identities.js';
 import { sqliteError } from './errors.js';
 import { migrateSqlite, sqliteMigrations } from './migrations.js';
 import { sqliteOneTimeTokens } from './one-time-tokens.js';
@@ -48,6 +49,7 @@ export class SqliteStore implements Store {
       ...sqliteOneTimeTokens(connection),
       ...sqliteFactors(connection),
       ...sqlitePasskeys(connection),
+      ...sqliteIdentities(connection),
       ...sqliteRateCounters(connection),
     };
     Object.assign(this, concerns);

@@ -176,4 +176,58 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX passkey_challenges_user_idx ON passkey_challenges (user_id);
     `,
   },
+  {
+    version: 6,
+    name: 'social sign-in',
+    // identities: provider accounts linked to a user, (provider, subject) unique across users.
+    // oauth_states: a sign-in in flight at a provider (10 minutes), keyed by the SHA-256 of its
+    // state, bound to the browser by the hash of a cookie; spent once (deleted). The provider's
+    // PKCE verifier and the nonce are kept as they are: they are worth nothing without the
+    // authorization code the provider sends to the callback, and die with the row.
+    // oauth_exchange_codes: the SHA-256 of the single-use code (2 minutes) the app exchanges.
+    // Users without a password keep a marker in password_hash (passwords/no-password.ts), so
+    // users.password_hash stays NOT NULL.
+    sql: `
+      CREATE TABLE identities (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        provider TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        email TEXT,
+        email_verified INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      );
+      CREATE UNIQUE INDEX identities_provider_subject_key ON identities (provider, subject);
+      CREATE INDEX identities_user_idx ON identities (user_id);
+
+      CREATE TABLE oauth_states (
+        state_hash TEXT PRIMARY KEY,
+        browser_hash TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        nonce TEXT,
+        code_verifier TEXT NOT NULL,
+        redirect_to TEXT NOT NULL,
+        app_code_challenge TEXT,
+        link_user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX oauth_states_expires_idx ON oauth_states (expires_at);
+      CREATE INDEX oauth_states_user_idx ON oauth_states (link_user_id);
+
+      CREATE TABLE oauth_exchange_codes (
+        code_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        app_code_challenge TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX oauth_exchange_codes_expires_idx ON oauth_exchange_codes (expires_at);
+      CREATE INDEX oauth_exchange_codes_user_idx ON oauth_exchange_codes (user_id);
+      CREATE INDEX oauth_exchange_codes_identity_idx ON oauth_exchange_codes (identity_id);
+    `,
+  },
 ];
