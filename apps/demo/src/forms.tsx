@@ -59,6 +59,8 @@ export function describe(error: unknown): string {
         return 'The sign-in provider did not complete the sign-in (it may have been cancelled). Try again, or sign in another way.';
       case 'REDIRECT_NOT_ALLOWED':
         return 'This page is not allowed as a sign-in return address (REDIRECT_ALLOWED_URLS on the server).';
+      case 'PASSWORD_NOT_SET':
+        return 'This account has no password yet (you sign in through a connected account). Use “Forgot password?” on the sign-in page to get a link that sets one.';
       case 'IDENTITY_NOT_FOUND':
         return 'That linked account no longer exists. Reload the page.';
       default:
