@@ -39,6 +39,7 @@ import { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import { PRIMARY_COUNTERS_ENV, PrimaryCounters } from './features/ratelimit/primary-counters.js';
 import { authGuard, requireUser } from './features/sessions/guard.js';
 import { ownSessionRoutes, sessionRoutes } from './features/sessions/routes.js';
+import { adminIdentityRoutes, identityRoutes, socialRoutes } from './features/social/routes.js';
 import { ADMIN_ROLE } from './features/users/fields.js';
 import { profileRoutes } from './features/users/routes.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
@@ -266,6 +267,9 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         inviteRoutes, // invite/accept
         guardedScope(signedIn, eventRoutes),
         guardedScope(admin, adminRoutes),
+        socialRoutes, // oauth: providers, start, callback, exchange (docs/social-login.md)
+        guardedScope(signedIn, identityRoutes), // identities: list, link, unlink
+        guardedScope(admin, adminIdentityRoutes), // admin/users/{id}/identities
         metricsRoutes, // its own METRICS_TOKEN
         wellKnownRoutes,
         healthRoutes,

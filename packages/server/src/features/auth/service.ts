@@ -108,21 +108,40 @@ export async function login(
     }
     return checked;
   }
-  const user = checked.value;
+  return completeSignIn(ctx, checked.value, meta, AMR_PASSWORD, options, () => clearBackoff(ctx, key, meta));
+}
+
+/**
+ * What follows a proved first factor, the same for every way in (a password here, a social
+ * sign-in in features/social): a disabled account is refused, an unverified email is refused when
+ * REQUIRE_VERIFIED_EMAIL says so, an account with a second factor gets the MFA challenge, and
+ * otherwise a session with `amr`. `settled` runs where the first factor's failure count may be
+ * cleared (not before a second factor: else a password holder could alternate logins and wrong
+ * codes forever without meeting the lock; the second factor clears it).
+ *
+ * @example
+ * const result = await completeSignIn(ctx, user, meta, AMR_FEDERATED, { challenge: true });
+ */
+export async function completeSignIn(
+  ctx: LatchkeyContext,
+  user: UserRecord,
+  meta: RequestMeta,
+  amr: readonly string[],
+  options: LoginOptions = { challenge: true },
+  settled: () => Promise<void> = async () => undefined,
+): Promise<Outcome<LoginResult>> {
   if (user.disabled) {
     ctx.metrics.logins.inc({ result: 'disabled' });
-    await clearBackoff(ctx, key, meta);
+    await settled();
     return failure('ACCOUNT_DISABLED', 'This account has been disabled.');
   }
   if (ctx.config.mail.requireVerifiedEmail && !user.emailVerified) {
     ctx.metrics.logins.inc({ result: 'unverified' });
-    await clearBackoff(ctx, key, meta);
+    await settled();
     return refuseUnverifiedLogin(ctx, user);
   }
   const methods = await challengeMethods(ctx, user.id);
   if (methods.length > 0) {
-    // The failure count is not cleared by the password alone: else a password holder could
-    // alternate logins and wrong codes forever without meeting the lock. The second factor clears it.
     ctx.metrics.logins.inc({ result: 'mfa_required' });
     if (!options.challenge) {
       return failure(
@@ -132,8 +151,8 @@ export async function login(
     }
     return success({ kind: 'mfa_required', user, challenge: await issueMfaChallenge(ctx, user.id, methods) });
   }
-  await clearBackoff(ctx, key, meta);
-  const tokens = await signIn(ctx, user, meta, AMR_PASSWORD);
+  await settled();
+  const tokens = await signIn(ctx, user, meta, amr);
   return success({ kind: 'signed_in', user, tokens });
 }
 

@@ -10,7 +10,7 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { hashToken, newOpaqueToken } from '../../lib/ids.js';
 import { failure, success, type Outcome } from '../../outcome.js';
-import { hasNoPassword, NO_PASSWORD_HASH } from '../../passwords/no-password.js';
+import { isInvitationPending, NO_PASSWORD_HASH } from '../../passwords/no-password.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { AuthUser, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
@@ -79,5 +79,5 @@ export async function acceptInvite(ctx: LatchkeyContext, token: string, password
 
 /** Whether an account is still waiting for its invitation to be accepted (it has no password). */
 export function invitePending(user: Pick<UserRecord, 'passwordHash'>): boolean {
-  return hasNoPassword(user.passwordHash);
+  return isInvitationPending(user.passwordHash);
 }

@@ -35,7 +35,10 @@ export type SecurityEventType =
   | 'passkey_removed'
   | 'passkey_used'
   | 'passkey_rejected'
-  | 'passkey_counter_regression';
+  | 'passkey_counter_regression'
+  | 'identity_linked'
+  | 'identity_unlinked'
+  | 'social_login';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -19,6 +19,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/mfa/passkey/options':
     case '/auth/passkeys/login/options': // a sign-in with a passkey: each options call stores a challenge
     case '/auth/passkeys/login/verify':
+    case '/auth/oauth/exchange': // the end of a social sign-in: tokens, as a login
       return 'login';
     case '/auth/register':
       return 'register';

@@ -1,5 +1,6 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { failure, invalid, retryLater, success, type Outcome } from '../../outcome.js';
+import { hasNoPassword } from '../../passwords/no-password.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import { recordEvent } from '../events/service.js';
 import { backoffCheck, backoffFail } from '../ratelimit/login-backoff.js';
@@ -28,6 +29,11 @@ export async function changePassword(
   // The hash is not on request.auth: read it here, the one path that needs it.
   const user = await ctx.store.findUserById(auth.user.id);
   if (!user) return failure('INVALID_CREDENTIALS', 'The current password is wrong.');
+  // An account from a social sign-in has no current password to prove: it sets one through the
+  // reset flow, which proves control of the address instead. Refused before any verification.
+  if (hasNoPassword(user.passwordHash)) {
+    return failure('PASSWORD_NOT_SET', 'This account has no password yet: set one through POST /auth/password/forgot (the reset link).');
+  }
   const checked = await ctx.hasher.verify(user.passwordHash, currentPassword);
   if (!checked.ok) {
     const lock = await backoffFail(ctx, auth.user.email, meta);

@@ -247,7 +247,7 @@ export async function ownSessionRoutes(app: FastifyInstance, opts: { ctx: Latchk
           additionalProperties: false,
           properties: { current_password: passwordProperty, new_password: passwordProperty },
         },
-        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 422, 429, 503) },
+        response: { 204: { type: 'null', description: 'Changed' }, ...problems(400, 401, 409, 422, 429, 503) },
       },
     },
     async (request, reply) => {

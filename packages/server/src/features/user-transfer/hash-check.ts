@@ -6,7 +6,7 @@
  */
 
 import { assessHashCost } from '../../passwords/hash-costs.js';
-import { hasNoPassword } from '../../passwords/no-password.js';
+import { FEDERATED_ONLY_HASH, hasNoPassword } from '../../passwords/no-password.js';
 
 const HEX_DIGEST = /^[0-9a-f]{32}$|^[0-9a-f]{40}$|^[0-9a-f]{64}$|^[0-9a-f]{128}$/i;
 
@@ -18,6 +18,9 @@ export function checkImportHash(raw: unknown): HashCheck {
   if (typeof raw !== 'string') return { ok: false, reason: 'the password hash is not text' };
   const hash = raw.trim();
   // An export of an invited user who has not accepted yet: it carries no password to import.
+  if (hash === FEDERATED_ONLY_HASH) {
+    return { ok: false, reason: 'no password (the account signs in with a social provider); create it by signing in again, or let the user reset a password' };
+  }
   if (hasNoPassword(hash)) return { ok: false, reason: 'no password yet (an invitation not accepted); invite the user again instead' };
   // $2x$ (crypt_blowfish's bug-compatible variant) is not accepted, although a login would verify it.
   if (/^\$2x\$/.test(hash)) return { ok: false, reason: 'bcrypt variant $2x$ is not supported' };

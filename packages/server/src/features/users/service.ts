@@ -7,7 +7,7 @@
 import type { LatchkeyContext } from '../../context.js';
 import { newId } from '../../lib/ids.js';
 import { failure, invalid, success, type Failure, type Outcome } from '../../outcome.js';
-import { hasNoPassword, NO_PASSWORD_HASH } from '../../passwords/no-password.js';
+import { FEDERATED_ONLY_HASH, isInvitationPending, NO_PASSWORD_HASH } from '../../passwords/no-password.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { NewUser, UserRecord } from '../../store/types.js';
 import { ADMIN_ROLE, isValidEmail, MAX_NAME_LENGTH, normaliseEmail, normaliseName } from './fields.js';
@@ -141,12 +141,32 @@ export async function createInvitedUser(deps: UserDeps, input: UserFieldsInput):
   const fields = userFields({ ...input, emailVerified: false, disabled: false });
   if (!fields.ok) return fields;
   const existing = await deps.store.findUserByEmail(fields.value.email);
-  if (existing) return hasNoPassword(existing.passwordHash) ? success({ user: existing, created: false }) : emailTaken();
+  if (existing) return isInvitationPending(existing.passwordHash) ? success({ user: existing, created: false }) : emailTaken();
   const user = await deps.store.createUser(newUser(fields.value, NO_PASSWORD_HASH, deps.clock()));
   if (user) return success({ user, created: true });
   // Another request created the address meanwhile: decide again on what it made.
   const raced = await deps.store.findUserByEmail(fields.value.email);
-  return raced && hasNoPassword(raced.passwordHash) ? success({ user: raced, created: false }) : emailTaken();
+  return raced && isInvitationPending(raced.passwordHash) ? success({ user: raced, created: false }) : emailTaken();
+}
+
+/**
+ * Creates a user from a social sign-in (features/social): no password (FEDERATED_ONLY_HASH; the
+ * owner may set one through the reset flow), the roles of a new user, `emailVerified` as the
+ * provider said. A name the provider gave that does not fit is dropped rather than refusing the
+ * sign-in. EMAIL_TAKEN when the address has an account (the caller decides about linking).
+ *
+ * @example
+ * const created = await createFederatedUser(ctx, { email: profile.email, name: profile.name, emailVerified: true });
+ */
+export async function createFederatedUser(
+  deps: Pick<UserDeps, 'store' | 'clock'>,
+  input: { email: string; name: string | null; emailVerified: boolean },
+): Promise<Outcome<UserRecord>> {
+  let fields = userFields({ email: input.email, name: input.name, emailVerified: input.emailVerified });
+  if (!fields.ok && input.name !== null) fields = userFields({ email: input.email, name: null, emailVerified: input.emailVerified });
+  if (!fields.ok) return fields;
+  const user = await deps.store.createUser(newUser(fields.value, FEDERATED_ONLY_HASH, deps.clock()));
+  return user ? success(user) : emailTaken();
 }
 
 /**
