@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FEDERATED_ONLY_HASH } from '../../server/src/passwords/no-password.js';
 import { inFreshProfile, REPO_ROOT, startConsole, type ConsoleHarness } from './harness.js';
 
 // A user's connected accounts (social sign-in) on the console's user page, in Debian's Chromium
@@ -42,15 +43,16 @@ afterAll(async () => {
 });
 
 describe('connected accounts in the console', () => {
-  it('lists a user’s linked provider account and unlinks it', async () => {
-    const { store, hasher, clock } = h.server.app.latchkey;
+  it('lists the linked provider account of a user made by a social sign-in (no password) and unlinks it, though it is the last way in', async () => {
+    const { store, clock } = h.server.app.latchkey;
     const userId = randomUUID();
     const email = `linked-${randomUUID().slice(0, 8)}@example.com`;
     await store.createUser({
       id: userId,
       email,
       name: 'Linked User',
-      passwordHash: await hasher.hash('the user’s own password'),
+      // As a social sign-in makes the account: no password until its owner sets one by the reset flow.
+      passwordHash: FEDERATED_ONLY_HASH,
       roles: [],
       emailVerified: true,
       createdAt: clock(),
@@ -81,11 +83,14 @@ describe('connected accounts in the console', () => {
       await page.goto(`${h.url}#/users/${userId}`);
       await page.getByRole('heading', { name: email }).waitFor();
       await page.getByRole('heading', { name: 'Connected accounts (1)' }).waitFor();
+      await page.getByText('Password: not set (signs in through a connected account)').waitFor();
+      await page.getByTestId('no-password').waitFor();
       const table = page.getByRole('table', { name: 'Connected accounts' });
-      await table.getByRole('cell', { name: 'Test IdP' }).waitFor();
+      await table.getByRole('cell', { name: 'Test IdP', exact: true }).waitFor();
       mkdirSync(RESULTS, { recursive: true });
       await page.screenshot({ path: join(RESULTS, 'user-connected-accounts.png'), fullPage: true });
 
+      // An admin may remove the last way in (the user can still set a password through a reset link).
       await table.getByRole('button', { name: /^Unlink Test IdP/ }).click();
       await page.getByRole('status').filter({ hasText: 'Test IdP account unlinked.' }).waitFor();
       await page.getByRole('heading', { name: 'Connected accounts (0)' }).waitFor();

@@ -224,15 +224,26 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
         className: 'button-quiet',
         run: resendInvite,
       }
-    : {
-        key: 'reset',
-        title: 'Password',
-        state: 'set',
-        hint: 'Mails the user a link to choose a new password, as “Forgot password?” does (at most 3 per 15 minutes).',
-        label: 'Send password-reset link',
-        className: 'button-quiet',
-        run: sendReset,
-      };
+    : identities && !identities.has_password
+      ? {
+          // An account made by a social sign-in: the reset link is how its owner sets a first password.
+          key: 'reset',
+          title: 'Password',
+          state: 'not set (signs in through a connected account)',
+          hint: 'Mails the user a link to choose a password, as “Forgot password?” does (at most 3 per 15 minutes).',
+          label: 'Send password-reset link',
+          className: 'button-quiet',
+          run: sendReset,
+        }
+      : {
+          key: 'reset',
+          title: 'Password',
+          state: 'set',
+          hint: 'Mails the user a link to choose a new password, as “Forgot password?” does (at most 3 per 15 minutes).',
+          label: 'Send password-reset link',
+          className: 'button-quiet',
+          run: sendReset,
+        };
   const settings: AccountSetting[] = [
     {
       key: 'disabled',
