@@ -635,6 +635,11 @@ export function configFromSections(sections: ConfigSections, base?: Config): Con
       if (!Object.hasOwn(config[section], field)) throw new ConfigError(`${section}.${field}`, `not a setting of the ${section} section`);
     }
   }
+  for (const [id, fields] of Object.entries(sections.social?.providers ?? {})) {
+    for (const field of Object.keys(fields ?? {})) {
+      if (!Object.hasOwn(config.social.providers[id] ?? {}, field)) throw new ConfigError(`social.providers.${id}.${field}`, 'not a setting of a social provider');
+    }
+  }
   const rules: unknown = sections.rateLimit?.rateLimits;
   if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) {
     throw new ConfigError('rateLimit.rateLimits', 'expected an object of rules by bucket');

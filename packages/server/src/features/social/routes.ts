@@ -66,7 +66,11 @@ const linkedSchema = {
   properties: { linked: { type: 'boolean', enum: [true] }, identity: identitySchema },
 } as const;
 
-const redirectResponse = (description: string) => ({ type: 'null', description });
+const redirectResponse = (description: string) => ({
+  type: 'null',
+  description,
+  headers: { location: { type: 'string', description: 'The URL the browser goes to' } },
+});
 
 /** The configured providers, built once per mount; their discovery happens at first use. */
 function buildProviders(ctx: LatchkeyContext): Map<string, SocialProvider> {
