@@ -26,6 +26,10 @@ export interface PkcePair {
  * const { verifier, challenge } = await createPkcePair();
  */
 export async function createPkcePair(): Promise<PkcePair> {
+  // Web Crypto's digest exists only in secure contexts (https, localhost): say so rather than a TypeError.
+  if (typeof globalThis.crypto?.subtle?.digest !== 'function') {
+    throw new LatchkeyError('INVALID_REQUEST', 'A social sign-in needs a secure page (https, or localhost): crypto.subtle is missing.', 0);
+  }
   const bytes = new Uint8Array(32);
   crypto.getRandomValues(bytes);
   const verifier = toBase64url(bytes);
