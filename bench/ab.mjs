@@ -16,7 +16,10 @@
 // counted under "errors"), passkey-login (POST /auth/passkeys/login/verify: a sign-in with a
 // passkey alone, real ES256 assertions from bench/lib/webauthn.mjs; each needs a challenge of its
 // own, so every round first asks for --pool options and signs them, and the load sends each
-// assertion once; needs wrk). Prints the median of each variant and B/A.
+// assertion once; needs wrk), social-exchange (complete social sign-ins against a local OpenID
+// provider: /start, the provider, the callback and POST /auth/oauth/exchange, driven by
+// bench/lib/social.mjs; the "requests" are completed sign-ins, the CPU is the server's per sign-in).
+// Prints the median of each variant and B/A.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -24,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
 import { BenchAuthenticator } from './lib/webauthn.mjs';
+import { runSocialSignIns, SOCIAL_CLIENT, startBenchProvider } from './lib/social.mjs';
 import { freePort, latchkeyArgs, ROOT, SERVER_ENV, startProcess, UNREACHABLE_RATE_LIMITS, waitForHttp } from './lib/processes.mjs';
 
 const { values: f } = parseArgs({
@@ -68,6 +72,22 @@ const variants = ['a', 'b'].map((k) => ({
   db: pg ? pg.freshDatabase(`ab_${k}_${Date.now()}`) : sqliteIn(k),
   results: [],
 }));
+// social-exchange: each variant keeps one port, so that its callback can be registered at the provider.
+let socialProvider = null;
+if (f.scenario === 'social-exchange') {
+  for (const v of variants) v.port = await freePort();
+  socialProvider = await startBenchProvider(variants.map((v) => `http://127.0.0.1:${v.port}/auth/oauth/bench/callback`));
+  for (const v of variants) {
+    v.env = {
+      SOCIAL_PROVIDERS: 'bench',
+      SOCIAL_BENCH_ISSUER: socialProvider.issuer,
+      SOCIAL_BENCH_CLIENT_ID: SOCIAL_CLIENT.id,
+      SOCIAL_BENCH_CLIENT_SECRET: SOCIAL_CLIENT.secret,
+      REDIRECT_ALLOWED_URLS: 'http://app.bench.example/',
+      ...v.env,
+    };
+  }
+}
 
 /** CPU ms of the PostgreSQL cluster: postmaster (with its reaped children) and live backends. */
 function pgCpuMs() {
@@ -95,7 +115,7 @@ function pgCpuMs() {
 }
 
 async function startServer(v) {
-  const port = await freePort();
+  const port = v.port ?? (await freePort());
   const proc = startProcess(`server-${v.name}`, process.execPath, latchkeyArgs(v.dir), {
     env: {
       ...SERVER_ENV, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: v.db, ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
@@ -193,6 +213,17 @@ async function round(v) {
   const server = await startServer(v);
   try {
     // The warm-up of passkey-login spends a quarter of a pool; its own pool is signed separately.
+    if (f.scenario === 'social-exchange') {
+      const measure = await runSocialSignIns(server.base, { connections, seconds });
+      const cpu0 = server.cpuTimeMs();
+      const r = await measure();
+      r.cpuUsPerRequest = ((server.cpuTimeMs() - cpu0) * 1000) / r.requests;
+      r.pgCpuUsPerRequest = 0;
+      r.peakRss = server.peakRss();
+      v.results.push(r);
+      process.stderr.write(`${v.name}: ${r.rps.toFixed(1)} sign-ins/s p50 ${r.p50Ms.toFixed(1)} p99 ${r.p99Ms.toFixed(1)} ms, server CPU ${r.cpuUsPerRequest.toFixed(0)} µs/sign-in${r.errors ? ` errors ${r.errors}` : ''}\n`);
+      return;
+    }
     const warm =
       f.scenario === 'passkey-login'
         ? { url: `${server.base}/auth/passkeys/login/verify`, method: 'POST', bodies: await signedAssertions(server.base, Number(f.pool) / 4) }
@@ -241,4 +272,5 @@ try {
 } finally {
   rmSync(tmp, { recursive: true, force: true });
   pg?.stop();
+  await socialProvider?.close();
 }

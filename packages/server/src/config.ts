@@ -855,6 +855,11 @@ function readSocial(r: SettingReader, appUrl: string, corsOrigins: readonly stri
       const hint = id === 'microsoft' ? ' (https://login.microsoftonline.com/<tenant>/v2.0)' : '';
       throw new ConfigError(r.name(`${v}ISSUER`), `is required for the OpenID Connect provider "${id}"${hint}`);
     }
+    // Entra's multi-tenant endpoints publish an issuer with a {tenantid} placeholder that no ID
+    // token matches: every sign-in would fail at discovery; say so at start-up instead.
+    if (issuer !== null && /^https:\/\/login\.microsoftonline\.com\/(common|organizations|consumers)(\/|$)/i.test(issuer)) {
+      throw new ConfigError(r.name(`${v}ISSUER`), 'needs a tenant id (https://login.microsoftonline.com/<tenant-id>/v2.0), not common, organizations or consumers');
+    }
     const github = type === 'github';
     providers[id] = Object.freeze({
       id,

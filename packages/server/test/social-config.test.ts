@@ -66,6 +66,11 @@ describe('social providers', () => {
     ['SOCIAL_ACME_ISSUER', { ...ACME, SOCIAL_ACME_ISSUER: 'not a url' }, 'http(s) URL'],
     ['SOCIAL_ACME_TYPE', { ...ACME, SOCIAL_ACME_TYPE: 'saml' }, 'oidc, github'],
     ['SOCIAL_MICROSOFT_ISSUER', { SOCIAL_PROVIDERS: 'microsoft', SOCIAL_MICROSOFT_CLIENT_ID: 'm', SOCIAL_MICROSOFT_CLIENT_SECRET: 's' }, 'tenant'],
+    [
+      'SOCIAL_MICROSOFT_ISSUER',
+      { SOCIAL_PROVIDERS: 'microsoft', SOCIAL_MICROSOFT_CLIENT_ID: 'm', SOCIAL_MICROSOFT_CLIENT_SECRET: 's', SOCIAL_MICROSOFT_ISSUER: 'https://login.microsoftonline.com/common/v2.0' },
+      'tenant id',
+    ],
     ['SOCIAL_GITHUB_API_URL', { SOCIAL_PROVIDERS: 'github', SOCIAL_GITHUB_CLIENT_ID: 'h', SOCIAL_GITHUB_CLIENT_SECRET: 's', SOCIAL_GITHUB_API_URL: 'http://ghe.example' }, 'https'],
     ['REDIRECT_ALLOWED_URLS', { REDIRECT_ALLOWED_URLS: '/relative/' }, 'absolute'],
     ['REDIRECT_ALLOWED_URLS', { REDIRECT_ALLOWED_URLS: 'https://user:pw@app.example/' }, 'credentials'],

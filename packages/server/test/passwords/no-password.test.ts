@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkImportHash } from '../../src/features/user-transfer/hash-check.js';
 import { PasswordHasher } from '../../src/passwords/hasher.js';
-import { hasNoPassword, NO_PASSWORD_HASH } from '../../src/passwords/no-password.js';
+import { FEDERATED_ONLY_HASH, hasNoPassword, NO_PASSWORD_HASH } from '../../src/passwords/no-password.js';
 
 const hasher = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 1 }, 1, 10);
 afterAll(() => hasher.close());
@@ -14,10 +14,12 @@ afterAll(() => hasher.close());
 describe('NO_PASSWORD_HASH', () => {
   it('never verifies, whatever is tried (itself included), and costs one verification each time', async () => {
     await hasher.prepare();
-    for (const attempt of ['', 'correct horse battery staple', NO_PASSWORD_HASH, '!', 'no-password']) {
-      const before = hasher.queue.started;
-      expect(await hasher.verify(NO_PASSWORD_HASH, attempt)).toEqual({ ok: false, needsRehash: false });
-      expect(hasher.queue.started - before, attempt).toBe(1);
+    for (const marker of [NO_PASSWORD_HASH, FEDERATED_ONLY_HASH]) {
+      for (const attempt of ['', 'correct horse battery staple', marker, '!', 'no-password', 'federated']) {
+        const before = hasher.queue.started;
+        expect(await hasher.verify(marker, attempt)).toEqual({ ok: false, needsRehash: false });
+        expect(hasher.queue.started - before, attempt).toBe(1);
+      }
     }
   });
 
@@ -25,6 +27,9 @@ describe('NO_PASSWORD_HASH', () => {
     expect(checkImportHash(NO_PASSWORD_HASH)).toEqual({ ok: false, reason: expect.stringContaining('invitation not accepted') });
     expect(checkImportHash(` ${NO_PASSWORD_HASH} `)).toMatchObject({ ok: false });
     expect(hasNoPassword(NO_PASSWORD_HASH)).toBe(true);
+    // An account from a social sign-in: no password either, refused with its own reason.
+    expect(checkImportHash(FEDERATED_ONLY_HASH)).toEqual({ ok: false, reason: expect.stringContaining('social provider') });
+    expect(hasNoPassword(FEDERATED_ONLY_HASH)).toBe(true);
     expect(hasNoPassword('$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo')).toBe(false);
   });
 });

@@ -149,7 +149,7 @@ export async function completeSignIn(
         'This account has a second factor: log in with JSON POST /auth/login, then POST /auth/mfa/verify (docs/factors.md).',
       );
     }
-    return success({ kind: 'mfa_required', user, challenge: await issueMfaChallenge(ctx, user.id, methods) });
+    return success({ kind: 'mfa_required', user, challenge: await issueMfaChallenge(ctx, user.id, methods, amr) });
   }
   await settled();
   const tokens = await signIn(ctx, user, meta, amr);

@@ -54,6 +54,13 @@ export interface MfaChallenge {
 export const AMR_PASSWORD_OTP: readonly string[] = Object.freeze(['pwd', 'otp', 'mfa']);
 
 /**
+ * The mfa_token of a challenge whose first factor was a social sign-in (`fed`, docs/social-login.md)
+ * starts with this, so that the session says `fed`, not `pwd`, beside the second factor. Only the
+ * token's hash is stored, so the prefix cannot be changed without losing the token.
+ */
+const FEDERATED_CHALLENGE_PREFIX = 'fed.';
+
+/**
  * A session signed in with its second factor this long ago or less may remove the factor or
  * regenerate the recovery codes without sending a code again. (STEP_UP_MAX_AGE will replace it.)
  */
@@ -204,8 +211,13 @@ export async function regenerateRecoveryCodes(
  * The answer of a login whose password was right but whose account has a second factor: a
  * short-lived (MFA_CHALLENGE_TTL), single-use token bound to the user, stored hashed.
  */
-export async function issueMfaChallenge(ctx: LatchkeyContext, userId: string, methods: ChallengeMethod[]): Promise<MfaChallenge> {
-  const token = newOpaqueToken();
+export async function issueMfaChallenge(
+  ctx: LatchkeyContext,
+  userId: string,
+  methods: ChallengeMethod[],
+  firstFactor: readonly string[] = ['pwd'],
+): Promise<MfaChallenge> {
+  const token = firstFactor.includes('fed') ? FEDERATED_CHALLENGE_PREFIX + newOpaqueToken() : newOpaqueToken();
   const now = ctx.clock();
   const ttl = ctx.config.factors.mfaChallengeTtlMs;
   await ctx.store.createOneTimeToken({ tokenHash: hashToken(token), userId, purpose: 'mfa_challenge', createdAt: now, expiresAt: now + ttl });
@@ -254,6 +266,7 @@ export async function verifyMfaChallenge(
   }
   // Spent only now: of two right answers sent at once with one token, one gets the session.
   if ((await ctx.store.consumeOneTimeToken(tokenHash, 'mfa_challenge', ctx.clock())) !== userId) return MFA_TOKEN_INVALID;
+  if (mfaToken.startsWith(FEDERATED_CHALLENGE_PREFIX)) amr = amr.map((m) => (m === 'pwd' ? 'fed' : m));
   const tokens = await signIn(ctx, user, meta, amr, { second_factor: method });
   return success({ user, tokens });
 }

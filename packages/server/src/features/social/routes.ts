@@ -34,7 +34,7 @@ const redirectProperty = { type: 'string', minLength: 1, maxLength: 2048, descri
 const providerParams = {
   type: 'object',
   required: ['provider'],
-  properties: { provider: { type: 'string', maxLength: 32, description: 'A configured provider id (SOCIAL_PROVIDERS)' } },
+  properties: { provider: { type: 'string', maxLength: 64, description: 'A configured provider id (SOCIAL_PROVIDERS)' } },
 } as const;
 
 export const identitySchema = {

@@ -341,13 +341,18 @@ export async function unlinkIdentity(
   const identities = await ctx.store.listIdentities(user.id);
   const identity = identities.find((i) => i.id === identityId);
   if (!identity) return failure('IDENTITY_NOT_FOUND', 'No identity with this id is linked to this account.');
-  if (!options.force && identities.length === 1 && hasNoPassword(user.passwordHash) && (await ctx.store.listPasskeys(user.id)).length === 0) {
-    return failure(
-      'LAST_SIGN_IN_METHOD',
-      'This is the only way to sign in to this account: set a password (POST /auth/password/forgot) or link another provider first.',
-    );
+  // Without a password or a passkey, the identities are the only ways in: the store keeps one,
+  // atomically, so two unlinks at once cannot remove the last two.
+  const keepOne = !options.force && hasNoPassword(user.passwordHash) && (await ctx.store.listPasskeys(user.id)).length === 0;
+  if (!(await ctx.store.deleteIdentity(user.id, identityId, keepOne))) {
+    if (keepOne && (await ctx.store.listIdentities(user.id)).some((i) => i.id === identityId)) {
+      return failure(
+        'LAST_SIGN_IN_METHOD',
+        'This is the only way to sign in to this account: set a password (POST /auth/password/forgot) or link another provider first.',
+      );
+    }
+    return failure('IDENTITY_NOT_FOUND', 'No identity with this id is linked to this account.');
   }
-  if (!(await ctx.store.deleteIdentity(user.id, identityId))) return failure('IDENTITY_NOT_FOUND', 'No identity with this id is linked to this account.');
   await recordEvent(ctx, user.id, 'identity_unlinked', meta, { provider: identity.provider, identity_id: identity.id, ...(options.by ? { by: options.by } : {}) });
   return success(undefined);
 }

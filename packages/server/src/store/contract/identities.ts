@@ -66,8 +66,12 @@ export interface IdentityStore {
   findIdentity(provider: string, subject: string): Promise<IdentityRecord | null>;
   /** The user's identities, oldest first. */
   listIdentities(userId: string): Promise<IdentityRecord[]>;
-  /** Unlinks an identity of this user; false when it is not this user's or gone. */
-  deleteIdentity(userId: string, id: string): Promise<boolean>;
+  /**
+   * Unlinks an identity of this user; false when it is not this user's or gone. With `keepOne`,
+   * also false (nothing deleted) when it is the user's only identity, decided atomically: of
+   * concurrent calls unlinking a user's identities one by one, at least one identity is left.
+   */
+  deleteIdentity(userId: string, id: string, keepOne?: boolean): Promise<boolean>;
   /** Records a sign-in with the identity: the email and verified flag the provider gave this time, and the time. */
   touchIdentity(id: string, email: string | null, emailVerified: boolean, now: number): Promise<void>;
   /** Stores a state until its callback consumes it or it expires. */

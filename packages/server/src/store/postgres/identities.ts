@@ -29,8 +29,18 @@ export function postgresIdentities(db: PgConnection): IdentityStore {
       return rows.map(identityFromRow);
     },
 
-    async deleteIdentity(userId, id) {
-      return (await db.execute('DELETE FROM identities WHERE id = $1 AND user_id = $2', [id, userId])) === 1;
+    async deleteIdentity(userId, id, keepOne = false) {
+      if (!keepOne) return (await db.execute('DELETE FROM identities WHERE id = $1 AND user_id = $2', [id, userId])) === 1;
+      // The user's row lock queues concurrent unlinks of one user; the DELETE that follows takes a
+      // new snapshot (READ COMMITTED), so it counts what the one before it left.
+      return db.tx(async (c) => {
+        await c.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+        const r = await c.query(
+          'DELETE FROM identities WHERE id = $1 AND user_id = $2 AND (SELECT count(*) FROM identities WHERE user_id = $2) > 1',
+          [id, userId],
+        );
+        return r.rowCount === 1;
+      });
     },
 
     async touchIdentity(id, email, emailVerified, now) {

@@ -15,6 +15,10 @@ function prepareIdentityStatements(db: Database.Database) {
     find: db.prepare<[string, string], IdentityRow>('SELECT * FROM identities WHERE provider = ? AND subject = ?'),
     list: db.prepare<[string], IdentityRow>('SELECT * FROM identities WHERE user_id = ? ORDER BY created_at, id'),
     remove: db.prepare('DELETE FROM identities WHERE id = ? AND user_id = ?'),
+    // One statement: the count and the delete see the same state (SQLite has one writer at a time).
+    removeKeepingOne: db.prepare(
+      'DELETE FROM identities WHERE id = ? AND user_id = ? AND (SELECT count(*) FROM identities WHERE user_id = ?) > 1',
+    ),
     touch: db.prepare('UPDATE identities SET email = ?, email_verified = ?, last_used_at = ? WHERE id = ?'),
     insertState: db.prepare(
       `INSERT INTO oauth_states (state_hash, browser_hash, provider, nonce, code_verifier, redirect_to, app_code_challenge, link_user_id, created_at, expires_at)
@@ -57,8 +61,8 @@ export function sqliteIdentities(c: SqliteConnection): IdentityStore {
       return s().list.all(userId).map(identityFromRow);
     },
 
-    deleteIdentity(userId, id) {
-      return s().remove.run(id, userId).changes === 1;
+    deleteIdentity(userId, id, keepOne = false) {
+      return (keepOne ? s().removeKeepingOne.run(id, userId, userId) : s().remove.run(id, userId)).changes === 1;
     },
 
     touchIdentity(id, email, emailVerified, now) {

@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, registerAndLogin, type TestApp } from '../../support/helpers.js';
-import { enrolTotp, payloadOf } from '../../support/factors.js';
+import { tokenFromText } from '../../support/email.js';
+import { codeAt, enrolTotp, payloadOf } from '../../support/factors.js';
 import {
   LATCHKEY,
   pkcePair,
@@ -237,11 +238,18 @@ describe('sign-in at a real OpenID provider', () => {
     const email = `${fresh('mfa')}@example.com`;
     const login = fresh('op');
     const first = await signInWithOp(login, { email, email_verified: true });
-    await enrolTotp(t.app, first.res.json().access_token);
+    const { secret } = await enrolTotp(t.app, first.res.json().access_token);
     const second = await signInWithOp(login, { email, email_verified: true });
     expect(second.res.statusCode).toBe(200);
     expect(second.res.json()).toMatchObject({ mfa_required: true, mfa_token: expect.any(String), factors: ['totp', 'recovery_code'] });
     expect(second.res.json().access_token).toBeUndefined();
+    const verified = await t.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/verify',
+      payload: { mfa_token: second.res.json().mfa_token, code: codeAt(t.app, secret, 1) },
+    });
+    expect(verified.statusCode, verified.body).toBe(200);
+    expect(payloadOf(verified.json().access_token).amr).toEqual(['fed', 'otp', 'mfa']);
   });
 
   it('the exchange code is single use: a second exchange is 400 INVALID_EXCHANGE_CODE', async () => {
@@ -493,6 +501,31 @@ describe('unlinking, passwords, admin', () => {
     });
     expect(changed.statusCode).toBe(409);
     expect(changed.json().code).toBe('PASSWORD_NOT_SET');
+  });
+
+  it('an account without a password is no invitation (invite_pending false; inviting its address is EMAIL_TAKEN); the reset flow gives it one', async () => {
+    const admin = await registerAndLogin(t.app, `${fresh('admin')}@example.com`);
+    await t.app.latchkey.store.updateUser(admin.userId, { roles: ['admin'] }, Date.now());
+    const email = `${fresh('reset')}@example.com`;
+    const { res } = await signInWithOp(fresh('op'), { email, email_verified: true });
+    const listed = await t.app.inject({ method: 'GET', url: `/admin/users?search=${encodeURIComponent(email)}`, headers: bearer(admin.access) });
+    expect(listed.json().users).toEqual([expect.objectContaining({ email, invite_pending: false })]);
+    const invited = await t.app.inject({ method: 'POST', url: '/admin/users/invite', headers: bearer(admin.access), payload: { email } });
+    expect(invited.statusCode).toBe(409);
+    expect(invited.json().code).toBe('EMAIL_TAKEN');
+
+    expect((await t.app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { email } })).statusCode).toBe(202);
+    // The forgot-password job runs in the background; outboxTo waits for the mail to be written.
+    const mails = await outboxTo(email);
+    expect(mails.map((m) => m.subject)).toEqual(['Reset your Latchkey password']);
+    const { token } = tokenFromText(mails[0]!.text ?? '', 'reset-password');
+    const reset = await t.app.inject({ method: 'POST', url: '/auth/password/reset', payload: { token, new_password: 'a chosen passphrase here' } });
+    expect(reset.statusCode, reset.body).toBe(204);
+    const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'a chosen passphrase here' } });
+    expect(login.statusCode).toBe(200);
+    const ids = await t.app.inject({ method: 'GET', url: '/auth/identities', headers: bearer(login.json().access_token) });
+    expect(ids.json().has_password).toBe(true);
+    expect(payloadOf(res.json().access_token).sub).toBe(payloadOf(login.json().access_token).sub);
   });
 
   it('an admin lists a user’s identities and unlinks one, even the last', async () => {

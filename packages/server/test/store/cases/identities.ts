@@ -80,6 +80,18 @@ export function identityCases(ctx: StoreCaseContext): void {
       expect(await ctx.store.findIdentity(i.provider, i.subject)).toBeNull();
     });
 
+    it('deleteIdentity with keepOne never removes the last identity, even when the unlinks race', async () => {
+      const u = await user();
+      const ids = [newIdentity(u.id, { provider: 'a' }), newIdentity(u.id, { provider: 'b' }), newIdentity(u.id, { provider: 'c' })];
+      for (const i of ids) await ctx.store.createIdentity(i);
+      const results = await Promise.all(ids.map((i) => ctx.store.deleteIdentity(u.id, i.id, true)));
+      expect(results.filter(Boolean)).toHaveLength(2);
+      const [left] = await ctx.store.listIdentities(u.id);
+      expect(await ctx.store.listIdentities(u.id)).toHaveLength(1);
+      expect(await ctx.store.deleteIdentity(u.id, left!.id, true)).toBe(false);
+      expect(await ctx.store.deleteIdentity(u.id, left!.id)).toBe(true);
+    });
+
     it('consumeOAuthState gives the row once, to exactly one of concurrent callers; an expired state never', async () => {
       const u = await user();
       const state = newState({ linkUserId: u.id, appCodeChallenge: 'abc', nonce: null });
