@@ -6,7 +6,8 @@ const client = (file: string) => fileURLToPath(new URL(`../../packages/client/sr
 // The demo talks to Latchkey on its own origin: /auth/* is proxied to the server, so the refresh
 // cookie is first-party (SameSite=Lax works, no CORS). LATCHKEY_URL says where the server is.
 const target = process.env.LATCHKEY_URL ?? 'http://127.0.0.1:3000';
-const proxy = { '/auth': { target } };
+// /.well-known too, for `DEMO_SOCIAL=1 npm run demo`, whose issuer is this page (scripts/dev.mjs).
+const proxy = { '/auth': { target }, '/.well-known': { target } };
 // The "Admin console" link of an admin's top bar: the console the Latchkey server serves itself.
 const consoleUrl = process.env.LATCHKEY_CONSOLE_URL ?? `${target}/console/`;
 

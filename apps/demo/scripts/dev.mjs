@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run demo`: the Latchkey server on a demo SQLite file plus the Vite dev server that serves
 // the React app and proxies /auth to Latchkey (same origin: the refresh cookie is first-party).
-// Ctrl-C stops both.
+// Ctrl-C stops both. DEMO_SOCIAL=1 adds a local OpenID provider, "Test IdP" (dev-provider.mjs),
+// for trying "Sign in with ..." without registering an app anywhere.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +22,34 @@ mkdirSync(join(root, 'data'), { recursive: true });
 let vite = null;
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(root, 'data', 'demo.db')}`;
 
+// Social sign-in (docs/social-login.md). The provider sends the browser back to ISSUER +
+// /auth/oauth/<id>/callback, and the sign-in's cookie was set where the page started it: on the
+// demo's host (its /auth proxy). So with providers the issuer is the demo's URL, whose proxy also
+// serves /.well-known; without, it stays the Latchkey server's.
+const localIdp = process.env.DEMO_SOCIAL === '1';
+const social = localIdp || Boolean(process.env.SOCIAL_PROVIDERS);
+const issuer = social ? demoUrl : latchkeyUrl;
+let idp = null;
+const idpEnv = {};
+if (localIdp) {
+  const { startDevProvider } = await import('./dev-provider.mjs');
+  const clientId = 'latchkey-demo';
+  const clientSecret = randomBytes(16).toString('hex');
+  idp = await startDevProvider({
+    port: Number(process.env.DEMO_IDP_PORT ?? serverPort + 1),
+    clientId,
+    clientSecret,
+    redirectUri: `${issuer}/auth/oauth/testidp/callback`,
+  });
+  Object.assign(idpEnv, {
+    SOCIAL_PROVIDERS: [process.env.SOCIAL_PROVIDERS, 'testidp'].filter(Boolean).join(','),
+    SOCIAL_TESTIDP_CLIENT_ID: clientId,
+    SOCIAL_TESTIDP_CLIENT_SECRET: clientSecret,
+    SOCIAL_TESTIDP_ISSUER: idp.issuer,
+    SOCIAL_TESTIDP_NAME: 'Test IdP',
+  });
+}
+
 const server = spawn(process.execPath, [join(root, 'packages', 'server', 'bin', 'latchkey.js'), 'serve'], {
   cwd: root,
   stdio: ['ignore', 'inherit', 'inherit'],
@@ -29,8 +59,8 @@ const server = spawn(process.execPath, [join(root, 'packages', 'server', 'bin', 
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
     // The issuer is the Latchkey server itself, so that its discovery document and JWKS URL point
-    // there (the Vite page proxies /auth only). The mailed links open the demo page: APP_URL.
-    ISSUER: latchkeyUrl,
+    // there; with social sign-in, the demo's URL (see above). The mailed links open the demo page: APP_URL.
+    ISSUER: issuer,
     APP_URL: process.env.APP_URL ?? demoUrl,
     // Passkeys of the demo page (docs/passkeys.md): the issuer's host is 127.0.0.1, not a valid RP ID.
     WEBAUTHN_RP_ID: process.env.WEBAUTHN_RP_ID ?? 'localhost',
@@ -38,6 +68,7 @@ const server = spawn(process.execPath, [join(root, 'packages', 'server', 'bin', 
     // Plain http on localhost: the cookies cannot carry Secure here. Never do this in production.
     COOKIE_SECURE: 'false',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...idpEnv,
   },
 });
 
@@ -46,6 +77,7 @@ function stop(code) {
   if (stopping) return;
   stopping = true;
   server.kill('SIGTERM');
+  void idp?.close();
   if (vite) void vite.close().finally(() => process.exit(code));
   else process.exit(code);
 }
@@ -83,5 +115,7 @@ vite = await createServer({ configFile: join(demoDir, 'vite.config.ts') });
 await vite.listen();
 console.log(`\n  Latchkey demo:   ${demoUrl}/`);
 console.log(`  Latchkey server: ${latchkeyUrl} (API docs at ${latchkeyUrl}/docs), database ${databaseUrl}`);
-console.log(`  Issuer:          ${latchkeyUrl} (discovery at ${latchkeyUrl}/.well-known/openid-configuration)`);
-console.log(`  Admin console:   ${consoleUrl}\n`);
+console.log(`  Issuer:          ${issuer} (discovery at ${issuer}/.well-known/openid-configuration)`);
+console.log(`  Admin console:   ${consoleUrl}`);
+if (idp) console.log(`  Test IdP:        ${idp.issuer} (signs in anyone: type an email as the login, any password)`);
+console.log('');

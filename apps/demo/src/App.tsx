@@ -11,7 +11,9 @@ import { ResetPasswordPage } from './pages/ResetPasswordPage.tsx';
 import { SecurityPage } from './pages/SecurityPage.tsx';
 import { SessionsPage } from './pages/SessionsPage.tsx';
 import { VerifyEmailPage } from './pages/VerifyEmailPage.tsx';
+import { Alert, ErrorAlert } from './forms.tsx';
 import { isPublicRoute, useRoute, type PublicRoute, type Route } from './route.ts';
+import { SocialRedirect, type Notice, type SignInStep } from './social.tsx';
 
 const NAV: Array<{ route: Route; label: string }> = [
   { route: 'profile', label: 'Profile' },
@@ -62,8 +64,13 @@ function Header({ route }: { route: Route }): ReactNode {
   );
 }
 
-function SignedOut({ route }: { route: Route }): ReactNode {
-  return route === 'register' ? <RegisterPage /> : <LoginPage />;
+function SignedOut({ route, challenge, onChallengeTaken }: { route: Route; challenge: SignInStep | null; onChallengeTaken: () => void }): ReactNode {
+  return route === 'register' ? <RegisterPage /> : <LoginPage challenge={challenge} onChallengeTaken={onChallengeTaken} />;
+}
+
+/** The outcome of a social sign-in or link, on the page it concerns. */
+function NoticeAlert({ notice }: { notice: Notice }): ReactNode {
+  return notice.kind === 'error' ? <ErrorAlert error={notice.error} /> : <Alert kind={notice.kind}>{notice.text}</Alert>;
 }
 
 /** The pages for everyone, signed in or not: the mailed links' pages (an invitation's too) and "forgot password". */
@@ -75,10 +82,33 @@ function PublicPage({ route, link, onSpent }: { route: PublicRoute; link: MailLi
   return <ForgotPasswordPage />;
 }
 
-export function App({ link: initialLink = null }: { link?: MailLink | null }): ReactNode {
+export function App({ link: initialLink = null, redirect: initialRedirect = null }: { link?: MailLink | null; redirect?: string | null }): ReactNode {
   const route = useRoute();
   // A mailed link's token, in memory only, until its page has posted it.
   const [link, setLink] = useState(initialLink);
+  // The way back from a social sign-in (docs/social-login.md), until the SDK has exchanged its code.
+  const [redirect, setRedirect] = useState(initialRedirect);
+  const [notice, setNotice] = useState<Notice | null>(null);
+  /** A social sign-in's second-factor step, until the sign-in page has taken it. */
+  const [challenge, setChallenge] = useState<SignInStep | null>(null);
+  const shownNotice = notice && notice.route === route ? <NoticeAlert notice={notice} /> : null;
+  if (redirect) {
+    return (
+      <>
+        <Header route={route} />
+        <main className="container">
+          <SocialRedirect
+            url={redirect}
+            onDone={(outcome) => {
+              setRedirect(null);
+              setNotice(outcome.notice);
+              setChallenge(outcome.challenge);
+            }}
+          />
+        </main>
+      </>
+    );
+  }
   if (isPublicRoute(route)) {
     return (
       <>
@@ -95,8 +125,9 @@ export function App({ link: initialLink = null }: { link?: MailLink | null }): R
     <>
       <Header route={route} />
       <main className="container">
+        {shownNotice}
         <RequireAuth
-          fallback={<SignedOut route={route} />}
+          fallback={<SignedOut route={route} challenge={challenge} onChallengeTaken={() => setChallenge(null)} />}
           loading={
             <p className="muted" role="status">
               Loading…

@@ -39,6 +39,30 @@ export function describe(error: unknown): string {
         return 'This passkey is not registered here (it may have been removed). Sign in another way.';
       case 'PASSKEY_USER_VERIFICATION_REQUIRED':
         return 'This passkey did not verify you (PIN or biometric). Use one that does, or sign in with your password and code.';
+      // Social sign-in (docs/social-login.md). A refusal that came back in the address has no
+      // server text worth showing (anyone can craft that address): these sentences are the app's.
+      case 'ACCOUNT_EXISTS_LINK_REQUIRED':
+        return 'An account with this email address already exists. Sign in to it (with your password or a passkey), then link this provider on the Security page.';
+      case 'EMAIL_NOT_VERIFIED_BY_PROVIDER':
+        return 'The provider did not confirm an email address for this account, so no account could be made from it. Confirm the address with the provider, or register here with email and password.';
+      case 'IDENTITY_ALREADY_LINKED':
+        return 'That provider account is already linked to another user here.';
+      case 'LAST_SIGN_IN_METHOD':
+        return 'This is your only way to sign in, so it cannot be removed. Set a password or add a passkey first.';
+      case 'INVALID_OAUTH_STATE':
+      case 'INVALID_EXCHANGE_CODE':
+        return 'That sign-in could not be finished (it expired, was already used, or was started in another tab). Please try again.';
+      case 'PROVIDER_UNAVAILABLE':
+        return 'The sign-in provider cannot be reached right now. Try again later, or sign in another way.';
+      case 'PROVIDER_ERROR':
+      case 'INVALID_ID_TOKEN':
+        return 'The sign-in provider did not complete the sign-in (it may have been cancelled). Try again, or sign in another way.';
+      case 'REDIRECT_NOT_ALLOWED':
+        return 'This page is not allowed as a sign-in return address (REDIRECT_ALLOWED_URLS on the server).';
+      case 'PASSWORD_NOT_SET':
+        return 'This account has no password yet (you sign in through a connected account). Use “Forgot password?” on the sign-in page to get a link that sets one.';
+      case 'IDENTITY_NOT_FOUND':
+        return 'That linked account no longer exists. Reload the page.';
       default:
         return error.message;
     }

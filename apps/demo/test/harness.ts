@@ -178,13 +178,17 @@ export function realTimeClockAhead(): TestClock {
 
 export async function startDemo(
   env: Record<string, string>,
-  opts: { mail?: boolean; clock?: TestClock; passkeys?: boolean } = {},
+  /**
+   * `port`: the page's port, chosen beforehand (a provider must know Latchkey's callback URL,
+   * ISSUER + /auth/oauth/<id>/callback, before the demo starts; see social.test.ts).
+   */
+  opts: { mail?: boolean; clock?: TestClock; passkeys?: boolean; port?: number } = {},
 ): Promise<DemoHarness> {
   const outDir = await acquireBuild();
   const exchanges: AuthExchange[] = [];
   let latchkeyPort = 0;
   const proxy = sameOriginProxy(outDir, () => latchkeyPort, exchanges);
-  await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', done));
+  await new Promise<void>((done) => proxy.listen(opts.port ?? 0, '127.0.0.1', done));
   // Passkeys: a WebAuthn RP ID is a host name, never an IP address, so the browser opens the demo
   // as http://localhost:<port> (a secure context, as 127.0.0.1 is) and the RP ID is localhost.
   const host = opts.passkeys ? 'localhost' : '127.0.0.1';

@@ -9,6 +9,8 @@ import type {
   Credentials,
   FactorList,
   FactorProof,
+  Identity,
+  IdentityList,
   LatchkeyClient,
   LoginResult,
   MfaEnrollmentRequired,
@@ -19,6 +21,9 @@ import type {
   PasswordChange,
   ProfileUpdate,
   ReauthenticationProof,
+  Provider,
+  ProviderRedirectOptions,
+  RedirectResult,
   RegisterInput,
   Session,
   SignOutReason,
@@ -28,6 +33,15 @@ import type {
   User,
 } from './types.js';
 import { createPasskeyCeremonies } from './passkey-autofill.js';
+import {
+  browserNavigate,
+  browserSessionStorage,
+  cleanAddressBar,
+  createPkcePair,
+  currentPageUrl,
+  redirectParams,
+  type VerifierStorage,
+} from './social.js';
 import { browserWebAuthn, createCredential, getAssertion, signalUnknownCredential } from './webauthn.js';
 
 const CSRF_COOKIE = 'lk_csrf';
@@ -63,6 +77,12 @@ interface MfaEnrollmentBody {
   mfa_enrollment_required: true;
   mfa_token: string;
   expires_in: number;
+}
+
+/** POST /auth/oauth/exchange's answer after a link (the other answers are /auth/login's). */
+interface LinkedBody {
+  linked: true;
+  identity: Identity;
 }
 
 type WebAuthnOptions = Record<string, unknown>;
@@ -207,6 +227,14 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     signIn: passkeySignIn,
     signedIn: () => state.status === 'authenticated',
   });
+  /**
+   * handleRedirectCallback's runs by the redirect's code: a second call for the same redirect
+   * (React StrictMode's double effect) shares the first instead of failing for want of the
+   * verifier the first one took. Kept for the page's life: a handful of entries at most.
+   */
+  const callbacks = new Map<string, Promise<RedirectResult | null>>();
+  /** One key per channel: clients of different apps on one origin keep their verifiers apart. */
+  const verifierKey = `${options.channelName ?? 'latchkey'}:oauth-verifier`;
 
   // ---------------------------------------------------------------- state and events
 
@@ -585,24 +613,36 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     body: unknown,
     keep?: (answer: Record<string, unknown>) => void,
   ): Promise<AccessToken | MfaRequired | MfaEnrollmentRequired> {
-    return coordinator.exclusive(async () => {
-      const response = await publicRequest(path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-auth-mode': 'cookie' },
-        body: JSON.stringify(body),
-      });
-      const answer = (await response.json()) as TokenBody | MfaBody | MfaEnrollmentBody;
-      if ('mfa_required' in answer && answer.mfa_required === true) {
-        return { status: 'mfa_required', mfaToken: answer.mfa_token, factors: answer.factors, expiresIn: answer.expires_in };
-      }
-      if ('mfa_enrollment_required' in answer && answer.mfa_enrollment_required === true) {
-        return { status: 'mfa_enrollment_required', mfaToken: answer.mfa_token, expiresIn: answer.expires_in };
-      }
-      // What an enrolment answers beside the tokens (recovery codes, the passkey), for its caller.
-      keep?.(answer as unknown as Record<string, unknown>);
-      epoch += 1; // answers to requests of the previous session no longer count
-      return acceptTokens(answer as TokenBody);
+    return coordinator.exclusive(async () => signInAnswer((await postSignIn(path, body)) as TokenBody | MfaBody | MfaEnrollmentBody, keep));
+  }
+
+  async function postSignIn(path: string, body: unknown): Promise<unknown> {
+    const response = await publicRequest(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-auth-mode': 'cookie' },
+      body: JSON.stringify(body),
     });
+    return response.json();
+  }
+
+  /**
+   * A sign-in route's answer, read under the refresh lock: the new session's token, or the
+   * second-factor challenge, or the enrolment a MFA_REQUIRED_ROLES user must make first.
+   */
+  function signInAnswer(
+    answer: TokenBody | MfaBody | MfaEnrollmentBody,
+    keep?: (answer: Record<string, unknown>) => void,
+  ): AccessToken | MfaRequired | MfaEnrollmentRequired {
+    if ('mfa_required' in answer && answer.mfa_required === true) {
+      return { status: 'mfa_required', mfaToken: answer.mfa_token, factors: answer.factors, expiresIn: answer.expires_in };
+    }
+    if ('mfa_enrollment_required' in answer && answer.mfa_enrollment_required === true) {
+      return { status: 'mfa_enrollment_required', mfaToken: answer.mfa_token, expiresIn: answer.expires_in };
+    }
+    // What an enrolment answers beside the tokens (recovery codes, the passkey), for its caller.
+    keep?.(answer as unknown as Record<string, unknown>);
+    epoch += 1; // answers to requests of the previous session no longer count
+    return acceptTokens(answer as TokenBody);
   }
 
   /** A new session's token: load its user, sign in here and tell the other tabs. */
@@ -753,6 +793,95 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     // The browser's dialog may stay open a while: only the verification runs under the lock.
     const assertion = await ceremonies.modal(() => getAssertion(webauthn(), options));
     await reauthenticateWith({ passkey: assertion });
+  }
+
+  // ---------------------------------------------------------------- social sign-in (docs/social-login.md)
+
+  function verifierStorage(): VerifierStorage {
+    const storage = options.verifierStorage ?? browserSessionStorage();
+    if (!storage) throw new LatchkeyError('INVALID_REQUEST', 'A social sign-in needs sessionStorage (or the verifierStorage option).', 0);
+    return storage;
+  }
+
+  /** A fresh PKCE pair whose verifier waits in this tab's storage for the way back. */
+  async function newVerifier(): Promise<string> {
+    const storage = verifierStorage();
+    const { verifier, challenge } = await createPkcePair();
+    storage.setItem(verifierKey, verifier);
+    return challenge;
+  }
+
+  /** The verifier of the flow this tab started, taken out: it serves one exchange at most. */
+  function takeVerifier(): string | null {
+    const storage = options.verifierStorage ?? browserSessionStorage();
+    if (!storage) return null;
+    const verifier = storage.getItem(verifierKey);
+    storage.removeItem(verifierKey);
+    return verifier;
+  }
+
+  function navigate(url: string): void {
+    (options.navigate ?? browserNavigate)(url);
+  }
+
+  async function signInWithProvider(provider: string, redirect: ProviderRedirectOptions = {}): Promise<void> {
+    const redirectTo = redirect.redirectTo ?? currentPageUrl();
+    const challenge = await newVerifier();
+    const query = new URLSearchParams({ redirect_to: redirectTo, code_challenge: challenge });
+    navigate(`${authUrl(`/auth/oauth/${encodeURIComponent(provider)}/start`)}?${query}`);
+  }
+
+  async function linkProvider(provider: string, redirect: ProviderRedirectOptions = {}): Promise<void> {
+    const redirectTo = redirect.redirectTo ?? currentPageUrl();
+    const { verifier, challenge } = await createPkcePair();
+    const storage = verifierStorage();
+    const { url } = await api<{ url: string }>('POST', `/auth/identities/${encodeURIComponent(provider)}/link`, {
+      redirect_to: redirectTo,
+      code_challenge: challenge,
+    });
+    storage.setItem(verifierKey, verifier);
+    // A path is on Latchkey (the same /start route, with a one-time link ticket).
+    navigate(url.startsWith('/') && !url.startsWith('//') ? authUrl(url) : url);
+  }
+
+  /** POST /auth/oauth/exchange under the refresh lock: a session (as a login), a second-factor challenge, or a link. */
+  function exchangeCode(
+    code: string,
+    verifier: string,
+  ): Promise<AccessToken | MfaRequired | MfaEnrollmentRequired | { status: 'linked'; identity: Identity }> {
+    return coordinator.exclusive(async () => {
+      const answer = (await postSignIn('/auth/oauth/exchange', { code, code_verifier: verifier })) as TokenBody | MfaBody | MfaEnrollmentBody | LinkedBody;
+      if ('linked' in answer && answer.linked === true) return { status: 'linked', identity: answer.identity };
+      return signInAnswer(answer as TokenBody | MfaBody | MfaEnrollmentBody);
+    });
+  }
+
+  function handleRedirectCallback(url?: string): Promise<RedirectResult | null> {
+    const href = url ?? pageLocation()?.href;
+    if (href === undefined) return Promise.resolve(null);
+    const params = redirectParams(href);
+    if (params.kind === 'none') return Promise.resolve(null);
+    const key = `${params.kind}:${params.code}`;
+    const running = callbacks.get(key);
+    if (running) return running;
+    // Before anything else: the code leaves the address bar (and the history entry).
+    cleanAddressBar(href);
+    const verifier = takeVerifier();
+    const run = (async (): Promise<RedirectResult> => {
+      if (params.kind === 'error') {
+        throw new LatchkeyError(params.code, `The sign-in with the provider was refused (${params.code}).`, 0);
+      }
+      // No verifier: this tab started no sign-in, so the code is someone else's. Exchanging it
+      // could sign this visitor in to an account of the sender's (login CSRF), so it is not sent.
+      if (verifier === null) {
+        throw new LatchkeyError('INVALID_OAUTH_STATE', 'This sign-in was not started in this tab, or it was finished already. Start it again.', 0);
+      }
+      const result = await exchangeCode(params.code, verifier);
+      if ('status' in result) return result;
+      return { status: 'signed_in', user: await completeSignIn(result) };
+    })();
+    callbacks.set(key, run);
+    return run;
   }
 
   async function logout(): Promise<void> {
@@ -962,6 +1091,17 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     },
     reauthenticate,
     reauthenticateWithPasskey,
+    async listProviders() {
+      const response = await publicRequest('/auth/oauth/providers', { method: 'GET' });
+      return ((await response.json()) as { providers: Provider[] }).providers;
+    },
+    signInWithProvider,
+    handleRedirectCallback,
+    listIdentities: () => api<IdentityList>('GET', '/auth/identities'),
+    linkProvider,
+    async unlinkIdentity(id: string) {
+      await api<void>('DELETE', `/auth/identities/${encodeURIComponent(id)}`);
+    },
     fetch: authorizedFetch,
     getAccessToken: validToken,
     close() {

@@ -8,7 +8,9 @@ export interface FieldError {
  * The codes Latchkey answers with (docs/errors.md), plus the SDK's own `NETWORK_ERROR` (no answer),
  * `UNEXPECTED_RESPONSE` (an answer that is not Latchkey's problem+json), `PASSKEYS_UNSUPPORTED`
  * (no WebAuthn here) and `PASSKEY_CANCELLED` (the browser's passkey dialog was dismissed or
- * timed out); the SDK's own codes have status 0.
+ * timed out); the SDK's own codes have status 0. A social sign-in's refusal that arrives in the
+ * redirect's address (`?error=CODE`) also has status 0, as does INVALID_OAUTH_STATE for a code
+ * this tab did not ask for (handleRedirectCallback).
  */
 export type LatchkeyErrorCode =
   | 'INVALID_REQUEST'
@@ -46,6 +48,18 @@ export type LatchkeyErrorCode =
   | 'PASSKEY_COUNTER_REGRESSION'
   | 'PASSKEY_USER_VERIFICATION_REQUIRED'
   | 'PASSKEY_ALREADY_REGISTERED'
+  | 'REDIRECT_NOT_ALLOWED'
+  | 'INVALID_OAUTH_STATE'
+  | 'PROVIDER_ERROR'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'INVALID_ID_TOKEN'
+  | 'ACCOUNT_EXISTS_LINK_REQUIRED'
+  | 'EMAIL_NOT_VERIFIED_BY_PROVIDER'
+  | 'INVALID_EXCHANGE_CODE'
+  | 'IDENTITY_NOT_FOUND'
+  | 'IDENTITY_ALREADY_LINKED'
+  | 'LAST_SIGN_IN_METHOD'
+  | 'PASSWORD_NOT_SET'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'HEADERS_TOO_LARGE'

@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { LatchkeyError } from './errors.js';
-import type { AuthState, LatchkeyClient, User } from './types.js';
+import type { AuthState, LatchkeyClient, Provider, User } from './types.js';
 
 const ClientContext = createContext<LatchkeyClient | null>(null);
 
@@ -69,6 +69,13 @@ export interface UseAuthResult extends AuthState {
   /** Step-up: confirm it is the user after a ReauthenticationRequiredError, then retry the action. */
   reauthenticate: LatchkeyClient['reauthenticate'];
   reauthenticateWithPasskey: LatchkeyClient['reauthenticateWithPasskey'];
+  // Social sign-in and linked identities (docs/client.md, "Sign in with a provider").
+  listProviders: LatchkeyClient['listProviders'];
+  signInWithProvider: LatchkeyClient['signInWithProvider'];
+  handleRedirectCallback: LatchkeyClient['handleRedirectCallback'];
+  listIdentities: LatchkeyClient['listIdentities'];
+  linkProvider: LatchkeyClient['linkProvider'];
+  unlinkIdentity: LatchkeyClient['unlinkIdentity'];
 }
 
 /**
@@ -116,6 +123,12 @@ export function useAuth(): UseAuthResult {
     removePasskey: client.removePasskey,
     reauthenticate: client.reauthenticate,
     reauthenticateWithPasskey: client.reauthenticateWithPasskey,
+    listProviders: client.listProviders,
+    signInWithProvider: client.signInWithProvider,
+    handleRedirectCallback: client.handleRedirectCallback,
+    listIdentities: client.listIdentities,
+    linkProvider: client.linkProvider,
+    unlinkIdentity: client.unlinkIdentity,
   };
 }
 
@@ -164,6 +177,36 @@ export function usePasskeyAutofill(options: PasskeyAutofillOptions = {}): { erro
     return () => stop.abort();
   }, [client, enabled]);
   return { error };
+}
+
+export interface UseProvidersResult {
+  /** The server's providers; null while loading (and after a failure). */
+  providers: Provider[] | null;
+  /** Why the list could not be loaded (a LatchkeyError), or null. */
+  error: unknown;
+}
+
+/**
+ * The providers the server offers for "Sign in with ...", loaded once per client.
+ *
+ * @example
+ * const { providers } = useProviders();
+ * return providers?.map((p) => <button key={p.id} onClick={() => void signInWithProvider(p.id)}>Sign in with {p.name}</button>);
+ */
+export function useProviders(): UseProvidersResult {
+  const client = useLatchkeyClient();
+  const [result, setResult] = useState<UseProvidersResult>({ providers: null, error: null });
+  useEffect(() => {
+    let live = true;
+    client.listProviders().then(
+      (providers) => live && setResult({ providers, error: null }),
+      (error: unknown) => live && setResult({ providers: null, error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [client]);
+  return result;
 }
 
 /**

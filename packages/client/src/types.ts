@@ -107,6 +107,13 @@ export interface ClientOptions {
    * browsers (tests), or to wrap the browser's (say, to add an `AbortSignal`).
    */
   credentials?: Pick<CredentialsContainer, 'create' | 'get'>;
+  /**
+   * Where a social sign-in keeps its PKCE verifier while the browser is away at the provider:
+   * default `sessionStorage` (this tab only). Override outside browsers (tests).
+   */
+  verifierStorage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+  /** Navigates the page to a provider; default `location.assign`. Override outside browsers (tests). */
+  navigate?: (url: string) => void;
 }
 
 /** The body of a login or register call. */
@@ -241,6 +248,50 @@ export interface Passkey {
   last_used_at: string | null;
 }
 
+/** A sign-in provider the server offers (`GET /auth/oauth/providers`): show "Sign in with {name}". */
+export interface Provider {
+  /** The id in the server's SOCIAL_PROVIDERS (`google`, `github`, ...): pass it to signInWithProvider. */
+  id: string;
+  /** The display name (SOCIAL_<ID>_NAME): Google, GitHub, Microsoft, ... */
+  name: string;
+}
+
+/** An account at a provider linked to the user (GET /auth/identities); no token of the provider is ever answered. */
+export interface Identity {
+  id: string;
+  provider: string;
+  provider_name: string;
+  /** The address the provider gave at the last sign-in; null when it gave none. */
+  email: string | null;
+  /** Whether the provider said it verified that address. */
+  email_verified: boolean;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** `listIdentities()`: the linked identities, and whether the account has a password (the other way in). */
+export interface IdentityList {
+  identities: Identity[];
+  /** False for an account made by a social sign-in that never set a password (the reset flow sets one). */
+  has_password: boolean;
+}
+
+/** Options of {@link LatchkeyClient.signInWithProvider} and {@link LatchkeyClient.linkProvider}. */
+export interface ProviderRedirectOptions {
+  /**
+   * Where Latchkey sends the browser back with `?code=` (or `?error=`): a URL on the server's
+   * REDIRECT_ALLOWED_URLS. Default: this page's address without its fragment.
+   */
+  redirectTo?: string;
+}
+
+/**
+ * What {@link LatchkeyClient.handleRedirectCallback} resolves to: signed in (as `login()`), a
+ * second factor to answer (the same challenge as `login()`'s), or an identity linked to the
+ * signed-in account; null when the URL is no redirect from Latchkey (no `code`, no `error`).
+ */
+export type RedirectResult = LoginResult | { status: 'linked'; identity: Identity };
+
 /** The SDK. One per page; every tab's client with the same `channelName` shares the session. */
 export interface LatchkeyClient {
   /** The current state; the same object until it changes (safe for `useSyncExternalStore`). */
@@ -360,6 +411,51 @@ export interface LatchkeyClient {
   reauthenticate(proof: ReauthenticationProof): Promise<void>;
   /** `reauthenticate` with one of the user's passkeys (the browser's passkey dialog). */
   reauthenticateWithPasskey(): Promise<void>;
+  /** The providers the server offers for "Sign in with ..." (`GET /auth/oauth/providers`); empty when none is configured. */
+  listProviders(): Promise<Provider[]>;
+  /**
+   * Starts a sign-in with a provider: makes a PKCE pair, keeps the verifier in this tab's
+   * sessionStorage, and navigates the page to Latchkey's `/auth/oauth/{provider}/start`, which
+   * sends the browser on to the provider. The page unloads; the browser comes back to
+   * `redirectTo`, where {@link LatchkeyClient.handleRedirectCallback} finishes.
+   *
+   * @example
+   * <button onClick={() => auth.signInWithProvider('google')}>Sign in with Google</button>
+   */
+  signInWithProvider(provider: string, options?: ProviderRedirectOptions): Promise<void>;
+  /**
+   * Finishes a social sign-in or link on the page Latchkey redirected back to. With `?code=`
+   * (and the verifier this tab kept), exchanges the code (`POST /auth/oauth/exchange`, cookie
+   * mode) and resolves to `{ status: 'signed_in', user }` (every tab signed in),
+   * `{ status: 'mfa_required', ... }` (answer it with verifyMfa, as after `login()`), or
+   * `{ status: 'linked', identity }`. With `?error=`, rejects with a LatchkeyError of that code
+   * (ACCOUNT_EXISTS_LINK_REQUIRED, EMAIL_NOT_VERIFIED_BY_PROVIDER, IDENTITY_ALREADY_LINKED,
+   * PROVIDER_ERROR, ...; status 0: it came in the address, not in a response). Resolves to null
+   * when the URL has neither. Either way the parameters leave the address bar first
+   * (history.replaceState). A code this tab did not ask for (no verifier: another tab, another
+   * browser, or a link someone sent) is refused with INVALID_OAUTH_STATE and never exchanged,
+   * so nobody can sign a visitor in to an account of theirs. Calls with the same code share one
+   * exchange (React StrictMode runs effects twice).
+   *
+   * @example
+   * const result = await auth.handleRedirectCallback();
+   * if (result?.status === 'mfa_required') showCodeStep(result);
+   */
+  handleRedirectCallback(url?: string): Promise<RedirectResult | null>;
+  /** The signed-in user's linked identities and whether the account has a password. */
+  listIdentities(): Promise<IdentityList>;
+  /**
+   * Links another provider's account to the signed-in user: asks Latchkey for a link URL
+   * (`POST /auth/identities/{provider}/link`), then navigates there as signInWithProvider does.
+   * Back on `redirectTo`, handleRedirectCallback resolves to `{ status: 'linked', identity }`,
+   * or rejects with IDENTITY_ALREADY_LINKED (that account is linked to another user).
+   */
+  linkProvider(provider: string, options?: ProviderRedirectOptions): Promise<void>;
+  /**
+   * Unlinks an identity. Rejects with LAST_SIGN_IN_METHOD when it is the only way left to sign in
+   * (no password, no passkey, no other identity): set a password first (the reset flow).
+   */
+  unlinkIdentity(id: string): Promise<void>;
   /** Ends this session on the server and signs every tab out. Local sign-out happens even if the server cannot be reached. */
   logout(): Promise<void>;
   /** Ends every session of the user (all devices) and signs every tab out. */

@@ -1,4 +1,4 @@
-import { errorFromResponse, LatchkeyError, type Factor, type LatchkeyClient, type Passkey, type Session, type User } from '@latchkey/client';
+import { errorFromResponse, LatchkeyError, type Factor, type Identity, type IdentityList, type LatchkeyClient, type Passkey, type Session, type User } from '@latchkey/client';
 
 // Latchkey's /admin/users routes, called through the SDK's authenticated fetch (bearer token
 // attached, refreshed when needed). Every failure becomes a LatchkeyError carrying the server's
@@ -46,6 +46,9 @@ export interface FactorsRemoved {
   recovery_codes: number;
   passkeys: number;
 }
+/** A provider account linked to a user (GET /admin/users/{id}/identities; the same shape as the user's own list). */
+export type AdminIdentity = Identity;
+export type AdminIdentityList = IdentityList;
 
 export type TriState = 'any' | 'true' | 'false';
 
@@ -134,6 +137,10 @@ export interface AdminApi {
   getFactors(id: string, signal?: AbortSignal): Promise<UserFactors>;
   /** Removes the user's second factors (all, or only `totp` / `passkeys`); the user is mailed. */
   resetFactors(id: string, type?: 'all' | 'totp' | 'passkeys'): Promise<FactorsRemoved>;
+  /** The user's linked provider accounts (social sign-in) and whether the account has a password. */
+  listIdentities(id: string, signal?: AbortSignal): Promise<AdminIdentityList>;
+  /** Unlinks one; LAST_SIGN_IN_METHOD when it is the user's only way in (no password, passkey or other identity). */
+  unlinkIdentity(id: string, identityId: string): Promise<void>;
 }
 
 /**
@@ -194,6 +201,8 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
     getFactors: (id, signal) => call<UserFactors>('GET', `${userPath(id)}/factors`, undefined, signal),
     resetFactors: async (id, type = 'all') =>
       (await call<{ removed: FactorsRemoved }>('DELETE', `${userPath(id)}/factors${type === 'all' ? '' : `?type=${type}`}`)).removed,
+    listIdentities: (id, signal) => call<AdminIdentityList>('GET', `${userPath(id)}/identities`, undefined, signal),
+    unlinkIdentity: (id, identityId) => call<void>('DELETE', `${userPath(id)}/identities/${encodeURIComponent(identityId)}`),
   };
 }
 

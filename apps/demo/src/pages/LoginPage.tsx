@@ -4,8 +4,16 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { keepRecoveryCodes } from '../enrolled-codes.ts';
 import { Alert, ErrorAlert, Field, isCode, signOutMessage, useAction } from '../forms.tsx';
 import { go } from '../route.ts';
+import { ProviderButtons } from '../social.tsx';
 
-export function LoginPage(): ReactNode {
+export function LoginPage({
+  challenge = null,
+  onChallengeTaken,
+}: {
+  /** A social sign-in's second-factor step (the provider's sign-in was the first). */
+  challenge?: MfaRequired | MfaEnrollmentRequired | null;
+  onChallengeTaken?: () => void;
+} = {}): ReactNode {
   const { login, signInWithPasskey, reason } = useAuth();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -13,9 +21,13 @@ export function LoginPage(): ReactNode {
   const [acted, setActed] = useState(false);
   const [askedAgain, setAskedAgain] = useState(false);
   /** The password was right and the account has a second factor: the code step. In memory only. */
-  const [mfa, setMfa] = useState<MfaRequired | null>(null);
+  const [mfa, setMfa] = useState<MfaRequired | null>(challenge?.status === 'mfa_required' ? challenge : null);
+  useEffect(() => {
+    // Taken once: a later visit to this page must not offer a spent challenge again.
+    if (challenge) onChallengeTaken?.();
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps -- on mount only
   /** The password was right and the account's role requires a second factor it does not have: enrolment. */
-  const [enroll, setEnroll] = useState<MfaEnrollmentRequired | null>(null);
+  const [enroll, setEnroll] = useState<MfaEnrollmentRequired | null>(challenge?.status === 'mfa_enrollment_required' ? challenge : null);
   /** Shown above the password form after the code step was abandoned or expired. */
   const [expired, setExpired] = useState(false);
   const action = useAction(async () => {
@@ -129,6 +141,7 @@ export function LoginPage(): ReactNode {
           </button>
         </div>
       ) : null}
+      <ProviderButtons onStart={() => setActed(true)} />
       <p className="switch">
         New here? <a href="#/register">Create an account</a>
       </p>

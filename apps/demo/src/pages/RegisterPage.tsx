@@ -2,6 +2,7 @@ import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import { Alert, describe, Field, fieldError, isCode, useAction } from '../forms.tsx';
 import { go } from '../route.ts';
+import { ProviderButtons } from '../social.tsx';
 
 export function RegisterPage(): ReactNode {
   const { register, login } = useAuth();
@@ -79,6 +80,7 @@ export function RegisterPage(): ReactNode {
           {action.busy ? 'Creating account…' : 'Create account'}
         </button>
       </form>
+      <ProviderButtons verb="Sign up" />
       <p className="switch">
         Already have an account? <a href="#/login">Sign in</a>
       </p>

@@ -1,9 +1,9 @@
-import { passkeysSupported, type FactorList, type Passkey, type TotpEnrollment } from '@latchkey/client';
-import { useAuth } from '@latchkey/client/react';
+import { passkeysSupported, type FactorList, type IdentityList, type Passkey, type TotpEnrollment } from '@latchkey/client';
+import { useAuth, useProviders } from '@latchkey/client/react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { useStepUp } from '../confirm.tsx';
 import { forgetRecoveryCodes, useKeptRecoveryCodes } from '../enrolled-codes.ts';
-import { Alert, describe, Field, useAction } from '../forms.tsx';
+import { Alert, describe, Field, isCode, useAction } from '../forms.tsx';
 import { formatDate } from '../format.ts';
 
 /**
@@ -12,13 +12,15 @@ import { formatDate } from '../format.ts';
  * older than STEP_UP_MAX_AGE) opens "Confirm it's you" and is sent again once confirmed.
  */
 export function SecurityPage(): ReactNode {
-  const { listFactors, listPasskeys } = useAuth();
+  const { listFactors, listPasskeys, listIdentities } = useAuth();
   const [factors, setFactors] = useState<FactorList | null>(null);
   const [passkeys, setPasskeys] = useState<Passkey[] | null>(null);
+  const [identities, setIdentities] = useState<IdentityList | null>(null);
   const load = useAction(async () => {
-    const [f, p] = await Promise.all([listFactors(), listPasskeys()]);
+    const [f, p, i] = await Promise.all([listFactors(), listPasskeys(), listIdentities()]);
     setFactors(f);
     setPasskeys(p);
+    setIdentities(i);
   });
   const reload = () => load.run();
 
@@ -30,7 +32,7 @@ export function SecurityPage(): ReactNode {
     <section className="card">
       <h1>Security</h1>
       {load.error ? <Alert kind="error">{describe(load.error)}</Alert> : null}
-      {factors === null || passkeys === null ? (
+      {factors === null || passkeys === null || identities === null ? (
         <p className="muted" role="status">
           Loading…
         </p>
@@ -38,6 +40,7 @@ export function SecurityPage(): ReactNode {
         <>
           <Authenticator factors={factors} onChange={reload} />
           <Passkeys passkeys={passkeys} onChange={reload} />
+          <ConnectedAccounts list={identities} onChange={reload} />
         </>
       )}
     </section>
@@ -287,6 +290,102 @@ function Passkeys({ passkeys, onChange }: { passkeys: Passkey[]; onChange: () =>
       ) : (
         <p className="muted">This browser does not support passkeys.</p>
       )}
+    </div>
+  );
+}
+
+/**
+ * The provider accounts linked to this one (docs/social-login.md): unlink, or link another. The
+ * server refuses to unlink the last way in (LAST_SIGN_IN_METHOD); the refusal says what to do.
+ */
+function ConnectedAccounts({ list, onChange }: { list: IdentityList; onChange: () => Promise<unknown> }): ReactNode {
+  const { user, linkProvider, unlinkIdentity, requestPasswordReset } = useAuth();
+  const { providers } = useProviders();
+  const [unlinked, setUnlinked] = useState<string | null>(null);
+  const [mailed, setMailed] = useState(false);
+  const unlink = useAction(async (id: string, name: string) => {
+    setUnlinked(null);
+    await unlinkIdentity(id);
+    setUnlinked(name);
+    await onChange();
+  });
+  const link = useAction(async (provider: string) => {
+    await linkProvider(provider);
+  });
+  const mail = useAction(async () => {
+    if (!user) return;
+    await requestPasswordReset(user.email);
+    setMailed(true);
+  });
+  const linkable = (providers ?? []).filter((p) => !list.identities.some((i) => i.provider === p.id));
+  if (list.identities.length === 0 && (providers ?? []).length === 0) return null;
+  const lastWay = isCode(unlink.error, 'LAST_SIGN_IN_METHOD');
+
+  return (
+    <div className="security-section" aria-labelledby="connected-heading">
+      <h2 id="connected-heading">Connected accounts</h2>
+      <p className="muted">Sign in with an account you have elsewhere. Linking needs you signed in here first, so nobody can attach their account to yours.</p>
+      {lastWay ? (
+        <div className="alert alert-error" role="alert" data-testid="last-sign-in-method">
+          <p>
+            <strong>This is your only way to sign in</strong>, so it cannot be unlinked: this account has no password, no passkey and no other
+            connected account. Set a password first (we mail you a link), add a passkey, or link another account; then unlink this one.
+          </p>
+          {list.has_password ? null : mailed ? (
+            <p>A link to set your password is on its way to {user?.email}.</p>
+          ) : (
+            <button type="button" className="button-quiet" disabled={mail.busy} onClick={() => void mail.run()}>
+              Email me a link to set a password
+            </button>
+          )}
+        </div>
+      ) : unlink.error ? (
+        <Alert kind="error">{describe(unlink.error)}</Alert>
+      ) : null}
+      {mail.error ? <Alert kind="error">{describe(mail.error)}</Alert> : null}
+      {link.error ? <Alert kind="error">{describe(link.error)}</Alert> : null}
+      {unlinked ? <Alert kind="success">{unlinked} account unlinked.</Alert> : null}
+      {list.identities.length === 0 ? (
+        <p className="muted">No connected accounts.</p>
+      ) : (
+        <ul className="sessions" aria-label="Connected accounts">
+          {list.identities.map((i) => (
+            <li key={i.id} className="session" data-identity-id={i.id}>
+              <div className="session-main">
+                <span className="session-device">
+                  {i.provider_name}
+                  {i.email ? <span className="identity-email"> · {i.email}</span> : null}
+                  {i.email ? <span className={i.email_verified ? 'badge badge-ok' : 'badge'}>{i.email_verified ? 'verified' : 'not verified'}</span> : null}
+                </span>
+                <span className="session-meta">
+                  linked {formatDate(i.created_at)} · {i.last_used_at ? `last used ${formatDate(i.last_used_at)}` : 'never used to sign in'}
+                </span>
+              </div>
+              <button
+                type="button"
+                className="button-quiet"
+                aria-label={`Unlink ${i.provider_name}${i.email ? ` ${i.email}` : ''}`}
+                disabled={unlink.busy}
+                onClick={() => void unlink.run(i.id, i.provider_name)}
+              >
+                Unlink
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <p className="muted" data-testid="password-status">
+        {list.has_password ? 'You also have a password.' : 'You have no password here: you sign in through a connected account or a passkey.'}
+      </p>
+      {linkable.length > 0 ? (
+        <div className="actions">
+          {linkable.map((p) => (
+            <button key={p.id} type="button" className="button-quiet" data-provider={p.id} disabled={link.busy} onClick={() => void link.run(p.id)}>
+              Link {p.name}
+            </button>
+          ))}
+        </div>
+      ) : null}
     </div>
   );
 }

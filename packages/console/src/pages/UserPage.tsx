@@ -1,6 +1,6 @@
 import { LatchkeyError } from '@latchkey/client';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { invalidRoles, parseRoles, type AdminUser, type SecurityEvent, type UserDetail, type UserFactors, type UserPatch } from '../api.ts';
+import { invalidRoles, parseRoles, type AdminIdentityList, type AdminUser, type SecurityEvent, type UserDetail, type UserFactors, type UserPatch } from '../api.ts';
 import { useAdminApi } from '../console-context.tsx';
 import { describeDevice, formatDate } from '../format.ts';
 import { consoleHref, goTo } from '../route.ts';
@@ -46,6 +46,8 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
   const api = useAdminApi();
   const [shownFlash, setFlash] = useFlash(flash, onFlashShown);
   const [detail, setDetail] = useState<UserDetail | null>(null);
+  /** Linked provider accounts (social sign-in); loaded beside the user. */
+  const [identities, setIdentities] = useState<AdminIdentityList | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -77,10 +79,11 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
   const formFilledFor = useRef<string | null>(null);
 
   const load = async (resetForm: boolean): Promise<void> => {
-    const [next, nextFactors] = await Promise.all([api.getUser(id), api.getFactors(id)]);
+    const [next, nextFactors, linked] = await Promise.all([api.getUser(id), api.getFactors(id), api.listIdentities(id)]);
     if (next.user.id !== currentId.current) return;
     setDetail(next);
     setFactors(nextFactors);
+    setIdentities(linked);
     setLoadError(null);
     if (resetForm || formFilledFor.current !== next.user.id) {
       fillForm(next.user);
@@ -189,6 +192,11 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
       await api.revokeSession(id, sessionId);
       return 'Session revoked.';
     });
+  const unlinkIdentity = (identityId: string, label: string) =>
+    act(`identity:${identityId}`, async () => {
+      await api.unlinkIdentity(id, identityId);
+      return `${label} unlinked. The user can no longer sign in with it.`;
+    });
   const revokeAll = () =>
     act('sessions', async () => {
       const n = await api.revokeAllSessions(id);
@@ -230,15 +238,26 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
         className: 'button-quiet',
         run: resendInvite,
       }
-    : {
-        key: 'reset',
-        title: 'Password',
-        state: 'set',
-        hint: 'Mails the user a link to choose a new password, as “Forgot password?” does (at most 3 per 15 minutes).',
-        label: 'Send password-reset link',
-        className: 'button-quiet',
-        run: sendReset,
-      };
+    : identities && !identities.has_password
+      ? {
+          // An account made by a social sign-in: the reset link is how its owner sets a first password.
+          key: 'reset',
+          title: 'Password',
+          state: 'not set (signs in through a connected account)',
+          hint: 'Mails the user a link to choose a password, as “Forgot password?” does (at most 3 per 15 minutes).',
+          label: 'Send password-reset link',
+          className: 'button-quiet',
+          run: sendReset,
+        }
+      : {
+          key: 'reset',
+          title: 'Password',
+          state: 'set',
+          hint: 'Mails the user a link to choose a new password, as “Forgot password?” does (at most 3 per 15 minutes).',
+          label: 'Send password-reset link',
+          className: 'button-quiet',
+          run: sendReset,
+        };
   const settings: AccountSetting[] = [
     {
       key: 'disabled',
@@ -475,6 +494,59 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
           </table>
         </div>
       )}
+
+      <h2>Connected accounts ({identities?.identities.length ?? 0})</h2>
+      {!identities || identities.identities.length === 0 ? (
+        <p className="muted" data-testid="no-identities">
+          No linked provider accounts.
+        </p>
+      ) : (
+        <div className="table-scroll">
+          <table className="admin-table" aria-label="Connected accounts">
+            <thead>
+              <tr>
+                <th scope="col">Provider</th>
+                <th scope="col">Email at the provider</th>
+                <th scope="col">Linked</th>
+                <th scope="col">Last used</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {identities.identities.map((i) => (
+                <tr key={i.id} data-identity-id={i.id}>
+                  <td>{i.provider_name}</td>
+                  <td>
+                    {i.email ?? <span className="muted">—</span>}{' '}
+                    {i.email ? <span className={i.email_verified ? 'badge badge-ok' : 'badge'}>{i.email_verified ? 'verified' : 'not verified'}</span> : null}
+                  </td>
+                  <td className="cell-date">{formatDate(i.created_at)}</td>
+                  <td className="cell-date">{i.last_used_at ? formatAgo(i.last_used_at) : <span className="muted">never</span>}</td>
+                  <td className="cell-action">
+                    <button
+                      type="button"
+                      className="button-quiet"
+                      disabled={busy !== null}
+                      aria-label={`Unlink ${i.provider_name}${i.email ? ` ${i.email}` : ''}`}
+                      onClick={() => void unlinkIdentity(i.id, `${i.provider_name} account`)}
+                    >
+                      {busy === `identity:${i.id}` ? 'Unlinking…' : 'Unlink'}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {identities && !identities.has_password ? (
+        <p className="hint" data-testid="no-password">
+          This account has no password: the user signs in through a connected account (or a passkey). The last way in cannot be unlinked;
+          a password-reset link lets the user set a password first.
+        </p>
+      ) : null}
 
       <h2>Recent events</h2>
       {events.length === 0 ? (
