@@ -2,6 +2,7 @@ import { ReauthenticationRequiredError, type ReauthenticationMethod } from '@lat
 import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import { Alert, describe, Field, isCode, useAction } from './forms.tsx';
+import { go } from './route.ts';
 
 /**
  * "Confirm it's you": the step-up dialog for an action the server refused with
@@ -18,7 +19,7 @@ export function ConfirmDialog({
   onConfirmed: () => void;
   onCancel: () => void;
 }): ReactNode {
-  const { reauthenticate, reauthenticateWithPasskey } = useAuth();
+  const { reauthenticate, reauthenticateWithPasskey, logout } = useAuth();
   const [value, setValue] = useState('');
   const withPassword = methods.includes('password');
   const withCode = methods.includes('code') || methods.includes('recovery_code');
@@ -33,6 +34,24 @@ export function ConfirmDialog({
     onConfirmed();
   });
   const error = confirm.error;
+  if (methods.length === 0) {
+    // An account from a social sign-in with no password, code or passkey: a new sign-in through
+    // its provider is the only proof it has (docs/social-login.md, "Step-up").
+    return (
+      <div className="notice" role="dialog" aria-labelledby="confirm-heading">
+        <h2 id="confirm-heading">Confirm it's you</h2>
+        <p>For your safety, sign in again (with the account you signed in with) to continue.</p>
+        <div className="actions">
+          <button type="button" className="button-primary" onClick={() => void logout().then(() => go('login'))}>
+            Sign out and sign in again
+          </button>
+          <button type="button" className="button-quiet" onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+      </div>
+    );
+  }
   return (
     <div className="notice" role="dialog" aria-labelledby="confirm-heading">
       <h2 id="confirm-heading">Confirm it's you</h2>
