@@ -102,8 +102,10 @@ export function UserPage({ id, selfId, flash, onFlashShown, onDeleted }: Props):
     setFlash(null);
     try {
       const message = await change();
+      // "Saved." appears with the server's new state, not before it: the page reloads the user,
+      // factors and identities first (a reload that fails says so; the change itself was made).
+      await load(resetForm).catch(setError);
       setFlash({ kind: 'success', text: message });
-      await load(resetForm);
     } catch (e) {
       setError(e);
     } finally {

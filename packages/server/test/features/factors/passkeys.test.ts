@@ -316,15 +316,15 @@ describe('passkeys', () => {
 describe('passkey sign-in and the login rate limit', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_LOGIN: '2/1m' });
+    t = await createTestApp({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_LOGIN: '2/1m', RATE_LIMIT_PASSKEY_OPTIONS: '2/1m' });
   });
   afterAll(async () => {
     await t.close();
   });
 
-  it('the passkey sign-in routes and the second-factor options count against the login bucket', async () => {
+  it('the passkey sign-in routes and the second-factor options count against the login bucket (the sign-in options against their own)', async () => {
     for (const [url, payload] of [
-      ['/auth/passkeys/login/options', {}],
+      ['/auth/passkeys/login/options', {}], // RATE_LIMIT_PASSKEY_OPTIONS (a sign-in page with autofill asks at every view)
       ['/auth/passkeys/login/verify', { response: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'AA', authenticatorData: 'AA', signature: 'AA' } } }],
       ['/auth/mfa/passkey/options', { mfa_token: 'nope' }],
     ] as const) {
