@@ -194,15 +194,7 @@ function MfaStep({ challenge, onRestart }: { challenge: MfaRequired; onRestart: 
             required
           />
         ) : (
-          <Field
-            label="Authentication code"
-            name="code"
-            autoComplete="one-time-code"
-            value={code}
-            onChange={setCode}
-            hint="The 6-digit code your authenticator app shows now."
-            required
-          />
+          <CodeField value={code} onChange={setCode} />
         )}
         <button type="submit" className="button-primary" disabled={action.busy || wait > 0}>
           {action.busy ? 'Verifying…' : 'Verify'}
@@ -293,15 +285,7 @@ function EnrollStep({ challenge, onRestart }: { challenge: MfaEnrollmentRequired
           <p className="hint">
             Or type this key into the app: <code data-testid="totp-secret">{qr.secret}</code>
           </p>
-          <Field
-            label="Authentication code"
-            name="code"
-            autoComplete="one-time-code"
-            value={code}
-            onChange={setCode}
-            hint="The 6-digit code your authenticator app shows now."
-            required
-          />
+          <CodeField value={code} onChange={setCode} />
           <button type="submit" className="button-primary" disabled={finish.busy || wait > 0}>
             {finish.busy ? 'Verifying…' : 'Confirm and sign in'}
           </button>
@@ -322,5 +306,20 @@ function EnrollStep({ challenge, onRestart }: { challenge: MfaEnrollmentRequired
         </button>
       </div>
     </section>
+  );
+}
+
+/** The authenticator app's 6-digit code (the code step and the enrolment's first code). */
+function CodeField({ value, onChange }: { value: string; onChange: (value: string) => void }): ReactNode {
+  return (
+    <Field
+      label="Authentication code"
+      name="code"
+      autoComplete="one-time-code"
+      value={value}
+      onChange={onChange}
+      hint="The 6-digit code your authenticator app shows now."
+      required
+    />
   );
 }

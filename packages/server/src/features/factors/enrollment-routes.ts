@@ -9,7 +9,7 @@ import { refreshCookiePath, sendTokens, wantsCookieMode } from '../sessions/tran
 import { confirmEnrollmentTotp, finishEnrollmentPasskey, startEnrollmentPasskey, startEnrollmentTotp } from './enrollment.js';
 import { attestationSchema, optionsSchema, passkeyNameProperty, passkeySchema } from './passkey-routes.js';
 import type { RegistrationResponseJSON } from './passkeys.js';
-import { factorSchema } from './routes.js';
+import { totpEnrollmentSchema } from './routes.js';
 
 /** POST /auth/login's answer when MFA_REQUIRED_ROLES demands a factor the user does not have yet. */
 export const mfaEnrollmentSchema = {
@@ -53,16 +53,7 @@ export async function mfaEnrollmentRoutes(app: FastifyInstance, opts: { ctx: Lat
           'as POST /auth/factors/totp answers. The mfa_token is not spent; confirm with POST /auth/mfa/enroll/totp/confirm.',
         body: tokenOnlyBody,
         response: {
-          201: {
-            type: 'object',
-            required: ['factor', 'secret', 'otpauth_uri', 'qr_code'],
-            properties: {
-              factor: factorSchema,
-              secret: { type: 'string', description: 'Base32, for typing into the app by hand' },
-              otpauth_uri: { type: 'string' },
-              qr_code: { type: 'string', description: 'data:image/svg+xml;base64,... of the otpauth URI' },
-            },
-          },
+          201: totpEnrollmentSchema,
           ...problems(400, 403, 409, 413, 415, 422, 429, 503),
         },
       },

@@ -55,6 +55,18 @@ export const factorSchema = {
   },
 } as const;
 
+/** The answer that starts a TOTP enrolment (here and at POST /auth/mfa/enroll/totp). */
+export const totpEnrollmentSchema = {
+  type: 'object',
+  required: ['factor', 'secret', 'otpauth_uri', 'qr_code'],
+  properties: {
+    factor: factorSchema,
+    secret: { type: 'string', description: 'Base32, for typing into the app by hand' },
+    otpauth_uri: { type: 'string' },
+    qr_code: { type: 'string', description: 'data:image/svg+xml;base64,... of the otpauth URI' },
+  },
+} as const;
+
 const recoveryCodesProperty = {
   type: 'array',
   items: { type: 'string' },
@@ -133,16 +145,7 @@ export async function factorRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCo
           'Answers a new secret, its otpauth:// URI and a QR code (SVG data URL) to scan; the factor stays pending until ' +
           'POST /auth/factors/totp/confirm. Starting again replaces a pending enrolment. 409 when one is already active.',
         response: {
-          201: {
-            type: 'object',
-            required: ['factor', 'secret', 'otpauth_uri', 'qr_code'],
-            properties: {
-              factor: factorSchema,
-              secret: { type: 'string', description: 'Base32, for typing into the app by hand' },
-              otpauth_uri: { type: 'string' },
-              qr_code: { type: 'string', description: 'data:image/svg+xml;base64,... of the otpauth URI' },
-            },
-          },
+          201: totpEnrollmentSchema,
           ...problems(401, 409, 413, 415, 429, 503),
         },
       },

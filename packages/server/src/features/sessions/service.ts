@@ -56,14 +56,7 @@ export async function startSession(
     authTime: now,
     amr,
   });
-  return {
-    access_token: await accessTokenFor(ctx, user, session),
-    token_type: 'Bearer',
-    expires_in: ctx.tokens.expiresIn,
-    refresh_token: refreshToken,
-    session_id: session.id,
-    session_expires_at: session.expiresAt,
-  };
+  return tokensForSession(ctx, user, session, refreshToken);
 }
 
 /**
