@@ -116,6 +116,11 @@ function webauthnRequests(page: Page): Promise<WebAuthnRequest[]> {
 }
 
 /** Polls until `check` holds (no fixed sleep): the page's requests, the proxy's exchanges. */
+/** Waits until the sign-in page's passkey autofill (a conditional request) is pending. */
+async function autofillPending(page: Page): Promise<void> {
+  await until('the conditional request', async () => (await webauthnRequests(page)).some((r) => r.mediation === 'conditional' && r.outcome === 'pending'));
+}
+
 async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
   for (let i = 0; i < 150; i += 1) {
     if (await check()) return;
@@ -138,6 +143,7 @@ function exchangesSince(mark: number) {
 describe('second factors in Chromium', () => {
   it('registers a passkey on the Security page, renames it, then signs in with it without typing an email; a removed passkey is refused', async () => {
     await inFreshProfile(demo.browser, 'passkey sign-in', async (context) => {
+      await recordWebAuthnRequests(context);
       const page = await context.newPage();
       await page.setViewportSize({ width: 1000, height: 800 });
       const { cdp, authenticatorId, presence } = await virtualAuthenticator(context, page);
@@ -180,6 +186,7 @@ describe('second factors in Chromium', () => {
       await presence(false);
       await logOut(page);
       await page.screenshot({ path: screenshotPath('sign-in-with-passkey') });
+      await autofillPending(page);
       const mark = performance.now();
       await presence(true);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
@@ -200,6 +207,10 @@ describe('second factors in Chromium', () => {
       await page.getByText('No passkeys yet.').waitFor();
       await presence(false);
       await logOut(page);
+      // The sign-in page's autofill request must be waiting before presence is back: one sent after
+      // it would be answered at once with the removed passkey (PASSKEY_UNKNOWN), and the SDK's
+      // signalUnknownCredential would have the authenticator drop it before the button's turn.
+      await autofillPending(page);
       await presence(true);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.getByRole('alert').filter({ hasText: 'This passkey is not registered here' }).waitFor();
