@@ -1,7 +1,8 @@
 import { Secret, TOTP } from 'otpauth';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inFreshProfile, realTimeClockAhead, screenshotPath, startDemo, type DemoHarness } from './harness.js';
+import { autofillPending, recordWebAuthnRequests, virtualAuthenticator } from './webauthn.js';
 
 // The enrolment a role requires (MFA_REQUIRED_ROLES=ops) through the built demo, in Debian's
 // Chromium against a real Latchkey (SQLite file) with /auth on the page's origin: a user of the
@@ -46,14 +47,6 @@ async function signIn(page: Page, email: string): Promise<void> {
 
 async function sessions(userId: string): Promise<number> {
   return (await demo.server.app.latchkey.store.listSessions(userId, clock())).length;
-}
-
-async function virtualAuthenticator(context: BrowserContext, page: Page): Promise<void> {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  });
 }
 
 describe('a role that requires a second factor, in Chromium', () => {
@@ -102,16 +95,22 @@ describe('a role that requires a second factor, in Chromium', () => {
   it('or with a passkey: created at sign-in, it signs in, and later signs in alone', async () => {
     const user = await opsUser();
     await inFreshProfile(demo.browser, 'enrol passkey at sign-in', async (context) => {
+      await recordWebAuthnRequests(context);
       const page = await context.newPage();
-      await virtualAuthenticator(context, page);
+      const { presence } = await virtualAuthenticator(context, page);
       await signIn(page, user.email);
       await page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor();
       await page.getByRole('button', { name: 'Use a passkey instead' }).click();
       await page.getByTestId('signed-in-as').filter({ hasText: user.email }).waitFor();
       expect(await demo.server.app.latchkey.store.listPasskeys(user.id)).toHaveLength(1);
 
+      // The sign-in page's passkey autofill must wait on a user that does not pick (presence off):
+      // else the virtual authenticator answers it at once and signs in before the button's turn.
+      await presence(false);
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+      await autofillPending(page);
+      await presence(true);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.getByTestId('signed-in-as').filter({ hasText: user.email }).waitFor();
     });
