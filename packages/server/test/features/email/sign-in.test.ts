@@ -125,6 +125,19 @@ describe('the link', () => {
   });
 });
 
+describe('the mail', () => {
+  it('greets by name, escaped in the HTML part and flattened in the text part', async () => {
+    const email = `named-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const reg = await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: 'correct horse battery staple', name: '<img src=x> & "Eve"' } });
+    expect(reg.statusCode).toBe(201);
+    const m = await requestMail(email);
+    expect(m.mail.parsed.text).toMatch(/^Hello <img src=x> & "Eve",\n/);
+    const html = String(m.mail.parsed.html);
+    expect(html).toContain('Hello &lt;img src=x&gt; &amp; &quot;Eve&quot;,');
+    expect(html).not.toContain('<img');
+  });
+});
+
 describe('the code', () => {
   it('signs in once (spaces ignored, the address as typed), and spends the link of the same mail', async () => {
     const u = await user();
