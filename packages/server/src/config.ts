@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
 import { parseKeyEncryptionKey } from './lib/secret-box.js';
 import { HASH_COST_LIMITS } from './passwords/hash-costs.js';
-import { ROLE_PATTERN } from './features/users/fields.js';
+import { normaliseLocale, ROLE_PATTERN } from './features/users/fields.js';
 
 const ROLE_REGEXP = new RegExp(ROLE_PATTERN);
 
@@ -113,6 +113,10 @@ export interface MailConfig {
   readonly mailRetryDelaysMs: readonly number[];
   /** INVITE_TTL: how long an admin's invitation link works (default 7 days; docs/admin.md). */
   readonly inviteTtlMs: number;
+  /** DEFAULT_LOCALE: the language of mail when neither the user nor the request names one we have (default `en`). */
+  readonly defaultLocale: string;
+  /** MAIL_TEMPLATES_DIR: the operator's templates (`<dir>/<locale>/<template>.subject.txt|.text.txt|.html`); null = built-in only. */
+  readonly mailTemplatesDir: string | null;
 }
 
 /** Per-IP rate limits, the login backoff, and where their counters live (docs/abuse.md). */
@@ -591,6 +595,12 @@ function mailAddress(raw: string, name: string): string {
   return raw;
 }
 
+function localeTag(raw: string, name: string): string {
+  const tag = normaliseLocale(raw);
+  if (!tag) throw new ConfigError(name, `expected a BCP 47 language tag such as en, de or de-AT, got "${raw}"`);
+  return tag;
+}
+
 function productName(raw: string, name: string): string {
   // It goes into mail subjects and headers: one line, printable.
   if (raw.length > 100 || /[\u0000-\u001f\u007f]/.test(raw)) {
@@ -971,5 +981,8 @@ function readMail(r: SettingReader, issuer: string): MailConfig {
     mailRetryDelaysMs: r.durations('mail.mailRetryDelaysMs', 'MAIL_RETRY_DELAYS', '10s,1m', 10, 3_600_000),
     // 5 minutes to 30 days; longer than a reset link, since the invitee may not be expecting it.
     inviteTtlMs: r.duration('mail.inviteTtlMs', 'INVITE_TTL', '7d', 300_000, 30 * 86_400_000),
+    // Whether templates serve it is checked when they load (features/email/template-catalog.ts).
+    defaultLocale: r.text('mail.defaultLocale', 'DEFAULT_LOCALE', 'en', localeTag),
+    mailTemplatesDir: r.optionalText('mail.mailTemplatesDir', 'MAIL_TEMPLATES_DIR'),
   };
 }

@@ -242,4 +242,10 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_exchange_codes_identity_idx ON oauth_exchange_codes (identity_id);
     `,
   },
+  {
+    version: 10,
+    name: 'user locale',
+    // See sqlite/schema.ts, version 10.
+    sql: `ALTER TABLE users ADD COLUMN locale TEXT;`,
+  },
 ];

@@ -230,4 +230,12 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_exchange_codes_identity_idx ON oauth_exchange_codes (identity_id);
     `,
   },
+  {
+    version: 10,
+    name: 'user locale',
+    // The language the user's mail is written in (features/email/locale.ts): a well-formed BCP 47
+    // tag, lower-cased, at most 35 characters; null = none chosen (Accept-Language, then
+    // DEFAULT_LOCALE decide).
+    sql: `ALTER TABLE users ADD COLUMN locale TEXT;`,
+  },
 ];
