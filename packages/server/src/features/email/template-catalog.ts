@@ -28,14 +28,18 @@ export const BUILTIN_TEMPLATES: Readonly<Record<string, Record<TemplateName, Tem
 
 export type CompiledParts = Readonly<Record<TemplatePart, CompiledTemplate>>;
 
-/** A template that cannot be used; `file` names it (a path, or `builtin:<locale>/<template>.<part>`). */
+/**
+ * A template that cannot be used; `file` names it (a path, or `builtin:<locale>/<template>.<part>`),
+ * `variable` the setting to fix.
+ */
 export class TemplateLoadError extends Error {
   override name = 'TemplateLoadError';
   constructor(
     readonly file: string,
     readonly problem: string,
+    readonly variable: 'MAIL_TEMPLATES_DIR' | 'DEFAULT_LOCALE' = 'MAIL_TEMPLATES_DIR',
   ) {
-    super(`${file}: ${problem}`);
+    super(file ? `${file}: ${problem}` : problem);
   }
 }
 
@@ -214,8 +218,9 @@ export function loadMailTemplates(dir: string | null, defaultLocale = 'en'): Mai
   const resolved = templates.resolveLocale(defaultLocale);
   if (!resolved) {
     throw new TemplateLoadError(
-      dir ?? 'builtin:',
-      `DEFAULT_LOCALE ${defaultLocale} has no templates (there are ${templates.locales.join(', ')}); add MAIL_TEMPLATES_DIR/${defaultLocale.toLowerCase()}/`,
+      '',
+      `no templates for "${defaultLocale}" (there are ${templates.locales.join(', ')}); add them as MAIL_TEMPLATES_DIR/${defaultLocale.toLowerCase()}/`,
+      'DEFAULT_LOCALE',
     );
   }
   return new MailTemplates(byLocale, resolved);
