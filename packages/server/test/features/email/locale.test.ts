@@ -61,7 +61,7 @@ describe('the user’s locale', () => {
     const mail = await waitFor('the German verification mail', mailTo('greta@example.com'));
     expect(mail.parsed.subject).toBe('Bestätigen Sie Ihre E-Mail-Adresse für Acme');
     expect(mail.parsed.text).toContain('Hallo Greta,');
-    expect(mail.parsed.text).toContain('läuft in 24 Stunden ab');
+    expect(mail.parsed.text).toContain('ist 24 Stunden lang gültig');
     expect(String(mail.parsed.html)).toContain('<html lang="de">');
     // The link works as in English.
     const { token } = tokenFromText(mail.parsed.text ?? '', 'verify-email');
@@ -87,7 +87,7 @@ describe('the user’s locale', () => {
     await forgot(t, 'stored@example.com', { 'accept-language': 'en' });
     const mail = await waitFor('the reset mail', mailTo('stored@example.com', 2));
     expect(mail.parsed.subject).toBe('Setzen Sie Ihr Passwort für Acme zurück');
-    expect(mail.parsed.text).toContain('läuft in 30 Minuten ab');
+    expect(mail.parsed.text).toContain('ist 30 Minuten lang gültig');
   });
 
   it('PATCH /auth/me sets, normalises and clears it; a malformed tag is 422 VALIDATION_FAILED and changes nothing', async () => {
