@@ -15,7 +15,7 @@
  * cannot be read.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { normaliseLocale } from '../users/fields.js';
 import { de } from './builtin/de.js';
 import { en } from './builtin/en.js';
@@ -199,6 +199,8 @@ export function loadMailTemplates(dir: string | null, defaultLocale = 'en'): Mai
     byLocale.set(locale, new Map(TEMPLATE_NAMES.map((name) => [name, builtinEntry(locale, name, sources[name])])));
   }
   if (dir !== null) {
+    // Absolute, so that a message names the file wherever the server was started from.
+    dir = resolve(dir);
     for (const [locale, templates] of readOverrides(dir)) {
       const base = byLocale.get(locale);
       const merged = new Map<TemplateName, TemplateEntry>(base ?? []);
