@@ -8,6 +8,8 @@ export interface User {
   disabled: boolean;
   created_at: string;
   updated_at: string;
+  /** The language of the user's mail (BCP 47, lower-case); null: none chosen. */
+  locale: string | null;
 }
 
 /** One live session of the current user (GET /auth/sessions). */
