@@ -41,7 +41,11 @@ export type SecurityEventType =
   | 'factors_reset_by_admin'
   | 'identity_linked'
   | 'identity_unlinked'
-  | 'social_login';
+  | 'social_login'
+  // self-service account (docs/account.md); a deletion itself is a log line (no row of the user survives it)
+  | 'account_exported'
+  | 'account_deletion_scheduled'
+  | 'account_deletion_cancelled';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row
