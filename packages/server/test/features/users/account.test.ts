@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeDueAccounts } from '../../../src/features/users/account-deletion.js';
+import { accountDeletedMail, accountDeletionScheduledMail } from '../../../src/features/users/deletion-mail.js';
 import { hashToken } from '../../../src/lib/ids.js';
 import { startSmtp, waitFor, type TestSmtp } from '../../support/email.js';
 import { codeAt, enrolTotp, PASSWORD, STEP } from '../../support/factors.js';
@@ -387,5 +388,28 @@ describe('DELETE /auth/me with ACCOUNT_DELETION_GRACE=7d', () => {
     expect(res.json().code).toBe('LAST_ADMIN');
     expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(u.access) })).statusCode).toBe(200);
     expect((await t.app.latchkey.store.findUserById(u.userId))?.deletionDueAt).toBeNull();
+  });
+});
+
+describe('the deletion mails', () => {
+  const brand = { productName: 'Acme <Cloud> & Co', appUrl: 'https://app.example/' };
+  const name = 'Eve <script>alert(1)</script>\nBcc: x@evil.example';
+
+  it('escape the user\'s name and the product in HTML, and flatten them in the text and subject', () => {
+    for (const mail of [
+      accountDeletedMail(brand, { to: 'eve@example.com', name }),
+      accountDeletionScheduledMail(brand, { to: 'eve@example.com', name, deletesAt: Date.UTC(2026, 0, 8, 12, 30) }),
+    ]) {
+      expect(mail.html).not.toContain('<script>');
+      expect(mail.html).toContain('Eve &lt;script&gt;alert(1)&lt;/script&gt; Bcc: x@evil.example');
+      expect(mail.html).toContain('Acme &lt;Cloud&gt; &amp; Co');
+      expect(mail.text).toContain('Hello Eve <script>alert(1)</script> Bcc: x@evil.example,');
+      expect(mail.text).not.toMatch(/^Bcc:/m);
+      expect(mail.subject).not.toMatch(/[\r\n]/);
+      expect(mail.to).toBe('eve@example.com');
+    }
+    expect(accountDeletionScheduledMail(brand, { to: 'eve@example.com', name: null, deletesAt: Date.UTC(2026, 0, 8, 12, 30) }).text).toContain(
+      'It will be deleted on 2026-01-08 12:30 UTC',
+    );
   });
 });
