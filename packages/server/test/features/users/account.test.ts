@@ -391,6 +391,27 @@ describe('DELETE /auth/me with ACCOUNT_DELETION_GRACE=7d', () => {
   });
 });
 
+describe('the housekeeping timer', () => {
+  it('deletes an account that fell due at its next PURGE_INTERVAL, without anyone calling the purge', async () => {
+    const t = await createTestApp(appEnv({ ACCOUNT_DELETION_GRACE: '1d', PURGE_INTERVAL: '1s' }), { clock: true });
+    try {
+      const email = fresh('timer');
+      const u = await registerAndLogin(t.app, email, PASSWORD);
+      expect((await deleteMe(t, u.access, { current_password: PASSWORD })).statusCode).toBe(202);
+      t.clock!.advance(DAY);
+      // Waits for the effect (the timer runs every second of real time), never asserts a time.
+      const deadline = Date.now() + 20_000;
+      while ((await t.app.latchkey.store.findUserById(u.userId)) !== null) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for the purge timer to delete the account');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await mailTo(email, 'has been deleted');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('the deletion mails', () => {
   const brand = { productName: 'Acme <Cloud> & Co', appUrl: 'https://app.example/' };
   const name = 'Eve <script>alert(1)</script>\nBcc: x@evil.example';
