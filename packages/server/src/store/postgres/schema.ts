@@ -267,6 +267,26 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         expires_at BIGINT NOT NULL
       );
       CREATE INDEX email_sign_in_challenges_expires_idx ON email_sign_in_challenges (expires_at);
+      -- A deleted account takes its address's pending challenge along (no row of it survives).
+      CREATE FUNCTION email_sign_in_challenges_user_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          DELETE FROM email_sign_in_challenges WHERE email = OLD.email;
+          RETURN NULL;
+        END;
+      $$;
+      CREATE TRIGGER email_sign_in_challenges_user_deleted AFTER DELETE ON users FOR EACH ROW
+        EXECUTE FUNCTION email_sign_in_challenges_user_deleted();
+    `,
+  },
+  {
+    version: 12,
+    name: 'account deletion',
+    // As in SQLite: when a self-service deletion falls due (NULL: none scheduled), cleared by the
+    // user's next sign-in in the statement that creates the session; the purge reads it through
+    // the partial index.
+    sql: `
+      ALTER TABLE users ADD COLUMN deletion_due_at BIGINT;
+      CREATE INDEX users_deletion_due_idx ON users (deletion_due_at) WHERE deletion_due_at IS NOT NULL;
     `,
   },
 ];

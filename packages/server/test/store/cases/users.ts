@@ -23,6 +23,7 @@ export function userCases(ctx: StoreCaseContext): void {
         updatedAt: T0 + 5,
         lastSignInAt: null,
         locale: null,
+        deletionDueAt: null,
       });
       expect(await ctx.store.findUserById(input.id)).toEqual(u);
       expect(await ctx.store.findUserByEmail(input.email)).toEqual(u);
