@@ -18,11 +18,16 @@ export {
   type ReauthenticationMethod,
 } from './errors.js';
 export type {
+  AccountDeletion,
+  AccountDeletionResult,
+  AccountExport,
   AuthChangeListener,
   AuthEvent,
   AuthState,
   ClientOptions,
   Credentials,
+  EmailSignInRequest,
+  EmailSignInVerification,
   Factor,
   FactorList,
   FactorProof,
