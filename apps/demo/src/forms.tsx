@@ -182,7 +182,7 @@ export function signOutMessage(reason: SignOutReason): string {
     case 'account_deleted':
       return 'Your account has been deleted, and every session with it. Thank you for having been here.';
     case 'account_deletion_scheduled':
-      return 'Your account is scheduled for deletion and every session was signed out. Signing in again before then cancels the deletion.';
+      return 'Your account is scheduled for deletion, and every session was signed out. Signing in again before it is deleted cancels the deletion.';
     case 'reuse_detected':
       return 'You were signed out for your safety: this session’s sign-in was used from two places at once, which can mean it was copied. Sign in again, and consider changing your password.';
     case 'session_revoked':
