@@ -16,7 +16,7 @@ export function LanguageField({ value, onChange }: { value: string; onChange: (v
   const options = LANGUAGES.some((l) => l.value === value) ? LANGUAGES : [...LANGUAGES, { value, label: value }];
   return (
     <div className="field">
-      <label htmlFor="field-locale">Language for emails</label>
+      <label htmlFor="field-locale">Mail language</label>
       <select id="field-locale" name="locale" value={value} onChange={(e) => onChange(e.target.value)}>
         {options.map((l) => (
           <option key={l.value} value={l.value}>
