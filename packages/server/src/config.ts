@@ -113,6 +113,13 @@ export interface MailConfig {
   readonly mailRetryDelaysMs: readonly number[];
   /** INVITE_TTL: how long an admin's invitation link works (default 7 days; docs/admin.md). */
   readonly inviteTtlMs: number;
+  // Email sign-in (docs/email.md, "Email sign-in").
+  /** EMAIL_SIGN_IN: POST /auth/email/sign-in and /verify exist (default true: mail always goes, by SMTP or to the outbox). */
+  readonly emailSignIn: boolean;
+  /** EMAIL_SIGN_IN_TTL: how long a sign-in mail's link and code work (default 15 minutes). */
+  readonly emailSignInTtlMs: number;
+  /** EMAIL_SIGN_IN_CREATES_USERS: a sign-in mail goes to an unknown address too, and answering it creates the account. */
+  readonly emailSignInCreatesUsers: boolean;
 }
 
 /** Per-IP rate limits, the login backoff, and where their counters live (docs/abuse.md). */
@@ -971,5 +978,10 @@ function readMail(r: SettingReader, issuer: string): MailConfig {
     mailRetryDelaysMs: r.durations('mail.mailRetryDelaysMs', 'MAIL_RETRY_DELAYS', '10s,1m', 10, 3_600_000),
     // 5 minutes to 30 days; longer than a reset link, since the invitee may not be expecting it.
     inviteTtlMs: r.duration('mail.inviteTtlMs', 'INVITE_TTL', '7d', 300_000, 30 * 86_400_000),
+    // Email sign-in: a 1-minute to 24-hour lifetime, as a reset link's; the code's attempt limit,
+    // not the lifetime, bounds how many codes can be tried.
+    emailSignIn: r.bool('mail.emailSignIn', 'EMAIL_SIGN_IN', true),
+    emailSignInTtlMs: r.duration('mail.emailSignInTtlMs', 'EMAIL_SIGN_IN_TTL', '15m', 60_000, 86_400_000),
+    emailSignInCreatesUsers: r.bool('mail.emailSignInCreatesUsers', 'EMAIL_SIGN_IN_CREATES_USERS', false),
   };
 }

@@ -23,6 +23,7 @@ import { MailDispatcher } from './features/email/dispatcher.js';
 import { createMailer, type Mailer } from './features/email/mailer.js';
 import { inviteRoutes } from './features/email/invite-routes.js';
 import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
+import { emailSignInRoutes } from './features/email/sign-in-routes.js';
 import { eventRoutes } from './features/events/routes.js';
 import { passkeyLoginRoutes, passkeyRoutes } from './features/factors/passkey-routes.js';
 import { mfaEnrollmentRoutes } from './features/factors/enrollment-routes.js';
@@ -272,6 +273,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         guardedScope(signedIn, verificationRequestRoutes), // email/verify-request
         emailRoutes, // email/verify, email/verify-resend, password/forgot, password/reset
         inviteRoutes, // invite/accept
+        emailSignInRoutes, // email/sign-in, email/sign-in/verify (EMAIL_SIGN_IN)
         guardedScope(signedIn, eventRoutes),
         guardedScope(admin, adminRoutes),
         socialRoutes, // oauth: providers, start, callback, exchange (docs/social-login.md)

@@ -12,6 +12,7 @@
  * `DatabaseUnavailableError` (store/errors.ts), whatever the adapter; any other error means
  * something else went wrong.
  */
+import type { EmailSignInStore } from './contract/email-sign-in.js';
 import type { FactorStore } from './contract/factors.js';
 import type { IdentityStore } from './contract/identities.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
@@ -24,6 +25,7 @@ import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
 import type { UserStore } from './contract/users.js';
 
+export type * from './contract/email-sign-in.js';
 export type * from './contract/factors.js';
 export type * from './contract/identities.js';
 export type * from './contract/lifecycle.js';
@@ -46,6 +48,7 @@ export type Store = StoreLifecycle &
   PasskeyStore &
   IdentityStore &
   RateCounterStore &
+  EmailSignInStore &
   MigrationStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */

@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { NewSession, NewUser, RotateInput, Store } from '../../src/store/types.js';
 import { IDLE, SECOND, hash, newSession, newUser, type ConformanceOptions, type StoreCaseContext } from './cases/context.js';
+import { emailSignInCases } from './cases/email-sign-in.js';
 import { factorCases } from './cases/factors.js';
 import { identityCases } from './cases/identities.js';
 import { lifecycleCases } from './cases/lifecycle.js';
@@ -81,6 +82,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     passkeyCases(ctx);
     identityCases(ctx);
     rateCounterCases(ctx);
+    emailSignInCases(ctx);
     outageCases(ctx);
   });
 }

@@ -41,7 +41,10 @@ export type SecurityEventType =
   | 'factors_reset_by_admin'
   | 'identity_linked'
   | 'identity_unlinked'
-  | 'social_login';
+  | 'social_login'
+  | 'email_sign_in_requested'
+  | 'email_sign_in'
+  | 'email_sign_in_failed';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -10,14 +10,14 @@
  * until their next sign-in (refresh does not re-check it; the hot path stays one row read).
  */
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
-import { hashToken, newOpaqueToken } from '../../lib/ids.js';
+import { hashToken } from '../../lib/ids.js';
 import { failure, success, type Failure, type Outcome } from '../../outcome.js';
 import type { AuthUser, UserRecord } from '../../store/types.js';
 import { signIn, type IssuedTokens } from '../sessions/service.js';
 import { finishPasskeyRegistration, passkeyAmr, startPasskeyRegistration, type PublicPasskey } from './passkey-service.js';
 import type { RegistrationResponseJSON } from './passkeys.js';
 import { mfaRequiredFor } from './policy.js';
-import { AMR_PASSWORD_OTP, FEDERATED_CHALLENGE_PREFIX, firstFactorOf, confirmTotp, enrolTotp, type ChallengeMethod, type PublicFactor } from './service.js';
+import { AMR_PASSWORD_OTP, challengeTokenFor, firstFactorOf, confirmTotp, enrolTotp, type ChallengeMethod, type PublicFactor } from './service.js';
 
 /** The answer of a login whose user must enrol a second factor first. */
 export interface MfaEnrollmentChallenge {
@@ -42,8 +42,8 @@ export async function policyDemand(ctx: LatchkeyContext, user: Pick<AuthUser, 'i
 
 /** A short-lived (MFA_CHALLENGE_TTL), single-use enrolment token bound to the user, stored hashed. */
 export async function issueEnrollmentChallenge(ctx: LatchkeyContext, userId: string, firstFactor: readonly string[] = ['pwd']): Promise<MfaEnrollmentChallenge> {
-  // After a social sign-in the session will say `fed`, as for a challenge (service.ts).
-  const token = firstFactor.includes('fed') ? FEDERATED_CHALLENGE_PREFIX + newOpaqueToken() : newOpaqueToken();
+  // After a social or email sign-in the session will say `fed` or `email`, as for a challenge (service.ts).
+  const token = challengeTokenFor(firstFactor);
   const now = ctx.clock();
   const ttl = ctx.config.factors.mfaChallengeTtlMs;
   await ctx.store.createOneTimeToken({ tokenHash: hashToken(token), userId, purpose: 'mfa_enrollment', createdAt: now, expiresAt: now + ttl });

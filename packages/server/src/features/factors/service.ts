@@ -57,15 +57,30 @@ export interface MfaChallenge {
 export const AMR_PASSWORD_OTP: readonly string[] = Object.freeze(['pwd', 'otp', 'mfa']);
 
 /**
- * The mfa_token of a challenge whose first factor was a social sign-in (`fed`, docs/social-login.md)
- * starts with this, so that the session says `fed`, not `pwd`, beside the second factor. Only the
- * token's hash is stored, so the prefix cannot be changed without losing the token.
+ * The mfa_token of a challenge whose first factor was not a password starts with a prefix naming
+ * it, so that the session says `fed` (a social sign-in, docs/social-login.md) or `email` (an email
+ * sign-in, docs/email.md), not `pwd`, beside the second factor. Only the token's hash is stored,
+ * so the prefix cannot be changed without losing the token.
  */
 export const FEDERATED_CHALLENGE_PREFIX = 'fed.';
+export const EMAIL_CHALLENGE_PREFIX = 'email.';
 
-/** The session's amr for a challenge token: `fed` in place of `pwd` when the token says so. */
+/**
+ * A new challenge or enrolment token carrying the first factor of the sign-in it continues.
+ *
+ * @example
+ * challengeTokenFor(['email']); // 'email.' + 43 random characters
+ */
+export function challengeTokenFor(firstFactor: readonly string[]): string {
+  if (firstFactor.includes('fed')) return FEDERATED_CHALLENGE_PREFIX + newOpaqueToken();
+  if (firstFactor.includes('email')) return EMAIL_CHALLENGE_PREFIX + newOpaqueToken();
+  return newOpaqueToken();
+}
+
+/** The session's amr for a challenge token: `fed` or `email` in place of `pwd` when the token says so. */
 export function firstFactorOf(mfaToken: string, amr: readonly string[]): readonly string[] {
-  return mfaToken.startsWith(FEDERATED_CHALLENGE_PREFIX) ? amr.map((m) => (m === 'pwd' ? 'fed' : m)) : amr;
+  const first = mfaToken.startsWith(FEDERATED_CHALLENGE_PREFIX) ? 'fed' : mfaToken.startsWith(EMAIL_CHALLENGE_PREFIX) ? 'email' : null;
+  return first === null ? amr : amr.map((m) => (m === 'pwd' ? first : m));
 }
 
 /** The backoff key of the account-wide lock: a space never occurs in a normalised email. */
@@ -224,7 +239,7 @@ export async function issueMfaChallenge(
   methods: ChallengeMethod[],
   firstFactor: readonly string[] = ['pwd'],
 ): Promise<MfaChallenge> {
-  const token = firstFactor.includes('fed') ? FEDERATED_CHALLENGE_PREFIX + newOpaqueToken() : newOpaqueToken();
+  const token = challengeTokenFor(firstFactor);
   const now = ctx.clock();
   const ttl = ctx.config.factors.mfaChallengeTtlMs;
   await ctx.store.createOneTimeToken({ tokenHash: hashToken(token), userId, purpose: 'mfa_challenge', createdAt: now, expiresAt: now + ttl });

@@ -37,10 +37,13 @@ export interface ReauthenticationProof {
 const FACTOR_AMR: readonly string[] = ['otp', 'hwk', 'swk', 'mfa'];
 /** RFC 8176 values of something held, for `mfa` together with `pwd` (something known). */
 const POSSESSION_AMR: readonly string[] = ['otp', 'hwk', 'swk'];
-/** A first factor: a password (`pwd`) or a social sign-in (`fed`, docs/social-login.md). */
-const FIRST_FACTOR_AMR: readonly string[] = ['pwd', 'fed'];
+/**
+ * A first factor: a password (`pwd`), a social sign-in (`fed`, docs/social-login.md) or an email
+ * sign-in (`email`, docs/email.md: the mailbox, like a password, is one factor).
+ */
+const FIRST_FACTOR_AMR: readonly string[] = ['pwd', 'fed', 'email'];
 /** The order `amr` lists values in, as the sign-ins write them (['pwd', 'otp', 'mfa']). */
-const AMR_ORDER: readonly string[] = ['pwd', 'fed', 'otp', 'hwk', 'swk', 'mfa'];
+const AMR_ORDER: readonly string[] = ['pwd', 'fed', 'email', 'otp', 'hwk', 'swk', 'mfa'];
 
 /** What this account may reauthenticate with, and whether it has a second factor. */
 export async function reauthenticationMethods(ctx: LatchkeyContext, userId: string): Promise<{ secondFactor: boolean; methods: ReauthenticationMethod[] }> {

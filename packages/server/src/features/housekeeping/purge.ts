@@ -1,8 +1,9 @@
 /**
  * Housekeeping: what the PURGE_INTERVAL timer deletes. Ended sessions with their refresh tokens,
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
- * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), and expired
- * passkey challenges (`purgePasskeyChallenges`).
+ * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), and
+ * expired passkey challenges (`purgePasskeyChallenges`), social sign-in states (`purgeOAuthStates`) and email
+ * sign-in challenges (`purgeEmailSignInChallenges`).
  */
 import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
@@ -81,6 +82,17 @@ export function purgeOAuthStates(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE)
 }
 
 /**
+ * Email sign-in challenges past their EMAIL_SIGN_IN_TTL, at most `limit` per run (spent ones are
+ * already gone).
+ *
+ * @example
+ * const deleted = await purgeEmailSignInChallenges(ctx);
+ */
+export function purgeEmailSignInChallenges(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgeEmailSignInChallenges(ctx.clock(), limit);
+}
+
+/**
  * Runs the purges every PURGE_INTERVAL (the timer does not keep the process alive); returns the
  * function that stops it. A failed run is logged and the next one tries again.
  *
@@ -94,6 +106,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgeOldEvents(ctx)))
       .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
+      .then(async (n) => n + (await purgeEmailSignInChallenges(ctx)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.housekeeping.purgeIntervalMs);

@@ -23,6 +23,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/mfa/enroll/passkey/options':
     case '/auth/mfa/enroll/passkey':
     case '/auth/oauth/exchange': // the end of a social sign-in: tokens, as a login
+    case '/auth/email/sign-in/verify': // the end of an email sign-in: tokens, as a login
       return 'login';
     case '/auth/passkeys/login/options': // a stored challenge, no hash; asked at every view of an autofill sign-in page
       return 'passkey_options';
@@ -33,6 +34,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/email/verify-request':
     case '/auth/email/verify-resend':
     case '/auth/password/forgot':
+    case '/auth/email/sign-in':
       return 'mail';
     case '/auth/password/reset':
     case '/auth/invite/accept':

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { RateCounterStore, Store, StoreConcerns } from '../types.js';
 import { PgConnection, type PostgresStoreOptions } from './connection.js';
+import { postgresEmailSignIn } from './email-sign-in.js';
 import { postgresFactors } from './factors.js';
 import { postgresPasskeys } from './passkeys.js';
 import { postgresIdentities } from './identities.js';
@@ -57,6 +58,7 @@ export class PostgresStore implements Store {
       ...postgresSecurityEvents(db),
       ...postgresOneTimeTokens(db),
       ...postgresFactors(db),
+      ...postgresEmailSignIn(db),
       ...postgresPasskeys(db),
       ...postgresIdentities(db),
       ...postgresRateCounters(db),

@@ -242,4 +242,25 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_exchange_codes_identity_idx ON oauth_exchange_codes (identity_id);
     `,
   },
+  {
+    version: 11,
+    name: 'email sign-in challenges',
+    // One live challenge per address (the primary key: a new request replaces the old in one
+    // upsert); no user_id, since with EMAIL_SIGN_IN_CREATES_USERS the account is made only when the
+    // challenge is answered. The link's token is kept as its SHA-256 (unique: the link's lookup),
+    // the 6-digit code as its keyed hash (features/email/sign-in-code.ts); `attempts` counts codes
+    // tried, and a challenge whose count reached the limit is dead. Spent challenges are deleted.
+    sql: `
+      CREATE TABLE email_sign_in_challenges (
+        email TEXT COLLATE "C" PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        token_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+        code_hash TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX email_sign_in_challenges_expires_idx ON email_sign_in_challenges (expires_at);
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Store, StoreConcerns } from '../types.js';
 import { SqliteConnection } from './connection.js';
+import { sqliteEmailSignIn } from './email-sign-in.js';
 import { sqliteFactors } from './factors.js';
 import { sqlitePasskeys } from './passkeys.js';
 import { sqliteIdentities } from './identities.js';
@@ -48,6 +49,7 @@ export class SqliteStore implements Store {
       ...sqliteSecurityEvents(connection),
       ...sqliteOneTimeTokens(connection),
       ...sqliteFactors(connection),
+      ...sqliteEmailSignIn(connection),
       ...sqlitePasskeys(connection),
       ...sqliteIdentities(connection),
       ...sqliteRateCounters(connection),
