@@ -6,14 +6,13 @@ export interface User {
   roles: string[];
   email_verified: boolean;
   disabled: boolean;
-  /**
-   * The language the user's mail is written in (a BCP 47 tag such as `en` or `de`); null when
-   * not chosen, and the server then follows the browser's Accept-Language. Absent from servers
-   * older than the localized mail.
-   */
-  locale?: string | null;
   created_at: string;
   updated_at: string;
+  /**
+   * The language of the user's mail (BCP 47, lower-case, such as `en` or `de`); null: none
+   * chosen, and the server follows the browser's Accept-Language, else its DEFAULT_LOCALE.
+   */
+  locale: string | null;
 }
 
 /** One live session of the current user (GET /auth/sessions). */

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
 import { parseKeyEncryptionKey } from './lib/secret-box.js';
 import { HASH_COST_LIMITS } from './passwords/hash-costs.js';
-import { ROLE_PATTERN } from './features/users/fields.js';
+import { normaliseLocale, ROLE_PATTERN } from './features/users/fields.js';
 
 const ROLE_REGEXP = new RegExp(ROLE_PATTERN);
 
@@ -120,6 +120,10 @@ export interface MailConfig {
   readonly emailSignInTtlMs: number;
   /** EMAIL_SIGN_IN_CREATES_USERS: a sign-in mail goes to an unknown address too, and answering it creates the account. */
   readonly emailSignInCreatesUsers: boolean;
+  /** DEFAULT_LOCALE: the language of mail when neither the user nor the request names one we have (default `en`). */
+  readonly defaultLocale: string;
+  /** MAIL_TEMPLATES_DIR: the operator's templates (`<dir>/<locale>/<template>.subject.txt|.text.txt|.html`); null = built-in only. */
+  readonly mailTemplatesDir: string | null;
 }
 
 /** Per-IP rate limits, the login backoff, and where their counters live (docs/abuse.md). */
@@ -598,6 +602,12 @@ function mailAddress(raw: string, name: string): string {
   return raw;
 }
 
+function localeTag(raw: string, name: string): string {
+  const tag = normaliseLocale(raw);
+  if (!tag) throw new ConfigError(name, `expected a BCP 47 language tag such as en, de or de-AT, got "${raw}"`);
+  return tag;
+}
+
 function productName(raw: string, name: string): string {
   // It goes into mail subjects and headers: one line, printable.
   if (raw.length > 100 || /[\u0000-\u001f\u007f]/.test(raw)) {
@@ -983,5 +993,8 @@ function readMail(r: SettingReader, issuer: string): MailConfig {
     emailSignIn: r.bool('mail.emailSignIn', 'EMAIL_SIGN_IN', true),
     emailSignInTtlMs: r.duration('mail.emailSignInTtlMs', 'EMAIL_SIGN_IN_TTL', '15m', 60_000, 86_400_000),
     emailSignInCreatesUsers: r.bool('mail.emailSignInCreatesUsers', 'EMAIL_SIGN_IN_CREATES_USERS', false),
+    // Whether templates serve it is checked when they load (features/email/template-catalog.ts).
+    defaultLocale: r.text('mail.defaultLocale', 'DEFAULT_LOCALE', 'en', localeTag),
+    mailTemplatesDir: r.optionalText('mail.mailTemplatesDir', 'MAIL_TEMPLATES_DIR'),
   };
 }

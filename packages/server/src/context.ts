@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { MailDispatcher } from './features/email/dispatcher.js';
+import type { MailTemplates } from './features/email/template-catalog.js';
 import type { SecretBox } from './lib/secret-box.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import type { CounterStore } from './features/ratelimit/counters.js';
@@ -27,6 +28,8 @@ export interface LatchkeyContext {
   readonly log: FastifyBaseLogger;
   /** Background mail delivery (SMTP or the outbox directory), see docs/email.md. */
   readonly mail: MailDispatcher;
+  /** Every language's mail templates (built-in and MAIL_TEMPLATES_DIR), checked at start-up; see features/email/render.ts. */
+  readonly mailTemplates: MailTemplates;
   /** Rate-limit and backoff counters: memory, Redis or the database (RATE_LIMIT_STORE). */
   readonly counters: CounterStore;
   readonly backoff: LoginBackoff;
@@ -38,4 +41,6 @@ export interface LatchkeyContext {
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
+  /** The Accept-Language header, for the language of a mail this request sends (features/email/render.ts). */
+  acceptLanguage?: string | null;
 }

@@ -21,6 +21,7 @@ import { consoleRoutes } from './features/console/routes.js';
 import { authRoutes } from './features/auth/routes.js';
 import { MailDispatcher } from './features/email/dispatcher.js';
 import { createMailer, type Mailer } from './features/email/mailer.js';
+import { loadMailTemplatesOrFail } from './features/email/load-templates.js';
 import { inviteRoutes } from './features/email/invite-routes.js';
 import { emailRoutes, verificationRequestRoutes } from './features/email/routes.js';
 import { emailSignInRoutes } from './features/email/sign-in-routes.js';
@@ -102,6 +103,8 @@ export async function createContext(
   log: FastifyInstance['log'],
 ): Promise<{ ctx: LatchkeyContext; ownsStore: boolean }> {
   const config = configOf(options);
+  // Before anything opens: a broken template stops start-up at once, naming its file.
+  const mailTemplates = loadMailTemplatesOrFail(config.mail);
   const clock = options.clock ?? systemClock;
   const ownsStore = !options.storeInstance;
   const store = options.storeInstance ?? (await openStore(config.store.databaseUrl, { poolSize: config.store.databasePoolSize }));
@@ -128,7 +131,7 @@ export async function createContext(
       pool: () => store.poolStats?.() ?? null,
     });
     await prepared;
-    return { ctx: { config, clock, store, hasher, keys, secrets, tokens, log, mail, counters, backoff, metrics }, ownsStore };
+    return { ctx: { config, clock, store, hasher, keys, secrets, tokens, log, mail, mailTemplates, counters, backoff, metrics }, ownsStore };
   } catch (err) {
     await hasher.close();
     if (ownsStore) await store.close();

@@ -24,5 +24,6 @@ export function bearerToken(request: FastifyRequest): string | null {
  */
 export function requestMeta(request: FastifyRequest): RequestMeta {
   const ua = request.headers['user-agent'];
-  return { ip: request.ip ?? null, userAgent: typeof ua === 'string' ? ua : null };
+  const languages = request.headers['accept-language'];
+  return { ip: request.ip ?? null, userAgent: typeof ua === 'string' ? ua : null, acceptLanguage: typeof languages === 'string' ? languages : null };
 }

@@ -2,11 +2,12 @@
 
 export const userSchema = {
   type: 'object',
-  required: ['id', 'email', 'name', 'roles', 'email_verified', 'disabled', 'created_at', 'updated_at'],
+  required: ['id', 'email', 'name', 'roles', 'email_verified', 'disabled', 'created_at', 'updated_at', 'locale'],
   properties: {
     id: { type: 'string' },
     email: { type: 'string', format: 'email' },
     name: { type: ['string', 'null'] },
+    locale: { type: ['string', 'null'], description: 'BCP 47 tag (lower-case) of the language of the user’s mail; null: none chosen' },
     roles: { type: 'array', items: { type: 'string' } },
     email_verified: { type: 'boolean' },
     disabled: { type: 'boolean' },
@@ -82,6 +83,13 @@ export function problems(...statuses: number[]): Record<number, object> {
 export const emailProperty = { type: 'string', format: 'email', maxLength: 254 } as const;
 export const passwordProperty = { type: 'string', minLength: 1, maxLength: 1024 } as const;
 export const nameProperty = { type: ['string', 'null'], maxLength: 200 } as const;
+
+/** A user's mail language: a BCP 47 tag (well-formedness is checked by users/fields.ts normaliseLocale); null clears it. */
+export const localeProperty = {
+  type: ['string', 'null'],
+  maxLength: 35,
+  description: 'BCP 47 language tag such as en, de or de-AT, for the user’s mail (docs/email.md); null clears it',
+} as const;
 
 /** The OpenAPI security requirement of routes that need an access token. */
 export const bearerSecurity: Array<Record<string, string[]>> = [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }];

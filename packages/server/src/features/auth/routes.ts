@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
 import { unwrap } from '../../http/failures.js';
 import { requestMeta } from '../../http/request.js';
-import { emailProperty, nameProperty, passwordProperty, problems, tokenResponseSchema, userEnvelopeSchema } from '../../http/schemas.js';
+import { emailProperty, localeProperty, nameProperty, passwordProperty, problems, tokenResponseSchema, userEnvelopeSchema } from '../../http/schemas.js';
 import { failure, invalid, success, type Outcome } from '../../outcome.js';
 import { mfaEnrollmentSchema } from '../factors/enrollment-routes.js';
 import { mfaChallengeSchema } from '../factors/routes.js';
@@ -14,6 +14,7 @@ interface RegisterBody {
   email: string;
   password: string;
   name?: string | null;
+  locale?: string | null;
 }
 
 interface LoginBody {
@@ -58,7 +59,7 @@ export async function authRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCont
           type: 'object',
           required: ['email', 'password'],
           additionalProperties: false,
-          properties: { email: emailProperty, password: passwordProperty, name: nameProperty },
+          properties: { email: emailProperty, password: passwordProperty, name: nameProperty, locale: localeProperty },
         },
         response: { 201: userEnvelopeSchema, ...problems(409, 413, 415, 422, 429, 503) },
       },

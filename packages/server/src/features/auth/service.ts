@@ -14,6 +14,8 @@ export interface RegisterInput {
   email: string;
   password: string;
   name?: string | null | undefined;
+  /** The mail language (BCP 47); a malformed tag is VALIDATION_FAILED. */
+  locale?: string | null | undefined;
 }
 
 /**
@@ -21,13 +23,13 @@ export interface RegisterInput {
  * security event, and a verification mail sent in the background.
  */
 export async function register(ctx: LatchkeyContext, input: RegisterInput, meta: RequestMeta): Promise<Outcome<UserRecord>> {
-  const created = await createUser(ctx, { email: input.email, password: input.password, name: input.name });
+  const created = await createUser(ctx, { email: input.email, password: input.password, name: input.name, locale: input.locale });
   if (!created.ok) return created;
   const user = created.value;
   await recordEvent(ctx, user.id, 'register', meta);
   // Delivered in the background, after the commit: the account exists whatever the mail server
   // does. It counts toward the once-a-minute limit of verification mails.
-  await mailVerificationAfterRegister(ctx, user);
+  await mailVerificationAfterRegister(ctx, user, meta);
   return success(user);
 }
 
@@ -140,7 +142,7 @@ export async function completeSignIn(
   if (ctx.config.mail.requireVerifiedEmail && !user.emailVerified) {
     ctx.metrics.logins.inc({ result: 'unverified' });
     await settled();
-    return refuseUnverifiedLogin(ctx, user);
+    return refuseUnverifiedLogin(ctx, user, meta);
   }
   let methods = await challengeMethods(ctx, user.id);
   if (methods.length === 0) {

@@ -14,8 +14,8 @@ import { isInvitationPending, NO_PASSWORD_HASH } from '../../passwords/no-passwo
 import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { AuthUser, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
-import { RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS, brand, linkTo, mailThrottled, storeToken, throttle } from './service.js';
-import { inviteMail } from './templates.js';
+import { mailLocaleFor, renderMail } from './render.js';
+import { RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS, linkTo, mailThrottled, storeToken, throttle } from './service.js';
 
 /** Web-app path of the invitation link, below APP_URL; the token is the `token` query parameter. */
 export const ACCEPT_INVITE_PATH = 'accept-invite';
@@ -40,7 +40,8 @@ export async function sendInvite(ctx: LatchkeyContext, user: AuthUser): Promise<
     const token = newOpaqueToken();
     // Only the hash is stored, replacing any earlier invitation of this user.
     await storeToken(ctx, user.id, 'invite', hashToken(token), ttl);
-    return inviteMail(brand(ctx), { to: user.email, name: user.name, link: linkTo(ctx, ACCEPT_INVITE_PATH, token), validForMs: ttl });
+    // The admin's request is not the invitee's: their locale (set at invitation) else DEFAULT_LOCALE.
+    return renderMail(ctx, 'invite', mailLocaleFor(ctx, user), user.email, { name: user.name, link: linkTo(ctx, ACCEPT_INVITE_PATH, token), valid_for: ttl });
   });
   return success(undefined);
 }

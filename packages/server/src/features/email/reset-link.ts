@@ -2,8 +2,8 @@ import type { LatchkeyContext } from '../../context.js';
 import { hashToken, newOpaqueToken } from '../../lib/ids.js';
 import { success, type Outcome } from '../../outcome.js';
 import type { AuthUser } from '../../store/types.js';
-import { RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS, RESET_PASSWORD_PATH, brand, linkTo, mailThrottled, storeToken, throttle } from './service.js';
-import { passwordResetMail } from './templates.js';
+import { mailLocaleFor, renderMail } from './render.js';
+import { RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS, RESET_PASSWORD_PATH, linkTo, mailThrottled, storeToken, throttle } from './service.js';
 
 /**
  * Mails a password-reset link to a known user, in the background: the same single-use token
@@ -23,7 +23,8 @@ export async function mailPasswordResetLink(ctx: LatchkeyContext, user: AuthUser
   ctx.mail.dispatch('reset_password', async () => {
     const token = newOpaqueToken();
     await storeToken(ctx, user.id, 'reset_password', hashToken(token), ttl);
-    return passwordResetMail(brand(ctx), { to: user.email, name: user.name, link: linkTo(ctx, RESET_PASSWORD_PATH, token), validForMs: ttl });
+    // An admin's action: the user's locale, else DEFAULT_LOCALE (not the admin's Accept-Language).
+    return renderMail(ctx, 'reset_password', mailLocaleFor(ctx, user), user.email, { name: user.name, link: linkTo(ctx, RESET_PASSWORD_PATH, token), valid_for: ttl });
   });
   return success(undefined);
 }

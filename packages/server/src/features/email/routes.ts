@@ -32,7 +32,7 @@ export async function verificationRequestRoutes(app: FastifyInstance, opts: { ct
       },
     },
     async (request, reply) => {
-      unwrap(await requestVerificationMail(ctx, request.auth!.user));
+      unwrap(await requestVerificationMail(ctx, request.auth!.user, requestMeta(request)));
       return reply.code(202).send();
     },
   );
@@ -83,7 +83,7 @@ export async function emailRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCon
       preValidation: trimEmail,
     },
     async (request, reply) => {
-      unwrap(await resendVerificationByEmail(ctx, request.body.email));
+      unwrap(await resendVerificationByEmail(ctx, request.body.email, requestMeta(request)));
       return reply.code(202).send();
     },
   );

@@ -5,7 +5,7 @@ import { checkPasswordPolicy } from '../../passwords/policy.js';
 import type { AuthUser, OneTimeTokenPurpose, UserRecord } from '../../store/types.js';
 import { recordEvent } from '../events/service.js';
 import { normaliseEmail } from '../users/fields.js';
-import { passwordResetMail, verificationMail, type MailBrand } from './templates.js';
+import { mailLocaleFor, renderMail } from './render.js';
 
 /**
  * One verification mail per user per minute, whichever path sends it: registration, the
@@ -22,10 +22,6 @@ export const RESET_MAIL_WINDOW_MS = 15 * 60_000;
 /** Web-app paths the mailed links point to, below APP_URL; the token is the `token` query parameter. */
 export const VERIFY_EMAIL_PATH = 'verify-email';
 export const RESET_PASSWORD_PATH = 'reset-password';
-
-export function brand(ctx: LatchkeyContext): MailBrand {
-  return { productName: ctx.config.mail.productName, appUrl: ctx.config.mail.appUrl };
-}
 
 export function linkTo(ctx: LatchkeyContext, path: string, token: string): string {
   const url = new URL(path, ctx.config.mail.appUrl + '/');
@@ -54,18 +50,18 @@ export async function storeToken(ctx: LatchkeyContext, userId: string, purpose: 
 }
 
 /**
- * Mails a fresh verification link in the background (after the caller's commit). Never throws:
- * a failure to build or deliver it is logged, and the user can ask again.
+ * Mails a fresh verification link in the background (after the caller's commit), in the user's
+ * language (else the request's, `meta`). Never throws: a failure to build or deliver it is
+ * logged, and the user can ask again.
  */
-export function scheduleVerificationMail(ctx: LatchkeyContext, user: AuthUser): void {
+export function scheduleVerificationMail(ctx: LatchkeyContext, user: AuthUser, meta?: RequestMeta): void {
   ctx.mail.dispatch('verify_email', async () => {
     const token = newOpaqueToken();
     await storeToken(ctx, user.id, 'verify_email', hashToken(token), ctx.config.mail.verifyEmailTtlMs);
-    return verificationMail(brand(ctx), {
-      to: user.email,
+    return renderMail(ctx, 'verify_email', mailLocaleFor(ctx, user, meta), user.email, {
       name: user.name,
       link: linkTo(ctx, VERIFY_EMAIL_PATH, token),
-      validForMs: ctx.config.mail.verifyEmailTtlMs,
+      valid_for: ctx.config.mail.verifyEmailTtlMs,
     });
   });
 }
@@ -75,9 +71,9 @@ export function scheduleVerificationMail(ctx: LatchkeyContext, user: AuthUser): 
  * ago: every path that sends one counts toward the same limit, so a new link never replaces one
  * the user is about to click. Returns the seconds until the next one may go (0: sent now).
  */
-async function verificationMailUnlessRecent(ctx: LatchkeyContext, user: AuthUser): Promise<number> {
+async function verificationMailUnlessRecent(ctx: LatchkeyContext, user: AuthUser, meta?: RequestMeta): Promise<number> {
   const wait = await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS);
-  if (wait === 0) scheduleVerificationMail(ctx, user);
+  if (wait === 0) scheduleVerificationMail(ctx, user, meta);
   return wait;
 }
 
@@ -86,18 +82,18 @@ async function verificationMailUnlessRecent(ctx: LatchkeyContext, user: AuthUser
  * refused right after registering does not mail a second link that would replace it). Never
  * throws: the account exists whatever happens to its mail, and a new link can be asked for.
  */
-export async function mailVerificationAfterRegister(ctx: LatchkeyContext, user: AuthUser): Promise<void> {
+export async function mailVerificationAfterRegister(ctx: LatchkeyContext, user: AuthUser, meta?: RequestMeta): Promise<void> {
   try {
-    await verificationMailUnlessRecent(ctx, user);
+    await verificationMailUnlessRecent(ctx, user, meta);
   } catch (err) {
     ctx.log.warn({ err: { message: (err as Error).message }, userId: user.id }, 'could not send the verification mail');
   }
 }
 
 /** POST /auth/email/verify-request: another verification mail for the signed-in user. */
-export async function requestVerificationMail(ctx: LatchkeyContext, user: AuthUser): Promise<Outcome<void>> {
+export async function requestVerificationMail(ctx: LatchkeyContext, user: AuthUser, meta?: RequestMeta): Promise<Outcome<void>> {
   if (user.emailVerified) return failure('EMAIL_ALREADY_VERIFIED', 'This email address is already verified.');
-  const wait = await verificationMailUnlessRecent(ctx, user);
+  const wait = await verificationMailUnlessRecent(ctx, user, meta);
   if (wait > 0) return mailThrottled(wait);
   return success(undefined);
 }
@@ -108,10 +104,10 @@ export async function requestVerificationMail(ctx: LatchkeyContext, user: AuthUs
  * which (`mail_sent`), and when none was sent, when one can be (Retry-After). Only the owner
  * of the password gets this answer, so it tells nobody else anything.
  */
-export async function refuseUnverifiedLogin(ctx: LatchkeyContext, user: UserRecord): Promise<Failure> {
+export async function refuseUnverifiedLogin(ctx: LatchkeyContext, user: UserRecord, meta?: RequestMeta): Promise<Failure> {
   let wait = 0;
   try {
-    wait = await verificationMailUnlessRecent(ctx, user);
+    wait = await verificationMailUnlessRecent(ctx, user, meta);
   } catch (err) {
     ctx.log.warn({ err: { message: (err as Error).message }, userId: user.id }, 'could not resend the verification mail');
     return { ...failure('EMAIL_NOT_VERIFIED', 'Confirm your email address first, with the link mailed to it.'), members: { mail_sent: false } };
@@ -133,7 +129,7 @@ export async function refuseUnverifiedLogin(ctx: LatchkeyContext, user: UserReco
  * whether or not a mail goes out. A mail goes only to an active, unverified account, and at most
  * once a minute per account (shared with every other path that mails a link).
  */
-export async function resendVerificationByEmail(ctx: LatchkeyContext, emailInput: string): Promise<Outcome<void>> {
+export async function resendVerificationByEmail(ctx: LatchkeyContext, emailInput: string, meta?: RequestMeta): Promise<Outcome<void>> {
   const email = normaliseEmail(emailInput);
   const wait = await throttle(ctx, `mail:verify-resend:${hashToken(email)}`, RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS);
   if (wait > 0) return mailThrottled(wait);
@@ -142,11 +138,10 @@ export async function resendVerificationByEmail(ctx: LatchkeyContext, emailInput
     // The same work whether or not a mail goes out: a token, its hash, the rendered mail.
     const token = newOpaqueToken();
     const tokenHash = hashToken(token);
-    const message = verificationMail(brand(ctx), {
-      to: user?.email ?? email,
+    const message = renderMail(ctx, 'verify_email', mailLocaleFor(ctx, user, meta), user?.email ?? email, {
       name: user?.name ?? null,
       link: linkTo(ctx, VERIFY_EMAIL_PATH, token),
-      validForMs: ctx.config.mail.verifyEmailTtlMs,
+      valid_for: ctx.config.mail.verifyEmailTtlMs,
     });
     const eligible = user !== null && !user.disabled && !user.emailVerified;
     if (!eligible || (await throttle(ctx, `mail:verify:${user.id}`, 1, VERIFY_MAIL_COOLDOWN_MS)) > 0) {
@@ -188,11 +183,10 @@ export async function forgotPassword(ctx: LatchkeyContext, emailInput: string, m
     const token = newOpaqueToken();
     const tokenHash = hashToken(token);
     if (active) await storeToken(ctx, user.id, 'reset_password', tokenHash, ctx.config.mail.resetTokenTtlMs);
-    const message = passwordResetMail(brand(ctx), {
-      to: user?.email ?? email,
+    const message = renderMail(ctx, 'reset_password', mailLocaleFor(ctx, user, meta), user?.email ?? email, {
       name: user?.name ?? null,
       link: linkTo(ctx, RESET_PASSWORD_PATH, token),
-      validForMs: ctx.config.mail.resetTokenTtlMs,
+      valid_for: ctx.config.mail.resetTokenTtlMs,
     });
     if (!active) {
       ctx.log.info({ mail: 'reset_password' }, 'password reset asked for an address with no active account: no mail sent');

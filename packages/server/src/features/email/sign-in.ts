@@ -25,9 +25,9 @@ import { allowedRedirect } from '../social/redirects.js';
 import { normaliseEmail } from '../users/fields.js';
 import { createFederatedUser } from '../users/service.js';
 import type { MailMessage } from './mailer.js';
-import { RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS, brand, linkTo, throttle } from './service.js';
+import { mailLocaleFor, renderMail } from './render.js';
+import { RESET_MAIL_LIMIT, RESET_MAIL_WINDOW_MS, linkTo, throttle } from './service.js';
 import { hashSignInCode, newSignInCode, normaliseSignInCode, signInCodeMatches } from './sign-in-code.js';
-import { emailSignInMail } from './sign-in-mail.js';
 
 /** The web-app path the mailed link opens, below APP_URL: `APP_URL/email-sign-in?token=...`. */
 export const EMAIL_SIGN_IN_PATH = 'email-sign-in';
@@ -89,12 +89,12 @@ async function prepareSignInMail(ctx: LatchkeyContext, email: string, redirect: 
     createdAt: now,
     expiresAt: now + ttl,
   };
-  const message = emailSignInMail(brand(ctx), {
-    to: user?.email ?? email,
+  // The template `email_sign_in` in the reader's language (features/email/render.ts).
+  const message = renderMail(ctx, 'email_sign_in', mailLocaleFor(ctx, user, meta), user?.email ?? email, {
     name: user?.name ?? null,
     link: signInLink(ctx, token, redirect),
     code,
-    validForMs: ttl,
+    valid_for: ttl,
   });
   if (!eligible) {
     ctx.log.info({ mail: 'email_sign_in' }, 'email sign-in asked for an address with no active account: no mail sent');

@@ -23,11 +23,10 @@ import { failure, success, type Failure, type Outcome } from '../../outcome.js';
 import { hasNoPassword } from '../../passwords/no-password.js';
 import type { IdentityRecord, UserRecord } from '../../store/types.js';
 import { completeSignIn, type LoginResult } from '../auth/service.js';
-import { brand } from '../email/service.js';
+import { mailLocaleFor, renderMail } from '../email/render.js';
 import { recordEvent } from '../events/service.js';
 import { normaliseEmail } from '../users/fields.js';
 import { createFederatedUser } from '../users/service.js';
-import { identityLinkedMail } from './mail.js';
 import type { ProviderProfile, SocialProvider } from './provider.js';
 import { allowedRedirect, redirectWith } from './redirects.js';
 
@@ -254,7 +253,7 @@ async function addIdentity(
   await ctx.store.touchIdentity(identity.id, profile.email, profile.emailVerified, now);
   await recordEvent(ctx, user.id, 'identity_linked', meta, { provider: provider.config.id, identity_id: identity.id, how });
   ctx.mail.dispatch('identity_linked', async () =>
-    identityLinkedMail(brand(ctx), { to: user.email, name: user.name, providerName: provider.config.name, providerEmail: profile.email }),
+    renderMail(ctx, 'identity_linked', mailLocaleFor(ctx, user, meta), user.email, { name: user.name, provider: provider.config.name, provider_email: profile.email }),
   );
   return success({ ...identity, lastUsedAt: now });
 }

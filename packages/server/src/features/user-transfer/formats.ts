@@ -56,7 +56,7 @@ function build(line: number, f: Fields, now: number): MappedRow {
     // The row as the users room builds every user; the fields were checked by the parsers
     // above with the users room's rules (features/users/fields.ts).
     user: newUser(
-      { email: f.email, name: f.name, roles: f.roles, emailVerified: f.emailVerified, disabled: f.disabled },
+      { email: f.email, name: f.name, roles: f.roles, emailVerified: f.emailVerified, disabled: f.disabled, locale: null },
       hash.hash,
       createdAt,
       { id, updatedAt: f.updatedAt ?? createdAt },

@@ -46,3 +46,27 @@ export function isValidEmail(email: string): boolean {
 export function normaliseName(name: string | null | undefined): string | null {
   return name?.trim() || null;
 }
+
+/** A locale tag as stored: BCP 47 allows up to 35 characters for the tags one would use (RFC 5646 §4.4.1). */
+export const MAX_LOCALE_LENGTH = 35;
+
+/**
+ * A locale as stored: a well-formed BCP 47 tag (checked by `Intl.getCanonicalLocales`, which
+ * refuses malformed ones), lower-cased so that `de-AT` and `de-at` are one value; null for
+ * null or blank. Returns undefined for a malformed tag (the caller answers VALIDATION_FAILED).
+ *
+ * @example
+ * normaliseLocale('de-AT') // 'de-at'; normaliseLocale('not a tag') // undefined
+ */
+export function normaliseLocale(locale: string | null | undefined): string | null | undefined {
+  const tag = locale?.trim();
+  if (!tag) return null;
+  // Letters, digits and hyphens only: getCanonicalLocales also takes `_` variants we do not want stored.
+  if (tag.length > MAX_LOCALE_LENGTH || !/^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/.test(tag)) return undefined;
+  try {
+    Intl.getCanonicalLocales(tag);
+  } catch {
+    return undefined;
+  }
+  return tag.toLowerCase();
+}

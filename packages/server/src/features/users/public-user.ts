@@ -10,6 +10,8 @@ export interface PublicUser {
   disabled: boolean;
   created_at: string;
   updated_at: string;
+  /** The language of the user's mail (BCP 47, lower-case); null: none chosen. */
+  locale: string | null;
 }
 
 /**
@@ -26,6 +28,7 @@ export function publicUser(u: AuthUser): PublicUser {
     disabled: u.disabled,
     created_at: isoTime(u.createdAt),
     updated_at: isoTime(u.updatedAt),
+    locale: u.locale,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LatchkeyContext } from '../../context.js';
 import { unwrap } from '../../http/failures.js';
-import { bearerSecurity, nameProperty, problems, userEnvelopeSchema } from '../../http/schemas.js';
+import { bearerSecurity, localeProperty, nameProperty, problems, userEnvelopeSchema } from '../../http/schemas.js';
 import { publicUser } from './public-user.js';
 import { updateProfile } from './service.js';
 
@@ -27,14 +27,14 @@ export async function profileRoutes(app: FastifyInstance, opts: { ctx: LatchkeyC
     (request) => ({ user: publicUser(request.auth!.user) }),
   );
 
-  app.patch<{ Body: { name?: string | null } }>(
+  app.patch<{ Body: { name?: string | null; locale?: string | null } }>(
     '/auth/me',
     {
       schema: {
         tags: ['auth'],
         summary: 'Update the current user’s profile',
         security: bearerSecurity,
-        body: { type: 'object', additionalProperties: false, properties: { name: nameProperty } },
+        body: { type: 'object', additionalProperties: false, properties: { name: nameProperty, locale: localeProperty } },
         response: { 200: userEnvelopeSchema, ...problems(401, 422) },
       },
     },

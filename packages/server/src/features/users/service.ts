@@ -9,8 +9,13 @@ import { newId } from '../../lib/ids.js';
 import { failure, invalid, success, type Failure, type Outcome } from '../../outcome.js';
 import { FEDERATED_ONLY_HASH, isInvitationPending, NO_PASSWORD_HASH } from '../../passwords/no-password.js';
 import { checkPasswordPolicy } from '../../passwords/policy.js';
-import type { NewUser, UserRecord } from '../../store/types.js';
-import { ADMIN_ROLE, isValidEmail, MAX_NAME_LENGTH, normaliseEmail, normaliseName } from './fields.js';
+import type { NewUser, UserPatch, UserRecord } from '../../store/types.js';
+import { ADMIN_ROLE, isValidEmail, MAX_LOCALE_LENGTH, MAX_NAME_LENGTH, normaliseEmail, normaliseLocale, normaliseName } from './fields.js';
+
+const LOCALE_INVALID = {
+  field: 'locale',
+  message: `Locale must be a BCP 47 language tag such as en, de or de-AT, at most ${MAX_LOCALE_LENGTH} characters.`,
+};
 
 /** What creating a user needs: the CLI builds just these, the server passes its context. */
 export type UserDeps = Pick<LatchkeyContext, 'store' | 'hasher' | 'clock'>;
@@ -21,12 +26,15 @@ export interface UserFieldsInput {
   roles?: readonly string[] | undefined;
   emailVerified?: boolean | undefined;
   disabled?: boolean | undefined;
+  /** BCP 47 tag of the user's mail language (normaliseLocale); null or absent = none. */
+  locale?: string | null | undefined;
 }
 
 /** A user's fields as they are stored: normalised and checked. */
 export interface UserFields {
   email: string;
   name: string | null;
+  locale: string | null;
   roles: string[];
   emailVerified: boolean;
   disabled: boolean;
@@ -63,9 +71,12 @@ export function userFields(input: UserFieldsInput): Outcome<UserFields> {
   if (name !== null && name.length > MAX_NAME_LENGTH) {
     return invalid({ field: 'name', message: `Name must be at most ${MAX_NAME_LENGTH} characters.` });
   }
+  const locale = normaliseLocale(input.locale);
+  if (locale === undefined) return invalid(LOCALE_INVALID);
   return success({
     email,
     name,
+    locale,
     roles: [...new Set(input.roles ?? [])],
     emailVerified: input.emailVerified ?? false,
     disabled: input.disabled ?? false,
@@ -89,6 +100,7 @@ export function newUser(
     id: options.id ?? newId(),
     email: fields.email,
     name: fields.name,
+    locale: fields.locale,
     passwordHash,
     roles: fields.roles,
     emailVerified: fields.emailVerified,
@@ -185,7 +197,8 @@ export async function grantRole(deps: Pick<UserDeps, 'store' | 'clock'>, emailIn
 }
 
 /**
- * PATCH /auth/me: the caller's own profile (the name, for now).
+ * PATCH /auth/me: the caller's own profile: the name and the mail language (`locale`, null
+ * clears it; a malformed tag is VALIDATION_FAILED).
  *
  * @example
  * const user = unwrap(await updateProfile(ctx, request.auth!.user.id, { name: 'Ann' }));
@@ -193,10 +206,16 @@ export async function grantRole(deps: Pick<UserDeps, 'store' | 'clock'>, emailIn
 export async function updateProfile(
   ctx: Pick<LatchkeyContext, 'store' | 'clock'>,
   userId: string,
-  patch: { name?: string | null | undefined },
+  patch: { name?: string | null | undefined; locale?: string | null | undefined },
 ): Promise<Outcome<UserRecord>> {
-  const name = patch.name === undefined ? undefined : normaliseName(patch.name);
-  const user = await ctx.store.updateUser(userId, name === undefined ? {} : { name }, ctx.clock());
+  const changes: UserPatch = {};
+  if (patch.name !== undefined) changes.name = normaliseName(patch.name);
+  if (patch.locale !== undefined) {
+    const locale = normaliseLocale(patch.locale);
+    if (locale === undefined) return invalid(LOCALE_INVALID);
+    changes.locale = locale;
+  }
+  const user = await ctx.store.updateUser(userId, changes, ctx.clock());
   if (!user) return failure('NOT_FOUND', 'The user no longer exists.');
   return success(user);
 }

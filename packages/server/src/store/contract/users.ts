@@ -20,6 +20,11 @@ export interface UserRecord {
    * SessionStore.createSession); null if never. Not an edit of the user: `updatedAt` stays.
    */
   lastSignInAt: number | null;
+  /**
+   * The language of the user's mail: a well-formed BCP 47 tag, lower-cased (users/fields.ts
+   * normaliseLocale); null = none chosen.
+   */
+  locale: string | null;
 }
 
 /**
@@ -38,12 +43,15 @@ export interface NewUser {
   emailVerified: boolean;
   disabled?: boolean;
   createdAt: number;
+  /** Normalised by the caller (users/fields.ts); absent = null. */
+  locale?: string | null;
   /** Only honoured by `importUsers` (timestamps preserved on import); otherwise equal to createdAt. */
   updatedAt?: number;
 }
 
 export interface UserPatch {
   name?: string | null;
+  locale?: string | null;
   roles?: string[];
   emailVerified?: boolean;
   disabled?: boolean;

@@ -243,6 +243,12 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 10,
+    name: 'user locale',
+    // See sqlite/schema.ts, version 10.
+    sql: `ALTER TABLE users ADD COLUMN locale TEXT;`,
+  },
+  {
     version: 11,
     name: 'email sign-in challenges',
     // One live challenge per address (the primary key: a new request replaces the old in one

@@ -7,11 +7,11 @@ import { userFromRow, type UserRow } from './users.js';
 // Session and user columns in one row, read as an array (no per-row object with 19 keys, no JSON).
 const SESSION_USER_COLUMNS = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent,
   s.ip, s.revoked_at, s.revoked_reason, u.id, u.email, u.name, u.roles, u.email_verified, u.disabled,
-  u.created_at, u.updated_at, s.auth_time, s.amr`;
+  u.created_at, u.updated_at, s.auth_time, s.amr, u.locale`;
 
 type SessionUserRow = [
   string, string, number, number, number, number, string | null, string | null, number | null, string | null,
-  string, string, string | null, string[], boolean, boolean, number, number, number | null, string,
+  string, string, string | null, string[], boolean, boolean, number, number, number | null, string, string | null,
 ];
 
 function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: AuthUser } {
@@ -39,6 +39,7 @@ function sessionUserFromRow(r: SessionUserRow): { session: SessionRecord; user: 
       disabled: r[15],
       createdAt: r[16],
       updatedAt: r[17],
+      locale: r[20],
     },
   };
 }

@@ -18,6 +18,7 @@ export interface UserRow {
   created_at: number;
   updated_at: number;
   last_sign_in_at: number | null;
+  locale: string | null;
 }
 
 export function userFromRow(r: UserRow): UserRecord {
@@ -32,6 +33,7 @@ export function userFromRow(r: UserRow): UserRecord {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     lastSignInAt: r.last_sign_in_at === null ? null : Number(r.last_sign_in_at),
+    locale: r.locale,
   };
 }
 
@@ -69,6 +71,7 @@ async function updateUserOn(q: Pool | PoolClient, id: string, patch: AdminUserPa
   };
   if (patch.email !== undefined) set('email', patch.email);
   if (patch.name !== undefined) set('name', patch.name);
+  if (patch.locale !== undefined) set('locale', patch.locale);
   if (patch.roles !== undefined) set('roles', patch.roles);
   if (patch.emailVerified !== undefined) set('email_verified', patch.emailVerified);
   if (patch.disabled !== undefined) set('disabled', patch.disabled);
@@ -101,11 +104,11 @@ export function postgresUsers(db: PgConnection): UserStore {
   return {
     async createUser(u) {
       const rows = await db.query<UserRow>(
-        `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+        `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at, locale)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
          ON CONFLICT (email) DO NOTHING
          RETURNING *`,
-        [u.id, u.email, u.name, u.passwordHash, u.roles, u.emailVerified, u.disabled ?? false, u.createdAt],
+        [u.id, u.email, u.name, u.passwordHash, u.roles, u.emailVerified, u.disabled ?? false, u.createdAt, u.locale ?? null],
       );
       return rows[0] ? userFromRow(rows[0]) : null;
     },
@@ -228,9 +231,9 @@ export function postgresUsers(db: PgConnection): UserStore {
           const updatedAt = u.updatedAt ?? u.createdAt;
           const row = [u.id, u.email, u.name, u.passwordHash, u.roles, u.emailVerified, u.disabled ?? false, updatedAt, u.createdAt];
           const inserted = await c.query(
-            `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, updated_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (email) DO NOTHING`,
-            row,
+            `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, updated_at, created_at, locale)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (email) DO NOTHING`,
+            [...row, u.locale ?? null],
           );
           if (inserted.rowCount === 1) {
             result.inserted++;

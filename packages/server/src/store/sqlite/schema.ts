@@ -231,6 +231,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 10,
+    name: 'user locale',
+    // The language the user's mail is written in (features/email/locale.ts): a well-formed BCP 47
+    // tag, lower-cased, at most 35 characters; null = none chosen (Accept-Language, then
+    // DEFAULT_LOCALE decide).
+    sql: `ALTER TABLE users ADD COLUMN locale TEXT;`,
+  },
+  {
     version: 11,
     name: 'email sign-in challenges',
     // One live challenge per address (the primary key: a new request replaces the old in one

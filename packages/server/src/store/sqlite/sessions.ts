@@ -25,6 +25,7 @@ type SessionWithUserTuple = [
   user_updated_at: number,
   auth_time: number | null,
   amr: string,
+  locale: string | null,
 ];
 
 /** A row of the token+session+user join that a rotation reads: the session+user row, then the token's used_at. */
@@ -33,12 +34,12 @@ type RotationTuple = [...SessionWithUserTuple, used_at: number | null];
 /** The session+user columns, in the order of SessionWithUserTuple. */
 const SESSION_USER_COLUMNS = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.user_agent, s.ip,
   s.revoked_at, s.revoked_reason, u.email, u.name, u.roles, u.email_verified, u.disabled,
-  u.created_at, u.updated_at, s.auth_time, s.amr`;
+  u.created_at, u.updated_at, s.auth_time, s.amr, u.locale`;
 
 /** The records of one session+user row (a rotation row's extra used_at at the end is ignored). */
 function sessionUserFromTuple(row: SessionWithUserTuple | RotationTuple): { session: SessionRecord; user: AuthUser } {
   const [id, userId, createdAt, lastUsedAt, expiresAt, idleExpiresAt, userAgent, ip, revokedAt, revokedReason] = row;
-  const [, , , , , , , , , , email, name, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt, authTime, amr] = row;
+  const [, , , , , , , , , , email, name, roles, emailVerified, disabled, userCreatedAt, userUpdatedAt, authTime, amr, locale] = row;
   const session: SessionRecord = {
     id,
     userId,
@@ -62,6 +63,7 @@ function sessionUserFromTuple(row: SessionWithUserTuple | RotationTuple): { sess
     disabled: disabled === 1,
     createdAt: userCreatedAt,
     updatedAt: userUpdatedAt,
+    locale,
   };
   return { session, user };
 }
@@ -151,7 +153,7 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
     // A token whose session or user no longer exists joins to nothing: unknown, as before.
     const row = st.rotationRow.get(oldTokenHash);
     if (!row) return { kind: 'invalid', reason: 'unknown' };
-    const usedAt = row[19];
+    const usedAt = row[20];
     const { session, user } = sessionUserFromTuple(row);
     const { id: sessionId, userId, expiresAt, idleExpiresAt, revokedAt } = session;
     if (revokedAt !== null) {

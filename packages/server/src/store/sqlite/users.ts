@@ -16,6 +16,7 @@ interface UserRow {
   created_at: number;
   updated_at: number;
   last_sign_in_at: number | null;
+  locale: string | null;
 }
 
 function userFromRow(r: UserRow): UserRecord {
@@ -30,6 +31,7 @@ function userFromRow(r: UserRow): UserRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     lastSignInAt: r.last_sign_in_at,
+    locale: r.locale,
   };
 }
 
@@ -73,6 +75,7 @@ function userParams(u: NewUser) {
     disabled: u.disabled ? 1 : 0,
     created_at: u.createdAt,
     updated_at: u.updatedAt ?? u.createdAt,
+    locale: u.locale ?? null,
   };
 }
 
@@ -81,8 +84,8 @@ function prepareUserStatements(db: Database.Database) {
     userByEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
     userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
     insertUser: db.prepare(
-      `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at)
-       VALUES (@id, @email, @name, @password_hash, @roles, @email_verified, @disabled, @created_at, @created_at)
+      `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at, locale)
+       VALUES (@id, @email, @name, @password_hash, @roles, @email_verified, @disabled, @created_at, @created_at, @locale)
        ON CONFLICT (email) DO NOTHING`,
     ),
     replaceHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?'),
@@ -97,8 +100,8 @@ function prepareUserStatements(db: Database.Database) {
       "SELECT count(*) AS n FROM users WHERE EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = ?)",
     ),
     importInsert: db.prepare(
-      `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at)
-       VALUES (@id, @email, @name, @password_hash, @roles, @email_verified, @disabled, @created_at, @updated_at)
+      `INSERT INTO users (id, email, name, password_hash, roles, email_verified, disabled, created_at, updated_at, locale)
+       VALUES (@id, @email, @name, @password_hash, @roles, @email_verified, @disabled, @created_at, @updated_at, @locale)
        ON CONFLICT (email) DO NOTHING`,
     ),
     importUpdate: db.prepare(
@@ -127,6 +130,10 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
     if (patch.name !== undefined) {
       sets.push('name = @name');
       params.name = patch.name;
+    }
+    if (patch.locale !== undefined) {
+      sets.push('locale = @locale');
+      params.locale = patch.locale;
     }
     if (patch.roles !== undefined) {
       sets.push('roles = @roles');
