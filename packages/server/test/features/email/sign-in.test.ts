@@ -43,7 +43,7 @@ interface SignInMail {
 function parseSignInMail(mail: ReceivedMail): SignInMail {
   const text = mail.parsed.text ?? '';
   const link = /(https?:\/\/\S+\/email-sign-in\?token=([A-Za-z0-9_-]+)\S*)/.exec(text);
-  const code = /Or enter this code: (\d{6})/.exec(text);
+  const code = /Or enter this code[^:\n]*:\s*(\d{6})/.exec(text);
   if (!link || !code) throw new Error('not a sign-in mail');
   secrets.push(link[2]!, code[1]!);
   return { mail, link: link[1]!, token: link[2]!, code: code[1]! };
