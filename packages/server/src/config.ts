@@ -200,6 +200,12 @@ export interface MetricsConfig {
 export interface HousekeepingConfig {
   readonly purgeIntervalMs: number;
   readonly eventsRetentionMs: number;
+  /**
+   * ACCOUNT_DELETION_GRACE: how long a self-service deletion (DELETE /auth/me) waits before the
+   * purge deletes the account; a sign-in meanwhile cancels it. 0 (default): deleted at once
+   * (docs/account.md).
+   */
+  readonly accountDeletionGraceMs: number;
 }
 
 /**
@@ -759,6 +765,7 @@ function buildConfig(r: SettingReader): Config {
   const housekeeping: HousekeepingConfig = {
     purgeIntervalMs,
     eventsRetentionMs: r.duration('housekeeping.eventsRetentionMs', 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
+    accountDeletionGraceMs: r.duration('housekeeping.accountDeletionGraceMs', 'ACCOUNT_DELETION_GRACE', '0', 0, 365 * 86_400_000),
   };
   const factors: FactorsConfig = {
     mfaChallengeTtlMs: r.duration('factors.mfaChallengeTtlMs', 'MFA_CHALLENGE_TTL', '5m', 30_000, 1_800_000),

@@ -50,7 +50,7 @@ export const problemSchema = {
       type: 'string',
       description:
         'Why the session ended (INVALID_REFRESH_TOKEN, INVALID_TOKEN): logout, revoked_by_user, revoked_by_admin, ' +
-        'password_changed, password_reset, roles_changed, reuse_detected, account_disabled or revoked',
+        'password_changed, password_reset, roles_changed, reuse_detected, account_disabled, account_deletion_scheduled or revoked',
     },
     mail_sent: { type: 'boolean', description: 'EMAIL_NOT_VERIFIED: whether a new verification link was mailed' },
     max_age: { type: 'integer', description: 'REAUTHENTICATION_REQUIRED: seconds an authentication stays recent (STEP_UP_MAX_AGE)' },

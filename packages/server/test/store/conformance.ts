@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { NewSession, NewUser, RotateInput, Store } from '../../src/store/types.js';
 import { IDLE, SECOND, hash, newSession, newUser, type ConformanceOptions, type StoreCaseContext } from './cases/context.js';
+import { accountDeletionCases } from './cases/account-deletion.js';
 import { emailSignInCases } from './cases/email-sign-in.js';
 import { factorCases } from './cases/factors.js';
 import { identityCases } from './cases/identities.js';
@@ -54,6 +55,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
       },
       makeStore,
       countRows: () => options.countRows(ctx.store),
+      rowsMentioning: (needles) => options.rowsMentioning(ctx.store, needles),
       unreachableStore: () => options.unreachableStore(),
       async user(overrides: Partial<NewUser> = {}) {
         const u = await ctx.store.createUser(newUser(overrides));
@@ -79,6 +81,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     securityEventCases(ctx);
     oneTimeTokenCases(ctx);
     factorCases(ctx);
+    accountDeletionCases(ctx);
     passkeyCases(ctx);
     identityCases(ctx);
     rateCounterCases(ctx);

@@ -15,6 +15,22 @@ describeStoreConformance('postgres', async () => new PostgresStore(await createT
     for (const t of TABLES) counts[t] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`)).rows[0]!.n;
     return counts;
   },
+  async rowsMentioning(store: Store, needles: readonly string[]) {
+    const pool = (store as PostgresStore).pool;
+    const { rows: columns } = await pool.query<{ table_name: string; column_name: string }>(
+      `SELECT c.table_name, c.column_name FROM information_schema.columns c
+         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+        WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' ORDER BY c.table_name, c.ordinal_position`,
+    );
+    const byTable = new Map<string, string[]>();
+    for (const c of columns) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), c.column_name]);
+    const counts: Record<string, number> = {};
+    for (const [table, cols] of byTable) {
+      const any = cols.flatMap((c) => needles.map((_, i) => `strpos("${c}"::text, $${i + 1}) > 0`)).join(' OR ');
+      counts[table] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}" WHERE ${any}`, [...needles])).rows[0]!.n;
+    }
+    return counts;
+  },
   // A server address nobody listens on: every connection attempt is refused at once.
   async unreachableStore() {
     return new PostgresStore(`postgres://latchkey@127.0.0.1:${await freePort()}/latchkey`, { poolSize: 2, connectionTimeoutMs: 1000 });

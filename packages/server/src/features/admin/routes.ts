@@ -51,6 +51,11 @@ const adminUserSchema = {
       format: 'date-time',
       description: 'When the user last signed in (the start of their newest session); null if never',
     },
+    deletion_due_at: {
+      type: ['string', 'null'],
+      format: 'date-time',
+      description: 'When the account deletes itself (its owner asked, ACCOUNT_DELETION_GRACE); null when not scheduled. Its owner signing in cancels it',
+    },
     invite_pending: {
       type: 'boolean',
       description: 'Invited by an admin and not accepted yet: the account has no password, nobody can sign in to it',
@@ -59,12 +64,13 @@ const adminUserSchema = {
 } as const;
 const adminUserEnvelope = { type: 'object', required: ['user'], properties: { user: adminUserSchema } } as const;
 
-type AdminUser = PublicUser & { last_sign_in_at: string | null; invite_pending: boolean };
+type AdminUser = PublicUser & { last_sign_in_at: string | null; deletion_due_at: string | null; invite_pending: boolean };
 
 function adminUser(u: UserRecord): AdminUser {
   return {
     ...publicUser(u),
     last_sign_in_at: u.lastSignInAt === null ? null : new Date(u.lastSignInAt).toISOString(),
+    deletion_due_at: u.deletionDueAt === null ? null : new Date(u.deletionDueAt).toISOString(),
     invite_pending: invitePending(u),
   };
 }

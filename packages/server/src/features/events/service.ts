@@ -44,7 +44,11 @@ export type SecurityEventType =
   | 'social_login'
   | 'email_sign_in_requested'
   | 'email_sign_in'
-  | 'email_sign_in_failed';
+  | 'email_sign_in_failed'
+  // self-service account (docs/account.md); a deletion itself is a log line (no row of the user survives it)
+  | 'account_exported'
+  | 'account_deletion_scheduled'
+  | 'account_deletion_cancelled';
 
 /**
  * Records a security event. A failure to record is logged and swallowed: losing an audit row

@@ -1,12 +1,14 @@
 /**
  * Housekeeping: what the PURGE_INTERVAL timer deletes. Ended sessions with their refresh tokens,
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
- * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), and
- * expired passkey challenges (`purgePasskeyChallenges`), social sign-in states (`purgeOAuthStates`) and email
- * sign-in challenges (`purgeEmailSignInChallenges`).
+ * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), expired
+ * passkey challenges (`purgePasskeyChallenges`), social sign-in states (`purgeOAuthStates`), email
+ * sign-in challenges (`purgeEmailSignInChallenges`), and accounts whose self-service deletion fell
+ * due (ACCOUNT_DELETION_GRACE, `purgeDueAccounts` in features/users/account-deletion.ts).
  */
 import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
+import { purgeDueAccounts } from '../users/account-deletion.js';
 
 /** Rows of each kind (sessions, spent tokens) deleted per statement. */
 export const PURGE_BATCH_SIZE = 1000;
@@ -107,6 +109,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
       .then(async (n) => n + (await purgeEmailSignInChallenges(ctx)))
+      .then(async (n) => n + (await purgeDueAccounts(ctx)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.housekeeping.purgeIntervalMs);

@@ -43,6 +43,7 @@ export function bucketFor(path: string): RateBucket | null {
       return 'verify';
     case '/auth/change-password':
     case '/auth/reauthenticate': // a password check with an access token: the same hash budget
+    case '/auth/me/export': // a bulk read of the whole account: a person needs it rarely
       return 'change_password';
   }
   if (path.startsWith('/auth/') || path.startsWith('/admin/')) return 'default';

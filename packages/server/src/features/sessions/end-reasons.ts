@@ -14,6 +14,7 @@ export const SESSION_END_REASONS = [
   'roles_changed',
   'reuse_detected',
   'account_disabled',
+  'account_deletion_scheduled',
   'revoked',
 ] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
@@ -30,6 +31,7 @@ const PUBLIC_REASON: Readonly<Record<string, SessionEndReason>> = {
   password_reset: 'password_reset',
   roles_changed: 'roles_changed',
   refresh_token_reused: 'reuse_detected',
+  account_deletion_scheduled: 'account_deletion_scheduled',
 };
 
 const DETAIL: Readonly<Record<SessionEndReason, string>> = {
@@ -41,6 +43,7 @@ const DETAIL: Readonly<Record<SessionEndReason, string>> = {
   roles_changed: 'The roles of this account changed; sign in again.',
   reuse_detected: 'This session was ended because one of its refresh tokens was used twice.',
   account_disabled: 'This account has been disabled.',
+  account_deletion_scheduled: 'This account is scheduled for deletion; signing in again cancels it.',
   revoked: 'This session was ended.',
 };
 

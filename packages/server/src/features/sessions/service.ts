@@ -61,7 +61,8 @@ export async function startSession(
 
 /**
  * The end of every successful sign-in (a login, or its second factor): the session, the login
- * metric and the `login_succeeded` event (with `detail`, e.g. which second factor was used).
+ * metric and the `login_succeeded` event (with `detail`, e.g. which second factor was used), and
+ * `account_deletion_cancelled` when the sign-in cancelled a scheduled deletion.
  *
  * @example
  * const tokens = await signIn(ctx, user, requestMeta(request), AMR_PASSWORD);
@@ -76,6 +77,11 @@ export async function signIn(
   const tokens = await startSession(ctx, user, meta, amr);
   ctx.metrics.logins.inc({ result: 'succeeded' });
   await recordEvent(ctx, user.id, 'login_succeeded', meta, { session_id: tokens.session_id, ...detail });
+  // The new session's insert cleared a scheduled deletion (SessionStore.createSession, docs/account.md);
+  // `user` is the record this sign-in loaded, from before it.
+  if (user.deletionDueAt !== null) {
+    await recordEvent(ctx, user.id, 'account_deletion_cancelled', meta, { session_id: tokens.session_id, was_due_at: new Date(user.deletionDueAt).toISOString() });
+  }
   return tokens;
 }
 

@@ -84,7 +84,8 @@ export interface SessionStore {
   /**
    * Creates a session together with its first refresh token, and records it as the user's last
    * sign-in (`lastSignInAt = createdAt`), in one transaction: a session is only ever started by
-   * a sign-in, so every sign-in path records it without a write of its own.
+   * a sign-in, so every sign-in path records it without a write of its own. For the same reason
+   * it cancels the user's scheduled deletion (`deletionDueAt = null`, docs/account.md).
    */
   createSession(session: NewSession): Promise<SessionRecord>;
   /** The session and its user, for authenticating a request; null when either is missing. */

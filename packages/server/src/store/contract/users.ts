@@ -25,14 +25,20 @@ export interface UserRecord {
    * normaliseLocale); null = none chosen.
    */
   locale: string | null;
+  /**
+   * When the user's self-service deletion falls due (ACCOUNT_DELETION_GRACE, docs/account.md);
+   * null when none is scheduled. Their next sign-in clears it (SessionStore.createSession).
+   */
+  deletionDueAt: number | null;
 }
 
 /**
  * The user as an authenticated request sees it: every field but the password hash, which only
  * the password paths read (and load themselves), so it is never on `request.auth`, and the last
- * sign-in, which only the admin API shows (the session lookup of every request does not read it).
+ * sign-in and the scheduled deletion, which only the admin API and the sign-in paths read (the
+ * session lookup of every request does not read them).
  */
-export type AuthUser = Omit<UserRecord, 'passwordHash' | 'lastSignInAt'>;
+export type AuthUser = Omit<UserRecord, 'passwordHash' | 'lastSignInAt' | 'deletionDueAt'>;
 
 export interface NewUser {
   id: string;
@@ -78,6 +84,12 @@ export type KeepRoleUpdate =
   | { kind: 'email_taken' };
 
 export type KeepRoleDelete = { kind: 'deleted'; user: UserRecord } | { kind: 'not_found' } | { kind: 'last_holder' };
+
+/** What scheduleUserDeletion did: `last_holder` wrote nothing (see KeepRoleUpdate). */
+export type KeepRoleSchedule =
+  | { kind: 'scheduled'; user: UserRecord; sessionsRevoked: number }
+  | { kind: 'not_found' }
+  | { kind: 'last_holder' };
 
 /**
  * The orders of the admin list. `last_sign_in_at` places users who never signed in before
@@ -163,6 +175,25 @@ export interface UserStore {
   /** deleteUser with the same guard and the same race-safety as updateUserKeepingRole. */
   deleteUserKeepingRole(id: string, role: string): Promise<KeepRoleDelete>;
   countUsersWithRole(role: string): Promise<number>;
+
+  // self-service deletion with a grace period (features/users/account-deletion.ts, docs/account.md)
+  /**
+   * Schedules the user's deletion at `dueAt` (`deletionDueAt`) and revokes every live session of
+   * theirs with `reason`, in one transaction, unless they are the last enabled holder of `role`
+   * (`last_holder`, nothing written): the guard and race-safety of deleteUserKeepingRole. The
+   * user's next sign-in clears it (createSession, in the session's statement).
+   */
+  scheduleUserDeletion(id: string, dueAt: number, now: number, role: string, reason: string): Promise<KeepRoleSchedule>;
+  /** Users whose deletion is due at `now` (`deletionDueAt <= now`), earliest due first, at most `limit`. */
+  listDueDeletions(now: number, limit: number): Promise<UserRecord[]>;
+  /**
+   * deleteUserKeepingRole, but only while the user's deletion is still due at `now`, decided
+   * under the same lock: a sign-in that cleared it first leaves the user in place (`not_found`).
+   * Of a sign-in and this delete racing, exactly one takes effect.
+   */
+  deleteDueUser(id: string, now: number, role: string): Promise<KeepRoleDelete>;
+  /** Clears the user's scheduled deletion; true when one was scheduled. */
+  cancelUserDeletion(id: string): Promise<boolean>;
 
   // import
   /**

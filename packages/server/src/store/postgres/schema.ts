@@ -269,4 +269,15 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX email_sign_in_challenges_expires_idx ON email_sign_in_challenges (expires_at);
     `,
   },
+  {
+    version: 12,
+    name: 'account deletion',
+    // As in SQLite: when a self-service deletion falls due (NULL: none scheduled), cleared by the
+    // user's next sign-in in the statement that creates the session; the purge reads it through
+    // the partial index.
+    sql: `
+      ALTER TABLE users ADD COLUMN deletion_due_at BIGINT;
+      CREATE INDEX users_deletion_due_idx ON users (deletion_due_at) WHERE deletion_due_at IS NOT NULL;
+    `,
+  },
 ];

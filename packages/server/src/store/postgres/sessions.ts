@@ -169,7 +169,8 @@ export function postgresSessions(db: PgConnection): SessionStore {
 
   return {
     /**
-     * The session, its first refresh token and the user's last sign-in in one statement (one
+     * The session, its first refresh token and the user's last sign-in (which also cancels a
+     * scheduled deletion, docs/account.md) in one statement (one
      * round trip instead of five for BEGIN, two INSERTs, an UPDATE and COMMIT): a statement is
      * atomic, so either all three writes happen or none does, as with the transaction it replaces.
      */
@@ -184,7 +185,7 @@ export function postgresSessions(db: PgConnection): SessionStore {
                ), t AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, created_at FROM s
                ), signed_in AS (
-                 UPDATE users SET last_sign_in_at = $3 WHERE id = $2
+                 UPDATE users SET last_sign_in_at = $3, deletion_due_at = NULL WHERE id = $2
                )
                SELECT * FROM s`,
           values: [n.id, n.userId, n.createdAt, n.expiresAt, n.idleExpiresAt, n.userAgent, n.ip, n.refreshTokenHash, n.authTime, amrToColumn(n.amr)],

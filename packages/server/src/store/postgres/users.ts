@@ -19,6 +19,7 @@ export interface UserRow {
   updated_at: number;
   last_sign_in_at: number | null;
   locale: string | null;
+  deletion_due_at: number | null;
 }
 
 export function userFromRow(r: UserRow): UserRecord {
@@ -34,6 +35,7 @@ export function userFromRow(r: UserRow): UserRecord {
     updatedAt: Number(r.updated_at),
     lastSignInAt: r.last_sign_in_at === null ? null : Number(r.last_sign_in_at),
     locale: r.locale,
+    deletionDueAt: r.deletion_due_at === null ? null : Number(r.deletion_due_at),
   };
 }
 
@@ -217,6 +219,47 @@ export function postgresUsers(db: PgConnection): UserStore {
         const deleted = await c.query('DELETE FROM users WHERE id = $1', [id]);
         return deleted.rowCount === 1 ? { kind: 'deleted', user } : { kind: 'not_found' };
       });
+    },
+
+    async scheduleUserDeletion(id, dueAt, now, role, reason) {
+      return db.tx(async (c) => {
+        const locked = await lockUserAndRoleHolders(c, id, role);
+        const user = locked.find((u) => u.id === id);
+        if (!user) return { kind: 'not_found' };
+        if (takesRoleAway(user, null, role) && !locked.some((u) => u.id !== id && holdsRole(u, role))) return { kind: 'last_holder' };
+        await c.query('UPDATE users SET deletion_due_at = $1 WHERE id = $2', [dueAt, id]);
+        const revoked = await c.query('UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL', [
+          now,
+          reason,
+          id,
+        ]);
+        return { kind: 'scheduled', user: { ...user, deletionDueAt: dueAt }, sessionsRevoked: revoked.rowCount ?? 0 };
+      });
+    },
+
+    async listDueDeletions(now, limit) {
+      const rows = await db.query<UserRow>(
+        'SELECT * FROM users WHERE deletion_due_at IS NOT NULL AND deletion_due_at <= $1 ORDER BY deletion_due_at, id LIMIT $2',
+        [now, limit],
+      );
+      return rows.map(userFromRow);
+    },
+
+    async deleteDueUser(id, now, role) {
+      return db.tx(async (c) => {
+        // The row lock orders this against a sign-in (whose statement clears deletion_due_at on
+        // the same row): the condition is read after any sign-in that came first has committed.
+        const locked = await lockUserAndRoleHolders(c, id, role);
+        const user = locked.find((u) => u.id === id);
+        if (!user || user.deletionDueAt === null || user.deletionDueAt > now) return { kind: 'not_found' };
+        if (takesRoleAway(user, null, role) && !locked.some((u) => u.id !== id && holdsRole(u, role))) return { kind: 'last_holder' };
+        const deleted = await c.query('DELETE FROM users WHERE id = $1', [id]);
+        return deleted.rowCount === 1 ? { kind: 'deleted', user } : { kind: 'not_found' };
+      });
+    },
+
+    async cancelUserDeletion(id) {
+      return (await db.execute('UPDATE users SET deletion_due_at = NULL WHERE id = $1 AND deletion_due_at IS NOT NULL', [id])) === 1;
     },
 
     async countUsersWithRole(role) {

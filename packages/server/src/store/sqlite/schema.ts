@@ -259,4 +259,15 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX email_sign_in_challenges_expires_idx ON email_sign_in_challenges (expires_at);
     `,
   },
+  {
+    version: 12,
+    name: 'account deletion',
+    // When a user's self-service deletion falls due (ACCOUNT_DELETION_GRACE, docs/account.md);
+    // NULL when none is scheduled. Cleared by the user's next sign-in (the session's insert,
+    // sessions.ts), read by the housekeeping purge through the partial index (few rows are set).
+    sql: `
+      ALTER TABLE users ADD COLUMN deletion_due_at INTEGER;
+      CREATE INDEX users_deletion_due_idx ON users (deletion_due_at) WHERE deletion_due_at IS NOT NULL;
+    `,
+  },
 ];

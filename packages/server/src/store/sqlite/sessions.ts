@@ -76,7 +76,8 @@ function prepareSessionStatements(db: Database.Database) {
     ),
     insertToken: db.prepare('INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)'),
     // The sign-in a new session is: a write in the session's own transaction of the group commit.
-    recordSignIn: db.prepare('UPDATE users SET last_sign_in_at = ? WHERE id = ?'),
+    // A sign-in also cancels a scheduled deletion (docs/account.md): the same row, the same write.
+    recordSignIn: db.prepare('UPDATE users SET last_sign_in_at = ?, deletion_due_at = NULL WHERE id = ?'),
     tokenByHash: db.prepare<[string], { session_id: string; used_at: number | null }>(
       'SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = ?',
     ),

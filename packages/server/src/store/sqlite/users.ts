@@ -1,7 +1,17 @@
 import type Database from 'better-sqlite3';
 import { takesRoleAway } from '../keep-role.js';
 import { decodeUserCursor, encodeUserCursor, likePattern, userPageSql, userSortKey } from '../query-helpers.js';
-import type { AdminUserPatch, ImportResult, KeepRoleDelete, KeepRoleUpdate, NewUser, UserListQuery, UserRecord, UserStore } from '../types.js';
+import type {
+  AdminUserPatch,
+  ImportResult,
+  KeepRoleDelete,
+  KeepRoleSchedule,
+  KeepRoleUpdate,
+  NewUser,
+  UserListQuery,
+  UserRecord,
+  UserStore,
+} from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
 
@@ -17,6 +27,7 @@ interface UserRow {
   updated_at: number;
   last_sign_in_at: number | null;
   locale: string | null;
+  deletion_due_at: number | null;
 }
 
 function userFromRow(r: UserRow): UserRecord {
@@ -32,6 +43,7 @@ function userFromRow(r: UserRow): UserRecord {
     updatedAt: r.updated_at,
     lastSignInAt: r.last_sign_in_at,
     locale: r.locale,
+    deletionDueAt: r.deletion_due_at,
   };
 }
 
@@ -108,6 +120,12 @@ function prepareUserStatements(db: Database.Database) {
       `UPDATE users SET name = @name, password_hash = @password_hash, roles = @roles, email_verified = @email_verified,
          disabled = @disabled, updated_at = @updated_at WHERE email = @email`,
     ),
+    scheduleDeletion: db.prepare('UPDATE users SET deletion_due_at = ? WHERE id = ?'),
+    revokeAllSessions: db.prepare('UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL'),
+    dueDeletions: db.prepare<[number, number], UserRow>(
+      'SELECT * FROM users WHERE deletion_due_at IS NOT NULL AND deletion_due_at <= ? ORDER BY deletion_due_at, id LIMIT ?',
+    ),
+    cancelDeletion: db.prepare('UPDATE users SET deletion_due_at = NULL WHERE id = ? AND deletion_due_at IS NOT NULL'),
     usersByEmailOrId: db.prepare<[string, string], UserRow>(
       `SELECT * FROM users WHERE email IN (SELECT value FROM json_each(?))
        UNION SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))`,
@@ -181,6 +199,24 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
     const user = userFromRow(row);
     if (takesRoleAway(user, null, role) && !s().otherRoleHolder.get(id, role)) return { kind: 'last_holder' };
     return s().deleteUser.run(id).changes === 1 ? { kind: 'deleted', user } : { kind: 'not_found' };
+  });
+
+  // A user whose deletion is due at `now`: the check is in the transaction of the delete, so a
+  // sign-in (which clears deletion_due_at) either came first and keeps the user, or comes after.
+  const deleteDue = db.transaction((id: string, now: number, role: string): KeepRoleDelete => {
+    const row = s().userById.get(id);
+    if (!row || row.deletion_due_at === null || row.deletion_due_at > now) return { kind: 'not_found' };
+    return deleteKeepingRole(id, role);
+  });
+
+  const schedule = db.transaction((id: string, dueAt: number, now: number, role: string, reason: string): KeepRoleSchedule => {
+    const row = s().userById.get(id);
+    if (!row) return { kind: 'not_found' };
+    const user = userFromRow(row);
+    if (takesRoleAway(user, null, role) && !s().otherRoleHolder.get(id, role)) return { kind: 'last_holder' };
+    s().scheduleDeletion.run(dueAt, id);
+    const sessionsRevoked = s().revokeAllSessions.run(now, reason, id).changes;
+    return { kind: 'scheduled', user: { ...user, deletionDueAt: dueAt }, sessionsRevoked };
   });
 
   // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE, in this one statement's transaction.
@@ -259,6 +295,22 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
 
     deleteUserKeepingRole(id, role) {
       return deleteKeepingRole.immediate(id, role);
+    },
+
+    scheduleUserDeletion(id, dueAt, now, role, reason) {
+      return schedule.immediate(id, dueAt, now, role, reason);
+    },
+
+    listDueDeletions(now, limit) {
+      return s().dueDeletions.all(now, limit).map(userFromRow);
+    },
+
+    deleteDueUser(id, now, role) {
+      return deleteDue.immediate(id, now, role);
+    },
+
+    cancelUserDeletion(id) {
+      return s().cancelDeletion.run(id).changes === 1;
     },
 
     countUsersWithRole(role) {

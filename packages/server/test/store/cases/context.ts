@@ -77,6 +77,12 @@ export interface ConformanceOptions {
    */
   countRows(store: Store): Promise<Record<string, number>>;
   /**
+   * For every table of the schema (read from the database's catalogue, not from a list), the
+   * number of rows with any column whose text contains any of `needles` (a user's id, email,
+   * session id): proves that a deletion leaves nothing of the user in a table added later too.
+   */
+  rowsMentioning(store: Store, needles: readonly string[]): Promise<Record<string, number>>;
+  /**
    * A store whose database cannot be reached (SQLite: its connection closed; PostgreSQL: a
    * server address nobody listens on). The case closes it.
    */
@@ -93,6 +99,8 @@ export interface StoreCaseContext {
   makeStore(): Promise<Store>;
   /** ConformanceOptions.countRows of the case's store. */
   countRows(): Promise<Record<string, number>>;
+  /** ConformanceOptions.rowsMentioning of the case's store. */
+  rowsMentioning(needles: readonly string[]): Promise<Record<string, number>>;
   /** ConformanceOptions.unreachableStore. */
   unreachableStore(): Promise<Store>;
   /** Creates a user in the case's store (newUser with `overrides`). */

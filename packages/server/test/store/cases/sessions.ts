@@ -27,7 +27,7 @@ export function sessionCases(ctx: StoreCaseContext): void {
         amr: ['pwd'],
       });
       // The user without its password hash: request.auth never carries it.
-      const { passwordHash: _hash, lastSignInAt: _signIn, ...authUser } = u;
+      const { passwordHash: _hash, lastSignInAt: _signIn, deletionDueAt: _due, ...authUser } = u;
       const found = await ctx.store.getSessionWithUser(s.id);
       expect(found).toEqual({ session: s, user: authUser });
       expect(found!.user).not.toHaveProperty('passwordHash');
@@ -52,7 +52,7 @@ export function sessionCases(ctx: StoreCaseContext): void {
     });
 
     it('getSessionWithUser: concurrent lookups each get their own session, and see a revocation made before them', async () => {
-      const users = [await user(), await user({ roles: ['admin'], name: 'Second' })].map(({ passwordHash: _hash, lastSignInAt: _signIn, ...u }) => u);
+      const users = [await user(), await user({ roles: ['admin'], name: 'Second' })].map(({ passwordHash: _hash, lastSignInAt: _signIn, deletionDueAt: _due, ...u }) => u);
       const sessions = await Promise.all(Array.from({ length: 6 }, (_, i) => ctx.store.createSession(newSession(users[i % 2]!.id))));
       const ids = [...sessions.map((s) => s.id), randomUUID(), sessions[0]!.id];
       const found = await Promise.all(Array.from({ length: 80 }, (_, i) => ctx.store.getSessionWithUser(ids[i % ids.length]!)));
@@ -86,7 +86,7 @@ export function sessionCases(ctx: StoreCaseContext): void {
       const r = await ctx.store.rotateRefreshToken({ oldTokenHash: s.token, newTokenHash: next, now: T0 + 60 * SECOND, graceMs: 10 * SECOND, idleTimeoutMs: IDLE });
       expect(r.kind).toBe('rotated');
       if (r.kind !== 'rotated') return;
-      const { passwordHash: _hash, lastSignInAt: _signIn, ...authUser } = u;
+      const { passwordHash: _hash, lastSignInAt: _signIn, deletionDueAt: _due, ...authUser } = u;
       expect(r.user).toEqual(authUser);
       expect(r.user).not.toHaveProperty('passwordHash');
       expect(r.session).toMatchObject({ id: s.id, lastUsedAt: T0 + 60 * SECOND, idleExpiresAt: T0 + 60 * SECOND + IDLE });

@@ -22,6 +22,7 @@ export function userCases(ctx: StoreCaseContext): void {
         createdAt: T0 + 5,
         updatedAt: T0 + 5,
         lastSignInAt: null,
+        deletionDueAt: null,
       });
       expect(await ctx.store.findUserById(input.id)).toEqual(u);
       expect(await ctx.store.findUserByEmail(input.email)).toEqual(u);
