@@ -18,7 +18,11 @@
 // own, so every round first asks for --pool options and signs them, and the load sends each
 // assertion once; needs wrk), social-exchange (complete social sign-ins against a local OpenID
 // provider: /start, the provider, the callback and POST /auth/oauth/exchange, driven by
-// bench/lib/social.mjs; the "requests" are completed sign-ins, the CPU is the server's per sign-in).
+// bench/lib/social.mjs; the "requests" are completed sign-ins, the CPU is the server's per sign-in),
+// email-sign-in (complete email sign-ins: POST /auth/email/sign-in, the mail over SMTP to a capture
+// server here, POST /auth/email/sign-in/verify with the code; each with a new address, so each
+// creates its account; bench/lib/email-sign-in.mjs; the CPU is the server's per sign-in, its SMTP
+// client included).
 // Prints the median of each variant and B/A.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +32,7 @@ import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
 import { BenchAuthenticator } from './lib/webauthn.mjs';
 import { runSocialSignIns, SOCIAL_CLIENT, startBenchProvider } from './lib/social.mjs';
+import { runEmailSignIns, startCaptureSmtp } from './lib/email-sign-in.mjs';
 import { freePort, latchkeyArgs, ROOT, SERVER_ENV, startProcess, UNREACHABLE_RATE_LIMITS, waitForHttp } from './lib/processes.mjs';
 
 const { values: f } = parseArgs({
@@ -86,6 +91,16 @@ if (f.scenario === 'social-exchange') {
       REDIRECT_ALLOWED_URLS: 'http://app.bench.example/',
       ...v.env,
     };
+  }
+}
+
+// email-sign-in: the mail goes to a capture server here; a new address per sign-in (the per-address
+// limit), each making its account; the per-IP mail limit out of the way.
+let captureSmtp = null;
+if (f.scenario === 'email-sign-in') {
+  captureSmtp = await startCaptureSmtp();
+  for (const v of variants) {
+    v.env = { SMTP_URL: captureSmtp.url, EMAIL_SIGN_IN_CREATES_USERS: 'true', RATE_LIMIT_MAIL: '1000000/1s', ...v.env };
   }
 }
 
@@ -213,8 +228,11 @@ async function round(v) {
   const server = await startServer(v);
   try {
     // The warm-up of passkey-login spends a quarter of a pool; its own pool is signed separately.
-    if (f.scenario === 'social-exchange') {
-      const measure = await runSocialSignIns(server.base, { connections, seconds });
+    if (f.scenario === 'social-exchange' || f.scenario === 'email-sign-in') {
+      const measure =
+        f.scenario === 'social-exchange'
+          ? await runSocialSignIns(server.base, { connections, seconds })
+          : await runEmailSignIns(server.base, captureSmtp, { connections, seconds });
       const cpu0 = server.cpuTimeMs();
       const r = await measure();
       r.cpuUsPerRequest = ((server.cpuTimeMs() - cpu0) * 1000) / r.requests;
@@ -273,4 +291,5 @@ try {
   rmSync(tmp, { recursive: true, force: true });
   pg?.stop();
   await socialProvider?.close();
+  await captureSmtp?.close();
 }

@@ -9,8 +9,9 @@
 export const NO_PASSWORD_HASH = '!no-password';
 
 /**
- * The stored "hash" of an account created by a social sign-in (features/social): it signs in
- * through its linked identities and has no password until its owner sets one through the reset
+ * The stored "hash" of an account created by a social sign-in (features/social), or by an email
+ * sign-in (features/email/sign-in.ts, EMAIL_SIGN_IN_CREATES_USERS): it signs in through its linked
+ * identities or by mail and has no password until its owner sets one through the reset
  * flow (POST /auth/password/forgot). Like NO_PASSWORD_HASH, nothing verifies against it (one dummy
  * verification, as a wrong password), `users import` refuses it, and change-password answers
  * PASSWORD_NOT_SET. A marker of its own, not NO_PASSWORD_HASH, so the account is not shown as an

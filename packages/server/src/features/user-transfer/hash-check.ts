@@ -19,7 +19,7 @@ export function checkImportHash(raw: unknown): HashCheck {
   const hash = raw.trim();
   // An export of an invited user who has not accepted yet: it carries no password to import.
   if (hash === FEDERATED_ONLY_HASH) {
-    return { ok: false, reason: 'no password (the account signs in with a social provider); create it by signing in again, or let the user reset a password' };
+    return { ok: false, reason: 'no password (the account signs in with a social provider or by email); create it by signing in again, or let the user reset a password' };
   }
   if (hasNoPassword(hash)) return { ok: false, reason: 'no password yet (an invitation not accepted); invite the user again instead' };
   // $2x$ (crypt_blowfish's bug-compatible variant) is not accepted, although a login would verify it.

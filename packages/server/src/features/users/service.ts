@@ -162,9 +162,10 @@ export async function createInvitedUser(deps: UserDeps, input: UserFieldsInput):
 }
 
 /**
- * Creates a user from a social sign-in (features/social): no password (FEDERATED_ONLY_HASH; the
+ * Creates a user from a social sign-in (features/social) or an email sign-in with
+ * EMAIL_SIGN_IN_CREATES_USERS (features/email/sign-in.ts): no password (FEDERATED_ONLY_HASH; the
  * owner may set one through the reset flow), the roles of a new user, `emailVerified` as the
- * provider said. A name the provider gave that does not fit is dropped rather than refusing the
+ * provider said (true after an email sign-in: the mail was read). A name the provider gave that does not fit is dropped rather than refusing the
  * sign-in. EMAIL_TAKEN when the address has an account (the caller decides about linking).
  *
  * @example

@@ -125,6 +125,19 @@ describe('the link', () => {
   });
 });
 
+describe('the mail', () => {
+  it('greets by name, escaped in the HTML part and flattened in the text part', async () => {
+    const email = `named-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const reg = await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: 'correct horse battery staple', name: '<img src=x> & "Eve"' } });
+    expect(reg.statusCode).toBe(201);
+    const m = await requestMail(email);
+    expect(m.mail.parsed.text).toMatch(/^Hello <img src=x> & "Eve",\n/);
+    const html = String(m.mail.parsed.html);
+    expect(html).toContain('Hello &lt;img src=x&gt; &amp; &quot;Eve&quot;,');
+    expect(html).not.toContain('<img');
+  });
+});
+
 describe('the code', () => {
   it('signs in once (spaces ignored, the address as typed), and spends the link of the same mail', async () => {
     const u = await user();
@@ -299,7 +312,7 @@ describe('with EMAIL_SIGN_IN_CREATES_USERS=true', () => {
   let t2: TestApp;
   beforeAll(async () => {
     smtp2 = await startSmtp();
-    t2 = await createTestApp({ SMTP_URL: smtp2.url, EMAIL_SIGN_IN_CREATES_USERS: 'true' }, { clock: true });
+    t2 = await createTestApp({ SMTP_URL: smtp2.url, EMAIL_SIGN_IN_CREATES_USERS: 'true', REQUIRE_VERIFIED_EMAIL: 'true' }, { clock: true });
   });
   afterAll(async () => {
     await t2.close();
@@ -327,6 +340,39 @@ describe('with EMAIL_SIGN_IN_CREATES_USERS=true', () => {
     const again = await requestMail(address, t2, smtp2);
     const second = await verify({ email: address, code: again.code }, {}, t2);
     expect(jwtClaims(second.json().access_token).sub).toBe(created!.id);
+  });
+});
+
+describe('with REQUIRE_VERIFIED_EMAIL=true', () => {
+  it('an account whose address is not verified signs in by mail: the mail verifies it first', async () => {
+    const email = `unverified-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const t3 = await createTestApp({ SMTP_URL: smtp.url, REQUIRE_VERIFIED_EMAIL: 'true' }, { clock: true });
+    try {
+      await t3.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: 'correct horse battery staple' } });
+      const refused = await t3.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'correct horse battery staple' } });
+      expect(refused.json().code).toBe('EMAIL_NOT_VERIFIED');
+      const m = await requestMail(email, t3);
+      const res = await verify({ token: m.token }, {}, t3);
+      expect(res.statusCode, res.body).toBe(200);
+      expect(jwtClaims(res.json().access_token).email_verified).toBe(true);
+    } finally {
+      await t3.close();
+    }
+  });
+});
+
+describe('with EMAIL_SIGN_IN=false', () => {
+  it('the routes do not exist', async () => {
+    const t4 = await createTestApp({ EMAIL_SIGN_IN: 'false' });
+    try {
+      expect((await ask('a@example.com', t4)).statusCode).toBe(404);
+      expect((await verify({ token: 'x' }, {}, t4)).statusCode).toBe(404);
+      const doc = (await t4.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
+      expect(doc.paths['/auth/email/sign-in']).toBeUndefined();
+      expect(doc.paths['/auth/password/forgot']).toBeDefined();
+    } finally {
+      await t4.close();
+    }
   });
 });
 

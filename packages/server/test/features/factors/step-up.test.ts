@@ -300,6 +300,9 @@ describe('step-up', () => {
     expect(amrAfterReauthentication(['hwk'], ['pwd'])).toEqual(['pwd', 'hwk', 'mfa']);
     expect(amrAfterReauthentication(['swk'], ['swk'])).toEqual(['swk']);
     expect(amrAfterReauthentication(['swk', 'mfa'], ['hwk'])).toEqual(['hwk', 'swk', 'mfa']);
+    // An email sign-in (docs/email.md) is a first factor as a password is: with a code, mfa.
+    expect(amrAfterReauthentication(['email'], ['otp'])).toEqual(['email', 'otp', 'mfa']);
+    expect(amrAfterReauthentication(['email'], ['pwd'])).toEqual(['pwd', 'email']);
   });
 });
 
