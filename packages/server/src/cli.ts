@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, readEnvironment, type Config, type StoreConfig } from './config.js';
 import { parseCommandArgs, UsageError } from './lib/cli-args.js';
@@ -34,6 +35,8 @@ Commands:
                               every user with hash and metadata, one JSON object per line
   backup FILE                 online backup of the SQLite database (safe while serving)
   restore FILE                replace the SQLite database with a backup (stop the server first)
+  mail preview TEMPLATE [--locale L] [--format text|html|subject]
+                              print a mail as it would be sent, with sample values (MAIL_TEMPLATES_DIR applied)
   doctor                      check configuration, file permissions, database, migrations, keys, clock and mail
   help                        this text
   --version                   the version of latchkey
@@ -250,6 +253,12 @@ export async function main(argv: string[]): Promise<number> {
           // database and key code load (see prepareDatabase for the rest of the overlap).
           generateKeyPairAhead(config.tokens.jwtAlg);
         }
+        if (!cluster.isWorker && config.mail.mailTemplatesDir !== null) {
+          // A broken template of the operator's stops start-up before the database is touched or
+          // workers fork: said once, naming the file (the app reads them again; a few ms).
+          const { loadMailTemplatesOrFail } = await import('./features/email/load-templates.js');
+          loadMailTemplatesOrFail(config.mail);
+        }
         const { isClusterWorker, parseWorkers, servePrimary } = await import('./serve-cluster.js');
         const workers = parseWorkers(values.workers);
         if (workers > 1 && !isClusterWorker()) return await servePrimary(config, workers);
@@ -289,11 +298,17 @@ export async function main(argv: string[]): Promise<number> {
         out(`restored ${done.users} users from ${file}; the previous database is kept as *.before-restore`);
         return 0;
       }
+      case 'mail': {
+        const { runMailCommand } = await import('./features/email/preview.js');
+        return await runMailCommand(config, sub, rest, (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`));
+      }
       default:
         return fail(`unknown command "${command}"\n${USAGE}`);
     }
   } catch (err) {
     if (err instanceof UsageError) return fail(`${err.message}\n${err.usage}`);
+    // A setting checked when it is used (a broken MAIL_TEMPLATES_DIR template), as loadConfig's are.
+    if (err instanceof ConfigError) return fail(`invalid configuration: ${err.message}`);
     if (err instanceof NoPasswordError) return fail(err.message);
     return fail(await describeError(err, config));
   }

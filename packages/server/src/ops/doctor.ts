@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig, type Config } from '../config.js';
+import { loadMailTemplatesOrFail } from '../features/email/load-templates.js';
 import { describeSmtpUrl } from '../features/email/mailer.js';
 import { modeOf, shellQuote } from '../lib/private-files.js';
 import { openStore } from '../store/index.js';
@@ -211,6 +212,18 @@ function nearestExisting(dir: string): string {
   return d;
 }
 
+/** MAIL_TEMPLATES_DIR and DEFAULT_LOCALE, checked as start-up checks them (a broken file stops it). */
+function templateCheck(config: Config): CheckResult {
+  try {
+    const templates = loadMailTemplatesOrFail(config.mail);
+    const from = config.mail.mailTemplatesDir ? `built-in and ${resolve(config.mail.mailTemplatesDir)}` : 'built-in';
+    return { name: 'mail templates', status: 'ok', message: `languages ${templates.locales.join(', ')} (${from}); default ${templates.defaultLocale}` };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { name: 'mail templates', status: 'fail', message: err.message, fix: 'correct the file named (docs/email.md, "Languages and templates"); `latchkey mail preview` shows the result' };
+  }
+}
+
 async function mailChecks(config: Config): Promise<CheckResult[]> {
   if (!config.mail.smtpUrl) {
     const dir = resolve(config.mail.mailOutboxDir);
@@ -369,7 +382,7 @@ export async function runDoctor(env: Env): Promise<CheckResult[]> {
     results.push(...files.results);
     if (files.openable) results.push(...(await storeChecks(config, skipped.has('keys'))));
   }
-  if (!skipped.has('mail')) results.push(...(await mailChecks(config)));
+  if (!skipped.has('mail')) results.push(templateCheck(config), ...(await mailChecks(config)));
   return results;
 }
 

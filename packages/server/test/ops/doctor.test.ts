@@ -3,7 +3,7 @@
  * SQLite file, creates nothing, and warns when a proxy is in front without TRUST_PROXY; the
  * server says so once in its log at the first forwarded request.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startServer } from '../support/server-process.js';
@@ -51,6 +51,18 @@ describe('latchkey doctor lists every problem', () => {
     expect(r.stdout).toContain(`WARN mail: no SMTP_URL: mail is written to ${join(cwd, 'mail')}`);
     expect(existsSync(join(cwd, 'mail'))).toBe(false);
     expect(existsSync(join(cwd, 'missing'))).toBe(false);
+  });
+
+  it('checks MAIL_TEMPLATES_DIR as start-up does: a broken file is a failure naming it; a good one lists the languages', async () => {
+    const cwd = caseDir('templates');
+    mkdirSync(join(cwd, 'mail', 'de'), { recursive: true });
+    writeFileSync(join(cwd, 'mail', 'de', 'invite.text.txt'), 'Hallo {{name}}, kein Link.');
+    const broken = await runCli(['doctor'], env({ MAIL_TEMPLATES_DIR: './mail', MAIL_OUTBOX_DIR: './outbox' }), cwd);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toContain(`FAIL mail templates: MAIL_TEMPLATES_DIR: ${join(cwd, 'mail', 'de', 'invite.text.txt')}: the text part must use {{link}}`);
+    writeFileSync(join(cwd, 'mail', 'de', 'invite.text.txt'), 'Hallo {{name}}: {{link}}');
+    const good = await runCli(['doctor'], env({ MAIL_TEMPLATES_DIR: './mail', MAIL_OUTBOX_DIR: './outbox', DEFAULT_LOCALE: 'de-AT' }), cwd);
+    expect(good.stdout).toContain(`ok   mail templates: languages de, en (built-in and ${join(cwd, 'mail')}); default de`);
   });
 
   it('names the SQLite file it checked', async () => {

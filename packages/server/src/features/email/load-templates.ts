@@ -15,7 +15,6 @@ export function loadMailTemplatesOrFail(mail: Pick<MailConfig, 'mailTemplatesDir
     return loadMailTemplates(mail.mailTemplatesDir, mail.defaultLocale);
   } catch (err) {
     if (!(err instanceof TemplateLoadError)) throw err;
-    const variable = err.problem.startsWith('DEFAULT_LOCALE') ? 'DEFAULT_LOCALE' : 'MAIL_TEMPLATES_DIR';
-    throw new ConfigError(variable, err.message);
+    throw new ConfigError(err.variable, err.message);
   }
 }

@@ -45,7 +45,8 @@ function lineOf(source: string, index: number): number {
  */
 export function parseTemplate(source: string): CompiledTemplate {
   const root: TemplateNode[] = [];
-  const open: Array<{ name: string; children: TemplateNode[]; line: number }> = [];
+  // Sections still open, with where they opened (the line is counted only for an error message).
+  const open: Array<{ name: string; children: TemplateNode[]; at: number }> = [];
   const variables = new Set<string>();
   let current = root;
   let last = 0;
@@ -61,27 +62,27 @@ export function parseTemplate(source: string): CompiledTemplate {
     pushText(source.slice(last, m.index));
     last = m.index;
     const [, sigil, name] = m as unknown as [string, string, string];
-    const line = lineOf(source, m.index);
-    if (!VARIABLE.test(name)) throw new TemplateSyntaxError(`line ${line}: "{{${sigil}${name}}}" is not a variable (lower-case letters, digits and _)`);
+    if (!VARIABLE.test(name)) throw new TemplateSyntaxError(`line ${lineOf(source, m.index)}: "{{${sigil}${name}}}" is not a variable (lower-case letters, digits and _)`);
     variables.add(name);
     if (sigil === '') current.push({ kind: 'var', name });
     else if (sigil === '/') {
       const section = open.pop();
       if (!section || section.name !== name) {
-        throw new TemplateSyntaxError(`line ${line}: "{{/${name}}}" closes ${section ? `"{{#${section.name}}}" of line ${section.line}` : 'no open section'}`);
+        const opened = section ? `"{{#${section.name}}}" of line ${lineOf(source, section.at)}` : 'no open section';
+        throw new TemplateSyntaxError(`line ${lineOf(source, m.index)}: "{{/${name}}}" closes ${opened}`);
       }
       current = open.length > 0 ? open[open.length - 1]!.children : root;
     } else {
       const children: TemplateNode[] = [];
       current.push({ kind: 'section', name, inverted: sigil === '^', children });
-      open.push({ name, children, line });
+      open.push({ name, children, at: m.index });
       current = children;
     }
     last = m.index + m[0].length;
   }
   pushText(source.slice(last));
   const unclosed = open.pop();
-  if (unclosed) throw new TemplateSyntaxError(`line ${unclosed.line}: "{{#${unclosed.name}}}" is never closed with "{{/${unclosed.name}}}"`);
+  if (unclosed) throw new TemplateSyntaxError(`line ${lineOf(source, unclosed.at)}: "{{#${unclosed.name}}}" is never closed with "{{/${unclosed.name}}}"`);
   return { nodes: root, variables };
 }
 

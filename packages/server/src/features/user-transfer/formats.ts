@@ -19,7 +19,7 @@ import {
   sourceIdText,
 } from './fields.js';
 import type { ImportCandidate, ImportFormat, MappedRow } from './types.js';
-import { isValidEmail, normaliseEmail } from '../users/fields.js';
+import { isValidEmail, normaliseEmail, normaliseLocale } from '../users/fields.js';
 import { newUser } from '../users/service.js';
 
 export interface MapOptions {
@@ -41,6 +41,8 @@ interface Fields {
   disabled: boolean;
   createdAt: number | null;
   updatedAt: number | null;
+  /** Latchkey's own export carries it; other sources have none. */
+  locale?: string | null;
 }
 
 function build(line: number, f: Fields, now: number): MappedRow {
@@ -56,7 +58,7 @@ function build(line: number, f: Fields, now: number): MappedRow {
     // The row as the users room builds every user; the fields were checked by the parsers
     // above with the users room's rules (features/users/fields.ts).
     user: newUser(
-      { email: f.email, name: f.name, roles: f.roles, emailVerified: f.emailVerified, disabled: f.disabled, locale: null },
+      { email: f.email, name: f.name, roles: f.roles, emailVerified: f.emailVerified, disabled: f.disabled, locale: f.locale ?? null },
       hash.hash,
       createdAt,
       { id, updatedAt: f.updatedAt ?? createdAt },
@@ -233,9 +235,18 @@ function mapJsonl(line: number, u: Record<string, unknown>, o: MapOptions): Mapp
       disabled: parseBool(u.disabled, 'disabled'),
       createdAt,
       updatedAt: parseTimestamp(u.updated_at, 'updated_at'),
+      locale: parseLocale(u.locale),
     },
     o.now,
   );
+}
+
+/** The `locale` of Latchkey's own export: absent or null is none; a malformed tag refuses the row. */
+function parseLocale(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  const locale = typeof value === 'string' ? normaliseLocale(value) : undefined;
+  if (locale === undefined) throw new FieldError('locale must be a BCP 47 language tag such as en or de-AT');
+  return locale;
 }
 
 /** Maps one record; field problems become a failure with a printable reason. */

@@ -133,13 +133,13 @@ describe('admin operator features', () => {
       expect((await detail(u.id)).user.last_sign_in_at).toBe(new Date(clock()).toISOString());
 
       const me = await inject({ method: 'GET', url: '/auth/me', headers: bearer(first.json().access_token) });
-      expect(Object.keys(me.json().user).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'name', 'roles', 'updated_at']);
+      expect(Object.keys(me.json().user).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'locale', 'name', 'roles', 'updated_at']);
     });
 
     it('the OpenAPI document keeps /auth/me’s user shape and documents the admin one', async () => {
       const doc = (await inject({ method: 'GET', url: '/openapi.json' })).json();
       const meUser = doc.paths['/auth/me'].get.responses['200'].content['application/json'].schema.properties.user;
-      expect(Object.keys(meUser.properties).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'name', 'roles', 'updated_at']);
+      expect(Object.keys(meUser.properties).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'locale', 'name', 'roles', 'updated_at']);
       const list = doc.paths['/admin/users'].get;
       expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['sort', 'order', 'cursor']));
       const listed = list.responses['200'].content['application/json'].schema;

@@ -76,7 +76,7 @@ describe('POST /auth/register', () => {
     const res = await register({ email: '  Grace.Hopper@Example.COM ', password: GOOD_PASSWORD, name: ' Grace ' });
     expect(res.statusCode, res.body).toBe(201);
     const { user } = res.json() as { user: Record<string, unknown> };
-    expect(Object.keys(user).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'name', 'roles', 'updated_at']);
+    expect(Object.keys(user).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'locale', 'name', 'roles', 'updated_at']);
     expect(user).toMatchObject({ email: 'grace.hopper@example.com', name: 'Grace', roles: [], email_verified: false, disabled: false });
     expect(res.body).not.toMatch(/argon2|\$2[aby]\$/);
     expect(res.body).not.toContain(GOOD_PASSWORD);

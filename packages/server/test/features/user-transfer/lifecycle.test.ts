@@ -179,7 +179,7 @@ describe('export', () => {
     await server.close();
     const src = openDb(sourcePath);
     const plain = (await src.findUserByEmail('plain@example.com'))!;
-    await src.updateUser(plain.id, { roles: ['editor', 'billing'] }, Date.UTC(2025, 0, 1, 0, 0, 0, 7));
+    await src.updateUser(plain.id, { roles: ['editor', 'billing'], locale: 'de-at' }, Date.UTC(2025, 0, 1, 0, 0, 0, 7));
 
     const exportPath = join(tmp.dir, 'export.jsonl');
     const out = createWriteStream(exportPath);
@@ -190,7 +190,7 @@ describe('export', () => {
     expect(lines).toHaveLength(4);
     for (const l of lines) expect(l.password_hash).toMatch(/^\$(2b|argon2id)\$/);
     expect(Object.keys(lines[0]!).sort()).toEqual(
-      ['created_at', 'disabled', 'email', 'email_verified', 'id', 'name', 'password_hash', 'roles', 'updated_at'].sort(),
+      ['created_at', 'disabled', 'email', 'email_verified', 'id', 'locale', 'name', 'password_hash', 'roles', 'updated_at'].sort(),
     );
 
     const targetPath = join(tmp.dir, 'target.db');

@@ -23,11 +23,25 @@ export function userCases(ctx: StoreCaseContext): void {
         updatedAt: T0 + 5,
         lastSignInAt: null,
         deletionDueAt: null,
+        locale: null,
       });
       expect(await ctx.store.findUserById(input.id)).toEqual(u);
       expect(await ctx.store.findUserByEmail(input.email)).toEqual(u);
       const disabled = await ctx.store.createUser(newUser({ disabled: true }));
       expect(disabled?.disabled).toBe(true);
+    });
+
+    it('locale (migration 10): stored at creation, changed and cleared by updateUser, read by the session lookup', async () => {
+      const input = { ...newUser({ email: 'locale@example.com' }), locale: 'de-at' };
+      const u = await ctx.store.createUser(input);
+      expect(u?.locale).toBe('de-at');
+      expect((await ctx.store.findUserByEmail('locale@example.com'))?.locale).toBe('de-at');
+      const s = await session(u!.id);
+      expect((await ctx.store.getSessionWithUser(s.id))?.user.locale).toBe('de-at');
+      expect(await ctx.store.updateUser(u!.id, { locale: 'fr' }, T0 + 10)).toMatchObject({ name: u!.name, roles: u!.roles, locale: 'fr', updatedAt: T0 + 10 });
+      expect((await ctx.store.updateUser(u!.id, { name: 'kept' }, T0 + 20))?.locale).toBe('fr');
+      expect((await ctx.store.updateUser(u!.id, { locale: null }, T0 + 30))?.locale).toBeNull();
+      expect((await ctx.store.getSessionWithUser(s.id))?.user.locale).toBeNull();
     });
 
     it('createUser returns null for an existing email and changes nothing', async () => {

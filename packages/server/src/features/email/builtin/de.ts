@@ -4,7 +4,8 @@ import { linkMail, noticeMail, type LanguageBasics, type TemplateSources } from 
 
 const b: LanguageBasics = { lang: 'de', hello: 'Hallo' };
 const paste = 'Oder kopieren Sie diesen Link in Ihren Browser:';
-const validity = 'Der Link funktioniert einmal und läuft in {{valid_for}} ab.';
+// "{{valid_for}} lang gültig", not "läuft in … ab": the dative plural ("in 7 Tagen") is not the unit's nominative form Intl gives ("7 Tage").
+const validity = 'Der Link funktioniert einmal und ist {{valid_for}} lang gültig.';
 const notYou =
   'Falls Sie das nicht waren, ändern Sie jetzt Ihr Passwort und wenden Sie sich an Ihren Administrator: Möglicherweise ist jemand anderes in Ihrem Konto angemeldet.';
 const when = 'Zeitpunkt: {{when}}';
@@ -41,7 +42,7 @@ export const de: Record<TemplateName, TemplateSources> = {
     action: 'Anmelden',
     paste,
     code: { before: 'Oder geben Sie diesen Code auf der Anmeldeseite ein:', variable: 'code' },
-    validity: 'Link und Code funktionieren zusammen nur einmal und laufen in {{valid_for}} ab.',
+    validity: 'Link und Code funktionieren zusammen nur einmal und sind {{valid_for}} lang gültig.',
     ignore: 'Falls Sie sich nicht anmelden wollten, ignorieren Sie diese Nachricht: Ohne sie kann sich niemand anmelden.',
   }),
   factor_totp_added: noticeMail(b, {
