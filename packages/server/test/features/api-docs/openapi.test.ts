@@ -40,6 +40,8 @@ const CONTRACT: Array<[string, string, { body?: boolean; auth?: boolean }]> = [
   ['post', '/auth/login', { body: true }],
   ['get', '/auth/me', { auth: true }],
   ['patch', '/auth/me', { body: true, auth: true }],
+  ['delete', '/auth/me', { body: true, auth: true }],
+  ['get', '/auth/me/export', { auth: true }],
   ['post', '/auth/refresh', { body: true }],
   ['post', '/auth/logout', { auth: true }],
   ['post', '/auth/logout-all', { auth: true }],

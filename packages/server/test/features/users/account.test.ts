@@ -347,6 +347,24 @@ describe('DELETE /auth/me with ACCOUNT_DELETION_GRACE=7d', () => {
     expect((await login(t, email)).statusCode).toBe(200);
   });
 
+  it('an account without a password schedules it after a recent sign-in, and a social sign-in cancels it', async () => {
+    const email = fresh('grace-social');
+    const first = await socialSignIn(t, email);
+    const res = await deleteMe(t, first.access);
+    expect(res.statusCode, res.body).toBe(202);
+    expect((await t.app.latchkey.store.findUserById(first.userId))?.deletionDueAt).toBe(Date.parse(res.json().deletes_at));
+    t.clock!.advance(DAY);
+    // The same provider account signs in again: the exchange completes a sign-in, which cancels.
+    github.signInAs({ id: Number(first.subject), login: 'gh', name: 'GH Person', emails: [{ email, primary: true, verified: true }] });
+    const pkce = pkcePair();
+    const start = `${LATCHKEY}/auth/oauth/github/start?${new URLSearchParams({ redirect_to: `${APP}/done`, code_challenge: pkce.challenge })}`;
+    const landed = new URL((await new SocialBrowser(t.app).follow(start, (url) => url.startsWith(`${APP}/`))).url);
+    const back = await t.app.inject({ method: 'POST', url: '/auth/oauth/exchange', payload: { code: landed.searchParams.get('code'), code_verifier: pkce.verifier } });
+    expect(back.statusCode, back.body).toBe(200);
+    expect((await t.app.latchkey.store.findUserById(first.userId))?.deletionDueAt).toBeNull();
+    expect((await t.app.latchkey.store.listEvents(first.userId, 10)).map((e) => e.type)).toContain('account_deletion_cancelled');
+  });
+
   it('once due, the purge deletes the account with every row of it, logs it and mails the owner', async () => {
     const email = fresh('purged');
     const u = await schedule(email);
