@@ -47,6 +47,7 @@ export type {
   ProviderRedirectOptions,
   RedirectResult,
   RegisterInput,
+  SecurityEvent,
   Session,
   SignOutReason,
   TotpConfirmation,

@@ -344,23 +344,37 @@ export interface ProviderRedirectOptions {
  */
 export type RedirectResult = LoginResult | { status: 'linked'; identity: Identity };
 
+/** A security event of the account (`GET /auth/events`): sign-ins, changes, refusals. */
+export interface SecurityEvent {
+  id: string;
+  /** `login`, `password_changed`, `email_sign_in`, `account_exported`, ... (docs/sessions.md) */
+  type: string;
+  created_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  detail?: Record<string, unknown> | null;
+}
+
 /**
  * The contents of {@link LatchkeyClient.exportMyData}'s file (`GET /auth/me/export`). No hash,
  * secret, token or key material is ever in it.
  */
 export interface AccountExport {
   exported_at: string;
-  user: User & { last_sign_in_at: string | null };
+  /** The profile, when the user last signed in, and whether the account has a password of its own. */
+  user: User & { last_sign_in_at: string | null; has_password: boolean };
   /** As `sessions()` lists them. */
-  sessions: Array<Omit<Session, 'current'> & { current?: boolean }>;
+  sessions: Session[];
   identities: Identity[];
   factors: {
-    totp: { enabled: boolean; created_at: string } | null;
+    /** `enabled` is false while an enrolment awaits its first code. */
+    totp: { enabled: boolean; created_at: string; confirmed_at: string | null; last_used_at: string | null } | null;
     recovery_codes: { remaining: number } | null;
-    passkeys: Array<Pick<Passkey, 'id' | 'name' | 'created_at' | 'last_used_at'> & Record<string, unknown>>;
+    /** As `listPasskeys()` lists them (no credential id or public key). */
+    passkeys: Passkey[];
   };
   /** The account's security events, as `GET /auth/events` lists them. */
-  security_events: Array<{ type: string; created_at: string } & Record<string, unknown>>;
+  security_events: SecurityEvent[];
 }
 
 /** The SDK. One per page; every tab's client with the same `channelName` shares the session. */
