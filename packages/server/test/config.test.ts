@@ -151,6 +151,8 @@ describe('validation', () => {
     ['PURGE_INTERVAL', '10 minutes'],
     ['INVITE_TTL', '1m'],
     ['INVITE_TTL', '31d'],
+    ['DEFAULT_LOCALE', 'en_US'],
+    ['DEFAULT_LOCALE', 'not a tag'],
     ['RATE_LIMIT_RESET', 'ten a minute'],
     ['RATE_LIMIT_VERIFY', '0/1m'],
     ['RATE_LIMIT_CHANGE_PASSWORD', '5/2d'],
