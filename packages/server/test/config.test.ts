@@ -155,6 +155,8 @@ describe('validation', () => {
     ['EMAIL_SIGN_IN_TTL', '30s'],
     ['EMAIL_SIGN_IN_TTL', '2d'],
     ['EMAIL_SIGN_IN_CREATES_USERS', 'yes please'],
+    ['DEFAULT_LOCALE', 'en_US'],
+    ['DEFAULT_LOCALE', 'not a tag'],
     ['RATE_LIMIT_RESET', 'ten a minute'],
     ['RATE_LIMIT_VERIFY', '0/1m'],
     ['RATE_LIMIT_CHANGE_PASSWORD', '5/2d'],
