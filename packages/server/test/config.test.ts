@@ -157,6 +157,9 @@ describe('validation', () => {
     ['EMAIL_SIGN_IN_CREATES_USERS', 'yes please'],
     ['DEFAULT_LOCALE', 'en_US'],
     ['DEFAULT_LOCALE', 'not a tag'],
+    ['ACCOUNT_DELETION_GRACE', 'a week'],
+    ['ACCOUNT_DELETION_GRACE', '366d'],
+    ['ACCOUNT_DELETION_GRACE', '-1d'],
     ['RATE_LIMIT_RESET', 'ten a minute'],
     ['RATE_LIMIT_VERIFY', '0/1m'],
     ['RATE_LIMIT_CHANGE_PASSWORD', '5/2d'],
@@ -169,6 +172,12 @@ describe('validation', () => {
     const err = configError({ ...extra, [variable]: value });
     expect(err.variable).toBe(variable);
     expect(err.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('ACCOUNT_DELETION_GRACE: 0 (delete at once) by default, a duration up to 365d otherwise', () => {
+    expect(loadConfig({}).housekeeping.accountDeletionGraceMs).toBe(0);
+    expect(loadConfig({ ACCOUNT_DELETION_GRACE: '7d' }).housekeeping.accountDeletionGraceMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ ACCOUNT_DELETION_GRACE: '365d' }).housekeeping.accountDeletionGraceMs).toBe(365 * 86_400_000);
   });
 
   it('never echoes a DATABASE_URL, which may hold a password', () => {

@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeDueAccounts } from '../../../src/features/users/account-deletion.js';
+import { renderMail } from '../../../src/features/email/render.js';
+import { loadMailTemplates } from '../../../src/features/email/template-catalog.js';
 import { hashToken } from '../../../src/lib/ids.js';
 import { startSmtp, waitFor, type TestSmtp } from '../../support/email.js';
 import { codeAt, enrolTotp, PASSWORD, STEP } from '../../support/factors.js';
@@ -195,9 +197,9 @@ describe('DELETE /auth/me, at once (no ACCOUNT_DELETION_GRACE)', () => {
     expect(again.json().code).toBe('INVALID_CREDENTIALS');
     expect(await whatIsLeft(t, u.userId)).toEqual({ user: false, sessions: 0, events: 0, factors: 0 });
 
-    const mail = await mailTo(email, 'has been deleted');
-    expect(mail.parsed.subject).toBe('Your Acme account has been deleted');
-    expect(mail.parsed.text).toContain(`Your Acme account (${email}) has been deleted`);
+    const mail = await mailTo(email, 'was deleted');
+    expect(mail.parsed.subject).toBe('Your Acme account was deleted');
+    expect(mail.parsed.text).toContain(`Your Acme account (${email}) and all its data were deleted`);
 
     // The operator's record: a log line with the id only, never the address.
     const line = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'account_deleted' && l.user_id === u.userId);
@@ -372,8 +374,8 @@ describe('DELETE /auth/me with ACCOUNT_DELETION_GRACE=7d', () => {
     expect(await purgeDueAccounts(t.app.latchkey)).toBe(1);
     expect(await whatIsLeft(t, u.userId)).toEqual({ user: false, sessions: 0, events: 0, factors: 0 });
     expect((await login(t, email)).statusCode).toBe(400);
-    const mail = await mailTo(email, 'has been deleted');
-    expect(mail.parsed.subject).toBe('Your Acme account has been deleted');
+    const mail = await mailTo(email, 'was deleted');
+    expect(mail.parsed.subject).toBe('Your Acme account was deleted');
     const line = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'account_deleted' && l.user_id === u.userId);
     expect(line).toMatchObject({ by: 'grace_period_ended' });
   });
@@ -387,5 +389,31 @@ describe('DELETE /auth/me with ACCOUNT_DELETION_GRACE=7d', () => {
     expect(res.json().code).toBe('LAST_ADMIN');
     expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(u.access) })).statusCode).toBe(200);
     expect((await t.app.latchkey.store.findUserById(u.userId))?.deletionDueAt).toBeNull();
+  });
+});
+
+describe('the deletion mails', () => {
+  // Rendered from the built-in templates (features/email/render.ts), as the server sends them.
+  const brand = { productName: 'Acme <Cloud> & Co', appUrl: 'https://app.example/' };
+  const ctx = { mailTemplates: loadMailTemplates(null, 'en'), config: { mail: brand } };
+  const name = 'Eve <script>alert(1)</script>\nBcc: x@evil.example';
+  const deletesAt = Date.UTC(2026, 0, 8, 12, 30);
+
+  it('escape the user\'s name and the product in HTML, and flatten them in the text and subject', () => {
+    for (const mail of [
+      renderMail(ctx, 'account_deleted', 'en', 'eve@example.com', { name }),
+      renderMail(ctx, 'account_deletion_scheduled', 'en', 'eve@example.com', { name, deletes_at: deletesAt }),
+    ]) {
+      expect(mail.html).not.toContain('<script>');
+      expect(mail.html).toContain('Eve &lt;script&gt;alert(1)&lt;/script&gt; Bcc: x@evil.example');
+      expect(mail.html).toContain('Acme &lt;Cloud&gt; &amp; Co');
+      expect(mail.text).toContain('Hello Eve <script>alert(1)</script> Bcc: x@evil.example,');
+      expect(mail.text).not.toMatch(/^Bcc:/m);
+      expect(mail.subject).not.toMatch(/[\r\n]/);
+      expect(mail.to).toBe('eve@example.com');
+    }
+    expect(renderMail(ctx, 'account_deletion_scheduled', 'en', 'eve@example.com', { name: null, deletes_at: deletesAt }).text).toContain(
+      'It will be deleted with all its data on 2026-01-08 12:30 UTC',
+    );
   });
 });
