@@ -2,6 +2,7 @@ import { RequireAuth, useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import type { MailLink } from './mail-link.ts';
 import { AcceptInvitePage } from './pages/AcceptInvitePage.tsx';
+import { EmailSignInPage } from './pages/EmailSignInPage.tsx';
 import { ForgotPasswordPage } from './pages/ForgotPasswordPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
 import { PasswordPage } from './pages/PasswordPage.tsx';
@@ -73,9 +74,20 @@ function NoticeAlert({ notice }: { notice: Notice }): ReactNode {
   return notice.kind === 'error' ? <ErrorAlert error={notice.error} /> : <Alert kind={notice.kind}>{notice.text}</Alert>;
 }
 
-/** The pages for everyone, signed in or not: the mailed links' pages (an invitation's too) and "forgot password". */
-function PublicPage({ route, link, onSpent }: { route: PublicRoute; link: MailLink | null; onSpent: () => void }): ReactNode {
+/** The pages for everyone, signed in or not: the mailed links' pages (an invitation's, an email sign-in's too) and "forgot password". */
+function PublicPage({
+  route,
+  link,
+  onSpent,
+  onChallenge,
+}: {
+  route: PublicRoute;
+  link: MailLink | null;
+  onSpent: () => void;
+  onChallenge: (challenge: SignInStep) => void;
+}): ReactNode {
   const token = link?.kind === route ? link.token : null;
+  if (route === 'email-sign-in') return <EmailSignInPage token={token} onSpent={onSpent} onChallenge={onChallenge} />;
   if (route === 'verify-email') return <VerifyEmailPage token={token} onSpent={onSpent} />;
   if (route === 'reset-password') return <ResetPasswordPage token={token} onSpent={onSpent} />;
   if (route === 'accept-invite') return <AcceptInvitePage token={token} onSpent={onSpent} />;
@@ -89,7 +101,7 @@ export function App({ link: initialLink = null, redirect: initialRedirect = null
   // The way back from a social sign-in (docs/social-login.md), until the SDK has exchanged its code.
   const [redirect, setRedirect] = useState(initialRedirect);
   const [notice, setNotice] = useState<Notice | null>(null);
-  /** A social sign-in's second-factor step, until the sign-in page has taken it. */
+  /** A social or email sign-in's second-factor step, until the sign-in page has taken it. */
   const [challenge, setChallenge] = useState<SignInStep | null>(null);
   const shownNotice = notice && notice.route === route ? <NoticeAlert notice={notice} /> : null;
   if (redirect) {
@@ -114,7 +126,7 @@ export function App({ link: initialLink = null, redirect: initialRedirect = null
       <>
         <Header route={route} />
         <main className="container">
-          <PublicPage route={route} link={link} onSpent={() => setLink(null)} />
+          <PublicPage route={route} link={link} onSpent={() => setLink(null)} onChallenge={setChallenge} />
         </main>
       </>
     );

@@ -61,6 +61,10 @@ export function describe(error: unknown): string {
         return 'This page is not allowed as a sign-in return address (REDIRECT_ALLOWED_URLS on the server).';
       case 'PASSWORD_NOT_SET':
         return 'This account has no password yet (you sign in through a connected account). Use “Forgot password?” on the sign-in page to get a link that sets one.';
+      case 'INVALID_SIGN_IN_CODE':
+        return 'That sign-in code or link is not valid (wrong, expired, already used, or replaced by a newer mail). Check the code, or ask for a new mail.';
+      case 'LAST_ADMIN':
+        return 'You are the last administrator, so this account cannot be deleted. Make someone else an administrator first.';
       case 'IDENTITY_NOT_FOUND':
         return 'That linked account no longer exists. Reload the page.';
       default:
@@ -175,6 +179,10 @@ export function signOutMessage(reason: SignOutReason): string {
       return 'You were signed out because an administrator changed your roles. Sign in again to continue with them.';
     case 'account_disabled':
       return 'You were signed out because this account has been disabled. Contact the administrator.';
+    case 'account_deleted':
+      return 'Your account has been deleted, and every session with it. Thank you for having been here.';
+    case 'account_deletion_scheduled':
+      return 'Your account is scheduled for deletion, and every session was signed out. Signing in again before it is deleted cancels the deletion.';
     case 'reuse_detected':
       return 'You were signed out for your safety: this session’s sign-in was used from two places at once, which can mean it was copied. Sign in again, and consider changing your password.';
     case 'session_revoked':

@@ -2,8 +2,8 @@ import { useEffect, useState } from 'react';
 
 export type Route = 'login' | 'register' | 'profile' | 'password' | 'sessions' | 'security' | PublicRoute;
 /** Pages open to everyone, signed in or not: the mailed links' pages and "forgot password". */
-export type PublicRoute = 'verify-email' | 'reset-password' | 'accept-invite' | 'forgot-password';
-const PUBLIC_ROUTES: readonly PublicRoute[] = ['verify-email', 'reset-password', 'accept-invite', 'forgot-password'];
+export type PublicRoute = 'verify-email' | 'reset-password' | 'accept-invite' | 'forgot-password' | 'email-sign-in';
+const PUBLIC_ROUTES: readonly PublicRoute[] = ['verify-email', 'reset-password', 'accept-invite', 'forgot-password', 'email-sign-in'];
 const ROUTES: readonly Route[] = ['login', 'register', 'profile', 'password', 'sessions', 'security', ...PUBLIC_ROUTES];
 
 export function isPublicRoute(route: Route): route is PublicRoute {

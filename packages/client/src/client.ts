@@ -2,11 +2,15 @@ import { createCoordinator, type TabMessage } from './coordinator.js';
 import { errorFromResponse, LatchkeyError, networkError } from './errors.js';
 import { createTokenStore, sessionIdOf, type AccessToken } from './token-store.js';
 import type {
+  AccountDeletion,
+  AccountDeletionResult,
   AuthChangeListener,
   AuthEvent,
   AuthState,
   ClientOptions,
   Credentials,
+  EmailSignInRequest,
+  EmailSignInVerification,
   FactorList,
   FactorProof,
   Identity,
@@ -122,6 +126,8 @@ const REASON_BY_SERVER_REASON: Readonly<Record<string, SignOutReason>> = {
   roles_changed: 'roles_changed',
   reuse_detected: 'reuse_detected',
   account_disabled: 'account_disabled',
+  account_deleted: 'account_deleted',
+  account_deletion_scheduled: 'account_deletion_scheduled',
   revoked: 'session_revoked',
 };
 
@@ -220,6 +226,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
   const verifying = new Map<string, Promise<User>>();
   /** acceptInvite calls in flight, by token: a repeated call shares the request (the token is single-use). */
   const accepting = new Map<string, Promise<User>>();
+  /** verifyEmailSignIn calls with a link's token in flight: a repeated call shares the request (single-use). */
+  const emailSignIns = new Map<string, Promise<LoginResult>>();
   /** Passkey requests of this page: one at a time, a modal one takes over from the autofill. */
   const ceremonies = createPasskeyCeremonies({
     webauthn,
@@ -662,10 +670,34 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     return completeSignIn(result);
   }
 
-  async function login(credentials: Credentials): Promise<LoginResult> {
-    const result = await signInRequest('/auth/login', { email: credentials.email, password: credentials.password });
+  /** A first-factor sign-in route: signed in (here and in every tab), or the second factor still to do. */
+  async function signInWith(path: string, body: unknown): Promise<LoginResult> {
+    const result = await signInRequest(path, body);
     if ('status' in result) return result;
     return { status: 'signed_in', user: await completeSignIn(result) };
+  }
+
+  function login(credentials: Credentials): Promise<LoginResult> {
+    return signInWith('/auth/login', { email: credentials.email, password: credentials.password });
+  }
+
+  // ---------------------------------------------------------------- email sign-in (docs/email.md)
+
+  function verifyEmailSignIn(verification: EmailSignInVerification): Promise<LoginResult> {
+    if (!('token' in verification)) {
+      return signInWith('/auth/email/sign-in/verify', { email: verification.email, code: verification.code });
+    }
+    const token = verification.token;
+    const running = emailSignIns.get(token);
+    if (running) return running;
+    // A double click (or React's StrictMode) would otherwise spend the link, then see INVALID_SIGN_IN_CODE.
+    const run = signInWith('/auth/email/sign-in/verify', { token });
+    emailSignIns.set(token, run);
+    const clear = () => {
+      if (emailSignIns.get(token) === run) emailSignIns.delete(token);
+    };
+    run.then(clear, clear);
+    return run;
   }
 
   function webauthn() {
@@ -793,6 +825,55 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     // The browser's dialog may stay open a while: only the verification runs under the lock.
     const assertion = await ceremonies.modal(() => getAssertion(webauthn(), options));
     await reauthenticateWith({ passkey: assertion });
+  }
+
+  // ---------------------------------------------------------------- the account itself (export, deletion)
+
+  /** `latchkey-export-<id>.json` from the answer's Content-Disposition; a plain name when it has none. */
+  function attachmentName(response: Response): string {
+    const header = response.headers.get('content-disposition') ?? '';
+    const name = /filename="([^"\\/]+)"/.exec(header)?.[1];
+    return name ?? 'latchkey-export.json';
+  }
+
+  async function exportMyData(): Promise<File> {
+    let response: Response;
+    try {
+      response = await authorizedFetch(authUrl('/auth/me/export'), { credentials: 'include' });
+    } catch (error) {
+      throw error instanceof LatchkeyError ? error : networkError(error);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return new File([await response.arrayBuffer()], attachmentName(response), { type: 'application/json' });
+  }
+
+  /**
+   * DELETE /auth/me under the refresh lock, as reauthenticateWith does: the deletion ends every
+   * session, and a refresh of another tab sent meanwhile would be refused and sign it out with a
+   * reason that is not the real one. Every tab hears the real one before the lock is let go.
+   */
+  async function deleteAccount(deletion: AccountDeletion = {}): Promise<AccountDeletionResult> {
+    const access = await validToken();
+    if (access === null) throw new LatchkeyError('UNAUTHORIZED', 'Not signed in.', 401);
+    return coordinator.exclusive(async () => {
+      let response: Response;
+      try {
+        response = await fetchImpl(authUrl('/auth/me'), {
+          method: 'DELETE',
+          credentials: 'include',
+          headers: { authorization: `Bearer ${tokens.get()?.value ?? access}`, 'content-type': 'application/json' },
+          body: JSON.stringify(deletion.currentPassword === undefined ? {} : { current_password: deletion.currentPassword }),
+        });
+      } catch (error) {
+        throw networkError(error);
+      }
+      if (!response.ok) throw await errorFromResponse(response);
+      const text = await response.text();
+      const body = (text === '' ? {} : JSON.parse(text)) as { deletes_at?: unknown };
+      const deletesAt = typeof body.deletes_at === 'string' ? body.deletes_at : null;
+      endSession(deletesAt === null ? 'account_deleted' : 'account_deletion_scheduled');
+      return { deletesAt };
+    });
   }
 
   // ---------------------------------------------------------------- social sign-in (docs/social-login.md)
@@ -1014,6 +1095,7 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     async register(input: RegisterInput) {
       const body: Record<string, string> = { email: input.email, password: input.password };
       if (input.name !== undefined && input.name !== '') body.name = input.name;
+      if (input.locale !== undefined && input.locale !== '') body.locale = input.locale;
       const response = await publicRequest('/auth/register', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -1022,6 +1104,16 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       return ((await response.json()) as { user: User }).user;
     },
     login,
+    async requestEmailSignIn(request: EmailSignInRequest) {
+      const body: Record<string, string> = { email: request.email };
+      if (request.redirectTo !== undefined) body.redirect_to = request.redirectTo;
+      await publicRequest('/auth/email/sign-in', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    },
+    verifyEmailSignIn,
     logout,
     async logoutAll() {
       try {
@@ -1038,6 +1130,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
       coordinator.broadcast({ type: 'user', user });
       return user;
     },
+    exportMyData,
+    deleteAccount,
     async changePassword(change: PasswordChange) {
       await api<void>('POST', '/auth/change-password', {
         current_password: change.currentPassword,

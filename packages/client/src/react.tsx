@@ -47,6 +47,14 @@ export interface UseAuthResult extends AuthState {
   requestPasswordReset: LatchkeyClient['requestPasswordReset'];
   resetPassword: LatchkeyClient['resetPassword'];
   acceptInvite: LatchkeyClient['acceptInvite'];
+  /** Email sign-in: the mailed link and code; verifying answers as `login` does (the second factor may follow). */
+  requestEmailSignIn: LatchkeyClient['requestEmailSignIn'];
+  verifyEmailSignIn: LatchkeyClient['verifyEmailSignIn'];
+  /** The profile: name and mail language. */
+  updateMe: LatchkeyClient['updateMe'];
+  /** The account itself: everything held about the user as a file, and deleting it (step-up may be asked). */
+  exportMyData: LatchkeyClient['exportMyData'];
+  deleteAccount: LatchkeyClient['deleteAccount'];
   /** The second step of a login that answered `mfa_required`. */
   verifyMfa: LatchkeyClient['verifyMfa'];
   signInWithPasskey: LatchkeyClient['signInWithPasskey'];
@@ -106,6 +114,11 @@ export function useAuth(): UseAuthResult {
     requestPasswordReset: client.requestPasswordReset,
     resetPassword: client.resetPassword,
     acceptInvite: client.acceptInvite,
+    requestEmailSignIn: client.requestEmailSignIn,
+    verifyEmailSignIn: client.verifyEmailSignIn,
+    updateMe: client.updateMe,
+    exportMyData: client.exportMyData,
+    deleteAccount: client.deleteAccount,
     verifyMfa: client.verifyMfa,
     signInWithPasskey: client.signInWithPasskey,
     startTotpEnrollmentToSignIn: client.startTotpEnrollmentToSignIn,

@@ -8,7 +8,10 @@ export interface User {
   disabled: boolean;
   created_at: string;
   updated_at: string;
-  /** The language of the user's mail (BCP 47, lower-case); null: none chosen. */
+  /**
+   * The language of the user's mail (BCP 47, lower-case, such as `en` or `de`); null: none
+   * chosen, and the server follows the browser's Accept-Language, else its DEFAULT_LOCALE.
+   */
   locale: string | null;
 }
 
@@ -40,6 +43,11 @@ export interface Session {
  *   this browser with {@link LatchkeyClient.resetPassword} or from a mailed link elsewhere;
  * - `roles_changed`: an administrator changed the account's roles and ended its sessions;
  * - `account_disabled`: the account was disabled (ACCOUNT_DISABLED);
+ * - `account_deleted`: the user deleted the account ({@link LatchkeyClient.deleteAccount}), in
+ *   this tab or another;
+ * - `account_deletion_scheduled`: the user asked for the account's deletion and the server keeps
+ *   it for a grace period (ACCOUNT_DELETION_GRACE) with every session ended; signing in again
+ *   before then cancels the deletion;
  * - `reuse_detected`: a spent refresh token was used again, which can mean it was copied, and
  *   the server ended the session (REFRESH_TOKEN_REUSED);
  * - `session_revoked`: the session was revoked and the server did not say why (INVALID_REFRESH_TOKEN
@@ -56,6 +64,8 @@ export type SignOutReason =
   | 'password_reset'
   | 'roles_changed'
   | 'account_disabled'
+  | 'account_deleted'
+  | 'account_deletion_scheduled'
   | 'reuse_detected'
   | 'session_revoked'
   | 'session_ended';
@@ -126,10 +136,50 @@ export interface Credentials {
 
 export interface RegisterInput extends Credentials {
   name?: string;
+  /** The language of the account's mail (a BCP 47 tag: `en`, `de`, ...); omitted: the browser's. */
+  locale?: string;
 }
 
 export interface ProfileUpdate {
   name?: string | null;
+  /** The language of the account's mail (a BCP 47 tag); null clears it (the browser's language then). */
+  locale?: string | null;
+}
+
+/** {@link LatchkeyClient.requestEmailSignIn}: where to mail the sign-in link and code. */
+export interface EmailSignInRequest {
+  email: string;
+  /**
+   * Passed to the server as `redirect_to` (it must be on its REDIRECT_ALLOWED_URLS); the mailed
+   * link still opens APP_URL/email-sign-in.
+   */
+  redirectTo?: string;
+}
+
+/**
+ * {@link LatchkeyClient.verifyEmailSignIn}: the `token` of the mailed link, or the address and
+ * the 6-digit code of the same mail. Either works once; using one spends both.
+ */
+export type EmailSignInVerification = { token: string } | { email: string; code: string };
+
+/** {@link LatchkeyClient.deleteAccount}: the proof the server asks of an account without a second factor. */
+export interface AccountDeletion {
+  /**
+   * The account's password. Not needed within the step-up window of a recent sign-in or
+   * reauthentication; an account with a second factor proves itself with `reauthenticate`
+   * instead (the server answers REAUTHENTICATION_REQUIRED).
+   */
+  currentPassword?: string;
+}
+
+/** What {@link LatchkeyClient.deleteAccount} resolves to. */
+export interface AccountDeletionResult {
+  /**
+   * null: the account and everything of it are gone. An ISO time: the server keeps the account
+   * until then (ACCOUNT_DELETION_GRACE) and signing in again before it cancels the deletion.
+   * Every session has ended either way.
+   */
+  deletesAt: string | null;
 }
 
 export interface PasswordChange {
@@ -294,6 +344,39 @@ export interface ProviderRedirectOptions {
  */
 export type RedirectResult = LoginResult | { status: 'linked'; identity: Identity };
 
+/** A security event of the account (`GET /auth/events`): sign-ins, changes, refusals. */
+export interface SecurityEvent {
+  id: string;
+  /** `login`, `password_changed`, `email_sign_in`, `account_exported`, ... (docs/sessions.md) */
+  type: string;
+  created_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  detail?: Record<string, unknown> | null;
+}
+
+/**
+ * The contents of {@link LatchkeyClient.exportMyData}'s file (`GET /auth/me/export`). No hash,
+ * secret, token or key material is ever in it.
+ */
+export interface AccountExport {
+  exported_at: string;
+  /** The profile, when the user last signed in, and whether the account has a password of its own. */
+  user: User & { last_sign_in_at: string | null; has_password: boolean };
+  /** As `sessions()` lists them. */
+  sessions: Session[];
+  identities: Identity[];
+  factors: {
+    /** `enabled` is false while an enrolment awaits its first code. */
+    totp: { enabled: boolean; created_at: string; confirmed_at: string | null; last_used_at: string | null } | null;
+    recovery_codes: { remaining: number } | null;
+    /** As `listPasskeys()` lists them (no credential id or public key). */
+    passkeys: Passkey[];
+  };
+  /** The account's security events, as `GET /auth/events` lists them. */
+  security_events: SecurityEvent[];
+}
+
 /** The SDK. One per page; every tab's client with the same `channelName` shares the session. */
 export interface LatchkeyClient {
   /** The current state; the same object until it changes (safe for `useSyncExternalStore`). */
@@ -317,6 +400,30 @@ export interface LatchkeyClient {
    * if (result.status === 'mfa_required') showCodeStep(result);
    */
   login(credentials: Credentials): Promise<LoginResult>;
+  /**
+   * Mails a sign-in link and a 6-digit code to `email` (`POST /auth/email/sign-in`). Resolves the
+   * same way whether or not an account has this address (the server does not say); a newer
+   * request replaces the previous link and code. Finish with {@link LatchkeyClient.verifyEmailSignIn}.
+   * Rejects with RATE_LIMITED (per client IP, `retryAfter` seconds) or VALIDATION_FAILED.
+   *
+   * @example
+   * await auth.requestEmailSignIn({ email });
+   * showCodeStep(); // "Check your mail": the link, or the code typed here
+   */
+  requestEmailSignIn(request: EmailSignInRequest): Promise<void>;
+  /**
+   * Signs in with the mailed link's `token` or with the address and its code
+   * (`POST /auth/email/sign-in/verify`, cookie mode). Resolves as {@link LatchkeyClient.login}
+   * does: signed in here and in every tab, or the second factor (`mfa_required`) or its enrolment
+   * (`mfa_enrollment_required`) still to do. A wrong, expired or spent code or link rejects with
+   * INVALID_SIGN_IN_CODE (after 5 wrong codes the code is dead: ask for a new mail). Calls with
+   * one link's token while one is in flight share its request (the token is single-use).
+   *
+   * @example
+   * const result = await auth.verifyEmailSignIn({ email, code });
+   * if (result.status === 'mfa_required') showCodeStep(result);
+   */
+  verifyEmailSignIn(verification: EmailSignInVerification): Promise<LoginResult>;
   /**
    * Finishes a login with its second factor (`POST /auth/mfa/verify`, cookie mode): a TOTP
    * `code`, a `recoveryCode`, or `passkey: true` (the browser asks for one of the account's
@@ -464,6 +571,33 @@ export interface LatchkeyClient {
   logoutAll(): Promise<void>;
   me(): Promise<User>;
   updateMe(update: ProfileUpdate): Promise<User>;
+  /**
+   * Everything the server holds about the signed-in user (`GET /auth/me/export`): profile,
+   * sessions, linked identities, second factors without their secrets, security events. Resolves
+   * to a JSON `File` named as the server names it (`latchkey-export-<id>.json`): offer it as a
+   * download, or read it with `JSON.parse(await file.text())` ({@link AccountExport}).
+   *
+   * @example
+   * const file = await auth.exportMyData();
+   * const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(file), download: file.name });
+   * a.click();
+   */
+  exportMyData(): Promise<File>;
+  /**
+   * Deletes the signed-in user's account (`DELETE /auth/me`). An account without a second factor
+   * sends its `currentPassword`; one with a factor (or any account outside the step-up window)
+   * is refused with ReauthenticationRequiredError: `reauthenticate`, then call again. Resolves
+   * with `deletesAt: null` when the account is gone, or the ISO time the server deletes it (a
+   * grace period, ACCOUNT_DELETION_GRACE, during which signing in cancels it). Either way every
+   * session has ended and every tab signs out, with reason `account_deleted` or
+   * `account_deletion_scheduled`. Rejects with INVALID_CREDENTIALS (a wrong password; nothing is
+   * deleted) or LAST_ADMIN (the last administrator).
+   *
+   * @example
+   * try { await auth.deleteAccount({ currentPassword }); }
+   * catch (e) { if (e instanceof ReauthenticationRequiredError) await confirmItsYou(e.methods); }
+   */
+  deleteAccount(deletion?: AccountDeletion): Promise<AccountDeletionResult>;
   /** Changes the password; the server ends every other session, this one stays. */
   changePassword(change: PasswordChange): Promise<void>;
   sessions(): Promise<Session[]>;

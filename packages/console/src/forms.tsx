@@ -102,6 +102,10 @@ export function signOutMessage(reason: SignOutReason): string {
       return 'You were signed out because your roles were changed. Sign in again to continue with them.';
     case 'account_disabled':
       return 'You were signed out because this account has been disabled.';
+    case 'account_deleted':
+      return 'You were signed out because this account was deleted.';
+    case 'account_deletion_scheduled':
+      return 'You were signed out because this account is scheduled for deletion. Signing in again cancels it.';
     case 'reuse_detected':
       return 'You were signed out for your safety: this session’s sign-in was used from two places at once, which can mean it was copied. Sign in again, and consider changing your password.';
     case 'password_reset':

@@ -1,9 +1,12 @@
-import { passkeysSupported, type MfaEnrollmentRequired, type MfaRequired } from '@latchkey/client';
+import { passkeysSupported, type LoginResult, type MfaEnrollmentRequired, type MfaRequired } from '@latchkey/client';
 import { useAuth, usePasskeyAutofill, useRetryAfter } from '@latchkey/client/react';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { keepRecoveryCodes } from '../enrolled-codes.ts';
+import { formatDate } from '../format.ts';
 import { Alert, ErrorAlert, Field, isCode, signOutMessage, useAction } from '../forms.tsx';
 import { go } from '../route.ts';
+import { keepScheduledDeletion, useScheduledDeletion } from '../scheduled-deletion.ts';
+import { EmailSignInStep } from './EmailSignInPage.tsx';
 import { ProviderButtons } from '../social.tsx';
 
 export function LoginPage({
@@ -30,19 +33,27 @@ export function LoginPage({
   const [enroll, setEnroll] = useState<MfaEnrollmentRequired | null>(challenge?.status === 'mfa_enrollment_required' ? challenge : null);
   /** Shown above the password form after the code step was abandoned or expired. */
   const [expired, setExpired] = useState(false);
-  const action = useAction(async () => {
-    const result = await login({ email, password });
+  /** "Email me a sign-in link": the address and code step replaces the password form. */
+  const [byMail, setByMail] = useState(false);
+  const deletesAt = useScheduledDeletion();
+  /** A first factor's answer (the password's, or the mail's): signed in, or the second factor's step. */
+  const proceed = (result: LoginResult) => {
     if (result.status === 'mfa_required') setMfa(result);
     else if (result.status === 'mfa_enrollment_required') setEnroll(result);
-    else go('profile');
-  });
+    else {
+      // Signing in cancelled a scheduled deletion (docs/account.md).
+      keepScheduledDeletion(null);
+      go('profile');
+    }
+  };
+  const action = useAction(async () => proceed(await login({ email, password })));
   const passkey = useAction(async () => {
     await signInWithPasskey();
     go('profile');
   });
   // From page load, the browser offers the user's passkeys in the email field's autofill (where it
   // can); picking one signs in. Paused during the code step; the button and the password take over.
-  const autofill = usePasskeyAutofill({ onSignedIn: () => go('profile'), enabled: mfa === null && enroll === null });
+  const autofill = usePasskeyAutofill({ onSignedIn: () => go('profile'), enabled: mfa === null && enroll === null && !byMail });
   const wait = useRetryAfter(action.error);
 
   const signIn = (again: boolean) => {
@@ -78,10 +89,28 @@ export function LoginPage({
     );
   }
 
+  if (byMail) {
+    return (
+      <EmailSignInStep
+        initialEmail={email}
+        onResult={proceed}
+        onBack={() => {
+          setByMail(false);
+          setActed(true);
+        }}
+      />
+    );
+  }
+
   return (
     <section className="card narrow">
       <h1>Sign in</h1>
-      {reason && !acted ? <Alert kind={reason === 'logged_out' ? 'success' : 'info'}>{signOutMessage(reason)}</Alert> : null}
+      {reason && !acted ? (
+        <Alert kind={reason === 'logged_out' ? 'success' : 'info'}>
+          {signOutMessage(reason)}
+          {reason === 'account_deletion_scheduled' && deletesAt ? ` It will be deleted on ${formatDate(deletesAt)}.` : null}
+        </Alert>
+      ) : null}
       {expired ? <Alert kind="info">That sign-in expired. Enter your email and password again.</Alert> : null}
       <form
         onSubmit={(e) => {
@@ -125,9 +154,21 @@ export function LoginPage({
           {action.busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      <div className="alternative">
+        <span className="muted">or</span>
+        <button
+          type="button"
+          className="button-quiet button-wide"
+          onClick={() => {
+            setActed(true);
+            setByMail(true);
+          }}
+        >
+          Email me a sign-in link
+        </button>
+      </div>
       {passkeysSupported() ? (
         <div className="alternative">
-          <span className="muted">or</span>
           <button
             type="button"
             className="button-quiet button-wide"

@@ -1,6 +1,7 @@
 import { useAuth } from '@latchkey/client/react';
 import { useState, type ReactNode } from 'react';
 import { Alert, describe, Field, fieldError, isCode, useAction } from '../forms.tsx';
+import { LanguageField } from '../language.tsx';
 import { go } from '../route.ts';
 import { ProviderButtons } from '../social.tsx';
 
@@ -9,11 +10,12 @@ export function RegisterPage(): ReactNode {
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  const [locale, setLocale] = useState('');
   /** Set when the server wants the address confirmed before the first sign-in. */
   const [confirmFirst, setConfirmFirst] = useState<string | null>(null);
   // Registering does not sign in by itself; the demo signs in right after, as most apps do.
   const action = useAction(async () => {
-    await register({ email, password, name: name.trim() });
+    await register({ email, password, name: name.trim(), ...(locale === '' ? {} : { locale }) });
     try {
       await login({ email, password });
       go('profile');
@@ -76,6 +78,7 @@ export function RegisterPage(): ReactNode {
           hint="At least 8 characters. A long phrase is easiest to remember."
           required
         />
+        <LanguageField value={locale} onChange={setLocale} />
         <button type="submit" className="button-primary" disabled={action.busy}>
           {action.busy ? 'Creating account…' : 'Create account'}
         </button>
