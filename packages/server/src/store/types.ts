@@ -23,6 +23,7 @@ import type { SecurityEventStore } from './contract/security-events.js';
 import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
 import type { UserStore } from './contract/users.js';
+import type { WebhookStore } from './contract/webhooks.js';
 
 export type * from './contract/factors.js';
 export type * from './contract/identities.js';
@@ -35,6 +36,7 @@ export type * from './contract/security-events.js';
 export type * from './contract/sessions.js';
 export type * from './contract/signing-keys.js';
 export type * from './contract/users.js';
+export type * from './contract/webhooks.js';
 
 export type Store = StoreLifecycle &
   UserStore &
@@ -46,6 +48,7 @@ export type Store = StoreLifecycle &
   PasskeyStore &
   IdentityStore &
   RateCounterStore &
+  WebhookStore &
   MigrationStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */
