@@ -21,6 +21,7 @@ import { sessionCases } from './cases/sessions.js';
 import { signingKeyCases } from './cases/signing-keys.js';
 import { userAdminCases } from './cases/user-admin.js';
 import { userCases } from './cases/users.js';
+import { webhookCases } from './cases/webhooks.js';
 
 export type { ConformanceOptions } from './cases/context.js';
 
@@ -81,6 +82,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     passkeyCases(ctx);
     identityCases(ctx);
     rateCounterCases(ctx);
+    webhookCases(ctx);
     outageCases(ctx);
   });
 }
