@@ -24,6 +24,7 @@ import type { SecurityEventStore } from './contract/security-events.js';
 import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
 import type { UserStore } from './contract/users.js';
+import type { WebhookStore } from './contract/webhooks.js';
 
 export type * from './contract/email-sign-in.js';
 export type * from './contract/factors.js';
@@ -37,6 +38,7 @@ export type * from './contract/security-events.js';
 export type * from './contract/sessions.js';
 export type * from './contract/signing-keys.js';
 export type * from './contract/users.js';
+export type * from './contract/webhooks.js';
 
 export type Store = StoreLifecycle &
   UserStore &
@@ -49,6 +51,7 @@ export type Store = StoreLifecycle &
   IdentityStore &
   RateCounterStore &
   EmailSignInStore &
+  WebhookStore &
   MigrationStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */
