@@ -12,6 +12,7 @@
  * `DatabaseUnavailableError` (store/errors.ts), whatever the adapter; any other error means
  * something else went wrong.
  */
+import type { AuditStore } from './contract/audit.js';
 import type { FactorStore } from './contract/factors.js';
 import type { IdentityStore } from './contract/identities.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
@@ -24,6 +25,7 @@ import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
 import type { UserStore } from './contract/users.js';
 
+export type * from './contract/audit.js';
 export type * from './contract/factors.js';
 export type * from './contract/identities.js';
 export type * from './contract/lifecycle.js';
@@ -46,7 +48,8 @@ export type Store = StoreLifecycle &
   PasskeyStore &
   IdentityStore &
   RateCounterStore &
-  MigrationStore;
+  MigrationStore &
+  AuditStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */
 export type StoreConcerns = Omit<Store, keyof StoreLifecycle>;

@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { NewSession, NewUser, RotateInput, Store } from '../../src/store/types.js';
 import { IDLE, SECOND, hash, newSession, newUser, type ConformanceOptions, type StoreCaseContext } from './cases/context.js';
+import { auditCases } from './cases/audit.js';
 import { factorCases } from './cases/factors.js';
 import { identityCases } from './cases/identities.js';
 import { lifecycleCases } from './cases/lifecycle.js';
@@ -54,6 +55,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
       makeStore,
       countRows: () => options.countRows(ctx.store),
       unreachableStore: () => options.unreachableStore(),
+      tamperAudit: () => options.tamperAudit(ctx.store),
       async user(overrides: Partial<NewUser> = {}) {
         const u = await ctx.store.createUser(newUser(overrides));
         if (!u) throw new Error('setup: createUser returned null');
@@ -81,6 +83,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     passkeyCases(ctx);
     identityCases(ctx);
     rateCounterCases(ctx);
+    auditCases(ctx);
     outageCases(ctx);
   });
 }

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { postgresAudit } from './audit.js';
 import type { RateCounterStore, Store, StoreConcerns } from '../types.js';
 import { PgConnection, type PostgresStoreOptions } from './connection.js';
 import { postgresFactors } from './factors.js';
@@ -60,6 +61,7 @@ export class PostgresStore implements Store {
       ...postgresPasskeys(db),
       ...postgresIdentities(db),
       ...postgresRateCounters(db),
+      ...postgresAudit(db),
     };
     Object.assign(this, concerns);
   }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Store, StoreConcerns } from '../types.js';
+import { sqliteAudit } from './audit.js';
 import { SqliteConnection } from './connection.js';
 import { sqliteFactors } from './factors.js';
 import { sqlitePasskeys } from './passkeys.js';
@@ -51,6 +52,7 @@ export class SqliteStore implements Store {
       ...sqlitePasskeys(connection),
       ...sqliteIdentities(connection),
       ...sqliteRateCounters(connection),
+      ...sqliteAudit(connection),
     };
     Object.assign(this, concerns);
   }
