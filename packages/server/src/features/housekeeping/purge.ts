@@ -1,11 +1,13 @@
 /**
  * Housekeeping: what the PURGE_INTERVAL timer deletes. Ended sessions with their refresh tokens,
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
- * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), and expired
- * passkey challenges (`purgePasskeyChallenges`).
+ * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), expired
+ * passkey challenges (`purgePasskeyChallenges`), and audit entries older than AUDIT_RETENTION
+ * (`purgeOldAudit`, features/audit: the only deletion of the append-only log).
  */
 import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
+import { purgeOldAudit } from '../audit/service.js';
 
 /** Rows of each kind (sessions, spent tokens) deleted per statement. */
 export const PURGE_BATCH_SIZE = 1000;
@@ -94,7 +96,8 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgeOldEvents(ctx)))
       .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
-      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
+      .then(async (n) => n + (await purgeOldAudit(ctx, PURGE_BATCH_SIZE)))
+      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens, old events and audit entries'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.housekeeping.purgeIntervalMs);
   timer.unref();
