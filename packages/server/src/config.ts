@@ -193,6 +193,22 @@ export interface HousekeepingConfig {
   readonly auditRetentionMs: number | null;
 }
 
+/** Webhook delivery (docs/webhooks.md). */
+export interface WebhooksConfig {
+  /** WEBHOOK_ALLOW_PRIVATE: endpoints may be http:// and resolve to private, loopback or link-local addresses. */
+  readonly allowPrivate: boolean;
+  /** WEBHOOK_TIMEOUT: one attempt's limit, connect to last byte. */
+  readonly timeoutMs: number;
+  /** WEBHOOK_RETRY_FOR: no attempt is started later than this after a delivery was made. */
+  readonly retryForMs: number;
+  /** WEBHOOK_DISABLE_AFTER: an endpoint failing this long without a success is disabled. */
+  readonly disableAfterMs: number;
+  /** WEBHOOK_WORKER: this instance delivers (the outbox is filled either way). */
+  readonly workerEnabled: boolean;
+  /** WEBHOOK_POLL_INTERVAL: how often the worker looks at the outbox and the due deliveries. */
+  readonly pollIntervalMs: number;
+}
+
 /**
  * The validated, frozen configuration, one section per part of the server; every section is
  * frozen too. A component is given its section (`new AccessTokens(config.tokens, ...)`); a
@@ -210,10 +226,11 @@ export interface Config {
   readonly metrics: MetricsConfig;
   readonly housekeeping: HousekeepingConfig;
   readonly social: SocialConfig;
+  readonly webhooks: WebhooksConfig;
 }
 
 /** The names of the sections, in the order of `Config`. */
-export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping', 'social'] as const;
+export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping', 'social', 'webhooks'] as const;
 // Does not compile while a section of Config is missing from the list above.
 true satisfies [Exclude<keyof Config, (typeof CONFIG_SECTIONS)[number]>] extends [never] ? true : false;
 
@@ -774,6 +791,14 @@ function buildConfig(r: SettingReader): Config {
     metricsPort: r.optionalInt('metrics.metricsPort', 'METRICS_PORT', 1, 65535),
   };
   const social = readSocial(r, mail.appUrl, corsOrigins);
+  const webhooks: WebhooksConfig = {
+    allowPrivate: r.bool('webhooks.allowPrivate', 'WEBHOOK_ALLOW_PRIVATE', false),
+    timeoutMs: r.duration('webhooks.timeoutMs', 'WEBHOOK_TIMEOUT', '10s', 1000, 60_000),
+    retryForMs: r.duration('webhooks.retryForMs', 'WEBHOOK_RETRY_FOR', '24h', 60_000, 30 * 86_400_000),
+    disableAfterMs: r.duration('webhooks.disableAfterMs', 'WEBHOOK_DISABLE_AFTER', '24h', 60_000, 30 * 86_400_000),
+    workerEnabled: r.bool('webhooks.workerEnabled', 'WEBHOOK_WORKER', true),
+    pollIntervalMs: r.duration('webhooks.pollIntervalMs', 'WEBHOOK_POLL_INTERVAL', '1s', 100, 60_000),
+  };
   const shutdownTimeoutMs = r.duration('http.shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000);
   const tokens: TokensConfig = {
     issuer,
@@ -829,6 +854,7 @@ function buildConfig(r: SettingReader): Config {
     metrics: Object.freeze(metrics),
     housekeeping: Object.freeze(housekeeping),
     social,
+    webhooks: Object.freeze(webhooks),
   });
 }
 

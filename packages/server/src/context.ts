@@ -10,6 +10,7 @@ import type { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import type { Store } from './store/types.js';
 import type { AccessTokens } from './tokens/access-token.js';
 import type { KeyRing } from './tokens/keys.js';
+import type { WebhookWorker } from './features/webhooks/worker.js';
 
 /** Everything a feature needs, built once by `createContext` and passed down explicitly. */
 export interface LatchkeyContext {
@@ -32,6 +33,8 @@ export interface LatchkeyContext {
   readonly backoff: LoginBackoff;
   /** Prometheus metrics; served only when METRICS_TOKEN or METRICS_PORT is set. */
   readonly metrics: Metrics;
+  /** Webhook delivery (docs/webhooks.md): running when WEBHOOK_WORKER is on; `runOnce()` makes one pass. */
+  readonly webhooks: WebhookWorker;
 }
 
 /** Who made a request: recorded on sessions, security events and the audit log. */

@@ -46,6 +46,8 @@ import { ownSessionRoutes, sessionRoutes } from './features/sessions/routes.js';
 import { adminIdentityRoutes, identityRoutes, socialRoutes } from './features/social/routes.js';
 import { ADMIN_ROLE } from './features/users/fields.js';
 import { profileRoutes } from './features/users/routes.js';
+import { webhookAdminRoutes } from './features/webhooks/routes.js';
+import { WebhookWorker } from './features/webhooks/worker.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
 import { refuseFormsOutsideOAuth, refuseNulCharacters } from './http/content-type.js';
 import { refuseCrossSiteSimpleRequests } from './http/cross-site.js';
@@ -127,8 +129,9 @@ export async function createContext(
       hashQueue: () => ({ depth: hasher.queue.depth, active: hasher.queue.active }),
       pool: () => store.poolStats?.() ?? null,
     });
+    const webhooks = new WebhookWorker({ store, clock, log, secrets, config: config.webhooks });
     await prepared;
-    return { ctx: { config, clock, store, hasher, keys, secrets, tokens, log, mail, counters, backoff, metrics }, ownsStore };
+    return { ctx: { config, clock, store, hasher, keys, secrets, tokens, log, mail, counters, backoff, metrics, webhooks }, ownsStore };
   } catch (err) {
     await hasher.close();
     if (ownsStore) await store.close();
@@ -186,6 +189,7 @@ function validatorCompiler() {
 const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options) => {
   const { ctx, ownsStore } = await createContext(options, app.log);
   const stopHousekeeping = startHousekeeping(ctx);
+  if (ctx.config.webhooks.workerEnabled) ctx.webhooks.start();
 
   app.decorate('latchkey', ctx);
   app.decorateRequest('auth', null);
@@ -203,6 +207,9 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
   app.addHook('onClose', async () => {
     metricsServer?.close();
     stopHousekeeping();
+    // Before the store closes: the pass in flight records its attempts (an attempt cut short
+    // would be sent again once its lease ran out, never lost).
+    await ctx.webhooks.stop();
     ctx.keys.stop();
     await ctx.counters.close();
     // Before the store closes: a message being prepared may still write its token.
@@ -279,6 +286,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         guardedScope(signedIn, identityRoutes), // identities: list, link, unlink
         guardedScope(admin, adminIdentityRoutes), // admin/users/{id}/identities
         guardedScope(admin, auditRoutes), // admin/audit, admin/audit/export
+        guardedScope(admin, webhookAdminRoutes), // admin/webhooks (docs/webhooks.md)
         metricsRoutes, // its own METRICS_TOKEN
         wellKnownRoutes,
         healthRoutes,

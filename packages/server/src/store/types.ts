@@ -24,6 +24,7 @@ import type { SecurityEventStore } from './contract/security-events.js';
 import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
 import type { UserStore } from './contract/users.js';
+import type { WebhookStore } from './contract/webhooks.js';
 
 export type * from './contract/audit.js';
 export type * from './contract/factors.js';
@@ -37,6 +38,7 @@ export type * from './contract/security-events.js';
 export type * from './contract/sessions.js';
 export type * from './contract/signing-keys.js';
 export type * from './contract/users.js';
+export type * from './contract/webhooks.js';
 
 export type Store = StoreLifecycle &
   UserStore &
@@ -48,6 +50,7 @@ export type Store = StoreLifecycle &
   PasskeyStore &
   IdentityStore &
   RateCounterStore &
+  WebhookStore &
   MigrationStore &
   AuditStore;
 

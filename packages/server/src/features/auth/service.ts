@@ -62,7 +62,8 @@ export async function checkCredentials(
 function scheduleRehash(ctx: LatchkeyContext, user: UserRecord, password: string): void {
   void (async () => {
     const newHash = await ctx.hasher.hash(password);
-    const replaced = await ctx.store.replacePasswordHash(user.id, user.passwordHash, newHash, ctx.clock());
+    // A rehash of the same password: no password.changed webhook.
+    const replaced = await ctx.store.replacePasswordHash(user.id, user.passwordHash, newHash, ctx.clock(), true);
     if (replaced) ctx.log.info({ userId: user.id }, 'password hash upgraded to argon2id');
   })().catch((err: unknown) => ctx.log.warn({ err, userId: user.id }, 'password rehash failed'));
 }

@@ -123,9 +123,13 @@ export interface UserStore {
   findUserByEmail(email: string): Promise<UserRecord | null>;
   findUserById(id: string): Promise<UserRecord | null>;
   updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | null>;
-  /** Replaces the hash only if it is still `expectedHash` (a rehash never overwrites a change). */
-  replacePasswordHash(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean>;
-  /** Sets the hash unconditionally (password reset, admin). */
+  /**
+   * Replaces the hash only if it is still `expectedHash` (a rehash never overwrites a change).
+   * Records a change of password (`password_changed_at = now`, the `password.changed` webhook)
+   * unless `rehash` says it is the same password hashed anew.
+   */
+  replacePasswordHash(id: string, expectedHash: string, newHash: string, now: number, rehash?: boolean): Promise<boolean>;
+  /** Sets the hash unconditionally (password reset, admin), recorded as a change of password. */
   setPasswordHash(id: string, newHash: string, now: number): Promise<boolean>;
 
   // administration

@@ -12,6 +12,7 @@ import { postgresSecurityEvents } from './security-events.js';
 import { postgresSessions } from './sessions.js';
 import { postgresSigningKeys } from './signing-keys.js';
 import { postgresUsers } from './users.js';
+import { postgresWebhooks } from './webhooks.js';
 
 export type { PostgresStoreOptions } from './connection.js';
 
@@ -62,6 +63,7 @@ export class PostgresStore implements Store {
       ...postgresIdentities(db),
       ...postgresRateCounters(db),
       ...postgresAudit(db),
+      ...postgresWebhooks(db),
     };
     Object.assign(this, concerns);
   }

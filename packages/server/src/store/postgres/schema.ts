@@ -243,6 +243,194 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 8,
+    name: 'webhooks',
+    // As SQLite's migration 8: the outbox is written by triggers, in the transaction of the change
+    // (store/contract/webhooks.ts), only when an endpoint subscribes to the type. Each trigger
+    // fires per row; UPDATE OF lists the columns whose change it is about, so a refresh (which sets
+    // last_used_at) and a sign-in (last_sign_in_at) fire none.
+    sql: `
+      ALTER TABLE users ADD COLUMN password_changed_at BIGINT;
+
+      CREATE TABLE webhook_endpoints (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        url TEXT NOT NULL,
+        description TEXT,
+        enabled BOOLEAN NOT NULL,
+        disabled_reason TEXT,
+        failing_since BIGINT,
+        secret TEXT NOT NULL,
+        previous_secret TEXT,
+        previous_secret_expires_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+
+      CREATE TABLE webhook_subscriptions (
+        event_type TEXT COLLATE "C" NOT NULL,
+        endpoint_id TEXT COLLATE "C" NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+        PRIMARY KEY (event_type, endpoint_id)
+      );
+      CREATE INDEX webhook_subscriptions_endpoint_idx ON webhook_subscriptions (endpoint_id);
+
+      CREATE TABLE webhook_outbox (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL,
+        type TEXT COLLATE "C" NOT NULL,
+        occurred_at BIGINT NOT NULL,
+        data JSONB NOT NULL
+      );
+
+      CREATE TABLE webhook_deliveries (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        endpoint_id TEXT COLLATE "C" NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+        event_id TEXT COLLATE "C" NOT NULL,
+        event_type TEXT COLLATE "C" NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_status_code INTEGER,
+        last_error TEXT,
+        latency_ms INTEGER,
+        created_at BIGINT NOT NULL,
+        next_attempt_at BIGINT,
+        delivered_at BIGINT,
+        leased_until BIGINT
+      );
+      CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status IN ('pending', 'failed');
+      CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, created_at, id);
+
+      CREATE FUNCTION latchkey_webhook_event(p_type text, p_at bigint, p_data jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.event_type = p_type) THEN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+          VALUES ('evt_' || replace(gen_random_uuid()::text, '-', ''), p_type, p_at, p_data);
+        END IF;
+      END
+      $fn$;
+
+      CREATE FUNCTION latchkey_webhook_user_created() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('user.created', NEW.created_at, jsonb_build_object('user', jsonb_build_object('id', NEW.id, 'email', NEW.email, 'name', NEW.name, 'roles', to_jsonb(NEW.roles), 'email_verified', NEW.email_verified, 'disabled', NEW.disabled, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at)));
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_user_created AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION latchkey_webhook_user_created();
+
+      CREATE FUNCTION latchkey_webhook_user_updated() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('user.updated', NEW.updated_at, jsonb_build_object('before', jsonb_build_object('id', OLD.id, 'email', OLD.email, 'name', OLD.name, 'roles', to_jsonb(OLD.roles), 'email_verified', OLD.email_verified, 'disabled', OLD.disabled, 'created_at', OLD.created_at, 'updated_at', OLD.updated_at), 'after', jsonb_build_object('id', NEW.id, 'email', NEW.email, 'name', NEW.name, 'roles', to_jsonb(NEW.roles), 'email_verified', NEW.email_verified, 'disabled', NEW.disabled, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at)));
+        IF NEW.email_verified AND NOT OLD.email_verified THEN
+          PERFORM latchkey_webhook_event('user.email_verified', NEW.updated_at, jsonb_build_object('user', jsonb_build_object('id', NEW.id, 'email', NEW.email, 'name', NEW.name, 'roles', to_jsonb(NEW.roles), 'email_verified', NEW.email_verified, 'disabled', NEW.disabled, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at)));
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_user_updated AFTER UPDATE OF email, name, roles, email_verified, disabled ON users FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email OR OLD.name IS DISTINCT FROM NEW.name OR OLD.roles IS DISTINCT FROM NEW.roles OR OLD.email_verified IS DISTINCT FROM NEW.email_verified OR OLD.disabled IS DISTINCT FROM NEW.disabled) EXECUTE FUNCTION latchkey_webhook_user_updated();
+
+      CREATE FUNCTION latchkey_webhook_user_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('user.deleted', (extract(epoch FROM clock_timestamp()) * 1000)::bigint, jsonb_build_object('user', jsonb_build_object('id', OLD.id, 'email', OLD.email, 'name', OLD.name, 'roles', to_jsonb(OLD.roles), 'email_verified', OLD.email_verified, 'disabled', OLD.disabled, 'created_at', OLD.created_at, 'updated_at', OLD.updated_at)));
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_user_deleted AFTER DELETE ON users FOR EACH ROW EXECUTE FUNCTION latchkey_webhook_user_deleted();
+
+      CREATE FUNCTION latchkey_webhook_password_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('password.changed', NEW.password_changed_at, jsonb_build_object('user_id', NEW.id));
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_password_changed AFTER UPDATE OF password_changed_at ON users FOR EACH ROW WHEN (NEW.password_changed_at IS NOT NULL) EXECUTE FUNCTION latchkey_webhook_password_changed();
+
+      CREATE FUNCTION latchkey_webhook_session_created() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('session.created', NEW.created_at, jsonb_build_object('user_id', NEW.user_id, 'session_id', NEW.id));
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_session_created AFTER INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION latchkey_webhook_session_created();
+
+      CREATE FUNCTION latchkey_webhook_session_revoked() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('session.revoked', NEW.revoked_at, jsonb_build_object('user_id', NEW.user_id, 'session_id', NEW.id, 'reason', NEW.revoked_reason));
+        IF NEW.revoked_reason = 'refresh_token_reused' THEN
+          PERFORM latchkey_webhook_event('session.reuse_detected', NEW.revoked_at, jsonb_build_object('user_id', NEW.user_id, 'session_id', NEW.id));
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_session_revoked AFTER UPDATE OF revoked_at ON sessions FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION latchkey_webhook_session_revoked();
+
+      CREATE FUNCTION latchkey_webhook_factor_confirmed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('factor.added', NEW.confirmed_at, jsonb_build_object('user_id', NEW.user_id, 'factor', NEW.kind, 'factor_id', NEW.id));
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_factor_confirmed AFTER UPDATE OF confirmed_at ON factors FOR EACH ROW WHEN (OLD.confirmed_at IS NULL AND NEW.confirmed_at IS NOT NULL) EXECUTE FUNCTION latchkey_webhook_factor_confirmed();
+
+      CREATE FUNCTION latchkey_webhook_factor_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) THEN
+          PERFORM latchkey_webhook_event('factor.removed', (extract(epoch FROM clock_timestamp()) * 1000)::bigint, jsonb_build_object('user_id', OLD.user_id, 'factor', OLD.kind, 'factor_id', OLD.id));
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_factor_deleted AFTER DELETE ON factors FOR EACH ROW WHEN (OLD.confirmed_at IS NOT NULL) EXECUTE FUNCTION latchkey_webhook_factor_deleted();
+
+      CREATE FUNCTION latchkey_webhook_passkey_added() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('factor.added', NEW.created_at, jsonb_build_object('user_id', NEW.user_id, 'factor', 'passkey', 'factor_id', NEW.id));
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_passkey_added AFTER INSERT ON passkeys FOR EACH ROW EXECUTE FUNCTION latchkey_webhook_passkey_added();
+
+      CREATE FUNCTION latchkey_webhook_passkey_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) THEN
+          PERFORM latchkey_webhook_event('factor.removed', (extract(epoch FROM clock_timestamp()) * 1000)::bigint, jsonb_build_object('user_id', OLD.user_id, 'factor', 'passkey', 'factor_id', OLD.id));
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_passkey_deleted AFTER DELETE ON passkeys FOR EACH ROW EXECUTE FUNCTION latchkey_webhook_passkey_deleted();
+
+      CREATE FUNCTION latchkey_webhook_identity_linked() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM latchkey_webhook_event('identity.linked', NEW.created_at, jsonb_build_object('user_id', NEW.user_id, 'provider', NEW.provider, 'identity_id', NEW.id));
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_identity_linked AFTER INSERT ON identities FOR EACH ROW EXECUTE FUNCTION latchkey_webhook_identity_linked();
+
+      CREATE FUNCTION latchkey_webhook_identity_unlinked() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) THEN
+          PERFORM latchkey_webhook_event('identity.unlinked', (extract(epoch FROM clock_timestamp()) * 1000)::bigint, jsonb_build_object('user_id', OLD.user_id, 'provider', OLD.provider, 'identity_id', OLD.id));
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+
+      CREATE TRIGGER webhook_identity_unlinked AFTER DELETE ON identities FOR EACH ROW EXECUTE FUNCTION latchkey_webhook_identity_unlinked();
+    `,
+  },
+  {
     version: 9,
     name: 'audit log',
     // Append-only: who did what to whom (features/audit). No foreign key to users: an entry

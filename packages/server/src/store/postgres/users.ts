@@ -128,18 +128,17 @@ export function postgresUsers(db: PgConnection): UserStore {
       }
     },
 
-    async replacePasswordHash(id, expectedHash, newHash, now) {
-      const n = await db.execute('UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4', [
-        newHash,
-        now,
-        id,
-        expectedHash,
-      ]);
-      return n === 1;
+    async replacePasswordHash(id, expectedHash, newHash, now, rehash = false) {
+      // password_changed_at: the change of password that the password.changed webhook's trigger watches.
+      const sql = rehash
+        ? 'UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4'
+        : 'UPDATE users SET password_hash = $1, updated_at = $2, password_changed_at = $2 WHERE id = $3 AND password_hash = $4';
+      return (await db.execute(sql, [newHash, now, id, expectedHash])) === 1;
     },
 
     async setPasswordHash(id, newHash, now) {
-      return (await db.execute('UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3', [newHash, now, id])) === 1;
+      const sql = 'UPDATE users SET password_hash = $1, updated_at = $2, password_changed_at = $2 WHERE id = $3';
+      return (await db.execute(sql, [newHash, now, id])) === 1;
     },
 
     async listUsers(q) {

@@ -13,6 +13,7 @@ import { sqliteSecurityEvents } from './security-events.js';
 import { sqliteSessions } from './sessions.js';
 import { sqliteSigningKeys } from './signing-keys.js';
 import { sqliteUsers } from './users.js';
+import { sqliteWebhooks } from './webhooks.js';
 
 // The concern methods, set on each instance by the constructor (declaration merging: the class
 // gets their types, the `concerns` object there proves that every one is present).
@@ -53,6 +54,7 @@ export class SqliteStore implements Store {
       ...sqliteIdentities(connection),
       ...sqliteRateCounters(connection),
       ...sqliteAudit(connection),
+      ...sqliteWebhooks(connection),
     };
     Object.assign(this, concerns);
   }

@@ -231,6 +231,161 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 8,
+    name: 'webhooks',
+    // The outbox is written by triggers, in the transaction of the change (store/contract/webhooks.ts):
+    // no method of any concern has to remember it, and a change rolled back takes its event along.
+    // Each trigger writes only when an endpoint subscribes to its type. password_changed_at tells
+    // a change of password from a rehash of the same one (both replace password_hash).
+    // webhook_deliveries keeps the exact body sent; leased_until is the claim of an attempt in flight.
+    sql: `
+      ALTER TABLE users ADD COLUMN password_changed_at INTEGER;
+
+      CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        description TEXT,
+        enabled INTEGER NOT NULL,
+        disabled_reason TEXT,
+        failing_since INTEGER,
+        secret TEXT NOT NULL,
+        previous_secret TEXT,
+        previous_secret_expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE webhook_subscriptions (
+        event_type TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+        PRIMARY KEY (event_type, endpoint_id)
+      );
+      CREATE INDEX webhook_subscriptions_endpoint_idx ON webhook_subscriptions (endpoint_id);
+
+      CREATE TABLE webhook_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+
+      CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_status_code INTEGER,
+        last_error TEXT,
+        latency_ms INTEGER,
+        created_at INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        delivered_at INTEGER,
+        leased_until INTEGER
+      );
+      CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status IN ('pending', 'failed');
+      CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, created_at, id);
+
+      CREATE TRIGGER webhook_user_created AFTER INSERT ON users FOR EACH ROW
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'user.created', NEW.created_at, json_object('user', json_object('id', NEW.id, 'email', NEW.email, 'name', NEW.name, 'roles', json(NEW.roles), 'email_verified', NEW.email_verified, 'disabled', NEW.disabled, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at))
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'user.created');
+        END;
+
+      CREATE TRIGGER webhook_user_updated AFTER UPDATE OF email, name, roles, email_verified, disabled ON users FOR EACH ROW
+        WHEN OLD.email IS NOT NEW.email OR OLD.name IS NOT NEW.name OR OLD.roles IS NOT NEW.roles OR OLD.email_verified IS NOT NEW.email_verified OR OLD.disabled IS NOT NEW.disabled
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'user.updated', NEW.updated_at, json_object('before', json_object('id', OLD.id, 'email', OLD.email, 'name', OLD.name, 'roles', json(OLD.roles), 'email_verified', OLD.email_verified, 'disabled', OLD.disabled, 'created_at', OLD.created_at, 'updated_at', OLD.updated_at), 'after', json_object('id', NEW.id, 'email', NEW.email, 'name', NEW.name, 'roles', json(NEW.roles), 'email_verified', NEW.email_verified, 'disabled', NEW.disabled, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at))
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'user.updated');
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'user.email_verified', NEW.updated_at, json_object('user', json_object('id', NEW.id, 'email', NEW.email, 'name', NEW.name, 'roles', json(NEW.roles), 'email_verified', NEW.email_verified, 'disabled', NEW.disabled, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at))
+            WHERE NEW.email_verified = 1 AND OLD.email_verified = 0 AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'user.email_verified');
+        END;
+
+      CREATE TRIGGER webhook_user_deleted AFTER DELETE ON users FOR EACH ROW
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'user.deleted', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), json_object('user', json_object('id', OLD.id, 'email', OLD.email, 'name', OLD.name, 'roles', json(OLD.roles), 'email_verified', OLD.email_verified, 'disabled', OLD.disabled, 'created_at', OLD.created_at, 'updated_at', OLD.updated_at))
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'user.deleted');
+        END;
+
+      CREATE TRIGGER webhook_password_changed AFTER UPDATE OF password_changed_at ON users FOR EACH ROW
+        WHEN NEW.password_changed_at IS NOT NULL
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'password.changed', NEW.password_changed_at, json_object('user_id', NEW.id)
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'password.changed');
+        END;
+
+      CREATE TRIGGER webhook_session_created AFTER INSERT ON sessions FOR EACH ROW
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'session.created', NEW.created_at, json_object('user_id', NEW.user_id, 'session_id', NEW.id)
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'session.created');
+        END;
+
+      CREATE TRIGGER webhook_session_revoked AFTER UPDATE OF revoked_at ON sessions FOR EACH ROW
+        WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'session.revoked', NEW.revoked_at, json_object('user_id', NEW.user_id, 'session_id', NEW.id, 'reason', NEW.revoked_reason)
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'session.revoked');
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'session.reuse_detected', NEW.revoked_at, json_object('user_id', NEW.user_id, 'session_id', NEW.id)
+            WHERE NEW.revoked_reason = 'refresh_token_reused' AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'session.reuse_detected');
+        END;
+
+      CREATE TRIGGER webhook_factor_confirmed AFTER UPDATE OF confirmed_at ON factors FOR EACH ROW
+        WHEN OLD.confirmed_at IS NULL AND NEW.confirmed_at IS NOT NULL
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'factor.added', NEW.confirmed_at, json_object('user_id', NEW.user_id, 'factor', NEW.kind, 'factor_id', NEW.id)
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'factor.added');
+        END;
+
+      CREATE TRIGGER webhook_factor_deleted AFTER DELETE ON factors FOR EACH ROW
+        WHEN OLD.confirmed_at IS NOT NULL
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'factor.removed', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), json_object('user_id', OLD.user_id, 'factor', OLD.kind, 'factor_id', OLD.id)
+            WHERE EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'factor.removed');
+        END;
+
+      CREATE TRIGGER webhook_passkey_added AFTER INSERT ON passkeys FOR EACH ROW
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'factor.added', NEW.created_at, json_object('user_id', NEW.user_id, 'factor', 'passkey', 'factor_id', NEW.id)
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'factor.added');
+        END;
+
+      CREATE TRIGGER webhook_passkey_deleted AFTER DELETE ON passkeys FOR EACH ROW
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'factor.removed', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), json_object('user_id', OLD.user_id, 'factor', 'passkey', 'factor_id', OLD.id)
+            WHERE EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'factor.removed');
+        END;
+
+      CREATE TRIGGER webhook_identity_linked AFTER INSERT ON identities FOR EACH ROW
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'identity.linked', NEW.created_at, json_object('user_id', NEW.user_id, 'provider', NEW.provider, 'identity_id', NEW.id)
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'identity.linked');
+        END;
+
+      CREATE TRIGGER webhook_identity_unlinked AFTER DELETE ON identities FOR EACH ROW
+        BEGIN
+          INSERT INTO webhook_outbox (id, type, occurred_at, data)
+            SELECT 'evt_' || lower(hex(randomblob(16))), 'identity.unlinked', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), json_object('user_id', OLD.user_id, 'provider', OLD.provider, 'identity_id', OLD.id)
+            WHERE EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE event_type = 'identity.unlinked');
+        END;
+    `,
+  },
+  {
     version: 9,
     name: 'audit log',
     // Append-only: who did what to whom (features/audit). No foreign key to users: an entry

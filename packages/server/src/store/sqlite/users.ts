@@ -85,10 +85,12 @@ function prepareUserStatements(db: Database.Database) {
        VALUES (@id, @email, @name, @password_hash, @roles, @email_verified, @disabled, @created_at, @created_at)
        ON CONFLICT (email) DO NOTHING`,
     ),
-    replaceHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?'),
+    rehash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?'),
+    // password_changed_at: the change of password that the password.changed webhook's trigger watches.
+    replaceHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ?, password_changed_at = ? WHERE id = ? AND password_hash = ?'),
     deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
     deleteUserTokens: db.prepare('DELETE FROM one_time_tokens WHERE user_id = ?'),
-    setHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?'),
+    setHash: db.prepare('UPDATE users SET password_hash = ?, updated_at = ?, password_changed_at = ? WHERE id = ?'),
     otherRoleHolder: db.prepare<[string, string], { one: number }>(
       `SELECT 1 AS one FROM users WHERE id <> ? AND disabled = 0
          AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = ?) LIMIT 1`,
@@ -209,12 +211,13 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
 
     updateUser,
 
-    replacePasswordHash(id, expectedHash, newHash, now) {
-      return s().replaceHash.run(newHash, now, id, expectedHash).changes === 1;
+    replacePasswordHash(id, expectedHash, newHash, now, rehash = false) {
+      if (rehash) return s().rehash.run(newHash, now, id, expectedHash).changes === 1;
+      return s().replaceHash.run(newHash, now, now, id, expectedHash).changes === 1;
     },
 
     setPasswordHash(id, newHash, now) {
-      return s().setHash.run(newHash, now, id).changes === 1;
+      return s().setHash.run(newHash, now, now, id).changes === 1;
     },
 
     listUsers(q) {
