@@ -43,7 +43,7 @@ export function SecretOnce({ secret, onDone, note }: { secret: string; onDone: (
 export function EventTypePicker({ all, chosen, onChange, error }: { all: string[]; chosen: string[]; onChange: (next: string[]) => void; error?: string | undefined }): ReactNode {
   const toggle = (type: string, on: boolean) => onChange(on ? [...new Set([...chosen, type])] : chosen.filter((t) => t !== type));
   return (
-    <fieldset className="field event-types">
+    <fieldset className="event-types">
       <legend>Event types</legend>
       <div className="event-type-grid">
         {all.map((type) => (
