@@ -22,6 +22,7 @@ import { sessionCases } from './cases/sessions.js';
 import { signingKeyCases } from './cases/signing-keys.js';
 import { userAdminCases } from './cases/user-admin.js';
 import { userCases } from './cases/users.js';
+import { webhookCases } from './cases/webhooks.js';
 
 export type { ConformanceOptions } from './cases/context.js';
 
@@ -84,6 +85,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     identityCases(ctx);
     rateCounterCases(ctx);
     auditCases(ctx);
+    webhookCases(ctx);
     outageCases(ctx);
   });
 }
