@@ -6,10 +6,11 @@
  * change it records has already been made and committed, and failing the request afterwards would
  * tell the caller that it was not.
  */
+import { userInfo } from 'node:os';
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { newId } from '../../lib/ids.js';
 import { invalid, success, type Outcome } from '../../outcome.js';
-import type { AuditActorType, AuditQuery, AuditRecord, UserRecord } from '../../store/types.js';
+import type { AuditActorType, AuditQuery, AuditRecord, AuditStore, UserRecord } from '../../store/types.js';
 
 export interface AuditActor {
   type: AuditActorType;
@@ -55,6 +56,48 @@ export async function recordAudit(ctx: Pick<LatchkeyContext, 'store' | 'clock' |
   } catch (err) {
     ctx.log.error({ err, action: entry.action, requestId: entry.requestId }, 'could not write audit entry');
   }
+}
+
+/** Who ran a command: the operating-system user, the nearest thing to an actor the CLI has. */
+function cliUser(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? null;
+  }
+}
+
+/**
+ * Appends the audit entry of a CLI command (`latchkey users ...`): actor `cli` with the
+ * operating-system user as its id, user agent `latchkey-cli`. A failure is swallowed: the change
+ * is made already, and the command's own output says what it did.
+ *
+ * @example
+ * await recordCliAudit(store, clock, 'admin.user.deleted', { type: 'user', id }, { email: { from: email, to: null } });
+ */
+export async function recordCliAudit(
+  store: Pick<AuditStore, 'appendAudit'>,
+  clock: () => number,
+  action: string,
+  target: { type: string; id: string } | null,
+  changes: Record<string, unknown> | null,
+): Promise<void> {
+  await store
+    .appendAudit({
+      id: newId(),
+      at: clock(),
+      actorType: 'cli',
+      actorId: cliUser(),
+      actorEmail: null,
+      action,
+      targetType: target?.type ?? null,
+      targetId: target?.id ?? null,
+      changes,
+      ip: null,
+      userAgent: 'latchkey-cli',
+      requestId: null,
+    })
+    .catch(() => undefined);
 }
 
 /** The admin who made the request: its id, and its address from the request's authenticated caller. */

@@ -6,7 +6,6 @@
  * go to stdout, errors to stderr (exit 1). Actions are recorded as security events with
  * `via: "cli"`, and in the audit log with actor type `cli` (its id: the operating-system user).
  */
-import { userInfo } from 'node:os';
 import type { Config } from '../../config.js';
 import { newId } from '../../lib/ids.js';
 import { parseCommandArgs, UsageError } from '../../lib/cli-args.js';
@@ -15,7 +14,7 @@ import type { Failure } from '../../outcome.js';
 import type { PasswordHasher } from '../../passwords/hasher.js';
 import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
 import { ADMIN_ROLE, normaliseEmail, ROLE_PATTERN } from './fields.js';
-import { userChanges } from '../audit/service.js';
+import { recordCliAudit, userChanges } from '../audit/service.js';
 import { createUser, deleteUser, grantRole, LAST_ADMIN_DETAIL } from './service.js';
 
 /** What a subcommand is given: the store (opened by the CLI, which names the database), a clock. */
@@ -84,33 +83,9 @@ async function record(store: Store, clock: () => number, userId: string, type: s
     .catch(() => undefined);
 }
 
-/** Who ran the command: the operating-system user, the nearest thing to an actor the CLI has. */
-function cliUser(): string | null {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? null;
-  }
-}
-
-/** Appends the command's audit entry (never failing the command: the change is made already). */
-async function audit(store: Store, clock: () => number, action: string, userId: string, changes: Record<string, unknown> | null): Promise<void> {
-  await store
-    .appendAudit({
-      id: newId(),
-      at: clock(),
-      actorType: 'cli',
-      actorId: cliUser(),
-      actorEmail: null,
-      action,
-      targetType: 'user',
-      targetId: userId,
-      changes,
-      ip: null,
-      userAgent: 'latchkey-cli',
-      requestId: null,
-    })
-    .catch(() => undefined);
+/** Appends the command's audit entry, actor `cli` (never failing the command: the change is made already). */
+function audit(store: Store, clock: () => number, action: string, userId: string, changes: Record<string, unknown> | null): Promise<void> {
+  return recordCliAudit(store, clock, action, { type: 'user', id: userId }, changes);
 }
 
 async function list(deps: UsersCommandDeps, args: string[]): Promise<number> {
