@@ -5,7 +5,7 @@
 // same run (a bare Fastify route returning `{}`). Results go to bench/results/. See
 // docs/benchmarks.md for what each scenario means.
 //
-// Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,peers
+// Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,peers,webhooks
 // (a comma list), --seconds=N, --warmup=N, --connections=N, --load-generator=wrk|autocannon,
 // --log-level=info, --no-peers, --cpu-prof (profiles of the server go to .tmp/profiles/),
 // --update-docs (replace the table in docs/benchmarks.md), --no-save, --server=DIR (another build
@@ -551,6 +551,7 @@ async function main() {
   try {
     for (const db of dbs) await latchkeyScenarios(db);
     if (!flags['no-peers'] && wants('peers')) await peers();
+    if (wants('webhooks')) await webhooksBench();
   } finally {
     await cleanup();
     pg?.stop();
@@ -578,6 +579,30 @@ async function main() {
     log(`results written to bench/results/${name}.{md,json}`);
   }
   if (flags['update-docs']) updateDocs(md);
+}
+
+/**
+ * bench/webhooks.mjs in its own process: delivery throughput to a local receiver and the effect of
+ * a subscribed endpoint on POST /auth/register (a ratio measured in the same run), as a note.
+ */
+async function webhooksBench() {
+  log('webhooks: delivery throughput and /auth/register with and without an endpoint');
+  const args = [join(ROOT, 'bench/webhooks.mjs'), '--json', `--events=${flags.quick ? 500 : 2000}`, `--registrations=${flags.quick ? 10 : 40}`];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  const [code] = await once(child, 'exit');
+  if (code !== 0) {
+    results.notes.push(`webhooks benchmark failed (exit ${code}).`);
+    return;
+  }
+  const r = JSON.parse(out.trim().split('\n').pop());
+  results.webhooks = r;
+  results.notes.push(
+    `Webhooks (SQLite, bench/webhooks.mjs): ${Math.round(r.throughput.eventsPerSecond)} events/s delivered to a receiver on 127.0.0.1 ` +
+      `(${r.throughput.events} events); POST /auth/register median ${r.register.withoutMs.toFixed(1)} ms without an endpoint, ` +
+      `${r.register.withMs.toFixed(1)} ms with one subscribed to user.created (x${r.register.ratio.toFixed(2)}).`,
+  );
 }
 
 /** Replaces the text between the markers in docs/benchmarks.md with this run's report. */

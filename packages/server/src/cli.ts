@@ -32,6 +32,11 @@ Commands:
                               bring users over with their password hashes (docs/import.md)
   users export --format jsonl [--output FILE]
                               every user with hash and metadata, one JSON object per line
+  webhooks create --url URL --events TYPE,...  [--description D]
+                              register a webhook endpoint; prints its signing secret once (docs/webhooks.md)
+  webhooks list | webhooks delete ID | webhooks deliveries ID [--status S]
+  webhooks rotate-secret ID [--overlap 24h]
+                              new secret; the old one also signs for the overlap
   backup FILE                 online backup of the SQLite database (safe while serving)
   restore FILE                replace the SQLite database with a backup (stop the server first)
   doctor                      check configuration, file permissions, database, migrations, keys, clock and mail
@@ -207,6 +212,13 @@ async function users(config: Config, sub: string | undefined, args: string[]): P
   );
 }
 
+/** `latchkey webhooks ...`: the webhooks room's endpoint management. */
+async function webhooks(config: Config, sub: string | undefined, args: string[]): Promise<number> {
+  const { runWebhooksCommand } = await import('./features/webhooks/command.js');
+  const { systemClock } = await import('./clock.js');
+  return runWebhooksCommand({ config, clock: systemClock, withStore: (fn) => withStore(config.store, fn), out, fail }, sub, args);
+}
+
 /**
  * A failure of a command as one message: a database that cannot be used names DATABASE_URL and
  * what to check (store/startup-errors.ts); anything else is its message.
@@ -273,6 +285,8 @@ export async function main(argv: string[]): Promise<number> {
         return await keys(config, sub, rest);
       case 'users':
         return await users(config, sub, rest);
+      case 'webhooks':
+        return await webhooks(config, sub, rest);
       case 'backup': {
         const file = parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey backup FILE', { min: 1, max: 1 }).positionals[0]!;
         const { backupSqlite } = await import('./ops/backup.js');

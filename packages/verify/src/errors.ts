@@ -1,5 +1,8 @@
 /** Stable codes of the errors this package throws. */
-export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE' | 'ERR_AUTHENTICATION_REQUIRED';
+export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE' | 'ERR_AUTHENTICATION_REQUIRED' | WebhookErrorCode;
+
+/** Why `verifyWebhook` refused a delivery. */
+export type WebhookErrorCode = 'ERR_WEBHOOK_HEADERS' | 'ERR_WEBHOOK_TIMESTAMP' | 'ERR_WEBHOOK_SIGNATURE' | 'ERR_WEBHOOK_PAYLOAD';
 
 /** Base class of every error `@latchkey/verify` throws. Messages never contain the token. */
 export abstract class VerifyError extends Error {
@@ -46,5 +49,22 @@ export class AuthenticationRequiredError extends VerifyError {
     readonly maxAge: number | undefined,
   ) {
     super(reason === 'auth_time' ? 'the authentication is not recent enough' : 'the authentication did not use a required method');
+  }
+}
+
+/**
+ * A webhook delivery refused by `verifyWebhook`: `ERR_WEBHOOK_HEADERS` (a Standard Webhooks header
+ * missing or malformed), `ERR_WEBHOOK_TIMESTAMP` (older or further ahead than the tolerance: a
+ * replay, or a clock far off), `ERR_WEBHOOK_SIGNATURE` (no signature matches a secret),
+ * `ERR_WEBHOOK_PAYLOAD` (signed, but not a JSON event). Answer it with a 4xx; the message never
+ * holds the secret or the signature.
+ */
+export class WebhookVerificationError extends VerifyError {
+  override name = 'WebhookVerificationError';
+  constructor(
+    readonly code: WebhookErrorCode,
+    message: string,
+  ) {
+    super(message);
   }
 }

@@ -7,7 +7,16 @@ export {
   type VerifierStats,
 } from './verifier.js';
 export type { AccessTokenClaims } from './claims.js';
-export { VerifyError, InvalidTokenError, JwksUnavailableError, AuthenticationRequiredError, type VerifyErrorCode } from './errors.js';
+export {
+  VerifyError,
+  InvalidTokenError,
+  JwksUnavailableError,
+  AuthenticationRequiredError,
+  WebhookVerificationError,
+  type VerifyErrorCode,
+  type WebhookErrorCode,
+} from './errors.js';
+export { verifyWebhook, type VerifyWebhookOptions, type WebhookEvent } from './webhooks.js';
 export { requireAuthentication, type AuthenticationRequirement } from './authentication.js';
 export { SUPPORTED_ALGORITHMS, type SupportedAlgorithm } from './jwks-cache.js';
 export { bearerToken } from './http.js';

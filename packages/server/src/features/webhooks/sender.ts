@@ -69,7 +69,14 @@ export function sendWebhook(options: SendOptions): Promise<SendResult> {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'Latchkey-Webhooks/1', ...options.headers },
+      // A content-length, not chunked encoding: receivers that read a fixed-size raw body for the
+      // signature check (and some proxies) expect one.
+      headers: {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(options.body)),
+        'user-agent': 'Latchkey-Webhooks/1',
+        ...options.headers,
+      },
       agent: false,
       ...(options.allowPrivate ? {} : { lookup: pinnedLookup }),
     });

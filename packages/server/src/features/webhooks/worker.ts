@@ -78,6 +78,7 @@ export class WebhookWorker {
   #last: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
+  #failing = false;
 
   constructor(deps: WebhookWorkerDeps) {
     this.#deps = deps;
@@ -94,7 +95,15 @@ export class WebhookWorker {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       void this.runOnce()
-        .catch((err: unknown) => this.#deps.log.warn({ err }, 'webhook delivery pass failed'))
+        .then(() => {
+          if (this.#failing) this.#deps.log.info('webhook delivery resumed');
+          this.#failing = false;
+        })
+        .catch((err: unknown) => {
+          // Said once per outage, not at every poll; the next pass tries again.
+          if (!this.#failing) this.#deps.log.warn({ err }, 'webhook delivery pass failed; retrying every WEBHOOK_POLL_INTERVAL');
+          this.#failing = true;
+        })
         .finally(() => this.#schedule());
     }, this.#deps.config.pollIntervalMs);
     this.#timer.unref();

@@ -160,7 +160,7 @@ export function webhookCases(ctx: StoreCaseContext): void {
     });
 
     it('claims each due delivery once, again after its lease runs out, and records attempts', async () => {
-      const e = await ctx.store.createWebhookEndpoint(newEndpoint({ eventTypes: ['user.created'], disabledReason: undefined } as NewWebhookEndpoint));
+      const e = await ctx.store.createWebhookEndpoint(newEndpoint({ eventTypes: ['user.created'] }));
       for (let i = 0; i < 10; i++) await ctx.store.enqueueWebhookDelivery({ id: randomUUID(), endpointId: e.id, eventId: `evt_${i}`, eventType: 'user.created', payload: '{}', createdAt: T0 });
       const claims = await Promise.all([1, 2, 3].map(() => ctx.store.claimWebhookDeliveries(T0, T0 + 15 * SECOND, 4)));
       const ids = claims.flat().map((d) => d.id);
