@@ -1,5 +1,5 @@
 /**
- * `latchkey users ...` writes the audit log with actor type `cli` (the operating-system user as its
+ * `latchkey users ...` and `latchkey webhooks create|rotate-secret|delete` write the audit log with actor type `cli` (the operating-system user as its
  * id): the real binary (dist/) on a SQLite file, the entries read back through the store.
  */
 import { spawn } from 'node:child_process';
@@ -12,16 +12,18 @@ import { tempDir } from '../support/helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['pipe', 'ignore', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end('');
   });
 }
@@ -87,6 +89,30 @@ describe('latchkey users and the audit log', () => {
         targetType: null,
         changes: { file: 'users.jsonl', format: 'jsonl', on_conflict: 'skip', imported: 2, updated: 0, skipped: 0, failed: 0 },
       });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('latchkey webhooks create, rotate-secret and delete each write one `cli` entry, never the secret', async () => {
+    const db = join(work.dir, 'hooks.db');
+    const env = { DATABASE_URL: `sqlite:${db}`, LOG_LEVEL: 'silent', WEBHOOK_ALLOW_PRIVATE: 'true' };
+    const created = await run(['webhooks', 'create', '--url', 'http://127.0.0.1:9/hook', '--events', 'user.created'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /endpoint (\S+) created/.exec(created.stdout)![1]!;
+    const secret = /whsec_\S+/.exec(created.stdout)![0];
+    const rotated = await run(['webhooks', 'rotate-secret', id], env);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect((await run(['webhooks', 'delete', id], env)).code).toBe(0);
+    const store = new SqliteStore(db);
+    try {
+      const rows = (await store.listAudit({ actor: null, action: null, target: id, since: null, until: null, before: null, limit: 10 })).reverse();
+      expect(rows.map((r) => r.action)).toEqual(['admin.webhook.created', 'admin.webhook.secret_rotated', 'admin.webhook.deleted']);
+      for (const r of rows) expect(r).toMatchObject({ actorType: 'cli', actorId: userInfo().username, targetType: 'webhook', targetId: id });
+      expect(rows[0]!.changes).toMatchObject({ url: { from: null, to: 'http://127.0.0.1:9/hook' }, secret: { set: true } });
+      const text = JSON.stringify(rows);
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain('whsec_');
     } finally {
       await store.close();
     }
