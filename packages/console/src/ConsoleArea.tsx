@@ -1,10 +1,13 @@
 import type { User } from '@latchkey/client';
 import { useState, type ReactNode } from 'react';
 import { DEFAULT_SORT, EMPTY_FILTER, type UserFilter, type UserPage, type UserSort } from './api.ts';
+import { AuditPage } from './pages/AuditPage.tsx';
 import { CreateUserPage } from './pages/CreateUserPage.tsx';
 import { UserPage as UserDetailPage } from './pages/UserPage.tsx';
 import { UsersPage } from './pages/UsersPage.tsx';
-import type { ConsoleRoute } from './route.ts';
+import { WebhookPage } from './pages/WebhookPage.tsx';
+import { WebhooksPage } from './pages/WebhooksPage.tsx';
+import { consoleHref, type ConsoleRoute } from './route.ts';
 import type { Flash } from './shared.tsx';
 
 /** Where the user table stands; kept here so that a visit to a user and back returns to it. */
@@ -25,18 +28,49 @@ export function ConsoleArea({ route, me }: { route: ConsoleRoute; me: User }): R
   // Each page copies the flash into its own state when it mounts and then clears it here.
   const clearFlash = () => setFlash(null);
 
-  if (route.page === 'new') return <CreateUserPage onCreated={(text) => setFlash({ kind: 'success', text })} />;
-  if (route.page === 'user') {
-    return (
-      <UserDetailPage
-        key={route.id}
-        id={route.id}
-        selfId={me.id}
-        flash={flash}
-        onFlashShown={clearFlash}
-        onDeleted={(text) => setFlash({ kind: 'success', text })}
-      />
-    );
+  return (
+    <>
+      <ConsoleNav route={route} />
+      {page()}
+    </>
+  );
+
+  function page(): ReactNode {
+    if (route.page === 'audit') return <AuditPage />;
+    if (route.page === 'webhooks') return <WebhooksPage flash={flash} onFlashShown={clearFlash} />;
+    if (route.page === 'webhook') return <WebhookPage key={route.id} id={route.id} onDeleted={(text) => setFlash({ kind: 'success', text })} />;
+    if (route.page === 'new') return <CreateUserPage onCreated={(text) => setFlash({ kind: 'success', text })} />;
+    if (route.page === 'user') {
+      return (
+        <UserDetailPage
+          key={route.id}
+          id={route.id}
+          selfId={me.id}
+          flash={flash}
+          onFlashShown={clearFlash}
+          onDeleted={(text) => setFlash({ kind: 'success', text })}
+        />
+      );
+    }
+    return <UsersPage me={me} state={list} onState={setList} flash={flash} onFlashShown={clearFlash} />;
   }
-  return <UsersPage me={me} state={list} onState={setList} flash={flash} onFlashShown={clearFlash} />;
+}
+
+const SECTIONS: ReadonlyArray<{ label: string; route: ConsoleRoute; pages: ReadonlyArray<ConsoleRoute['page']> }> = [
+  { label: 'Users', route: { page: 'users' }, pages: ['users', 'user', 'new'] },
+  { label: 'Audit log', route: { page: 'audit' }, pages: ['audit'] },
+  { label: 'Webhooks', route: { page: 'webhooks' }, pages: ['webhooks', 'webhook'] },
+];
+
+/** The console's sections; the current one is marked for assistive technology too. */
+function ConsoleNav({ route }: { route: ConsoleRoute }): ReactNode {
+  return (
+    <nav className="console-nav" aria-label="Console">
+      {SECTIONS.map((s) => (
+        <a key={s.label} href={consoleHref(s.route)} aria-current={s.pages.includes(route.page) ? 'page' : undefined}>
+          {s.label}
+        </a>
+      ))}
+    </nav>
+  );
 }

@@ -100,6 +100,91 @@ export interface UserPatch {
   email_verified?: boolean;
 }
 
+/** One entry of the audit log (GET /admin/audit): who did what to whom, when, from where. */
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: { type: 'user' | 'admin' | 'system' | 'cli'; id: string | null; email: string | null };
+  action: string;
+  target: { type: string | null; id: string | null };
+  /** `{field: {from, to}}` or facts of the action; never a secret. */
+  changes: Record<string, unknown> | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+}
+
+/** What the audit log is filtered by; empty strings mean "no filter". Dates are `YYYY-MM-DD` (since: from that day on; until: up to that day, inclusive). */
+export interface AuditFilter {
+  actor: string;
+  action: string;
+  target: string;
+  since: string;
+  until: string;
+}
+
+export const EMPTY_AUDIT_FILTER: AuditFilter = Object.freeze({ actor: '', action: '', target: '', since: '', until: '' });
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next_cursor: string | null;
+}
+
+/** The query string of an audit filter (GET /admin/audit and its export). `until` is inclusive of its day. */
+export function auditQuery(filter: AuditFilter): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const key of ['actor', 'action', 'target'] as const) if (filter[key].trim()) query.set(key, filter[key].trim());
+  if (filter.since) query.set('since', `${filter.since}T00:00:00Z`);
+  if (filter.until) {
+    const next = new Date(`${filter.until}T00:00:00Z`);
+    next.setUTCDate(next.getUTCDate() + 1);
+    if (!Number.isNaN(next.getTime())) query.set('until', next.toISOString());
+  }
+  return query;
+}
+
+/** A webhook endpoint (GET /admin/webhooks); its secret is never shown again after creation or rotation. */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  enabled: boolean;
+  /** Why the server disabled it (a day of failures), else null. */
+  disabled_reason: string | null;
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  event_id: string;
+  event_type: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'exhausted';
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  latency_ms: number | null;
+  created_at: string;
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+}
+
+export interface WebhookInput {
+  url: string;
+  event_types: string[];
+  description?: string;
+  enabled?: boolean;
+}
+
+export interface WebhookPatch {
+  url?: string;
+  event_types?: string[];
+  description?: string;
+  enabled?: boolean;
+}
+
 /** The server's rule for a role name (features/admin/service.ts ROLE_PATTERN). */
 export const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 
@@ -141,6 +226,28 @@ export interface AdminApi {
   listIdentities(id: string, signal?: AbortSignal): Promise<AdminIdentityList>;
   /** Unlinks one; LAST_SIGN_IN_METHOD when it is the user's only way in (no password, passkey or other identity). */
   unlinkIdentity(id: string, identityId: string): Promise<void>;
+  /** One page of the audit log, newest first (PAGE_SIZE entries); a cursor belongs to its filters. */
+  listAudit(filter: AuditFilter, cursor: string | null, signal?: AbortSignal): Promise<AuditPage>;
+  /**
+   * The export of the entries matching `filter` (JSON lines) as a file: fetched with the admin's
+   * token (a plain link would carry none), handed to the browser as a download.
+   */
+  exportAudit(filter: AuditFilter): Promise<{ blob: Blob; filename: string }>;
+  /** The event types an endpoint can subscribe to. */
+  webhookEventTypes(signal?: AbortSignal): Promise<string[]>;
+  listWebhooks(signal?: AbortSignal): Promise<WebhookEndpoint[]>;
+  getWebhook(id: string, signal?: AbortSignal): Promise<WebhookEndpoint>;
+  /** Creates an endpoint; the secret comes back this once. */
+  createWebhook(input: WebhookInput): Promise<{ endpoint: WebhookEndpoint; secret: string }>;
+  /** Enabling clears the disabled reason and the failure clock (server rule). */
+  updateWebhook(id: string, patch: WebhookPatch): Promise<WebhookEndpoint>;
+  deleteWebhook(id: string): Promise<void>;
+  /** A new secret; the old one keeps signing beside it until `previous_expires_at`. */
+  rotateWebhookSecret(id: string, overlap?: string): Promise<{ secret: string; previous_expires_at: string }>;
+  listDeliveries(id: string, status: string, cursor: string | null, signal?: AbortSignal): Promise<{ deliveries: WebhookDelivery[]; next_cursor: string | null }>;
+  redeliver(id: string, deliveryId: string): Promise<WebhookDelivery>;
+  /** Sends a `webhook.test` event to this endpoint. */
+  sendTestWebhook(id: string): Promise<WebhookDelivery>;
 }
 
 /**
@@ -169,10 +276,12 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
       throw new LatchkeyError('NETWORK_ERROR', 'The server could not be reached.', 0);
     }
     if (!response.ok) throw await errorFromResponse(response);
-    const hasBody = response.status !== 204 && response.status !== 202;
+    // 202 has a body on the webhook routes (the delivery), none on the others.
+    const hasBody = response.status !== 204 && (response.status !== 202 || (response.headers.get('content-type') ?? '').includes('json'));
     return { status: response.status, body: (hasBody ? await response.json() : undefined) as T };
   }
   const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
+  const hookPath = (id: string) => `/admin/webhooks/${encodeURIComponent(id)}`;
 
   return {
     listUsers(filter, sort, cursor, signal) {
@@ -203,6 +312,41 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
       (await call<{ removed: FactorsRemoved }>('DELETE', `${userPath(id)}/factors${type === 'all' ? '' : `?type=${type}`}`)).removed,
     listIdentities: (id, signal) => call<AdminIdentityList>('GET', `${userPath(id)}/identities`, undefined, signal),
     unlinkIdentity: (id, identityId) => call<void>('DELETE', `${userPath(id)}/identities/${encodeURIComponent(identityId)}`),
+    listAudit(filter, cursor, signal) {
+      const query = auditQuery(filter);
+      query.set('limit', String(PAGE_SIZE));
+      if (cursor) query.set('cursor', cursor);
+      return call<AuditPage>('GET', `/admin/audit?${query}`, undefined, signal);
+    },
+    async exportAudit(filter) {
+      let response: Response;
+      try {
+        response = await client.fetch(`${base}/admin/audit/export?${auditQuery(filter)}`);
+      } catch (error) {
+        if (error instanceof LatchkeyError) throw error;
+        throw new LatchkeyError('NETWORK_ERROR', 'The server could not be reached.', 0);
+      }
+      if (!response.ok) throw await errorFromResponse(response);
+      const disposition = response.headers.get('content-disposition') ?? '';
+      const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'latchkey-audit.jsonl';
+      return { blob: await response.blob(), filename };
+    },
+    webhookEventTypes: async (signal) => (await call<{ event_types: string[] }>('GET', '/admin/webhooks/event-types', undefined, signal)).event_types,
+    listWebhooks: async (signal) => (await call<{ endpoints: WebhookEndpoint[] }>('GET', '/admin/webhooks', undefined, signal)).endpoints,
+    getWebhook: async (id, signal) => (await call<{ endpoint: WebhookEndpoint }>('GET', hookPath(id), undefined, signal)).endpoint,
+    createWebhook: (input) => call<{ endpoint: WebhookEndpoint; secret: string }>('POST', '/admin/webhooks', input),
+    updateWebhook: async (id, patch) => (await call<{ endpoint: WebhookEndpoint }>('PATCH', hookPath(id), patch)).endpoint,
+    deleteWebhook: (id) => call<void>('DELETE', hookPath(id)),
+    rotateWebhookSecret: (id, overlap) => call<{ secret: string; previous_expires_at: string }>('POST', `${hookPath(id)}/rotate-secret`, overlap ? { overlap } : {}),
+    listDeliveries(id, status, cursor, signal) {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (status) query.set('status', status);
+      if (cursor) query.set('cursor', cursor);
+      return call<{ deliveries: WebhookDelivery[]; next_cursor: string | null }>('GET', `${hookPath(id)}/deliveries?${query}`, undefined, signal);
+    },
+    redeliver: async (id, deliveryId) =>
+      (await call<{ delivery: WebhookDelivery }>('POST', `${hookPath(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`)).delivery,
+    sendTestWebhook: async (id) => (await call<{ delivery: WebhookDelivery }>('POST', `${hookPath(id)}/test`)).delivery,
   };
 }
 

@@ -206,6 +206,8 @@ export interface HousekeepingConfig {
    * (docs/account.md).
    */
   readonly accountDeletionGraceMs: number;
+  /** AUDIT_RETENTION: audit entries older than this are purged; null keeps them all (`0` or `forever`). */
+  readonly auditRetentionMs: number | null;
 }
 
 /** Webhook delivery (docs/webhooks.md). */
@@ -412,6 +414,20 @@ class SettingReader {
     const g = this.given(path, variable);
     const ms = g.value === undefined ? parseDuration(g.name, fallback) : this.milliseconds(g.name, g.value);
     if (ms < minMs || ms > maxMs) throw new ConfigError(g.name, `must be between ${minMs / 1000}s and ${maxMs / 1000}s`);
+    return ms;
+  }
+
+  /**
+   * A retention: a duration, or `0` / `forever` in the environment (0 or null as an option) for
+   * "keep everything", which is null.
+   */
+  retention(path: string, variable: string, fallback: string, minMs: number, maxMs: number): number | null {
+    const g = this.given(path, variable);
+    const v = g.value;
+    if (this.fromEnv && typeof v === 'string' && ['0', 'forever'].includes(v.trim().toLowerCase())) return null;
+    if (!this.fromEnv && (v === null || v === 0)) return null;
+    const ms = v === undefined ? parseDuration(g.name, fallback) : this.milliseconds(g.name, v);
+    if (ms < minMs || ms > maxMs) throw new ConfigError(g.name, `must be 0 or forever (keep everything), or between ${minMs / 1000}s and ${maxMs / 1000}s`);
     return ms;
   }
 
@@ -783,6 +799,7 @@ function buildConfig(r: SettingReader): Config {
     purgeIntervalMs,
     eventsRetentionMs: r.duration('housekeeping.eventsRetentionMs', 'EVENTS_RETENTION', '90d', 3_600_000, 3650 * 86_400_000),
     accountDeletionGraceMs: r.duration('housekeeping.accountDeletionGraceMs', 'ACCOUNT_DELETION_GRACE', '0', 0, 365 * 86_400_000),
+    auditRetentionMs: r.retention('housekeeping.auditRetentionMs', 'AUDIT_RETENTION', '365d', 86_400_000, 36500 * 86_400_000),
   };
   const factors: FactorsConfig = {
     mfaChallengeTtlMs: r.duration('factors.mfaChallengeTtlMs', 'MFA_CHALLENGE_TTL', '5m', 30_000, 1_800_000),

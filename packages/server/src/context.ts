@@ -40,10 +40,14 @@ export interface LatchkeyContext {
   readonly webhooks: WebhookWorker;
 }
 
-/** Who made a request: recorded on sessions and security events. */
+/** Who made a request: recorded on sessions, security events and the audit log. */
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
   /** The Accept-Language header, for the language of a mail this request sends (features/email/render.ts). */
   acceptLanguage?: string | null;
+  /** The request's id (Fastify's request.id, the access log's `reqId`): recorded on audit entries. */
+  requestId?: string | null;
+  /** The signed-in caller (request.auth's user), when the route authenticated one: an audit entry's actor. */
+  caller?: { id: string; email: string } | null;
 }

@@ -17,6 +17,7 @@ import { systemClock, type Clock } from './clock.js';
 import { CONFIG_SECTIONS, configFromSections, type Config, type ConfigSections, type RateLimitConfig } from './config.js';
 import type { LatchkeyContext } from './context.js';
 import { adminRoutes } from './features/admin/routes.js';
+import { auditRoutes } from './features/audit/routes.js';
 import { consoleRoutes } from './features/console/routes.js';
 import { authRoutes } from './features/auth/routes.js';
 import { MailDispatcher } from './features/email/dispatcher.js';
@@ -289,6 +290,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         socialRoutes, // oauth: providers, start, callback, exchange (docs/social-login.md)
         guardedScope(signedIn, identityRoutes), // identities: list, link, unlink
         guardedScope(admin, adminIdentityRoutes), // admin/users/{id}/identities
+        guardedScope(admin, auditRoutes), // admin/audit, admin/audit/export
         guardedScope(admin, webhookAdminRoutes), // admin/webhooks (docs/webhooks.md)
         metricsRoutes, // its own METRICS_TOKEN
         wellKnownRoutes,

@@ -17,7 +17,9 @@ export function bearerToken(request: FastifyRequest): string | null {
 }
 
 /**
- * Who sent the request, as sessions and security events record it.
+ * Who sent the request, as sessions, security events and the audit log record it: the address,
+ * the user agent, the request's id (the access log's `reqId`) and the signed-in caller, if the
+ * route's scope authenticated one.
  *
  * @example
  * await recordEvent(ctx, userId, 'logout', requestMeta(request));
@@ -25,5 +27,12 @@ export function bearerToken(request: FastifyRequest): string | null {
 export function requestMeta(request: FastifyRequest): RequestMeta {
   const ua = request.headers['user-agent'];
   const languages = request.headers['accept-language'];
-  return { ip: request.ip ?? null, userAgent: typeof ua === 'string' ? ua : null, acceptLanguage: typeof languages === 'string' ? languages : null };
+  const user = request.auth?.user;
+  return {
+    ip: request.ip ?? null,
+    userAgent: typeof ua === 'string' ? ua : null,
+    acceptLanguage: typeof languages === 'string' ? languages : null,
+    requestId: request.id,
+    caller: user ? { id: user.id, email: user.email } : null,
+  };
 }

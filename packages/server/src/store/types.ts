@@ -13,6 +13,7 @@
  * something else went wrong.
  */
 import type { EmailSignInStore } from './contract/email-sign-in.js';
+import type { AuditStore } from './contract/audit.js';
 import type { FactorStore } from './contract/factors.js';
 import type { IdentityStore } from './contract/identities.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
@@ -27,6 +28,7 @@ import type { UserStore } from './contract/users.js';
 import type { WebhookStore } from './contract/webhooks.js';
 
 export type * from './contract/email-sign-in.js';
+export type * from './contract/audit.js';
 export type * from './contract/factors.js';
 export type * from './contract/identities.js';
 export type * from './contract/lifecycle.js';
@@ -52,7 +54,8 @@ export type Store = StoreLifecycle &
   RateCounterStore &
   EmailSignInStore &
   WebhookStore &
-  MigrationStore;
+  MigrationStore &
+  AuditStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */
 export type StoreConcerns = Omit<Store, keyof StoreLifecycle>;

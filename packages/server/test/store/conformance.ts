@@ -10,6 +10,7 @@ import type { NewSession, NewUser, RotateInput, Store } from '../../src/store/ty
 import { IDLE, SECOND, hash, newSession, newUser, type ConformanceOptions, type StoreCaseContext } from './cases/context.js';
 import { emailSignInCases } from './cases/email-sign-in.js';
 import { accountDeletionCases } from './cases/account-deletion.js';
+import { auditCases } from './cases/audit.js';
 import { factorCases } from './cases/factors.js';
 import { identityCases } from './cases/identities.js';
 import { lifecycleCases } from './cases/lifecycle.js';
@@ -58,6 +59,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
       countRows: () => options.countRows(ctx.store),
       rowsMentioning: (needles) => options.rowsMentioning(ctx.store, needles),
       unreachableStore: () => options.unreachableStore(),
+      tamperAudit: () => options.tamperAudit(ctx.store),
       async user(overrides: Partial<NewUser> = {}) {
         const u = await ctx.store.createUser(newUser(overrides));
         if (!u) throw new Error('setup: createUser returned null');
@@ -87,6 +89,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     identityCases(ctx);
     rateCounterCases(ctx);
     emailSignInCases(ctx);
+    auditCases(ctx);
     webhookCases(ctx);
     outageCases(ctx);
   });

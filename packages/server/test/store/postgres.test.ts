@@ -4,7 +4,7 @@ import { createTestDatabase } from '../support/postgres.js';
 import { freePort } from '../support/server-process.js';
 import { describeStoreConformance } from './conformance.js';
 
-const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges', 'identities', 'oauth_states', 'oauth_exchange_codes'];
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges', 'identities', 'oauth_states', 'oauth_exchange_codes', 'audit_log'];
 
 // Each case gets its own database on the run's throwaway cluster; a pool of 10 makes the
 // concurrent cases run on several connections at once.
@@ -30,6 +30,9 @@ describeStoreConformance('postgres', async () => new PostgresStore(await createT
       counts[table] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}" WHERE ${any}`, [...needles])).rows[0]!.n;
     }
     return counts;
+  },
+  async tamperAudit(store: Store) {
+    await (store as PostgresStore).pool.query("UPDATE audit_log SET action = 'tampered'");
   },
   // A server address nobody listens on: every connection attempt is refused at once.
   async unreachableStore() {

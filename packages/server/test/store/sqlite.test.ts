@@ -8,7 +8,7 @@ const { dir, cleanup } = tempDir('latchkey-store-sqlite-');
 afterAll(cleanup);
 let n = 0;
 
-const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges', 'identities', 'oauth_states', 'oauth_exchange_codes'];
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'one_time_tokens', 'security_events', 'factors', 'recovery_codes', 'passkeys', 'passkey_challenges', 'identities', 'oauth_states', 'oauth_exchange_codes', 'audit_log'];
 
 describeStoreConformance('sqlite', async () => new SqliteStore(`${dir}/store-${++n}.db`), {
   async countRows(store: Store) {
@@ -28,6 +28,9 @@ describeStoreConformance('sqlite', async () => new SqliteStore(`${dir}/store-${+
       counts[name] = db.prepare<Record<string, string>, { n: number }>(`SELECT count(*) AS n FROM "${name}" WHERE ${any}`).get(params)!.n;
     }
     return counts;
+  },
+  async tamperAudit(store: Store) {
+    (store as SqliteStore).db.prepare("UPDATE audit_log SET action = 'tampered'").run();
   },
   // A store whose connection is closed (during shutdown, or lost).
   async unreachableStore() {

@@ -2,6 +2,7 @@ import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { failure, invalid, success, type Outcome } from '../../outcome.js';
 import { decodeUserCursor } from '../../store/query-helpers.js';
 import type { AdminUserPatch, SecurityEvent, SessionRecord, SortOrder, UserPage, UserRecord, UserSort } from '../../store/types.js';
+import { adminActor, recordAudit, userChanges, userTarget } from '../audit/service.js';
 import { sendInvite } from '../email/invite.js';
 import { mailPasswordResetLink } from '../email/reset-link.js';
 import { mailFactorChange } from '../email/factor-notice.js';
@@ -127,7 +128,15 @@ export async function adminUpdateUser(
   }
   const detail: Record<string, unknown> = { admin_id: adminId, changes: Object.keys(patch).filter((k) => k !== 'end_sessions'), sessions_revoked: revoked };
   if (user.email !== before.email) Object.assign(detail, { previous_email: before.email, email: user.email });
-  await recordEvent(ctx, userId, 'admin_user_updated', meta, detail);
+  const changes: Record<string, unknown> = userChanges(before, user);
+  if (revoked > 0) changes.sessions_revoked = revoked;
+  // A PATCH that changed nothing (the values it sent were the stored ones) is not an audit entry.
+  await Promise.all([
+    recordEvent(ctx, userId, 'admin_user_updated', meta, detail),
+    Object.keys(changes).length > 0
+      ? recordAudit(ctx, { actor: adminActor(adminId, meta), action: 'admin.user.updated', target: userTarget(userId), changes, meta })
+      : undefined,
+  ]);
   return success(user);
 }
 
@@ -140,7 +149,17 @@ export async function adminDeleteUser(ctx: LatchkeyContext, adminId: string, use
   const deleted = await deleteUser(ctx, userId);
   if (!deleted.ok) return deleted;
   // The target's own events went with them; the deletion is recorded on the acting admin.
-  await recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId, email: deleted.value.email });
+  const gone = deleted.value;
+  await Promise.all([
+    recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId, email: gone.email }),
+    recordAudit(ctx, {
+      actor: adminActor(adminId, meta),
+      action: 'admin.user.deleted',
+      target: userTarget(userId),
+      changes: { email: { from: gone.email, to: null }, roles: { from: gone.roles, to: null } },
+      meta,
+    }),
+  ]);
   return success(undefined);
 }
 
@@ -161,7 +180,16 @@ export async function adminRevokeSessions(
   } else {
     count = await ctx.store.revokeUserSessions(userId, 'revoked_by_admin', now);
   }
-  await recordEvent(ctx, userId, 'admin_sessions_revoked', meta, { admin_id: adminId, sessions: count, session_id: sessionId ?? null });
+  await Promise.all([
+    recordEvent(ctx, userId, 'admin_sessions_revoked', meta, { admin_id: adminId, sessions: count, session_id: sessionId ?? null }),
+    recordAudit(ctx, {
+      actor: adminActor(adminId, meta),
+      action: sessionId ? 'admin.session.revoked' : 'admin.sessions.revoked',
+      target: sessionId ? { type: 'session', id: sessionId } : userTarget(userId),
+      changes: sessionId ? { user_id: userId } : { sessions_revoked: count },
+      meta,
+    }),
+  ]);
   return success(count);
 }
 
@@ -188,7 +216,23 @@ export async function adminCreateUser(
     emailVerified: input.email_verified,
   });
   if (!created.ok) return created;
-  await recordEvent(ctx, created.value.id, 'admin_user_created', meta, { admin_id: adminId });
+  const user = created.value;
+  await Promise.all([
+    recordEvent(ctx, user.id, 'admin_user_created', meta, { admin_id: adminId }),
+    recordAudit(ctx, {
+      actor: adminActor(adminId, meta),
+      action: 'admin.user.created',
+      target: userTarget(user.id),
+      changes: {
+        email: { from: null, to: user.email },
+        name: { from: null, to: user.name },
+        roles: { from: null, to: user.roles },
+        email_verified: { from: null, to: user.emailVerified },
+        password: { changed: true },
+      },
+      meta,
+    }),
+  ]);
   return created;
 }
 
@@ -204,7 +248,10 @@ export async function adminSendPasswordReset(ctx: LatchkeyContext, adminId: stri
   if (!user) return failure('NOT_FOUND', 'No such user.');
   const sent = await mailPasswordResetLink(ctx, user);
   if (!sent.ok) return sent;
-  await recordEvent(ctx, userId, 'admin_password_reset_sent', meta, { admin_id: adminId });
+  await Promise.all([
+    recordEvent(ctx, userId, 'admin_password_reset_sent', meta, { admin_id: adminId }),
+    recordAudit(ctx, { actor: adminActor(adminId, meta), action: 'admin.user.password_reset_sent', target: userTarget(userId), meta }),
+  ]);
   return success(undefined);
 }
 
@@ -235,7 +282,16 @@ export async function adminInviteUser(
   const { user, created } = invited.value;
   const sent = await sendInvite(ctx, user);
   if (!sent.ok) return sent;
-  await recordEvent(ctx, user.id, 'admin_user_invited', meta, { admin_id: adminId, again: !created });
+  await Promise.all([
+    recordEvent(ctx, user.id, 'admin_user_invited', meta, { admin_id: adminId, again: !created }),
+    recordAudit(ctx, {
+      actor: adminActor(adminId, meta),
+      action: 'admin.user.invited',
+      target: userTarget(user.id),
+      changes: created ? { email: { from: null, to: user.email }, roles: { from: null, to: user.roles } } : { invitation: { resent: true } },
+      meta,
+    }),
+  ]);
   return invited;
 }
 
@@ -294,7 +350,10 @@ export async function adminResetFactors(
   }
   // A challenge issued before the reset would ask for a factor that is gone.
   await ctx.store.deleteOneTimeTokens(user.id, 'mfa_challenge');
-  await recordEvent(ctx, user.id, 'factors_reset_by_admin', meta, { admin_id: adminId, type, ...removed });
+  await Promise.all([
+    recordEvent(ctx, user.id, 'factors_reset_by_admin', meta, { admin_id: adminId, type, ...removed }),
+    recordAudit(ctx, { actor: adminActor(adminId, meta), action: 'admin.factors.reset', target: userTarget(user.id), changes: { type, removed }, meta }),
+  ]);
   if (removed.totp + removed.passkeys + removed.recovery_codes > 0) mailFactorChange(ctx, user, 'factors_reset_by_admin');
   return success({ removed });
 }

@@ -1,5 +1,7 @@
 import type { LatchkeyContext, RequestMeta } from '../../context.js';
 import { newId } from '../../lib/ids.js';
+import { recordAudit } from '../audit/service.js';
+import { AUDITED_EVENTS } from '../audit/security-changes.js';
 import type { SecurityEvent } from '../../store/types.js';
 
 /** Security event types recorded for a user (GET /auth/events, the admin view). */
@@ -51,8 +53,9 @@ export type SecurityEventType =
   | 'account_deletion_cancelled';
 
 /**
- * Records a security event. A failure to record is logged and swallowed: losing an audit row
- * must not fail the user's request.
+ * Records a security event, and the audit entry of the security changes among them
+ * (features/audit/security-changes.ts). A failure to record is logged and swallowed: losing an
+ * audit row must not fail the user's request.
  */
 export async function recordEvent(
   ctx: LatchkeyContext,
@@ -60,6 +63,50 @@ export async function recordEvent(
   type: SecurityEventType,
   meta: { ip: string | null; userAgent: string | null } | RequestMeta,
   detail: Record<string, unknown> | null = null,
+): Promise<void> {
+  const audited = userId === null ? undefined : AUDITED_EVENTS[type];
+  // An admin's unlink (`by`) is audited by the admin route, with the admin as the actor.
+  if (audited && !(detail && 'by' in detail)) {
+    await Promise.all([recordSecurityEvent(ctx, userId, type, meta, detail), auditSecurityChange(ctx, userId!, audited, meta, detail)]);
+  } else {
+    await recordSecurityEvent(ctx, userId, type, meta, detail);
+  }
+}
+
+async function auditSecurityChange(
+  ctx: LatchkeyContext,
+  userId: string,
+  audited: NonNullable<(typeof AUDITED_EVENTS)[SecurityEventType]>,
+  meta: RequestMeta,
+  detail: Record<string, unknown> | null,
+): Promise<void> {
+  let actor: { type: 'user' | 'system'; id: string | null; email: string | null };
+  if (audited.actor === 'system') {
+    actor = { type: 'system', id: null, email: null };
+  } else if (meta.caller?.id === userId) {
+    actor = { type: 'user', id: userId, email: meta.caller.email };
+  } else {
+    // A flow without a signed-in caller (a reset link, an invitation, registration): the address
+    // of the account at the time. Only these rare writes pay for the read.
+    const user = await ctx.store.findUserById(userId).catch(() => null);
+    actor = { type: 'user', id: userId, email: user?.email ?? null };
+  }
+  const changes = audited.changes?.(detail) ?? null;
+  await recordAudit(ctx, {
+    actor,
+    action: audited.action,
+    target: audited.target(userId, detail),
+    changes: audited.actor === 'system' ? { user_id: userId, ...changes } : changes,
+    meta,
+  });
+}
+
+async function recordSecurityEvent(
+  ctx: LatchkeyContext,
+  userId: string | null,
+  type: SecurityEventType,
+  meta: { ip: string | null; userAgent: string | null },
+  detail: Record<string, unknown> | null,
 ): Promise<void> {
   try {
     await ctx.store.recordEvent({

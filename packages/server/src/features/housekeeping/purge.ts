@@ -3,11 +3,14 @@
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
  * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), expired
  * passkey challenges (`purgePasskeyChallenges`), social sign-in states (`purgeOAuthStates`), email
- * sign-in challenges (`purgeEmailSignInChallenges`), and accounts whose self-service deletion fell
- * due (ACCOUNT_DELETION_GRACE, `purgeDueAccounts` in features/users/account-deletion.ts).
+ * sign-in challenges (`purgeEmailSignInChallenges`), accounts whose self-service deletion fell
+ * due (ACCOUNT_DELETION_GRACE, `purgeDueAccounts` in features/users/account-deletion.ts), and
+ * audit entries older than AUDIT_RETENTION (`purgeOldAudit`, features/audit: the only deletion of
+ * the append-only log).
  */
 import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
+import { purgeOldAudit } from '../audit/service.js';
 import { purgeDueAccounts } from '../users/account-deletion.js';
 
 /** Rows of each kind (sessions, spent tokens) deleted per statement. */
@@ -110,7 +113,8 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
       .then(async (n) => n + (await purgeEmailSignInChallenges(ctx)))
       .then(async (n) => n + (await purgeDueAccounts(ctx)))
-      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
+      .then(async (n) => n + (await purgeOldAudit(ctx, PURGE_BATCH_SIZE)))
+      .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens, old events and audit entries'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.housekeeping.purgeIntervalMs);
   timer.unref();

@@ -24,6 +24,7 @@ import { hasNoPassword } from '../../passwords/no-password.js';
 import type { IdentityRecord, UserRecord } from '../../store/types.js';
 import { completeSignIn, type LoginResult } from '../auth/service.js';
 import { mailLocaleFor, renderMail } from '../email/render.js';
+import { adminActor, recordAudit } from '../audit/service.js';
 import { recordEvent } from '../events/service.js';
 import { normaliseEmail } from '../users/fields.js';
 import { createFederatedUser } from '../users/service.js';
@@ -352,6 +353,18 @@ export async function unlinkIdentity(
     }
     return failure('IDENTITY_NOT_FOUND', 'No identity with this id is linked to this account.');
   }
-  await recordEvent(ctx, user.id, 'identity_unlinked', meta, { provider: identity.provider, identity_id: identity.id, ...(options.by ? { by: options.by } : {}) });
+  await Promise.all([
+    recordEvent(ctx, user.id, 'identity_unlinked', meta, { provider: identity.provider, identity_id: identity.id, ...(options.by ? { by: options.by } : {}) }),
+    // The owner's own unlink is audited from recordEvent; an admin's here, with the admin as the actor.
+    options.by
+      ? recordAudit(ctx, {
+          actor: adminActor(options.by, meta),
+          action: 'admin.identity.unlinked',
+          target: { type: 'identity', id: identity.id },
+          changes: { user_id: user.id, provider: identity.provider },
+          meta,
+        })
+      : undefined,
+  ]);
   return success(undefined);
 }

@@ -5,10 +5,12 @@
  */
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { chmod } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { StoreConfig } from '../../config.js';
 import { openStore } from '../../store/index.js';
 import { sqlitePathFromUrl } from '../../store/database-url.js';
+import { recordCliAudit } from '../audit/service.js';
 import type { Store } from '../../store/types.js';
 import { EXPORT_FORMATS, exportUsers } from './exporter.js';
 import { importUsersFromFile } from './importer.js';
@@ -113,6 +115,17 @@ export async function runUsersImport(config: StoreConfig, args: string[]): Promi
       const out = createWriteStream(values.failures, { mode: 0o600 });
       for (const f of summary.failures) out.write(JSON.stringify(f) + '\n');
       await closeStream(out);
+    }
+    if (store && !dryRun && summary.imported + summary.updated > 0) {
+      await recordCliAudit(store, Date.now, 'admin.users.imported', null, {
+        file: basename(file),
+        format,
+        on_conflict: onConflict,
+        imported: summary.imported,
+        updated: summary.updated,
+        skipped: summary.skipped,
+        failed: summary.failed,
+      });
     }
     process.stdout.write(values.json ? JSON.stringify(summary) + '\n' : formatSummary(summary, file));
     return summary.failed > 0 ? 2 : 0;

@@ -4,7 +4,7 @@
  * users room's createUser, the password policy, the last enabled admin kept, sessions ended as the
  * admin API ends them). Each subcommand parses strictly before it touches the database; results
  * go to stdout, errors to stderr (exit 1). Actions are recorded as security events with
- * `via: "cli"`.
+ * `via: "cli"`, and in the audit log with actor type `cli` (its id: the operating-system user).
  */
 import type { Config } from '../../config.js';
 import { newId } from '../../lib/ids.js';
@@ -14,6 +14,7 @@ import type { Failure } from '../../outcome.js';
 import type { PasswordHasher } from '../../passwords/hasher.js';
 import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
 import { ADMIN_ROLE, normaliseEmail, ROLE_PATTERN } from './fields.js';
+import { recordCliAudit, userChanges } from '../audit/service.js';
 import { createUser, deleteUser, grantRole, LAST_ADMIN_DETAIL } from './service.js';
 
 /** What a subcommand is given: the store (opened by the CLI, which names the database), a clock. */
@@ -80,6 +81,11 @@ async function record(store: Store, clock: () => number, userId: string, type: s
   await store
     .recordEvent({ id: newId(), userId, type, ip: null, userAgent: null, detail: { via: 'cli', ...detail }, createdAt: clock() })
     .catch(() => undefined);
+}
+
+/** Appends the command's audit entry, actor `cli` (never failing the command: the change is made already). */
+function audit(store: Store, clock: () => number, action: string, userId: string, changes: Record<string, unknown> | null): Promise<void> {
+  return recordCliAudit(store, clock, action, { type: 'user', id: userId }, changes);
 }
 
 async function list(deps: UsersCommandDeps, args: string[]): Promise<number> {
@@ -171,13 +177,22 @@ async function create(deps: UsersCommandDeps, args: string[], admin: boolean): P
       const verified = admin || (values as { verified?: boolean }).verified === true;
       const created = await createUser(userDeps, { email, password, name: values.name as string | undefined, roles, emailVerified: verified });
       if (created.ok) {
-        await record(store, deps.clock, created.value.id, 'admin_user_created', {});
+        const u = created.value;
+        await record(store, deps.clock, u.id, 'admin_user_created', {});
+        await audit(store, deps.clock, 'admin.user.created', u.id, {
+          email: { from: null, to: u.email },
+          name: { from: null, to: u.name },
+          roles: { from: null, to: u.roles },
+          email_verified: { from: null, to: u.emailVerified },
+          password: { changed: true },
+        });
         deps.out(`${admin ? 'admin' : 'user'} ${created.value.email} created (id ${created.value.id})`);
         return 0;
       }
       if (!admin || created.code !== 'EMAIL_TAKEN') return deps.fail(describeFailure(created));
       const granted = await grantRole(userDeps, email, ADMIN_ROLE);
       if (!granted.ok) return deps.fail(describeFailure(granted));
+      await audit(store, deps.clock, 'admin.user.updated', granted.value.id, { roles: { added: [ADMIN_ROLE] } });
       deps.out(`${granted.value.email} already exists; role admin granted (password unchanged)`);
       return 0;
     });
@@ -216,6 +231,9 @@ async function update(deps: UsersCommandDeps, sub: 'disable' | 'enable' | 'set-r
     const endSessions = disabledNow || (rolesChanged && (values['end-sessions'] ?? deps.config.sessions.roleChangeEndsSessions));
     const ended = endSessions ? await store.revokeUserSessions(user.id, disabledNow ? 'disabled_by_admin' : 'roles_changed', now) : 0;
     await record(store, deps.clock, user.id, 'admin_user_updated', { changes: [sub === 'set-roles' ? 'roles' : 'disabled'], sessions_revoked: ended });
+    const changes: Record<string, unknown> = userChanges(before, after);
+    if (ended > 0) changes.sessions_revoked = ended;
+    if (Object.keys(changes).length > 0) await audit(store, deps.clock, 'admin.user.updated', user.id, changes);
     const what =
       sub === 'set-roles'
         ? rolesChanged
@@ -251,6 +269,7 @@ async function resetPassword(deps: UsersCommandDeps, args: string[]): Promise<nu
       const ended = await store.revokeUserSessions(found.id, 'password_reset', now);
       await store.deleteOneTimeTokens(found.id, 'reset_password');
       await record(store, deps.clock, found.id, 'password_reset', { sessions_revoked: ended });
+      await audit(store, deps.clock, 'admin.user.password_reset', found.id, { password: { changed: true }, sessions_revoked: ended });
       deps.out(`password of ${found.email} reset; ${ended} session(s) ended`);
       return 0;
     });
@@ -267,6 +286,7 @@ async function remove(deps: UsersCommandDeps, args: string[]): Promise<number> {
     if (!values.yes) return deps.fail(`this deletes ${user.email} with their sessions and security events; add --yes to confirm`);
     const deleted = await deleteUser({ store }, user.id);
     if (!deleted.ok) return deps.fail(describeFailure(deleted));
+    await audit(store, deps.clock, 'admin.user.deleted', user.id, { email: { from: deleted.value.email, to: null }, roles: { from: deleted.value.roles, to: null } });
     deps.out(`deleted ${user.email} (id ${user.id})`);
     return 0;
   });

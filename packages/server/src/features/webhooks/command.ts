@@ -8,6 +8,8 @@ import type { Config } from '../../config.js';
 import { parseCommandArgs, UsageError } from '../../lib/cli-args.js';
 import type { Store } from '../../store/types.js';
 import { secretBoxFor } from '../../tokens/keys.js';
+import { recordCliAudit } from '../audit/service.js';
+import { webhookChanges } from '../audit/webhook-actions.js';
 import { describeFailure } from '../users/command.js';
 import { WEBHOOK_EVENT_TYPES } from './events.js';
 import { createEndpoint, deleteEndpoint, listDeliveries, rotateSecret } from './service.js';
@@ -50,6 +52,8 @@ async function create(deps: WebhooksCommandDeps, args: string[]): Promise<number
   return deps.withStore(async (store) => {
     const created = await createEndpoint(serviceDeps(deps, store), { url: values.url!, event_types: types, description: values.description ?? null, enabled: !values.disabled });
     if (!created.ok) return deps.fail(describeFailure(created));
+    const hook = { type: 'webhook', id: created.value.endpoint.id };
+    await recordCliAudit(store, deps.clock, 'admin.webhook.created', hook, { ...webhookChanges(null, created.value.endpoint), secret: { set: true } });
     deps.out(`endpoint ${created.value.endpoint.id} created for ${created.value.endpoint.eventTypes.join(', ')}`);
     deps.out(`secret (shown once, keep it for the receiver): ${created.value.secret}`);
     return 0;
@@ -78,6 +82,10 @@ async function rotate(deps: WebhooksCommandDeps, args: string[]): Promise<number
   return deps.withStore(async (store) => {
     const rotated = await rotateSecret(serviceDeps(deps, store), positionals[0]!, values.overlap);
     if (!rotated.ok) return deps.fail(describeFailure(rotated));
+    await recordCliAudit(store, deps.clock, 'admin.webhook.secret_rotated', { type: 'webhook', id: positionals[0]! }, {
+      secret: { rotated: true },
+      previous_expires_at: new Date(rotated.value.previousExpiresAt).toISOString(),
+    });
     deps.out(`new secret (shown once): ${rotated.value.secret}`);
     deps.out(`the previous secret also signs until ${iso(rotated.value.previousExpiresAt)}`);
     return 0;
@@ -87,8 +95,10 @@ async function rotate(deps: WebhooksCommandDeps, args: string[]): Promise<number
 async function remove(deps: WebhooksCommandDeps, args: string[]): Promise<number> {
   const { positionals } = parseCommandArgs(args, {}, usage('delete'), { min: 1, max: 1 });
   return deps.withStore(async (store) => {
+    const before = await store.findWebhookEndpoint(positionals[0]!);
     const deleted = await deleteEndpoint({ store }, positionals[0]!);
     if (!deleted.ok) return deps.fail(describeFailure(deleted));
+    await recordCliAudit(store, deps.clock, 'admin.webhook.deleted', { type: 'webhook', id: positionals[0]! }, webhookChanges(before, null));
     deps.out(`endpoint ${positionals[0]} deleted with its delivery log`);
     return 0;
   });

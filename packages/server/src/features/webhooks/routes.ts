@@ -3,6 +3,7 @@ import type { LatchkeyContext } from '../../context.js';
 import { unwrap } from '../../http/failures.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { WebhookDeliveryStatus } from '../../store/types.js';
+import { auditWebhookAction, webhookChanges } from '../audit/webhook-actions.js';
 import { WEBHOOK_EVENT_TYPES } from './events.js';
 import {
   createEndpoint,
@@ -118,6 +119,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: { ctx: Latc
     },
     async (request, reply) => {
       const created = unwrap(await createEndpoint(ctx, request.body));
+      await auditWebhookAction(ctx, request, 'admin.webhook.created', created.endpoint.id, { ...webhookChanges(null, created.endpoint), secret: { set: true } });
       return reply.code(201).send({ endpoint: publicEndpoint(created.endpoint), secret: created.secret });
     },
   );
@@ -155,14 +157,22 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: { ctx: Latc
         response: { 200: endpointEnvelope, ...problems(400, 401, 403, 404, 422) },
       },
     },
-    async (request) => ({ endpoint: publicEndpoint(unwrap(await updateEndpoint(ctx, request.params.id, request.body))) }),
+    async (request) => {
+      const before = await ctx.store.findWebhookEndpoint(request.params.id);
+      const endpoint = unwrap(await updateEndpoint(ctx, request.params.id, request.body));
+      const changes = webhookChanges(before, endpoint);
+      if (Object.keys(changes).length > 0) await auditWebhookAction(ctx, request, 'admin.webhook.updated', endpoint.id, changes);
+      return { endpoint: publicEndpoint(endpoint) };
+    },
   );
 
   app.delete<{ Params: IdParams }>(
     '/admin/webhooks/:id',
     { schema: { ...common, summary: 'Delete an endpoint with its delivery log', params: idParams, response: { 204: { type: 'null' }, ...problems(401, 403, 404) } } },
     async (request, reply) => {
+      const before = await ctx.store.findWebhookEndpoint(request.params.id);
       unwrap(await deleteEndpoint(ctx, request.params.id));
+      await auditWebhookAction(ctx, request, 'admin.webhook.deleted', request.params.id, webhookChanges(before, null));
       return reply.code(204).send();
     },
   );
@@ -191,6 +201,10 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: { ctx: Latc
     },
     async (request) => {
       const rotated = unwrap(await rotateSecret(ctx, request.params.id, request.body?.overlap));
+      await auditWebhookAction(ctx, request, 'admin.webhook.secret_rotated', request.params.id, {
+        secret: { rotated: true },
+        previous_expires_at: new Date(rotated.previousExpiresAt).toISOString(),
+      });
       return { secret: rotated.secret, previous_expires_at: new Date(rotated.previousExpiresAt).toISOString() };
     },
   );
@@ -242,6 +256,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: { ctx: Latc
     },
     async (request, reply) => {
       const delivery = unwrap(await redeliver(ctx, request.params.id, request.params.deliveryId));
+      await auditWebhookAction(ctx, request, 'admin.webhook.redelivered', request.params.id, { delivery_id: request.params.deliveryId, event_id: delivery.eventId });
       return reply.code(202).send({ delivery: publicDelivery(delivery) });
     },
   );
@@ -253,6 +268,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: { ctx: Latc
     },
     async (request, reply) => {
       const delivery = unwrap(await sendTestEvent(ctx, request.params.id));
+      await auditWebhookAction(ctx, request, 'admin.webhook.tested', request.params.id, { event_id: delivery.eventId });
       return reply.code(202).send({ delivery: publicDelivery(delivery) });
     },
   );

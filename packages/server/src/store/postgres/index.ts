@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { postgresAudit } from './audit.js';
 import type { RateCounterStore, Store, StoreConcerns } from '../types.js';
 import { PgConnection, type PostgresStoreOptions } from './connection.js';
 import { postgresEmailSignIn } from './email-sign-in.js';
@@ -63,6 +64,7 @@ export class PostgresStore implements Store {
       ...postgresPasskeys(db),
       ...postgresIdentities(db),
       ...postgresRateCounters(db),
+      ...postgresAudit(db),
       ...postgresWebhooks(db),
     };
     Object.assign(this, concerns);

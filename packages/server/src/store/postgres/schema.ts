@@ -431,6 +431,42 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    name: 'audit log',
+    // Append-only: who did what to whom (features/audit). No foreign key to users: an entry
+    // outlives its actor and its target. The trigger refuses every UPDATE; the retention purge
+    // is the only DELETE. Newest first is the one order read, by (at, id), alone or after an
+    // actor, action or target filter.
+    sql: `
+      CREATE TABLE audit_log (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        at BIGINT NOT NULL,
+        actor_type TEXT NOT NULL,
+        actor_id TEXT COLLATE "C",
+        actor_email TEXT COLLATE "C",
+        action TEXT COLLATE "C" NOT NULL,
+        target_type TEXT,
+        target_id TEXT COLLATE "C",
+        changes JSONB,
+        ip TEXT,
+        user_agent TEXT,
+        request_id TEXT
+      );
+      CREATE INDEX audit_log_at_idx ON audit_log (at, id);
+      CREATE INDEX audit_log_actor_idx ON audit_log (actor_id, at);
+      CREATE INDEX audit_log_actor_email_idx ON audit_log (actor_email, at);
+      CREATE INDEX audit_log_target_idx ON audit_log (target_id, at);
+      CREATE INDEX audit_log_action_idx ON audit_log (action, at);
+      CREATE FUNCTION audit_log_refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'audit_log is append-only';
+      END;
+      $$;
+      CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_update();
+    `,
+  },
+  {
     version: 10,
     name: 'user locale',
     // See sqlite/schema.ts, version 10.

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Store, StoreConcerns } from '../types.js';
+import { sqliteAudit } from './audit.js';
 import { SqliteConnection } from './connection.js';
 import { sqliteEmailSignIn } from './email-sign-in.js';
 import { sqliteFactors } from './factors.js';
@@ -54,6 +55,7 @@ export class SqliteStore implements Store {
       ...sqlitePasskeys(connection),
       ...sqliteIdentities(connection),
       ...sqliteRateCounters(connection),
+      ...sqliteAudit(connection),
       ...sqliteWebhooks(connection),
     };
     Object.assign(this, concerns);

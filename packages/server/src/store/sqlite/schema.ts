@@ -386,6 +386,39 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    name: 'audit log',
+    // Append-only: who did what to whom (features/audit). No foreign key to users: an entry
+    // outlives its actor and its target. The trigger refuses every UPDATE; the retention purge
+    // is the only DELETE. Newest first is the one order read, by (at, id), alone or after an
+    // actor, action or target filter.
+    sql: `
+      CREATE TABLE audit_log (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor_type TEXT NOT NULL,
+        actor_id TEXT,
+        actor_email TEXT,
+        action TEXT NOT NULL,
+        target_type TEXT,
+        target_id TEXT,
+        changes TEXT,
+        ip TEXT,
+        user_agent TEXT,
+        request_id TEXT
+      );
+      CREATE INDEX audit_log_at_idx ON audit_log (at, id);
+      CREATE INDEX audit_log_actor_idx ON audit_log (actor_id, at);
+      CREATE INDEX audit_log_actor_email_idx ON audit_log (actor_email, at);
+      CREATE INDEX audit_log_target_idx ON audit_log (target_id, at);
+      CREATE INDEX audit_log_action_idx ON audit_log (action, at);
+      CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+      BEGIN
+        SELECT RAISE(ABORT, 'audit_log is append-only');
+      END;
+    `,
+  },
+  {
     version: 10,
     name: 'user locale',
     // The language the user's mail is written in (features/email/locale.ts): a well-formed BCP 47

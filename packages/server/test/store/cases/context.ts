@@ -87,6 +87,11 @@ export interface ConformanceOptions {
    * server address nobody listens on). The case closes it.
    */
   unreachableStore(): Promise<Store>;
+  /**
+   * Runs `UPDATE audit_log SET action = 'tampered'` with the adapter's own SQL (the Store has no
+   * such method): proves the table itself refuses to change an entry.
+   */
+  tamperAudit(store: Store): Promise<void>;
 }
 
 /** What a case file works with; `store` is the running case's own. */
@@ -103,6 +108,8 @@ export interface StoreCaseContext {
   rowsMentioning(needles: readonly string[]): Promise<Record<string, number>>;
   /** ConformanceOptions.unreachableStore. */
   unreachableStore(): Promise<Store>;
+  /** ConformanceOptions.tamperAudit of the case's store. */
+  tamperAudit(): Promise<void>;
   /** Creates a user in the case's store (newUser with `overrides`). */
   user(overrides?: Partial<NewUser>): Promise<UserRecord>;
   /** Creates a session of `userId`; `token` is its first refresh token's hash. */

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 // The public export (what an embedder catches), which is the class the adapters throw.
 import { DatabaseUnavailableError } from '../../../src/index.js';
+import { entry } from './audit.js';
 import { T0, hash, key, newSession, newUser, type StoreCaseContext } from './context.js';
 
 /** The error a call rejected with, or null when it resolved. */
@@ -48,6 +49,8 @@ export function outageCases(ctx: StoreCaseContext): void {
           findPasskeyByCredentialId: () => down.findPasskeyByCredentialId('x'),
           consumePasskeyChallenge: () => down.consumePasskeyChallenge(hash(), 'passkey_login', T0),
           hitRateCounter: () => down.hitRateCounter('k', T0, 1000),
+          appendAudit: () => down.appendAudit(entry()),
+          listAudit: () => down.listAudit({ actor: null, action: null, target: null, since: null, until: null, before: null, limit: 1 }),
         };
         for (const [name, call] of Object.entries(calls)) {
           const err = await rejection(call);
