@@ -120,6 +120,8 @@ describe('validation', () => {
     ['ISSUER', 'ftp://example.com'],
     ['ISSUER', 'not a url'],
     ['ACCESS_TOKEN_TTL', 'forever'],
+    ['REVOCATION_FEED_TOKEN', 'x'.repeat(31)],
+    ['REVOCATION_FEED_MAX_STREAMS', '0'],
     ['ACCESS_TOKEN_TTL', '2d'],
     ['ACCESS_TOKEN_TTL', '0'],
     ['JWT_ALG', 'none'],
