@@ -58,6 +58,9 @@ export const ERROR_CODES = {
   PASSWORD_NOT_SET: { status: 409, title: 'No password set' },
   // Email sign-in (docs/email.md, "Email sign-in").
   INVALID_SIGN_IN_CODE: { status: 400, title: 'Invalid or expired sign-in code' },
+  // The revocation feed (docs/verify.md, "Revocation feed").
+  REVOCATION_FEED_UNAUTHORIZED: { status: 401, title: 'Revocation feed credential required' },
+  INVALID_CURSOR: { status: 400, title: 'Invalid cursor' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },

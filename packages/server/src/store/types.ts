@@ -21,6 +21,7 @@ import type { MigrationStore } from './contract/migrations.js';
 import type { OneTimeTokenStore } from './contract/one-time-tokens.js';
 import type { PasskeyStore } from './contract/passkeys.js';
 import type { RateCounterStore } from './contract/rate-counters.js';
+import type { RevocationStore } from './contract/revocations.js';
 import type { SecurityEventStore } from './contract/security-events.js';
 import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
@@ -36,6 +37,7 @@ export type * from './contract/migrations.js';
 export type * from './contract/one-time-tokens.js';
 export type * from './contract/passkeys.js';
 export type * from './contract/rate-counters.js';
+export type * from './contract/revocations.js';
 export type * from './contract/security-events.js';
 export type * from './contract/sessions.js';
 export type * from './contract/signing-keys.js';
@@ -54,8 +56,9 @@ export type Store = StoreLifecycle &
   RateCounterStore &
   EmailSignInStore &
   WebhookStore &
-  MigrationStore &
-  AuditStore;
+  AuditStore &
+  RevocationStore &
+  MigrationStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */
 export type StoreConcerns = Omit<Store, keyof StoreLifecycle>;

@@ -19,6 +19,7 @@ import { oneTimeTokenCases } from './cases/one-time-tokens.js';
 import { passkeyCases } from './cases/passkeys.js';
 import { outageCases } from './cases/outages.js';
 import { rateCounterCases } from './cases/rate-counters.js';
+import { revocationCases } from './cases/revocations.js';
 import { securityEventCases } from './cases/security-events.js';
 import { sessionCases } from './cases/sessions.js';
 import { signingKeyCases } from './cases/signing-keys.js';
@@ -91,6 +92,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     emailSignInCases(ctx);
     auditCases(ctx);
     webhookCases(ctx);
+    revocationCases(ctx);
     outageCases(ctx);
   });
 }

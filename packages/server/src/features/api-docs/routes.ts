@@ -38,6 +38,11 @@ export function openApiDefinition(issuer: string) {
           bearerFormat: 'JWT',
           description: 'Or an access token you already have (the `access_token` of POST /auth/login or /auth/refresh).',
         },
+        RevocationFeedToken: {
+          type: 'http' as const,
+          scheme: 'bearer',
+          description: 'REVOCATION_FEED_TOKEN, for services that follow the revocation feed (not an access token; docs/verify.md).',
+        },
         RefreshCookie: {
           type: 'apiKey' as const,
           in: 'cookie' as const,
@@ -84,18 +89,22 @@ export function docsContentSecurityPolicy(issuer: string): string {
 type SecurityRequirements = Array<Record<string, string[]>>;
 
 /**
- * The document as the docs page gets it (/docs/json), without the refresh-cookie scheme: a page
- * cannot set an HttpOnly cookie, so its field in the Authorize dialog would do nothing (the
- * browser sends the cookie it has anyway). /openapi.json keeps the scheme: it is true for tools.
+ * Schemes the docs page leaves out: the refresh cookie (a page cannot set an HttpOnly cookie, so
+ * its field in the Authorize dialog would do nothing; the browser sends the cookie it has anyway)
+ * and the revocation feed's credential (for services, not for people trying the API; a second
+ * bearer field would only confuse the dialog). /openapi.json keeps both: they are true for tools.
  */
+const NOT_ON_THE_PAGE = ['RefreshCookie', 'RevocationFeedToken'];
+
+/** The document as the docs page gets it (/docs/json), without the schemes of NOT_ON_THE_PAGE. */
 export function forTheDocsPage(document: Record<string, unknown>): Record<string, unknown> {
   const components = document.components as { securitySchemes?: Record<string, unknown> } | undefined;
-  if (components?.securitySchemes) delete components.securitySchemes.RefreshCookie;
+  for (const scheme of NOT_ON_THE_PAGE) if (components?.securitySchemes) delete components.securitySchemes[scheme];
   for (const operations of Object.values((document.paths ?? {}) as Record<string, Record<string, { security?: SecurityRequirements }>>)) {
     for (const operation of Object.values(operations)) {
       if (!Array.isArray(operation.security)) continue;
-      const kept = operation.security.filter((requirement) => !('RefreshCookie' in requirement));
-      // Only the cookie: nothing the page can send (refresh and logout take the token in the body too).
+      const kept = operation.security.filter((requirement) => !NOT_ON_THE_PAGE.some((scheme) => scheme in requirement));
+      // Only such schemes: nothing the page can send (refresh and logout take the token in the body too).
       operation.security = kept.length > 0 ? kept : [{}];
     }
   }

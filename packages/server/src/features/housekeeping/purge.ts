@@ -3,14 +3,15 @@
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
  * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), expired
  * passkey challenges (`purgePasskeyChallenges`), social sign-in states (`purgeOAuthStates`), email
- * sign-in challenges (`purgeEmailSignInChallenges`), accounts whose self-service deletion fell
- * due (ACCOUNT_DELETION_GRACE, `purgeDueAccounts` in features/users/account-deletion.ts), and
- * audit entries older than AUDIT_RETENTION (`purgeOldAudit`, features/audit: the only deletion of
- * the append-only log).
+ * sign-in challenges (`purgeEmailSignInChallenges`), revocation feed entries past their window
+ * (`purgeRevocations`), accounts whose self-service deletion fell due (ACCOUNT_DELETION_GRACE,
+ * `purgeDueAccounts` in features/users/account-deletion.ts), and audit entries older than
+ * AUDIT_RETENTION (`purgeOldAudit`, features/audit: the only deletion of the append-only log).
  */
 import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
 import { purgeOldAudit } from '../audit/service.js';
+import { expiredUpTo, feedWindowMs } from '../sessions/revocation-feed.js';
 import { purgeDueAccounts } from '../users/account-deletion.js';
 
 /** Rows of each kind (sessions, spent tokens) deleted per statement. */
@@ -98,6 +99,17 @@ export function purgeEmailSignInChallenges(ctx: LatchkeyContext, limit = PURGE_B
 }
 
 /**
+ * Revocation feed entries no token of theirs can outlive (revoked more than ACCESS_TOKEN_TTL +
+ * 60 s ago), at most `limit` per run.
+ *
+ * @example
+ * const deleted = await purgeRevocations(ctx);
+ */
+export function purgeRevocations(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgeRevocations(expiredUpTo(ctx.clock(), feedWindowMs(ctx.config.tokens)), limit);
+}
+
+/**
  * Runs the purges every PURGE_INTERVAL (the timer does not keep the process alive); returns the
  * function that stops it. A failed run is logged and the next one tries again.
  *
@@ -112,6 +124,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
       .then(async (n) => n + (await purgeEmailSignInChallenges(ctx)))
+      .then(async (n) => n + (await purgeRevocations(ctx)))
       .then(async (n) => n + (await purgeDueAccounts(ctx)))
       .then(async (n) => n + (await purgeOldAudit(ctx, PURGE_BATCH_SIZE)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens, old events and audit entries'))

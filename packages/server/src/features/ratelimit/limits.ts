@@ -45,6 +45,9 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/reauthenticate': // a password check with an access token: the same hash budget
     case '/auth/me/export': // a bulk read of the whole account: a person needs it rarely
       return 'change_password';
+    case '/auth/revocations': // services with REVOCATION_FEED_TOKEN, paging the whole feed at start-up
+    case '/auth/revocations/stream':
+      return null;
   }
   if (path.startsWith('/auth/') || path.startsWith('/admin/')) return 'default';
   return null;

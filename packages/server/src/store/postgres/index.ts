@@ -9,6 +9,7 @@ import { postgresIdentities } from './identities.js';
 import { postgresMigrations } from './migrations.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
+import { postgresRevocations } from './revocations.js';
 import { postgresSecurityEvents } from './security-events.js';
 import { postgresSessions } from './sessions.js';
 import { postgresSigningKeys } from './signing-keys.js';
@@ -66,6 +67,7 @@ export class PostgresStore implements Store {
       ...postgresRateCounters(db),
       ...postgresAudit(db),
       ...postgresWebhooks(db),
+      ...postgresRevocations(db),
     };
     Object.assign(this, concerns);
   }

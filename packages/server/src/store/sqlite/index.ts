@@ -10,6 +10,7 @@ import { sqliteError } from './errors.js';
 import { migrateSqlite, sqliteMigrations } from './migrations.js';
 import { sqliteOneTimeTokens } from './one-time-tokens.js';
 import { sqliteRateCounters } from './rate-counters.js';
+import { sqliteRevocations } from './revocations.js';
 import { sqliteSecurityEvents } from './security-events.js';
 import { sqliteSessions } from './sessions.js';
 import { sqliteSigningKeys } from './signing-keys.js';
@@ -57,6 +58,7 @@ export class SqliteStore implements Store {
       ...sqliteRateCounters(connection),
       ...sqliteAudit(connection),
       ...sqliteWebhooks(connection),
+      ...sqliteRevocations(connection),
     };
     Object.assign(this, concerns);
   }

@@ -24,6 +24,8 @@ interface Schema {
   required?: string[];
   minProperties?: number;
   properties?: Record<string, Schema>;
+  minItems?: number;
+  items?: Schema;
 }
 interface Operation {
   security?: Array<Record<string, string[]>>;
@@ -60,7 +62,8 @@ function sample(schema: Schema): unknown {
     case 'number':
       return 1;
     case 'array':
-      return [];
+      // At least the items the schema asks for (a webhook's event_types).
+      return Array.from({ length: schema.minItems ?? 0 }, () => (schema.items ? sample(schema.items) : null));
     default:
       return null;
   }

@@ -76,7 +76,7 @@ export function auditCases(ctx: StoreCaseContext): void {
     it('entries outlive their actor and target (no foreign key): deleting the user keeps them', async () => {
       const u = await ctx.user();
       await ctx.store.appendAudit(entry({ actorType: 'user', actorId: u.id, actorEmail: u.email, targetId: u.id }));
-      expect(await ctx.store.deleteUser(u.id)).toBeTruthy();
+      expect(await ctx.store.deleteUser(u.id, T0)).toBeTruthy();
       expect(await ctx.store.listAudit({ ...ANY, actor: u.id })).toHaveLength(1);
     });
 

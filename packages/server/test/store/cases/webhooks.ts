@@ -130,7 +130,7 @@ export function webhookCases(ctx: StoreCaseContext): void {
       await ctx.store.createIdentity({ ...identity, id: randomUUID(), subject: randomUUID() });
       await ctx.store.createSession({ id: randomUUID(), userId: u.id, createdAt: T0, expiresAt: T0 + DAY, idleExpiresAt: T0 + DAY, userAgent: null, ip: null, refreshTokenHash: hash(), authTime: T0, amr: ['pwd'] });
       await drain();
-      expect(await ctx.store.deleteUser(u.id)).toBe(true);
+      expect(await ctx.store.deleteUser(u.id, T0)).toBe(true);
       const deleted = await drain();
       expect(deleted.map((e) => e.type)).toEqual(['user.deleted']);
       expect(deleted[0]!.data).toMatchObject({ user: { id: u.id, email: u.email } });
