@@ -1,5 +1,5 @@
 /** Stable codes of the errors this package throws. */
-export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE' | 'ERR_AUTHENTICATION_REQUIRED';
+export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE' | 'ERR_AUTHENTICATION_REQUIRED' | 'ERR_REVOCATIONS_UNAVAILABLE';
 
 /** Base class of every error `@latchkey/verify` throws. Messages never contain the token. */
 export abstract class VerifyError extends Error {
@@ -27,6 +27,20 @@ export class JwksUnavailableError extends VerifyError {
   readonly code = 'ERR_JWKS_UNAVAILABLE';
   constructor(options?: { cause?: unknown }) {
     super('the JWKS could not be fetched', options);
+  }
+}
+
+/**
+ * The verifier follows the revocation feed with `onFeedUnavailable: { refuseAfterSeconds }`, and
+ * the feed has not been heard from for longer than that (or not yet since start): it cannot tell
+ * whether the token was revoked. The HTTP helpers answer 503 with Retry-After, not 401, so that
+ * clients retry instead of logging the user out.
+ */
+export class RevocationsUnavailableError extends VerifyError {
+  override name = 'RevocationsUnavailableError';
+  readonly code = 'ERR_REVOCATIONS_UNAVAILABLE';
+  constructor() {
+    super('the revocation feed has not been reachable for longer than allowed');
   }
 }
 

@@ -78,7 +78,18 @@ function makeHook(verifier: Verifier, refusals: Refusals, roles: readonly string
 const HOOK_MARK = Symbol('latchkey-verify-hook');
 
 const plugin: FastifyPluginCallback<LatchkeyVerifyOptions> = (app: FastifyInstance, options, done) => {
-  const verifier = 'verifier' in options ? options.verifier : new Verifier(options);
+  // A verifier the plugin builds is the plugin's: it stops following the revocation feed with the
+  // app, and reports the feed's outages through the app's logger.
+  const owned = !('verifier' in options);
+  const verifier =
+    'verifier' in options
+      ? options.verifier
+      : new Verifier(
+          options.revocations === undefined || options.revocations.log !== undefined
+            ? options
+            : { ...options, revocations: { ...options.revocations, log: (message: string) => app.log.warn(message) } },
+        );
+  if (owned) app.addHook('onClose', () => verifier.close());
   const refusals = buildRefusals(options.realm, verifier.jwksCooldownMs / 1000);
   const hookFor = (routeOptions: RouteAuthOptions = {}): onRequestHookHandler => {
     checkRequirement(routeOptions);

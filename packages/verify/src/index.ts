@@ -7,7 +7,15 @@ export {
   type VerifierStats,
 } from './verifier.js';
 export type { AccessTokenClaims } from './claims.js';
-export { VerifyError, InvalidTokenError, JwksUnavailableError, AuthenticationRequiredError, type VerifyErrorCode } from './errors.js';
+export {
+  VerifyError,
+  InvalidTokenError,
+  JwksUnavailableError,
+  AuthenticationRequiredError,
+  RevocationsUnavailableError,
+  type VerifyErrorCode,
+} from './errors.js';
+export type { RevocationOptions, FeedUnavailablePolicy, RevocationEntry, RevocationStats } from './revocations.js';
 export { requireAuthentication, type AuthenticationRequirement } from './authentication.js';
 export { SUPPORTED_ALGORITHMS, type SupportedAlgorithm } from './jwks-cache.js';
 export { bearerToken } from './http.js';
