@@ -110,6 +110,11 @@ export class RevocationFollower {
   refuseFrom: number;
   /** The cursor of the last entry applied (what a reconnection resumes from). */
   cursor: string | undefined;
+  /**
+   * Moves on every entry that revokes something new: a token found admissible at this version
+   * is still admissible while it does not move (the verifier's token cache keeps it per token).
+   */
+  version = 0;
   private readonly sessions = new Map<string, number>();
   private readonly users = new Map<string, UserRevocation>();
   private readonly refuseAfterMs: number | undefined;
@@ -204,6 +209,7 @@ export class RevocationFollower {
 
   /** Applies one entry (exported for tests and for feeding entries from elsewhere). */
   apply(entry: RevocationEntry): void {
+    this.version++;
     if (entry.type === 'session') {
       const known = this.sessions.get(entry.sid);
       if (known === undefined || entry.exp > known) this.sessions.set(entry.sid, entry.exp);

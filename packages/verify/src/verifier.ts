@@ -169,9 +169,18 @@ export class Verifier {
    */
   peek(token: string): AccessTokenClaims | undefined {
     const now = this.clock();
-    const claims = this.tokens.get(token, Math.floor(now / 1000), this.leewaySeconds);
-    if (claims === undefined || this.revocations === undefined || this.revocations.admits(claims, now)) return claims;
-    return undefined;
+    const entry = this.tokens.entry(token, Math.floor(now / 1000), this.leewaySeconds);
+    if (entry === undefined) return undefined;
+    const revocations = this.revocations;
+    if (revocations === undefined) return entry.value;
+    if (now >= revocations.refuseFrom) return undefined;
+    // Checked since the last entry arrived: nothing can have revoked it (entries only add; the
+    // sweep only removes). Saves the two Map lookups, which cost cache misses once the maps hold
+    // thousands of entries (10,000: +350 ns per hit, measured with bench/verify-peek.mjs).
+    if (entry.checkedAt === revocations.version) return entry.value;
+    if (!revocations.admits(entry.value, now)) return undefined;
+    entry.checkedAt = revocations.version;
+    return entry.value;
   }
 
   /**
