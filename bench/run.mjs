@@ -24,7 +24,7 @@ import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
 import { freePort, latchkeyArgs, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startProcess, UNREACHABLE_RATE_LIMITS, waitForHttp } from './lib/processes.mjs';
 import { describeMachine, renderMarkdown } from './lib/report.mjs';
-import { cloneSessions, revocationLatencies, revokeSessions, summarise, verifyStats } from './lib/revocations.mjs';
+import { cloneSessions, pageWholeFeed, revocationLatencies, revokeSessions, summarise, verifyStats } from './lib/revocations.mjs';
 import { startNginx } from '../scripts/lib/local-services.mjs';
 
 const { values: flags } = parseArgs({
@@ -412,7 +412,7 @@ async function verifyScenario(db) {
 /**
  * (r) and (r-mem): a verify-protected service following the revocation feed. (r): the time from a
  * logout answered by Latchkey to the first 401 of the service, over 200 logouts one after the
- * other; on SQLite one instance, on PostgreSQL three behind nginx (round robin: most logouts land
+ * other, each after a random pause of 0–500 ms; on SQLite one instance, on PostgreSQL three behind nginx (round robin: most logouts land
  * on another instance than the one holding the service's stream). (r-mem, SQLite): the verify
  * process's memory with 100,000 revoked sessions in the window, and the start-up of a second
  * follower that reads them all.
@@ -467,6 +467,7 @@ async function revocationScenario(db) {
         if (performance.now() > deadline) throw new Error(`the follower holds ${after.revocations.revokedSessions} of ${want} revocations after 120 s`);
         await new Promise((r) => setTimeout(r, 250));
       }
+      const paging = await pageWholeFeed(`${base}/auth/revocations`, FEED_TOKEN);
       // A second service started now reads all of them before it listens (verify-app awaits revocationsReady()).
       const late = await startVerifyApp(base, 'verify-follow-late');
       const lateStats = await verifyStats(late.base);
@@ -484,8 +485,10 @@ async function revocationScenario(db) {
         lateHeld: lateStats.revocations.revokedSessions,
         lateHeap: lateStats.heapUsed,
         lateRss: lateStats.rss,
+        paging,
       };
       const m = results.revocationMemory;
+      log(`(r-mem) paging the whole feed from the bench: ${Math.round(m.paging.ms)} ms for ${m.paging.pages} pages`);
       log(`(r-mem) ${n} revocations: heap ${Math.round(m.heapBefore / 2 ** 20)} → ${Math.round(m.heapAfter / 2 ** 20)} MB (${Math.round(m.bytesPerEntry)} B/entry), RSS ${Math.round(m.rssBefore / 2 ** 20)} → ${Math.round(m.rssAfter / 2 ** 20)} MB; a new follower ready in ${Math.round(m.lateReadyMs)} ms`);
     }
   } finally {

@@ -26,13 +26,16 @@ async function status(url, headers) {
  * one per token, and where each logout was answered (nginx's X-Latchkey-Upstream, if any).
  * A token still accepted after `timeoutMs` fails the scenario: the guarantee did not hold.
  */
-export async function revocationLatencies({ latchkeyBase, protectedUrl, accessTokens, timeoutMs = 10_000 }) {
+export async function revocationLatencies({ latchkeyBase, protectedUrl, accessTokens, timeoutMs = 10_000, maxPauseMs = 500 }) {
   const latencies = [];
   const upstreams = [];
   for (const token of accessTokens) {
     const headers = { authorization: `Bearer ${token}` };
     const before = await status(protectedUrl, headers);
     if (before !== 200) throw new Error(`the protected route refused a live token before its logout (${before})`);
+    // A random pause first: logging out right after the previous refusal would always land just
+    // after the server's last look for new entries (where it polls) and measure its whole period.
+    await new Promise((r) => setTimeout(r, Math.random() * maxPauseMs));
     const res = await fetch(`${latchkeyBase}/auth/logout`, { method: 'POST', headers });
     await res.arrayBuffer();
     const answered = performance.now();
@@ -102,6 +105,27 @@ export async function revokeSessions(base, accessToken, ids, parallel = 8) {
       }
     }),
   );
+}
+
+/**
+ * Reads the whole feed the way a starting follower does (GET ?after= pages of 1000 to the end),
+ * from this process: the server's and the network's part of a follower's catch-up.
+ */
+export async function pageWholeFeed(feedUrl, token) {
+  const t0 = performance.now();
+  let after = '';
+  let pages = 0;
+  let entries = 0;
+  for (;;) {
+    const res = await fetch(`${feedUrl}?limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`GET ${feedUrl} answered ${res.status}`);
+    const page = await res.json();
+    pages++;
+    entries += page.entries.length;
+    after = page.next;
+    if (!page.has_more) break;
+  }
+  return { ms: performance.now() - t0, pages, entries };
 }
 
 /** The verify app's GET /stats (memory after a GC, and the follower's counters). */
