@@ -86,6 +86,13 @@ export interface SessionsConfig {
   readonly cookieSameSite: SameSite;
   /** End a user's sessions when an admin changes their roles (default false: new roles arrive at the next refresh). */
   readonly roleChangeEndsSessions: boolean;
+  /**
+   * REVOCATION_FEED_TOKEN (32+ characters): the credential of GET /auth/revocations and its
+   * stream (docs/verify.md, "Revocation feed"); null = the feed's routes answer 404.
+   */
+  readonly revocationFeedToken: string | null;
+  /** REVOCATION_FEED_MAX_STREAMS: open feed streams per instance at most; one more is refused with 503. */
+  readonly revocationFeedMaxStreams: number;
 }
 
 /** Password hashing: the argon2id cost and the worker threads and queue it runs on. */
@@ -693,7 +700,13 @@ function buildConfig(r: SettingReader): Config {
     cookieSecure,
     cookieSameSite,
     roleChangeEndsSessions: r.bool('sessions.roleChangeEndsSessions', 'ROLE_CHANGE_ENDS_SESSIONS', false),
+    // Not trimmed: the secret is what was given.
+    revocationFeedToken: r.optionalText('sessions.revocationFeedToken', 'REVOCATION_FEED_TOKEN', undefined, false),
+    revocationFeedMaxStreams: r.int('sessions.revocationFeedMaxStreams', 'REVOCATION_FEED_MAX_STREAMS', 1000, 1, 100_000),
   };
+  if (sessions.revocationFeedToken !== null && sessions.revocationFeedToken.length < 32) {
+    throw new ConfigError(r.name('REVOCATION_FEED_TOKEN'), 'must be at least 32 characters');
+  }
   const logLevel = r.oneOf('http.logLevel', 'LOG_LEVEL', LOG_LEVELS, 'info');
   const trustProxy = r.list('http.trustProxy', 'TRUST_PROXY', trustedProxy);
   const hashConcurrency = r.int('passwords.hashConcurrency', 'HASH_CONCURRENCY', availableParallelism(), 1, 64);

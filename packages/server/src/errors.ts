@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   LAST_SIGN_IN_METHOD: { status: 409, title: 'Last sign-in method' },
   IDENTITY_ALREADY_LINKED: { status: 409, title: 'Identity linked to another account' },
   PASSWORD_NOT_SET: { status: 409, title: 'No password set' },
+  // The revocation feed (docs/verify.md, "Revocation feed").
+  REVOCATION_FEED_UNAUTHORIZED: { status: 401, title: 'Revocation feed credential required' },
+  INVALID_CURSOR: { status: 400, title: 'Invalid cursor' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },

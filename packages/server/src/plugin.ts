@@ -42,6 +42,7 @@ import { LoginBackoff } from './features/ratelimit/login-backoff.js';
 import { PRIMARY_COUNTERS_ENV, PrimaryCounters } from './features/ratelimit/primary-counters.js';
 import { authGuard, requireUser } from './features/sessions/guard.js';
 import { ownSessionRoutes, sessionRoutes } from './features/sessions/routes.js';
+import { revocationRoutes } from './features/sessions/revocation-routes.js';
 import { adminIdentityRoutes, identityRoutes, socialRoutes } from './features/social/routes.js';
 import { ADMIN_ROLE } from './features/users/fields.js';
 import { profileRoutes } from './features/users/routes.js';
@@ -277,6 +278,7 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         socialRoutes, // oauth: providers, start, callback, exchange (docs/social-login.md)
         guardedScope(signedIn, identityRoutes), // identities: list, link, unlink
         guardedScope(admin, adminIdentityRoutes), // admin/users/{id}/identities
+        revocationRoutes, // revocations, revocations/stream: its own REVOCATION_FEED_TOKEN
         metricsRoutes, // its own METRICS_TOKEN
         wellKnownRoutes,
         healthRoutes,

@@ -19,6 +19,7 @@ import type { MigrationStore } from './contract/migrations.js';
 import type { OneTimeTokenStore } from './contract/one-time-tokens.js';
 import type { PasskeyStore } from './contract/passkeys.js';
 import type { RateCounterStore } from './contract/rate-counters.js';
+import type { RevocationStore } from './contract/revocations.js';
 import type { SecurityEventStore } from './contract/security-events.js';
 import type { SessionStore } from './contract/sessions.js';
 import type { SigningKeyStore } from './contract/signing-keys.js';
@@ -31,6 +32,7 @@ export type * from './contract/migrations.js';
 export type * from './contract/one-time-tokens.js';
 export type * from './contract/passkeys.js';
 export type * from './contract/rate-counters.js';
+export type * from './contract/revocations.js';
 export type * from './contract/security-events.js';
 export type * from './contract/sessions.js';
 export type * from './contract/signing-keys.js';
@@ -46,6 +48,7 @@ export type Store = StoreLifecycle &
   PasskeyStore &
   IdentityStore &
   RateCounterStore &
+  RevocationStore &
   MigrationStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */

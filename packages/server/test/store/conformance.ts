@@ -16,6 +16,7 @@ import { oneTimeTokenCases } from './cases/one-time-tokens.js';
 import { passkeyCases } from './cases/passkeys.js';
 import { outageCases } from './cases/outages.js';
 import { rateCounterCases } from './cases/rate-counters.js';
+import { revocationCases } from './cases/revocations.js';
 import { securityEventCases } from './cases/security-events.js';
 import { sessionCases } from './cases/sessions.js';
 import { signingKeyCases } from './cases/signing-keys.js';
@@ -81,6 +82,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     passkeyCases(ctx);
     identityCases(ctx);
     rateCounterCases(ctx);
+    revocationCases(ctx);
     outageCases(ctx);
   });
 }

@@ -2,10 +2,12 @@
  * Housekeeping: what the PURGE_INTERVAL timer deletes. Ended sessions with their refresh tokens,
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
  * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), and expired
- * passkey challenges (`purgePasskeyChallenges`).
+ * passkey challenges (`purgePasskeyChallenges`), and revocation feed entries past their window
+ * (`purgeRevocations`).
  */
 import type { SessionsConfig } from '../../config.js';
 import type { LatchkeyContext } from '../../context.js';
+import { expiredUpTo, feedWindowMs } from '../sessions/revocation-feed.js';
 
 /** Rows of each kind (sessions, spent tokens) deleted per statement. */
 export const PURGE_BATCH_SIZE = 1000;
@@ -81,6 +83,17 @@ export function purgeOAuthStates(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE)
 }
 
 /**
+ * Revocation feed entries no token of theirs can outlive (revoked more than ACCESS_TOKEN_TTL +
+ * 60 s ago), at most `limit` per run.
+ *
+ * @example
+ * const deleted = await purgeRevocations(ctx);
+ */
+export function purgeRevocations(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgeRevocations(expiredUpTo(ctx.clock(), feedWindowMs(ctx.config.tokens)), limit);
+}
+
+/**
  * Runs the purges every PURGE_INTERVAL (the timer does not keep the process alive); returns the
  * function that stops it. A failed run is logged and the next one tries again.
  *
@@ -94,6 +107,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgeOldEvents(ctx)))
       .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
+      .then(async (n) => n + (await purgeRevocations(ctx)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens and old events'))
       .catch((err: unknown) => ctx.log.warn({ err }, 'purge failed'));
   }, ctx.config.housekeeping.purgeIntervalMs);

@@ -42,6 +42,9 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/change-password':
     case '/auth/reauthenticate': // a password check with an access token: the same hash budget
       return 'change_password';
+    case '/auth/revocations': // services with REVOCATION_FEED_TOKEN, paging the whole feed at start-up
+    case '/auth/revocations/stream':
+      return null;
   }
   if (path.startsWith('/auth/') || path.startsWith('/admin/')) return 'default';
   return null;

@@ -265,7 +265,7 @@ async function remove(deps: UsersCommandDeps, args: string[]): Promise<number> {
     const user = await findUser(store, positionals[0]!);
     if (!user) return deps.fail(`no user with the email address or id "${positionals[0]}"`);
     if (!values.yes) return deps.fail(`this deletes ${user.email} with their sessions and security events; add --yes to confirm`);
-    const deleted = await deleteUser({ store }, user.id);
+    const deleted = await deleteUser({ store, clock: deps.clock }, user.id);
     if (!deleted.ok) return deps.fail(describeFailure(deleted));
     deps.out(`deleted ${user.email} (id ${user.id})`);
     return 0;

@@ -212,8 +212,9 @@ export const LAST_ADMIN_DETAIL = 'This is the last enabled admin; make another a
  * const deleted = await deleteUser(ctx, userId);
  * if (deleted.ok) await recordEvent(ctx, adminId, 'admin_user_deleted', meta, { user_id: userId });
  */
-export async function deleteUser(ctx: Pick<LatchkeyContext, 'store'>, userId: string): Promise<Outcome<UserRecord>> {
-  const result = await ctx.store.deleteUserKeepingRole(userId, ADMIN_ROLE);
+export async function deleteUser(ctx: Pick<LatchkeyContext, 'store' | 'clock'>, userId: string): Promise<Outcome<UserRecord>> {
+  // `now`: the time of the revocation feed's entry for the user (docs/verify.md).
+  const result = await ctx.store.deleteUserKeepingRole(userId, ADMIN_ROLE, ctx.clock());
   if (result.kind === 'not_found') return failure('NOT_FOUND', 'No such user.');
   if (result.kind === 'last_holder') return failure('LAST_ADMIN', LAST_ADMIN_DETAIL);
   return success(result.user);

@@ -103,11 +103,17 @@ export interface SessionStore {
    */
   reauthenticateSession(input: ReauthenticateInput): Promise<SessionRecord | null>;
   listSessions(userId: string, now: number): Promise<SessionRecord[]>;
+  // Every session these revoke (and the reuse branch of rotateRefreshToken) gets a `session`
+  // entry of the revocation feed in the same transaction (contract/revocations.ts).
   /** Revokes the session that a refresh token (live or spent) belongs to; null when unknown or already revoked. */
   revokeSessionByRefreshToken(tokenHash: string, reason: string, now: number): Promise<{ sessionId: string; userId: string } | null>;
   /** Revokes one session of this user; false when it is not theirs or already revoked. */
   revokeSession(userId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
-  /** Revokes every live session of the user except `exceptSessionId`; returns the count. */
+  /**
+   * Revokes every live session of the user except `exceptSessionId`; returns the count. Without
+   * an exception and with at least one session revoked, also writes a `user` entry of the
+   * revocation feed (every token of the user issued before this second is void).
+   */
   revokeUserSessions(userId: string, reason: string, now: number, exceptSessionId?: string): Promise<number>;
   /**
    * Deletes ended sessions (expired, idle, or revoked more than `retentionMs` ago) with their

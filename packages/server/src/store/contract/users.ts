@@ -135,8 +135,11 @@ export interface UserStore {
    * as long as nobody changes while paging (a sign-in in between moves that user).
    */
   listUsers(query: UserListQuery): Promise<UserPage>;
-  /** Deletes a user with their sessions, tokens and events in one transaction. */
-  deleteUser(id: string): Promise<boolean>;
+  /**
+   * Deletes a user with their sessions, tokens and events in one transaction; when they had a
+   * session not yet revoked, a revocation feed entry for the user (at `now`) in the same one.
+   */
+  deleteUser(id: string, now: number): Promise<boolean>;
   /**
    * Updates a user unless the patch takes `role` from the last enabled user holding it (removes
    * the role, or disables them): then nothing is written and the result is `last_holder`. A
@@ -153,7 +156,7 @@ export interface UserStore {
    */
   updateUserKeepingRole(id: string, patch: AdminUserPatch, now: number, role: string): Promise<KeepRoleUpdate>;
   /** deleteUser with the same guard and the same race-safety as updateUserKeepingRole. */
-  deleteUserKeepingRole(id: string, role: string): Promise<KeepRoleDelete>;
+  deleteUserKeepingRole(id: string, role: string, now: number): Promise<KeepRoleDelete>;
   countUsersWithRole(role: string): Promise<number>;
 
   // import

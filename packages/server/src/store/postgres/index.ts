@@ -7,6 +7,7 @@ import { postgresIdentities } from './identities.js';
 import { postgresMigrations } from './migrations.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
+import { postgresRevocations } from './revocations.js';
 import { postgresSecurityEvents } from './security-events.js';
 import { postgresSessions } from './sessions.js';
 import { postgresSigningKeys } from './signing-keys.js';
@@ -60,6 +61,7 @@ export class PostgresStore implements Store {
       ...postgresPasskeys(db),
       ...postgresIdentities(db),
       ...postgresRateCounters(db),
+      ...postgresRevocations(db),
     };
     Object.assign(this, concerns);
   }

@@ -242,4 +242,37 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_exchange_codes_identity_idx ON oauth_exchange_codes (identity_id);
     `,
   },
+  {
+    version: 7,
+    name: 'revocation feed',
+    // revocations: what was revoked, for services that verify access tokens offline (GET
+    // /auth/revocations, docs/verify.md). `xid` is the writing transaction's id: a transaction
+    // that took seq 5 may commit after one that took seq 6, so a reader ordering by seq alone
+    // would move past 5 before it exists; the feed serves only rows of transactions older than
+    // every running one (xid < pg_snapshot_xmin), in (xid, seq) order. No foreign key: a user
+    // entry outlives the user it names. The trigger writes a session entry in the transaction
+    // of every revocation of a session, whichever statement revokes it.
+    sql: `
+      CREATE TABLE revocations (
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        seq BIGINT GENERATED ALWAYS AS IDENTITY,
+        kind TEXT NOT NULL CHECK (kind IN ('session', 'user')),
+        subject TEXT COLLATE "C" NOT NULL,
+        iat_before BIGINT,
+        revoked_at BIGINT NOT NULL,
+        PRIMARY KEY (xid, seq)
+      );
+      CREATE INDEX revocations_revoked_at_idx ON revocations (revoked_at);
+
+      CREATE FUNCTION latchkey_feed_session_revoked() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        INSERT INTO revocations (kind, subject, revoked_at) VALUES ('session', NEW.id, NEW.revoked_at);
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER sessions_revoked_feed AFTER UPDATE OF revoked_at ON sessions FOR EACH ROW
+        WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
+        EXECUTE FUNCTION latchkey_feed_session_revoked();
+    `,
+  },
 ];

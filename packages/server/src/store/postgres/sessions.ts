@@ -2,6 +2,8 @@ import { amrFromColumn, amrToColumn, sessionFromRow, type SessionRow } from '../
 import type { AuthUser, RotateInput, RotateResult, SessionRecord, SessionStore } from '../types.js';
 import { isRetryable, type PgConnection } from './connection.js';
 import { postgresError } from './errors.js';
+import { recordUserRevocation } from './revocations.js';
+import { userRevocationIatBefore } from '../revocation-cursor.js';
 import { userFromRow, type UserRow } from './users.js';
 
 // Session and user columns in one row, read as an array (no per-row object with 19 keys, no JSON).
@@ -315,11 +317,16 @@ export function postgresSessions(db: PgConnection): SessionStore {
     },
 
     async revokeUserSessions(userId, reason, now, exceptSessionId) {
-      return db.execute(
-        `UPDATE sessions SET revoked_at = $1, revoked_reason = $2
-         WHERE user_id = $3 AND revoked_at IS NULL AND id IS DISTINCT FROM $4`,
-        [now, reason, userId, exceptSessionId ?? null],
-      );
+      return db.tx(async (c) => {
+        const revoked = await c.query(
+          `UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+           WHERE user_id = $3 AND revoked_at IS NULL AND id IS DISTINCT FROM $4`,
+          [now, reason, userId, exceptSessionId ?? null],
+        );
+        const n = revoked.rowCount ?? 0;
+        if (n > 0 && exceptSessionId === undefined) await recordUserRevocation(c, userId, userRevocationIatBefore(now), now);
+        return n;
+      });
     },
 
     async purgeExpired(now, retentionMs, limit) {

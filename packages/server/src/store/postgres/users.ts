@@ -5,6 +5,7 @@ import { decodeUserCursor, encodeUserCursor, likePattern, userPageSql, userSortK
 import type { AdminUserPatch, ImportResult, UserListQuery, UserRecord, UserStore } from '../types.js';
 import type { PgConnection } from './connection.js';
 import { postgresError } from './errors.js';
+import { recordUserDeletion } from './revocations.js';
 
 /** A `users` row as pg returns it (roles TEXT[], flags BOOLEAN, times BIGINT read as numbers). */
 export interface UserRow {
@@ -173,9 +174,12 @@ export function postgresUsers(db: PgConnection): UserStore {
       return { users, nextCursor, total };
     },
 
-    async deleteUser(id) {
+    async deleteUser(id, now) {
       // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE, in this statement.
-      return (await db.execute('DELETE FROM users WHERE id = $1', [id])) === 1;
+      return db.tx(async (c) => {
+        await recordUserDeletion(c, id, now);
+        return (await c.query('DELETE FROM users WHERE id = $1', [id])).rowCount === 1;
+      });
     },
 
     async updateUserKeepingRole(id, patch, now, role) {
@@ -204,13 +208,14 @@ export function postgresUsers(db: PgConnection): UserStore {
       }
     },
 
-    async deleteUserKeepingRole(id, role) {
+    async deleteUserKeepingRole(id, role, now) {
       return db.tx(async (c) => {
         const locked = await lockUserAndRoleHolders(c, id, role);
         const user = locked.find((u) => u.id === id);
         if (!user) return { kind: 'not_found' };
         if (takesRoleAway(user, null, role) && !locked.some((u) => u.id !== id && holdsRole(u, role))) return { kind: 'last_holder' };
         // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE.
+        await recordUserDeletion(c, id, now);
         const deleted = await c.query('DELETE FROM users WHERE id = $1', [id]);
         return deleted.rowCount === 1 ? { kind: 'deleted', user } : { kind: 'not_found' };
       });

@@ -8,6 +8,7 @@ import { sqliteError } from './errors.js';
 import { migrateSqlite, sqliteMigrations } from './migrations.js';
 import { sqliteOneTimeTokens } from './one-time-tokens.js';
 import { sqliteRateCounters } from './rate-counters.js';
+import { sqliteRevocations } from './revocations.js';
 import { sqliteSecurityEvents } from './security-events.js';
 import { sqliteSessions } from './sessions.js';
 import { sqliteSigningKeys } from './signing-keys.js';
@@ -51,6 +52,7 @@ export class SqliteStore implements Store {
       ...sqlitePasskeys(connection),
       ...sqliteIdentities(connection),
       ...sqliteRateCounters(connection),
+      ...sqliteRevocations(connection),
     };
     Object.assign(this, concerns);
   }

@@ -230,4 +230,30 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_exchange_codes_identity_idx ON oauth_exchange_codes (identity_id);
     `,
   },
+  {
+    version: 7,
+    name: 'revocation feed',
+    // revocations: what was revoked, for services that verify access tokens offline (GET
+    // /auth/revocations, docs/verify.md). Writers are serialised (one write lock for every
+    // process on the file), so the row id order is the commit order; AUTOINCREMENT so that an id
+    // is never reused once the purge has emptied the table (a reader's cursor would skip it).
+    // The trigger writes a session entry in the transaction of every revocation of a session,
+    // whichever statement revokes it.
+    sql: `
+      CREATE TABLE revocations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('session', 'user')),
+        subject TEXT NOT NULL,
+        iat_before INTEGER,
+        revoked_at INTEGER NOT NULL
+      );
+      CREATE INDEX revocations_revoked_at_idx ON revocations (revoked_at);
+
+      CREATE TRIGGER sessions_revoked_feed AFTER UPDATE OF revoked_at ON sessions
+        WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+      BEGIN
+        INSERT INTO revocations (kind, subject, revoked_at) VALUES ('session', NEW.id, NEW.revoked_at);
+      END;
+    `,
+  },
 ];

@@ -3,6 +3,8 @@ import { amrFromColumn, amrToColumn, sessionFromRow, type SessionRow } from '../
 import type { AuthUser, RotateInput, RotateResult, SessionRecord, SessionStore } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
+import { userRevocationIatBefore } from '../revocation-cursor.js';
+import { prepareRevocationWrites } from './revocations.js';
 
 /** A row of the session+user join, in the order of its SELECT list (see sessionWithUser). */
 type SessionWithUserTuple = [
@@ -144,6 +146,7 @@ function prepareSessionStatements(db: Database.Database) {
  */
 export function sqliteSessions(c: SqliteConnection): SessionStore {
   const s = c.statements(prepareSessionStatements);
+  const w = c.statements(prepareRevocationWrites);
 
   function rotateInTransaction(input: RotateInput): RotateResult {
     const { oldTokenHash, newTokenHash, now, graceMs, idleTimeoutMs } = input;
@@ -180,6 +183,13 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
     session.idleExpiresAt = idle;
     return { kind, session, user };
   }
+
+  // The revocation and its feed entry in one transaction.
+  const revokeAll = c.db.transaction((userId: string, reason: string, now: number, exceptSessionId: string | undefined): number => {
+    const n = s().revokeUserSessions.run(now, reason, userId, exceptSessionId ?? null).changes;
+    if (n > 0 && exceptSessionId === undefined) w().insertUserRevocation.run(userId, userRevocationIatBefore(now), now);
+    return n;
+  });
 
   return guardOutages<SessionStore>({
     createSession(n) {
@@ -258,7 +268,7 @@ export function sqliteSessions(c: SqliteConnection): SessionStore {
     },
 
     revokeUserSessions(userId, reason, now, exceptSessionId) {
-      return s().revokeUserSessions.run(now, reason, userId, exceptSessionId ?? null).changes;
+      return revokeAll.immediate(userId, reason, now, exceptSessionId);
     },
 
     purgeExpired(now, retentionMs, limit) {

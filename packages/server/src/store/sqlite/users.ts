@@ -4,6 +4,7 @@ import { decodeUserCursor, encodeUserCursor, likePattern, userPageSql, userSortK
 import type { AdminUserPatch, ImportResult, KeepRoleDelete, KeepRoleUpdate, NewUser, UserListQuery, UserRecord, UserStore } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
+import { prepareRevocationWrites } from './revocations.js';
 
 interface UserRow {
   id: string;
@@ -116,6 +117,9 @@ function prepareUserStatements(db: Database.Database) {
 export function sqliteUsers(c: SqliteConnection): UserStore {
   const { db } = c;
   const s = c.statements(prepareUserStatements);
+  const w = c.statements(prepareRevocationWrites);
+  // The feed entry of a deletion, inside the deleting transaction (before the DELETE: it looks at the sessions).
+  const recordUserDeletion = (userId: string, now: number) => w().insertUserDeletion.run({ userId, iatBefore: Math.floor(now / 1000) + 1, now });
 
   function updateUser(id: string, patch: AdminUserPatch, now: number): UserRecord | null {
     const sets: string[] = ['updated_at = @now'];
@@ -168,16 +172,20 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
     return user ? { kind: 'updated', before, user } : { kind: 'not_found' };
   });
 
-  const deleteKeepingRole = db.transaction((id: string, role: string): KeepRoleDelete => {
+  const deleteKeepingRole = db.transaction((id: string, role: string, now: number): KeepRoleDelete => {
     const row = s().userById.get(id);
     if (!row) return { kind: 'not_found' };
     const user = userFromRow(row);
     if (takesRoleAway(user, null, role) && !s().otherRoleHolder.get(id, role)) return { kind: 'last_holder' };
+    recordUserDeletion(id, now);
     return s().deleteUser.run(id).changes === 1 ? { kind: 'deleted', user } : { kind: 'not_found' };
   });
 
-  // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE, in this one statement's transaction.
-  const deleteOne = db.transaction((id: string) => s().deleteUser.run(id).changes === 1);
+  // Sessions, refresh tokens, one-time tokens and events go by ON DELETE CASCADE, in this transaction.
+  const deleteOne = db.transaction((id: string, now: number) => {
+    recordUserDeletion(id, now);
+    return s().deleteUser.run(id).changes === 1;
+  });
 
   const importBatch = db.transaction((users: NewUser[], onConflict: 'skip' | 'update'): ImportResult => {
     const result: ImportResult = { inserted: 0, updated: 0, skipped: 0 };
@@ -242,16 +250,16 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
       return { users, nextCursor, total };
     },
 
-    deleteUser(id) {
-      return deleteOne.immediate(id);
+    deleteUser(id, now) {
+      return deleteOne.immediate(id, now);
     },
 
     updateUserKeepingRole(id, patch, now, role) {
       return updateKeepingRole.immediate(id, patch, now, role);
     },
 
-    deleteUserKeepingRole(id, role) {
-      return deleteKeepingRole.immediate(id, role);
+    deleteUserKeepingRole(id, role, now) {
+      return deleteKeepingRole.immediate(id, role, now);
     },
 
     countUsersWithRole(role) {

@@ -141,7 +141,7 @@ export function factorCases(ctx: StoreCaseContext): void {
       await ctx.store.confirmFactor(u.id, f.id, 1, T0, [hash()]);
       const before = await ctx.countRows();
       expect(before).toMatchObject({ factors: 1, recovery_codes: 1 });
-      expect(await ctx.store.deleteUser(u.id)).toBe(true);
+      expect(await ctx.store.deleteUser(u.id, T0)).toBe(true);
       expect(await ctx.countRows()).toMatchObject({ factors: 0, recovery_codes: 0 });
     });
   });

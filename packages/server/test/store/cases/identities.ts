@@ -130,7 +130,7 @@ export function identityCases(ctx: StoreCaseContext): void {
       expect(await ctx.store.purgeOAuthStates(T0 + 2 * SECOND, 10)).toBe(1);
       expect(await ctx.store.purgeOAuthStates(T0 + 2 * SECOND, 10)).toBe(0);
       expect(await ctx.countRows()).toMatchObject({ identities: 1, oauth_states: 1, oauth_exchange_codes: 1 });
-      expect(await ctx.store.deleteUser(u.id)).toBe(true);
+      expect(await ctx.store.deleteUser(u.id, T0)).toBe(true);
       expect(await ctx.countRows()).toMatchObject({ identities: 0, oauth_states: 0, oauth_exchange_codes: 0 });
     });
   });

@@ -113,7 +113,7 @@ export function passkeyCases(ctx: StoreCaseContext): void {
       expect(await ctx.store.purgePasskeyChallenges(T0 + 2 * SECOND, 10)).toBe(0);
       await ctx.store.createPasskey(newPasskey(u.id));
       expect(await ctx.countRows()).toMatchObject({ passkeys: 1, passkey_challenges: 1 });
-      expect(await ctx.store.deleteUser(u.id)).toBe(true);
+      expect(await ctx.store.deleteUser(u.id, T0)).toBe(true);
       expect(await ctx.countRows()).toMatchObject({ passkeys: 0, passkey_challenges: 0 });
     });
   });

@@ -202,12 +202,12 @@ export function userCases(ctx: StoreCaseContext): void {
       // Per user: 1 user, 2 sessions, 3 refresh tokens (2 first tokens + 1 from the rotation), 2 one-time tokens, 2 events.
       expect(before).toMatchObject({ users: 2, sessions: 4, refresh_tokens: 6, one_time_tokens: 4, security_events: 4 });
 
-      expect(await ctx.store.deleteUser(victim.id)).toBe(true);
+      expect(await ctx.store.deleteUser(victim.id, T0)).toBe(true);
       expect(await ctx.countRows()).toMatchObject({ users: 1, sessions: 2, refresh_tokens: 3, one_time_tokens: 2, security_events: 2 });
       expect(await ctx.store.findUserById(victim.id)).toBeNull();
       expect(await ctx.store.getSessionWithUser(victimSession.id)).toBeNull();
       expect(await ctx.store.listEvents(victim.id, 10)).toEqual([]);
-      expect(await ctx.store.deleteUser(victim.id)).toBe(false);
+      expect(await ctx.store.deleteUser(victim.id, T0)).toBe(false);
       expect(await ctx.store.getSessionWithUser(bystanderSession.id)).not.toBeNull();
       expect(await ctx.store.listEvents(bystander.id, 10)).toHaveLength(2);
     });
@@ -251,22 +251,22 @@ export function userCases(ctx: StoreCaseContext): void {
       const disabledAdmin = await user({ roles: ['admin'], disabled: true });
       const plain = await user();
       await session(plain.id);
-      expect(await ctx.store.deleteUserKeepingRole(only.id, 'admin')).toEqual({ kind: 'last_holder' });
+      expect(await ctx.store.deleteUserKeepingRole(only.id, 'admin', T0)).toEqual({ kind: 'last_holder' });
       expect(await ctx.store.findUserById(only.id)).toEqual(only);
-      expect(await ctx.store.deleteUserKeepingRole(disabledAdmin.id, 'admin')).toEqual({ kind: 'deleted', user: disabledAdmin });
+      expect(await ctx.store.deleteUserKeepingRole(disabledAdmin.id, 'admin', T0)).toEqual({ kind: 'deleted', user: disabledAdmin });
       // Its session made a sign-in: the deleted row is the user as stored then.
-      expect(await ctx.store.deleteUserKeepingRole(plain.id, 'admin')).toEqual({ kind: 'deleted', user: { ...plain, lastSignInAt: T0 } });
+      expect(await ctx.store.deleteUserKeepingRole(plain.id, 'admin', T0)).toEqual({ kind: 'deleted', user: { ...plain, lastSignInAt: T0 } });
       expect(await ctx.countRows()).toMatchObject({ users: 1, sessions: 0, refresh_tokens: 0 });
-      expect(await ctx.store.deleteUserKeepingRole(plain.id, 'admin')).toEqual({ kind: 'not_found' });
+      expect(await ctx.store.deleteUserKeepingRole(plain.id, 'admin', T0)).toEqual({ kind: 'not_found' });
       const second = await user({ roles: ['admin'] });
-      expect(await ctx.store.deleteUserKeepingRole(only.id, 'admin')).toMatchObject({ kind: 'deleted' });
-      expect(await ctx.store.deleteUserKeepingRole(second.id, 'admin')).toEqual({ kind: 'last_holder' });
+      expect(await ctx.store.deleteUserKeepingRole(only.id, 'admin', T0)).toMatchObject({ kind: 'deleted' });
+      expect(await ctx.store.deleteUserKeepingRole(second.id, 'admin', T0)).toEqual({ kind: 'last_holder' });
     });
 
     const removals = {
       demote: (id: string) => ctx.store.updateUserKeepingRole(id, { roles: ['ops'] }, T0 + 1, 'admin'),
       disable: (id: string) => ctx.store.updateUserKeepingRole(id, { disabled: true }, T0 + 1, 'admin'),
-      delete: (id: string) => ctx.store.deleteUserKeepingRole(id, 'admin'),
+      delete: (id: string) => ctx.store.deleteUserKeepingRole(id, 'admin', T0),
     };
     type Removal = keyof typeof removals;
     const pairs: Array<[Removal, Removal]> = [
