@@ -83,7 +83,7 @@ export function renderMarkdown(r) {
     out.push('');
   }
   if (r.revocations?.length) {
-    out.push('Revocation feed (r): time from a logout answered by Latchkey to the first 401 of a service protected by `@latchkey/verify` that follows the feed, logouts one after the other, each after a random pause of 0–500 ms (so that they do not fall in step with the server's look for new entries):');
+    out.push('Revocation feed (r): time from a logout answered by Latchkey to the first 401 of a service protected by `@latchkey/verify` that follows the feed, logouts one after the other, each after a random pause of 0–500 ms (so that they do not fall in step with the server’s look for new entries):');
     out.push('');
     out.push('| db | Latchkey instances | via | logouts | p50 ms | p99 ms | max ms | mean ms | load |');
     out.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
