@@ -69,11 +69,12 @@ describe('defaults', () => {
 
   it('holds no secret at all: signing keys are generated per installation', () => {
     // Nothing in the configuration is a secret with a default value: the secret-like settings
-    // (a configured key file, an HS256 secret, the metrics token, the key encryption keys) are all unset by default.
+    // (a configured key file, an HS256 secret, the metrics and revocation feed tokens, the key encryption keys) are all unset by default.
     const settings = CONFIG_SECTIONS.flatMap((section) => Object.entries(config[section]).map(([k, value]) => ({ path: `${section}.${k}`, k, value: value as unknown })));
     const secretLike = settings.filter(({ k }) => /secret|key(?!Reload)|password|token(?!Ttl)/i.test(k));
     expect(secretLike.map((s) => s.path).sort()).toEqual([
       'metrics.metricsToken',
+      'sessions.revocationFeedToken',
       'tokens.jwtPrivateKeyFile',
       'tokens.jwtSecret',
       'tokens.keyEncryptionKey',
@@ -120,6 +121,8 @@ describe('validation', () => {
     ['ISSUER', 'ftp://example.com'],
     ['ISSUER', 'not a url'],
     ['ACCESS_TOKEN_TTL', 'forever'],
+    ['REVOCATION_FEED_TOKEN', 'x'.repeat(31)],
+    ['REVOCATION_FEED_MAX_STREAMS', '0'],
     ['ACCESS_TOKEN_TTL', '2d'],
     ['ACCESS_TOKEN_TTL', '0'],
     ['JWT_ALG', 'none'],

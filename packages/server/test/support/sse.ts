@@ -1,7 +1,11 @@
 /**
- * A reader of the revocation feed's Server-Sent Events over real HTTP (fetch), for tests: it
- * collects every message as it arrives and can wait, with a deadline, for one to appear.
+ * A reader of the revocation feed's Server-Sent Events over real HTTP, for tests: it collects
+ * every message as it arrives and can wait, with a deadline, for one to appear. node:http with a
+ * socket of its own (no agent): fetch's pool was seen to open a spare connection after an abort,
+ * which the server then waits for at app.close() until its header timeout.
  */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+
 export interface SseMessage {
   id: string | undefined;
   event: string | undefined;
@@ -10,7 +14,7 @@ export interface SseMessage {
 
 export interface SseReader {
   status: number;
-  headers: Headers;
+  headers: IncomingHttpHeaders;
   /** Everything received, raw (comments and `retry:` lines included). */
   readonly raw: string;
   readonly messages: SseMessage[];
@@ -22,18 +26,14 @@ export interface SseReader {
 }
 
 /** Opens `url` with these headers; resolves once the answer's headers arrived. */
-export async function openSse(url: string, headers: Record<string, string>): Promise<SseReader> {
-  const abort = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
-  let raw = '';
-  let buffer = '';
-  const messages: SseMessage[] = [];
-  const ended = (async () => {
-    if (!res.body) return;
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body) {
-        const text = decoder.decode(chunk as Uint8Array, { stream: true });
+export function openSse(url: string, headers: Record<string, string>): Promise<SseReader> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+      let raw = '';
+      let buffer = '';
+      const messages: SseMessage[] = [];
+      res.setEncoding('utf8');
+      res.on('data', (text: string) => {
         raw += text;
         buffer += text;
         let end: number;
@@ -52,30 +52,35 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
           }
           if (isMessage) messages.push(m);
         }
-      }
-    } catch {
-      // Aborted by close(), or the server cut the connection: the stream has ended either way.
-    }
-  })();
-  return {
-    status: res.status,
-    headers: res.headers,
-    get raw() {
-      return raw;
-    },
-    messages,
-    ended,
-    async waitFor(what, check, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = check(messages);
-        if (value) return value;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(messages)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-    close() {
-      abort.abort();
-    },
-  };
+      });
+      const ended = new Promise<void>((done) => {
+        res.on('end', done);
+        res.on('close', done);
+        res.on('error', () => done());
+      });
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        get raw() {
+          return raw;
+        },
+        messages,
+        ended,
+        async waitFor(what, check, timeoutMs = 10_000) {
+          const deadline = Date.now() + timeoutMs;
+          for (;;) {
+            const value = check(messages);
+            if (value) return value;
+            if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(messages)}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        },
+        close() {
+          req.destroy();
+        },
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

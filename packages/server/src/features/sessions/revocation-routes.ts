@@ -101,8 +101,13 @@ class FeedStream implements FeedSubscriber {
     this.#raw = raw;
     this.#sent = after;
     this.#onEnd = onEnd;
-    raw.on('close', () => this.#finish());
-    raw.on('error', () => this.#finish());
+    // The client left (or the socket failed): nothing more will be read from this socket.
+    const gone = () => {
+      this.#finish();
+      this.#raw.destroy();
+    };
+    raw.on('close', gone);
+    raw.on('error', gone);
   }
 
   get ended(): boolean {

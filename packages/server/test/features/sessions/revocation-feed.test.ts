@@ -231,8 +231,8 @@ describe('revocation feed', () => {
     const s = await openSse(`${address}/auth/revocations/stream?after=${start}`, feed);
     try {
       expect(s.status).toBe(200);
-      expect(s.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      expect(s.headers.get('cache-control')).toBe('no-store');
+      expect(s.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(s.headers['cache-control']).toBe('no-store');
       const backlog = await s.waitFor('the backlog entry', (m) => m.find((x) => JSON.parse(x.data).sid === claimsOf(u1.access).sid));
       expect(backlog.event).toBe('revocation');
       expect(backlog.id).toBe(JSON.parse(backlog.data).cursor);
