@@ -5,12 +5,16 @@
 // same run (a bare Fastify route returning `{}`). Results go to bench/results/. See
 // docs/benchmarks.md for what each scenario means.
 //
-// Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,peers,webhooks
+// Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,r,r-mem,peers,webhooks
 // (a comma list), --seconds=N, --warmup=N, --connections=N, --load-generator=wrk|autocannon,
 // --log-level=info, --no-peers, --cpu-prof (profiles of the server go to .tmp/profiles/),
 // --update-docs (replace the table in docs/benchmarks.md), --no-save, --server=DIR (another build
-// of packages/server, for before/after runs).
+// of packages/server, for before/after runs), --verify=DIR (another build of packages/verify, its
+// dist directory, for (a)), --a-follow ((a) with the service following the revocation feed and
+// 10,000 revoked sessions in it), --revocations=N (logouts in (r), 200),
+// --revocations-memory=N (revoked sessions in (r-mem), 100,000).
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -20,6 +24,8 @@ import { defaultGenerator, runLoad } from './lib/load.mjs';
 import { findPgBin, startPostgres } from './lib/postgres.mjs';
 import { freePort, latchkeyArgs, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startProcess, UNREACHABLE_RATE_LIMITS, waitForHttp } from './lib/processes.mjs';
 import { describeMachine, renderMarkdown } from './lib/report.mjs';
+import { cloneSessions, pageWholeFeed, revocationLatencies, revokeSessions, summarise, verifyStats } from './lib/revocations.mjs';
+import { startNginx } from '../scripts/lib/local-services.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,6 +41,10 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'update-docs': { type: 'boolean', default: false },
     'no-save': { type: 'boolean', default: false },
+    revocations: { type: 'string' },
+    verify: { type: 'string' },
+    'a-follow': { type: 'boolean', default: false },
+    'revocations-memory': { type: 'string' },
     server: { type: 'string', default: 'packages/server' },
   },
 });
@@ -68,6 +78,8 @@ const results = {
   baseline: null,
   scenarios: [],
   startup: [],
+  revocations: [],
+  revocationMemory: null,
   targets: [],
   notes: [],
 };
@@ -108,6 +120,8 @@ async function stop(proc) {
 }
 
 const BENCH_ISSUER = 'http://latchkey.bench.test';
+/** REVOCATION_FEED_TOKEN of the servers in the revocation scenarios, and of the service following it. */
+const FEED_TOKEN = `bench-feed-${randomBytes(24).toString('base64url')}`;
 
 function latchkeyEnv(db, port) {
   return {
@@ -123,12 +137,12 @@ function latchkeyEnv(db, port) {
   };
 }
 
-async function startLatchkey(db, label) {
+async function startLatchkey(db, label, extraEnv = {}) {
   const port = await freePort();
   const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${db.name}-${Date.now()}.cpuprofile`] : [];
   if (flags['cpu-prof']) mkdirSync(PROFILE_DIR, { recursive: true });
   return start(`latchkey-${label}`, process.execPath, latchkeyArgs(SERVER_DIR, nodeArgs), {
-    env: latchkeyEnv(db, port),
+    env: { ...latchkeyEnv(db, port), ...extraEnv },
     readyPath: '/health/ready',
     port,
   });
@@ -335,6 +349,8 @@ async function latchkeyScenarios(db) {
     record({ key: 'e-logins', label: '(e) the 32 concurrent logins', db: db.name, ...logins32 });
   }
 
+  if (wants('r') || (wants('r-mem') && db.name === 'sqlite')) await revocationScenario(db);
+
   if (wants('f')) {
     for (const kind of ['empty', 'existing']) {
       const times = [];
@@ -361,18 +377,125 @@ async function verifyScenario(db) {
     log('(a) skipped: packages/verify/dist/fastify.js missing');
     return;
   }
-  const server = await startLatchkey(db, 'jwks');
+  const follow = flags['a-follow'];
+  const server = await startLatchkey(db, 'jwks', follow ? { REVOCATION_FEED_TOKEN: FEED_TOKEN } : {});
   const tokens = db.accessTokens ?? (await logins(server.base, 64)).map((t) => t.access_token);
+  if (follow) {
+    // Revocations for the follower to hold (sessions other than the 64 measured ones).
+    const [one] = await logins(server.base, 1);
+    const sid = JSON.parse(Buffer.from(one.access_token.split('.')[1], 'base64url').toString('utf8')).sid;
+    await revokeSessions(server.base, one.access_token, cloneSessions(db.url.slice('sqlite:'.length), sid, 10_000));
+  }
   const app = await start('verify-app', process.execPath, [join(ROOT, 'bench/peers/verify-app.mjs')], {
-    env: { LATCHKEY_ISSUER: BENCH_ISSUER, LATCHKEY_JWKS_URL: `${server.base}/.well-known/jwks.json`, AUDIENCE: 'latchkey' },
+    env: {
+      LATCHKEY_ISSUER: BENCH_ISSUER,
+      LATCHKEY_JWKS_URL: `${server.base}/.well-known/jwks.json`,
+      AUDIENCE: 'latchkey',
+      ...(flags.verify ? { VERIFY_DIST: isAbsolute(flags.verify) ? flags.verify : join(ROOT, flags.verify) } : {}),
+      ...(follow ? { LATCHKEY_REVOCATIONS_URL: `${server.base}/auth/revocations`, REVOCATION_FEED_TOKEN: FEED_TOKEN } : {}),
+    },
     readyPath: '/health',
   });
+  if (follow) {
+    const held = (await verifyStats(app.base)).revocations?.revokedSessions ?? 0;
+    results.notes.push(`(a) ran with the service following the revocation feed, holding ${held} revoked sessions.`);
+    log(`(a) follows the feed: ${held} revoked sessions held`);
+  }
   const before = await adjacentBaseline('before (a)');
   const r = await measure(app, { url: `${app.base}/protected`, bearerTokens: tokens });
   r.peakRss = await stop(app);
   await stop(server);
   r.adjacentBaseline = [before, await adjacentBaseline('after (a)')];
-  record({ key: 'a', label: '(a) route protected by packages/verify', db: 'none (JWKS)', ...r });
+  record({ key: 'a', label: follow ? '(a) route protected by packages/verify, following the revocation feed' : '(a) route protected by packages/verify', db: 'none (JWKS)', ...r });
+}
+
+/**
+ * (r) and (r-mem): a verify-protected service following the revocation feed. (r): the time from a
+ * logout answered by Latchkey to the first 401 of the service, over 200 logouts one after the
+ * other, each after a random pause of 0–500 ms; on SQLite one instance, on PostgreSQL three behind nginx (round robin: most logouts land
+ * on another instance than the one holding the service's stream). (r-mem, SQLite): the verify
+ * process's memory with 100,000 revoked sessions in the window, and the start-up of a second
+ * follower that reads them all.
+ */
+async function revocationScenario(db) {
+  const feed = { REVOCATION_FEED_TOKEN: FEED_TOKEN };
+  const count = Number(flags.revocations ?? (flags.quick ? 50 : 200));
+  const instances = db.name === 'postgres' ? 3 : 1;
+  const servers = [];
+  let lb = null;
+  const apps = [];
+  const startVerifyApp = (base, label) =>
+    start(label, process.execPath, ['--expose-gc', join(ROOT, 'bench/peers/verify-app.mjs')], {
+      env: {
+        LATCHKEY_ISSUER: BENCH_ISSUER,
+        LATCHKEY_JWKS_URL: `${base}/.well-known/jwks.json`,
+        LATCHKEY_REVOCATIONS_URL: `${base}/auth/revocations`,
+        AUDIENCE: 'latchkey',
+        ...feed,
+      },
+      readyPath: '/health',
+    }).then((app) => (apps.push(app), app));
+  try {
+    // One after the other: the first runs the migrations and makes the key the others share.
+    for (let i = 0; i < instances; i++) servers.push(await startLatchkey(db, `feed${i}`, feed));
+    if (instances > 1) lb = await startNginx({ upstreams: servers.map((s) => s.port), parent: tmp });
+    const base = lb ? lb.url : servers[0].base;
+    const app = await startVerifyApp(base, 'verify-follow');
+    if (wants('r')) {
+      const tokens = (await logins(base, count, 2)).map((t) => t.access_token);
+      const load1 = Math.round(loadavg()[0] * 100) / 100;
+      const { latencies, upstreams } = await revocationLatencies({ latchkeyBase: base, protectedUrl: `${app.base}/protected`, accessTokens: tokens });
+      const entry = { db: db.name, instances, via: lb ? 'nginx' : 'direct', upstreamsSeen: new Set(upstreams.filter(Boolean)).size, ...summarise(latencies), loadavg1: load1, latencies };
+      results.revocations.push(entry);
+      log(`(r) logout → first 401 [${db.name}, ${instances} instance(s)${lb ? ' behind nginx' : ''}]: p50 ${entry.p50Ms.toFixed(1)} ms, p99 ${entry.p99Ms.toFixed(1)} ms, max ${entry.maxMs.toFixed(1)} ms over ${entry.count}`);
+    }
+    if (wants('r-mem') && db.name === 'sqlite') {
+      const n = Number(flags['revocations-memory'] ?? (flags.quick ? 20_000 : 100_000));
+      const before = await verifyStats(app.base);
+      const [one] = await logins(base, 1);
+      const sid = JSON.parse(Buffer.from(one.access_token.split('.')[1], 'base64url').toString('utf8')).sid;
+      const ids = cloneSessions(db.url.slice('sqlite:'.length), sid, n);
+      const t0 = performance.now();
+      await revokeSessions(base, one.access_token, ids);
+      const revokeMs = performance.now() - t0;
+      const want = before.revocations.revokedSessions + n;
+      const deadline = performance.now() + 120_000;
+      let after;
+      for (;;) {
+        after = await verifyStats(app.base);
+        if (after.revocations.revokedSessions >= want) break;
+        if (performance.now() > deadline) throw new Error(`the follower holds ${after.revocations.revokedSessions} of ${want} revocations after 120 s`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const paging = await pageWholeFeed(`${base}/auth/revocations`, FEED_TOKEN);
+      // A second service started now reads all of them before it listens (verify-app awaits revocationsReady()).
+      const late = await startVerifyApp(base, 'verify-follow-late');
+      const lateStats = await verifyStats(late.base);
+      results.revocationMemory = {
+        entries: n,
+        revokeSeconds: revokeMs / 1000,
+        heapBefore: before.heapUsed,
+        heapAfter: after.heapUsed,
+        rssBefore: before.rss,
+        rssAfter: after.rss,
+        peakRss: app.peakRss(),
+        bytesPerEntry: (after.heapUsed - before.heapUsed) / n,
+        held: after.revocations.revokedSessions,
+        lateReadyMs: late.readyMs,
+        lateHeld: lateStats.revocations.revokedSessions,
+        lateHeap: lateStats.heapUsed,
+        lateRss: lateStats.rss,
+        paging,
+      };
+      const m = results.revocationMemory;
+      log(`(r-mem) paging the whole feed from the bench: ${Math.round(m.paging.ms)} ms for ${m.paging.pages} pages`);
+      log(`(r-mem) ${n} revocations: heap ${Math.round(m.heapBefore / 2 ** 20)} → ${Math.round(m.heapAfter / 2 ** 20)} MB (${Math.round(m.bytesPerEntry)} B/entry), RSS ${Math.round(m.rssBefore / 2 ** 20)} → ${Math.round(m.rssAfter / 2 ** 20)} MB; a new follower ready in ${Math.round(m.lateReadyMs)} ms`);
+    }
+  } finally {
+    for (const a of apps) await stop(a);
+    await lb?.stop();
+    for (const s of servers) await stop(s);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -82,6 +82,26 @@ export function renderMarkdown(r) {
     for (const s of r.startup) out.push(`| ${s.db} | ${s.kind} | ${s.times.length} | ${fmt(s.medianMs)} | ${fmt(s.maxMs)} | ${mb(s.peakRss)} |`);
     out.push('');
   }
+  if (r.revocations?.length) {
+    out.push('Revocation feed (r): time from a logout answered by Latchkey to the first 401 of a service protected by `@latchkey/verify` that follows the feed, logouts one after the other, each after a random pause of 0–500 ms (so that they do not fall in step with the server’s look for new entries):');
+    out.push('');
+    out.push('| db | Latchkey instances | via | logouts | p50 ms | p99 ms | max ms | mean ms | load |');
+    out.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+    for (const x of r.revocations) {
+      out.push(`| ${x.db} | ${x.instances} | ${x.via} | ${x.count} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${ms(x.maxMs)} | ${ms(x.meanMs)} | ${fmt(x.loadavg1, 1)} |`);
+    }
+    out.push('');
+  }
+  const rm = r.revocationMemory;
+  if (rm) {
+    out.push(
+      `Revocation feed memory (r-mem): the verify process holding ${fmt(rm.held)} revoked sessions (${fmt(rm.entries)} revoked through \`DELETE /auth/sessions/{id}\` in ${fmt(rm.revokeSeconds, 1)} s): ` +
+        `V8 heap after a GC ${mb(rm.heapBefore)} → ${mb(rm.heapAfter)} MB (${fmt(rm.bytesPerEntry)} bytes per entry), RSS ${mb(rm.rssBefore)} → ${mb(rm.rssAfter)} MB, peak RSS ${mb(rm.peakRss)} MB. ` +
+        `A second service started then read all ${fmt(rm.lateHeld)} and was ready (listening) ${fmt(rm.lateReadyMs)} ms after its spawn; heap ${mb(rm.lateHeap)} MB, RSS ${mb(rm.lateRss)} MB. ` +
+        (rm.paging ? `Reading the same feed from the bench process alone (${rm.paging.pages} pages of 1,000) took ${fmt(rm.paging.ms)} ms.` : ''),
+    );
+    out.push('');
+  }
   if (r.notes.length) {
     out.push('Notes:');
     out.push('');

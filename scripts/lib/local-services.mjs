@@ -437,6 +437,17 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`)
   }
   server {
     listen 127.0.0.1:${port};
+    # The revocation feed's Server-Sent Events: passed on as they come, not buffered into chunks
+    # (its heartbeat every 15 s keeps it under proxy_read_timeout).
+    location = /auth/revocations/stream {
+      proxy_pass http://latchkey;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_cache off;
+      add_header X-Latchkey-Upstream $upstream_addr always;
+    }
     location / {
       proxy_pass http://latchkey;
       proxy_http_version 1.1;

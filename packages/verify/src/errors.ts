@@ -1,5 +1,5 @@
 /** Stable codes of the errors this package throws. */
-export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE' | 'ERR_AUTHENTICATION_REQUIRED' | WebhookErrorCode;
+export type VerifyErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_JWKS_UNAVAILABLE' | 'ERR_AUTHENTICATION_REQUIRED' | 'ERR_REVOCATIONS_UNAVAILABLE' | WebhookErrorCode;
 
 /** Why `verifyWebhook` refused a delivery. */
 export type WebhookErrorCode = 'ERR_WEBHOOK_HEADERS' | 'ERR_WEBHOOK_TIMESTAMP' | 'ERR_WEBHOOK_SIGNATURE' | 'ERR_WEBHOOK_PAYLOAD';
@@ -30,6 +30,20 @@ export class JwksUnavailableError extends VerifyError {
   readonly code = 'ERR_JWKS_UNAVAILABLE';
   constructor(options?: { cause?: unknown }) {
     super('the JWKS could not be fetched', options);
+  }
+}
+
+/**
+ * The verifier follows the revocation feed with `onFeedUnavailable: { refuseAfterSeconds }`, and
+ * the feed has not been heard from for longer than that (or not yet since start): it cannot tell
+ * whether the token was revoked. The HTTP helpers answer 503 with Retry-After, not 401, so that
+ * clients retry instead of logging the user out.
+ */
+export class RevocationsUnavailableError extends VerifyError {
+  override name = 'RevocationsUnavailableError';
+  readonly code = 'ERR_REVOCATIONS_UNAVAILABLE';
+  constructor() {
+    super('the revocation feed has not been reachable for longer than allowed');
   }
 }
 

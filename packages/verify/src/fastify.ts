@@ -78,7 +78,18 @@ function makeHook(verifier: Verifier, refusals: Refusals, roles: readonly string
 const HOOK_MARK = Symbol('latchkey-verify-hook');
 
 const plugin: FastifyPluginCallback<LatchkeyVerifyOptions> = (app: FastifyInstance, options, done) => {
-  const verifier = 'verifier' in options ? options.verifier : new Verifier(options);
+  // A verifier the plugin builds is the plugin's: it stops following the revocation feed with the
+  // app, and reports the feed's outages through the app's logger.
+  const owned = !('verifier' in options);
+  const verifier =
+    'verifier' in options
+      ? options.verifier
+      : new Verifier(
+          options.revocations === undefined || options.revocations.log !== undefined
+            ? options
+            : { ...options, revocations: { ...options.revocations, log: (message: string) => app.log.warn(message) } },
+        );
+  if (owned) app.addHook('onClose', () => verifier.close());
   const refusals = buildRefusals(options.realm, verifier.jwksCooldownMs / 1000);
   const hookFor = (routeOptions: RouteAuthOptions = {}): onRequestHookHandler => {
     checkRequirement(routeOptions);
@@ -110,7 +121,10 @@ const plugin: FastifyPluginCallback<LatchkeyVerifyOptions> = (app: FastifyInstan
  * Answers 401 with `WWW-Authenticate: Bearer` (no token) or `error="invalid_token"`, 403 with
  * `error="insufficient_scope"` (missing role), 403 REAUTHENTICATION_REQUIRED with
  * `error="insufficient_user_authentication"` (authentication too old or too weak), 503 with `Retry-After` (key unknown and the JWKS
- * unreachable) — all as application/problem+json, like the Latchkey server.
+ * unreachable) — all as application/problem+json, like the Latchkey server. With `revocations`
+ * (follow Latchkey's revocation feed), a revoked token gets the 401 with
+ * `error_description="The access token has been revoked"`, and under `refuseAfterSeconds` a silent
+ * feed a 503; the verifier the plugin built stops following when the app closes.
  *
  * @example
  * import latchkeyVerify from '@latchkey/verify/fastify';

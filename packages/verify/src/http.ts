@@ -1,5 +1,5 @@
 import type { AccessTokenClaims } from './claims.js';
-import { JwksUnavailableError } from './errors.js';
+import { InvalidTokenError, JwksUnavailableError, RevocationsUnavailableError } from './errors.js';
 
 /**
  * The token of an `Authorization: Bearer <token>` header, or null. The scheme is
@@ -53,8 +53,12 @@ export interface Refusals {
   missing: Refusal;
   /** Token refused: 401, error="invalid_token". */
   invalid: Refusal;
+  /** Token revoked (seen on the revocation feed): 401, error="invalid_token", said so in error_description. */
+  revoked: Refusal;
   /** Key unknown and JWKS unreachable: 503 with Retry-After. */
   unavailable: Refusal;
+  /** The revocation feed silent for longer than `refuseAfterSeconds`: 503 with Retry-After. */
+  revocationsUnavailable: Refusal;
   /** Valid token without the roles the route requires: 403, error="insufficient_scope". */
   forbidden(roles: readonly string[]): Refusal;
   /**
@@ -80,11 +84,22 @@ export function buildRefusals(realm: string | undefined, retryAfterSeconds: numb
       withError('invalid_token', 'The access token is invalid or has expired'),
       problem(401, 'INVALID_TOKEN', 'Invalid access token', 'The access token is invalid or has expired.'),
     ),
+    revoked: refusal(
+      401,
+      withError('invalid_token', 'The access token has been revoked'),
+      problem(401, 'INVALID_TOKEN', 'Invalid access token', 'The access token has been revoked.'),
+    ),
     unavailable: refusal(
       503,
       null,
       problem(503, 'SERVICE_UNAVAILABLE', 'Service unavailable', 'The signing keys cannot be fetched; retry shortly.'),
       { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    ),
+    revocationsUnavailable: refusal(
+      503,
+      null,
+      problem(503, 'SERVICE_UNAVAILABLE', 'Service unavailable', 'The revocation feed cannot be reached; retry shortly.'),
+      { 'retry-after': '5' },
     ),
     forbidden(roles) {
       const scope = roles.map(quote).join(' ');
@@ -115,5 +130,8 @@ export function buildRefusals(realm: string | undefined, retryAfterSeconds: numb
 
 /** Which refusal an error from `Verifier.verify` calls for. */
 export function refusalFor(refusals: Refusals, err: unknown): Refusal {
-  return err instanceof JwksUnavailableError ? refusals.unavailable : refusals.invalid;
+  if (err instanceof JwksUnavailableError) return refusals.unavailable;
+  if (err instanceof RevocationsUnavailableError) return refusals.revocationsUnavailable;
+  if (err instanceof InvalidTokenError && err.reason === 'revoked') return refusals.revoked;
+  return refusals.invalid;
 }

@@ -1,4 +1,4 @@
-interface Entry<T> {
+export interface CacheEntry<T> {
   /** The whole token: a hit must be the exact same string, not just the same tail. */
   readonly token: string;
   readonly value: T;
@@ -6,6 +6,11 @@ interface Entry<T> {
   readonly exp: number;
   /** Set on every hit, cleared when eviction passes over the entry (second chance). */
   recent: boolean;
+  /**
+   * For the verifier's own use: the revocation follower's version at which this token was last
+   * found not revoked (-1: never checked).
+   */
+  checkedAt: number;
 }
 
 const KEY_LENGTH = 32;
@@ -29,7 +34,7 @@ function keyOf(token: string): string {
  * neither allocates nor reorders the map; when full, the oldest entry without the flag goes.
  */
 export class TokenCache<T> {
-  private readonly entries = new Map<string, Entry<T>>();
+  private readonly entries = new Map<string, CacheEntry<T>>();
 
   constructor(private readonly maxEntries: number) {}
 
@@ -39,6 +44,11 @@ export class TokenCache<T> {
 
   /** The cached value if `token` is cached and `exp > nowSeconds - leewaySeconds`. */
   get(token: string, nowSeconds: number, leewaySeconds: number): T | undefined {
+    return this.entry(token, nowSeconds, leewaySeconds)?.value;
+  }
+
+  /** Like `get`, but the entry itself (its `checkedAt` is the caller's to read and set). */
+  entry(token: string, nowSeconds: number, leewaySeconds: number): CacheEntry<T> | undefined {
     const key = keyOf(token);
     const entry = this.entries.get(key);
     if (entry === undefined || entry.token !== token) return undefined;
@@ -47,16 +57,16 @@ export class TokenCache<T> {
       return undefined;
     }
     entry.recent = true;
-    return entry.value;
+    return entry;
   }
 
-  set(token: string, value: T, exp: number): void {
+  set(token: string, value: T, exp: number, checkedAt = -1): void {
     if (this.maxEntries <= 0) return;
     const key = keyOf(token);
     if (!this.entries.has(key)) {
       while (this.entries.size >= this.maxEntries) this.evictOne();
     }
-    this.entries.set(key, { token, value, exp, recent: false });
+    this.entries.set(key, { token, value, exp, recent: false, checkedAt });
   }
 
   clear(): void {
