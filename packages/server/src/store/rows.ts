@@ -1,4 +1,4 @@
-import type { ExchangeCodeRecord, FactorKind, FactorRecord, IdentityRecord, OAuthStateRecord, PasskeyDeviceType, PasskeyRecord, SessionRecord, SigningKeyRecord } from './types.js';
+import type { EmailSignInChallenge, ExchangeCodeRecord, FactorKind, FactorRecord, IdentityRecord, OAuthStateRecord, PasskeyDeviceType, PasskeyRecord, SessionRecord, SigningKeyRecord } from './types.js';
 
 /** A `sessions` row as both adapters read it (times as epoch-ms numbers). */
 export interface SessionRow {
@@ -207,6 +207,29 @@ export function exchangeCodeFromRow(r: ExchangeCodeRow): ExchangeCodeRecord {
     identityId: r.identity_id,
     purpose: r.purpose === 'link' ? 'link' : 'sign_in',
     appCodeChallenge: r.app_code_challenge,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+  };
+}
+
+/** An `email_sign_in_challenges` row. */
+export interface EmailSignInChallengeRow {
+  id: string;
+  email: string;
+  token_hash: string;
+  code_hash: string;
+  attempts: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export function emailSignInChallengeFromRow(r: EmailSignInChallengeRow): EmailSignInChallenge {
+  return {
+    id: r.id,
+    email: r.email,
+    tokenHash: r.token_hash,
+    codeHash: r.code_hash,
+    attempts: r.attempts,
     createdAt: Number(r.created_at),
     expiresAt: Number(r.expires_at),
   };

@@ -1,27 +1,6 @@
-import type { EmailSignInChallenge, EmailSignInStore } from '../types.js';
+import { emailSignInChallengeFromRow, type EmailSignInChallengeRow } from '../rows.js';
+import type { EmailSignInStore } from '../types.js';
 import type { PgConnection } from './connection.js';
-
-interface ChallengeRow {
-  id: string;
-  email: string;
-  token_hash: string;
-  code_hash: string;
-  attempts: number;
-  created_at: number;
-  expires_at: number;
-}
-
-function challengeFromRow(r: ChallengeRow): EmailSignInChallenge {
-  return {
-    id: r.id,
-    email: r.email,
-    tokenHash: r.token_hash,
-    codeHash: r.code_hash,
-    attempts: r.attempts,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-  };
-}
 
 /**
  * The email sign-in concern on PostgreSQL. Every guarantee is one statement: concurrent updates
@@ -41,20 +20,20 @@ export function postgresEmailSignIn(db: PgConnection): EmailSignInStore {
     },
 
     async consumeEmailSignInToken(tokenHash, now, maxAttempts) {
-      const rows = await db.query<ChallengeRow>(
+      const rows = await db.query<EmailSignInChallengeRow>(
         'DELETE FROM email_sign_in_challenges WHERE token_hash = $1 AND expires_at > $2 AND attempts < $3 RETURNING *',
         [tokenHash, now, maxAttempts],
       );
-      return rows[0] ? challengeFromRow(rows[0]) : null;
+      return rows[0] ? emailSignInChallengeFromRow(rows[0]) : null;
     },
 
     async countEmailSignInAttempt(email, now, maxAttempts) {
-      const rows = await db.query<ChallengeRow>(
+      const rows = await db.query<EmailSignInChallengeRow>(
         `UPDATE email_sign_in_challenges SET attempts = attempts + 1
          WHERE email = $1 AND expires_at > $2 AND attempts < $3 RETURNING *`,
         [email, now, maxAttempts],
       );
-      return rows[0] ? challengeFromRow(rows[0]) : null;
+      return rows[0] ? emailSignInChallengeFromRow(rows[0]) : null;
     },
 
     async consumeEmailSignInChallenge(id, now) {

@@ -1,29 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { EmailSignInChallenge, EmailSignInStore } from '../types.js';
+import { emailSignInChallengeFromRow, type EmailSignInChallengeRow } from '../rows.js';
+import type { EmailSignInStore } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { guardOutages } from './errors.js';
-
-interface ChallengeRow {
-  id: string;
-  email: string;
-  token_hash: string;
-  code_hash: string;
-  attempts: number;
-  created_at: number;
-  expires_at: number;
-}
-
-function challengeFromRow(r: ChallengeRow): EmailSignInChallenge {
-  return {
-    id: r.id,
-    email: r.email,
-    tokenHash: r.token_hash,
-    codeHash: r.code_hash,
-    attempts: r.attempts,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-  };
-}
 
 function prepareEmailSignInStatements(db: Database.Database) {
   return {
@@ -34,10 +13,10 @@ function prepareEmailSignInStatements(db: Database.Database) {
        ON CONFLICT (email) DO UPDATE SET id = excluded.id, token_hash = excluded.token_hash, code_hash = excluded.code_hash,
          attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at`,
     ),
-    consumeToken: db.prepare<[string, number, number], ChallengeRow>(
+    consumeToken: db.prepare<[string, number, number], EmailSignInChallengeRow>(
       'DELETE FROM email_sign_in_challenges WHERE token_hash = ? AND expires_at > ? AND attempts < ? RETURNING *',
     ),
-    countAttempt: db.prepare<[string, number, number], ChallengeRow>(
+    countAttempt: db.prepare<[string, number, number], EmailSignInChallengeRow>(
       `UPDATE email_sign_in_challenges SET attempts = attempts + 1
        WHERE email = ? AND expires_at > ? AND attempts < ? RETURNING *`,
     ),
@@ -65,12 +44,12 @@ export function sqliteEmailSignIn(c: SqliteConnection): EmailSignInStore {
 
     consumeEmailSignInToken(tokenHash, now, maxAttempts) {
       const row = s().consumeToken.get(tokenHash, now, maxAttempts);
-      return row ? challengeFromRow(row) : null;
+      return row ? emailSignInChallengeFromRow(row) : null;
     },
 
     countEmailSignInAttempt(email, now, maxAttempts) {
       const row = s().countAttempt.get(email, now, maxAttempts);
-      return row ? challengeFromRow(row) : null;
+      return row ? emailSignInChallengeFromRow(row) : null;
     },
 
     consumeEmailSignInChallenge(id, now) {
