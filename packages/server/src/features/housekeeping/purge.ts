@@ -4,7 +4,8 @@
  * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), expired
  * passkey challenges (`purgePasskeyChallenges`), social sign-in states (`purgeOAuthStates`), email
  * sign-in challenges (`purgeEmailSignInChallenges`), revocation feed entries past their window
- * (`purgeRevocations`), accounts whose self-service deletion fell due (ACCOUNT_DELETION_GRACE,
+ * (`purgeRevocations`), finished webhook deliveries older than EVENTS_RETENTION
+ * (`purgeOldWebhookDeliveries`), accounts whose self-service deletion fell due (ACCOUNT_DELETION_GRACE,
  * `purgeDueAccounts` in features/users/account-deletion.ts), and audit entries older than
  * AUDIT_RETENTION (`purgeOldAudit`, features/audit: the only deletion of the append-only log).
  */
@@ -67,6 +68,18 @@ export function purgeOldEvents(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): 
 }
 
 /**
+ * Finished webhook deliveries (succeeded or exhausted) older than EVENTS_RETENTION, at most `limit`
+ * per run: the delivery log keeps each body sent (a user.deleted carries the user as it was), so
+ * it is kept as long as the security events, not for ever.
+ *
+ * @example
+ * const deleted = await purgeOldWebhookDeliveries(ctx);
+ */
+export function purgeOldWebhookDeliveries(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgeWebhookDeliveries(ctx.clock() - ctx.config.housekeeping.eventsRetentionMs, limit);
+}
+
+/**
  * Passkey challenges past their 5 minutes, at most `limit` per run (a spent one is already gone).
  *
  * @example
@@ -125,6 +138,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
       .then(async (n) => n + (await purgeEmailSignInChallenges(ctx)))
       .then(async (n) => n + (await purgeRevocations(ctx)))
+      .then(async (n) => n + (await purgeOldWebhookDeliveries(ctx)))
       .then(async (n) => n + (await purgeDueAccounts(ctx)))
       .then(async (n) => n + (await purgeOldAudit(ctx, PURGE_BATCH_SIZE)))
       .then((n) => n > 0 && ctx.log.info({ purged: n }, 'purged expired sessions, tokens, old events and audit entries'))

@@ -156,4 +156,9 @@ export interface WebhookStore {
   /** Newest first, keyset paging. */
   listWebhookDeliveries(endpointId: string, query: WebhookDeliveryQuery): Promise<{ deliveries: WebhookDeliveryRecord[]; nextCursor: string | null }>;
   findWebhookDelivery(endpointId: string, deliveryId: string): Promise<WebhookDeliveryRecord | null>;
+  /**
+   * Deletes finished deliveries (succeeded or exhausted) created before `before`, at most `limit`;
+   * returns the count. Pending and failed ones (still being retried) are kept whatever their age.
+   */
+  purgeWebhookDeliveries(before: number, limit: number): Promise<number>;
 }

@@ -132,6 +132,13 @@ export function postgresWebhooks(db: PgConnection): WebhookStore {
       return Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM webhook_outbox'))[0]!.n);
     },
 
+    async purgeWebhookDeliveries(before, limit) {
+      return db.execute(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE status IN ('succeeded', 'exhausted') AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        [before, limit],
+      );
+    },
+
     async enqueueWebhookDelivery(d) {
       const rows = await db.query<WebhookDeliveryRow>(
         `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload, status, created_at, next_attempt_at)

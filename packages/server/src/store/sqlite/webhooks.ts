@@ -36,6 +36,9 @@ function prepareWebhookStatements(db: Database.Database) {
     ),
     deleteOutboxUpTo: db.prepare('DELETE FROM webhook_outbox WHERE seq <= ?'),
     countOutbox: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM webhook_outbox'),
+    purgeDeliveries: db.prepare<[number, number]>(
+      "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE status IN ('succeeded', 'exhausted') AND created_at < ? LIMIT ?)",
+    ),
     subscribers: db.prepare<[string], { id: string }>(
       `SELECT e.id FROM webhook_subscriptions s JOIN webhook_endpoints e ON e.id = s.endpoint_id
        WHERE s.event_type = ? AND e.enabled = 1 ORDER BY e.id`,
@@ -183,6 +186,9 @@ export function sqliteWebhooks(c: SqliteConnection): WebhookStore {
     },
     countOutboxEvents() {
       return s().countOutbox.get()!.n;
+    },
+    purgeWebhookDeliveries(before, limit) {
+      return s().purgeDeliveries.run(before, limit).changes;
     },
     enqueueWebhookDelivery(d) {
       s().insertDelivery.run(d);

@@ -195,6 +195,16 @@ export function webhookCases(ctx: StoreCaseContext): void {
       expect(page1.deliveries.length + page2.deliveries.length).toBe(10);
       expect(page2.nextCursor).toBeNull();
       expect((await ctx.store.listWebhookDeliveries(e.id, { limit: 100, status: 'succeeded' })).deliveries.map((d) => d.id)).toEqual([ok!.id]);
+
+      // The retention purge takes finished deliveries (succeeded, exhausted) created before the cut,
+      // never one still being retried (failed, pending), and at most `limit` per call.
+      expect(await ctx.store.purgeWebhookDeliveries(T0, 100)).toBe(0);
+      expect(await ctx.store.purgeWebhookDeliveries(T0 + 1, 1)).toBe(1);
+      expect(await ctx.store.purgeWebhookDeliveries(T0 + 1, 100)).toBe(1);
+      expect(await ctx.store.findWebhookDelivery(e.id, ok!.id)).toBeNull();
+      expect(await ctx.store.findWebhookDelivery(e.id, last!.id)).toBeNull();
+      expect(await ctx.store.findWebhookDelivery(e.id, failing!.id)).toMatchObject({ status: 'failed' });
+      expect((await ctx.store.listWebhookDeliveries(e.id, { limit: 100 })).deliveries).toHaveLength(8);
     });
   });
 }
