@@ -1,6 +1,6 @@
 /**
  * The providers the social sign-in tests sign in at, all real HTTP servers on 127.0.0.1:
- * - a real OpenID Connect provider (oidc-provider 8, its own signing keys, its development login
+ * - a real OpenID Connect provider (oidc-provider 9, its own signing keys, its development login
  *   and consent pages), driven by `SocialBrowser` with plain requests and cookies;
  * - a GitHub-shaped stub (authorize, token, /user, /user/emails);
  * - a hostile OpenID Connect stub (discovery, JWKS, a token endpoint that answers an ID token
@@ -72,7 +72,7 @@ export async function startOidcProvider(opts: { clientId: string; clientSecret: 
     // As Google does: the scope's claims in the ID token itself.
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: true } },
-    pkce: { required: () => true, methods: ['S256'] },
+    pkce: { required: () => true },
     async findAccount(_ctx: unknown, id: string) {
       const account = opts.accounts.get(id);
       if (!account) return undefined;
