@@ -580,4 +580,41 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER webhook_user_updated AFTER UPDATE OF email, name, roles, email_verified, disabled, locale ON users FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email OR OLD.name IS DISTINCT FROM NEW.name OR OLD.roles IS DISTINCT FROM NEW.roles OR OLD.email_verified IS DISTINCT FROM NEW.email_verified OR OLD.disabled IS DISTINCT FROM NEW.disabled OR OLD.locale IS DISTINCT FROM NEW.locale) EXECUTE FUNCTION latchkey_webhook_user_updated();
     `,
   },
+  {
+    version: 14,
+    name: 'oauth provider',
+    // See sqlite/schema.ts, version 14. JSONB payloads; times in milliseconds like every table.
+    sql: `
+      CREATE TABLE oauth_clients (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT,
+        metadata JSONB NOT NULL,
+        first_party BOOLEAN NOT NULL DEFAULT false,
+        dynamic BOOLEAN NOT NULL DEFAULT false,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        secret_rotated_at BIGINT
+      );
+      CREATE TABLE oauth_payloads (
+        model TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        payload JSONB NOT NULL,
+        grant_id TEXT COLLATE "C",
+        user_code TEXT COLLATE "C",
+        uid TEXT COLLATE "C",
+        account_id TEXT COLLATE "C" REFERENCES users (id) ON DELETE CASCADE,
+        client_id TEXT COLLATE "C" REFERENCES oauth_clients (id) ON DELETE CASCADE,
+        expires_at BIGINT,
+        consumed_at BIGINT,
+        PRIMARY KEY (model, id)
+      );
+      CREATE INDEX oauth_payloads_grant_idx ON oauth_payloads (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oauth_payloads_uid_idx ON oauth_payloads (uid) WHERE uid IS NOT NULL;
+      CREATE INDEX oauth_payloads_user_code_idx ON oauth_payloads (user_code) WHERE user_code IS NOT NULL;
+      CREATE INDEX oauth_payloads_account_idx ON oauth_payloads (account_id, model) WHERE account_id IS NOT NULL;
+      CREATE INDEX oauth_payloads_client_idx ON oauth_payloads (client_id, model) WHERE client_id IS NOT NULL;
+      CREATE INDEX oauth_payloads_expires_idx ON oauth_payloads (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];

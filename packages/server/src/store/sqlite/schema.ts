@@ -524,4 +524,46 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         END;
     `,
   },
+  {
+    version: 14,
+    name: 'oauth provider',
+    // Issue 22 (features/oauth-provider, docs/oauth-provider.md). oauth_clients: the apps that sign
+    // their users in through Latchkey; the secret only as its SHA-256 (a generated 256-bit value
+    // needs no slow hash), everything oidc-provider reads of a client in `metadata` (JSON).
+    // oauth_payloads: oidc-provider's storage (its Adapter): one row per (model, id), the payload
+    // as JSON; the columns beside it are what the adapter and the grant listings look rows up by.
+    // A deleted user or client takes its rows along (cascade); expired rows are purged.
+    sql: `
+      CREATE TABLE oauth_clients (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT,
+        metadata TEXT NOT NULL,
+        first_party INTEGER NOT NULL DEFAULT 0,
+        dynamic INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        secret_rotated_at INTEGER
+      );
+      CREATE TABLE oauth_payloads (
+        model TEXT NOT NULL,
+        id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        grant_id TEXT,
+        user_code TEXT,
+        uid TEXT,
+        account_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+        client_id TEXT REFERENCES oauth_clients (id) ON DELETE CASCADE,
+        expires_at INTEGER,
+        consumed_at INTEGER,
+        PRIMARY KEY (model, id)
+      );
+      CREATE INDEX oauth_payloads_grant_idx ON oauth_payloads (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oauth_payloads_uid_idx ON oauth_payloads (uid) WHERE uid IS NOT NULL;
+      CREATE INDEX oauth_payloads_user_code_idx ON oauth_payloads (user_code) WHERE user_code IS NOT NULL;
+      CREATE INDEX oauth_payloads_account_idx ON oauth_payloads (account_id, model) WHERE account_id IS NOT NULL;
+      CREATE INDEX oauth_payloads_client_idx ON oauth_payloads (client_id, model) WHERE client_id IS NOT NULL;
+      CREATE INDEX oauth_payloads_expires_idx ON oauth_payloads (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];

@@ -56,8 +56,12 @@ describe('revocation feed on PostgreSQL', () => {
     } finally {
       held.release();
     }
-    seen.push(...(await read()));
-    seen.push(...(await read()));
+    // The xmin gate is cluster-wide: a transaction still open in another test's database holds
+    // it back for a moment, so read until both arrived (bounded), as a follower's next poll would.
+    for (let i = 0; i < 400 && seen.length < 2; i++) {
+      seen.push(...(await read()));
+      if (seen.length < 2) await new Promise((r) => setTimeout(r, 25));
+    }
     expect(seen).toEqual([early.id, late.id]);
   });
 });
