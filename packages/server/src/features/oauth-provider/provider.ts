@@ -346,6 +346,20 @@ function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
     if (typeof sid === 'string') this.latchkeySid = sid;
   };
 
+  // RFC 7592 registration reads and updates answer the client's metadata, where the secret is
+  // the stored SHA-256: never shown (a new secret, `lks_...`, is shown once as usual).
+  provider.use(async (koa, next) => {
+    await next();
+    const route = (koa as KoaContextWithOIDC).oidc?.route;
+    if ((route === 'client' || route === 'client_update') && koa.body !== null && typeof koa.body === 'object') {
+      const body = koa.body as Record<string, unknown>;
+      if (typeof body.client_secret === 'string' && /^[0-9a-f]{64}$/.test(body.client_secret)) {
+        delete body.client_secret;
+        delete body.client_secret_expires_at;
+      }
+    }
+  });
+
   // RP-initiated logout ends the Latchkey session the provider's sign-in created.
   provider.on('end_session.success', (koa: KoaContextWithOIDC) => {
     const session = koa.oidc.session as unknown as { accountId?: string; latchkeySid?: string } | undefined;
