@@ -117,6 +117,18 @@ describe('rate limit and dynamic registration', () => {
     }
   });
 
+  it('a hijacked provider answer still gets its access log line', async () => {
+    const t = await startOAuthApp();
+    try {
+      const res = await t.app.inject({ method: 'GET', url: '/.well-known/openid-configuration', headers: { host: 'latchkey.test' } });
+      expect(res.statusCode).toBe(200);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(t.logs.some((line) => line.includes('"path":"/.well-known/openid-configuration"') && line.includes('"status":200'))).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('OAUTH_DYNAMIC_REGISTRATION: POST /oauth/register stores a dynamic client, its secret only hashed, and the client can use it', async () => {
     const t = await startOAuthApp({ env: { OAUTH_DYNAMIC_REGISTRATION: 'true' } });
     try {
