@@ -7,6 +7,7 @@ import * as client from 'openid-client';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../../support/helpers.js';
+import { createClient } from '../../../src/features/oauth-provider/clients.js';
 import { Browser, ISSUER, REDIRECT, createUser, injectFetch, registerClient, startOAuthApp } from '../../support/oauth.js';
 
 async function rp(t: TestApp, clientId: string, secret: string | undefined) {
@@ -112,5 +113,30 @@ describe('OAuth provider code flow', () => {
     const intro = await client.tokenIntrospection(config, next.access_token);
     expect(intro.active).toBe(false);
     expect(await t.app.latchkey.store.listOAuthGrantsForUser(user.id, Date.now())).toEqual([]);
+  });
+
+  it('clients made by the client service (admin API, CLI) work as they are stored: a public native app on http://127.0.0.1 with PKCE', async () => {
+    const made = await createClient(
+      { store: t.app.latchkey.store, clock: t.app.latchkey.clock, config: t.app.latchkey.config },
+      { name: 'CLI', redirect_uris: ['http://127.0.0.1:8765/callback'], token_endpoint_auth_method: 'none', scopes: ['openid', 'email', 'offline_access'] },
+    );
+    expect(made.ok).toBe(true);
+    if (!made.ok) return;
+    const clientId = made.value.client.id;
+    const config = await rp(t, clientId, undefined);
+    const user = await createUser(t);
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1:8765/callback',
+      scope: 'openid email offline_access',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's',
+      prompt: 'consent',
+    });
+    const back = await new Browser(t.app).authorize(url.href, user);
+    const tokens = await client.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: 's' });
+    expect(tokens.claims()?.sub).toBe(user.id);
+    expect(tokens.refresh_token).toBeTruthy();
   });
 });
