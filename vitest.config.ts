@@ -38,6 +38,7 @@ const once = [
   `${server}/features/api-docs/openapi.test.ts`, // Chromium renders /docs
   `${server}/features/console/console.test.ts`, // the console's files; starts `latchkey serve`
   `${server}/features/user-transfer/command.test.ts`, // runs `latchkey users import`
+  `${server}/features/oauth-provider/pages-chromium.test.ts`, // Chromium drives the provider's pages
 ];
 
 /** What every project shares (projects do not inherit the root's test options). */
