@@ -9,9 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCode } from '../../../src/features/factors/totp.js';
 import { freePort, waitFor } from '../../support/email.js';
-import { enrolTotp } from '../../support/factors.js';
+import { codeAt, enrolTotp } from '../../support/factors.js';
 import { createTestApp, registerAndLogin, type TestApp } from '../../support/helpers.js';
 
 const CHROMIUM_ARGS = [
@@ -188,7 +187,13 @@ describe('the provider’s pages in Chromium', () => {
     await page.goto(url);
     await signInWithPassword(page, user.email, user.password);
     await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
-    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, Date.now()));
+    // A wrong code first: said on the page, tied to the field.
+    await page.getByLabel('Code from your authenticator app').fill('000000' === codeAt(server.app, secret, 1) ? '111111' : '000000');
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
+    await expect.poll(() => page.locator('#mfa-error').innerText()).toBe('That code is not right. Try again with a new code.');
+    expect(await page.getByLabel('Code from your authenticator app').getAttribute('aria-describedby')).toBe('mfa-error');
+    // The next step's code: enrolment spent this step's, and a code works once.
+    await page.getByLabel('Code from your authenticator app').fill(codeAt(server.app, secret, 1));
     await page.getByRole('button', { name: 'Continue', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     expect((await arrivalWith(state)).searchParams.get('code')).toMatch(/\S{20,}/);
