@@ -331,8 +331,9 @@ export async function interactionRoutes(app: FastifyInstance, opts: { ctx: Latch
       if (!signingIn(loaded)) return errorPage(reply, 400, EXPIRED_INTERACTION);
       const code = text(request.query.code, 256);
       if (code === '') return signInPage(request, reply, loaded, 400, { error: 'The sign-in with that provider did not complete. Try again, or use another way.' });
-      // Spent with this interaction's verifier: a code that was not started from this page fails.
-      const result = await exchangeCode(ctx, code, socialVerifier(loaded.keys, request.params.uid), requestMeta(request));
+      // Spent with this interaction's verifier: a code of a sign-in not started from this page (another
+      // challenge, or none) fails.
+      const result = await exchangeCode(ctx, code, socialVerifier(loaded.keys, request.params.uid), requestMeta(request), { requireChallenge: true });
       return afterFirstFactor(request, reply, loaded, result, '');
     });
   });
