@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../../support/email.js';
 import { codeAt, enrolTotp } from '../../support/factors.js';
 import { createTestApp, registerAndLogin, type TestApp } from '../../support/helpers.js';
@@ -88,8 +88,12 @@ afterAll(async () => {
   rp?.closeAllConnections();
   await new Promise((resolve) => (rp ? rp.close(resolve) : resolve(undefined)));
   await server?.close();
-  // Every page of every test, watched: no CSP violation, no page error.
-  expect(problems).toEqual([]);
+});
+
+// Every page of every test, watched: no CSP violation, no page error (the test that saw one fails).
+afterEach(() => {
+  const seen = problems.splice(0);
+  expect(seen).toEqual([]);
 });
 
 /** A fresh profile watched for CSP violations (reported by an init script outside the page's CSP) and page errors. */
@@ -223,6 +227,24 @@ describe('the provider’s pages in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     expect((await arrivalWith(state)).searchParams.get('code')).toMatch(/\S{20,}/);
+    await context.close();
+  });
+
+  it('“Not you?” on the consent page: another account signs in (oidc-provider ends the first one’s session on its own page), then its consent', async () => {
+    const first = await registerAndLogin(server.app);
+    const second = await registerAndLogin(server.app);
+    const context = await freshContext();
+    const page = await context.newPage();
+    const { url } = authorizeUrl();
+    await page.goto(url);
+    await signInWithPassword(page, first.email, first.password);
+    await page.getByText(`Signed in as ${first.email}.`).waitFor();
+    await page.getByRole('link', { name: 'Not you?' }).click();
+    await page.getByText('Sign in with the account you want to use.').waitFor();
+    await signInWithPassword(page, second.email, second.password);
+    await page.getByText(`Signed in as ${second.email}.`).waitFor();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await waitFor('the redirect to the client', () => arrivals.find((u) => u.searchParams.get('code') !== null && u.searchParams.get('state') === new URL(url).searchParams.get('state')));
     await context.close();
   });
 
