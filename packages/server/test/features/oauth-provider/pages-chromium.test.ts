@@ -114,6 +114,23 @@ async function freshContext(): Promise<BrowserContext> {
   return context;
 }
 
+/** A virtual authenticator in this tab, and a passkey of `access`'s user registered with it on Latchkey's origin (as the account page would). */
+async function registerPasskey(context: BrowserContext, page: Page, access: string): Promise<void> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const status = await page.evaluate(`(async () => {
+    const headers = { authorization: 'Bearer ${access}', 'content-type': 'application/json' };
+    const { options } = await (await fetch('/auth/passkeys/register/options', { method: 'POST', headers, body: '{}' })).json();
+    const credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
+    const res = await fetch('/auth/passkeys/register/verify', { method: 'POST', headers, body: JSON.stringify({ response: credential.toJSON() }) });
+    return res.status;
+  })()`);
+  expect(status).toBe(201);
+}
+
 /** An authorization request of the test client (PKCE S256), and its state. */
 function authorizeUrl(overrides: Record<string, string> = {}): { url: string; state: string } {
   const verifier = randomBytes(32).toString('base64url');
@@ -208,23 +225,26 @@ describe('the provider’s pages in Chromium', () => {
     const user = await registerAndLogin(server.app);
     const context = await freshContext();
     const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
     const { url, state } = authorizeUrl();
     await page.goto(url);
-    // The user's passkey, registered on Latchkey's origin through its API (as the account page would).
-    const registered = await page.evaluate(`(async () => {
-      const headers = { authorization: 'Bearer ${user.access}', 'content-type': 'application/json' };
-      const { options } = await (await fetch('/auth/passkeys/register/options', { method: 'POST', headers, body: '{}' })).json();
-      const credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
-      const res = await fetch('/auth/passkeys/register/verify', { method: 'POST', headers, body: JSON.stringify({ response: credential.toJSON() }) });
-      return res.status;
-    })()`);
-    expect(registered).toBe(201);
+    await registerPasskey(context, page, user.access);
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    expect((await arrivalWith(state)).searchParams.get('code')).toMatch(/\S{20,}/);
+    await context.close();
+  });
+
+  it('a passkey as the second factor: password, then “Use a passkey” on the second-factor step, then consent, then the code', async () => {
+    const user = await registerAndLogin(server.app);
+    await enrolTotp(server.app, user.access);
+    const context = await freshContext();
+    const page = await context.newPage();
+    const { url, state } = authorizeUrl();
+    await page.goto(url);
+    await registerPasskey(context, page, user.access);
+    await signInWithPassword(page, user.email, user.password);
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     expect((await arrivalWith(state)).searchParams.get('code')).toMatch(/\S{20,}/);
     await context.close();
