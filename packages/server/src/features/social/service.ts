@@ -84,6 +84,12 @@ export interface StartInput {
   /** The random value of this browser's cookie (kept when it has one, so two tabs can sign in at once). */
   browser: string;
   callbackUri: string;
+  /**
+   * Prefixes allowed beside REDIRECT_ALLOWED_URLS: with OAUTH_PROVIDER on, the provider's own
+   * interaction URLs (`<issuer>/oauth/interaction/`), where its sign-in page's social buttons
+   * come back to, whatever the operator listed for the apps.
+   */
+  alsoAllowed?: readonly string[];
 }
 
 /**
@@ -93,7 +99,7 @@ export interface StartInput {
  * const { url } = unwrap(await startSignIn(ctx, provider, input));
  */
 export async function startSignIn(ctx: LatchkeyContext, provider: SocialProvider, input: StartInput): Promise<Outcome<{ url: string }>> {
-  if (!allowedRedirect(input.redirectTo, ctx.config.social.redirectAllowedUrls)) return notAllowed();
+  if (!allowedRedirect(input.redirectTo, [...ctx.config.social.redirectAllowedUrls, ...(input.alsoAllowed ?? [])])) return notAllowed();
   const now = ctx.clock();
   let linkUserId: string | null = null;
   if (input.linkTicket !== null) {
@@ -281,9 +287,18 @@ const INVALID_CODE = (): Failure =>
  * @example
  * const result = unwrap(await exchangeCode(ctx, body.code, body.code_verifier ?? null, meta));
  */
-export async function exchangeCode(ctx: LatchkeyContext, code: string, codeVerifier: string | null, meta: RequestMeta): Promise<Outcome<ExchangeResult>> {
+export async function exchangeCode(
+  ctx: LatchkeyContext,
+  code: string,
+  codeVerifier: string | null,
+  meta: RequestMeta,
+  options: { requireChallenge?: boolean } = {},
+): Promise<Outcome<ExchangeResult>> {
   const row = await ctx.store.consumeExchangeCode(hashToken(code), ctx.clock());
   if (!row) return INVALID_CODE();
+  // The OAuth provider's sign-in page binds its social sign-ins to the interaction by PKCE: a code
+  // of a sign-in started without a challenge (by anyone, anywhere) must not be spent there.
+  if (options.requireChallenge && row.appCodeChallenge === null) return INVALID_CODE();
   if (row.appCodeChallenge !== null) {
     if (codeVerifier === null) return INVALID_CODE();
     const challenge = createHash('sha256').update(codeVerifier).digest('base64url');
