@@ -70,3 +70,113 @@ export function useDebounced<T>(value: T, ms: number): T {
   }, [value, ms]);
   return settled;
 }
+
+/**
+ * A secret shown once (at creation or rotation) with a copy button: the server never shows it
+ * again, so the page says so until the admin dismisses it.
+ */
+export function SecretOnce(props: { label: string; testId: string; secret: string; onDone: () => void; note?: string }): ReactNode {
+  const [copied, setCopied] = useState(false);
+  const copy = () =>
+    void navigator.clipboard.writeText(props.secret).then(
+      () => setCopied(true),
+      () => setCopied(false),
+    );
+  return (
+    <div className="alert alert-warn secret-once" role="status">
+      <p>
+        <strong>{props.label}</strong> — copy it now: it is not shown again.{props.note ? ` ${props.note}` : ''}
+      </p>
+      <p>
+        <code data-testid={props.testId} className="secret-value">
+          {props.secret}
+        </code>
+      </p>
+      <div className="form-actions">
+        <button type="button" className="button-quiet" onClick={copy}>
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+        <button type="button" className="button-quiet" onClick={props.onDone}>
+          I have saved it
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Previous / Next over cursor pages: `cursors` holds the cursor of each page visited (null = the
+ * first), the last one is the page shown.
+ */
+export function Pager(props: {
+  cursors: Array<string | null>;
+  nextCursor: string | null | undefined;
+  loading: boolean;
+  onCursors: (next: Array<string | null>) => void;
+  testId?: string;
+}): ReactNode {
+  const { cursors, nextCursor, loading, onCursors } = props;
+  return (
+    <nav className="pager" aria-label="Pages">
+      <span className="muted" data-testid={props.testId}>
+        Page {cursors.length}
+        {loading ? ' · loading…' : ''}
+      </span>
+      <div className="pager-buttons">
+        <button type="button" className="button-quiet" onClick={() => onCursors(cursors.slice(0, -1))} disabled={cursors.length === 1 || loading}>
+          Previous
+        </button>
+        <button type="button" className="button-quiet" onClick={() => nextCursor && onCursors([...cursors, nextCursor])} disabled={!nextCursor || loading}>
+          Next
+        </button>
+      </div>
+    </nav>
+  );
+}
+
+/**
+ * A destructive action behind a confirmation: the button, then the question with the action's
+ * own button and Cancel (focused, so Enter does not destroy by accident).
+ */
+export function ConfirmAction(props: {
+  /** The first button: "Delete…". */
+  label: string;
+  /** The question, in full: what goes, and what follows from it. */
+  question: ReactNode;
+  /** The confirming button: "Delete client". */
+  confirm: string;
+  busy: boolean;
+  onConfirm: () => void;
+  /** `button-danger` for a removal (default), `button-quiet` for a lesser action. */
+  className?: string;
+}): ReactNode {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button type="button" className={props.className ?? 'button-danger'} disabled={props.busy} onClick={() => setAsking(true)}>
+        {props.label}
+      </button>
+    );
+  }
+  return (
+    <div className="confirm" role="alertdialog" aria-label={props.confirm}>
+      <p>{props.question}</p>
+      <div className="form-actions">
+        <button
+          type="button"
+          className="button-danger-solid"
+          disabled={props.busy}
+          onClick={() => {
+            setAsking(false);
+            props.onConfirm();
+          }}
+        >
+          {props.confirm}
+        </button>
+        <button type="button" className="button-quiet" autoFocus disabled={props.busy} onClick={() => setAsking(false)}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}

@@ -4,8 +4,8 @@ import { useAdminApi } from '../console-context.tsx';
 import { formatDate } from '../format.ts';
 import { fieldError } from '../forms.tsx';
 import { consoleHref, goTo } from '../route.ts';
-import { ErrorMessage, FlashMessage, type Flash } from '../shared.tsx';
-import { EndpointStatus, EventTypePicker, SecretOnce } from './WebhooksPage.tsx';
+import { ErrorMessage, FlashMessage, SecretOnce, type Flash } from '../shared.tsx';
+import { EndpointStatus, EventTypePicker } from './WebhooksPage.tsx';
 
 const STATUSES = ['', 'pending', 'succeeded', 'failed', 'exhausted'] as const;
 
@@ -140,7 +140,7 @@ export function WebhookPage({ id, onDeleted }: { id: string; onDeleted: (text: s
       </div>
       <FlashMessage flash={flash} />
       <ErrorMessage error={error} />
-      {secret ? <SecretOnce secret={secret.value} note={secret.note} onDone={() => setSecret(null)} /> : null}
+      {secret ? <SecretOnce label="Signing secret" testId="webhook-secret" secret={secret.value} note={secret.note} onDone={() => setSecret(null)} /> : null}
 
       <div className="form-actions webhook-actions">
         <button
