@@ -180,3 +180,69 @@ export function ConfirmAction(props: {
     </div>
   );
 }
+
+/**
+ * A page's actions, one at a time: `busy` names the running one (its button says so, the others
+ * wait); the text it resolves to becomes the page's success flash, a failure the page's `error`,
+ * or goes to `onError` (a form's own error, shown by field).
+ *
+ * @example
+ * const { busy, error, flash, act } = usePageActions();
+ * <button disabled={busy !== null} onClick={() => void act('test', async () => { await api.sendTestWebhook(id); return 'Sent.'; })}>Test</button>
+ */
+export function usePageActions(initialFlash: Flash | null = null) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [flash, setFlash] = useState<Flash | null>(initialFlash);
+  const act = async (name: string, fn: () => Promise<string | null>, onError: (e: unknown) => void = setError) => {
+    setBusy(name);
+    setError(null);
+    onError(null);
+    setFlash(null);
+    try {
+      const text = await fn();
+      if (text) setFlash({ kind: 'success', text });
+    } catch (e) {
+      onError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return { busy, error, setError, flash, act };
+}
+
+/** A detail page before its record arrived: the way back, and the loading line or the failure. */
+export function LoadingCard({ back, error }: { back: ReactNode; error: unknown }): ReactNode {
+  return (
+    <section className="card admin">
+      {back}
+      {error ? (
+        <ErrorMessage error={error} />
+      ) : (
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** A table's header row; `actions` adds the last column of row buttons (named for screen readers only). */
+export function TableHead({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }): ReactNode {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+        {actions ? (
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
+        ) : null}
+      </tr>
+    </thead>
+  );
+}

@@ -3,7 +3,7 @@ import type { OAuthClient, OAuthGrant } from '../api.ts';
 import { useAdminApi } from '../console-context.tsx';
 import { formatDate } from '../format.ts';
 import { consoleHref, goTo } from '../route.ts';
-import { ConfirmAction, ErrorMessage, FlashMessage, SecretOnce, type Flash } from '../shared.tsx';
+import { ConfirmAction, ErrorMessage, FlashMessage, LoadingCard, SecretOnce, TableHead, usePageActions, type Flash } from '../shared.tsx';
 import { ClientFields, draftOf, inputOf, type ClientDraft } from './OAuthClientForm.tsx';
 import { clientKind, type NewSecret } from './OAuthClientsPage.tsx';
 
@@ -20,11 +20,9 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
   const api = useAdminApi();
   const [client, setClient] = useState<OAuthClient | null>(null);
   const [draft, setDraft] = useState<ClientDraft | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, flash, act } = usePageActions(props.flash);
   const [formError, setFormError] = useState<unknown>(null);
-  const [flash, setFlash] = useState<Flash | null>(props.flash);
   const [secret, setSecret] = useState<string | null>(props.secret?.clientId === id ? props.secret.secret : null);
-  const [busy, setBusy] = useState<string | null>(null);
   const [grants, setGrants] = useState<OAuthGrant[] | null>(null);
   const [nextCursor, setNextCursor] = useState<string | null>(null);
 
@@ -52,35 +50,17 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
     return () => abort.abort();
   }, [api, id]);
 
-  /** Runs one action, showing its outcome; `name` marks which button is busy. */
-  const act = async (name: string, fn: () => Promise<string | null>) => {
-    setBusy(name);
-    setError(null);
-    setFlash(null);
-    try {
-      const text = await fn();
-      if (text) setFlash({ kind: 'success', text });
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
-  };
-
   const save = async (e: FormEvent) => {
     e.preventDefault();
     if (!draft) return;
-    setFormError(null);
-    setFlash(null);
-    setBusy('save');
-    try {
-      show(await api.updateOAuthClient(id, inputOf(draft, false)));
-      setFlash({ kind: 'success', text: 'Client saved.' });
-    } catch (err) {
-      setFormError(err);
-    } finally {
-      setBusy(null);
-    }
+    await act(
+      'save',
+      async () => {
+        show(await api.updateOAuthClient(id, inputOf(draft, false)));
+        return 'Client saved.';
+      },
+      setFormError,
+    );
   };
 
   const back = (
@@ -88,20 +68,7 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
       ← OAuth clients
     </a>
   );
-  if (!client || !draft) {
-    return (
-      <section className="card admin">
-        {back}
-        {error ? (
-          <ErrorMessage error={error} />
-        ) : (
-          <p className="muted" role="status">
-            Loading…
-          </p>
-        )}
-      </section>
-    );
-  }
+  if (!client || !draft) return <LoadingCard back={back} error={error} />;
 
   return (
     <section className="card admin">
@@ -144,17 +111,7 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
       </div>
       <div className="table-scroll">
         <table className="admin-table" aria-label="Grants">
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Granted</th>
-              <th scope="col">Expires</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['User', 'Scopes', 'Granted', 'Expires']} actions />
           <tbody>
             {(grants ?? []).map((g) => (
               <tr key={g.id} data-grant-id={g.id}>

@@ -3,7 +3,7 @@ import type { OAuthClient } from '../api.ts';
 import { useAdminApi } from '../console-context.tsx';
 import { formatDate } from '../format.ts';
 import { consoleHref, goTo } from '../route.ts';
-import { ErrorMessage, FlashMessage, Pager, useFlash, type Flash } from '../shared.tsx';
+import { ErrorMessage, FlashMessage, Pager, TableHead, useFlash, type Flash } from '../shared.tsx';
 import { ClientFields, EMPTY_DRAFT, inputOf, type ClientDraft } from './OAuthClientForm.tsx';
 
 /** A client's secret handed from the create page to the client's page, which shows it once. */
@@ -61,15 +61,7 @@ export function OAuthClientsPage({ flash, onFlashShown }: { flash: Flash | null;
       <ErrorMessage error={error} />
       <div className="table-wrap">
         <table className="admin-table" aria-label="OAuth clients">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Client ID</th>
-              <th scope="col">Type</th>
-              <th scope="col">Redirect URIs</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Client ID', 'Type', 'Redirect URIs', 'Created']} />
           <tbody>
             {clients.map((client) => (
               <tr key={client.client_id} data-client-id={client.client_id}>
