@@ -7,6 +7,7 @@ import { postgresFactors } from './factors.js';
 import { postgresPasskeys } from './passkeys.js';
 import { postgresIdentities } from './identities.js';
 import { postgresMigrations } from './migrations.js';
+import { postgresOAuthClients } from './oauth-clients.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
 import { postgresRevocations } from './revocations.js';
@@ -68,6 +69,7 @@ export class PostgresStore implements Store {
       ...postgresAudit(db),
       ...postgresWebhooks(db),
       ...postgresRevocations(db),
+      ...postgresOAuthClients(db),
     };
     Object.assign(this, concerns);
   }
