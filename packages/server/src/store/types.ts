@@ -18,7 +18,7 @@ import type { FactorStore } from './contract/factors.js';
 import type { IdentityStore } from './contract/identities.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
 import type { MigrationStore } from './contract/migrations.js';
-import type { OAuthClientStore } from './contract/oauth.js';
+import type { OAuthClientStore, OAuthPayloadStore } from './contract/oauth.js';
 import type { OneTimeTokenStore } from './contract/one-time-tokens.js';
 import type { PasskeyStore } from './contract/passkeys.js';
 import type { RateCounterStore } from './contract/rate-counters.js';
@@ -61,6 +61,7 @@ export type Store = StoreLifecycle &
   AuditStore &
   RevocationStore &
   OAuthClientStore &
+  OAuthPayloadStore &
   MigrationStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */

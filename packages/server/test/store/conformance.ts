@@ -16,6 +16,7 @@ import { identityCases } from './cases/identities.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { migrationCases } from './cases/migrations.js';
 import { oauthClientCases } from './cases/oauth-clients.js';
+import { oauthPayloadCases } from './cases/oauth-payloads.js';
 import { oneTimeTokenCases } from './cases/one-time-tokens.js';
 import { passkeyCases } from './cases/passkeys.js';
 import { outageCases } from './cases/outages.js';
@@ -95,6 +96,7 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     webhookCases(ctx);
     revocationCases(ctx);
     oauthClientCases(ctx);
+    oauthPayloadCases(ctx);
     outageCases(ctx);
   });
 }

@@ -8,6 +8,7 @@ import { postgresPasskeys } from './passkeys.js';
 import { postgresIdentities } from './identities.js';
 import { postgresMigrations } from './migrations.js';
 import { postgresOAuthClients } from './oauth-clients.js';
+import { postgresOAuthPayloads } from './oauth-payloads.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
 import { postgresRevocations } from './revocations.js';
@@ -70,6 +71,7 @@ export class PostgresStore implements Store {
       ...postgresWebhooks(db),
       ...postgresRevocations(db),
       ...postgresOAuthClients(db),
+      ...postgresOAuthPayloads(db),
     };
     Object.assign(this, concerns);
   }

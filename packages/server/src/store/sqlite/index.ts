@@ -9,6 +9,7 @@ import { sqliteIdentities } from './identities.js';
 import { sqliteError } from './errors.js';
 import { migrateSqlite, sqliteMigrations } from './migrations.js';
 import { sqliteOAuthClients } from './oauth-clients.js';
+import { sqliteOAuthPayloads } from './oauth-payloads.js';
 import { sqliteOneTimeTokens } from './one-time-tokens.js';
 import { sqliteRateCounters } from './rate-counters.js';
 import { sqliteRevocations } from './revocations.js';
@@ -61,6 +62,7 @@ export class SqliteStore implements Store {
       ...sqliteWebhooks(connection),
       ...sqliteRevocations(connection),
       ...sqliteOAuthClients(connection),
+      ...sqliteOAuthPayloads(connection),
     };
     Object.assign(this, concerns);
   }
