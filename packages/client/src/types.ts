@@ -342,7 +342,7 @@ export interface ConnectedApp {
   client_uri: string | null;
   /** What the app may read: `openid`, `profile`, `email`, `offline_access`, `roles`, or a custom scope. */
   scopes: string[];
-  /** ISO 8601: when the user first granted the app access. */
+  /** ISO 8601: when the user last consented to the app (its newest grant). */
   granted_at: string;
 }
 

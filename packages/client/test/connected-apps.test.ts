@@ -70,7 +70,8 @@ describe('connected apps', () => {
     const byId = new Map(apps.map((a) => [a.client_id, a]));
     expect(byId.get(notes)).toMatchObject({ client_id: notes, name: 'Notes', logo_uri: 'https://notes.example/logo.png', client_uri: 'https://notes.example' });
     expect([...byId.get(notes)!.scopes].sort()).toEqual(['email', 'openid', 'profile']);
-    expect(new Date(byId.get(notes)!.granted_at).getTime()).toBe(first);
+    // The newest consent's time: when the user last said yes to the app.
+    expect(new Date(byId.get(notes)!.granted_at).getTime()).toBe(first + 3600_000);
     expect(byId.get(plain)).toMatchObject({ name: 'Plain', logo_uri: null, client_uri: null, scopes: ['openid'] });
     expect((await other.client.listConnectedApps()).map((a) => a.client_id)).toEqual([plain]);
   });

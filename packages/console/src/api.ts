@@ -226,7 +226,8 @@ export interface OAuthClientInput {
 /** A user's consent to a client (GET /admin/oauth/clients/{id}/grants). */
 export interface OAuthGrant {
   id: string;
-  user: { id: string; email: string };
+  /** The email is null when the account is gone (its grants go with it) or has none. */
+  user: { id: string; email: string | null };
   scopes: string[];
   created_at: string;
   expires_at: string | null;

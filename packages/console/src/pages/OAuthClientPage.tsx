@@ -116,7 +116,7 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
             {(grants ?? []).map((g) => (
               <tr key={g.id} data-grant-id={g.id}>
                 <td data-label="User">
-                  <a href={consoleHref({ page: 'user', id: g.user.id })}>{g.user.email}</a>
+                  <a href={consoleHref({ page: 'user', id: g.user.id })}>{g.user.email ?? g.user.id}</a>
                 </td>
                 <td data-label="Scopes">{g.scopes.join(' ')}</td>
                 <td className="cell-date" data-label="Granted">
@@ -134,7 +134,7 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
                       void act(`revoke-${g.id}`, async () => {
                         await api.revokeOAuthGrant(id, g.id);
                         setGrants((list) => list?.filter((x) => x.id !== g.id) ?? null);
-                        return `Revoked ${g.user.email}’s grant.`;
+                        return `Revoked ${g.user.email ?? g.user.id}’s grant.`;
                       })
                     }
                   >
