@@ -64,7 +64,7 @@ export function ConnectedApps(): ReactNode {
             const home = webLink(app.client_uri);
             return (
               <li key={app.client_id} className="session connected-app" data-client-id={app.client_id}>
-                {webLink(app.logo_uri) ? <img className="app-logo" src={webLink(app.logo_uri)!} alt="" width={32} height={32} /> : null}
+                {webLink(app.logo_uri) ? <img className="app-logo" src={webLink(app.logo_uri)!} alt="" width={32} height={32} onError={(e) => (e.currentTarget.hidden = true)} /> : null}
                 <div className="session-main">
                   <span className="session-device">
                     {home ? (

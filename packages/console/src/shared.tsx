@@ -135,10 +135,13 @@ export function Pager(props: {
 }
 
 /**
- * A destructive action behind a confirmation: the button, then the question with the action's
- * own button and Cancel (focused, so Enter does not destroy by accident).
+ * A section with one action behind a confirmation (a deletion, a rotation): its title and what it
+ * does, the button, then the question with the confirming button and Cancel (focused, so Enter
+ * does not act by accident).
  */
 export function ConfirmAction(props: {
+  title: string;
+  description: string;
   /** The first button: "Delete…". */
   label: string;
   /** The question, in full: what goes, and what follows from it. */
@@ -151,33 +154,41 @@ export function ConfirmAction(props: {
   className?: string;
 }): ReactNode {
   const [asking, setAsking] = useState(false);
-  if (!asking) {
-    return (
-      <button type="button" className={props.className ?? 'button-danger'} disabled={props.busy} onClick={() => setAsking(true)}>
-        {props.label}
-      </button>
-    );
-  }
   return (
-    <div className="confirm" role="alertdialog" aria-label={props.confirm}>
-      <p>{props.question}</p>
-      <div className="form-actions">
-        <button
-          type="button"
-          className="button-danger-solid"
-          disabled={props.busy}
-          onClick={() => {
-            setAsking(false);
-            props.onConfirm();
-          }}
-        >
-          {props.confirm}
-        </button>
-        <button type="button" className="button-quiet" autoFocus disabled={props.busy} onClick={() => setAsking(false)}>
-          Cancel
-        </button>
+    <>
+      <div className="danger-zone">
+        <div>
+          <h2>{props.title}</h2>
+          <p className="muted">{props.description}</p>
+        </div>
+        {asking ? null : (
+          <button type="button" className={props.className ?? 'button-danger'} disabled={props.busy} onClick={() => setAsking(true)}>
+            {props.label}
+          </button>
+        )}
       </div>
-    </div>
+      {asking ? (
+        <div className="confirm" role="alertdialog" aria-label={props.confirm}>
+          <p>{props.question}</p>
+          <div className="form-actions">
+            <button
+              type="button"
+              className="button-danger-solid"
+              disabled={props.busy}
+              onClick={() => {
+                setAsking(false);
+                props.onConfirm();
+              }}
+            >
+              {props.confirm}
+            </button>
+            <button type="button" className="button-quiet" autoFocus disabled={props.busy} onClick={() => setAsking(false)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
+    </>
   );
 }
 

@@ -69,15 +69,15 @@ describe('OAuth clients in the console', () => {
         // A redirect URI the server refuses (plain http on a public host): the message is under that field.
         await page.getByRole('link', { name: 'New client' }).click();
         const form = page.getByRole('form', { name: 'New OAuth client' });
-        await form.getByLabel('Name').fill(name);
-        await form.getByLabel('Redirect URIs').fill('http://partner.example.com/callback');
+        await form.getByLabel('Name', { exact: true }).fill(name);
+        await form.getByLabel('Redirect URIs', { exact: true }).fill('http://partner.example.com/callback');
         await form.getByRole('button', { name: 'Register client' }).click();
         const uriError = form.locator('#oauth-redirect-uris-note.field-error');
         await uriError.waitFor();
-        expect(await form.getByLabel('Redirect URIs').getAttribute('aria-invalid')).toBe('true');
+        expect(await form.getByLabel('Redirect URIs', { exact: true }).getAttribute('aria-invalid')).toBe('true');
         expect(await store.listOAuthClients({ limit: 10 })).toMatchObject({ clients: [] });
 
-        await form.getByLabel('Redirect URIs').fill('https://partner.example.com/callback');
+        await form.getByLabel('Redirect URIs', { exact: true }).fill('https://partner.example.com/callback');
         await form.getByRole('checkbox', { name: 'offline_access' }).check();
         await form.getByLabel('Client URI').fill('https://partner.example.com');
         await form.getByRole('button', { name: 'Register client' }).click();
@@ -109,12 +109,12 @@ describe('OAuth clients in the console', () => {
 
         // Edit the redirect URIs: a second one.
         const settings = page.getByRole('form', { name: 'Client settings' });
-        await settings.getByLabel('Redirect URIs').fill('https://partner.example.com/callback\nhttp://localhost:5173/callback');
+        await settings.getByLabel('Redirect URIs', { exact: true }).fill('https://partner.example.com/callback\nhttp://localhost:5173/callback');
         await settings.getByRole('button', { name: 'Save' }).click();
         await page.getByRole('status').filter({ hasText: 'Client saved.' }).waitFor();
         expect((await store.findOAuthClient(clientId))!.metadata.redirect_uris).toEqual(['https://partner.example.com/callback', 'http://localhost:5173/callback']);
         // A refused edit: the message under the field, nothing stored.
-        await settings.getByLabel('Redirect URIs').fill('https://partner.example.com/callback#fragment');
+        await settings.getByLabel('Redirect URIs', { exact: true }).fill('https://partner.example.com/callback#fragment');
         await settings.getByRole('button', { name: 'Save' }).click();
         await settings.locator('#oauth-redirect-uris-note.field-error').waitFor();
         expect((await store.findOAuthClient(clientId))!.metadata.redirect_uris).toHaveLength(2);

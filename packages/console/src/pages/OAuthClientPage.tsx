@@ -81,7 +81,7 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
       </div>
       <p>
         Client ID: <code data-testid="oauth-client-id">{client.client_id}</code>
-        {client.secret_rotated_at ? <span className="muted"> · secret last rotated {formatDate(client.secret_rotated_at)}</span> : null}
+        {client.secret_rotated_at ? <span className="muted"> · secret made {formatDate(client.secret_rotated_at)}</span> : null}
       </p>
       <FlashMessage flash={flash} />
       <ErrorMessage error={error} />
@@ -165,43 +165,41 @@ export function OAuthClientPage(props: { id: string; secret: NewSecret | null; f
         ) : null}
       </div>
 
-      <div className="danger-zone">
-        {SECRET_METHODS.has(client.token_endpoint_auth_method) ? (
-          <>
-            <h2>Rotate the secret</h2>
-            <ConfirmAction
-              label="Rotate secret…"
-              className="button-quiet"
-              question="Make a new secret? The current one stops working at once: the app fails to get tokens until it has the new one."
-              confirm="Rotate secret"
-              busy={busy !== null}
-              onConfirm={() =>
-                void act('rotate', async () => {
-                  const rotated = await api.rotateOAuthClientSecret(id);
-                  show(rotated.client);
-                  setSecret(rotated.client_secret);
-                  return null;
-                })
-              }
-            />
-          </>
-        ) : null}
-        <h2>Delete this client</h2>
+      {SECRET_METHODS.has(client.token_endpoint_auth_method) ? (
         <ConfirmAction
-          label="Delete…"
-          question={`Delete ${client.name}? Every grant and token of it goes too; the app can no longer sign anyone in.`}
-          confirm="Delete client"
+          title="Rotate the secret"
+          description="A new client secret, shown once; the current one stops working."
+          label="Rotate secret…"
+          className="button-quiet"
+          question="Make a new secret? The current one stops working at once: the app fails to get tokens until it has the new one."
+          confirm="Rotate secret"
           busy={busy !== null}
           onConfirm={() =>
-            void act('delete', async () => {
-              await api.deleteOAuthClient(id);
-              props.onDeleted(`Deleted the client ${client.name}.`);
-              goTo({ page: 'oauth-clients' });
+            void act('rotate', async () => {
+              const rotated = await api.rotateOAuthClientSecret(id);
+              show(rotated.client);
+              setSecret(rotated.client_secret);
               return null;
             })
           }
         />
-      </div>
+      ) : null}
+      <ConfirmAction
+        title="Delete this client"
+        description="Every grant and token of it goes too. This cannot be undone."
+        label="Delete…"
+        question={`Delete ${client.name}? Every grant and token of it goes too; the app can no longer sign anyone in.`}
+        confirm="Delete client"
+        busy={busy !== null}
+        onConfirm={() =>
+          void act('delete', async () => {
+            await api.deleteOAuthClient(id);
+            props.onDeleted(`Deleted the client ${client.name}.`);
+            goTo({ page: 'oauth-clients' });
+            return null;
+          })
+        }
+      />
     </section>
   );
 }
