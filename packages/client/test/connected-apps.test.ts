@@ -2,9 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import { seedOAuthClient, seedOAuthGrant } from '../../server/test/support/oauth-seed.js';
-import { createClient, LatchkeyError, type LatchkeyClient } from '../src/index.js';
+import { createClient, type LatchkeyClient } from '../src/index.js';
 import { cookieJarBrowser } from './cookie-jar.js';
-import { newChannel, newEmail, PASSWORD } from './support.js';
+import { newChannel, newEmail, PASSWORD, rejection } from './support.js';
 
 // listConnectedApps and revokeConnectedApp against a real Latchkey (SQLite file, HTTP on
 // 127.0.0.1). The apps and the users' consents are real rows written through the store:
@@ -39,15 +39,6 @@ async function signedIn(): Promise<{ client: LatchkeyClient; userId: string }> {
   const user = await client.register({ email, password: PASSWORD });
   await client.login({ email, password: PASSWORD });
   return { client, userId: user.id };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 describe('connected apps', () => {
