@@ -863,6 +863,12 @@ function buildConfig(r: SettingReader): Config {
     pollIntervalMs: r.duration('webhooks.pollIntervalMs', 'WEBHOOK_POLL_INTERVAL', '1s', 100, 60_000),
   };
   const oauth = readOAuth(r, accessTokenTtlMs, audience);
+  if (oauth.provider && jwtAlg === 'HS256') {
+    throw new ConfigError(
+      r.name('OAUTH_PROVIDER'),
+      `needs an asymmetric ${r.name('JWT_ALG')} (RS256, ES256 or EdDSA): with HS256 the ID tokens would be signed with a secret the apps cannot have, so they could not verify them`,
+    );
+  }
   const shutdownTimeoutMs = r.duration('http.shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000);
   const tokens: TokensConfig = {
     issuer,

@@ -580,6 +580,7 @@ describe('the OAuth provider (OAUTH_*)', () => {
     expect(configError({ OAUTH_RESOURCES: 'urn:x:y' }).variable).toBe('OAUTH_RESOURCES');
     expect(configError({ AUDIENCE: 'https://api.example.com', OAUTH_RESOURCES: 'https://api.example.com' }).message).toMatch(/^OAUTH_RESOURCES: .*AUDIENCE/);
     expect(configError({ OAUTH_PROVIDER: 'maybe' }).variable).toBe('OAUTH_PROVIDER');
+    expect(configError({ OAUTH_PROVIDER: 'true', JWT_ALG: 'HS256', JWT_SECRET: 's'.repeat(32) }).message).toMatch(/^OAUTH_PROVIDER: needs an asymmetric JWT_ALG/);
     expect(configError({ OAUTH_REFRESH_TOKEN_TTL: '10s' }).variable).toBe('OAUTH_REFRESH_TOKEN_TTL');
     expect(loadConfig({ OAUTH_RESOURCES: 'https://api.example.com, https://other.example/v1' }).oauth.resources).toEqual(['https://api.example.com', 'https://other.example/v1']);
   });

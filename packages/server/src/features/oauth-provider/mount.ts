@@ -46,6 +46,9 @@ export async function oauthProviderRoutes(app: FastifyInstance, opts: { ctx: Lat
     raw.headers['x-forwarded-host'] = request.host;
     raw.headers['x-forwarded-for'] = request.ip;
     reply.hijack();
+    // What Latchkey's hooks set on the reply (RateLimit-*, Cache-Control) goes out with
+    // oidc-provider's answer, which may override it.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value as string | string[]);
     reply.raw.setHeader('x-content-type-options', 'nosniff');
     handler(raw, reply.raw);
   }

@@ -21,9 +21,10 @@ import { openPrivateJwk } from '../../tokens/keys.js';
 import { adapterFactory, hashClientSecret } from './adapter.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './page-hooks.js';
 
-/** Built-in scopes and the claims each releases (S22: profile, email, roles). */
+/** Built-in scopes and the claims each releases (S22: openid, profile, email, roles). */
 const SCOPE_CLAIMS: Record<string, string[]> = {
-  openid: ['sub'],
+  // How and when the user signed in goes into every ID token (apps ask for step-up by max_age/amr).
+  openid: ['sub', 'auth_time', 'amr'],
   profile: ['name', 'updated_at', 'locale'],
   email: ['email', 'email_verified'],
   roles: ['roles'],
@@ -142,7 +143,8 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
   return {
     adapter: adapterFactory(ctx.store, ctx.clock),
     findAccount: (_koa, sub) => findAccount(ctx, sub),
-    claims: SCOPE_CLAIMS,
+    // The session's claims of every ID token (auth_time, amr, sid, acr), then the scopes'.
+    claims: { acr: null, sid: null, iss: null, ...SCOPE_CLAIMS },
     scopes,
     responseTypes: ['code'],
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
@@ -345,6 +347,20 @@ function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
     const sid = result?.latchkey?.sessionId;
     if (typeof sid === 'string') this.latchkeySid = sid;
   };
+
+  // RFC 7592 registration reads and updates answer the client's metadata, where the secret is
+  // the stored SHA-256: never shown (a new secret, `lks_...`, is shown once as usual).
+  provider.use(async (koa, next) => {
+    await next();
+    const route = (koa as KoaContextWithOIDC).oidc?.route;
+    if ((route === 'client' || route === 'client_update') && koa.body !== null && typeof koa.body === 'object') {
+      const body = koa.body as Record<string, unknown>;
+      if (typeof body.client_secret === 'string' && /^[0-9a-f]{64}$/.test(body.client_secret)) {
+        delete body.client_secret;
+        delete body.client_secret_expires_at;
+      }
+    }
+  });
 
   // RP-initiated logout ends the Latchkey session the provider's sign-in created.
   provider.on('end_session.success', (koa: KoaContextWithOIDC) => {
