@@ -1,20 +1,38 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedOAuthClient, seedOAuthGrant } from '../../../packages/server/test/support/oauth-seed.js';
 import { inFreshProfile, screenshotPath, startDemo, type DemoHarness } from './harness.js';
 
 // Issue 22 in Debian's Chromium (playwright-core): "Connected apps" on the demo's profile page,
-// through the built demo and a real Latchkey (real SQLite file) behind one same-origin proxy. The
-// apps are real client rows (createOAuthClient) and the user's consents real Grant rows written
-// through the store's upsertOAuthPayload, shaped as oidc-provider's Grant model writes them
-// (packages/server/test/support/oauth-seed.ts): the consent page itself is tested with the
-// provider's pages; here the user sees what a consent left and removes it.
+// through the built demo and a real Latchkey (real SQLite file, OAUTH_PROVIDER on) behind one
+// same-origin proxy. One app, Notes, gets its access the real way: openid-client as the relying
+// party, the provider's sign-in and consent pages answered over HTTP, the code exchanged for an
+// access and a refresh token (server/test/support/oauth-consent.ts over o2's oauth.ts). The
+// other, Calendar, is a consent written through the store's upsertOAuthPayload, shaped as
+// oidc-provider's Grant model writes it (server/test/support/oauth-seed.ts). The user sees both
+// and removes them; Notes' tokens stop working at once.
 
 const PASSWORD = 'correct horse battery staple';
 
+/** What server/test/support/oauth-consent.ts exports (see the import below for why it is not imported). */
+interface ConsentSupport {
+  consentThroughProvider(
+    t: DemoHarness['server'],
+    user: { email: string; password: string },
+    opts: { name: string; scope: string },
+  ): Promise<{ clientId: string; userinfoStatus(): Promise<number>; refresh(): Promise<string> }>;
+}
+
 let demo: DemoHarness;
+let support: ConsentSupport;
 
 beforeAll(async () => {
-  demo = await startDemo({});
+  demo = await startDemo({ OAUTH_PROVIDER: 'true', JWT_ALG: 'ES256' });
+  // Loaded at run time: the server's test support is typed for the server's lib (no DOM), and a
+  // static import would typecheck it under this project's (DOM) lib, where the Response it builds
+  // from a Buffer in oauth.ts is refused.
+  const path = fileURLToPath(new URL('../../../packages/server/test/support/oauth-consent.ts', import.meta.url));
+  support = (await import(path)) as ConsentSupport;
 });
 
 afterAll(async () => {
@@ -28,11 +46,17 @@ describe('connected apps on the profile page', () => {
     const registered = await demo.server.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } });
     expect(registered.statusCode).toBe(201);
     const userId = (registered.json() as { user: { id: string } }).user.id;
-    // The logo from the demo's own origin: the test reaches no other host.
-    const notes = await seedOAuthClient(store, { name: 'Notes', logoUri: `${demo.url}/logo.png`, clientUri: 'https://notes.example/' });
+
+    const notesApp = await support.consentThroughProvider(demo.server, { email, password: PASSWORD }, { name: 'Notes', scope: 'openid profile email offline_access' });
+    const notes = notesApp.clientId;
+    expect(await notesApp.userinfoStatus()).toBe(200);
+    // Its logo (from the demo's own origin: the test reaches no other host) and home page.
+    const record = (await store.findOAuthClient(notes))!;
+    await store.updateOAuthClient(notes, { name: 'Notes', firstParty: false, metadata: { ...record.metadata, logo_uri: `${demo.url}/logo.png`, client_uri: 'https://notes.example/' } }, clock());
+    const [notesGrant] = await store.listOAuthGrantsForUser(userId, clock());
+    expect(notesGrant).toMatchObject({ clientId: notes });
     const calendar = await seedOAuthClient(store, { name: 'Calendar' });
-    const notesGrant = await seedOAuthGrant(store, { userId, clientId: notes, scope: 'openid profile email', at: Date.UTC(2026, 10, 3, 12), withToken: true });
-    const calendarGrant = await seedOAuthGrant(store, { userId, clientId: calendar, scope: 'openid offline_access', withToken: true });
+    const calendarGrant = await seedOAuthGrant(store, { userId, clientId: calendar, scope: 'openid offline_access', at: notesGrant!.createdAt - 3600_000, withToken: true });
 
     await inFreshProfile(demo.browser, 'demo connected apps', async (context) => {
       const page = await context.newPage();
@@ -52,9 +76,13 @@ describe('connected apps on the profile page', () => {
       expect(await notesRow.getByRole('link', { name: 'Notes' }).getAttribute('href')).toBe('https://notes.example/');
       expect(await notesRow.locator('img.app-logo').getAttribute('src')).toBe(`${demo.url}/logo.png`);
       const notesScopes = notesRow.getByRole('list', { name: 'What Notes can do' });
-      expect(await notesScopes.getByRole('listitem').allTextContents()).toEqual(['Know who you are when you sign in', 'See your name and language', 'See your email address']);
+      expect(await notesScopes.getByRole('listitem').allTextContents()).toEqual([
+        'Know who you are when you sign in',
+        'See your name and language',
+        'See your email address',
+        'Keep access while you are not using it',
+      ]);
       await notesRow.getByText('access granted').waitFor();
-      expect(await notesRow.textContent()).toContain(new Date(Date.UTC(2026, 10, 3, 12)).getFullYear().toString());
       await calendarRow.getByText('Keep access while you are not using it').waitFor();
       expect(await calendarRow.getByRole('link').count()).toBe(0);
       await page.screenshot({ path: screenshotPath('connected-apps'), fullPage: true });
@@ -65,14 +93,17 @@ describe('connected apps on the profile page', () => {
       await dialog.getByText('it asks for your permission again').waitFor();
       await dialog.getByRole('button', { name: 'Cancel' }).click();
       await dialog.waitFor({ state: 'detached' });
-      expect(await store.findOAuthPayload('Grant', notesGrant.grantId, clock())).not.toBeNull();
+      expect(await store.findOAuthPayload('Grant', notesGrant!.id, clock())).not.toBeNull();
 
       await notesRow.getByRole('button', { name: 'Remove Notes’s access…' }).click();
       await dialog.getByRole('button', { name: 'Remove access' }).click();
       await page.getByRole('status').filter({ hasText: 'Notes no longer has access to your account.' }).waitFor();
       await notesRow.waitFor({ state: 'detached' });
-      expect(await store.findOAuthPayload('Grant', notesGrant.grantId, clock())).toBeNull();
-      expect(await store.findOAuthPayload('AccessToken', notesGrant.tokenId!, clock())).toBeNull();
+      expect(await store.findOAuthPayload('Grant', notesGrant!.id, clock())).toBeNull();
+      // Notes' tokens from that consent are dead: userinfo refuses the access token, the token
+      // endpoint the refresh token.
+      expect(await notesApp.userinfoStatus()).toBe(401);
+      expect(await notesApp.refresh()).toBe('invalid_grant');
       expect(await store.findOAuthPayload('Grant', calendarGrant.grantId, clock())).not.toBeNull();
 
       // After a reload the server's list says the same.
