@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedOAuthClient, seedOAuthGrant } from '../../server/test/support/oauth-seed.js';
@@ -11,15 +12,27 @@ import { inFreshProfile, REPO_ROOT, startConsole, type ConsoleHarness } from './
 // client (a refused redirect URI first, its error under its field), sees the secret once (gone
 // after a reload), edits the redirect URIs, rotates the secret, sees the users' grants and
 // revokes one, and deletes the client; each step is checked in the store and the audit log.
-// The users' grants are written through the real store (upsertOAuthPayload) as oidc-provider's
-// Grant model writes them (server/test/support/oauth-seed.ts): the consent page is o3's, and
-// this test is about the console's view of what a consent leaves behind.
+// One user's grant is a real consent (OAUTH_PROVIDER on): openid-client signs in through the
+// provider's pages with the client id and the rotated secret the console showed
+// (server/test/support/oauth-consent.ts), so the secret shown is proven to work; after the
+// revoke its tokens are refused. Another user's grant is written through the real store
+// (upsertOAuthPayload) as oidc-provider's Grant model writes it (server/test/support/oauth-seed.ts).
 
 const PASSWORD = 'admin passphrase for the oauth clients e2e test';
 const RESULTS = join(REPO_ROOT, 'test-results', 'console');
 
+/** What server/test/support/oauth-consent.ts exports (loaded at run time: see beforeAll). */
+interface ConsentSupport {
+  consentThroughProvider(
+    t: ConsoleHarness['server'],
+    user: { email: string; password: string },
+    opts: { scope: string; client: { id: string; secret: string; redirectUri: string } },
+  ): Promise<{ clientId: string; userinfoStatus(): Promise<number>; refresh(): Promise<string> }>;
+}
+
 let h: ConsoleHarness;
 let adminEmail: string;
+let support: ConsentSupport;
 
 async function createUser(email: string, roles: string[]): Promise<string> {
   const { store, hasher, clock } = h.server.app.latchkey;
@@ -29,7 +42,11 @@ async function createUser(email: string, roles: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  h = await startConsole();
+  h = await startConsole({ OAUTH_PROVIDER: 'true', JWT_ALG: 'ES256' });
+  // Loaded at run time: the server's test support is typed for the server's lib (no DOM), and a
+  // static import would typecheck it under this project's (DOM) lib, where the Response oauth.ts
+  // builds from a Buffer is refused.
+  support = (await import(fileURLToPath(new URL('../../server/test/support/oauth-consent.ts', import.meta.url)))) as ConsentSupport;
   adminEmail = `admin-${randomUUID().slice(0, 8)}@example.com`;
   await createUser(adminEmail, ['admin']);
 });
@@ -138,7 +155,13 @@ describe('OAuth clients in the console', () => {
     // Two users' consents, then the grants on the client's page: revoke one.
     const ada = `ada-${randomUUID().slice(0, 6)}@example.com`;
     const bob = `bob-${randomUUID().slice(0, 6)}@example.com`;
-    const adaGrant = await seedOAuthGrant(store, { userId: await createUser(ada, []), clientId, scope: 'openid profile email', withToken: true });
+    const adaId = await createUser(ada, []);
+    const adaApp = await support.consentThroughProvider(h.server, { email: ada, password: PASSWORD }, {
+      scope: 'openid profile email',
+      client: { id: clientId, secret, redirectUri: 'https://partner.example.com/callback' },
+    });
+    expect(await adaApp.userinfoStatus()).toBe(200);
+    const [adaGrant] = (await store.listOAuthGrantsForUser(adaId, clock())).map((g) => ({ grantId: g.id }));
     const bobGrant = await seedOAuthGrant(store, { userId: await createUser(bob, []), clientId, scope: 'openid', withToken: true });
     await inFreshProfile(h, 'console oauth grants', async (context) => {
       const page = await context.newPage();
@@ -149,13 +172,13 @@ describe('OAuth clients in the console', () => {
       const grants = page.getByRole('table', { name: 'Grants' });
       await grants.getByRole('link', { name: ada }).waitFor();
       await grants.getByRole('link', { name: bob }).waitFor();
-      await grants.locator(`tr[data-grant-id="${adaGrant.grantId}"]`).getByText('openid profile email').waitFor();
+      await grants.locator(`tr[data-grant-id="${adaGrant!.grantId}"]`).getByText('openid profile email').waitFor();
       await page.screenshot({ path: join(RESULTS, 'oauth-client-grants.png'), fullPage: true });
-      await grants.locator(`tr[data-grant-id="${adaGrant.grantId}"]`).getByRole('button', { name: 'Revoke' }).click();
+      await grants.locator(`tr[data-grant-id="${adaGrant!.grantId}"]`).getByRole('button', { name: 'Revoke' }).click();
       await page.getByRole('status').filter({ hasText: `Revoked ${ada}’s grant.` }).waitFor();
       await grants.getByRole('link', { name: ada }).waitFor({ state: 'detached' });
-      expect(await store.findOAuthPayload('Grant', adaGrant.grantId, clock())).toBeNull();
-      expect(await store.findOAuthPayload('AccessToken', adaGrant.tokenId!, clock())).toBeNull();
+      expect(await store.findOAuthPayload('Grant', adaGrant!.grantId, clock())).toBeNull();
+      expect(await adaApp.userinfoStatus()).toBe(401);
       expect(await store.findOAuthPayload('Grant', bobGrant.grantId, clock())).not.toBeNull();
 
       // Delete, confirmed: back on the list; the client and the rest of its grants are gone.

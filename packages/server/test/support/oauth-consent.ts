@@ -25,9 +25,13 @@ export interface RealConsent {
 export async function consentThroughProvider(
   t: TestApp,
   user: { email: string; password: string },
-  opts: { name: string; scope: string },
+  opts: { scope: string } & ({ name: string } | { client: { id: string; secret: string; redirectUri: string } }),
 ): Promise<RealConsent> {
-  const { clientId, clientSecret } = await registerClient(t, { name: opts.name });
+  // A client registered here, or one registered elsewhere (the console) with the secret it showed.
+  const { clientId, clientSecret, redirectUri } =
+    'client' in opts
+      ? { clientId: opts.client.id, clientSecret: opts.client.secret, redirectUri: opts.client.redirectUri }
+      : { ...(await registerClient(t, { name: opts.name })), redirectUri: REDIRECT };
   const fetchImpl = injectFetch(t.app);
   const config = await oidc.discovery(new URL(ISSUER), clientId, clientSecret, oidc.ClientSecretBasic(clientSecret!), {
     execute: [oidc.allowInsecureRequests],
@@ -37,7 +41,7 @@ export async function consentThroughProvider(
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
+    redirect_uri: redirectUri,
     scope: opts.scope,
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
