@@ -204,6 +204,33 @@ describe('OAuth clients in the console', () => {
     expect(JSON.stringify(audit)).not.toContain(secret);
   });
 
+  it('registers a public client: PKCE, no secret to show or rotate; client credentials are not offered', async () => {
+    const { store } = h.server.app.latchkey;
+    const name = `Mobile app ${randomUUID().slice(0, 6)}`;
+    await inFreshProfile(h, 'console oauth public client', async (context) => {
+      const page = await context.newPage();
+      await signIn(page, adminEmail);
+      await page.getByTestId('signed-in-as').waitFor();
+      await page.goto(`${h.url}#/oauth-clients/new`);
+      const form = page.getByRole('form', { name: 'New OAuth client' });
+      await form.getByLabel('Name', { exact: true }).fill(name);
+      await form.getByLabel('Redirect URIs', { exact: true }).fill('com.example.mobile:/callback');
+      await form.getByRole('radio', { name: /^Public/ }).check();
+      expect(await form.getByLabel('Authentication method').count()).toBe(0);
+      expect(await form.getByRole('checkbox', { name: /Client credentials/ }).count()).toBe(0);
+      await form.getByRole('button', { name: 'Register client' }).click();
+      await page.getByRole('heading', { name }).waitFor();
+      await page.getByText('Public · PKCE').waitFor();
+      expect(await page.getByTestId('oauth-client-secret').count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Rotate secret…' }).count()).toBe(0);
+      const clientId = (await page.getByTestId('oauth-client-id').textContent())!.trim();
+      expect(await store.findOAuthClient(clientId)).toMatchObject({ secretHash: null, metadata: { token_endpoint_auth_method: 'none', redirect_uris: ['com.example.mobile:/callback'] } });
+      await page.getByRole('button', { name: 'Delete…' }).click();
+      await page.getByRole('button', { name: 'Delete client' }).click();
+      await page.getByRole('status').filter({ hasText: `Deleted the client ${name}.` }).waitFor();
+    });
+  });
+
   it('pages through the clients, PAGE_SIZE at a time', async () => {
     const { store } = h.server.app.latchkey;
     const start = Date.now() - 3600_000;
