@@ -8,6 +8,7 @@ import type {
   AuthEvent,
   AuthState,
   ClientOptions,
+  ConnectedApp,
   Credentials,
   EmailSignInRequest,
   EmailSignInVerification,
@@ -1195,6 +1196,12 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     linkProvider,
     async unlinkIdentity(id: string) {
       await api<void>('DELETE', `/auth/identities/${encodeURIComponent(id)}`);
+    },
+    async listConnectedApps() {
+      return (await api<{ apps: ConnectedApp[] }>('GET', '/auth/connected-apps')).apps;
+    },
+    async revokeConnectedApp(clientId: string) {
+      await api<void>('DELETE', `/auth/connected-apps/${encodeURIComponent(clientId)}`);
     },
     fetch: authorizedFetch,
     getAccessToken: validToken,

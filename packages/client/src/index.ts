@@ -25,6 +25,7 @@ export type {
   AuthEvent,
   AuthState,
   ClientOptions,
+  ConnectedApp,
   Credentials,
   EmailSignInRequest,
   EmailSignInVerification,

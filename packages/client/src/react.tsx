@@ -1,6 +1,6 @@
-import { createContext, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { LatchkeyError } from './errors.js';
-import type { AuthState, LatchkeyClient, Provider, User } from './types.js';
+import type { AuthState, ConnectedApp, LatchkeyClient, Provider, User } from './types.js';
 
 const ClientContext = createContext<LatchkeyClient | null>(null);
 
@@ -220,6 +220,76 @@ export function useProviders(): UseProvidersResult {
     };
   }, [client]);
   return result;
+}
+
+export interface UseConnectedAppsResult {
+  /** The apps the user let sign them in through Latchkey; null while the first load runs (and after it failed). */
+  apps: ConnectedApp[] | null;
+  /** True while a load (the first, or a reload) runs. */
+  loading: boolean;
+  /** Why the last load failed (a LatchkeyError), or null. */
+  error: unknown;
+  /**
+   * Removes an app's access (revokeConnectedApp), then drops it from `apps`. An app that had no
+   * access left (OAUTH_GRANT_NOT_FOUND: removed in another tab, or by an administrator) counts as
+   * removed: dropped, and the promise resolves. Any other failure rejects (a LatchkeyError) and
+   * leaves the list as it was.
+   */
+  revoke(clientId: string): Promise<void>;
+  /** Loads the list again. */
+  reload(): Promise<void>;
+}
+
+/**
+ * The signed-in user's connected apps (apps signed in through Latchkey as an OAuth provider),
+ * loaded when the component mounts, with removal.
+ *
+ * @example
+ * const { apps, revoke } = useConnectedApps();
+ * return apps?.map((app) => <li key={app.client_id}>{app.name} <button onClick={() => void revoke(app.client_id)}>Remove access</button></li>);
+ */
+export function useConnectedApps(): UseConnectedAppsResult {
+  const client = useLatchkeyClient();
+  const [apps, setApps] = useState<ConnectedApp[] | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<unknown>(null);
+  // A load answered after a newer one started (or after unmount) must not overwrite it.
+  const latest = useRef(0);
+  const reload = useCallback(async () => {
+    const run = ++latest.current;
+    setLoading(true);
+    try {
+      const list = await client.listConnectedApps();
+      if (run !== latest.current) return;
+      setApps(list);
+      setError(null);
+    } catch (failure) {
+      if (run !== latest.current) return;
+      setApps(null);
+      setError(failure);
+    } finally {
+      if (run === latest.current) setLoading(false);
+    }
+  }, [client]);
+  useEffect(() => {
+    void reload();
+    return () => {
+      latest.current += 1;
+    };
+  }, [reload]);
+  const revoke = useCallback(
+    async (clientId: string) => {
+      try {
+        await client.revokeConnectedApp(clientId);
+      } catch (failure) {
+        // Already removed: what the caller asked for is true, only the list was stale.
+        if (!(failure instanceof LatchkeyError && failure.code === 'OAUTH_GRANT_NOT_FOUND')) throw failure;
+      }
+      setApps((list) => list?.filter((app) => app.client_id !== clientId) ?? null);
+    },
+    [client],
+  );
+  return { apps, loading, error, revoke, reload };
 }
 
 /**

@@ -328,6 +328,24 @@ export interface IdentityList {
   has_password: boolean;
 }
 
+/**
+ * An app the user let sign them in through Latchkey (`GET /auth/connected-apps`): one entry per
+ * app, its scopes the union of every consent the user gave it.
+ */
+export interface ConnectedApp {
+  /** The app's OAuth client id: pass it to revokeConnectedApp. */
+  client_id: string;
+  name: string;
+  /** The app's logo (https), as its administrator registered it; null when none. */
+  logo_uri: string | null;
+  /** The app's home page; null when none. */
+  client_uri: string | null;
+  /** What the app may read: `openid`, `profile`, `email`, `offline_access`, `roles`, or a custom scope. */
+  scopes: string[];
+  /** ISO 8601: when the user last consented to the app (its newest grant). */
+  granted_at: string;
+}
+
 /** Options of {@link LatchkeyClient.signInWithProvider} and {@link LatchkeyClient.linkProvider}. */
 export interface ProviderRedirectOptions {
   /**
@@ -565,6 +583,24 @@ export interface LatchkeyClient {
    * (no password, no passkey, no other identity): set a password first (the reset flow).
    */
   unlinkIdentity(id: string): Promise<void>;
+  /**
+   * The apps the signed-in user let sign them in through Latchkey (its OAuth provider), one
+   * entry per app.
+   *
+   * @example
+   * const apps = await auth.listConnectedApps();
+   * apps.map((app) => `${app.name}: ${app.scopes.join(', ')}`);
+   */
+  listConnectedApps(): Promise<ConnectedApp[]>;
+  /**
+   * Removes an app's access: every consent the user gave it and every token it holds from them
+   * are revoked (`DELETE /auth/connected-apps/{client_id}`); its next sign-in asks for consent
+   * again. Rejects with OAUTH_GRANT_NOT_FOUND when the app has no access (already removed).
+   *
+   * @example
+   * await auth.revokeConnectedApp(app.client_id);
+   */
+  revokeConnectedApp(clientId: string): Promise<void>;
   /** Ends this session on the server and signs every tab out. Local sign-out happens even if the server cannot be reached. */
   logout(): Promise<void>;
   /** Ends every session of the user (all devices) and signs every tab out. */

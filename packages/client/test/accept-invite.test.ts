@@ -2,9 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtp, tokenFromText, waitFor, type TestSmtp } from '../../server/test/support/email.js';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
-import { createClient, LatchkeyError, type LatchkeyClient } from '../src/index.js';
+import { createClient, type LatchkeyClient } from '../src/index.js';
 import { cookieJarBrowser } from './cookie-jar.js';
-import { newChannel, newEmail, PASSWORD } from './support.js';
+import { newChannel, newEmail, PASSWORD, rejection } from './support.js';
 
 // acceptInvite against a real Latchkey that mails the invitation over SMTP to an smtp-server on
 // 127.0.0.1; the token is read from the message that arrived. An admin (made in the store, logged
@@ -51,15 +51,6 @@ async function invite(email: string, nth = 1): Promise<string> {
   expect([200, 201]).toContain(res.statusCode);
   const mail = await waitFor(`invitation ${nth} to ${email}`, () => smtp.received.filter((m) => m.envelopeTo.includes(email) && /invited/.test(m.parsed.subject ?? ''))[nth - 1]);
   return tokenFromText(mail.parsed.text ?? '', 'accept-invite').token;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 describe('acceptInvite', () => {

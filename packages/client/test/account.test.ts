@@ -5,14 +5,13 @@ import { purgeDueAccounts } from '../../server/src/features/users/account-deleti
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import {
   createClient,
-  LatchkeyError,
   ReauthenticationRequiredError,
   type AccountExport,
   type ClientOptions,
   type LatchkeyClient,
 } from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
-import { newChannel, newEmail, PASSWORD, waitForState } from './support.js';
+import { newChannel, newEmail, PASSWORD, rejection, waitForState } from './support.js';
 
 // The account itself through the SDK (the mail language, exportMyData, deleteAccount) against a
 // real Latchkey (SQLite file, HTTP on 127.0.0.1), with cookie-jar "browsers" whose clients on one
@@ -57,15 +56,6 @@ async function signUp(client: LatchkeyClient): Promise<string> {
   await client.register({ email, password: PASSWORD });
   expect(await client.login({ email, password: PASSWORD })).toMatchObject({ status: 'signed_in' });
   return email;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 describe('the mail language', () => {

@@ -3,9 +3,9 @@ import { Secret, TOTP } from 'otpauth';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jwtClaims, startSmtp, waitFor, type TestSmtp } from '../../server/test/support/email.js';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
-import { createClient, LatchkeyError, type ClientOptions, type LatchkeyClient } from '../src/index.js';
+import { createClient, type ClientOptions, type LatchkeyClient } from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
-import { newChannel, newEmail, PASSWORD, recordEvents, waitForState } from './support.js';
+import { newChannel, newEmail, PASSWORD, recordEvents, rejection, waitForState } from './support.js';
 
 // Email sign-in through the SDK (requestEmailSignIn, verifyEmailSignIn) against a real Latchkey
 // that sends real mail over SMTP to an smtp-server on 127.0.0.1: the link's token and the code
@@ -61,15 +61,6 @@ async function signInMail(email: string, nth = 1): Promise<{ token: string; code
   // The code: the one run of exactly six digits outside the link.
   const code = /(?<![\d\w=-])(\d{6})(?!\d)/.exec(text.replace(/https?:\/\/\S+/g, ''))![1]!;
   return { token, code };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 describe('email sign-in', () => {

@@ -3,9 +3,9 @@ import { Secret, TOTP } from 'otpauth';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import { SoftwareAuthenticator, type CreationOptions, type RequestOptions } from '../../server/test/support/webauthn-authenticator.js';
-import { createClient, LatchkeyError, ReauthenticationRequiredError, type ClientOptions, type LatchkeyClient, type MfaRequired } from '../src/index.js';
+import { createClient, ReauthenticationRequiredError, type ClientOptions, type LatchkeyClient, type MfaRequired } from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
-import { newChannel, newEmail, PASSWORD, recordEvents, waitForState } from './support.js';
+import { newChannel, newEmail, PASSWORD, recordEvents, rejection, waitForState } from './support.js';
 
 // Second factors through the SDK against a real Latchkey (SQLite file, HTTP on 127.0.0.1), with
 // cookie-jar "browsers" as in client.test.ts. The server clock is frozen and stepped; TOTP codes
@@ -55,15 +55,6 @@ function wrongCode(secret: string): string {
     const candidate = String(n).padStart(6, '0');
     if (!accepted.has(candidate)) return candidate;
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 function claimsOf(jwt: string): { amr?: string[]; auth_time?: number } {

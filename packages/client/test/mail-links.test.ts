@@ -2,9 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jwtClaims, startSmtp, tokenFromText, waitFor, type TestSmtp } from '../../server/test/support/email.js';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
-import { createClient, LatchkeyError, type ClientOptions, type LatchkeyClient } from '../src/index.js';
+import { createClient, type ClientOptions, type LatchkeyClient } from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
-import { newChannel, newEmail, PASSWORD, waitForState } from './support.js';
+import { newChannel, newEmail, PASSWORD, rejection, waitForState } from './support.js';
 
 // The SDK's calls for the mailed links (verify, resend, forgot, reset) against a real Latchkey
 // that sends real mail over SMTP to an smtp-server on 127.0.0.1; each token is read from the
@@ -57,15 +57,6 @@ async function mailedToken(email: string, path: 'verify-email' | 'reset-password
     return withLink[nth - 1];
   });
   return tokenFromText(mail.parsed.text ?? '', path).token;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 describe('verifyEmail', () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, LatchkeyError, type LatchkeyClient } from '../src/index.js';
+import { createClient, type LatchkeyClient } from '../src/index.js';
 import { createPkcePair, pkceChallenge, redirectParams } from '../src/social.js';
-import { newChannel } from './support.js';
+import { newChannel, rejection } from './support.js';
 
 // The parts of a social sign-in that happen in the browser alone, before any request: the PKCE
 // pair, the navigation to /start, and the refusals handleRedirectCallback makes without asking
@@ -44,15 +44,6 @@ function client(extra: Parameters<typeof createClient>[0]): LatchkeyClient {
   const c = createClient(extra);
   open.push(c);
   return c;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 describe('PKCE', () => {

@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/local-services.mjs';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
 import { startGitHubStub, startOidcProvider, type TestAccount } from '../../server/test/support/social.js';
-import { createClient, LatchkeyError, type ClientOptions, type LatchkeyClient } from '../src/index.js';
+import { createClient, type ClientOptions, type LatchkeyClient } from '../src/index.js';
 import { cookieJarBrowser, type CookieJarBrowser } from './cookie-jar.js';
-import { newChannel, waitForState } from './support.js';
+import { newChannel, rejection, waitForState } from './support.js';
 
 // Social sign-in through the SDK against a real Latchkey (SQLite file, HTTP on 127.0.0.1) and real
 // providers on 127.0.0.1: oidc-provider (its development login and consent forms, posted here as
@@ -114,15 +114,6 @@ async function browse(browser: CookieJarBrowser, url: string, login?: string): P
     current = new URL(action, current).href;
   }
   throw new Error('too many hops');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LatchkeyError);
-  return error as LatchkeyError;
 }
 
 const tag = () => Math.random().toString(36).slice(2, 10);

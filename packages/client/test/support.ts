@@ -1,4 +1,5 @@
-import type { AuthEvent, AuthState, LatchkeyClient } from '../src/index.js';
+import { expect } from 'vitest';
+import { LatchkeyError, type AuthEvent, type AuthState, type LatchkeyClient } from '../src/index.js';
 
 /** Shared by the SDK's test files: channels, addresses, and waiting for a client's state. */
 
@@ -39,4 +40,14 @@ export function waitForState(client: LatchkeyClient, predicate: (s: AuthState) =
 export function skewableClock(): { now: () => number; skip(ms: number): void } {
   let skew = 0;
   return { now: () => Date.now() + skew, skip: (ms) => (skew += ms) };
+}
+
+/** The LatchkeyError a promise rejects with (the test fails if it resolves or rejects with anything else). */
+export async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LatchkeyError);
+  return error as LatchkeyError;
 }

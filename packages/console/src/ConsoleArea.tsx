@@ -3,6 +3,8 @@ import { useState, type ReactNode } from 'react';
 import { DEFAULT_SORT, EMPTY_FILTER, type UserFilter, type UserPage, type UserSort } from './api.ts';
 import { AuditPage } from './pages/AuditPage.tsx';
 import { CreateUserPage } from './pages/CreateUserPage.tsx';
+import { OAuthClientPage } from './pages/OAuthClientPage.tsx';
+import { CreateOAuthClientPage, OAuthClientsPage, type NewSecret } from './pages/OAuthClientsPage.tsx';
 import { UserPage as UserDetailPage } from './pages/UserPage.tsx';
 import { UsersPage } from './pages/UsersPage.tsx';
 import { WebhookPage } from './pages/WebhookPage.tsx';
@@ -24,6 +26,8 @@ export interface ListState {
 export function ConsoleArea({ route, me }: { route: ConsoleRoute; me: User }): ReactNode {
   const [list, setList] = useState<ListState>({ filter: EMPTY_FILTER, sort: DEFAULT_SORT, cursors: [null], page: null });
   const [flash, setFlash] = useState<Flash | null>(null);
+  // A new client's secret, from the create page to the client's page (which shows it once).
+  const [newSecret, setNewSecret] = useState<NewSecret | null>(null);
 
   // Each page copies the flash into its own state when it mounts and then clears it here.
   const clearFlash = () => setFlash(null);
@@ -39,6 +43,32 @@ export function ConsoleArea({ route, me }: { route: ConsoleRoute; me: User }): R
     if (route.page === 'audit') return <AuditPage />;
     if (route.page === 'webhooks') return <WebhooksPage flash={flash} onFlashShown={clearFlash} />;
     if (route.page === 'webhook') return <WebhookPage key={route.id} id={route.id} onDeleted={(text) => setFlash({ kind: 'success', text })} />;
+    if (route.page === 'oauth-clients') return <OAuthClientsPage flash={flash} onFlashShown={clearFlash} />;
+    if (route.page === 'oauth-client-new') {
+      return (
+        <CreateOAuthClientPage
+          onCreated={(created) => {
+            setFlash({ kind: 'success', text: created.flash });
+            setNewSecret(created.secret);
+          }}
+        />
+      );
+    }
+    if (route.page === 'oauth-client') {
+      return (
+        <OAuthClientPage
+          key={route.id}
+          id={route.id}
+          secret={newSecret}
+          flash={flash}
+          onSecretShown={() => {
+            setNewSecret(null);
+            clearFlash();
+          }}
+          onDeleted={(text) => setFlash({ kind: 'success', text })}
+        />
+      );
+    }
     if (route.page === 'new') return <CreateUserPage onCreated={(text) => setFlash({ kind: 'success', text })} />;
     if (route.page === 'user') {
       return (
@@ -60,6 +90,7 @@ const SECTIONS: ReadonlyArray<{ label: string; route: ConsoleRoute; pages: Reado
   { label: 'Users', route: { page: 'users' }, pages: ['users', 'user', 'new'] },
   { label: 'Audit log', route: { page: 'audit' }, pages: ['audit'] },
   { label: 'Webhooks', route: { page: 'webhooks' }, pages: ['webhooks', 'webhook'] },
+  { label: 'OAuth clients', route: { page: 'oauth-clients' }, pages: ['oauth-clients', 'oauth-client', 'oauth-client-new'] },
 ];
 
 /** The console's sections; the current one is marked for assistive technology too. */

@@ -185,6 +185,54 @@ export interface WebhookPatch {
   enabled?: boolean;
 }
 
+/** An app registered to sign its users in through Latchkey (GET /admin/oauth/clients); its secret is never shown again after creation or rotation. */
+export interface OAuthClient {
+  client_id: string;
+  name: string;
+  type: 'public' | 'confidential';
+  /** `none` (public: PKCE), `client_secret_basic`, `client_secret_post`, `private_key_jwt`. */
+  token_endpoint_auth_method: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  scopes: string[];
+  /** Skips the consent page. */
+  first_party: boolean;
+  logo_uri: string | null;
+  client_uri: string | null;
+  jwks_uri: string | null;
+  has_jwks: boolean;
+  /** Registered by the app itself (RFC 7591 dynamic registration). */
+  dynamic: boolean;
+  created_at: string;
+  updated_at: string;
+  secret_rotated_at: string | null;
+}
+
+/** What POST /admin/oauth/clients takes; PATCH takes any part of it. */
+export interface OAuthClientInput {
+  name: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris?: string[];
+  grant_types?: string[];
+  token_endpoint_auth_method?: string;
+  scopes?: string[];
+  first_party?: boolean;
+  logo_uri?: string | null;
+  client_uri?: string | null;
+  jwks_uri?: string | null;
+}
+
+/** A user's consent to a client (GET /admin/oauth/clients/{id}/grants). */
+export interface OAuthGrant {
+  id: string;
+  /** The email is null when the account is gone (its grants go with it) or has none. */
+  user: { id: string; email: string | null };
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+}
+
 /** The server's rule for a role name (features/admin/service.ts ROLE_PATTERN). */
 export const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 
@@ -248,6 +296,19 @@ export interface AdminApi {
   redeliver(id: string, deliveryId: string): Promise<WebhookDelivery>;
   /** Sends a `webhook.test` event to this endpoint. */
   sendTestWebhook(id: string): Promise<WebhookDelivery>;
+  /** One page of the OAuth clients (PAGE_SIZE), oldest first. */
+  listOAuthClients(cursor: string | null, signal?: AbortSignal): Promise<{ clients: OAuthClient[]; next_cursor: string | null }>;
+  getOAuthClient(id: string, signal?: AbortSignal): Promise<OAuthClient>;
+  /** Registers a client; `client_secret` comes back this once, for the secret methods only. */
+  createOAuthClient(input: OAuthClientInput): Promise<{ client: OAuthClient; client_secret?: string }>;
+  updateOAuthClient(id: string, patch: Partial<OAuthClientInput>): Promise<OAuthClient>;
+  /** Its grants and tokens go with it. */
+  deleteOAuthClient(id: string): Promise<void>;
+  /** A new secret, shown this once; the old one stops working at once. */
+  rotateOAuthClientSecret(id: string): Promise<{ client: OAuthClient; client_secret: string }>;
+  listOAuthGrants(id: string, cursor: string | null, signal?: AbortSignal): Promise<{ grants: OAuthGrant[]; next_cursor: string | null }>;
+  /** Revokes one user's consent and every token issued from it. */
+  revokeOAuthGrant(id: string, grantId: string): Promise<void>;
 }
 
 /**
@@ -282,6 +343,12 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
   }
   const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
   const hookPath = (id: string) => `/admin/webhooks/${encodeURIComponent(id)}`;
+  const oauthPath = (id: string) => `/admin/oauth/clients/${encodeURIComponent(id)}`;
+  const paged = (cursor: string | null) => {
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (cursor) query.set('cursor', cursor);
+    return query;
+  };
 
   return {
     listUsers(filter, sort, cursor, signal) {
@@ -347,6 +414,15 @@ export function adminApi(client: LatchkeyClient, base: string): AdminApi {
     redeliver: async (id, deliveryId) =>
       (await call<{ delivery: WebhookDelivery }>('POST', `${hookPath(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`)).delivery,
     sendTestWebhook: async (id) => (await call<{ delivery: WebhookDelivery }>('POST', `${hookPath(id)}/test`)).delivery,
+    listOAuthClients: (cursor, signal) => call<{ clients: OAuthClient[]; next_cursor: string | null }>('GET', `/admin/oauth/clients?${paged(cursor)}`, undefined, signal),
+    getOAuthClient: async (id, signal) => (await call<{ client: OAuthClient }>('GET', oauthPath(id), undefined, signal)).client,
+    createOAuthClient: (input) => call<{ client: OAuthClient; client_secret?: string }>('POST', '/admin/oauth/clients', input),
+    updateOAuthClient: async (id, patch) => (await call<{ client: OAuthClient }>('PATCH', oauthPath(id), patch)).client,
+    deleteOAuthClient: (id) => call<void>('DELETE', oauthPath(id)),
+    rotateOAuthClientSecret: (id) => call<{ client: OAuthClient; client_secret: string }>('POST', `${oauthPath(id)}/rotate-secret`),
+    listOAuthGrants: (id, cursor, signal) =>
+      call<{ grants: OAuthGrant[]; next_cursor: string | null }>('GET', `${oauthPath(id)}/grants?${paged(cursor)}`, undefined, signal),
+    revokeOAuthGrant: (id, grantId) => call<void>('DELETE', `${oauthPath(id)}/grants/${encodeURIComponent(grantId)}`),
   };
 }
 

@@ -70,3 +70,190 @@ export function useDebounced<T>(value: T, ms: number): T {
   }, [value, ms]);
   return settled;
 }
+
+/**
+ * A secret shown once (at creation or rotation) with a copy button: the server never shows it
+ * again, so the page says so until the admin dismisses it.
+ */
+export function SecretOnce(props: { label: string; testId: string; secret: string; onDone: () => void; note?: string }): ReactNode {
+  const [copied, setCopied] = useState(false);
+  const copy = () =>
+    void navigator.clipboard.writeText(props.secret).then(
+      () => setCopied(true),
+      () => setCopied(false),
+    );
+  return (
+    <div className="alert alert-warn secret-once" role="status">
+      <p>
+        <strong>{props.label}</strong> — copy it now: it is not shown again.{props.note ? ` ${props.note}` : ''}
+      </p>
+      <p>
+        <code data-testid={props.testId} className="secret-value">
+          {props.secret}
+        </code>
+      </p>
+      <div className="form-actions">
+        <button type="button" className="button-quiet" onClick={copy}>
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+        <button type="button" className="button-quiet" onClick={props.onDone}>
+          I have saved it
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Previous / Next over cursor pages: `cursors` holds the cursor of each page visited (null = the
+ * first), the last one is the page shown.
+ */
+export function Pager(props: {
+  cursors: Array<string | null>;
+  nextCursor: string | null | undefined;
+  loading: boolean;
+  onCursors: (next: Array<string | null>) => void;
+  testId?: string;
+}): ReactNode {
+  const { cursors, nextCursor, loading, onCursors } = props;
+  return (
+    <nav className="pager" aria-label="Pages">
+      <span className="muted" data-testid={props.testId}>
+        Page {cursors.length}
+        {loading ? ' · loading…' : ''}
+      </span>
+      <div className="pager-buttons">
+        <button type="button" className="button-quiet" onClick={() => onCursors(cursors.slice(0, -1))} disabled={cursors.length === 1 || loading}>
+          Previous
+        </button>
+        <button type="button" className="button-quiet" onClick={() => nextCursor && onCursors([...cursors, nextCursor])} disabled={!nextCursor || loading}>
+          Next
+        </button>
+      </div>
+    </nav>
+  );
+}
+
+/**
+ * A section with one action behind a confirmation (a deletion, a rotation): its title and what it
+ * does, the button, then the question with the confirming button and Cancel (focused, so Enter
+ * does not act by accident).
+ */
+export function ConfirmAction(props: {
+  title: string;
+  description: string;
+  /** The first button: "Delete…". */
+  label: string;
+  /** The question, in full: what goes, and what follows from it. */
+  question: ReactNode;
+  /** The confirming button: "Delete client". */
+  confirm: string;
+  busy: boolean;
+  onConfirm: () => void;
+  /** `button-danger` for a removal (default), `button-quiet` for a lesser action. */
+  className?: string;
+}): ReactNode {
+  const [asking, setAsking] = useState(false);
+  return (
+    <>
+      <div className="danger-zone">
+        <div>
+          <h2>{props.title}</h2>
+          <p className="muted">{props.description}</p>
+        </div>
+        {asking ? null : (
+          <button type="button" className={props.className ?? 'button-danger'} disabled={props.busy} onClick={() => setAsking(true)}>
+            {props.label}
+          </button>
+        )}
+      </div>
+      {asking ? (
+        <div className="confirm" role="alertdialog" aria-label={props.confirm}>
+          <p>{props.question}</p>
+          <div className="form-actions">
+            <button
+              type="button"
+              className="button-danger-solid"
+              disabled={props.busy}
+              onClick={() => {
+                setAsking(false);
+                props.onConfirm();
+              }}
+            >
+              {props.confirm}
+            </button>
+            <button type="button" className="button-quiet" autoFocus disabled={props.busy} onClick={() => setAsking(false)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+/**
+ * A page's actions, one at a time: `busy` names the running one (its button says so, the others
+ * wait); the text it resolves to becomes the page's success flash, a failure the page's `error`,
+ * or goes to `onError` (a form's own error, shown by field).
+ *
+ * @example
+ * const { busy, error, flash, act } = usePageActions();
+ * <button disabled={busy !== null} onClick={() => void act('test', async () => { await api.sendTestWebhook(id); return 'Sent.'; })}>Test</button>
+ */
+export function usePageActions(initialFlash: Flash | null = null) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [flash, setFlash] = useState<Flash | null>(initialFlash);
+  const act = async (name: string, fn: () => Promise<string | null>, onError: (e: unknown) => void = setError) => {
+    setBusy(name);
+    setError(null);
+    onError(null);
+    setFlash(null);
+    try {
+      const text = await fn();
+      if (text) setFlash({ kind: 'success', text });
+    } catch (e) {
+      onError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return { busy, error, setError, flash, act };
+}
+
+/** A detail page before its record arrived: the way back, and the loading line or the failure. */
+export function LoadingCard({ back, error }: { back: ReactNode; error: unknown }): ReactNode {
+  return (
+    <section className="card admin">
+      {back}
+      {error ? (
+        <ErrorMessage error={error} />
+      ) : (
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** A table's header row; `actions` adds the last column of row buttons (named for screen readers only). */
+export function TableHead({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }): ReactNode {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+        {actions ? (
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
+        ) : null}
+      </tr>
+    </thead>
+  );
+}

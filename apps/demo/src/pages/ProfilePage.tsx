@@ -1,6 +1,7 @@
 import { useAuth, useRetryAfter } from '@latchkey/client/react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { useStepUp } from '../confirm.tsx';
+import { ConnectedApps } from '../connected-apps.tsx';
 import { Alert, describe, ErrorAlert, Field, fieldError, isCode, useAction } from '../forms.tsx';
 import { formatDate } from '../format.ts';
 import { LanguageField } from '../language.tsx';
@@ -53,6 +54,7 @@ export function ProfilePage(): ReactNode {
           {action.busy ? 'Saving…' : 'Save'}
         </button>
       </form>
+      <ConnectedApps />
       <YourData />
     </section>
   );

@@ -4,8 +4,8 @@ import { useAdminApi } from '../console-context.tsx';
 import { formatDate } from '../format.ts';
 import { fieldError } from '../forms.tsx';
 import { consoleHref, goTo } from '../route.ts';
-import { ErrorMessage, FlashMessage, type Flash } from '../shared.tsx';
-import { EndpointStatus, EventTypePicker, SecretOnce } from './WebhooksPage.tsx';
+import { ErrorMessage, FlashMessage, LoadingCard, SecretOnce, usePageActions } from '../shared.tsx';
+import { EndpointStatus, EventTypePicker } from './WebhooksPage.tsx';
 
 const STATUSES = ['', 'pending', 'succeeded', 'failed', 'exhausted'] as const;
 
@@ -22,13 +22,11 @@ export function WebhookPage({ id, onDeleted }: { id: string; onDeleted: (text: s
   const api = useAdminApi();
   const [endpoint, setEndpoint] = useState<WebhookEndpoint | null>(null);
   const [eventTypes, setEventTypes] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [flash, setFlash] = useState<Flash | null>(null);
+  const { busy, error, setError, flash, act } = usePageActions();
   const [url, setUrl] = useState('');
   const [description, setDescription] = useState('');
   const [chosen, setChosen] = useState<string[]>([]);
   const [formError, setFormError] = useState<unknown>(null);
-  const [busy, setBusy] = useState<string | null>(null);
   const [secret, setSecret] = useState<{ value: string; note: string } | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [status, setStatus] = useState<string>('');
@@ -71,33 +69,16 @@ export function WebhookPage({ id, onDeleted }: { id: string; onDeleted: (text: s
     return () => abort.abort();
   }, [api, id, status, reload]);
 
-  /** Runs one action, showing its outcome; `name` marks which button is busy. */
-  const act = async (name: string, fn: () => Promise<string | null>) => {
-    setBusy(name);
-    setError(null);
-    setFlash(null);
-    try {
-      const text = await fn();
-      if (text) setFlash({ kind: 'success', text });
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
-  };
-
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    setFormError(null);
-    setBusy('save');
-    try {
-      show(await api.updateWebhook(id, { url: url.trim(), description: description.trim(), event_types: chosen }));
-      setFlash({ kind: 'success', text: 'Endpoint saved.' });
-    } catch (err) {
-      setFormError(err);
-    } finally {
-      setBusy(null);
-    }
+    await act(
+      'save',
+      async () => {
+        show(await api.updateWebhook(id, { url: url.trim(), description: description.trim(), event_types: chosen }));
+        return 'Endpoint saved.';
+      },
+      setFormError,
+    );
   };
 
   const moreDeliveries = async () => {
@@ -110,28 +91,16 @@ export function WebhookPage({ id, onDeleted }: { id: string; onDeleted: (text: s
     });
   };
 
-  if (!endpoint) {
-    return (
-      <section className="card admin">
-        <a className="back" href={consoleHref({ page: 'webhooks' })}>
-          ← Webhooks
-        </a>
-        {error ? (
-          <ErrorMessage error={error} />
-        ) : (
-          <p className="muted" role="status">
-            Loading…
-          </p>
-        )}
-      </section>
-    );
-  }
+  const back = (
+    <a className="back" href={consoleHref({ page: 'webhooks' })}>
+      ← Webhooks
+    </a>
+  );
+  if (!endpoint) return <LoadingCard back={back} error={error} />;
 
   return (
     <section className="card admin">
-      <a className="back" href={consoleHref({ page: 'webhooks' })}>
-        ← Webhooks
-      </a>
+      {back}
       <div className="card-head">
         <div className="title-count">
           <h1 className="webhook-title">{endpoint.url}</h1>
@@ -140,7 +109,7 @@ export function WebhookPage({ id, onDeleted }: { id: string; onDeleted: (text: s
       </div>
       <FlashMessage flash={flash} />
       <ErrorMessage error={error} />
-      {secret ? <SecretOnce secret={secret.value} note={secret.note} onDone={() => setSecret(null)} /> : null}
+      {secret ? <SecretOnce label="Signing secret" testId="webhook-secret" secret={secret.value} note={secret.note} onDone={() => setSecret(null)} /> : null}
 
       <div className="form-actions webhook-actions">
         <button

@@ -4,40 +4,7 @@ import { useAdminApi } from '../console-context.tsx';
 import { formatDate } from '../format.ts';
 import { fieldError } from '../forms.tsx';
 import { consoleHref } from '../route.ts';
-import { ErrorMessage, FlashMessage, useFlash, type Flash } from '../shared.tsx';
-
-/**
- * A secret shown once (at creation or rotation) with a copy button: the server never shows it
- * again, so the page says so until the admin dismisses it.
- */
-export function SecretOnce({ secret, onDone, note }: { secret: string; onDone: () => void; note?: string }): ReactNode {
-  const [copied, setCopied] = useState(false);
-  const copy = () =>
-    void navigator.clipboard.writeText(secret).then(
-      () => setCopied(true),
-      () => setCopied(false),
-    );
-  return (
-    <div className="alert alert-warn secret-once" role="status">
-      <p>
-        <strong>Signing secret</strong> — copy it now: it is not shown again.{note ? ` ${note}` : ''}
-      </p>
-      <p>
-        <code data-testid="webhook-secret" className="secret-value">
-          {secret}
-        </code>
-      </p>
-      <div className="form-actions">
-        <button type="button" className="button-quiet" onClick={copy}>
-          {copied ? 'Copied' : 'Copy'}
-        </button>
-        <button type="button" className="button-quiet" onClick={onDone}>
-          I have saved it
-        </button>
-      </div>
-    </div>
-  );
-}
+import { ErrorMessage, FlashMessage, SecretOnce, useFlash, type Flash } from '../shared.tsx';
 
 /** Checkboxes of the event types an endpoint subscribes to. */
 export function EventTypePicker({ all, chosen, onChange, error }: { all: string[]; chosen: string[]; onChange: (next: string[]) => void; error?: string | undefined }): ReactNode {
@@ -133,7 +100,7 @@ export function WebhooksPage({ flash, onFlashShown }: { flash: Flash | null; onF
       </div>
       <FlashMessage flash={shownFlash} />
       <ErrorMessage error={error} />
-      {secret ? <SecretOnce secret={secret} onDone={() => setSecret(null)} /> : null}
+      {secret ? <SecretOnce label="Signing secret" testId="webhook-secret" secret={secret} onDone={() => setSecret(null)} /> : null}
       {creating ? (
         <form className="profile-form webhook-form" onSubmit={(e) => void submit(e)} aria-label="New webhook endpoint">
           <div className="field">
