@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../../clock.js';
 import type { OAuthClientMetadata, OAuthClientRecord, OAuthPayloadRecord, Store } from '../../store/types.js';
+import { toProviderMetadata } from './clients.js';
 
 type PayloadStore = Pick<
   Store,
@@ -99,20 +100,14 @@ class PayloadAdapter implements Adapter {
   }
 }
 
-/** The metadata oidc-provider validates and uses, from a registered client. */
+/**
+ * The metadata oidc-provider validates and uses, from a registered client: the clients room's
+ * mapping (clients.ts toProviderMetadata), which also makes a client with a private-use redirect
+ * URI `native` and gives a client_credentials-only client no response type (oidc-provider
+ * refuses both otherwise, so such clients failed at every request).
+ */
 export function clientMetadataOf(client: OAuthClientRecord): AdapterPayload {
-  const { jwks, jwks_uri: jwksUri, ...rest } = client.metadata;
-  return {
-    ...rest,
-    ...(jwks ? { jwks } : {}),
-    ...(jwksUri ? { jwks_uri: jwksUri } : {}),
-    client_id: client.id,
-    client_name: client.name,
-    response_types: ['code'],
-    // Only the SHA-256 is kept: oidc-provider compares with it (compareClientSecret is replaced
-    // in provider.ts) and needs a value to accept a secret-based auth method.
-    ...(client.secretHash !== null ? { client_secret: client.secretHash } : {}),
-  } as AdapterPayload;
+  return toProviderMetadata(client) as AdapterPayload;
 }
 
 /** RFC 7591 metadata without what is kept elsewhere (the id, the name, the secret). */
