@@ -2,12 +2,14 @@
  * Clients registered through the admin API work at the provider's endpoints (OAUTH_PROVIDER on):
  * a machine client gets a token with client_credentials, and after a rotation only the new
  * secret does; a native app's authorization request to its private-use redirect URI reaches the
- * sign-in; a deleted client is unknown at once. Both stores.
+ * sign-in; a deleted client is unknown at once; a user who revokes a connected app ends its
+ * refresh token and access token at once. Both stores.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, registerAndLogin, type TestApp } from '../../support/helpers.js';
-import { PASSWORD, startOAuthApp } from '../../support/oauth.js';
+import { Browser, ISSUER, PASSWORD, REDIRECT, createUser, injectFetch, startOAuthApp } from '../../support/oauth.js';
 
 let t: TestApp;
 let adminToken: string;
@@ -70,5 +72,50 @@ describe('clients registered through the admin API, at the provider', () => {
       expect(res.statusCode).toBeLessThan(400);
       expect(String(res.headers.location), redirect).toMatch(/\/oauth\/interaction\//);
     }
+  });
+
+  it('a user revokes a connected app: its refresh token and access token stop working at once; another app keeps its own', async () => {
+    const fetchImpl = injectFetch(t.app);
+    const rp = async (id: string, secret: string) => {
+      const config = await oidc.discovery(new URL(ISSUER), id, secret, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests], [oidc.customFetch]: fetchImpl });
+      config[oidc.customFetch] = fetchImpl;
+      return config;
+    };
+    const signIn = async (config: oidc.Configuration, user: { email: string; password: string }) => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const state = oidc.randomState();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid email offline_access',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+        prompt: 'consent',
+      });
+      const back = await new Browser(t.app).authorize(url.href, user);
+      return oidc.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state });
+    };
+    const photos = await register({ name: 'Photos', redirect_uris: [REDIRECT], scopes: ['openid', 'email', 'offline_access'] });
+    const notes = await register({ name: 'Notes', redirect_uris: [REDIRECT], scopes: ['openid', 'email', 'offline_access'] });
+    const user = await createUser(t);
+    const photosRp = await rp(photos.id, photos.secret!);
+    const notesRp = await rp(notes.id, notes.secret!);
+    const photosTokens = await signIn(photosRp, user);
+    const notesTokens = await signIn(notesRp, user);
+
+    const access = (await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: user.email, password: user.password } })).json().access_token as string;
+    const apps = (await t.app.inject({ method: 'GET', url: '/auth/connected-apps', headers: bearer(access) })).json().apps as Array<{ client_id: string; scopes: string[] }>;
+    expect(apps.map((a) => a.client_id).sort()).toEqual([photos.id, notes.id].sort());
+    expect(apps.find((a) => a.client_id === photos.id)!.scopes.sort()).toEqual(['email', 'offline_access', 'openid']);
+
+    const revoked = await t.app.inject({ method: 'DELETE', url: `/auth/connected-apps/${photos.id}`, headers: bearer(access) });
+    expect(revoked.statusCode, revoked.body).toBe(204);
+    await expect(oidc.refreshTokenGrant(photosRp, photosTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.fetchUserInfo(photosRp, photosTokens.access_token, oidc.skipSubjectCheck)).rejects.toBeDefined();
+    // The other app's grant and tokens are untouched.
+    expect((await oidc.fetchUserInfo(notesRp, notesTokens.access_token, oidc.skipSubjectCheck)).email).toBe(user.email);
+    expect((await oidc.refreshTokenGrant(notesRp, notesTokens.refresh_token!)).access_token).toBeTruthy();
+    const after = (await t.app.inject({ method: 'GET', url: '/auth/connected-apps', headers: bearer(access) })).json().apps as Array<{ client_id: string }>;
+    expect(after.map((a) => a.client_id)).toEqual([notes.id]);
   });
 });
