@@ -36,6 +36,8 @@ export const SCOPES = 'openid profile email roles offline_access';
 
 const SESSION_COOKIE = 'notes_session';
 const LOGIN_COOKIE = 'notes_login';
+/** Set after a first sign-in in this browser: the consent (with offline_access) is then remembered at Latchkey. */
+const RETURNING_COOKIE = 'notes_returning';
 /** How long a sign-in may take between the button and the callback. */
 const LOGIN_TTL_MS = 10 * 60_000;
 /** How long a session of this app lasts, whatever its tokens do. */
@@ -251,6 +253,10 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
     // `?prompt=none`: sign in again without any page if the Latchkey session is still there.
     const prompt = (request.query as { prompt?: string }).prompt;
     if (prompt === 'none' || prompt === 'login') parameters.prompt = prompt;
+    // OpenID Connect grants offline_access (a refresh token) only with prompt=consent, or from a
+    // consent given before: the first sign-in in a browser asks for the consent page explicitly;
+    // later ones do not, so that the remembered consent spares the user the page.
+    else if (signedCookie(request, RETURNING_COOKIE) === null) parameters.prompt = 'consent';
     return reply.redirect(oidc.buildAuthorizationUrl(config, parameters).href);
   });
 
@@ -281,9 +287,6 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
       return html(reply, signInFailed(brand, 'Latchkey did not confirm this sign-in. Try again.'), 400);
     }
     const idToken = tokens.claims()!;
-    // The profile claims come from the ID token and from UserInfo, which wants an access token
-    // without an audience (the one above is the API's): the refresh token buys one.
-    let claims: Record<string, unknown> = { ...idToken };
     const session: Session = {
       subject: idToken.sub,
       name: null,
@@ -299,7 +302,12 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
       refreshes: 0,
     };
     keepTokens(session, tokens);
-    if (session.refreshToken !== null && metadata.userinfo_endpoint) {
+    // The profile claims. The access token above is the API's (its audience is RESOURCE), which
+    // UserInfo does not accept; the provider then puts the granted claims in the ID token itself.
+    // When it did not, UserInfo is asked with an access token bought with the refresh token,
+    // without `resource` (so without an audience).
+    let claims: Record<string, unknown> = { ...idToken };
+    if (idToken.email === undefined && session.refreshToken !== null && metadata.userinfo_endpoint) {
       try {
         const forUserInfo = await oidc.refreshTokenGrant(config, session.refreshToken);
         if (forUserInfo.refresh_token) session.refreshToken = forUserInfo.refresh_token;
@@ -315,6 +323,7 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
     const id = randomBytes(24).toString('base64url');
     sessions.set(id, session);
     reply.setCookie(SESSION_COOKIE, id, { ...cookieOptions, maxAge: SESSION_TTL_MS / 1000 });
+    reply.setCookie(RETURNING_COOKIE, '1', { ...cookieOptions, maxAge: 365 * 86_400 });
     request.log.info({ subject: session.subject, refreshToken: session.refreshToken !== null }, 'signed in');
     return reply.redirect('/profile');
   });
