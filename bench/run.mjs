@@ -352,7 +352,7 @@ async function latchkeyScenarios(db) {
 
   if (wants('r') || (wants('r-mem') && db.name === 'sqlite')) await revocationScenario(db);
 
-  if (wants('token')) await tokenEndpointScenarios(db);
+  if (wants('token') || wants('token-cc') || wants('token-code')) await tokenEndpointScenarios(db);
 
   if (wants('f')) {
     for (const kind of ['empty', 'existing']) {
