@@ -112,9 +112,11 @@ afterAll(async () => {
 /** Latchkey's sign-in page: email and password. */
 async function signInAtLatchkey(): Promise<void> {
   await page.waitForURL((url) => url.href.startsWith(`${latchkey.url}/oauth/interaction/`));
-  await page.getByLabel('Email').fill(EMAIL);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: /sign in/i }).click();
+  // The password form (the page may hold other ways to sign in beside it).
+  const form = page.locator('form[action$="/login"]');
+  await form.getByLabel('Email').fill(EMAIL);
+  await form.getByLabel('Password').fill(PASSWORD);
+  await form.getByRole('button', { name: 'Sign in' }).click();
 }
 
 /** Every consent page Chromium was shown from now on (the HTML of Latchkey's interaction pages). */
@@ -134,8 +136,8 @@ describe('examples/oauth-relying-party: an app that signs its users in through L
     await page.getByRole('link', { name: 'Sign in with Latchkey' }).click();
     await signInAtLatchkey();
     // The consent page names the app; allowing brings the browser back to the example.
-    await page.getByText('Notes').first().waitFor();
-    await page.getByRole('button', { name: /allow/i }).click();
+    await page.getByRole('heading', { name: 'Notes wants to use your Latchkey account' }).waitFor();
+    await page.getByRole('button', { name: 'Allow', exact: true }).click();
     await page.waitForURL(`${appUrl}/profile`);
     await expect.poll(() => page.getByTestId('name').textContent()).toBe(NAME);
     expect(await page.getByTestId('email').textContent()).toContain(EMAIL);
@@ -169,9 +171,10 @@ describe('examples/oauth-relying-party: an app that signs its users in through L
 
   it('sign-out ends the session at Latchkey too; signing in again asks for the password but not for consent', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    // Latchkey's end-session page may ask to confirm.
-    await page.waitForURL((url) => url.href.startsWith(`${appUrl}/`) || url.href.startsWith(`${latchkey.url}/oauth/`));
-    if (page.url().startsWith(latchkey.url)) await page.getByRole('button', { name: /sign out|yes|log ?out/i }).click();
+    // Latchkey's end-session page asks to confirm (no silent sign-out by a link), then comes back.
+    const confirm = page.getByRole('heading', { name: 'Sign out of Latchkey?' });
+    await confirm.or(page.getByRole('link', { name: 'Sign in with Latchkey' })).waitFor();
+    if (await confirm.isVisible()) await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL(`${appUrl}/`);
     await page.getByRole('link', { name: 'Sign in with Latchkey' }).waitFor();
 
