@@ -31,6 +31,7 @@ const once = [
   `${server}/http/adapters.test.ts`,
   // No database: units, or an embedded host on a SQLite file of its own.
   `${server}/features/email/templates.test.ts`,
+  `${server}/features/oauth-provider/pages.test.ts`, // the provider's pages, headers and CSRF tokens
   `${server}/features/user-transfer/parsers.test.ts`,
   `${server}/http/route-schemas.test.ts`,
   // Their own processes or Chromium.

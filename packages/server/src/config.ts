@@ -197,6 +197,18 @@ export interface SocialConfig {
   readonly redirectAllowedUrls: readonly string[];
 }
 
+/** How the OAuth provider's sign-in, consent and error pages look (docs/oauth-provider.md). */
+export interface OAuthBrandingConfig {
+  /** OAUTH_BRAND_NAME: the name in the pages' titles and headings (default "Latchkey"). */
+  readonly name: string;
+  /** OAUTH_BRAND_LOGO_URL: an https: or root-relative (`/logo.svg`) image URL, or null for none. */
+  readonly logoUrl: string | null;
+  /** OAUTH_BRAND_COLOR: buttons and links, `#rgb` or `#rrggbb`. */
+  readonly color: string;
+  /** OAUTH_BRAND_BACKGROUND: the page behind the card, `#rgb` or `#rrggbb`. */
+  readonly background: string;
+}
+
 /** Prometheus metrics: served only when one of these is set. */
 export interface MetricsConfig {
   readonly metricsToken: string | null;
@@ -274,10 +286,11 @@ export interface Config {
   readonly social: SocialConfig;
   readonly webhooks: WebhooksConfig;
   readonly oauth: OAuthConfig;
+  readonly oauthBranding: OAuthBrandingConfig;
 }
 
 /** The names of the sections, in the order of `Config`. */
-export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping', 'social', 'webhooks', 'oauth'] as const;
+export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping', 'social', 'webhooks', 'oauth', 'oauthBranding'] as const;
 // Does not compile while a section of Config is missing from the list above.
 true satisfies [Exclude<keyof Config, (typeof CONFIG_SECTIONS)[number]>] extends [never] ? true : false;
 
@@ -926,6 +939,38 @@ function buildConfig(r: SettingReader): Config {
     social,
     webhooks: Object.freeze(webhooks),
     oauth: Object.freeze(oauth),
+    oauthBranding: readOAuthBranding(r),
+  });
+}
+
+const HEX_COLOUR = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
+
+function hexColour(raw: string, name: string): string {
+  if (!HEX_COLOUR.test(raw)) throw new ConfigError(name, `expected a colour as #rgb or #rrggbb, got "${raw}"`);
+  return raw.toLowerCase();
+}
+
+/** An image URL for the pages: https: (any host; the CSP allows https: images) or root-relative on Latchkey's origin. */
+function brandLogoUrl(raw: string, name: string): string {
+  // `//host/x` is protocol-relative (another origin), `/\host` is read so by browsers too.
+  if (raw.startsWith('/') && !raw.startsWith('//') && !raw.startsWith('/\\') && !/[\s\u0000-\u001f]/.test(raw)) return raw;
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (url?.protocol !== 'https:') throw new ConfigError(name, `expected an https: URL or a path starting with /, got "${raw}"`);
+  return raw;
+}
+
+/** The OAuth provider's pages: name, logo and two colours (OAUTH_BRAND_*). */
+function readOAuthBranding(r: SettingReader): OAuthBrandingConfig {
+  return Object.freeze({
+    name: r.text('oauthBranding.name', 'OAUTH_BRAND_NAME', 'Latchkey', productName),
+    logoUrl: r.optionalText('oauthBranding.logoUrl', 'OAUTH_BRAND_LOGO_URL', brandLogoUrl),
+    color: r.text('oauthBranding.color', 'OAUTH_BRAND_COLOR', '#1d4ed8', hexColour),
+    background: r.text('oauthBranding.background', 'OAUTH_BRAND_BACKGROUND', '#f4f5f7', hexColour),
   });
 }
 

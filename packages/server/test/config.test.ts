@@ -167,12 +167,31 @@ describe('validation', () => {
     ['RATE_LIMIT_IPV6_PREFIX', '31'],
     ['RATE_LIMIT_IPV6_PREFIX', '129'],
     ['RATE_LIMIT_IPV6_PREFIX', '/64'],
+    ['OAUTH_BRAND_NAME', 'Two\nlines'],
+    ['OAUTH_BRAND_COLOR', 'blue'],
+    ['OAUTH_BRAND_COLOR', '#12345'],
+    ['OAUTH_BRAND_COLOR', '#1d4ed8;}body{display:none'],
+    ['OAUTH_BRAND_BACKGROUND', 'rgb(0,0,0)'],
+    ['OAUTH_BRAND_LOGO_URL', 'http://cdn.example/logo.png'],
+    ['OAUTH_BRAND_LOGO_URL', 'javascript:alert(1)'],
+    ['OAUTH_BRAND_LOGO_URL', '//evil.example/logo.png'],
+    ['OAUTH_BRAND_LOGO_URL', '/\\evil.example/logo.png'],
+    ['OAUTH_BRAND_LOGO_URL', 'logo.png'],
   ];
 
   it.each(bad)('%s=%s is refused with a message naming the variable', (variable, value, extra) => {
     const err = configError({ ...extra, [variable]: value });
     expect(err.variable).toBe(variable);
     expect(err.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('OAUTH_BRAND_*: Latchkey and two hex colours by default; https: or root-relative logos; colours lower-cased', () => {
+    expect(loadConfig({}).oauthBranding).toEqual({ name: 'Latchkey', logoUrl: null, color: '#1d4ed8', background: '#f4f5f7' });
+    const given = loadConfig({ OAUTH_BRAND_NAME: 'Acme', OAUTH_BRAND_LOGO_URL: '/static/logo.svg', OAUTH_BRAND_COLOR: '#ABC', OAUTH_BRAND_BACKGROUND: '#FfFfFf' });
+    expect(given.oauthBranding).toEqual({ name: 'Acme', logoUrl: '/static/logo.svg', color: '#abc', background: '#ffffff' });
+    expect(loadConfig({ OAUTH_BRAND_LOGO_URL: 'https://cdn.example/logo.png' }).oauthBranding.logoUrl).toBe('https://cdn.example/logo.png');
+    expect(configFromSections({ oauthBranding: { color: '#000' } }).oauthBranding.color).toBe('#000');
+    expect(() => configFromSections({ oauthBranding: { color: 'red' } })).toThrow('oauthBranding.color: ');
   });
 
   it('ACCOUNT_DELETION_GRACE: 0 (delete at once) by default, a duration up to 365d otherwise', () => {

@@ -188,6 +188,7 @@ export async function socialRoutes(app: FastifyInstance, opts: { ctx: LatchkeyCo
           linkTicket: request.query.link_ticket ?? null,
           browser,
           callbackUri: at.callbackUri(provider.config.id),
+          alsoAllowed: ctx.config.oauth.provider ? [`${at.root}/oauth/interaction/`] : [],
         }),
       );
       return reply.redirect(url, 302);

@@ -84,6 +84,12 @@ export interface StartInput {
   /** The random value of this browser's cookie (kept when it has one, so two tabs can sign in at once). */
   browser: string;
   callbackUri: string;
+  /**
+   * Prefixes allowed beside REDIRECT_ALLOWED_URLS: with OAUTH_PROVIDER on, the provider's own
+   * interaction URLs (`<issuer>/oauth/interaction/`), where its sign-in page's social buttons
+   * come back to, whatever the operator listed for the apps.
+   */
+  alsoAllowed?: readonly string[];
 }
 
 /**
@@ -93,7 +99,7 @@ export interface StartInput {
  * const { url } = unwrap(await startSignIn(ctx, provider, input));
  */
 export async function startSignIn(ctx: LatchkeyContext, provider: SocialProvider, input: StartInput): Promise<Outcome<{ url: string }>> {
-  if (!allowedRedirect(input.redirectTo, ctx.config.social.redirectAllowedUrls)) return notAllowed();
+  if (!allowedRedirect(input.redirectTo, [...ctx.config.social.redirectAllowedUrls, ...(input.alsoAllowed ?? [])])) return notAllowed();
   const now = ctx.clock();
   let linkUserId: string | null = null;
   if (input.linkTicket !== null) {
