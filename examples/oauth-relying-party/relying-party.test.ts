@@ -50,12 +50,21 @@ function cli(args: string[], extra: Record<string, string> = {}): string {
   return run.stdout;
 }
 
-/** The client id and secret from `latchkey clients create`'s output. */
-function parseCreated(output: string): { clientId: string; secret: string } {
-  const clientId = /client[_ ]id\W+(\S+)/i.exec(output)?.[1];
-  const secret = /(lks_[A-Za-z0-9_-]+)/.exec(output)?.[1];
-  if (!clientId || !secret) throw new Error(`unexpected output of latchkey clients create:\n${output}`);
-  return { clientId, secret };
+/** The Notes client, through the admin API (signed in as the admin the CLI made). */
+async function registerClient(): Promise<{ clientId: string; secret: string }> {
+  const login = await http(`${latchkey.url}/auth/login`, { json: { email: EMAIL, password: PASSWORD } });
+  const res = await http(`${latchkey.url}/admin/oauth/clients`, {
+    headers: { authorization: `Bearer ${login.json<{ access_token: string }>().access_token}` },
+    json: {
+      name: 'Notes',
+      redirect_uris: [`${appUrl}/callback`],
+      post_logout_redirect_uris: [`${appUrl}/`],
+      scopes: ['openid', 'profile', 'email', 'roles', 'offline_access'],
+    },
+  });
+  if (res.status !== 201) throw new Error(`POST /admin/oauth/clients: ${res.status} ${res.body}`);
+  const body = res.json<{ client: { client_id: string }; client_secret: string }>();
+  return { clientId: body.client.client_id, secret: body.client_secret };
 }
 
 beforeAll(async () => {
@@ -78,14 +87,7 @@ beforeAll(async () => {
   latchkey = await startServer(env, { cwd: dir });
   // The user (an admin, so that the example has roles to show) and the client, by the CLI.
   cli(['users', 'create-admin', '--email', EMAIL, '--name', NAME], { LATCHKEY_ADMIN_PASSWORD: PASSWORD });
-  const created = parseCreated(
-    cli([
-      'clients', 'create', '--name', 'Notes',
-      '--redirect-uri', `${appUrl}/callback`,
-      '--post-logout-redirect-uri', `${appUrl}/`,
-      ...['openid', 'profile', 'email', 'roles', 'offline_access'].flatMap((s) => ['--scope', s]),
-    ]),
-  );
+  const created = await registerClient();
   notes = await buildNotesApp({
     issuer: latchkey.url,
     clientId: created.clientId,
@@ -136,7 +138,7 @@ describe('examples/oauth-relying-party: an app that signs its users in through L
     await page.getByRole('link', { name: 'Sign in with Latchkey' }).click();
     await signInAtLatchkey();
     // The consent page names the app; allowing brings the browser back to the example.
-    await page.getByRole('heading', { name: 'Notes wants to use your Latchkey account' }).waitFor();
+    await page.getByRole('heading', { name: /^Notes wants to/ }).waitFor();
     await page.getByRole('button', { name: 'Allow', exact: true }).click();
     await page.waitForURL(`${appUrl}/profile`);
     await expect.poll(() => page.getByTestId('name').textContent()).toBe(NAME);
@@ -169,18 +171,21 @@ describe('examples/oauth-relying-party: an app that signs its users in through L
     expect(await page.getByTestId('api-status').textContent()).toContain('answered 200');
   });
 
-  it('sign-out ends the session at Latchkey too; signing in again asks for the password but not for consent', async () => {
+  it('sign-out ends the session at Latchkey too: the next sign-in shows Latchkey\'s sign-in page again', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     // Latchkey's end-session page asks to confirm (no silent sign-out by a link), then comes back.
-    const confirm = page.getByRole('heading', { name: 'Sign out of Latchkey?' });
+    const confirm = page.locator('button[name="logout"][value="yes"]');
     await confirm.or(page.getByRole('link', { name: 'Sign in with Latchkey' })).waitFor();
-    if (await confirm.isVisible()) await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    if (await confirm.isVisible()) await confirm.click();
     await page.waitForURL(`${appUrl}/`);
-    await page.getByRole('link', { name: 'Sign in with Latchkey' }).waitFor();
-
-    // Latchkey no longer knows this browser: the sign-in page again, not a silent sign-in.
-    const consent = consentPagesSeen();
     await page.getByRole('link', { name: 'Sign in with Latchkey' }).click();
+    // Latchkey no longer knows this browser: its sign-in page, not a silent sign-in.
+    await page.waitForURL((url) => url.href.startsWith(`${latchkey.url}/oauth/interaction/`));
+    await page.locator('form[action$="/login"]').getByLabel('Password').waitFor();
+  });
+
+  it('the second sign-in skips the consent page: the consent is remembered', async () => {
+    const consent = consentPagesSeen();
     await signInAtLatchkey();
     await page.waitForURL(`${appUrl}/profile`);
     expect(await page.getByTestId('email').textContent()).toContain(EMAIL);
