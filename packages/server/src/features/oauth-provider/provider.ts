@@ -21,9 +21,10 @@ import { openPrivateJwk } from '../../tokens/keys.js';
 import { adapterFactory, hashClientSecret } from './adapter.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './page-hooks.js';
 
-/** Built-in scopes and the claims each releases (S22: profile, email, roles). */
+/** Built-in scopes and the claims each releases (S22: openid, profile, email, roles). */
 const SCOPE_CLAIMS: Record<string, string[]> = {
-  openid: ['sub'],
+  // How and when the user signed in goes into every ID token (apps ask for step-up by max_age/amr).
+  openid: ['sub', 'auth_time', 'amr'],
   profile: ['name', 'updated_at', 'locale'],
   email: ['email', 'email_verified'],
   roles: ['roles'],
@@ -142,7 +143,8 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
   return {
     adapter: adapterFactory(ctx.store, ctx.clock),
     findAccount: (_koa, sub) => findAccount(ctx, sub),
-    claims: SCOPE_CLAIMS,
+    // The session's claims of every ID token (auth_time, amr, sid, acr), then the scopes'.
+    claims: { acr: null, sid: null, iss: null, ...SCOPE_CLAIMS },
     scopes,
     responseTypes: ['code'],
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
