@@ -13,7 +13,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { hashClientSecret } from '../../src/features/oauth-provider/adapter.js';
+import { hashClientSecret } from '../../src/features/oauth-provider/clients.js';
 import type { OAuthClientMetadata } from '../../src/store/types.js';
 import { createTestApp, type TestApp, type TestDb } from './helpers.js';
 

@@ -4,10 +4,10 @@
  * oauth_payloads (OAuthPayloadStore); `Client` reads the registered clients (OAuthClientStore),
  * and writes one only through RFC 7591 dynamic registration.
  */
-import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../../clock.js';
-import type { OAuthClientMetadata, OAuthClientRecord, OAuthPayloadRecord, Store } from '../../store/types.js';
+import type { OAuthClientMetadata, OAuthPayloadRecord, Store } from '../../store/types.js';
+import { hashClientSecret, toProviderMetadata } from './clients.js';
 
 type PayloadStore = Pick<
   Store,
@@ -24,11 +24,6 @@ type PayloadStore = Pick<
   | 'setOAuthClientSecret'
   | 'deleteOAuthClient'
 >;
-
-/** The SHA-256 (hex) a client secret is kept as. */
-export function hashClientSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
 
 function text(value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
@@ -99,22 +94,6 @@ class PayloadAdapter implements Adapter {
   }
 }
 
-/** The metadata oidc-provider validates and uses, from a registered client. */
-export function clientMetadataOf(client: OAuthClientRecord): AdapterPayload {
-  const { jwks, jwks_uri: jwksUri, ...rest } = client.metadata;
-  return {
-    ...rest,
-    ...(jwks ? { jwks } : {}),
-    ...(jwksUri ? { jwks_uri: jwksUri } : {}),
-    client_id: client.id,
-    client_name: client.name,
-    response_types: ['code'],
-    // Only the SHA-256 is kept: oidc-provider compares with it (compareClientSecret is replaced
-    // in provider.ts) and needs a value to accept a secret-based auth method.
-    ...(client.secretHash !== null ? { client_secret: client.secretHash } : {}),
-  } as AdapterPayload;
-}
-
 /** RFC 7591 metadata without what is kept elsewhere (the id, the name, the secret). */
 function storedMetadata(payload: Record<string, unknown>): OAuthClientMetadata {
   const { client_id: _id, client_secret: _secret, client_name: _name, client_id_issued_at: _issued, client_secret_expires_at: _expires, registration_access_token: _rat, registration_client_uri: _uri, ...rest } =
@@ -142,7 +121,8 @@ class ClientAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const client = await this.store.findOAuthClient(id);
-    return client ? clientMetadataOf(client) : undefined;
+    // Only the secret's SHA-256 is in it: provider.ts compares with that (clientSecretMatches).
+    return client ? (toProviderMetadata(client) as AdapterPayload) : undefined;
   }
 
   async upsert(id: string, payload: AdapterPayload): Promise<void> {

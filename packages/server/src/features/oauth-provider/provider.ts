@@ -14,11 +14,12 @@
  *   (`latchkeySid`, interactions.ts); a login check sends the user to sign in again once that
  *   session has ended (logout, logout-all, password change or reset, disabled, admin).
  */
-import { createPublicKey, hkdfSync, timingSafeEqual, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import { createPublicKey, hkdfSync, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type Account, type AsymmetricSigningAlgorithm, type Configuration, type KoaContextWithOIDC, type UnknownObject } from 'oidc-provider';
 import type { LatchkeyContext } from '../../context.js';
 import { openPrivateJwk } from '../../tokens/keys.js';
-import { adapterFactory, hashClientSecret } from './adapter.js';
+import { adapterFactory } from './adapter.js';
+import { clientSecretMatches, newClientSecret } from './clients.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './page-hooks.js';
 
 /** Built-in scopes and the claims each releases (S22: openid, profile, email, roles). */
@@ -51,16 +52,6 @@ export const OAUTH_ROUTES = {
 /** Thrown at start-up when the provider cannot run with this configuration; the message says why. */
 export class OAuthProviderConfigError extends Error {
   override name = 'OAuthProviderConfigError';
-}
-
-/**
- * oidc-provider compares a presented client secret with `client.clientSecret`, which here is the
- * stored SHA-256 (hex): the presented secret is hashed and the two digests compared in constant
- * time (digests of equal length: no length leak).
- */
-export function clientSecretMatches(presented: unknown, storedHash: unknown): boolean {
-  if (typeof presented !== 'string' || typeof storedHash !== 'string' || !/^[0-9a-f]{64}$/.test(storedHash)) return false;
-  return timingSafeEqual(Buffer.from(hashClientSecret(presented), 'hex'), Buffer.from(storedHash, 'hex'));
 }
 
 /** Keygrip keys for oidc-provider's cookies, from the signing keys (active first). */
@@ -212,7 +203,7 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
       registration: {
         enabled: oauth.dynamicRegistration,
         // Generated here like the admin API's: `lks_` + 32 random bytes, stored as its SHA-256.
-        secretFactory: async () => `lks_${(await import('node:crypto')).randomBytes(32).toString('base64url')}`,
+        secretFactory: async () => newClientSecret(),
       },
       registrationManagement: { enabled: oauth.dynamicRegistration, rotateRegistrationAccessToken: true },
       resourceIndicators: {
@@ -332,8 +323,9 @@ export class OAuthProvider {
  */
 function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
   const clientProto = provider.Client.prototype as unknown as { compareClientSecret(actual: string): boolean; clientSecret?: string };
+  // `clientSecret` is the stored SHA-256: the presented secret is hashed and compared in constant time.
   clientProto.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    return clientSecretMatches(actual, this.clientSecret);
+    return clientSecretMatches(this.clientSecret ?? null, actual);
   };
 
   const Session = provider.Session as unknown as { IN_PAYLOAD: string[]; prototype: { loginAccount(details: unknown): void } };
