@@ -1,7 +1,8 @@
 /**
  * The example relying party (examples/oauth-relying-party) signing its users in through a real
  * Latchkey process (OAUTH_PROVIDER=true, a temp SQLite file), in Debian's Chromium:
- * - the client is registered as the README says, with `latchkey clients create`;
+ * - the client is registered as the README says: `latchkey clients create`, then its post-logout
+ *   redirect URI with the admin API;
  * - "Sign in with Latchkey", Latchkey's sign-in page, its consent page, back in the example with
  *   the user's name, email and roles (ID token + userinfo);
  * - the example's own API route accepts the access token Latchkey issued for its resource
@@ -50,21 +51,30 @@ function cli(args: string[], extra: Record<string, string> = {}): string {
   return run.stdout;
 }
 
-/** The Notes client, through the admin API (signed in as the admin the CLI made). */
+/** The client id and secret that `latchkey clients create` printed. */
+function parseCreated(output: string): { clientId: string; secret: string } {
+  const clientId = /^client_id: (\S+)$/m.exec(output)?.[1];
+  const secret = /^client_secret\b.*: (lks_\S+)$/m.exec(output)?.[1];
+  if (!clientId || !secret) throw new Error(`unexpected output of latchkey clients create:\n${output}`);
+  return { clientId, secret };
+}
+
+/**
+ * The README's steps for the client: `latchkey clients create`, then its post-logout redirect
+ * URI through the admin API (the CLI has no flag for it), signed in as the admin the CLI made.
+ */
 async function registerClient(): Promise<{ clientId: string; secret: string }> {
+  const created = parseCreated(
+    cli(['clients', 'create', '--name', 'Notes', '--redirect-uri', `${appUrl}/callback`, '--scope', 'openid profile email roles offline_access']),
+  );
   const login = await http(`${latchkey.url}/auth/login`, { json: { email: EMAIL, password: PASSWORD } });
-  const res = await http(`${latchkey.url}/admin/oauth/clients`, {
+  const res = await http(`${latchkey.url}/admin/oauth/clients/${created.clientId}`, {
+    method: 'PATCH',
     headers: { authorization: `Bearer ${login.json<{ access_token: string }>().access_token}` },
-    json: {
-      name: 'Notes',
-      redirect_uris: [`${appUrl}/callback`],
-      post_logout_redirect_uris: [`${appUrl}/`],
-      scopes: ['openid', 'profile', 'email', 'roles', 'offline_access'],
-    },
+    json: { post_logout_redirect_uris: [`${appUrl}/`] },
   });
-  if (res.status !== 201) throw new Error(`POST /admin/oauth/clients: ${res.status} ${res.body}`);
-  const body = res.json<{ client: { client_id: string }; client_secret: string }>();
-  return { clientId: body.client.client_id, secret: body.client_secret };
+  if (res.status !== 200) throw new Error(`PATCH /admin/oauth/clients/${created.clientId}: ${res.status} ${res.body}`);
+  return created;
 }
 
 beforeAll(async () => {
