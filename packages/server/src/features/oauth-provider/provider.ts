@@ -344,6 +344,7 @@ function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
   // the stored SHA-256: never shown (a new secret, `lks_...`, is shown once as usual).
   provider.use(async (koa, next) => {
     await next();
+    await (koa.state as { latchkeyLogout?: Promise<unknown> }).latchkeyLogout;
     const route = (koa as KoaContextWithOIDC).oidc?.route;
     if ((route === 'client' || route === 'client_update') && koa.body !== null && typeof koa.body === 'object') {
       const body = koa.body as Record<string, unknown>;
@@ -354,11 +355,14 @@ function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
     }
   });
 
-  // RP-initiated logout ends the Latchkey session the provider's sign-in created.
+  // RP-initiated logout ends the Latchkey session the provider's sign-in created, before the
+  // answer goes out (the event cannot be awaited: its promise waits in the request's state).
   provider.on('end_session.success', (koa: KoaContextWithOIDC) => {
     const session = koa.oidc.session as unknown as { accountId?: string; latchkeySid?: string } | undefined;
     if (session?.accountId && session.latchkeySid) {
-      void ctx.store.revokeSession(session.accountId, session.latchkeySid, 'logout', ctx.clock()).catch((err: unknown) => ctx.log.warn({ err }, 'ending the Latchkey session of a provider logout failed'));
+      (koa.state as { latchkeyLogout?: Promise<unknown> }).latchkeyLogout = ctx.store
+        .revokeSession(session.accountId, session.latchkeySid, 'logout', ctx.clock())
+        .catch((err: unknown) => ctx.log.warn({ err }, 'ending the Latchkey session of a provider logout failed'));
     }
   });
   provider.on('server_error', (_koa: KoaContextWithOIDC, err: Error) => ctx.log.error({ err }, 'oauth provider error'));
