@@ -31,13 +31,14 @@ const once = [
   `${server}/http/adapters.test.ts`,
   // No database: units, or an embedded host on a SQLite file of its own.
   `${server}/features/email/templates.test.ts`,
-  `${server}/features/oauth-provider/pages.test.ts`, // the provider's pages, headers and CSRF tokens
+  `${server}/features/oauth-provider/pages.test.ts`, // the provider's pages and headers: no app
   `${server}/features/user-transfer/parsers.test.ts`,
   `${server}/http/route-schemas.test.ts`,
   // Their own processes or Chromium.
   `${server}/features/api-docs/openapi.test.ts`, // Chromium renders /docs
   `${server}/features/console/console.test.ts`, // the console's files; starts `latchkey serve`
   `${server}/features/user-transfer/command.test.ts`, // runs `latchkey users import`
+  `${server}/features/oauth-provider/pages-chromium.test.ts`, // Chromium drives the provider's pages
 ];
 
 /** What every project shares (projects do not inherit the root's test options). */

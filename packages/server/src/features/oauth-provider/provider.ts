@@ -20,7 +20,7 @@ import type { LatchkeyContext } from '../../context.js';
 import { openPrivateJwk } from '../../tokens/keys.js';
 import { adapterFactory } from './adapter.js';
 import { clientSecretMatches, newClientSecret } from './clients.js';
-import { logoutSource, postLogoutSuccessSource, renderError } from './page-hooks.js';
+import { pageHooks } from './page-hooks.js';
 
 /** Built-in scopes and the claims each releases (S22: openid, profile, email, roles). */
 const SCOPE_CLAIMS: Record<string, string[]> = {
@@ -131,6 +131,8 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
   const resources = new Set(oauth.resources);
   // HS256 is refused before (OAuthProvider.create).
   const alg = tokens.jwtAlg as AsymmetricSigningAlgorithm;
+  // The pages oidc-provider renders itself (its error page, the logout pages), in the brand.
+  const hooks = pageHooks(ctx.config.oauthBranding);
   return {
     adapter: adapterFactory(ctx.store, ctx.clock),
     findAccount: (_koa, sub) => findAccount(ctx, sub),
@@ -199,7 +201,7 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
         allowedPolicy: async (_koa, client, token) => token.clientId === client.clientId,
       },
       clientCredentials: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      rpInitiatedLogout: { enabled: true, logoutSource: hooks.logoutSource, postLogoutSuccessSource: hooks.postLogoutSuccessSource },
       registration: {
         enabled: oauth.dynamicRegistration,
         // Generated here like the admin API's: `lks_` + 32 random bytes, stored as its SHA-256.
@@ -237,7 +239,7 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
       policy: interactionPolicyOf(ctx),
       url: async (_koa, interaction) => `${mountPrefix}/oauth/interaction/${interaction.uid}`,
     },
-    renderError,
+    renderError: hooks.renderError,
     extraParams: [],
     discovery: {
       // RFC 9207: `iss` in every authorization response.

@@ -33,7 +33,12 @@ export function bucketFor(path: string): RateBucket | null {
       return 'oauth_token';
     case '/oauth/interaction/:uid/login': // the provider's sign-in form: a password check, as a login
     case '/oauth/interaction/:uid/mfa':
+    case '/oauth/interaction/:uid/token': // a passkey sign-in's session handed to the provider
+    case '/oauth/interaction/:uid/social': // a social sign-in's exchange code spent, as /auth/oauth/exchange
+    case '/oauth/interaction/:uid/email/verify': // an email sign-in's code checked, as /auth/email/sign-in/verify
       return 'login';
+    case '/oauth/interaction/:uid/email': // a sign-in mail sent, as /auth/email/sign-in
+      return 'mail';
     case '/auth/refresh':
       return 'refresh';
     case '/auth/email/verify-request':

@@ -287,9 +287,18 @@ const INVALID_CODE = (): Failure =>
  * @example
  * const result = unwrap(await exchangeCode(ctx, body.code, body.code_verifier ?? null, meta));
  */
-export async function exchangeCode(ctx: LatchkeyContext, code: string, codeVerifier: string | null, meta: RequestMeta): Promise<Outcome<ExchangeResult>> {
+export async function exchangeCode(
+  ctx: LatchkeyContext,
+  code: string,
+  codeVerifier: string | null,
+  meta: RequestMeta,
+  options: { requireChallenge?: boolean } = {},
+): Promise<Outcome<ExchangeResult>> {
   const row = await ctx.store.consumeExchangeCode(hashToken(code), ctx.clock());
   if (!row) return INVALID_CODE();
+  // The OAuth provider's sign-in page binds its social sign-ins to the interaction by PKCE: a code
+  // of a sign-in started without a challenge (by anyone, anywhere) must not be spent there.
+  if (options.requireChallenge && row.appCodeChallenge === null) return INVALID_CODE();
   if (row.appCodeChallenge !== null) {
     if (codeVerifier === null) return INVALID_CODE();
     const challenge = createHash('sha256').update(codeVerifier).digest('base64url');

@@ -1,9 +1,6 @@
-import Fastify from 'fastify';
-import fastifyCookie from '@fastify/cookie';
 import { describe, expect, it } from 'vitest';
 import type { OAuthBrandingConfig } from '../../../src/config.js';
 import { renderConsent } from '../../../src/features/oauth-provider/pages/consent.js';
-import { InteractionCsrf, INTERACTION_CSRF_COOKIE } from '../../../src/features/oauth-provider/pages/csrf.js';
 import { EXPIRED_INTERACTION, renderError } from '../../../src/features/oauth-provider/pages/error.js';
 import { contentSecurityPolicy, newNonce, pageHeaders } from '../../../src/features/oauth-provider/pages/headers.js';
 import { escapeHtml, html } from '../../../src/features/oauth-provider/pages/html.js';
@@ -99,7 +96,7 @@ describe('headers', () => {
     expect(pageHeaders('n0nce')).toMatchObject({
       'content-type': 'text/html; charset=utf-8',
       'x-frame-options': 'DENY',
-      'referrer-policy': 'no-referrer',
+      'referrer-policy': 'same-origin',
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     });
@@ -195,38 +192,4 @@ describe('accessibility and content', () => {
     expect(textOn('#fff')).toBe('#000000');
     expect(textOn('#000')).toBe('#ffffff');
   });
-});
-
-describe('CSRF tokens of the interaction forms', () => {
-  async function app(key: Uint8Array | null) {
-    const csrf = new InteractionCsrf({ keyEncryptionKey: key, cookiePath: '/oauth/interaction', cookieSecure: true });
-    const a = Fastify();
-    await a.register(fastifyCookie);
-    a.get<{ Params: { uid: string } }>('/oauth/interaction/:uid', (request, reply) => reply.send({ token: csrf.issue(request, reply, request.params.uid) }));
-    a.post<{ Params: { uid: string }; Body: { csrf?: string } }>('/oauth/interaction/:uid', (request) => ({ ok: csrf.check(request, request.params.uid, request.body.csrf) }));
-    return a;
-  }
-
-  for (const key of [null, new Uint8Array(32).fill(7)]) {
-    it(`a token works for its interaction in its browser only (${key ? 'key from KEY_ENCRYPTION_KEY' : 'no KEY_ENCRYPTION_KEY'})`, async () => {
-      const a = await app(key);
-      const first = await a.inject({ method: 'GET', url: '/oauth/interaction/u1' });
-      const cookie = first.cookies.find((c) => c.name === INTERACTION_CSRF_COOKIE)!;
-      expect(cookie).toMatchObject({ path: '/oauth/interaction', httpOnly: true, secure: true, sameSite: 'Lax' });
-      const token = first.json<{ token: string }>().token;
-      const post = async (uid: string, body: object, cookieValue: string | null) =>
-        (await a.inject({ method: 'POST', url: `/oauth/interaction/${uid}`, payload: body, cookies: cookieValue ? { [INTERACTION_CSRF_COOKIE]: cookieValue } : {} })).json<{ ok: boolean }>().ok;
-      expect(await post('u1', { csrf: token }, cookie.value)).toBe(true);
-      expect(await post('u2', { csrf: token }, cookie.value)).toBe(false); // another interaction
-      expect(await post('u1', { csrf: token }, null)).toBe(false); // no cookie
-      expect(await post('u1', { csrf: token }, 'A'.repeat(43))).toBe(false); // another browser
-      expect(await post('u1', {}, cookie.value)).toBe(false);
-      expect(await post('u1', { csrf: token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A') }, cookie.value)).toBe(false);
-      // The browser keeps its secret: a second page of the same interaction has the same token.
-      const again = await a.inject({ method: 'GET', url: '/oauth/interaction/u1', cookies: { [INTERACTION_CSRF_COOKIE]: cookie.value } });
-      expect(again.cookies).toHaveLength(0);
-      expect(again.json<{ token: string }>().token).toBe(token);
-      await a.close();
-    });
-  }
 });

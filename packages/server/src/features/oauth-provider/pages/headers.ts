@@ -32,7 +32,10 @@ export function pageHeaders(nonce: string): Record<string, string> {
     'content-security-policy': contentSecurityPolicy(nonce),
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with the
+    // forms' POSTs, which Latchkey's cross-site check (rightly) refuses. No other origin (a logo's
+    // host, the app) ever gets the interaction's URL.
+    'referrer-policy': 'same-origin',
     // A page holds a CSRF token and the signed-in user's address: never kept by a cache.
     'cache-control': 'no-store',
   };

@@ -87,7 +87,6 @@ export function renderDocument(page: PageContext, parts: PageParts): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <meta name="robots" content="noindex">
 <title>${parts.title} – ${brand.name}</title>
 <style nonce="${nonce}">${trustedHtml(stylesheet(brand))}</style>
