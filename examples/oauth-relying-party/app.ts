@@ -358,19 +358,18 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
     );
   });
 
-  // Sign-out: this app's session, its refresh token (RFC 7009), then Latchkey's own session
-  // through its end_session_endpoint (RP-initiated logout), which comes back to APP_URL/.
+  // Sign-out: this app's session, then Latchkey's own session through its end_session_endpoint
+  // (RP-initiated logout), which comes back to APP_URL/. The refresh token is dropped with the
+  // session, not revoked: Latchkey (oidc-provider) treats revoking a refresh token (RFC 7009) as
+  // ending the whole grant, the remembered consent included, and the user would be asked to
+  // consent again at the next sign-in. An app that wants exactly that ("disconnect") revokes it:
+  //   await oidc.tokenRevocation(config, session.refreshToken, { token_type_hint: 'refresh_token' });
   app.post('/logout', async (request, reply) => {
     const current = currentSession(request);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     if (current === null) return reply.redirect('/', 303);
     sessions.delete(current.id);
     const { session } = current;
-    if (session.refreshToken !== null && metadata.revocation_endpoint) {
-      await oidc.tokenRevocation(config, session.refreshToken, { token_type_hint: 'refresh_token' }).catch((err: unknown) => {
-        request.log.warn({ err: { name: (err as Error).name } }, 'refresh token revocation failed');
-      });
-    }
     if (!metadata.end_session_endpoint) return reply.redirect('/', 303);
     const endSession = oidc.buildEndSessionUrl(config, { id_token_hint: session.idToken, post_logout_redirect_uri: home });
     return reply.redirect(endSession.href, 303);
