@@ -480,14 +480,35 @@ async function tokenEndpointScenarios(db) {
       const warm = await send(await prepareCodes(server.base, flow, Math.round(count / 4)));
       if (warm.requests === 0) throw new Error(`code exchange: every warm-up exchange failed: ${warm.errorSample}`);
       const limits = await measureLimits(`before (token-code) ${db.name}`);
-      const t0 = performance.now();
-      const codes = await prepareCodes(server.base, flow, count);
-      const prepareSeconds = (performance.now() - t0) / 1000;
+      // Batches of codes, each prepared and then spent at once (a code lives 60 s, and on a busy
+      // machine preparing thousands takes longer); only the sends are measured.
+      const batch = 250;
       const load1 = loadavg()[0];
-      const cpu0 = server.cpuTimeMs();
-      const r = await send(codes);
-      const cpuUsPerRequest = ((server.cpuTimeMs() - cpu0) * 1000) / r.requests;
-      log(`(token-code) ${count} codes prepared over HTTP in ${prepareSeconds.toFixed(1)} s`);
+      let prepareSeconds = 0;
+      let cpuMs = 0;
+      const parts = [];
+      for (let done = 0; done < count; done += batch) {
+        const t0 = performance.now();
+        const codes = await prepareCodes(server.base, flow, Math.min(batch, count - done));
+        prepareSeconds += (performance.now() - t0) / 1000;
+        const cpu0 = server.cpuTimeMs();
+        parts.push(await send(codes));
+        cpuMs += server.cpuTimeMs() - cpu0;
+      }
+      const requests = parts.reduce((n, p) => n + p.requests, 0);
+      const seconds = parts.reduce((n, p) => n + p.seconds, 0);
+      const r = {
+        requests,
+        rps: requests / seconds,
+        // Per batch; the median batch's p50 and the worst batch's p99.
+        p50Ms: parts.map((p) => p.p50Ms).sort((a, b) => a - b)[Math.floor(parts.length / 2)],
+        p99Ms: Math.max(...parts.map((p) => p.p99Ms)),
+        errors: parts.reduce((n, p) => n + p.errors, 0),
+        errorSample: parts.find((p) => p.errorSample)?.errorSample,
+        generator: parts[0].generator,
+      };
+      const cpuUsPerRequest = (cpuMs * 1000) / requests;
+      log(`(token-code) ${count} codes prepared over HTTP in ${prepareSeconds.toFixed(1)} s, in batches of ${batch}`);
       record({ key: 'token-code', label: '(token-code) POST /oauth/token, authorization code + PKCE (ID token, JWT access token, refresh token)', db: db.name, ...r, cpuUsPerRequest, peakRss: server.peakRss(), loadavg1: Math.round(load1 * 100) / 100, limits, signatures: 2 });
     }
   } finally {

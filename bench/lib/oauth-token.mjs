@@ -173,5 +173,5 @@ export async function sendEach(url, bodies, { connections, headers = {} }) {
   agent.destroy();
   durations.sort((x, y) => x - y);
   const at = (q) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
-  return { requests: durations.length, rps: durations.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99), errors, errorSample, generator: 'node http (each code once)' };
+  return { requests: durations.length, rps: durations.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99), seconds, errors, errorSample, generator: 'node http (each code once)' };
 }
