@@ -102,7 +102,8 @@ describe('social sign-in from the provider’s sign-in page', () => {
     const page = await signInPage(browser);
     // Someone else's starts, sent back to this interaction's URL: with their own PKCE pair, and with none.
     const foreign = pkcePair();
-    for (const pkce of [{ code_challenge: foreign.challenge, code_challenge_method: 'S256' }, {}]) {
+    const starts: Array<Record<string, string>> = [{ code_challenge: foreign.challenge, code_challenge_method: 'S256' }, {}];
+    for (const pkce of starts) {
       const start = `${LATCHKEY}/auth/oauth/github/start?${new URLSearchParams({ redirect_to: `${page.url}/social`, ...pkce })}`;
       const end = await follow(browser, start);
       expect(end.url).toMatch(/\/oauth\/interaction\/[^/]+\/social\?code=/);

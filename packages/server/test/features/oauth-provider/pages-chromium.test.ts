@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../../support/email.js';
 import { codeAt, enrolTotp } from '../../support/factors.js';
 import { createTestApp, registerAndLogin, type TestApp } from '../../support/helpers.js';
@@ -88,8 +88,12 @@ afterAll(async () => {
   rp?.closeAllConnections();
   await new Promise((resolve) => (rp ? rp.close(resolve) : resolve(undefined)));
   await server?.close();
-  // Every page of every test, watched: no CSP violation, no page error.
-  expect(problems).toEqual([]);
+});
+
+// Every page of every test, watched: no CSP violation, no page error (the test that saw one fails).
+afterEach(() => {
+  const seen = problems.splice(0);
+  expect(seen).toEqual([]);
 });
 
 /** A fresh profile watched for CSP violations (reported by an init script outside the page's CSP) and page errors. */
@@ -108,6 +112,23 @@ async function freshContext(): Promise<BrowserContext> {
     if (/Content Security Policy|Refused to/i.test(message.text())) problems.push({ kind: 'console', text: message.text(), url: message.page()?.url() ?? '' });
   });
   return context;
+}
+
+/** A virtual authenticator in this tab, and a passkey of `access`'s user registered with it on Latchkey's origin (as the account page would). */
+async function registerPasskey(context: BrowserContext, page: Page, access: string): Promise<void> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const status = await page.evaluate(`(async () => {
+    const headers = { authorization: 'Bearer ${access}', 'content-type': 'application/json' };
+    const { options } = await (await fetch('/auth/passkeys/register/options', { method: 'POST', headers, body: '{}' })).json();
+    const credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
+    const res = await fetch('/auth/passkeys/register/verify', { method: 'POST', headers, body: JSON.stringify({ response: credential.toJSON() }) });
+    return res.status;
+  })()`);
+  expect(status).toBe(201);
 }
 
 /** An authorization request of the test client (PKCE S256), and its state. */
@@ -204,25 +225,46 @@ describe('the provider’s pages in Chromium', () => {
     const user = await registerAndLogin(server.app);
     const context = await freshContext();
     const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
     const { url, state } = authorizeUrl();
     await page.goto(url);
-    // The user's passkey, registered on Latchkey's origin through its API (as the account page would).
-    const registered = await page.evaluate(`(async () => {
-      const headers = { authorization: 'Bearer ${user.access}', 'content-type': 'application/json' };
-      const { options } = await (await fetch('/auth/passkeys/register/options', { method: 'POST', headers, body: '{}' })).json();
-      const credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
-      const res = await fetch('/auth/passkeys/register/verify', { method: 'POST', headers, body: JSON.stringify({ response: credential.toJSON() }) });
-      return res.status;
-    })()`);
-    expect(registered).toBe(201);
+    await registerPasskey(context, page, user.access);
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     expect((await arrivalWith(state)).searchParams.get('code')).toMatch(/\S{20,}/);
+    await context.close();
+  });
+
+  it('a passkey as the second factor: password, then “Use a passkey” on the second-factor step, then consent, then the code', async () => {
+    const user = await registerAndLogin(server.app);
+    await enrolTotp(server.app, user.access);
+    const context = await freshContext();
+    const page = await context.newPage();
+    const { url, state } = authorizeUrl();
+    await page.goto(url);
+    await registerPasskey(context, page, user.access);
+    await signInWithPassword(page, user.email, user.password);
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    expect((await arrivalWith(state)).searchParams.get('code')).toMatch(/\S{20,}/);
+    await context.close();
+  });
+
+  it('“Not you?” on the consent page: another account signs in (oidc-provider ends the first one’s session on its own page), then its consent', async () => {
+    const first = await registerAndLogin(server.app);
+    const second = await registerAndLogin(server.app);
+    const context = await freshContext();
+    const page = await context.newPage();
+    const { url } = authorizeUrl();
+    await page.goto(url);
+    await signInWithPassword(page, first.email, first.password);
+    await page.getByText(`Signed in as ${first.email}.`).waitFor();
+    await page.getByRole('link', { name: 'Not you?' }).click();
+    await page.getByText('Sign in with the account you want to use.').waitFor();
+    await signInWithPassword(page, second.email, second.password);
+    await page.getByText(`Signed in as ${second.email}.`).waitFor();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await waitFor('the redirect to the client', () => arrivals.find((u) => u.searchParams.get('code') !== null && u.searchParams.get('state') === new URL(url).searchParams.get('state')));
     await context.close();
   });
 
