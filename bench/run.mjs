@@ -5,8 +5,8 @@
 // same run (a bare Fastify route returning `{}`). Results go to bench/results/. See
 // docs/benchmarks.md for what each scenario means.
 //
-// Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,r,r-mem,peers,webhooks
-// (a comma list), --seconds=N, --warmup=N, --connections=N, --load-generator=wrk|autocannon,
+// Flags: --quick, --pg (also on PostgreSQL; or BENCH_PG=1), --only=baseline,a,b,c,d,e,f,r,r-mem,token,peers,webhooks
+// (a comma list; token = the OAuth provider's token endpoint: client_credentials and code exchange), --seconds=N, --warmup=N, --connections=N, --load-generator=wrk|autocannon,
 // --log-level=info, --no-peers, --cpu-prof (profiles of the server go to .tmp/profiles/),
 // --update-docs (replace the table in docs/benchmarks.md), --no-save, --server=DIR (another build
 // of packages/server, for before/after runs), --verify=DIR (another build of packages/verify, its
@@ -26,6 +26,7 @@ import { freePort, latchkeyArgs, ROOT, SERVER_ENV, SERVER_NODE_OPTIONS, startPro
 import { describeMachine, renderMarkdown } from './lib/report.mjs';
 import { cloneSessions, pageWholeFeed, revocationLatencies, revokeSessions, summarise, verifyStats } from './lib/revocations.mjs';
 import { startNginx } from '../scripts/lib/local-services.mjs';
+import { basicAuth, exchangeBody, prepareCodes, sendEach } from './lib/oauth-token.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -351,6 +352,8 @@ async function latchkeyScenarios(db) {
 
   if (wants('r') || (wants('r-mem') && db.name === 'sqlite')) await revocationScenario(db);
 
+  if (wants('token') || wants('token-cc') || wants('token-code')) await tokenEndpointScenarios(db);
+
   if (wants('f')) {
     for (const kind of ['empty', 'existing']) {
       const times = [];
@@ -407,6 +410,110 @@ async function verifyScenario(db) {
   await stop(server);
   r.adjacentBaseline = [before, await adjacentBaseline('after (a)')];
   record({ key: 'a', label: follow ? '(a) route protected by packages/verify, following the revocation feed' : '(a) route protected by packages/verify', db: 'none (JWKS)', ...r });
+}
+
+/** The API the benchmark's OAuth client asks tokens for (OAUTH_RESOURCES): access tokens are then JWTs. */
+const BENCH_RESOURCE = 'https://api.bench.test/';
+/** Never contacted: the preparation reads the code from the redirect's Location. */
+const BENCH_REDIRECT = 'http://127.0.0.1:9/callback';
+const BENCH_ADMIN = 'bench.admin@example.com';
+
+/**
+ * (token-cc) and (token-code): the OAuth provider's POST /oauth/token. One confidential client
+ * (client_secret_basic, first-party so that no consent page stands in the preparation), created
+ * through the admin API by an admin made with `latchkey users create-admin`.
+ * - token-cc: client_credentials for BENCH_RESOURCE, the same request every time (wrk): one JWT
+ *   access token signed per request.
+ * - token-code: the authorization-code exchange of a relying party (scope openid profile email
+ *   offline_access, resource BENCH_RESOURCE: an ID token and a JWT access token, two signatures,
+ *   and a refresh token). Codes are prepared by driving the real flow over HTTP (bench/lib/oauth-token.mjs)
+ *   and each is sent once; only the exchanges are measured.
+ * Both are compared, like (c), with the cost of one signature measured just before (limits child):
+ * server CPU per token request ÷ µs per signature.
+ */
+async function tokenEndpointScenarios(db) {
+  const server = await startLatchkey(db, 'oauth', { OAUTH_PROVIDER: 'true', OAUTH_RESOURCES: BENCH_RESOURCE });
+  try {
+    // An admin, straight into the database by the CLI (as an operator would), then the client
+    // through the admin API.
+    const cli = spawnSync(process.execPath, [join(SERVER_DIR, 'bin/latchkey.js'), 'users', 'create-admin', '--email', BENCH_ADMIN], {
+      env: { ...process.env, ...latchkeyEnv(db, server.port), LOG_LEVEL: 'warn', LATCHKEY_ADMIN_PASSWORD: BENCH_PASSWORD },
+      encoding: 'utf8',
+    });
+    if (cli.status !== 0 && !/exists/i.test(`${cli.stdout}${cli.stderr}`)) throw new Error(`latchkey users create-admin: ${cli.stdout}${cli.stderr}`);
+    const admin = (await postJson(`${server.base}/auth/login`, { email: BENCH_ADMIN, password: BENCH_PASSWORD })).json;
+    const { json: created } = await postJson(
+      `${server.base}/admin/oauth/clients`,
+      {
+        name: 'Bench relying party',
+        redirect_uris: [BENCH_REDIRECT],
+        grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+        scopes: ['openid', 'profile', 'email', 'offline_access'],
+        first_party: true,
+      },
+      { authorization: `Bearer ${admin.access_token}` },
+    );
+    const clientId = created.client.client_id;
+    const authorization = basicAuth(clientId, created.client_secret);
+    const tokenUrl = `${server.base}/oauth/token`;
+
+    if (wants('token-cc') || wants('token')) {
+      const limits = await measureLimits(`before (token-cc) ${db.name}`);
+      const spec = {
+        url: tokenUrl,
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: BENCH_RESOURCE }).toString(),
+      };
+      const first = await fetch(spec.url, { method: 'POST', headers: spec.headers, body: spec.body });
+      if (first.status !== 200) throw new Error(`client_credentials: ${first.status} ${await first.text()}`);
+      const r = await measure(server, spec);
+      r.peakRss = server.peakRss();
+      record({ key: 'token-cc', label: '(token-cc) POST /oauth/token, client_credentials (JWT for a resource)', db: db.name, ...r, limits, signatures: 1 });
+    }
+
+    if (wants('token-code') || wants('token')) {
+      const flow = { clientId, redirectUri: BENCH_REDIRECT, scope: 'openid profile email offline_access', resource: BENCH_RESOURCE, email: BENCH_EMAIL, password: BENCH_PASSWORD };
+      const count = flags.quick ? 600 : 2500;
+      const send = (codes) => sendEach(tokenUrl, codes.map((c) => exchangeBody(flow, c)), { connections: settings.connections, headers: { authorization } });
+      // Warm-up with codes of their own; then a fresh batch (codes live 60 s), measured alone.
+      const warm = await send(await prepareCodes(server.base, flow, Math.round(count / 4)));
+      if (warm.requests === 0) throw new Error(`code exchange: every warm-up exchange failed: ${warm.errorSample}`);
+      const limits = await measureLimits(`before (token-code) ${db.name}`);
+      // Batches of codes, each prepared and then spent at once (a code lives 60 s, and on a busy
+      // machine preparing thousands takes longer); only the sends are measured.
+      const batch = 250;
+      const load1 = loadavg()[0];
+      let prepareSeconds = 0;
+      let cpuMs = 0;
+      const parts = [];
+      for (let done = 0; done < count; done += batch) {
+        const t0 = performance.now();
+        const codes = await prepareCodes(server.base, flow, Math.min(batch, count - done));
+        prepareSeconds += (performance.now() - t0) / 1000;
+        const cpu0 = server.cpuTimeMs();
+        parts.push(await send(codes));
+        cpuMs += server.cpuTimeMs() - cpu0;
+      }
+      const requests = parts.reduce((n, p) => n + p.requests, 0);
+      const seconds = parts.reduce((n, p) => n + p.seconds, 0);
+      const r = {
+        requests,
+        rps: requests / seconds,
+        // Per batch; the median batch's p50 and the worst batch's p99.
+        p50Ms: parts.map((p) => p.p50Ms).sort((a, b) => a - b)[Math.floor(parts.length / 2)],
+        p99Ms: Math.max(...parts.map((p) => p.p99Ms)),
+        errors: parts.reduce((n, p) => n + p.errors, 0),
+        errorSample: parts.find((p) => p.errorSample)?.errorSample,
+        generator: parts[0].generator,
+      };
+      const cpuUsPerRequest = (cpuMs * 1000) / requests;
+      log(`(token-code) ${count} codes prepared over HTTP in ${prepareSeconds.toFixed(1)} s, in batches of ${batch}`);
+      record({ key: 'token-code', label: '(token-code) POST /oauth/token, authorization code + PKCE (ID token, JWT access token, refresh token)', db: db.name, ...r, cpuUsPerRequest, peakRss: server.peakRss(), loadavg1: Math.round(load1 * 100) / 100, limits, signatures: 2 });
+    }
+  } finally {
+    await stop(server);
+  }
 }
 
 /**
@@ -627,6 +734,23 @@ function evaluate() {
       const bound = d.limits.hashBound;
       target(d, d.rps / bound, 'hash bound', '≥ 0.90 × hash bound', 0.9);
       results.targets.push({ met: d.met, text: `(d) login [${db}]: ${d.ratio.toFixed(2)} × hash bound of ${Math.round(bound)}/s measured just before (target ≥ 0.90)` });
+    }
+    for (const key of ['token-cc', 'token-code']) {
+      const t = find(key, db);
+      if (!t || !t.cpuUsPerRequest) continue;
+      // The cost of one signature on one core, measured just before; a token request cannot cost
+      // less than the signatures it makes.
+      const signatureUs = 1e6 / t.limits.signaturesPerSecond;
+      const perSignature = t.cpuUsPerRequest / signatureUs;
+      t.ratio = perSignature / t.signatures;
+      t.ratioOf = t.signatures === 1 ? 'one signature (CPU)' : `${t.signatures} signatures (CPU)`;
+      t.target = `≤ 1.3 × ${t.signatures === 1 ? 'one signature' : `its ${t.signatures} signatures`}`;
+      t.met = t.ratio <= 1.3;
+      results.targets.push({
+        met: t.met,
+        text: `${t.label.split(',')[0]} ${key === 'token-cc' ? 'client_credentials' : 'code exchange'} [${db}]: ${Math.round(t.cpuUsPerRequest)} µs of server CPU per token request = ${perSignature.toFixed(2)} × one ${settings.alg} signature of ${Math.round(signatureUs)} µs measured just before` +
+          (t.signatures > 1 ? ` = ${t.ratio.toFixed(2)} × the ${t.signatures} signatures it makes` : '') + ` (target ≤ 1.3); ${Math.round(t.rps)} token requests/s`,
+      });
     }
     const e = find('e', db);
     if (e) {
