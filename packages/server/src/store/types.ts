@@ -18,6 +18,7 @@ import type { FactorStore } from './contract/factors.js';
 import type { IdentityStore } from './contract/identities.js';
 import type { StoreLifecycle } from './contract/lifecycle.js';
 import type { MigrationStore } from './contract/migrations.js';
+import type { OAuthClientStore, OAuthPayloadStore } from './contract/oauth.js';
 import type { OneTimeTokenStore } from './contract/one-time-tokens.js';
 import type { PasskeyStore } from './contract/passkeys.js';
 import type { RateCounterStore } from './contract/rate-counters.js';
@@ -34,6 +35,7 @@ export type * from './contract/factors.js';
 export type * from './contract/identities.js';
 export type * from './contract/lifecycle.js';
 export type * from './contract/migrations.js';
+export type * from './contract/oauth.js';
 export type * from './contract/one-time-tokens.js';
 export type * from './contract/passkeys.js';
 export type * from './contract/rate-counters.js';
@@ -58,6 +60,8 @@ export type Store = StoreLifecycle &
   WebhookStore &
   AuditStore &
   RevocationStore &
+  OAuthClientStore &
+  OAuthPayloadStore &
   MigrationStore;
 
 /** Every concern of the contract, without the lifecycle: what an adapter composes from its concern files. */

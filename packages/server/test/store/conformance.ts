@@ -15,6 +15,8 @@ import { factorCases } from './cases/factors.js';
 import { identityCases } from './cases/identities.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { migrationCases } from './cases/migrations.js';
+import { oauthClientCases } from './cases/oauth-clients.js';
+import { oauthPayloadCases } from './cases/oauth-payloads.js';
 import { oneTimeTokenCases } from './cases/one-time-tokens.js';
 import { passkeyCases } from './cases/passkeys.js';
 import { outageCases } from './cases/outages.js';
@@ -93,6 +95,8 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
     auditCases(ctx);
     webhookCases(ctx);
     revocationCases(ctx);
+    oauthClientCases(ctx);
+    oauthPayloadCases(ctx);
     outageCases(ctx);
   });
 }

@@ -3,7 +3,8 @@
  * spent refresh tokens, used or expired one-time tokens and ended rate-limit windows
  * (`purgeSessions`), security events older than EVENTS_RETENTION (`purgeOldEvents`), expired
  * passkey challenges (`purgePasskeyChallenges`), social sign-in states (`purgeOAuthStates`), email
- * sign-in challenges (`purgeEmailSignInChallenges`), revocation feed entries past their window
+ * sign-in challenges (`purgeEmailSignInChallenges`), expired OAuth provider rows
+ * (`purgeOAuthPayloads`), revocation feed entries past their window
  * (`purgeRevocations`), finished webhook deliveries older than EVENTS_RETENTION
  * (`purgeOldWebhookDeliveries`), accounts whose self-service deletion fell due (ACCOUNT_DELETION_GRACE,
  * `purgeDueAccounts` in features/users/account-deletion.ts), and audit entries older than
@@ -112,6 +113,17 @@ export function purgeEmailSignInChallenges(ctx: LatchkeyContext, limit = PURGE_B
 }
 
 /**
+ * oidc-provider's rows (codes, tokens, sessions, interactions, grants) past their expiry, at most
+ * `limit` per run. A consumed refresh token stays until it expires: its reuse is detected by it.
+ *
+ * @example
+ * const deleted = await purgeOAuthPayloads(ctx);
+ */
+export function purgeOAuthPayloads(ctx: LatchkeyContext, limit = PURGE_BATCH_SIZE): Promise<number> {
+  return ctx.store.purgeExpiredOAuthPayloads(ctx.clock(), limit);
+}
+
+/**
  * Revocation feed entries no token of theirs can outlive (revoked more than ACCESS_TOKEN_TTL +
  * 60 s ago), at most `limit` per run.
  *
@@ -137,6 +149,7 @@ export function startHousekeeping(ctx: LatchkeyContext): () => void {
       .then(async (n) => n + (await purgePasskeyChallenges(ctx)))
       .then(async (n) => n + (await purgeOAuthStates(ctx)))
       .then(async (n) => n + (await purgeEmailSignInChallenges(ctx)))
+      .then(async (n) => n + (await purgeOAuthPayloads(ctx)))
       .then(async (n) => n + (await purgeRevocations(ctx)))
       .then(async (n) => n + (await purgeOldWebhookDeliveries(ctx)))
       .then(async (n) => n + (await purgeDueAccounts(ctx)))

@@ -7,6 +7,8 @@ import { postgresFactors } from './factors.js';
 import { postgresPasskeys } from './passkeys.js';
 import { postgresIdentities } from './identities.js';
 import { postgresMigrations } from './migrations.js';
+import { postgresOAuthClients } from './oauth-clients.js';
+import { postgresOAuthPayloads } from './oauth-payloads.js';
 import { postgresOneTimeTokens } from './one-time-tokens.js';
 import { postgresRateCounters } from './rate-counters.js';
 import { postgresRevocations } from './revocations.js';
@@ -68,6 +70,8 @@ export class PostgresStore implements Store {
       ...postgresAudit(db),
       ...postgresWebhooks(db),
       ...postgresRevocations(db),
+      ...postgresOAuthClients(db),
+      ...postgresOAuthPayloads(db),
     };
     Object.assign(this, concerns);
   }

@@ -8,6 +8,8 @@ import { sqlitePasskeys } from './passkeys.js';
 import { sqliteIdentities } from './identities.js';
 import { sqliteError } from './errors.js';
 import { migrateSqlite, sqliteMigrations } from './migrations.js';
+import { sqliteOAuthClients } from './oauth-clients.js';
+import { sqliteOAuthPayloads } from './oauth-payloads.js';
 import { sqliteOneTimeTokens } from './one-time-tokens.js';
 import { sqliteRateCounters } from './rate-counters.js';
 import { sqliteRevocations } from './revocations.js';
@@ -59,6 +61,8 @@ export class SqliteStore implements Store {
       ...sqliteAudit(connection),
       ...sqliteWebhooks(connection),
       ...sqliteRevocations(connection),
+      ...sqliteOAuthClients(connection),
+      ...sqliteOAuthPayloads(connection),
     };
     Object.assign(this, concerns);
   }

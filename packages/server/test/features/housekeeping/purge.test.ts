@@ -182,6 +182,30 @@ describe('the plugin timer', () => {
   });
 });
 
+describe('OAuth provider rows', () => {
+  it('the PURGE_INTERVAL timer deletes expired oidc-provider rows and keeps live ones', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const t = await createTestApp({ PURGE_INTERVAL: '5m', KEY_RELOAD_INTERVAL: '1h' }, { clock: true });
+    try {
+      const store = sqliteOf(t.app);
+      const now = t.clock!();
+      const row = (id: string, expiresAt: number) => ({
+        model: 'AccessToken', id, payload: { jti: id }, grantId: null, userCode: null, uid: null, accountId: null, clientId: null, expiresAt, consumedAt: null,
+      });
+      await store.upsertOAuthPayload(row('soon', now + MIN));
+      await store.upsertOAuthPayload(row('later', now + DAY));
+      const rows = () => count(store, 'oauth_payloads');
+      t.clock!.advance(2 * MIN);
+      vi.advanceTimersByTime(5 * MIN);
+      await vi.waitUntil(() => rows() === 1, { timeout: 5000, interval: 5 });
+      expect(await store.findOAuthPayload('AccessToken', 'later', t.clock!())).not.toBeNull();
+    } finally {
+      vi.useRealTimers();
+      await t.close();
+    }
+  });
+});
+
 describe('retention of spent tokens', () => {
   it('a replay is reuse while the spent token is kept (idle timeout), and merely unknown once purged', async () => {
     const t = await createTestApp({ SESSION_IDLE_TIMEOUT: '1h', SESSION_MAX_AGE: '1d' }, { clock: true });

@@ -47,6 +47,8 @@ export function outageCases(ctx: StoreCaseContext): void {
           listFactors: () => down.listFactors(randomUUID()),
           spendRecoveryCode: () => down.spendRecoveryCode(randomUUID(), hash(), T0),
           findPasskeyByCredentialId: () => down.findPasskeyByCredentialId('x'),
+          findOAuthClient: () => down.findOAuthClient('cl_x'),
+          listOAuthClients: () => down.listOAuthClients({ limit: 1 }),
           consumePasskeyChallenge: () => down.consumePasskeyChallenge(hash(), 'passkey_login', T0),
           hitRateCounter: () => down.hitRateCounter('k', T0, 1000),
           appendAudit: () => down.appendAudit(entry()),
