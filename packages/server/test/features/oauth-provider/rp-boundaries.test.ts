@@ -138,6 +138,33 @@ describe('a disabled user', () => {
   });
 });
 
+describe('the Latchkey session behind the provider session', () => {
+  it('is a real session the user sees; revoking it (logout-all) makes prompt=none answer login_required', async () => {
+    const { config } = await confidentialRp(rp);
+    const user = await newUser(rp);
+    const access = await adminLogin(rp, user.email, user.password);
+    const before = (await rp.app.inject({ method: 'GET', url: '/auth/sessions', headers: bearer(access) })).json() as { sessions: unknown[] };
+    const browser = new Browser(rp);
+    await codeFlow(rp, config, user, { browser });
+    const after = (await rp.app.inject({ method: 'GET', url: '/auth/sessions', headers: bearer(access) })).json() as { sessions: unknown[] };
+    expect(after.sessions.length).toBe(before.sessions.length + 1);
+
+    const silent = async () => {
+      const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', prompt: 'none', state: 'q', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+      const at = await browser.follow(url.href);
+      expect(at.hop).toBeNull();
+      return new URL(at.url);
+    };
+    // Still signed in: a code without any page.
+    expect((await silent()).searchParams.get('code')).toBeTruthy();
+    const out = await rp.app.inject({ method: 'POST', url: '/auth/logout-all', headers: bearer(access) });
+    expect(out.statusCode).toBe(204);
+    const answer = await silent();
+    expect(answer.searchParams.get('error')).toBe('login_required');
+    expect(answer.searchParams.get('code')).toBeNull();
+  });
+});
+
 describe('a deleted client', () => {
   it('its tokens are dead (userinfo 401, refresh invalid_client) and its authorize requests get the error page', async () => {
     const { client, config } = await confidentialRp(rp);

@@ -127,6 +127,30 @@ describe('authorization code + PKCE', () => {
   });
 });
 
+describe('prompt and max_age', () => {
+  it('with a session, prompt=login and max_age=0 each show the sign-in page again; the ID token\'s auth_time is the new sign-in', async () => {
+    const { config } = await confidentialRp(rp);
+    const user = await newUser(rp);
+    const browser = new Browser(rp);
+    // max_age asks for auth_time in the ID token.
+    const first = await codeFlow(rp, config, user, { browser, extra: { max_age: '3600' } });
+    const firstAuth = first.tokens.claims()!.auth_time;
+    expect(typeof firstAuth).toBe('number');
+    for (const extra of [{ prompt: 'login' }, { max_age: '0' }]) {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', state: 'm', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra });
+      const page = await browser.follow(url.href);
+      // The sign-in page, not a silent redirect.
+      expect(page.hop?.status).toBe(200);
+      expect(page.hop?.body).toMatch(/name="password"/);
+      const back = await authorize(rp, page.url, user, { browser });
+      const tokens = await oidc.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: 'm', ...(extra.max_age ? { maxAge: 0 } : {}) });
+      remember(rp, tokens);
+      expect(tokens.claims()!.auth_time).toBeGreaterThanOrEqual(firstAuth as number);
+    }
+  });
+});
+
 describe('refresh', () => {
   it('offline_access with prompt=consent gives a refresh token; each use rotates it and the old one is refused', async () => {
     const { config } = await confidentialRp(rp);

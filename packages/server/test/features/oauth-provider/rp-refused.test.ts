@@ -173,6 +173,35 @@ describe('authorization code', () => {
   });
 });
 
+describe('response types and redirect_uri binding', () => {
+  it.each(['token', 'id_token', 'code id_token', 'code token'])('response_type=%s: refused back to the client, and no token anywhere in the answer', async (responseType) => {
+    const { client } = await confidentialRp(rp);
+    const { challenge } = await pkce();
+    const hop = await new Browser(rp).request(authorizeUrl({ client_id: client.client_id, redirect_uri: CALLBACK, response_type: responseType, nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256' }));
+    expect(hop.location, hop.body.slice(0, 200)).toBeTruthy();
+    const to = new URL(hop.location!);
+    expect(to.origin + to.pathname).toBe(CALLBACK);
+    expect(to.searchParams.get('error')).toMatch(/^(unsupported_response_type|unauthorized_client)$/);
+    expect(to.hash).toBe('');
+    expect(hop.location).not.toMatch(/access_token|id_token=|code=/);
+  });
+
+  it('a code redeemed with another redirect_uri than it was issued for: invalid_grant, and the code is not spent', async () => {
+    const { client, secret, config } = await confidentialRp(rp, { redirect_uris: [CALLBACK, `${CALLBACK}-two`] });
+    const user = await newUser(rp);
+    const { verifier, challenge } = await pkce();
+    const back = await authorize(rp, oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256', state: 'r' }), user);
+    const code = back.searchParams.get('code')!;
+    rp.seen.add(code);
+    const res = await post(rp, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: `${CALLBACK}-two`, code_verifier: verifier }, basic(client.client_id, secret));
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'invalid_grant' });
+    const tokens = await oidc.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: 'r' });
+    remember(rp, tokens);
+    expect(tokens.access_token).toBeTruthy();
+  });
+});
+
 describe('client authentication', () => {
   it('a wrong client secret: 401 invalid_client, and the code is not spent', async () => {
     const { client, secret, config } = await confidentialRp(rp);
@@ -196,7 +225,15 @@ describe('client authentication', () => {
     expect(tokens.access_token).toBeTruthy();
   });
 
-  it('a public client cannot use client_credentials, and the secret of a confidential one is never its client_id', async () => {
+  it('introspection and revocation without client authentication: 401 invalid_client', async () => {
+    for (const path of ['/oauth/introspect', '/oauth/revoke']) {
+      const res = await post(rp, path, { token: 'anything-at-all-here' });
+      expect(res.status, path).toBe(401);
+      expect(res.json(), path).toMatchObject({ error: 'invalid_client' });
+    }
+  });
+
+  it('a public client cannot use client_credentials', async () => {
     const { client } = await publicRp(rp);
     const res = await post(rp, '/oauth/token', { grant_type: 'client_credentials', client_id: client.client_id });
     expect(res.status).toBe(400);
