@@ -170,6 +170,22 @@ describe('refresh', () => {
   });
 });
 
+describe('first-party clients', () => {
+  it('skip the consent page and get a refresh token for offline_access without prompt=consent; a third-party client sees the page', async () => {
+    const first = await confidentialRp(rp, { first_party: true });
+    const user = await newUser(rp);
+    const trail: string[] = [];
+    const { tokens } = await codeFlow(rp, first.config, user, { scope: 'openid offline_access', trail });
+    expect(trail).toEqual(['sign-in']);
+    expect(tokens.refresh_token).toBeTruthy();
+
+    const third = await confidentialRp(rp);
+    const thirdTrail: string[] = [];
+    await codeFlow(rp, third.config, user, { scope: 'openid', trail: thirdTrail });
+    expect(thirdTrail).toEqual(['sign-in', 'consent']);
+  });
+});
+
 describe('userinfo', () => {
   it('answers the claims of the granted scopes, and only those', async () => {
     const { config } = await confidentialRp(rp);

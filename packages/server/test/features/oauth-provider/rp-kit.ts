@@ -180,7 +180,7 @@ function csrfOf(html: string): string {
  * when it shows, allows (or denies) on the consent page when it shows; the URL the browser is
  * sent to at the app (the authorization response). `user` null: stop at the first page (fails).
  */
-export async function authorize(rp: Rp, authUrl: URL | string, user: User | null, opts: { browser?: Browser; consent?: 'allow' | 'deny' } = {}): Promise<URL> {
+export async function authorize(rp: Rp, authUrl: URL | string, user: User | null, opts: { browser?: Browser; consent?: 'allow' | 'deny'; trail?: string[] } = {}): Promise<URL> {
   const browser = opts.browser ?? new Browser(rp);
   let at = await browser.follow(String(authUrl));
   for (let i = 0; i < 4 && at.hop !== null; i++) {
@@ -191,8 +191,10 @@ export async function authorize(rp: Rp, authUrl: URL | string, user: User | null
     const csrf = csrfOf(at.hop.body);
     if (/name="password"/.test(at.hop.body)) {
       if (!user) throw new Error('the sign-in page showed and no user was given');
+      opts.trail?.push('sign-in');
       at = await browser.follow(`${base}/login`, { form: { email: user.email, password: user.password, csrf } });
     } else {
+      opts.trail?.push('consent');
       at = await browser.follow(`${base}/consent`, { form: { csrf, decision: opts.consent ?? 'allow' } });
     }
   }
@@ -205,7 +207,7 @@ export async function codeFlow(
   rp: Rp,
   config: oidc.Configuration,
   user: User,
-  opts: { scope?: string; prompt?: string; browser?: Browser; extra?: Record<string, string> } = {},
+  opts: { scope?: string; prompt?: string; browser?: Browser; extra?: Record<string, string>; trail?: string[] } = {},
 ) {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
@@ -220,7 +222,7 @@ export async function codeFlow(
     ...(opts.prompt ? { prompt: opts.prompt } : {}),
     ...opts.extra,
   };
-  const back = await authorize(rp, oidc.buildAuthorizationUrl(config, params), user, { browser: opts.browser });
+  const back = await authorize(rp, oidc.buildAuthorizationUrl(config, params), user, { browser: opts.browser, trail: opts.trail });
   rp.seen.add(back.searchParams.get('code') ?? '');
   const tokens = await oidc.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: params.scope!.split(' ').includes('openid') });
   remember(rp, tokens);
@@ -258,8 +260,13 @@ export async function refusal(promise: Promise<unknown>): Promise<{ error: strin
   try {
     await promise;
   } catch (err) {
-    const e = err as { error?: string; status?: number; error_description?: string; code?: string; cause?: unknown };
+    const e = err as { error?: string; status?: number; error_description?: string; code?: string; cause?: unknown; response?: Response };
     if (e.error) return { error: e.error, status: e.status, description: e.error_description };
+    // A 401 with a WWW-Authenticate challenge: openid-client hands over the response unread.
+    if (e.response && !e.response.bodyUsed) {
+      const body = (await e.response.json()) as { error?: string; error_description?: string };
+      if (body.error) return { error: body.error, status: e.response.status, description: body.error_description };
+    }
     throw err;
   }
   throw new Error('the call succeeded; a refusal was expected');
