@@ -141,6 +141,21 @@ describe('authorization code', () => {
     expect(me.statusCode).toBe(401);
   });
 
+  it('redeemed by several requests at once: exactly one gets tokens, the others invalid_grant (single use holds under concurrency)', async () => {
+    const { client, secret, config } = await confidentialRp(rp);
+    const user = await newUser(rp);
+    const { verifier, challenge } = await pkce();
+    const back = await authorize(rp, oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid offline_access', prompt: 'consent', code_challenge: challenge, code_challenge_method: 'S256', state: 'c' }), user);
+    const code = back.searchParams.get('code')!;
+    rp.seen.add(code);
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => post(rp, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: CALLBACK, code_verifier: verifier }, basic(client.client_id, secret))),
+    );
+    for (const a of answers) if (a.status === 200) remember(rp, a.json() as { access_token: string });
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 400, 400, 400, 400]);
+    for (const a of answers.filter((x) => x.status === 400)) expect(a.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('expired (past the provider\'s code lifetime, Date moved on, no sleep): invalid_grant, no tokens', async () => {
     const { config } = await publicRp(rp);
     const user = await newUser(rp);
@@ -309,6 +324,24 @@ describe('refresh token reuse', () => {
     const apps = await rp.app.inject({ method: 'GET', url: '/auth/connected-apps', headers: bearer(login.json().access_token) });
     expect(apps.statusCode).toBe(200);
     expect((apps.json() as { apps: Array<{ client_id: string }> }).apps.map((a) => a.client_id)).not.toContain(client.client_id);
+  });
+});
+
+describe('refresh token rotation under concurrency', () => {
+  it('one refresh token presented by several requests at once: exactly one gets a new token pair', async () => {
+    const { client, secret, config } = await confidentialRp(rp);
+    const user = await newUser(rp);
+    const { tokens } = await codeFlow(rp, config, user, { scope: 'openid offline_access', prompt: 'consent' });
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => post(rp, '/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, basic(client.client_id, secret))),
+    );
+    for (const a of answers) if (a.status === 200) remember(rp, a.json() as { access_token: string; refresh_token: string });
+    const winners = answers.filter((a) => a.status === 200);
+    expect(winners).toHaveLength(1);
+    for (const a of answers.filter((x) => x.status !== 200)) {
+      expect(a.status).toBe(400);
+      expect(a.json()).toMatchObject({ error: 'invalid_grant' });
+    }
   });
 });
 
