@@ -133,7 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Only configured origins are echoed, with credentials; others get no CORS headers, and
   // their preflights a 403.
-  registerCors(app, http.corsOrigins);
+  registerCors(app, http.corsOrigins, { oauthProvider: config.oauth.provider });
 
   // /openapi.json and /docs: the plugins behind them load on the first request for them.
   if (http.docsEnabled) await app.register(apiDocs, { issuer: config.tokens.issuer });

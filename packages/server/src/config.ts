@@ -24,7 +24,7 @@ export interface RateRule {
 }
 
 /** The per-IP rate-limit buckets (docs/abuse.md); each has its RATE_LIMIT_<BUCKET> variable. */
-export type RateLimitBucket = 'login' | 'register' | 'refresh' | 'mail' | 'reset' | 'verify' | 'change_password' | 'passkey_options' | 'default';
+export type RateLimitBucket = 'login' | 'register' | 'refresh' | 'mail' | 'reset' | 'verify' | 'change_password' | 'passkey_options' | 'oauth_token' | 'default';
 
 // Each section is what one part of the server is given (docs/architecture.md, "Configuration").
 // Durations are milliseconds.
@@ -233,6 +233,28 @@ export interface WebhooksConfig {
   readonly pollIntervalMs: number;
 }
 
+/** Latchkey as an OAuth 2.1 / OpenID Connect provider (docs/oauth-provider.md). */
+export interface OAuthConfig {
+  /** OAUTH_PROVIDER: mounts the provider's endpoints (/oauth/*, its discovery). */
+  readonly provider: boolean;
+  /** OAUTH_DYNAMIC_REGISTRATION: RFC 7591 registration at POST /oauth/register. */
+  readonly dynamicRegistration: boolean;
+  /** OAUTH_SCOPES: custom scopes beside openid, profile, email, offline_access and roles. */
+  readonly scopes: readonly string[];
+  /** OAUTH_RESOURCES: the APIs (absolute URLs) that take the provider's JWT access tokens as audience. */
+  readonly resources: readonly string[];
+  /** OAUTH_ACCESS_TOKEN_TTL (default ACCESS_TOKEN_TTL). */
+  readonly accessTokenTtlMs: number;
+  /** OAUTH_REFRESH_TOKEN_TTL: a refresh token's life, renewed by every rotation, capped by its grant. */
+  readonly refreshTokenTtlMs: number;
+  /** OAUTH_CONSENT_TTL: how long a remembered consent (a Grant) lasts. */
+  readonly consentTtlMs: number;
+}
+
+/** The scopes every provider knows; OAUTH_SCOPES adds to them. */
+export const OAUTH_BUILTIN_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'roles'] as const;
+const OAUTH_SCOPE = /^[A-Za-z0-9:._-]{1,64}$/;
+
 /**
  * The validated, frozen configuration, one section per part of the server; every section is
  * frozen too. A component is given its section (`new AccessTokens(config.tokens, ...)`); a
@@ -251,10 +273,11 @@ export interface Config {
   readonly housekeeping: HousekeepingConfig;
   readonly social: SocialConfig;
   readonly webhooks: WebhooksConfig;
+  readonly oauth: OAuthConfig;
 }
 
 /** The names of the sections, in the order of `Config`. */
-export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping', 'social', 'webhooks'] as const;
+export const CONFIG_SECTIONS = ['http', 'store', 'tokens', 'sessions', 'passwords', 'mail', 'rateLimit', 'factors', 'metrics', 'housekeeping', 'social', 'webhooks', 'oauth'] as const;
 // Does not compile while a section of Config is missing from the list above.
 true satisfies [Exclude<keyof Config, (typeof CONFIG_SECTIONS)[number]>] extends [never] ? true : false;
 
@@ -799,6 +822,9 @@ function buildConfig(r: SettingReader): Config {
       // Passkey sign-in options cost a stored challenge and no hash; a sign-in page with passkey
       // autofill asks for them at every view, which must not eat the password attempts' budget.
       passkey_options: r.rateRule('rateLimit.rateLimits.passkey_options', 'RATE_LIMIT_PASSKEY_OPTIONS', '30/1m'),
+      // The OAuth provider's token endpoint (code exchange, refresh, client credentials): services
+      // behind one address call it often, and each call costs a client authentication and a write.
+      oauth_token: r.rateRule('rateLimit.rateLimits.oauth_token', 'RATE_LIMIT_OAUTH_TOKEN', '60/1m'),
       default: r.rateRule('rateLimit.rateLimits.default', 'RATE_LIMIT_DEFAULT', '120/1m'),
     }),
     rateLimitIpv6Prefix: r.int('rateLimit.rateLimitIpv6Prefix', 'RATE_LIMIT_IPV6_PREFIX', 64, 32, 128),
@@ -836,6 +862,13 @@ function buildConfig(r: SettingReader): Config {
     workerEnabled: r.bool('webhooks.workerEnabled', 'WEBHOOK_WORKER', true),
     pollIntervalMs: r.duration('webhooks.pollIntervalMs', 'WEBHOOK_POLL_INTERVAL', '1s', 100, 60_000),
   };
+  const oauth = readOAuth(r, accessTokenTtlMs, audience);
+  if (oauth.provider && jwtAlg === 'HS256') {
+    throw new ConfigError(
+      r.name('OAUTH_PROVIDER'),
+      `needs an asymmetric ${r.name('JWT_ALG')} (RS256, ES256 or EdDSA): with HS256 the ID tokens would be signed with a secret the apps cannot have, so they could not verify them`,
+    );
+  }
   const shutdownTimeoutMs = r.duration('http.shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT', '10s', 100, 600_000);
   const tokens: TokensConfig = {
     issuer,
@@ -892,7 +925,41 @@ function buildConfig(r: SettingReader): Config {
     housekeeping: Object.freeze(housekeeping),
     social,
     webhooks: Object.freeze(webhooks),
+    oauth: Object.freeze(oauth),
   });
+}
+
+/** The OAUTH_* settings (docs/oauth-provider.md, "Configuration"). */
+function readOAuth(r: SettingReader, accessTokenTtlMs: number, audience: string): OAuthConfig {
+  const scopes: string[] = [];
+  // Space- or comma-separated: the list's entries are split once more on spaces.
+  r.list('oauth.scopes', 'OAUTH_SCOPES', (entry, name) => {
+    for (const scope of entry.split(/\s+/).filter(Boolean)) {
+      if (!OAUTH_SCOPE.test(scope)) throw new ConfigError(name, `"${scope}" is not a scope (letters, digits, : . _ -, up to 64)`);
+      if (!(OAUTH_BUILTIN_SCOPES as readonly string[]).includes(scope) && !scopes.includes(scope)) scopes.push(scope);
+    }
+  });
+  const resources = r.list('oauth.resources', 'OAUTH_RESOURCES', (entry, name) => {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError(name, `"${entry}" is not an absolute URL`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(name, `"${entry}" must be an http(s) URL`);
+    if (url.hash !== '' || entry.includes('#')) throw new ConfigError(name, `"${entry}" must not have a fragment`);
+    // A third-party app's token must never pass for a Latchkey token on /auth/*.
+    if (entry === audience) throw new ConfigError(name, `"${entry}" is ${r.name('AUDIENCE')}: the provider's tokens must not be accepted by Latchkey's own routes`);
+  });
+  return {
+    provider: r.bool('oauth.provider', 'OAUTH_PROVIDER', false),
+    dynamicRegistration: r.bool('oauth.dynamicRegistration', 'OAUTH_DYNAMIC_REGISTRATION', false),
+    scopes: Object.freeze(scopes),
+    resources,
+    accessTokenTtlMs: r.duration('oauth.accessTokenTtlMs', 'OAUTH_ACCESS_TOKEN_TTL', `${accessTokenTtlMs}ms`, 1000, 86_400_000),
+    refreshTokenTtlMs: r.duration('oauth.refreshTokenTtlMs', 'OAUTH_REFRESH_TOKEN_TTL', '30d', 60_000, 365 * 86_400_000),
+    consentTtlMs: r.duration('oauth.consentTtlMs', 'OAUTH_CONSENT_TTL', '365d', 60_000, 3650 * 86_400_000),
+  };
 }
 
 const SOCIAL_ID = /^[a-z0-9-]{1,32}$/;

@@ -33,6 +33,7 @@ import { factorRoutes, mfaRoutes } from './features/factors/routes.js';
 import { reauthenticationRoutes } from './features/factors/step-up-routes.js';
 import { withStepUp } from './features/factors/step-up.js';
 import { healthRoutes } from './features/health/routes.js';
+import { oauthProviderRoutes } from './features/oauth-provider/mount.js';
 import { startHousekeeping } from './features/housekeeping/purge.js';
 import { createMetrics } from './features/metrics/registry.js';
 import { metricsRoutes } from './features/metrics/routes.js';
@@ -259,7 +260,10 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         // says `nosniff` (also set by sendProblem for refusals that come before these hooks).
         const own: onRequestHookHandler[] = [isPublicDocument(route.url.slice(prefix.length)) ? publicHeaders : privateHeaders];
         // A POST that a page of another site can send without a preflight is refused (CSRF).
-        if (route.method === 'POST' || (Array.isArray(route.method) && route.method.includes('POST'))) own.push(crossSiteGuard);
+        // (Not the OAuth provider's endpoints: no cookie authenticates them, and a browser app
+        // posts its token request from its own origin; mount.ts.)
+        const crossSiteAllowed = (route.config as { crossSiteAllowed?: boolean } | undefined)?.crossSiteAllowed === true;
+        if (!crossSiteAllowed && (route.method === 'POST' || (Array.isArray(route.method) && route.method.includes('POST')))) own.push(crossSiteGuard);
         route.onRequest = [...own, ...hookList(route.onRequest)];
       });
       // Authentication is declared by the scope a route is registered in, never called by a
@@ -299,6 +303,8 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         healthRoutes,
       ];
       for (const routes of rooms) await scope.register(routes, routeOpts);
+      // OAUTH_PROVIDER: /oauth/* and the provider's discovery (docs/oauth-provider.md).
+      if (ctx.config.oauth.provider) await scope.register(oauthProviderRoutes, routeOpts);
     },
     { prefix: options.prefix ?? '' },
   );

@@ -307,7 +307,9 @@ describe('sections given as options (configFromSections, the embedded plugin)', 
     const config = configFromSections({ tokens: { audience: 'shop', accessTokenTtlMs: 300_000 }, rateLimit: { rateLimits: { login: { limit: 3, windowMs: 60_000 } } } });
     expect(config.tokens).toEqual({ ...defaults.tokens, audience: 'shop', accessTokenTtlMs: 300_000 });
     expect(config.rateLimit.rateLimits).toEqual({ ...defaults.rateLimit.rateLimits, login: { limit: 3, windowMs: 60_000 } });
-    for (const section of CONFIG_SECTIONS.filter((s) => s !== 'tokens' && s !== 'rateLimit')) expect(config[section], section).toEqual(defaults[section]);
+    // OAUTH_ACCESS_TOKEN_TTL's default is ACCESS_TOKEN_TTL: it follows the tokens section.
+    expect(config.oauth).toEqual({ ...defaults.oauth, accessTokenTtlMs: 300_000 });
+    for (const section of CONFIG_SECTIONS.filter((s) => s !== 'tokens' && s !== 'rateLimit' && s !== 'oauth')) expect(config[section], section).toEqual(defaults[section]);
     expect(Object.isFrozen(config)).toBe(true);
     for (const section of CONFIG_SECTIONS) expect(Object.isFrozen(config[section]), section).toBe(true);
   });
@@ -557,5 +559,29 @@ describe('the passkeys relying party (WEBAUTHN_*)', () => {
     expect(() => loadConfig({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://notexample.com' })).toThrow(/WEBAUTHN_ORIGINS/);
     expect(() => loadConfig({ WEBAUTHN_ORIGINS: 'ftp://localhost' })).toThrow(/WEBAUTHN_ORIGINS/);
     expect(() => configFromSections({ factors: { webauthnOrigins: 'https://x' as never } })).toThrow(ConfigError);
+  });
+});
+
+describe('the OAuth provider (OAUTH_*)', () => {
+  it('defaults: off, no custom scopes or resources, the access token TTL of ACCESS_TOKEN_TTL', () => {
+    const c = loadConfig({ ACCESS_TOKEN_TTL: '10m' });
+    expect(c.oauth).toEqual({ provider: false, dynamicRegistration: false, scopes: [], resources: [], accessTokenTtlMs: 600_000, refreshTokenTtlMs: 30 * 86_400_000, consentTtlMs: 365 * 86_400_000 });
+  });
+
+  it('takes scopes space- or comma-separated, built-in ones and duplicates dropped', () => {
+    expect(loadConfig({ OAUTH_SCOPES: 'read:things write:things, admin.all,read:things openid' }).oauth.scopes).toEqual(['read:things', 'write:things', 'admin.all']);
+  });
+
+  it('stops start-up on a bad scope, a resource that is not an absolute URL or is AUDIENCE, naming the variable', () => {
+    expect(configError({ OAUTH_SCOPES: 'ok bad/scope' }).message).toMatch(/^OAUTH_SCOPES: "bad\/scope" is not a scope/);
+    expect(configError({ OAUTH_SCOPES: 'x'.repeat(65) }).variable).toBe('OAUTH_SCOPES');
+    expect(configError({ OAUTH_RESOURCES: 'api.example.com' }).message).toMatch(/^OAUTH_RESOURCES: .*not an absolute URL/);
+    expect(configError({ OAUTH_RESOURCES: 'https://api.example.com/#x' }).variable).toBe('OAUTH_RESOURCES');
+    expect(configError({ OAUTH_RESOURCES: 'urn:x:y' }).variable).toBe('OAUTH_RESOURCES');
+    expect(configError({ AUDIENCE: 'https://api.example.com', OAUTH_RESOURCES: 'https://api.example.com' }).message).toMatch(/^OAUTH_RESOURCES: .*AUDIENCE/);
+    expect(configError({ OAUTH_PROVIDER: 'maybe' }).variable).toBe('OAUTH_PROVIDER');
+    expect(configError({ OAUTH_PROVIDER: 'true', JWT_ALG: 'HS256', JWT_SECRET: 's'.repeat(32) }).message).toMatch(/^OAUTH_PROVIDER: needs an asymmetric JWT_ALG/);
+    expect(configError({ OAUTH_REFRESH_TOKEN_TTL: '10s' }).variable).toBe('OAUTH_REFRESH_TOKEN_TTL');
+    expect(loadConfig({ OAUTH_RESOURCES: 'https://api.example.com, https://other.example/v1' }).oauth.resources).toEqual(['https://api.example.com', 'https://other.example/v1']);
   });
 });

@@ -20,10 +20,14 @@ const MAX_AGE_SECONDS = '600';
  * @example
  * registerCors(app, ['https://app.example.com']);
  */
-export function registerCors(app: FastifyInstance, origins: readonly string[]): void {
+export function registerCors(app: FastifyInstance, origins: readonly string[], options: { oauthProvider?: boolean } = {}): void {
   const allowed = new Set(origins);
+  const oauthProvider = options.oauthProvider === true;
 
   app.addHook('onRequest', function cors(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    // The OAuth provider answers CORS for its endpoints itself (a public client's redirect
+    // origins, docs/oauth-provider.md); its interaction pages are same-origin pages.
+    if (oauthProvider && isOAuthProviderPath(request.url)) return done();
     void reply.header('vary', 'Origin');
     const origin = request.headers.origin;
     const preflight = request.method === 'OPTIONS';
@@ -57,4 +61,10 @@ export function registerCors(app: FastifyInstance, origins: readonly string[]): 
   app.options('*', { schema: { hide: true } }, (_request, reply) => {
     reply.callNotFound();
   });
+}
+
+/** The OAuth provider's endpoints and discovery (standalone server: no prefix), not its interaction pages. */
+function isOAuthProviderPath(url: string): boolean {
+  if (url.startsWith('/oauth/')) return !url.startsWith('/oauth/interaction/');
+  return url.startsWith('/.well-known/openid-configuration') || url.startsWith('/.well-known/oauth-authorization-server');
 }

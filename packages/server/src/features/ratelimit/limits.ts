@@ -29,6 +29,11 @@ export function bucketFor(path: string): RateBucket | null {
       return 'passkey_options';
     case '/auth/register':
       return 'register';
+    case '/oauth/token':
+      return 'oauth_token';
+    case '/oauth/interaction/:uid/login': // the provider's sign-in form: a password check, as a login
+    case '/oauth/interaction/:uid/mfa':
+      return 'login';
     case '/auth/refresh':
       return 'refresh';
     case '/auth/email/verify-request':
@@ -49,7 +54,7 @@ export function bucketFor(path: string): RateBucket | null {
     case '/auth/revocations/stream':
       return null;
   }
-  if (path.startsWith('/auth/') || path.startsWith('/admin/')) return 'default';
+  if (path.startsWith('/auth/') || path.startsWith('/admin/') || path.startsWith('/oauth/')) return 'default';
   return null;
 }
 

@@ -59,6 +59,8 @@ export async function wellKnownRoutes(app: FastifyInstance, opts: { ctx: Latchke
     },
   );
 
+  // With OAUTH_PROVIDER on, the provider's discovery document is served here instead (oauth-provider/mount.ts).
+  if (ctx.config.oauth.provider) return;
   app.get(
     '/.well-known/openid-configuration',
     {

@@ -1,0 +1,199 @@
+/**
+ * oidc-provider's storage over Latchkey's store (docs/oauth-provider.md, "Sessions" and
+ * "Tokens"): one adapter instance per model. Every model but `Client` is a row of
+ * oauth_payloads (OAuthPayloadStore); `Client` reads the registered clients (OAuthClientStore),
+ * and writes one only through RFC 7591 dynamic registration.
+ */
+import { createHash } from 'node:crypto';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Clock } from '../../clock.js';
+import type { OAuthClientMetadata, OAuthClientRecord, OAuthPayloadRecord, Store } from '../../store/types.js';
+
+type PayloadStore = Pick<
+  Store,
+  | 'upsertOAuthPayload'
+  | 'findOAuthPayload'
+  | 'findOAuthPayloadByUid'
+  | 'findOAuthPayloadByUserCode'
+  | 'consumeOAuthPayload'
+  | 'destroyOAuthPayload'
+  | 'revokeOAuthGrant'
+  | 'findOAuthClient'
+  | 'createOAuthClient'
+  | 'updateOAuthClient'
+  | 'setOAuthClientSecret'
+  | 'deleteOAuthClient'
+>;
+
+/** The SHA-256 (hex) a client secret is kept as. */
+export function hashClientSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+/** The payload as oidc-provider wants it back: `consumed` set when the row was consumed. */
+function payloadOf(record: OAuthPayloadRecord): AdapterPayload {
+  const payload = { ...record.payload } as AdapterPayload;
+  if (record.consumedAt !== null) payload.consumed = Math.floor(record.consumedAt / 1000);
+  return payload;
+}
+
+/** One model's rows in oauth_payloads. */
+class PayloadAdapter implements Adapter {
+  constructor(
+    private readonly model: string,
+    private readonly store: PayloadStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const now = this.clock();
+    const p = payload as Record<string, unknown>;
+    await this.store.upsertOAuthPayload({
+      model: this.model,
+      id,
+      payload: p,
+      // A Grant is its own grant: revoking it deletes it with its tokens.
+      grantId: this.model === 'Grant' ? id : text(p.grantId),
+      userCode: text(p.userCode),
+      uid: text(p.uid),
+      accountId: text(p.accountId),
+      clientId: text(p.clientId),
+      expiresAt: typeof expiresIn === 'number' ? now + expiresIn * 1000 : null,
+      consumedAt: null,
+    });
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const record = await this.store.findOAuthPayload(this.model, id, this.clock());
+    return record ? payloadOf(record) : undefined;
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const record = await this.store.findOAuthPayloadByUid(this.model, uid, this.clock());
+    return record ? payloadOf(record) : undefined;
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const record = await this.store.findOAuthPayloadByUserCode(this.model, userCode, this.clock());
+    return record ? payloadOf(record) : undefined;
+  }
+
+  async consume(id: string): Promise<void> {
+    await this.store.consumeOAuthPayload(this.model, id, this.clock());
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.store.destroyOAuthPayload(this.model, id);
+  }
+
+  /**
+   * oidc-provider calls this per token model when a grant is revoked (a reused code or refresh
+   * token, a revocation): every row of the grant goes, its Grant (the remembered consent) too.
+   */
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.store.revokeOAuthGrant(grantId);
+  }
+}
+
+/** The metadata oidc-provider validates and uses, from a registered client. */
+export function clientMetadataOf(client: OAuthClientRecord): AdapterPayload {
+  const { jwks, jwks_uri: jwksUri, ...rest } = client.metadata;
+  return {
+    ...rest,
+    ...(jwks ? { jwks } : {}),
+    ...(jwksUri ? { jwks_uri: jwksUri } : {}),
+    client_id: client.id,
+    client_name: client.name,
+    response_types: ['code'],
+    // Only the SHA-256 is kept: oidc-provider compares with it (compareClientSecret is replaced
+    // in provider.ts) and needs a value to accept a secret-based auth method.
+    ...(client.secretHash !== null ? { client_secret: client.secretHash } : {}),
+  } as AdapterPayload;
+}
+
+/** RFC 7591 metadata without what is kept elsewhere (the id, the name, the secret). */
+function storedMetadata(payload: Record<string, unknown>): OAuthClientMetadata {
+  const { client_id: _id, client_secret: _secret, client_name: _name, client_id_issued_at: _issued, client_secret_expires_at: _expires, registration_access_token: _rat, registration_client_uri: _uri, ...rest } =
+    payload;
+  return {
+    redirect_uris: [],
+    post_logout_redirect_uris: [],
+    grant_types: ['authorization_code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'openid',
+    ...rest,
+  } as OAuthClientMetadata;
+}
+
+/**
+ * The `Client` model: the registered clients. A write comes only from dynamic registration
+ * (OAUTH_DYNAMIC_REGISTRATION): the client is stored with `dynamic`, never first-party, its
+ * secret hashed.
+ */
+class ClientAdapter implements Adapter {
+  constructor(
+    private readonly store: PayloadStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const client = await this.store.findOAuthClient(id);
+    return client ? clientMetadataOf(client) : undefined;
+  }
+
+  async upsert(id: string, payload: AdapterPayload): Promise<void> {
+    const now = this.clock();
+    const p = payload as Record<string, unknown>;
+    const name = text(p.client_name) ?? 'Unnamed app';
+    const metadata = storedMetadata(p);
+    const secret = text(p.client_secret);
+    const existing = await this.store.findOAuthClient(id);
+    if (!existing) {
+      await this.store.createOAuthClient({
+        id,
+        name,
+        secretHash: secret === null ? null : hashClientSecret(secret),
+        metadata,
+        firstParty: false,
+        dynamic: true,
+        createdAt: now,
+        updatedAt: now,
+        secretRotatedAt: null,
+      });
+      return;
+    }
+    await this.store.updateOAuthClient(id, { name, metadata, firstParty: existing.firstParty }, now);
+    // An update through the registration endpoint hands back what find gave it (the hash) or a new secret.
+    if (secret !== null && secret !== existing.secretHash) await this.store.setOAuthClientSecret(id, hashClientSecret(secret), now);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.store.deleteOAuthClient(id);
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+
+  async consume(): Promise<void> {}
+
+  async revokeByGrantId(): Promise<void> {}
+}
+
+/**
+ * The adapter factory oidc-provider's `adapter` setting takes.
+ *
+ * @example
+ * new Provider(issuer, { adapter: adapterFactory(ctx.store, ctx.clock), ... });
+ */
+export function adapterFactory(store: PayloadStore, clock: Clock): (model: string) => Adapter {
+  return (model) => (model === 'Client' ? new ClientAdapter(store, clock) : new PayloadAdapter(model, store, clock));
+}
