@@ -56,6 +56,10 @@ export const ERROR_CODES = {
   LAST_SIGN_IN_METHOD: { status: 409, title: 'Last sign-in method' },
   IDENTITY_ALREADY_LINKED: { status: 409, title: 'Identity linked to another account' },
   PASSWORD_NOT_SET: { status: 409, title: 'No password set' },
+  // The OAuth provider's clients and grants (docs/oauth-provider.md, "Registering clients").
+  OAUTH_CLIENT_NOT_FOUND: { status: 404, title: 'OAuth client not found' },
+  OAUTH_CLIENT_HAS_NO_SECRET: { status: 409, title: 'OAuth client has no secret' },
+  OAUTH_GRANT_NOT_FOUND: { status: 404, title: 'OAuth grant not found' },
   // Email sign-in (docs/email.md, "Email sign-in").
   INVALID_SIGN_IN_CODE: { status: 400, title: 'Invalid or expired sign-in code' },
   // The revocation feed (docs/verify.md, "Revocation feed").

@@ -50,6 +50,8 @@ import { revocationRoutes } from './features/sessions/revocation-routes.js';
 import { adminIdentityRoutes, identityRoutes, socialRoutes } from './features/social/routes.js';
 import { ADMIN_ROLE } from './features/users/fields.js';
 import { profileRoutes } from './features/users/routes.js';
+import { oauthClientAdminRoutes } from './features/oauth-provider/client-routes.js';
+import { connectedAppRoutes, oauthGrantAdminRoutes } from './features/oauth-provider/grant-routes.js';
 import { webhookAdminRoutes } from './features/webhooks/routes.js';
 import { WebhookWorker } from './features/webhooks/worker.js';
 import { wellKnownRoutes } from './features/wellknown/routes.js';
@@ -297,6 +299,9 @@ const latchkeyPlugin: FastifyPluginAsync<LatchkeyOptions> = async (app, options)
         guardedScope(admin, adminIdentityRoutes), // admin/users/{id}/identities
         guardedScope(admin, auditRoutes), // admin/audit, admin/audit/export
         guardedScope(admin, webhookAdminRoutes), // admin/webhooks (docs/webhooks.md)
+        guardedScope(admin, oauthClientAdminRoutes), // admin/oauth/clients (docs/oauth-provider.md)
+        guardedScope(admin, oauthGrantAdminRoutes), // admin/oauth/clients/{id}/grants
+        guardedScope(signedIn, connectedAppRoutes), // connected-apps: the OAuth clients a user granted access
         revocationRoutes, // revocations, revocations/stream: its own REVOCATION_FEED_TOKEN
         metricsRoutes, // its own METRICS_TOKEN
         wellKnownRoutes,

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { OAuthClientRecord } from '../../../src/store/types.js';
-import { SECOND, T0, hash, type StoreCaseContext } from './context.js';
+import type { OAuthClientRecord, OAuthPayloadRecord } from '../../../src/store/types.js';
+import { DAY, SECOND, T0, hash, type StoreCaseContext } from './context.js';
 
 export function newOAuthClient(overrides: Partial<OAuthClientRecord> = {}): OAuthClientRecord {
   return {
@@ -114,15 +114,40 @@ export function oauthClientCases(ctx: StoreCaseContext): void {
       expect(await ctx.store.setOAuthClientSecret('cl_missing', next, T0)).toBe(false);
     });
 
-    it('deleteOAuthClient removes the client once; the others stay', async () => {
+    it('deleteOAuthClient removes the client once with every oidc-provider row of it (grants, codes, tokens); the others stay', async () => {
       const a = newOAuthClient();
       const b = newOAuthClient();
       await ctx.store.createOAuthClient(a);
       await ctx.store.createOAuthClient(b);
+      const u = await ctx.user();
+      const grantId = randomUUID();
+      const row = (model: string, clientId: string): OAuthPayloadRecord => {
+        const id = randomUUID();
+        return {
+          model,
+          id,
+          payload: { jti: id, kind: model, accountId: u.id, clientId, grantId, iat: Math.floor(T0 / 1000), openid: { scope: 'openid' } },
+          grantId,
+          userCode: null,
+          uid: null,
+          accountId: u.id,
+          clientId,
+          expiresAt: T0 + DAY,
+          consumedAt: null,
+        };
+      };
+      const grant = { ...row('Grant', a.id), id: grantId };
+      const rows = [grant, row('AuthorizationCode', a.id), row('AccessToken', a.id), row('RefreshToken', a.id)];
+      const keptId = randomUUID();
+      const kept = { ...row('Grant', b.id), id: keptId, grantId: keptId };
+      for (const r of [...rows, kept]) await ctx.store.upsertOAuthPayload(r);
       expect(await ctx.store.deleteOAuthClient(a.id)).toBe(true);
       expect(await ctx.store.deleteOAuthClient(a.id)).toBe(false);
       expect(await ctx.store.findOAuthClient(a.id)).toBeNull();
       expect(await ctx.store.findOAuthClient(b.id)).toEqual(b);
+      for (const r of rows) expect(await ctx.store.findOAuthPayload(r.model, r.id, T0), r.model).toBeNull();
+      expect(await ctx.store.findOAuthPayload('Grant', kept.id, T0)).toEqual(kept);
+      expect(await ctx.store.listOAuthGrantsForUser(u.id, T0)).toMatchObject([{ id: kept.id, clientId: b.id }]);
       const left = Object.entries(await ctx.rowsMentioning([a.id])).filter(([, n]) => n > 0);
       expect(left).toEqual([]);
     });
