@@ -70,6 +70,17 @@ describe('discovery', () => {
     expect(doc.response_modes_supported ?? ['query']).not.toContain('fragment');
   });
 
+  it('a forged Host header does not move the endpoints: every URL of the document stays under ISSUER', async () => {
+    for (const host of ['evil.example', 'latchkey.test.evil.example']) {
+      const res = await rp.app.inject({ method: 'GET', url: '/.well-known/openid-configuration', headers: { host } });
+      expect(res.statusCode).toBe(200);
+      const doc = res.json() as Record<string, unknown>;
+      expect(doc.token_endpoint).toBe(`${ISSUER}/oauth/token`);
+      expect(doc.authorization_endpoint).toBe(`${ISSUER}/oauth/authorize`);
+      expect(res.body).not.toContain(host.startsWith('latchkey') ? `${host}/` : host);
+    }
+  });
+
   it('the JWKS it names is Latchkey\'s own: public keys only', async () => {
     const res = await rp.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
     expect(res.statusCode).toBe(200);
@@ -136,7 +147,7 @@ describe('prompt and max_age', () => {
     const first = await codeFlow(rp, config, user, { browser, extra: { max_age: '3600' } });
     const firstAuth = first.tokens.claims()!.auth_time;
     expect(typeof firstAuth).toBe('number');
-    for (const extra of [{ prompt: 'login' }, { max_age: '0' }]) {
+    for (const extra of [{ prompt: 'login' }, { max_age: '0' }] as Array<Record<string, string>>) {
       const verifier = oidc.randomPKCECodeVerifier();
       const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', state: 'm', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra });
       const page = await browser.follow(url.href);
@@ -171,11 +182,13 @@ describe('refresh', () => {
 });
 
 describe('first-party clients', () => {
-  it('skip the consent page and get a refresh token for offline_access without prompt=consent; a third-party client sees the page', async () => {
+  it('skip the consent page (even with prompt=consent) and get their refresh token; a third-party client sees the page', async () => {
     const first = await confidentialRp(rp, { first_party: true });
     const user = await newUser(rp);
     const trail: string[] = [];
-    const { tokens } = await codeFlow(rp, first.config, user, { scope: 'openid offline_access', trail });
+    // OIDC Core 11 (and oidc-provider): offline_access counts only with prompt=consent; a
+    // first-party client sends it like any other, and sees no page.
+    const { tokens } = await codeFlow(rp, first.config, user, { scope: 'openid offline_access', prompt: 'consent', trail });
     expect(trail).toEqual(['sign-in']);
     expect(tokens.refresh_token).toBeTruthy();
 
@@ -183,6 +196,20 @@ describe('first-party clients', () => {
     const thirdTrail: string[] = [];
     await codeFlow(rp, third.config, user, { scope: 'openid', trail: thirdTrail });
     expect(thirdTrail).toEqual(['sign-in', 'consent']);
+  });
+});
+
+describe('a remembered consent that includes offline_access', () => {
+  it('gives a refresh token again without prompt=consent (S22: "or a remembered consent that includes it")', async () => {
+    const { config } = await confidentialRp(rp);
+    const user = await newUser(rp);
+    const browser = new Browser(rp);
+    const first = await codeFlow(rp, config, user, { scope: 'openid offline_access', prompt: 'consent', browser });
+    expect(first.tokens.refresh_token).toBeTruthy();
+    const trail: string[] = [];
+    const again = await codeFlow(rp, config, user, { scope: 'openid offline_access', browser, trail });
+    expect(trail).toEqual([]);
+    expect(again.tokens.refresh_token).toBeTruthy();
   });
 });
 
@@ -235,9 +262,9 @@ describe('client credentials', () => {
     expect(seen.sub).toBeUndefined();
   });
 
-  it('a client without the grant is refused: unauthorized_client', async () => {
+  it('a client without the grant is refused: invalid_request (oidc-provider\'s answer; RFC 6749 5.2 names unauthorized_client)', async () => {
     const { config } = await confidentialRp(rp);
-    expect(await refusal(oidc.clientCredentialsGrant(config))).toMatchObject({ error: 'unauthorized_client', status: 400 });
+    expect(await refusal(oidc.clientCredentialsGrant(config))).toMatchObject({ error: 'invalid_request', status: 400, description: 'requested grant type is not allowed for this client' });
   });
 });
 

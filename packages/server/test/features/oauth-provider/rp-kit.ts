@@ -1,9 +1,9 @@
 /**
  * The relying party's kit for the rp-*.test.ts suites (issue 22): a Latchkey with the OAuth
  * provider on, on the suite's database (both projects, see vitest.config.ts), reached by
- * openid-client 6 through app.inject (a `customFetch`, so every request of the RP is a real HTTP
- * request to the real routes, with no port), clients registered through the admin API, and the
- * browser part of the code flow (sign-in and consent pages) driven with plain requests and cookies.
+ * openid-client 6 through app.inject (o2's injectFetch as its `customFetch`: every request of the
+ * RP goes to the real routes, with no port), clients registered through the admin API (o1's), and
+ * the browser part of the code flow driven by o2's test browser (test/support/oauth.ts).
  *
  * Every token and secret the kit sees is remembered in `seen`, so a suite can check that none of
  * them reached the server log.
@@ -11,7 +11,8 @@
 import type { FastifyInstance } from 'fastify';
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
-import { bearer, createTestApp, registerAndLogin, type TestApp } from '../../support/helpers.js';
+import { bearer, registerAndLogin, type TestApp } from '../../support/helpers.js';
+import { Browser as SupportBrowser, injectFetch, startOAuthApp } from '../../support/oauth.js';
 
 export const ISSUER = 'http://latchkey.test';
 export const PASSWORD = 'correct horse battery staple';
@@ -22,7 +23,7 @@ export const LOGGED_OUT = `${APP}/logged-out`;
 export interface Rp {
   t: TestApp;
   app: FastifyInstance;
-  /** openid-client's fetch: the request goes to app.inject (Latchkey) or, for any other origin, to the network. */
+  /** openid-client's fetch, answered by app.inject (o2's injectFetch). */
   fetch: oidc.CustomFetch;
   adminToken: string;
   /** Every token, code and secret handed out during the suite (for the log check). */
@@ -30,37 +31,15 @@ export interface Rp {
   close(): Promise<void>;
 }
 
-function injectFetch(app: FastifyInstance): oidc.CustomFetch {
-  return async (url, options) => {
-    const target = new URL(url);
-    if (target.origin !== ISSUER) return fetch(url, options as RequestInit);
-    const body = options.body;
-    const payload = body === undefined || body === null ? undefined : body instanceof URLSearchParams ? body.toString() : typeof body === 'string' ? body : Buffer.from(body as ArrayBuffer);
-    const res = await app.inject({
-      method: options.method as 'GET',
-      url: target.pathname + target.search,
-      headers: options.headers,
-      ...(payload === undefined ? {} : { payload }),
-    });
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value === undefined) continue;
-      for (const v of Array.isArray(value) ? value : [String(value)]) headers.append(name, v);
-    }
-    const empty = res.statusCode === 204 || res.statusCode === 304 || res.rawPayload.length === 0;
-    return new Response(empty ? null : res.rawPayload, { status: res.statusCode, headers });
-  };
-}
-
 /** Starts Latchkey with the provider on (plus `env`) and an admin to register clients. */
 export async function startRp(env: Record<string, string> = {}): Promise<Rp> {
-  const t = await createTestApp({ OAUTH_PROVIDER: 'true', ISSUER, ...env });
+  const t = await startOAuthApp({ env });
   const admin = await registerAndLogin(t.app, `admin-${Math.random().toString(36).slice(2)}@example.com`, PASSWORD);
   await t.app.latchkey.store.updateUser(admin.userId, { roles: ['admin'] }, Date.now());
   // The role is in the token: log in again for an admin token.
   const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: admin.email, password: PASSWORD } });
   const adminToken = (login.json() as { access_token: string }).access_token;
-  return { t, app: t.app, fetch: injectFetch(t.app), adminToken, seen: new Set(), close: () => t.close() };
+  return { t, app: t.app, fetch: injectFetch(t.app) as oidc.CustomFetch, adminToken, seen: new Set(), close: () => t.close() };
 }
 
 export interface ClientView {
@@ -79,7 +58,8 @@ export async function createClient(rp: Rp, body: Record<string, unknown>): Promi
     method: 'POST',
     url: '/admin/oauth/clients',
     headers: bearer(rp.adminToken),
-    payload: { name: 'Relying party', redirect_uris: [CALLBACK], post_logout_redirect_uris: [LOGGED_OUT], ...body },
+    // offline_access beside the admin API's default scopes: most cases want a refresh token.
+    payload: { name: 'Relying party', redirect_uris: [CALLBACK], post_logout_redirect_uris: [LOGGED_OUT], scopes: ['openid', 'profile', 'email', 'offline_access'], ...body },
   });
   expect(res.statusCode, res.body).toBe(201);
   const out = res.json() as { client: ClientView; client_secret?: string };
@@ -127,36 +107,29 @@ export interface Hop {
   contentType: string | null;
 }
 
-/** A browser: a cookie jar for Latchkey's origin, and redirect-following that stops at the app. */
+/**
+ * A browser: o2's test browser (test/support/oauth.ts: its cookie jar with paths, its form
+ * parsing), seen as the relying party's tests need it: one hop, or redirects followed until the
+ * browser leaves Latchkey.
+ */
 export class Browser {
-  readonly jar = new Map<string, string>();
+  readonly inner: SupportBrowser;
 
-  constructor(private readonly rp: Rp) {}
+  constructor(rp: Rp) {
+    this.inner = new SupportBrowser(rp.app);
+  }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Hop> {
+  async request(url: string, init: { method?: 'GET' | 'POST'; form?: Record<string, string> } = {}): Promise<Hop> {
     const target = new URL(url, ISSUER);
     if (target.origin !== ISSUER) throw new Error(`the browser only goes to Latchkey, not ${target.href}`);
-    const headers: Record<string, string> = {};
-    if (this.jar.size > 0) headers.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const body = init.form ? new URLSearchParams(init.form).toString() : undefined;
-    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await this.rp.app.inject({ method: (init.method ?? (body ? 'POST' : 'GET')) as 'GET', url: target.pathname + target.search, headers, ...(body === undefined ? {} : { payload: body }) });
-    const set = res.headers['set-cookie'];
-    for (const line of set === undefined ? [] : Array.isArray(set) ? set : [set]) {
-      const pair = line.split(';')[0]!;
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (value === '' || /max-age=0\b/i.test(line) || /expires=Thu, 01 Jan 1970/i.test(line)) this.jar.delete(name);
-      else this.jar.set(name, value);
-    }
+    const res = await this.inner.request(init.method ?? (init.form ? 'POST' : 'GET'), target.pathname + target.search, init.form);
     const location = res.headers.location;
     return { status: res.statusCode, location: typeof location === 'string' ? new URL(location, target).href : null, body: res.body, contentType: (res.headers['content-type'] as string | undefined) ?? null };
   }
 
   /** Follows redirects until an answer that is not one, or a URL off Latchkey (not requested). */
-  async follow(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ url: string; hop: Hop | null }> {
-    let current = url;
+  async follow(url: string, init: { method?: 'GET' | 'POST'; form?: Record<string, string> } = {}): Promise<{ url: string; hop: Hop | null }> {
+    let current = new URL(url, ISSUER).href;
     let next = init;
     for (let i = 0; i < 20; i++) {
       if (new URL(current).origin !== ISSUER) return { url: current, hop: null };
@@ -169,33 +142,27 @@ export class Browser {
   }
 }
 
-function csrfOf(html: string): string {
-  const m = /name="csrf"[^>]*value="([^"]+)"/.exec(html) ?? /value="([^"]+)"[^>]*name="csrf"/.exec(html);
-  if (!m) throw new Error(`no csrf field in the page: ${html.slice(0, 400)}`);
-  return m[1]!;
-}
-
 /**
  * Drives the browser part of the code flow from `authUrl`: signs in as `user` on the sign-in page
  * when it shows, allows (or denies) on the consent page when it shows; the URL the browser is
- * sent to at the app (the authorization response). `user` null: stop at the first page (fails).
+ * sent to at the app (the authorization response). `trail` records the pages seen.
  */
 export async function authorize(rp: Rp, authUrl: URL | string, user: User | null, opts: { browser?: Browser; consent?: 'allow' | 'deny'; trail?: string[] } = {}): Promise<URL> {
   const browser = opts.browser ?? new Browser(rp);
   let at = await browser.follow(String(authUrl));
   for (let i = 0; i < 4 && at.hop !== null; i++) {
     expect(at.hop.status, `${at.url}: ${at.hop.body.slice(0, 300)}`).toBe(200);
-    const uid = /\/oauth\/interaction\/([^/?#]+)/.exec(at.url)?.[1];
-    expect(uid, at.url).toBeTruthy();
-    const base = `${ISSUER}/oauth/interaction/${uid}`;
-    const csrf = csrfOf(at.hop.body);
-    if (/name="password"/.test(at.hop.body)) {
+    if (at.hop.body.includes('/login">')) {
       if (!user) throw new Error('the sign-in page showed and no user was given');
       opts.trail?.push('sign-in');
-      at = await browser.follow(`${base}/login`, { form: { email: user.email, password: user.password, csrf } });
-    } else {
+      const f = SupportBrowser.form(at.hop.body, 'login');
+      at = await browser.follow(f.action, { form: { csrf: f.csrf, email: user.email, password: user.password } });
+    } else if (at.hop.body.includes('/consent">')) {
       opts.trail?.push('consent');
-      at = await browser.follow(`${base}/consent`, { form: { csrf, decision: opts.consent ?? 'allow' } });
+      const f = SupportBrowser.form(at.hop.body, 'consent');
+      at = await browser.follow(f.action, { form: { csrf: f.csrf, decision: opts.consent ?? 'allow' } });
+    } else {
+      throw new Error(`unexpected page at ${at.url}: ${at.hop.body.slice(0, 300)}`);
     }
   }
   expect(at.hop, 'the browser never came back to the app').toBeNull();
