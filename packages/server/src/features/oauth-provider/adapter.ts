@@ -108,7 +108,10 @@ export function clientMetadataOf(client: OAuthClientRecord): AdapterPayload {
     ...(jwksUri ? { jwks_uri: jwksUri } : {}),
     client_id: client.id,
     client_name: client.name,
-    response_types: ['code'],
+    // A client without the code grant (a service on client_credentials) has no redirect URI;
+    // with response type `code` oidc-provider refuses its metadata ("redirect_uris must contain
+    // members") and the client could not even authenticate.
+    response_types: client.metadata.grant_types.includes('authorization_code') ? ['code'] : [],
     // Only the SHA-256 is kept: oidc-provider compares with it (compareClientSecret is replaced
     // in provider.ts) and needs a value to accept a secret-based auth method.
     ...(client.secretHash !== null ? { client_secret: client.secretHash } : {}),
