@@ -19,6 +19,7 @@ import Provider, { errors, interactionPolicy, type Account, type AsymmetricSigni
 import type { LatchkeyContext } from '../../context.js';
 import { openPrivateJwk } from '../../tokens/keys.js';
 import { adapterFactory, hashClientSecret } from './adapter.js';
+import { allowedScopes } from './clients.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './page-hooks.js';
 
 /** Built-in scopes and the claims each releases (S22: profile, email, roles). */
@@ -140,7 +141,7 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
   // HS256 is refused before (OAuthProvider.create).
   const alg = tokens.jwtAlg as AsymmetricSigningAlgorithm;
   return {
-    adapter: adapterFactory(ctx.store, ctx.clock),
+    adapter: adapterFactory(ctx.store, ctx.clock, allowedScopes(ctx.config)),
     findAccount: (_koa, sub) => findAccount(ctx, sub),
     claims: SCOPE_CLAIMS,
     scopes,
