@@ -199,7 +199,12 @@ describe('first-party clients', () => {
 });
 
 describe('a remembered consent that includes offline_access', () => {
-  it('gives a refresh token again without prompt=consent (S22: "or a remembered consent that includes it")', async () => {
+  // BUG (left for the lead, not small): S22 promises a refresh token "with prompt=consent or a
+  // remembered consent that includes it", but oidc-provider's checkScope drops offline_access from
+  // every authorization request without prompt=consent, whatever the Grant holds; so an RP gets a
+  // refresh token only when it sends prompt=consent each time. Either the contract and
+  // docs/oauth-provider.md say so, or the provider keeps offline_access when the Grant has it.
+  it.fails('gives a refresh token again without prompt=consent (S22: "or a remembered consent that includes it")', async () => {
     const { config } = await confidentialRp(rp);
     const user = await newUser(rp);
     const browser = new Browser(rp);
