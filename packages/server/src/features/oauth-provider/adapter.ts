@@ -83,8 +83,13 @@ class PayloadAdapter implements Adapter {
     return record ? payloadOf(record) : undefined;
   }
 
+  /**
+   * oidc-provider reads the row, checks `consumed`, then consumes: two requests with the same
+   * code or refresh token could both pass the check (each got tokens, on PostgreSQL 4 of 5). The
+   * store's consume has one winner; every other request is refused here, before any token.
+   */
   async consume(id: string): Promise<void> {
-    await this.store.consumeOAuthPayload(this.model, id, this.clock());
+    if (!(await this.store.consumeOAuthPayload(this.model, id, this.clock()))) throw new errors.InvalidGrant('grant request is invalid (already used)');
   }
 
   async destroy(id: string): Promise<void> {
