@@ -38,6 +38,10 @@ Commands:
   webhooks list | webhooks delete ID | webhooks deliveries ID [--status S]
   webhooks rotate-secret ID [--overlap 24h]
                               new secret; the old one also signs for the overlap
+  clients create --name N --redirect-uri URI [--redirect-uri URI...] [--public] [--grant TYPE...] [--scope S...] [--first-party]
+                              register an OAuth client; prints its client_id and secret once (docs/oauth-provider.md)
+  clients list | clients delete ID
+  clients rotate-secret ID    new client secret, printed once; the old one stops working
   backup FILE                 online backup of the SQLite database (safe while serving)
   restore FILE                replace the SQLite database with a backup (stop the server first)
   mail preview TEMPLATE [--locale L] [--format text|html|subject]
@@ -222,6 +226,13 @@ async function webhooks(config: Config, sub: string | undefined, args: string[])
   return runWebhooksCommand({ config, clock: systemClock, withStore: (fn) => withStore(config.store, fn), out, fail }, sub, args);
 }
 
+/** `latchkey clients ...`: the OAuth provider's client management. */
+async function clients(config: Config, sub: string | undefined, args: string[]): Promise<number> {
+  const { runClientsCommand } = await import('./features/oauth-provider/command.js');
+  const { systemClock } = await import('./clock.js');
+  return runClientsCommand({ config, clock: systemClock, withStore: (fn) => withStore(config.store, fn), out, fail }, sub, args);
+}
+
 /**
  * A failure of a command as one message: a database that cannot be used names DATABASE_URL and
  * what to check (store/startup-errors.ts); anything else is its message.
@@ -296,6 +307,8 @@ export async function main(argv: string[]): Promise<number> {
         return await users(config, sub, rest);
       case 'webhooks':
         return await webhooks(config, sub, rest);
+      case 'clients':
+        return await clients(config, sub, rest);
       case 'backup': {
         const file = parseCommandArgs(argsOf(sub, ...rest), {}, 'usage: latchkey backup FILE', { min: 1, max: 1 }).positionals[0]!;
         const { backupSqlite } = await import('./ops/backup.js');

@@ -13,7 +13,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { hashClientSecret } from '../../src/features/oauth-provider/adapter.js';
+import { hashClientSecret } from '../../src/features/oauth-provider/clients.js';
 import type { OAuthClientMetadata } from '../../src/store/types.js';
 import { createTestApp, type TestApp, type TestDb } from './helpers.js';
 
@@ -54,7 +54,7 @@ export async function registerClient(
   const secret = method.startsWith('client_secret') ? `lks_${randomBytes(32).toString('base64url')}` : undefined;
   const metadata: OAuthClientMetadata = {
     redirect_uris: opts.redirectUris ?? [REDIRECT],
-    post_logout_redirect_uris: opts.postLogoutRedirectUris ?? [],
+    post_logout_redirect_uris: opts.postLogoutRedirectUris ?? [REDIRECT],
     grant_types: opts.grants ?? ['authorization_code', 'refresh_token'],
     token_endpoint_auth_method: method,
     scope: (opts.scopes ?? ['openid', 'profile', 'email', 'offline_access', 'roles']).join(' '),

@@ -4,11 +4,10 @@
  * oauth_payloads (OAuthPayloadStore); `Client` reads the registered clients (OAuthClientStore),
  * and writes one only through RFC 7591 dynamic registration.
  */
-import { createHash } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../../clock.js';
-import type { OAuthClientRecord, OAuthPayloadRecord, Store } from '../../store/types.js';
-import { checkRegistration } from './clients.js';
+import type { OAuthPayloadRecord, Store } from '../../store/types.js';
+import { checkRegistration, hashClientSecret, toProviderMetadata } from './clients.js';
 
 type PayloadStore = Pick<
   Store,
@@ -25,11 +24,6 @@ type PayloadStore = Pick<
   | 'setOAuthClientSecret'
   | 'deleteOAuthClient'
 >;
-
-/** The SHA-256 (hex) a client secret is kept as. */
-export function hashClientSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
 
 function text(value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
@@ -105,25 +99,6 @@ class PayloadAdapter implements Adapter {
   }
 }
 
-/** The metadata oidc-provider validates and uses, from a registered client. */
-export function clientMetadataOf(client: OAuthClientRecord): AdapterPayload {
-  const { jwks, jwks_uri: jwksUri, ...rest } = client.metadata;
-  return {
-    ...rest,
-    ...(jwks ? { jwks } : {}),
-    ...(jwksUri ? { jwks_uri: jwksUri } : {}),
-    client_id: client.id,
-    client_name: client.name,
-    // A client without the code grant (a service on client_credentials) has no redirect URI;
-    // with response type `code` oidc-provider refuses its metadata ("redirect_uris must contain
-    // members") and the client could not even authenticate.
-    response_types: client.metadata.grant_types.includes('authorization_code') ? ['code'] : [],
-    // Only the SHA-256 is kept: oidc-provider compares with it (compareClientSecret is replaced
-    // in provider.ts) and needs a value to accept a secret-based auth method.
-    ...(client.secretHash !== null ? { client_secret: client.secretHash } : {}),
-  } as AdapterPayload;
-}
-
 /**
  * The `Client` model: the registered clients. A write comes only from dynamic registration
  * (OAUTH_DYNAMIC_REGISTRATION): the client is stored with `dynamic`, never first-party, its
@@ -138,7 +113,8 @@ class ClientAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const client = await this.store.findOAuthClient(id);
-    return client ? clientMetadataOf(client) : undefined;
+    // Only the secret's SHA-256 is in it: provider.ts compares with that (clientSecretMatches).
+    return client ? (toProviderMetadata(client) as AdapterPayload) : undefined;
   }
 
   async upsert(id: string, payload: AdapterPayload): Promise<void> {

@@ -14,17 +14,18 @@
  *   (`latchkeySid`, interactions.ts); a login check sends the user to sign in again once that
  *   session has ended (logout, logout-all, password change or reset, disabled, admin).
  */
-import { createPublicKey, hkdfSync, timingSafeEqual, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import { createPublicKey, hkdfSync, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type Account, type AsymmetricSigningAlgorithm, type Configuration, type KoaContextWithOIDC, type UnknownObject } from 'oidc-provider';
 import type { LatchkeyContext } from '../../context.js';
 import { openPrivateJwk } from '../../tokens/keys.js';
-import { adapterFactory, hashClientSecret } from './adapter.js';
-import { allowedScopes } from './clients.js';
+import { adapterFactory } from './adapter.js';
+import { allowedScopes, clientSecretMatches, newClientSecret } from './clients.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './page-hooks.js';
 
-/** Built-in scopes and the claims each releases (S22: profile, email, roles). */
+/** Built-in scopes and the claims each releases (S22: openid, profile, email, roles). */
 const SCOPE_CLAIMS: Record<string, string[]> = {
-  openid: ['sub'],
+  // How and when the user signed in goes into every ID token (apps ask for step-up by max_age/amr).
+  openid: ['sub', 'auth_time', 'amr'],
   profile: ['name', 'updated_at', 'locale'],
   email: ['email', 'email_verified'],
   roles: ['roles'],
@@ -51,16 +52,6 @@ export const OAUTH_ROUTES = {
 /** Thrown at start-up when the provider cannot run with this configuration; the message says why. */
 export class OAuthProviderConfigError extends Error {
   override name = 'OAuthProviderConfigError';
-}
-
-/**
- * oidc-provider compares a presented client secret with `client.clientSecret`, which here is the
- * stored SHA-256 (hex): the presented secret is hashed and the two digests compared in constant
- * time (digests of equal length: no length leak).
- */
-export function clientSecretMatches(presented: unknown, storedHash: unknown): boolean {
-  if (typeof presented !== 'string' || typeof storedHash !== 'string' || !/^[0-9a-f]{64}$/.test(storedHash)) return false;
-  return timingSafeEqual(Buffer.from(hashClientSecret(presented), 'hex'), Buffer.from(storedHash, 'hex'));
 }
 
 /** Keygrip keys for oidc-provider's cookies, from the signing keys (active first). */
@@ -143,7 +134,8 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
   return {
     adapter: adapterFactory(ctx.store, ctx.clock, allowedScopes(ctx.config)),
     findAccount: (_koa, sub) => findAccount(ctx, sub),
-    claims: SCOPE_CLAIMS,
+    // The session's claims of every ID token (auth_time, amr, sid, acr), then the scopes'.
+    claims: { acr: null, sid: null, iss: null, ...SCOPE_CLAIMS },
     scopes,
     responseTypes: ['code'],
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
@@ -211,7 +203,7 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
       registration: {
         enabled: oauth.dynamicRegistration,
         // Generated here like the admin API's: `lks_` + 32 random bytes, stored as its SHA-256.
-        secretFactory: async () => `lks_${(await import('node:crypto')).randomBytes(32).toString('base64url')}`,
+        secretFactory: async () => newClientSecret(),
       },
       registrationManagement: { enabled: oauth.dynamicRegistration, rotateRegistrationAccessToken: true },
       resourceIndicators: {
@@ -331,8 +323,9 @@ export class OAuthProvider {
  */
 function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
   const clientProto = provider.Client.prototype as unknown as { compareClientSecret(actual: string): boolean; clientSecret?: string };
+  // `clientSecret` is the stored SHA-256: the presented secret is hashed and compared in constant time.
   clientProto.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    return clientSecretMatches(actual, this.clientSecret);
+    return clientSecretMatches(this.clientSecret ?? null, actual);
   };
 
   const Session = provider.Session as unknown as { IN_PAYLOAD: string[]; prototype: { loginAccount(details: unknown): void } };
@@ -351,6 +344,7 @@ function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
   // the stored SHA-256: never shown (a new secret, `lks_...`, is shown once as usual).
   provider.use(async (koa, next) => {
     await next();
+    await (koa.state as { latchkeyLogout?: Promise<unknown> }).latchkeyLogout;
     const route = (koa as KoaContextWithOIDC).oidc?.route;
     if ((route === 'client' || route === 'client_update') && koa.body !== null && typeof koa.body === 'object') {
       const body = koa.body as Record<string, unknown>;
@@ -361,11 +355,14 @@ function patchProvider(ctx: LatchkeyContext, provider: Provider): void {
     }
   });
 
-  // RP-initiated logout ends the Latchkey session the provider's sign-in created.
+  // RP-initiated logout ends the Latchkey session the provider's sign-in created, before the
+  // answer goes out (the event cannot be awaited: its promise waits in the request's state).
   provider.on('end_session.success', (koa: KoaContextWithOIDC) => {
     const session = koa.oidc.session as unknown as { accountId?: string; latchkeySid?: string } | undefined;
     if (session?.accountId && session.latchkeySid) {
-      void ctx.store.revokeSession(session.accountId, session.latchkeySid, 'logout', ctx.clock()).catch((err: unknown) => ctx.log.warn({ err }, 'ending the Latchkey session of a provider logout failed'));
+      (koa.state as { latchkeyLogout?: Promise<unknown> }).latchkeyLogout = ctx.store
+        .revokeSession(session.accountId, session.latchkeySid, 'logout', ctx.clock())
+        .catch((err: unknown) => ctx.log.warn({ err }, 'ending the Latchkey session of a provider logout failed'));
     }
   });
   provider.on('server_error', (_koa: KoaContextWithOIDC, err: Error) => ctx.log.error({ err }, 'oauth provider error'));

@@ -91,6 +91,11 @@ for (const db of ['sqlite', 'postgres'] as TestDb[]) {
       const info = await client.fetchUserInfo(config, tokens.access_token, user.id);
       expect(info).toMatchObject({ sub: user.id, email: user.email, email_verified: false });
       expect(tokens.refresh_token).toBeTruthy();
+      // The consent is a remembered grant, listed with its scopes (the user's connected apps).
+      const grants = await t.app.latchkey.store.listOAuthGrantsForUser(user.id, Date.now());
+      expect(grants).toHaveLength(1);
+      expect(grants[0]).toMatchObject({ accountId: user.id, clientId });
+      expect([...grants[0]!.scopes].sort()).toEqual(['email', 'offline_access', 'openid', 'profile']);
     });
 
     it('refresh rotates the refresh token; the old one used again revokes the grant', async () => {

@@ -88,6 +88,47 @@ describe('rate limit and dynamic registration', () => {
     }
   });
 
+  it('CORS of the token endpoint is oidc-provider\'s: a public client\'s redirect origin is allowed without CORS_ORIGINS, another is not', async () => {
+    const t = await startOAuthApp();
+    try {
+      const { clientId } = await registerClient(t, { public: true });
+      const preflight = await t.app.inject({
+        method: 'OPTIONS',
+        url: '/oauth/token',
+        headers: { host: 'latchkey.test', origin: 'https://app.example', 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example');
+      const token = (origin: string) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/oauth/token',
+          headers: { host: 'latchkey.test', origin, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: `grant_type=authorization_code&code=nope&client_id=${clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&code_verifier=${'v'.repeat(43)}`,
+        });
+      const ok = await token('https://app.example');
+      expect(ok.statusCode).toBe(400); // not refused as a cross-site form: oidc-provider's invalid_grant
+      expect((ok.json() as { error: string }).error).toBe('invalid_grant');
+      expect(ok.headers['access-control-allow-origin']).toBe('https://app.example');
+      const other = await token('https://evil.example');
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a hijacked provider answer still gets its access log line', async () => {
+    const t = await startOAuthApp();
+    try {
+      const res = await t.app.inject({ method: 'GET', url: '/.well-known/openid-configuration', headers: { host: 'latchkey.test' } });
+      expect(res.statusCode).toBe(200);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(t.logs.some((line) => line.includes('"path":"/.well-known/openid-configuration"') && line.includes('"status":200'))).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('OAUTH_DYNAMIC_REGISTRATION: POST /oauth/register stores a dynamic client, its secret only hashed, and the client can use it', async () => {
     const t = await startOAuthApp({ env: { OAUTH_DYNAMIC_REGISTRATION: 'true' } });
     try {

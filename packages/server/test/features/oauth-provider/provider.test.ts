@@ -119,6 +119,28 @@ for (const db of ['sqlite', 'postgres'] as TestDb[]) {
       expect(page.res.body).toContain('/login"');
     });
 
+    it('RP-initiated logout ends the provider session and the Latchkey session its sign-in created', async () => {
+      const { clientId, clientSecret } = await registerClient(t);
+      const config = await rp(t, clientId, clientSecret);
+      const user = await createUser(t);
+      const browser = new Browser(t.app);
+      const { url, verifier, state } = await authUrl(config);
+      const back = await browser.authorize(url.href, user);
+      const tokens = await client.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state });
+      const [session] = await t.app.latchkey.store.listSessions(user.id, Date.now());
+      expect(session).toBeDefined();
+      const logout = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: REDIRECT });
+      const page = await browser.open(logout.href);
+      expect(page.res.statusCode).toBe(200);
+      const form = /<form[^>]*action="([^"]+)"[^>]*>.*?name="xsrf" value="([^"]+)"/s.exec(page.res.body);
+      expect(form, page.res.body).not.toBeNull();
+      const done = await browser.follow(await browser.request('POST', form![1]!, { xsrf: form![2]!, logout: 'yes' }));
+      expect(done.location).toBeDefined();
+      expect(await t.app.latchkey.store.listSessions(user.id, Date.now())).toEqual([]);
+      const silent = await authUrl(config, { prompt: 'none' });
+      expect(new URL((await browser.open(silent.url.href)).location!).searchParams.get('error')).toBe('login_required');
+    });
+
     it('a disabled user: refresh and userinfo fail', async () => {
       const { clientId, clientSecret } = await registerClient(t);
       const config = await rp(t, clientId, clientSecret);
