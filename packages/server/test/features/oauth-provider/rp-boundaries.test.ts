@@ -123,6 +123,12 @@ describe('a disabled user', () => {
     expect(next.access_token).toBeTruthy();
   });
 
+  it('its tokens are inactive at introspection (a resource server that introspects refuses them too)', async () => {
+    const { client, secret, tokens } = await disabledAfterSignIn();
+    expect(await introspect(rp, { id: client.client_id, secret }, tokens.access_token)).toEqual({ active: false });
+    expect(await introspect(rp, { id: client.client_id, secret }, tokens.refresh_token!)).toEqual({ active: false });
+  });
+
   it('cannot sign in through the provider, and an existing provider session no longer counts (prompt=none: login_required)', async () => {
     const { config } = await confidentialRp(rp);
     const user = await newUser(rp);
@@ -161,6 +167,22 @@ describe('the Latchkey session behind the provider session', () => {
     const answer = await silent();
     expect(answer.searchParams.get('error')).toBe('login_required');
     expect(answer.searchParams.get('code')).toBeNull();
+  });
+});
+
+describe('a deleted user', () => {
+  it('its tokens are dead everywhere (userinfo 401, refresh invalid_grant, introspection inactive); another user\'s are not', async () => {
+    const { client, secret, config } = await confidentialRp(rp);
+    const user = await newUser(rp);
+    const bystander = await newUser(rp, 'bystander');
+    const { tokens } = await codeFlow(rp, config, user, { scope: 'openid offline_access', prompt: 'consent' });
+    const other = await codeFlow(rp, config, bystander, { scope: 'openid offline_access', prompt: 'consent' });
+    const del = await rp.app.inject({ method: 'DELETE', url: `/admin/users/${user.userId}`, headers: bearer(rp.adminToken) });
+    expect(del.statusCode, del.body).toBe(204);
+    expect((await rp.app.inject({ method: 'GET', url: '/oauth/userinfo', headers: bearer(tokens.access_token) })).statusCode).toBe(401);
+    expect(await refusal(oidc.refreshTokenGrant(config, tokens.refresh_token!))).toMatchObject({ error: 'invalid_grant' });
+    expect(await introspect(rp, { id: client.client_id, secret }, tokens.access_token)).toEqual({ active: false });
+    expect((await introspect(rp, { id: client.client_id, secret }, other.tokens.access_token)).active).toBe(true);
   });
 });
 
@@ -272,6 +294,17 @@ describe('resource access tokens (OAUTH_RESOURCES, RFC 8707 / RFC 9068)', () => 
     expect(to.searchParams.get('error')).toBe('invalid_target');
     expect(to.searchParams.get('code')).toBeNull();
     void user;
+  });
+
+  it('a JWT access token cannot be revoked or introspected (oidc-provider: unsupported_token_type); it lives until exp, OAUTH_ACCESS_TOKEN_TTL', async () => {
+    const { client, secret, config } = await confidentialRp(withApi);
+    const user = await newUser(withApi);
+    const { tokens } = await codeFlow(withApi, config, user, { scope: 'openid', extra: { resource: RESOURCE } });
+    for (const path of ['/oauth/revoke', '/oauth/introspect']) {
+      const res = await post(withApi, path, { token: tokens.access_token }, basic(client.client_id, secret));
+      expect(res.status, path).toBe(400);
+      expect(res.json(), path).toMatchObject({ error: 'unsupported_token_type' });
+    }
   });
 
   it('client credentials for the API: a JWT for that audience, refused by /auth/me', async () => {
