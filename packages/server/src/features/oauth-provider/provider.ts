@@ -192,7 +192,13 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
       introspection: {
         enabled: true,
         // Only a confidential client may introspect; another client's token answers active:false.
-        allowedPolicy: async (koa, client, token) => client.clientAuthMethod !== 'none' && token.clientId === koa.oidc.client?.clientId,
+        // So does the token of a user who is disabled (or gone): userinfo and refresh already
+        // refuse it (findAccount), and a resource server that introspects must refuse it too.
+        allowedPolicy: async (koa, client, token) => {
+          if (client.clientAuthMethod === 'none' || token.clientId !== koa.oidc.client?.clientId) return false;
+          const accountId = (token as { accountId?: string }).accountId;
+          return accountId === undefined || (await findAccount(ctx, accountId)) !== undefined;
+        },
       },
       revocation: {
         enabled: true,
