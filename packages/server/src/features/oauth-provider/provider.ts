@@ -164,6 +164,21 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
       // Public clients must send S256; confidential ones may (oidc-provider checks it when sent).
       required: (_koa, client) => client.clientAuthMethod === 'none',
     },
+    // A remembered consent is per user and client, not per browser session: a sign-in in another
+    // browser finds the user's grant to this client (the newest) and asks only for what it lacks.
+    loadExistingGrant: async (koa) => {
+      const clientId = koa.oidc.client?.clientId;
+      if (!clientId) return undefined;
+      const grantId = (koa.oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? koa.oidc.session?.grantIdFor(clientId);
+      if (grantId) {
+        const grant = await koa.oidc.provider.Grant.find(grantId);
+        if (grant) return grant;
+      }
+      const accountId = koa.oidc.session?.accountId;
+      if (!accountId) return undefined;
+      const remembered = (await ctx.store.listOAuthGrantsForUser(accountId, ctx.clock())).find((g) => g.clientId === clientId);
+      return remembered ? koa.oidc.provider.Grant.find(remembered.id) : undefined;
+    },
     rotateRefreshToken: true,
     issueRefreshToken: async (_koa, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Revoking any token of a grant (RFC 7009, a reused code or refresh token) ends the grant.

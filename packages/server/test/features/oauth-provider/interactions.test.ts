@@ -92,4 +92,22 @@ describe('OAuth provider interactions', () => {
     const cancelled = await browser.follow(await browser.request('POST', abort[1]!, { csrf: abort[2]! }));
     expect(new URL(cancelled.location!).searchParams.get('error')).toBe('access_denied');
   });
+
+  it('a consent is remembered per user and client: a sign-in in another browser gets no consent page', async () => {
+    const user = await createUser(t);
+    const url = async () => {
+      const verifier = client.randomPKCECodeVerifier();
+      return client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's' }).href;
+    };
+    const first = new Browser(t.app);
+    const back = await first.authorize(await url(), user);
+    expect(back.searchParams.get('code')).toBeTruthy();
+    const other = new Browser(t.app);
+    const { res } = await other.open(await url());
+    const f = Browser.form(res.body, 'login');
+    const done = await other.follow(await other.request('POST', f.action, { csrf: f.csrf, email: user.email, password: user.password }));
+    expect(done.location, done.res.body.slice(0, 200)).toBeDefined();
+    expect(new URL(done.location!).searchParams.get('code')).toBeTruthy();
+    expect(await t.app.latchkey.store.listOAuthGrantsForUser(user.id, Date.now())).toHaveLength(1);
+  });
 });

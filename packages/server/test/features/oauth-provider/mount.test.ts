@@ -129,6 +129,24 @@ describe('rate limit and dynamic registration', () => {
     }
   });
 
+  it('an unregistered redirect_uri gets the HTML error page and no redirect', async () => {
+    const t = await startOAuthApp();
+    try {
+      const { clientId } = await registerClient(t);
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/oauth/authorize?response_type=code&client_id=${clientId}&scope=openid&redirect_uri=${encodeURIComponent('https://evil.example/cb')}&code_challenge=${'c'.repeat(43)}&code_challenge_method=S256`,
+        headers: { host: 'latchkey.test' },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers.location).toBeUndefined();
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.body).toContain('redirect_uri');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('OAUTH_DYNAMIC_REGISTRATION: POST /oauth/register stores a dynamic client, its secret only hashed, and the client can use it', async () => {
     const t = await startOAuthApp({ env: { OAUTH_DYNAMIC_REGISTRATION: 'true' } });
     try {
