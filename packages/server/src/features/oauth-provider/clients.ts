@@ -228,6 +228,8 @@ export function toProviderMetadata(c: OAuthClientRecord): Record<string, unknown
 
 /** Why `uri` is refused as a redirect URI of this client, or null. `publicClient`: private-use schemes allowed. */
 function redirectUriRefusal(uri: string, label: string, publicClient: boolean): string | null {
+  // The URL parser would drop surrounding spaces, but the match at /oauth/authorize is on the string as stored.
+  if (/[\s\u0000-\u001f\u007f]/.test(uri)) return `${label} must not contain spaces or control characters.`;
   let url: URL;
   try {
     url = new URL(uri);

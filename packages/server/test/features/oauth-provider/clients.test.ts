@@ -188,6 +188,7 @@ describe('registering OAuth clients', () => {
       ['relative', { redirect_uris: ['/callback'] }, 'redirect_uris[0]', /absolute URI/],
       ['no scheme', { redirect_uris: ['crm.example/callback'] }, 'redirect_uris[0]', /absolute URI/],
       ['fragment', { redirect_uris: ['https://crm.example/cb#frag'] }, 'redirect_uris[0]', /fragment/],
+      ['surrounding space', { redirect_uris: [' https://crm.example/cb'] }, 'redirect_uris[0]', /spaces/],
       ['empty fragment', { redirect_uris: ['https://crm.example/cb#'] }, 'redirect_uris[0]', /fragment/],
       ['http on a public host', { redirect_uris: ['https://ok.example/cb', 'http://crm.example/cb'] }, 'redirect_uris[1]', /must use https/],
       ['http on a private address', { redirect_uris: ['http://10.0.0.7/cb'] }, 'redirect_uris[0]', /must use https/],
