@@ -4,10 +4,10 @@
  * oauth_payloads (OAuthPayloadStore); `Client` reads the registered clients (OAuthClientStore),
  * and writes one only through RFC 7591 dynamic registration.
  */
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../../clock.js';
-import type { OAuthClientMetadata, OAuthPayloadRecord, Store } from '../../store/types.js';
-import { hashClientSecret, toProviderMetadata } from './clients.js';
+import type { OAuthPayloadRecord, Store } from '../../store/types.js';
+import { checkRegistration, hashClientSecret, toProviderMetadata } from './clients.js';
 
 type PayloadStore = Pick<
   Store,
@@ -77,8 +77,13 @@ class PayloadAdapter implements Adapter {
     return record ? payloadOf(record) : undefined;
   }
 
+  /**
+   * oidc-provider reads the row, checks `consumed`, then consumes: two requests with the same
+   * code or refresh token could both pass the check (each got tokens, on PostgreSQL 4 of 5). The
+   * store's consume has one winner; every other request is refused here, before any token.
+   */
   async consume(id: string): Promise<void> {
-    await this.store.consumeOAuthPayload(this.model, id, this.clock());
+    if (!(await this.store.consumeOAuthPayload(this.model, id, this.clock()))) throw new errors.InvalidGrant('grant request is invalid (already used)');
   }
 
   async destroy(id: string): Promise<void> {
@@ -94,20 +99,6 @@ class PayloadAdapter implements Adapter {
   }
 }
 
-/** RFC 7591 metadata without what is kept elsewhere (the id, the name, the secret). */
-function storedMetadata(payload: Record<string, unknown>): OAuthClientMetadata {
-  const { client_id: _id, client_secret: _secret, client_name: _name, client_id_issued_at: _issued, client_secret_expires_at: _expires, registration_access_token: _rat, registration_client_uri: _uri, ...rest } =
-    payload;
-  return {
-    redirect_uris: [],
-    post_logout_redirect_uris: [],
-    grant_types: ['authorization_code'],
-    token_endpoint_auth_method: 'client_secret_basic',
-    scope: 'openid',
-    ...rest,
-  } as OAuthClientMetadata;
-}
-
 /**
  * The `Client` model: the registered clients. A write comes only from dynamic registration
  * (OAUTH_DYNAMIC_REGISTRATION): the client is stored with `dynamic`, never first-party, its
@@ -117,6 +108,7 @@ class ClientAdapter implements Adapter {
   constructor(
     private readonly store: PayloadStore,
     private readonly clock: Clock,
+    private readonly scopesAllowed: readonly string[],
   ) {}
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -128,8 +120,15 @@ class ClientAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
     const now = this.clock();
     const p = payload as Record<string, unknown>;
-    const name = text(p.client_name) ?? 'Unnamed app';
-    const metadata = storedMetadata(p);
+    // The admin API's rules (https redirect URIs but on loopback, no fragment, known scopes, the
+    // same default scopes): oidc-provider's own checks let http://any-host through.
+    const checked = checkRegistration(p, this.scopesAllowed);
+    if (!checked.ok) {
+      const first = checked.fields?.[0];
+      const message = first?.message ?? checked.detail ?? 'invalid client metadata';
+      throw first?.field.startsWith('redirect_uris') ? new errors.CustomOIDCProviderError('invalid_redirect_uri', message) : new errors.InvalidClientMetadata(message);
+    }
+    const { name, metadata } = checked.value;
     const secret = text(p.client_secret);
     const existing = await this.store.findOAuthClient(id);
     if (!existing) {
@@ -172,8 +171,8 @@ class ClientAdapter implements Adapter {
  * The adapter factory oidc-provider's `adapter` setting takes.
  *
  * @example
- * new Provider(issuer, { adapter: adapterFactory(ctx.store, ctx.clock), ... });
+ * new Provider(issuer, { adapter: adapterFactory(ctx.store, ctx.clock, allowedScopes(ctx.config)), ... });
  */
-export function adapterFactory(store: PayloadStore, clock: Clock): (model: string) => Adapter {
-  return (model) => (model === 'Client' ? new ClientAdapter(store, clock) : new PayloadAdapter(model, store, clock));
+export function adapterFactory(store: PayloadStore, clock: Clock, scopesAllowed: readonly string[]): (model: string) => Adapter {
+  return (model) => (model === 'Client' ? new ClientAdapter(store, clock, scopesAllowed) : new PayloadAdapter(model, store, clock));
 }

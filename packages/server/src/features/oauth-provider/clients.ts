@@ -397,6 +397,38 @@ function checkClient(input: ClientInput, scopesAllowed: readonly string[]): Outc
   return success({ name, metadata, firstParty: input.first_party ?? false });
 }
 
+/**
+ * RFC 7591 dynamic registration (oidc-provider's payload) under the admin API's rules: the same
+ * redirect URI, grant and scope checks, the same default scopes. The metadata to store, or the
+ * field errors.
+ *
+ * @example
+ * const checked = checkRegistration(payload, allowedScopes(config));
+ */
+export function checkRegistration(payload: Record<string, unknown>, scopesAllowed: readonly string[]): Outcome<{ name: string; metadata: OAuthClientMetadata }> {
+  const list = (value: unknown): string[] | undefined => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined);
+  const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+  const input: ClientInput = {
+    name: text(payload.client_name) ?? 'Unnamed app',
+    redirect_uris: list(payload.redirect_uris) ?? [],
+    post_logout_redirect_uris: list(payload.post_logout_redirect_uris) ?? [],
+    grant_types: list(payload.grant_types),
+    token_endpoint_auth_method: text(payload.token_endpoint_auth_method) ?? undefined,
+    scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : undefined,
+    first_party: false,
+    logo_uri: text(payload.logo_uri),
+    client_uri: text(payload.client_uri),
+    jwks: (payload.jwks as ClientInput['jwks']) ?? null,
+    jwks_uri: text(payload.jwks_uri),
+  };
+  const checked = checkClient(input, scopesAllowed);
+  if (!checked.ok) return checked;
+  // Members RFC 7591 allows beyond ours (contacts, software_id, ...) stay, ours over them.
+  const { client_id: _id, client_secret: _secret, client_name: _name, client_id_issued_at: _issued, client_secret_expires_at: _expires, registration_access_token: _rat, registration_client_uri: _uri, ...rest } =
+    payload;
+  return success({ name: checked.value.name, metadata: { ...rest, ...checked.value.metadata } as OAuthClientMetadata });
+}
+
 /** The fields of a stored client, as ClientInput (what a PATCH is applied to). */
 function inputOf(c: OAuthClientRecord): ClientInput {
   const m = c.metadata;

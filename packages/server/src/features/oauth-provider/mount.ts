@@ -5,8 +5,9 @@
  *   are handed to oidc-provider's own request handler (`reply.hijack()`): it parses its bodies
  *   itself, so this scope's content-type parser reads nothing, and answers CORS for its endpoints
  *   itself (clientBasedCORS: a public client's redirect origins);
- * - the headers oidc-provider reads behind a proxy (X-Forwarded-Proto/-Host/-For) are replaced by
- *   what Fastify made of them under TRUST_PROXY, so a client cannot forge them.
+ * - the headers oidc-provider reads behind a proxy (X-Forwarded-Proto/-Host/-For) are replaced:
+ *   protocol and host by ISSUER's, the address by what Fastify made of it under TRUST_PROXY, so a
+ *   client cannot forge them.
  * Latchkey's hooks still run before: the rate limit (POST /oauth/token has its own bucket), the
  * NUL check; not the cross-site POST check (no cookie authenticates these endpoints, and a
  * browser app posts its token request from its own origin).
@@ -28,6 +29,7 @@ export async function oauthProviderRoutes(app: FastifyInstance, opts: { ctx: Lat
   const oauth = await OAuthProvider.create(ctx, mountPrefix);
   registerOAuthProvider(ctx, oauth);
   const handlers = new WeakMap<object, Handler>();
+  const issuer = new URL(ctx.config.tokens.issuer);
 
   async function handOver(request: FastifyRequest, reply: FastifyReply, path?: string): Promise<void> {
     const provider = await oauth.current();
@@ -42,8 +44,11 @@ export async function oauthProviderRoutes(app: FastifyInstance, opts: { ctx: Lat
     // oidc-provider sees the path below the prefix and the prefix as its mount path (originalUrl).
     raw.originalUrl = url;
     raw.url = (path ?? url.split('?')[0]!.slice(mountPrefix.length)) + query;
-    raw.headers['x-forwarded-proto'] = request.protocol;
-    raw.headers['x-forwarded-host'] = request.host;
+    // oidc-provider builds its endpoint URLs (discovery, redirects) from these: they come from
+    // ISSUER, never from the request's Host, or a forged Host would put another origin in the
+    // discovery document (a cache in front would then hand it to every client).
+    raw.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+    raw.headers['x-forwarded-host'] = issuer.host;
     raw.headers['x-forwarded-for'] = request.ip;
     reply.hijack();
     // What Latchkey's hooks set on the reply (RateLimit-*, Cache-Control) goes out with

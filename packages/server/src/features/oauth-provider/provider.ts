@@ -19,7 +19,7 @@ import Provider, { errors, interactionPolicy, type Account, type AsymmetricSigni
 import type { LatchkeyContext } from '../../context.js';
 import { openPrivateJwk } from '../../tokens/keys.js';
 import { adapterFactory } from './adapter.js';
-import { clientSecretMatches, newClientSecret } from './clients.js';
+import { allowedScopes, clientSecretMatches, newClientSecret } from './clients.js';
 import { pageHooks } from './page-hooks.js';
 
 /** Built-in scopes and the claims each releases (S22: openid, profile, email, roles). */
@@ -134,7 +134,7 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
   // The pages oidc-provider renders itself (its error page, the logout pages), in the brand.
   const hooks = pageHooks(ctx.config.oauthBranding);
   return {
-    adapter: adapterFactory(ctx.store, ctx.clock),
+    adapter: adapterFactory(ctx.store, ctx.clock, allowedScopes(ctx.config)),
     findAccount: (_koa, sub) => findAccount(ctx, sub),
     // The session's claims of every ID token (auth_time, amr, sid, acr), then the scopes'.
     claims: { acr: null, sid: null, iss: null, ...SCOPE_CLAIMS },
@@ -209,7 +209,13 @@ function configuration(ctx: LatchkeyContext, mountPrefix: string, keys: Array<{ 
       introspection: {
         enabled: true,
         // Only a confidential client may introspect; another client's token answers active:false.
-        allowedPolicy: async (koa, client, token) => client.clientAuthMethod !== 'none' && token.clientId === koa.oidc.client?.clientId,
+        // So does the token of a user who is disabled (or gone): userinfo and refresh already
+        // refuse it (findAccount), and a resource server that introspects must refuse it too.
+        allowedPolicy: async (koa, client, token) => {
+          if (client.clientAuthMethod === 'none' || token.clientId !== koa.oidc.client?.clientId) return false;
+          const accountId = (token as { accountId?: string }).accountId;
+          return accountId === undefined || (await findAccount(ctx, accountId)) !== undefined;
+        },
       },
       revocation: {
         enabled: true,

@@ -107,8 +107,12 @@ export interface OAuthPayloadStore {
   findOAuthPayload(model: string, id: string, now: number): Promise<OAuthPayloadRecord | null>;
   findOAuthPayloadByUid(model: string, uid: string, now: number): Promise<OAuthPayloadRecord | null>;
   findOAuthPayloadByUserCode(model: string, userCode: string, now: number): Promise<OAuthPayloadRecord | null>;
-  /** Marks it consumed at `now` (oidc-provider then refuses it, and revokes its grant on reuse). */
-  consumeOAuthPayload(model: string, id: string, now: number): Promise<void>;
+  /**
+   * Marks it consumed at `now` (oidc-provider then refuses it, and revokes its grant on reuse).
+   * True for the one call that consumed it: of concurrent calls exactly one wins; false when it
+   * was consumed already or is absent (a code or refresh token is spent once, even under races).
+   */
+  consumeOAuthPayload(model: string, id: string, now: number): Promise<boolean>;
   destroyOAuthPayload(model: string, id: string): Promise<void>;
   /** Deletes every row (of any model) carrying this grant id: what revoking a grant means. */
   revokeOAuthGrant(grantId: string): Promise<number>;

@@ -42,8 +42,9 @@ export function postgresOAuthPayloads(db: PgConnection): OAuthPayloadStore {
     },
 
     async consumeOAuthPayload(model, id, now) {
-      // A second consume keeps the first time: the reuse detection compares against it.
-      await db.execute('UPDATE oauth_payloads SET consumed_at = coalesce(consumed_at, $3) WHERE model = $1 AND id = $2', [model, id, now]);
+      // Only an unconsumed row: the first time stays (the reuse detection compares against it) and
+      // the one caller whose UPDATE changed the row is the winner (row lock; READ COMMITTED re-checks).
+      return (await db.execute('UPDATE oauth_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL', [model, id, now])) === 1;
     },
 
     async destroyOAuthPayload(model, id) {

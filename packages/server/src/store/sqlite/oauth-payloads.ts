@@ -25,8 +25,9 @@ function preparePayloadStatements(db: Database.Database) {
     findByUserCode: db.prepare<[string, string, number], OAuthPayloadRow>(
       'SELECT * FROM oauth_payloads WHERE model = ? AND user_code = ? AND (expires_at IS NULL OR expires_at > ?) LIMIT 1',
     ),
-    // A second consume keeps the first time: the reuse detection compares against it.
-    consume: db.prepare('UPDATE oauth_payloads SET consumed_at = coalesce(consumed_at, ?) WHERE model = ? AND id = ?'),
+    // Only an unconsumed row: the first time stays (the reuse detection compares against it) and
+    // the one caller that changed the row is the winner.
+    consume: db.prepare('UPDATE oauth_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL'),
     destroy: db.prepare('DELETE FROM oauth_payloads WHERE model = ? AND id = ?'),
     revokeGrant: db.prepare("DELETE FROM oauth_payloads WHERE grant_id = ? OR (model = 'Grant' AND id = ?)"),
     grantsOfUser: db.prepare<[string, number], OAuthPayloadRow>(
@@ -77,7 +78,7 @@ export function sqliteOAuthPayloads(c: SqliteConnection): OAuthPayloadStore {
     },
 
     consumeOAuthPayload(model, id, now) {
-      s().consume.run(now, model, id);
+      return s().consume.run(now, model, id).changes === 1;
     },
 
     destroyOAuthPayload(model, id) {

@@ -84,15 +84,22 @@ export function oauthPayloadCases(ctx: StoreCaseContext): void {
     it('consume marks the row with the first time only; destroy deletes one row', async () => {
       const rec = payload('AuthorizationCode');
       await ctx.store.upsertOAuthPayload(rec);
-      await ctx.store.consumeOAuthPayload('AuthorizationCode', rec.id, T0 + SECOND);
-      await ctx.store.consumeOAuthPayload('AuthorizationCode', rec.id, T0 + 5 * SECOND);
+      expect(await ctx.store.consumeOAuthPayload('AuthorizationCode', rec.id, T0 + SECOND)).toBe(true);
+      expect(await ctx.store.consumeOAuthPayload('AuthorizationCode', rec.id, T0 + 5 * SECOND)).toBe(false);
       expect((await ctx.store.findOAuthPayload('AuthorizationCode', rec.id, T0 + 6 * SECOND))?.consumedAt).toBe(T0 + SECOND);
-      await ctx.store.consumeOAuthPayload('AuthorizationCode', 'absent', T0); // no row: no error
+      expect(await ctx.store.consumeOAuthPayload('AuthorizationCode', 'absent', T0)).toBe(false); // no row: no error
       const other = payload('AuthorizationCode');
       await ctx.store.upsertOAuthPayload(other);
       await ctx.store.destroyOAuthPayload('AuthorizationCode', rec.id);
       expect(await ctx.store.findOAuthPayload('AuthorizationCode', rec.id, T0)).toBeNull();
       expect(await ctx.store.findOAuthPayload('AuthorizationCode', other.id, T0)).toEqual(other);
+    });
+
+    it('consume has exactly one winner under concurrency (a code or refresh token is spent once)', async () => {
+      const rec = payload('RefreshToken');
+      await ctx.store.upsertOAuthPayload(rec);
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => ctx.store.consumeOAuthPayload('RefreshToken', rec.id, T0 + i)));
+      expect(results.filter(Boolean)).toHaveLength(1);
     });
 
     it('finds by uid and by user code within the model, live rows only', async () => {
