@@ -122,6 +122,8 @@ describe('OAUTH_PROVIDER off (the default)', () => {
     const body = doc.json() as Record<string, unknown>;
     expect(body.issuer).toBe(ISSUER);
     expect(body.authorization_endpoint).toBeUndefined();
+    // Not user sign-up either: an RFC 7591 client (an MCP client) would POST its metadata there.
+    expect(body.registration_endpoint).toBeUndefined();
     expect(JSON.stringify(body)).not.toContain('/oauth/');
   });
 });
