@@ -25,6 +25,16 @@ const description =
   'Requires an access token of a user with the `admin` role (401 without a token, 403 without the role; with STEP_UP_ADMIN a recent authentication for changes). ' +
   'Clients can be registered while OAUTH_PROVIDER is off. See docs/oauth-provider.md, "Registering clients".';
 
+/** The query of the cursor-paged admin lists of this room (clients, a client's grants). */
+export const PAGE_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page' },
+    limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' },
+  },
+} as const;
+
 export const oauthClientSchema = {
   type: 'object',
   required: [
@@ -133,14 +143,7 @@ export async function oauthClientAdminRoutes(app: FastifyInstance, opts: { ctx: 
       schema: {
         ...common,
         summary: 'List OAuth clients, oldest first',
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page' },
-            limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' },
-          },
-        },
+        querystring: PAGE_QUERY,
         response: {
           200: {
             type: 'object',

@@ -4,6 +4,7 @@ import { unwrap } from '../../http/failures.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import { auditOAuthAdminAction, auditUserGrantRevoked } from '../audit/oauth-actions.js';
 import { clientGrants, connectedApps, revokeClientGrant, revokeConnectedApp } from './grants.js';
+import { PAGE_QUERY } from './client-routes.js';
 
 const connectedAppSchema = {
   type: 'object',
@@ -91,14 +92,7 @@ export async function oauthGrantAdminRoutes(app: FastifyInstance, opts: { ctx: L
         ...common,
         summary: "A client's grants (the users who consented), newest first",
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page' },
-            limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' },
-          },
-        },
+        querystring: PAGE_QUERY,
         response: {
           200: {
             type: 'object',
