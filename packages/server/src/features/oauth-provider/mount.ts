@@ -17,7 +17,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LatchkeyContext } from '../../context.js';
 import { interactionRoutes } from './interaction-routes.js';
 import { registerOAuthProvider } from './interactions.js';
-import { OAuthProvider } from './provider.js';
 
 const DISCOVERY = '/.well-known/openid-configuration';
 const RFC8414 = '/.well-known/oauth-authorization-server';
@@ -26,6 +25,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export async function oauthProviderRoutes(app: FastifyInstance, opts: { ctx: LatchkeyContext; mountPrefix: string }): Promise<void> {
   const { ctx, mountPrefix } = opts;
+  // Loaded only here, with OAUTH_PROVIDER on: oidc-provider and Koa cost start-up time and memory,
+  // and oidc-provider prints its "Unsupported runtime" warning on Node 20 when imported.
+  const { OAuthProvider } = await import('./provider.js');
   const oauth = await OAuthProvider.create(ctx, mountPrefix);
   registerOAuthProvider(ctx, oauth);
   const handlers = new WeakMap<object, Handler>();
