@@ -449,8 +449,10 @@ describe('sign-in refusals and ended sessions', () => {
       await page.locator('.session').first().waitFor();
       await signedInAs(page, email);
       expect((await asAdmin('PATCH', `/admin/users/${id}`, { roles: ['user'], end_sessions: true })).statusCode).toBe(200);
+      // The profile page asks for the connected apps at once: that call finds out, with no other click.
       await page.getByRole('link', { name: 'Profile' }).click();
-      await saysWhy('You were signed out because an administrator changed your roles.');
+      await signInPage(page);
+      await page.getByRole('status').filter({ hasText: 'You were signed out because an administrator changed your roles.' }).waitFor();
 
       // The password changed on another device.
       await login(demo, page, email);
