@@ -25,12 +25,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/local-services.mjs';
 import { CLI, http, startServer, type ServerProcess } from '../../packages/server/test/support/latchkey-process.js';
 import { buildNotesApp } from './app.js';
+import { CHROMIUM_ARGS, LOCALHOST_TO_LOOPBACK } from '../../packages/server/test/support/chromium.js';
 
 const EMAIL = 'ada@example.com';
 const NAME = 'Ada Lovelace';
 const PASSWORD = 'correct horse battery staple';
 const TOKEN_TTL_S = 12;
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP localhost 127.0.0.1'];
 
 let dir: string;
 let env: Record<string, string>;
@@ -108,7 +108,7 @@ beforeAll(async () => {
     logLevel: 'warn',
   });
   await notes.listen({ host: '127.0.0.1', port: appPort });
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, LOCALHOST_TO_LOOPBACK] });
   context = await browser.newContext();
   context.setDefaultTimeout(15_000);
   page = await context.newPage();

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { startSmtp, type TestSmtp } from '../../../packages/server/test/support/email.js';
 import { createTestApp, tempDir, type TestApp, type TestClock } from '../../../packages/server/test/support/helpers.js';
+import { CHROMIUM_ARGS, LOCALHOST_TO_LOOPBACK } from '../../../packages/server/test/support/chromium.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'test-results');
@@ -120,17 +121,6 @@ function sameOriginProxy(outDir: string, latchkeyPort: () => number, exchanges: 
   });
 }
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 /**
  * One Vite build per test file, shared by every harness it starts (a build takes seconds of a
  * shared CPU); removed when the last of them closes.
@@ -205,7 +195,7 @@ export async function startDemo(
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   latchkeyPort = (server.app.server.address() as AddressInfo).port;
   // localhost straight to the proxy's IPv4 address (it listens on 127.0.0.1 only, not on ::1).
-  const args = opts.passkeys ? [...CHROMIUM_ARGS, '--host-resolver-rules=MAP localhost 127.0.0.1'] : CHROMIUM_ARGS;
+  const args = opts.passkeys ? [...CHROMIUM_ARGS, LOCALHOST_TO_LOOPBACK] : [...CHROMIUM_ARGS];
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args });
   return {
     url,

@@ -4,20 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
 import { createTestApp, type TestApp } from '../../server/test/support/helpers.js';
+import { CHROMIUM_ARGS } from '../../server/test/support/chromium.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'test-results');
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** One API call the console made, as Chromium saw it. Times are epoch ms. */
 export interface ApiCall {
@@ -91,7 +81,7 @@ export async function startConsole(env: Record<string, string> = {}): Promise<Co
   const server = await createTestApp({ LOG_LEVEL: 'silent', ...env });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS] });
   return {
     origin,
     url: `${origin}/console/`,

@@ -12,19 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../../support/email.js';
 import { codeAt, enrolTotp } from '../../support/factors.js';
 import { createTestApp, registerAndLogin, type TestApp } from '../../support/helpers.js';
+import { CHROMIUM_ARGS, LOCALHOST_TO_LOOPBACK } from '../../support/chromium.js';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // The server listens on 127.0.0.1; the page is http://localhost:<port> (an RP ID for passkeys).
-  '--host-resolver-rules=MAP localhost 127.0.0.1',
-];
 const BRAND = { name: 'Acme Accounts', color: '#7c3aed', rgb: 'rgb(124, 58, 237)' };
 
 interface Problem {
@@ -80,7 +69,7 @@ beforeAll(async () => {
     secretRotatedAt: null,
   });
   expect(created).toBe(true);
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, LOCALHOST_TO_LOOPBACK] });
 });
 
 afterAll(async () => {
